@@ -1,0 +1,435 @@
+//! What a row offers a network: a label, a weight, and feature groups.
+//!
+//! `#[derive(Features)]` implements these traits; the field-kind traits ([`Category`],
+//! [`Numeric`], [`Tokens`], [`SparsePairs`], [`DenseValues`], [`Label`], [`Weight`]) say
+//! which Rust types may carry which kind of feature, so a mistake such as hashing a float
+//! is a compile error that names the type.
+//!
+//! A feature group is a named input of a network (`root = "name"` on a field; the default
+//! group has the empty name). Groups are told apart at the type level by
+//! [`group_id`], a hash of the name computed at compile time.
+
+use crate::hash::{hash_i128, murmur3_32};
+use std::fmt;
+
+/// A pre-indexed sparse feature: an id in the hashed feature space and its value.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SparseF {
+    /// Feature id; reduced modulo the input's dimension by the network.
+    pub id: u32,
+    /// Feature value.
+    pub value: f32,
+}
+
+/// A feature value that cannot be fed to training, with the field it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureError {
+    /// The row struct's field that produced the value.
+    pub field: &'static str,
+    /// The offending value.
+    pub value: f32,
+}
+
+impl fmt::Display for FeatureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "field `{}` has the non-finite value {}; expected a finite number",
+            self.field, self.value
+        )
+    }
+}
+
+impl std::error::Error for FeatureError {}
+
+/// Checks that `value` is finite, naming `field` if not.
+#[inline(always)]
+pub fn finite(field: &'static str, value: f32) -> Result<f32, FeatureError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(FeatureError { field, value })
+    }
+}
+
+/// The type-level id of a feature group: FNV-1a (64-bit) of its name.
+///
+/// The default group is `group_id("")`.
+pub const fn group_id(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < b.len() {
+        h ^= b[i] as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+/// A row type: the part common to all rows, whatever their feature groups.
+pub trait Features {
+    /// The example weight (`#[weight]`), 1 when the row has none.
+    fn weight(&self) -> f32 {
+        1.0
+    }
+}
+
+/// A row with a `#[label]` field, as training needs.
+#[diagnostic::on_unimplemented(
+    message = "the row type `{Self}` has no label",
+    label = "training needs labelled rows",
+    note = "mark one field of `{Self}` with #[label]"
+)]
+pub trait Labeled: Features {
+    /// The name of the label field, for error messages.
+    const LABEL_FIELD: &'static str;
+    /// The label: 0/1 for binary tasks, a target value for regression, a class index
+    /// for multi-class.
+    fn label(&self) -> f32;
+}
+
+/// A row whose feature group `G` feeds a `Sparse<DIM>` input.
+#[diagnostic::on_unimplemented(
+    message = "the row type `{Self}` has no sparse feature group for this `Sparse` input",
+    label = "`{Self}` has no hashed, value, token or sparse features in the group this input reads",
+    note = "give the row fields marked #[feature(hash | value | tokens | sparse)], with `root = \"name\"` matching the input's name when the network names its inputs"
+)]
+pub trait SparseGroup<const G: u64>: Features {
+    /// Calls `f(id, value)` for each feature of the group, without allocating.
+    fn visit<F: FnMut(u32, f32)>(&self, f: F) -> Result<(), FeatureError>;
+}
+
+/// A row whose feature group `G` feeds a `Dense<N>` input.
+#[diagnostic::on_unimplemented(
+    message = "the row type `{Self}` has no dense feature group of width {N} for this `Dense<{N}>` input",
+    label = "`{Self}` has no dense features of width {N} in the group this input reads",
+    note = "the widths of a group's #[feature(dense)] arrays add up to the group's width, which must equal the input's N"
+)]
+pub trait DenseGroup<const G: u64, const N: usize>: Features {
+    /// Writes the group's dense values into `out`.
+    fn dense(&self, out: &mut [f32; N]) -> Result<(), FeatureError>;
+}
+
+/// Types usable as a `#[label]`: booleans, integers (class indices) and floats.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a label",
+    label = "a #[label] must be a bool, an integer or a float",
+    note = "parse text labels into a number or a bool when reading the row"
+)]
+pub trait Label {
+    /// The label as a float.
+    fn to_f32(&self) -> f32;
+}
+
+/// Types usable as a `#[weight]`: floats and integers.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a row weight",
+    label = "a #[weight] must be a float or an integer"
+)]
+pub trait Weight {
+    /// The weight as a float.
+    fn to_f32(&self) -> f32;
+}
+
+/// Types usable with `#[feature(hash)]`: a categorical value, hashed in a namespace.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be hashed as a category",
+    label = "#[feature(hash)] takes text, integers, bools, chars or #[derive(Category)] enums",
+    note = "use #[feature(value)] for a number whose size matters"
+)]
+pub trait Category {
+    /// The value's id in the namespace with `seed`; `None` when absent.
+    fn category(&self, seed: u32) -> Option<u32>;
+}
+
+/// Types usable with `#[feature(value)]`: one slot whose value is the number.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a numeric feature",
+    label = "#[feature(value)] takes a float, an integer or a bool",
+    note = "use #[feature(hash)] for categories"
+)]
+pub trait Numeric {
+    /// The value as a float; `None` when absent.
+    fn numeric(&self) -> Option<f32>;
+}
+
+/// Types usable with `#[feature(tokens)]`: text (whitespace-separated tokens) or a list of
+/// categories (multi-hot).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a bag of tokens",
+    label = "#[feature(tokens)] takes text or a list of categories"
+)]
+pub trait Tokens {
+    /// Calls `f(id)` for each token, hashed with `seed`.
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F);
+}
+
+/// Types usable with `#[feature(sparse)]`: pre-indexed `(id, value)` pairs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a list of sparse features",
+    label = "#[feature(sparse)] takes `[SparseF]`, `Vec<SparseF>`, `[(u32, f32)]` or `Vec<(u32, f32)>`"
+)]
+pub trait SparsePairs {
+    /// Calls `f(id, value)` for each pair.
+    fn pairs<F: FnMut(u32, f32)>(&self, f: F);
+}
+
+/// Types usable with `#[feature(dense)]`: fixed-width float arrays.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a dense feature of width {N}",
+    label = "#[feature(dense)] takes `[f32; N]`, whose width is known at compile time"
+)]
+pub trait DenseValues<const N: usize> {
+    /// The values; `None` when absent (they then count as zeros).
+    fn dense_values(&self) -> Option<&[f32; N]>;
+}
+
+// ---- implementations for std types -------------------------------------------------
+
+impl Category for str {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        Some(murmur3_32(self.as_bytes(), seed))
+    }
+}
+impl Category for String {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        self.as_str().category(seed)
+    }
+}
+impl Category for bool {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        Some(murmur3_32(if *self { b"true" } else { b"false" }, seed))
+    }
+}
+impl Category for char {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        let mut buf = [0u8; 4];
+        Some(murmur3_32(self.encode_utf8(&mut buf).as_bytes(), seed))
+    }
+}
+impl<T: Category + ?Sized> Category for &T {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        (**self).category(seed)
+    }
+}
+impl<T: Category> Category for Option<T> {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        self.as_ref().and_then(|v| v.category(seed))
+    }
+}
+impl<T: Category + ?Sized> Category for Box<T> {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        (**self).category(seed)
+    }
+}
+
+macro_rules! int_impls {
+    ($($t:ty),*) => {$(
+        impl Category for $t {
+            #[inline]
+            fn category(&self, seed: u32) -> Option<u32> {
+                Some(hash_i128(*self as i128, seed))
+            }
+        }
+        impl Numeric for $t {
+            #[inline]
+            fn numeric(&self) -> Option<f32> {
+                Some(*self as f32)
+            }
+        }
+        impl Label for $t {
+            #[inline]
+            fn to_f32(&self) -> f32 {
+                *self as f32
+            }
+        }
+        impl Weight for $t {
+            #[inline]
+            fn to_f32(&self) -> f32 {
+                *self as f32
+            }
+        }
+    )*};
+}
+int_impls!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+macro_rules! float_impls {
+    ($($t:ty),*) => {$(
+        impl Numeric for $t {
+            #[inline]
+            fn numeric(&self) -> Option<f32> {
+                Some(*self as f32)
+            }
+        }
+        impl Label for $t {
+            #[inline]
+            fn to_f32(&self) -> f32 {
+                *self as f32
+            }
+        }
+        impl Weight for $t {
+            #[inline]
+            fn to_f32(&self) -> f32 {
+                *self as f32
+            }
+        }
+    )*};
+}
+float_impls!(f32, f64);
+
+impl Numeric for bool {
+    #[inline]
+    fn numeric(&self) -> Option<f32> {
+        Some(if *self { 1.0 } else { 0.0 })
+    }
+}
+impl<T: Numeric> Numeric for Option<T> {
+    #[inline]
+    fn numeric(&self) -> Option<f32> {
+        self.as_ref().and_then(Numeric::numeric)
+    }
+}
+impl<T: Numeric + ?Sized> Numeric for &T {
+    #[inline]
+    fn numeric(&self) -> Option<f32> {
+        (**self).numeric()
+    }
+}
+
+impl Label for bool {
+    #[inline]
+    fn to_f32(&self) -> f32 {
+        if *self {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}
+impl<T: Label + ?Sized> Label for &T {
+    #[inline]
+    fn to_f32(&self) -> f32 {
+        (**self).to_f32()
+    }
+}
+impl<T: Weight + ?Sized> Weight for &T {
+    #[inline]
+    fn to_f32(&self) -> f32 {
+        (**self).to_f32()
+    }
+}
+
+impl Tokens for str {
+    #[inline]
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, mut f: F) {
+        for t in self.split_ascii_whitespace() {
+            f(murmur3_32(t.as_bytes(), seed));
+        }
+    }
+}
+impl Tokens for String {
+    #[inline]
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
+        self.as_str().tokens(seed, f)
+    }
+}
+impl<T: Category> Tokens for [T] {
+    #[inline]
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, mut f: F) {
+        for v in self {
+            if let Some(id) = v.category(seed) {
+                f(id);
+            }
+        }
+    }
+}
+impl<T: Category> Tokens for Vec<T> {
+    #[inline]
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
+        self.as_slice().tokens(seed, f)
+    }
+}
+impl<T: Tokens + ?Sized> Tokens for &T {
+    #[inline]
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
+        (**self).tokens(seed, f)
+    }
+}
+impl<T: Tokens> Tokens for Option<T> {
+    #[inline]
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
+        if let Some(v) = self {
+            v.tokens(seed, f)
+        }
+    }
+}
+
+impl SparsePairs for [SparseF] {
+    #[inline]
+    fn pairs<F: FnMut(u32, f32)>(&self, mut f: F) {
+        for p in self {
+            f(p.id, p.value);
+        }
+    }
+}
+impl SparsePairs for [(u32, f32)] {
+    #[inline]
+    fn pairs<F: FnMut(u32, f32)>(&self, mut f: F) {
+        for &(id, v) in self {
+            f(id, v);
+        }
+    }
+}
+impl SparsePairs for Vec<SparseF> {
+    #[inline]
+    fn pairs<F: FnMut(u32, f32)>(&self, f: F) {
+        self.as_slice().pairs(f)
+    }
+}
+impl SparsePairs for Vec<(u32, f32)> {
+    #[inline]
+    fn pairs<F: FnMut(u32, f32)>(&self, f: F) {
+        self.as_slice().pairs(f)
+    }
+}
+impl<T: SparsePairs + ?Sized> SparsePairs for &T {
+    #[inline]
+    fn pairs<F: FnMut(u32, f32)>(&self, f: F) {
+        (**self).pairs(f)
+    }
+}
+impl<T: SparsePairs> SparsePairs for Option<T> {
+    #[inline]
+    fn pairs<F: FnMut(u32, f32)>(&self, f: F) {
+        if let Some(v) = self {
+            v.pairs(f)
+        }
+    }
+}
+
+impl<const N: usize> DenseValues<N> for [f32; N] {
+    #[inline]
+    fn dense_values(&self) -> Option<&[f32; N]> {
+        Some(self)
+    }
+}
+impl<const N: usize, T: DenseValues<N> + ?Sized> DenseValues<N> for &T {
+    #[inline]
+    fn dense_values(&self) -> Option<&[f32; N]> {
+        (**self).dense_values()
+    }
+}
+impl<const N: usize, T: DenseValues<N>> DenseValues<N> for Option<T> {
+    #[inline]
+    fn dense_values(&self) -> Option<&[f32; N]> {
+        self.as_ref().and_then(DenseValues::dense_values)
+    }
+}

@@ -1,0 +1,93 @@
+//! Compute kernels on const widths, compiled for several CPU levels and chosen once at
+//! run time.
+//!
+//! Each kernel body is one generic `#[inline(always)]` function written with lane-array
+//! accumulators so LLVM vectorises it; thin wrappers compile it with
+//! `#[target_feature]` for AVX2+FMA and AVX-512 on x86-64. [`level`] detects the best
+//! level once; the `*_at` functions run a given level (for benchmarks and tests).
+
+mod dense;
+mod sparse;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// A CPU feature level the kernels are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// The build target's baseline (SSE2 on x86-64, NEON on ARM64): always available.
+    Baseline,
+    /// AVX2 with fused multiply-add.
+    Avx2Fma,
+    /// AVX-512 (F) with fused multiply-add.
+    Avx512,
+}
+
+impl Level {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Baseline => "baseline",
+            Level::Avx2Fma => "avx2+fma",
+            Level::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this CPU can run kernels of this level.
+    pub fn supported(self) -> bool {
+        match self {
+            Level::Baseline => true,
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2Fma => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// All levels this CPU supports, lowest first.
+    pub fn available() -> Vec<Level> {
+        [Level::Baseline, Level::Avx2Fma, Level::Avx512]
+            .into_iter()
+            .filter(|l| l.supported())
+            .collect()
+    }
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// The best level this CPU supports, detected on first use.
+#[inline]
+pub fn level() -> Level {
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => Level::Baseline,
+        1 => Level::Avx2Fma,
+        2 => Level::Avx512,
+        _ => {
+            let best = *Level::available().last().unwrap_or(&Level::Baseline);
+            LEVEL.store(best as u8, Ordering::Relaxed);
+            best
+        }
+    }
+}
+
+pub use dense::{matvec, matvec_at};
+pub use sparse::{gather, gather_at};
+
+/// `a * b + c`, fused when the level has FMA (a plain multiply-add otherwise, since a
+/// software `fma` call would be far slower).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}

@@ -1,0 +1,85 @@
+//! Gather-accumulate over contiguous weight rows: the first layer over a sparse input.
+
+use super::{level, madd, Level};
+
+#[inline(always)]
+fn body<const OUT: usize, const FMA: bool>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    let mut acc = *y;
+    for &(i, v) in pairs {
+        let start = i as usize * OUT;
+        let row: &[f32; OUT] = w[start..start + OUT].try_into().expect("row in bounds");
+        for k in 0..OUT {
+            acc[k] = madd::<FMA>(v, row[k], acc[k]);
+        }
+    }
+    *y = acc;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn avx2<const OUT: usize>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    body::<OUT, true>(w, pairs, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn avx512<const OUT: usize>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    body::<OUT, true>(w, pairs, y)
+}
+
+/// `y += Σ v · w[i·OUT .. i·OUT + OUT]` over `(i, v)` in `pairs`, at the best level.
+///
+/// ```
+/// let w = [1.0, 2.0, 10.0, 20.0];
+/// let mut y = [0.0, 0.0];
+/// vectorflow::kernels::gather::<2>(&w, &[(1, 0.5), (0, 2.0)], &mut y);
+/// assert_eq!(y, [7.0, 14.0]);
+/// ```
+#[inline]
+pub fn gather<const OUT: usize>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    gather_at(level(), w, pairs, y)
+}
+
+/// [`gather`] at a given level; a level this CPU lacks runs the baseline.
+#[inline]
+pub fn gather_at<const OUT: usize>(
+    level: Level,
+    w: &[f32],
+    pairs: &[(u32, f32)],
+    y: &mut [f32; OUT],
+) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `avx512` needs AVX-512F, AVX2 and FMA, which `supported` detected.
+        Level::Avx512 if level.supported() => unsafe { avx512(w, pairs, y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `avx2` needs AVX2 and FMA, which `supported` detected.
+        Level::Avx2Fma if level.supported() => unsafe { avx2(w, pairs, y) },
+        _ => body::<OUT, false>(w, pairs, y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_level_matches_the_reference() {
+        const OUT: usize = 16;
+        let w: Vec<f32> = (0..100 * OUT).map(|i| ((i * 37) % 19) as f32 / 19.0 - 0.4).collect();
+        let pairs: Vec<(u32, f32)> = (0..40).map(|k| ((k * 13 % 100) as u32, k as f32 * 0.1 - 1.0)).collect();
+        let mut want = [0.0f64; OUT];
+        for &(i, v) in &pairs {
+            for k in 0..OUT {
+                want[k] += v as f64 * w[i as usize * OUT + k] as f64;
+            }
+        }
+        for l in Level::available() {
+            let mut y = [0.0f32; OUT];
+            gather_at::<OUT>(l, &w, &pairs, &mut y);
+            for k in 0..OUT {
+                assert!((y[k] as f64 - want[k]).abs() < 1e-4, "{l:?} lane {k}");
+            }
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The input layer: the first `Linear<OUT>` over one or more roots (`Sparse<DIM>`,
+//! `Dense<N>`), whose inputs are concatenated.
+//!
+//! A sparse root keeps one contiguous row of `OUT` weights per feature, so a row costs
+//! one gather of `nnz` rows forward and one step per row backward: O(nnz · OUT), never
+//! O(DIM). A dense root keeps an `OUT × N` matrix. The bias follows the roots.
+
+use super::Zeroed;
+use crate::features::{DenseGroup, FeatureError, SparseGroup};
+use crate::init::Init;
+use crate::params::{Learn, Params};
+use crate::rng::Rng;
+use std::marker::PhantomData;
+
+/// A hashed sparse input of `DIM` slots, fed by the row's feature group `G`.
+pub struct Sparse<const DIM: usize, const G: u64>;
+
+/// A dense input of width `N`, fed by the row's feature group `G`.
+pub struct Dense<const N: usize, const G: u64>;
+
+/// Per-thread copy of the row's inputs, filled by forward and read by backward, so
+/// features are visited (and hashed) once per row. Its vectors are reused: after the
+/// first rows no pass allocates.
+#[derive(Clone, Debug, Default)]
+pub struct InputCache {
+    /// `(slot, value)` of every sparse root, root after root; slots are reduced modulo
+    /// the root's dimension.
+    pub sparse: Vec<(u32, f32)>,
+    /// The values of every dense root, root after root.
+    pub dense: Vec<f32>,
+    /// The number of sparse pairs of each sparse root, in root order.
+    pub counts: Vec<usize>,
+}
+
+impl InputCache {
+    fn clear(&mut self) {
+        self.sparse.clear();
+        self.dense.clear();
+        self.counts.clear();
+    }
+}
+
+/// One input of a network.
+pub trait Root: 'static {
+    /// Its width in the concatenated input.
+    const WIDTH: usize;
+    /// Appends its description.
+    fn describe(out: &mut String);
+}
+
+impl<const DIM: usize, const G: u64> Root for Sparse<DIM, G> {
+    const WIDTH: usize = DIM;
+    fn describe(out: &mut String) {
+        out.push_str(&format!("Sparse({DIM})"));
+    }
+}
+
+impl<const N: usize, const G: u64> Root for Dense<N, G> {
+    const WIDTH: usize = N;
+    fn describe(out: &mut String) {
+        out.push_str(&format!("Dense({N})"));
+    }
+}
+
+/// A root that can read rows of type `R` into an `OUT`-wide first layer.
+pub trait RootFeed<R, const OUT: usize>: Root {
+    /// Adds this root's contribution to `y`, reading the row into `cache`.
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        row: &R,
+        y: &mut [f32; OUT],
+        cache: &mut InputCache,
+    ) -> Result<(), FeatureError>;
+
+    /// Hands the gradient of this root's weights to `p`, advancing the cursors
+    /// `(sparse, dense, count)` into `cache`.
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
+        dy: &[f32; OUT],
+    );
+}
+
+/// Hands `scale · dy` for the row at `off` to `p`: the whole row, or only the outputs
+/// with a gradient when few have one.
+#[inline(always)]
+fn step_row<L: Learn + ?Sized, const OUT: usize>(p: &mut L, off: usize, scale: f32, dy: &[f32; OUT], dense: bool) {
+    if dense {
+        let g: [f32; OUT] = std::array::from_fn(|k| scale * dy[k]);
+        p.step(off, &g);
+    } else {
+        for (k, &d) in dy.iter().enumerate() {
+            if d != 0.0 {
+                p.step(off + k, &[scale * d]);
+            }
+        }
+    }
+}
+
+/// Whether `dy` has enough non-zeros to update whole rows.
+#[inline(always)]
+fn is_dense<const OUT: usize>(dy: &[f32; OUT]) -> bool {
+    OUT <= 4 || dy.iter().filter(|d| **d != 0.0).count() * 4 >= OUT
+}
+
+impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFeed<R, OUT>
+    for Sparse<DIM, G>
+{
+    #[inline]
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        row: &R,
+        y: &mut [f32; OUT],
+        cache: &mut InputCache,
+    ) -> Result<(), FeatureError> {
+        let start = cache.sparse.len();
+        let sparse = &mut cache.sparse;
+        row.visit(|id, v| sparse.push(((id as usize % DIM) as u32, v)))?;
+        cache.counts.push(cache.sparse.len() - start);
+        p.gather::<OUT>(off, &cache.sparse[start..], y);
+        Ok(())
+    }
+
+    #[inline]
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
+        dy: &[f32; OUT],
+    ) {
+        let n = cache.counts[cursor[2]];
+        let pairs = &cache.sparse[cursor[0]..cursor[0] + n];
+        cursor[0] += n;
+        cursor[2] += 1;
+        let dense = is_dense(dy);
+        for &(i, v) in pairs {
+            step_row(p, off + i as usize * OUT, v, dy, dense);
+        }
+    }
+}
+
+impl<R: DenseGroup<G, N>, const N: usize, const G: u64, const OUT: usize> RootFeed<R, OUT>
+    for Dense<N, G>
+{
+    #[inline]
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        row: &R,
+        y: &mut [f32; OUT],
+        cache: &mut InputCache,
+    ) -> Result<(), FeatureError> {
+        let mut x = [0.0f32; N];
+        row.dense(&mut x)?;
+        cache.dense.extend_from_slice(&x);
+        p.matvec::<N, OUT>(off, &x, y);
+        Ok(())
+    }
+
+    #[inline]
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
+        dy: &[f32; OUT],
+    ) {
+        let x: &[f32; N] = cache.dense[cursor[1]..cursor[1] + N].try_into().expect("cached");
+        cursor[1] += N;
+        for (o, &g) in dy.iter().enumerate() {
+            if g != 0.0 {
+                let grad: [f32; N] = std::array::from_fn(|j| g * x[j]);
+                p.step(off + o * N, &grad);
+            }
+        }
+    }
+}
+
+/// A list of roots: `(A, (B, ()))`.
+pub trait Roots: 'static {
+    /// The total input width.
+    const WIDTH: usize;
+    /// The parameters of the roots' weights for an `out`-wide first layer.
+    fn params(out: usize) -> usize;
+    /// Appends the roots' descriptions.
+    fn describe(out: &mut String);
+}
+
+impl Roots for () {
+    const WIDTH: usize = 0;
+    fn params(_out: usize) -> usize {
+        0
+    }
+    fn describe(_out: &mut String) {}
+}
+
+impl<A: Root, B: Roots> Roots for (A, B) {
+    const WIDTH: usize = A::WIDTH + B::WIDTH;
+    fn params(out: usize) -> usize {
+        A::WIDTH * out + B::params(out)
+    }
+    fn describe(out: &mut String) {
+        A::describe(out);
+        if B::WIDTH > 0 {
+            out.push_str(" + ");
+        }
+        B::describe(out);
+    }
+}
+
+/// Roots that can all read rows of type `R`.
+pub trait RootsFeed<R, const OUT: usize>: Roots {
+    /// Sum of every root's contribution.
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        row: &R,
+        y: &mut [f32; OUT],
+        cache: &mut InputCache,
+    ) -> Result<(), FeatureError>;
+    /// Gradients of every root's weights.
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
+        dy: &[f32; OUT],
+    );
+}
+
+impl<R, const OUT: usize> RootsFeed<R, OUT> for () {
+    #[inline(always)]
+    fn forward<P: Params + ?Sized>(
+        _p: &P,
+        _off: usize,
+        _row: &R,
+        _y: &mut [f32; OUT],
+        _cache: &mut InputCache,
+    ) -> Result<(), FeatureError> {
+        Ok(())
+    }
+    #[inline(always)]
+    fn backward<L: Learn + ?Sized>(
+        _p: &mut L,
+        _off: usize,
+        _cache: &InputCache,
+        _cursor: &mut [usize; 3],
+        _dy: &[f32; OUT],
+    ) {
+    }
+}
+
+impl<R, A: RootFeed<R, OUT>, B: RootsFeed<R, OUT>, const OUT: usize> RootsFeed<R, OUT> for (A, B) {
+    #[inline(always)]
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        row: &R,
+        y: &mut [f32; OUT],
+        cache: &mut InputCache,
+    ) -> Result<(), FeatureError> {
+        A::forward(p, off, row, y, cache)?;
+        B::forward(p, off + A::WIDTH * OUT, row, y, cache)
+    }
+    #[inline(always)]
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
+        dy: &[f32; OUT],
+    ) {
+        A::backward(p, off, cache, cursor, dy);
+        B::backward(p, off + A::WIDTH * OUT, cache, cursor, dy);
+    }
+}
+
+/// The input layer: `Linear<OUT>` (with a bias when `BIAS`) over the concatenated `Roots`.
+pub struct Input<Rs, const OUT: usize, const BIAS: bool>(PhantomData<Rs>);
+
+/// The type-level view of an input layer, independent of the row type.
+pub trait InputLayer: 'static {
+    /// The output vector.
+    type Out: super::Buf;
+    /// The number of parameters.
+    const PARAMS: usize;
+    /// Appends its description.
+    fn describe(out: &mut String);
+    /// Initialises its parameters.
+    fn init(w: &mut [f32], init: &Init, rng: &mut Rng);
+}
+
+impl<Rs: Roots, const OUT: usize, const BIAS: bool> InputLayer for Input<Rs, OUT, BIAS> {
+    type Out = [f32; OUT];
+    const PARAMS: usize = Rs::WIDTH * OUT + if BIAS { OUT } else { 0 };
+
+    fn describe(out: &mut String) {
+        Rs::describe(out);
+        out.push_str(&format!(
+            " => Linear({}->{OUT}{})",
+            Rs::WIDTH,
+            if BIAS { "" } else { ", no bias" }
+        ));
+    }
+
+    fn init(w: &mut [f32], init: &Init, rng: &mut Rng) {
+        let n = Rs::WIDTH * OUT;
+        init.fill(&mut w[..n], Rs::WIDTH, OUT, rng);
+        w[n..].fill(0.0);
+    }
+}
+
+/// An input layer that reads rows of type `R`.
+pub trait InputFeed<R>: InputLayer {
+    /// Computes the layer's output for `row`, caching the row's inputs.
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        row: &R,
+        y: &mut Self::Out,
+        cache: &mut InputCache,
+    ) -> Result<(), FeatureError>;
+    /// Hands the gradient of the layer's parameters to `p`.
+    fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &Self::Out);
+}
+
+impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
+    for Input<Rs, OUT, BIAS>
+{
+    #[inline]
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        row: &R,
+        y: &mut [f32; OUT],
+        cache: &mut InputCache,
+    ) -> Result<(), FeatureError> {
+        cache.clear();
+        *y = if BIAS { p.row::<OUT>(Rs::WIDTH * OUT) } else { <[f32; OUT]>::zeroed() };
+        Rs::forward(p, 0, row, y, cache)
+    }
+
+    #[inline]
+    fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &[f32; OUT]) {
+        Rs::backward(p, 0, cache, &mut [0; 3], dy);
+        if BIAS {
+            step_row(p, Rs::WIDTH * OUT, 1.0, dy, is_dense(dy));
+        }
+    }
+}

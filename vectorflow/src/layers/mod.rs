@@ -1,0 +1,115 @@
+//! Layers: one per file. Widths are const generics, so every activation is a
+//! `[f32; N]` on the stack and a shape mistake is a type error.
+//!
+//! A [`Layer`] is a type-level description (it holds no data): its parameters live in the
+//! net's flat buffer at an offset the stack computes, and its per-row state lives in the
+//! thread's workspace.
+
+mod activation;
+mod dropout;
+mod input;
+mod linear;
+
+pub use activation::{Act, Activation, ReLU, SeLU, Sigmoid, TanH};
+pub use dropout::Dropout;
+pub use input::{Dense, Input, InputCache, InputFeed, InputLayer, Root, RootFeed, Roots, RootsFeed, Sparse};
+pub use linear::Linear;
+
+use crate::init::Init;
+use crate::params::{Learn, Params};
+use crate::rng::Rng;
+
+/// A value that has an all-zero state: activation buffers and their tuples.
+pub trait Zeroed {
+    /// The all-zero value.
+    fn zeroed() -> Self;
+}
+
+impl<const N: usize> Zeroed for [f32; N] {
+    #[inline(always)]
+    fn zeroed() -> Self {
+        [0.0; N]
+    }
+}
+impl Zeroed for () {
+    #[inline(always)]
+    fn zeroed() -> Self {}
+}
+impl<A: Zeroed, B: Zeroed, C: Zeroed> Zeroed for (A, B, C) {
+    #[inline(always)]
+    fn zeroed() -> Self {
+        (A::zeroed(), B::zeroed(), C::zeroed())
+    }
+}
+
+/// A fixed-width activation vector, `[f32; N]`.
+pub trait Buf: Zeroed + Copy + AsRef<[f32]> + AsMut<[f32]> + 'static {
+    /// The width.
+    const WIDTH: usize;
+}
+
+impl<const N: usize> Buf for [f32; N] {
+    const WIDTH: usize = N;
+}
+
+/// Whether a pass trains (dropout draws masks) or predicts (dropout is the identity).
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// True while training.
+    pub train: bool,
+    /// The thread's random stream (dropout masks).
+    pub rng: Rng,
+}
+
+impl Ctx {
+    /// A prediction context.
+    pub fn predict() -> Ctx {
+        Ctx { train: false, rng: Rng::new(0) }
+    }
+    /// A training context with its own seeded stream.
+    pub fn train(seed: u64) -> Ctx {
+        Ctx { train: true, rng: Rng::new(seed) }
+    }
+}
+
+/// A layer of the dense stack that follows the input layer.
+pub trait Layer: 'static {
+    /// The input vector.
+    type In: Buf;
+    /// The output vector.
+    type Out: Buf;
+    /// Per-row state kept from forward to backward (the dropout mask), `()` if none.
+    type Scratch: Zeroed;
+    /// The number of parameters.
+    const PARAMS: usize;
+
+    /// Appends the layer's name and shape to a topology description.
+    fn describe(out: &mut String);
+
+    /// Initialises the layer's parameters `w` (exactly `PARAMS` floats).
+    fn init(_w: &mut [f32], _init: &Init, _rng: &mut Rng) {}
+
+    /// Computes `y` from `x` with the parameters at `off`.
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        x: &Self::In,
+        y: &mut Self::Out,
+        s: &mut Self::Scratch,
+        ctx: &mut Ctx,
+    );
+
+    /// Sets `dx` to the gradient of the loss with respect to `x`, given `dy`, and hands the
+    /// gradient of the parameters to `p` (after `dx` is computed). Outputs whose `dy` is 0
+    /// are skipped, so a sparse output gradient touches only its rows.
+    #[allow(clippy::too_many_arguments)]
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        x: &Self::In,
+        y: &Self::Out,
+        s: &Self::Scratch,
+        dy: &Self::Out,
+        dx: &mut Self::In,
+    );
+}

@@ -1,0 +1,55 @@
+//! # vectorflow
+//!
+//! Shallow neural networks and linear models on very sparse data — tens of millions of
+//! features, a handful of non-zeros per row — trained on one multi-core machine with
+//! lock-free Hogwild SGD.
+//!
+//! - `#[derive(Features)]` turns a row struct into a zero-copy sparse feature extractor.
+//! - `network!` builds a statically typed layer stack; shape mistakes are compile errors.
+//!
+//! ```
+//! use vectorflow::prelude::*;
+//!
+//! #[derive(Features)]
+//! #[features(cross(origin, dest))]
+//! struct Flight<'a> {
+//!     #[label]
+//!     delayed: bool,
+//!     #[feature(hash)]
+//!     carrier: &'a str,
+//!     #[feature(hash)]
+//!     origin: &'a str,
+//!     #[feature(hash)]
+//!     dest: &'a str,
+//!     #[feature(value)]
+//!     distance: f32,
+//! }
+//!
+//! type Model = network![Sparse<{ 1 << 18 }> => Linear<16> => ReLU => Linear<1>];
+//! let net = Model::new(Init::uniform(0.01).seed(7));
+//! let row = Flight { delayed: false, carrier: "UA", origin: "EWR", dest: "IAH", distance: 1.4 };
+//! let [score] = net.predict(&row).unwrap();
+//! assert!(score.is_finite());
+//! ```
+
+pub mod features;
+pub mod hash;
+pub mod init;
+pub mod kernels;
+pub mod layers;
+pub mod network;
+pub mod params;
+pub mod rng;
+
+pub use features::{FeatureError, Features, Labeled, SparseF};
+pub use init::Init;
+pub use network::Net;
+pub use vectorflow_derive::{network, Category, Features};
+
+/// Everything a user needs: `use vectorflow::prelude::*;`.
+pub mod prelude {
+    pub use crate::features::{FeatureError, Features, Labeled, SparseF};
+    pub use crate::init::Init;
+    pub use crate::network::Net;
+    pub use vectorflow_derive::{network, Category, Features};
+}

@@ -1,0 +1,265 @@
+//! A network: an input layer, a stack of dense layers, and one flat parameter buffer.
+//!
+//! `network!` expands to a [`Net`] type; its layers are types, so the whole forward and
+//! backward pass is monomorphised for the exact widths, and a prediction is `[f32; OUT]`.
+
+use crate::features::FeatureError;
+use crate::init::Init;
+use crate::layers::{Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed};
+use crate::params::{Learn, Params};
+use crate::rng::Rng;
+use std::marker::PhantomData;
+
+/// The dense stack after the input layer, as a list: `Seq<L1, Seq<L2, End<N>>>`.
+pub trait Stack: 'static {
+    /// The stack's input.
+    type In: Buf;
+    /// The stack's output: the network's prediction.
+    type Out: Buf;
+    /// Every layer's output and scratch, kept from forward to backward.
+    type Acts: Zeroed;
+    /// The number of parameters of all its layers.
+    const PARAMS: usize;
+
+    /// Appends the layers' descriptions.
+    fn describe(out: &mut String);
+    /// Initialises the parameters `w` of all its layers.
+    fn init(w: &mut [f32], init: &Init, rng: &mut Rng);
+    /// Runs every layer.
+    fn forward<P: Params + ?Sized>(p: &P, off: usize, x: &Self::In, a: &mut Self::Acts, ctx: &mut Ctx);
+    /// The last layer's output after `forward`.
+    fn output<'a>(x: &'a Self::In, a: &'a Self::Acts) -> &'a Self::Out;
+    /// Back-propagates `dy` down to `dx`, handing each layer's gradient to `p`.
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        x: &Self::In,
+        a: &Self::Acts,
+        dy: &Self::Out,
+        dx: &mut Self::In,
+    );
+}
+
+/// A layer followed by the rest of the stack.
+pub struct Seq<A, B>(PhantomData<(A, B)>);
+
+/// The end of a stack of width `N`.
+pub struct End<const N: usize>;
+
+impl<const N: usize> Stack for End<N> {
+    type In = [f32; N];
+    type Out = [f32; N];
+    type Acts = ();
+    const PARAMS: usize = 0;
+
+    fn describe(_out: &mut String) {}
+    fn init(_w: &mut [f32], _init: &Init, _rng: &mut Rng) {}
+    #[inline(always)]
+    fn forward<P: Params + ?Sized>(_p: &P, _off: usize, _x: &[f32; N], _a: &mut (), _ctx: &mut Ctx) {}
+    #[inline(always)]
+    fn output<'a>(x: &'a [f32; N], _a: &'a ()) -> &'a [f32; N] {
+        x
+    }
+    #[inline(always)]
+    fn backward<L: Learn + ?Sized>(
+        _p: &mut L,
+        _off: usize,
+        _x: &[f32; N],
+        _a: &(),
+        dy: &[f32; N],
+        dx: &mut [f32; N],
+    ) {
+        *dx = *dy;
+    }
+}
+
+impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
+    type In = A::In;
+    type Out = B::Out;
+    type Acts = (A::Out, A::Scratch, B::Acts);
+    const PARAMS: usize = A::PARAMS + B::PARAMS;
+
+    fn describe(out: &mut String) {
+        out.push_str(" => ");
+        A::describe(out);
+        B::describe(out);
+    }
+
+    fn init(w: &mut [f32], init: &Init, rng: &mut Rng) {
+        let (mine, rest) = w.split_at_mut(A::PARAMS);
+        A::init(mine, init, rng);
+        B::init(rest, init, rng);
+    }
+
+    #[inline(always)]
+    fn forward<P: Params + ?Sized>(p: &P, off: usize, x: &A::In, a: &mut Self::Acts, ctx: &mut Ctx) {
+        A::forward(p, off, x, &mut a.0, &mut a.1, ctx);
+        B::forward(p, off + A::PARAMS, &a.0, &mut a.2, ctx);
+    }
+
+    #[inline(always)]
+    fn output<'a>(_x: &'a A::In, a: &'a Self::Acts) -> &'a B::Out {
+        B::output(&a.0, &a.2)
+    }
+
+    #[inline(always)]
+    fn backward<L: Learn + ?Sized>(
+        p: &mut L,
+        off: usize,
+        x: &A::In,
+        a: &Self::Acts,
+        dy: &B::Out,
+        dx: &mut A::In,
+    ) {
+        let mut mid = A::Out::zeroed();
+        B::backward(p, off + A::PARAMS, &a.0, &a.2, dy, &mut mid);
+        A::backward(p, off, x, &a.0, &a.1, &mid, dx);
+    }
+}
+
+/// A network with input layer `I` and dense stack `S`, and its parameters.
+///
+/// Build the type with `network!`:
+///
+/// ```
+/// use vectorflow::prelude::*;
+///
+/// #[derive(Features)]
+/// struct Row<'a> {
+///     #[label]
+///     clicked: bool,
+///     #[feature(hash)]
+///     site: &'a str,
+///     #[feature(value)]
+///     price: f32,
+/// }
+///
+/// type Model = network![Sparse<{ 1 << 16 }> => Linear<8> => ReLU => Linear<1>];
+/// let net = Model::new(Init::uniform(0.1).seed(7));
+/// let out: [f32; 1] = net.predict(&Row { clicked: true, site: "a.com", price: 2.5 }).unwrap();
+/// assert!(out[0].is_finite());
+/// ```
+pub struct Net<I, S> {
+    params: Vec<f32>,
+    _layers: PhantomData<fn() -> (I, S)>,
+}
+
+impl<I, S> Clone for Net<I, S> {
+    fn clone(&self) -> Self {
+        Net { params: self.params.clone(), _layers: PhantomData }
+    }
+}
+
+impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
+    /// The number of parameters.
+    pub const PARAMS: usize = I::PARAMS + S::PARAMS;
+
+    /// A network with freshly initialised weights (biases start at zero).
+    pub fn new(init: Init) -> Self {
+        let mut params = vec![0.0f32; Self::PARAMS];
+        let mut rng = Rng::new(init.seed);
+        let (input, stack) = params.split_at_mut(I::PARAMS);
+        I::init(input, &init, &mut rng);
+        S::init(stack, &init, &mut rng);
+        Net { params, _layers: PhantomData }
+    }
+
+    /// A network with the given parameters, or `None` if their count is not
+    /// [`Self::PARAMS`].
+    pub fn from_params(params: Vec<f32>) -> Option<Self> {
+        (params.len() == Self::PARAMS).then_some(Net { params, _layers: PhantomData })
+    }
+
+    /// The flat parameter buffer (input layer first, then each layer of the stack).
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+
+    /// The flat parameter buffer, mutably.
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.params
+    }
+
+    /// A one-line description of the topology, e.g.
+    /// `Sparse(65536) => Linear(65536->8) => ReLU => Linear(8->1)`.
+    pub fn topology() -> String {
+        let mut s = String::new();
+        I::describe(&mut s);
+        S::describe(&mut s);
+        s
+    }
+
+    /// The network's output for `row`, or the field whose value is not finite.
+    pub fn predict<R>(&self, row: &R) -> Result<S::Out, FeatureError>
+    where
+        I: InputFeed<R>,
+    {
+        thread_local! {
+            static CACHE: std::cell::RefCell<InputCache> = Default::default();
+        }
+        CACHE.with(|c| {
+            let mut ws = Workspace::<I, S> {
+                cache: std::mem::take(&mut *c.borrow_mut()),
+                ..Workspace::predict()
+            };
+            let out = Self::forward(self.params.as_slice(), &mut ws, row).copied();
+            *c.borrow_mut() = ws.cache;
+            out
+        })
+    }
+
+    /// The forward pass over the parameters `p`, leaving every activation in `ws`.
+    #[inline]
+    pub fn forward<'w, R, P: Params + ?Sized>(
+        p: &P,
+        ws: &'w mut Workspace<I, S>,
+        row: &R,
+    ) -> Result<&'w S::Out, FeatureError>
+    where
+        I: InputFeed<R>,
+    {
+        I::forward(p, row, &mut ws.x, &mut ws.cache)?;
+        S::forward(p, I::PARAMS, &ws.x, &mut ws.acts, &mut ws.ctx);
+        Ok(S::output(&ws.x, &ws.acts))
+    }
+
+    /// The backward pass after [`Net::forward`] on the same workspace: back-propagates
+    /// `dy`, the gradient of the loss with respect to the output, and hands every
+    /// parameter's gradient to `p`.
+    #[inline]
+    pub fn backward<R, L: Learn + ?Sized>(p: &mut L, ws: &Workspace<I, S>, dy: &S::Out)
+    where
+        I: InputFeed<R>,
+    {
+        let mut dx = I::Out::zeroed();
+        S::backward(p, I::PARAMS, &ws.x, &ws.acts, dy, &mut dx);
+        I::backward(p, &ws.cache, &dx);
+    }
+}
+
+/// One thread's activations, input cache and random stream.
+pub struct Workspace<I: InputLayer, S: Stack> {
+    x: I::Out,
+    acts: S::Acts,
+    cache: InputCache,
+    /// Training or prediction mode, and the dropout stream.
+    pub ctx: Ctx,
+}
+
+impl<I: InputLayer, S: Stack> Workspace<I, S> {
+    /// A workspace for prediction (dropout off).
+    pub fn predict() -> Self {
+        Self::with_ctx(Ctx::predict())
+    }
+    /// A workspace for training, its dropout masks drawn from `seed`.
+    pub fn train(seed: u64) -> Self {
+        Self::with_ctx(Ctx::train(seed))
+    }
+    fn with_ctx(ctx: Ctx) -> Self {
+        Workspace { x: I::Out::zeroed(), acts: S::Acts::zeroed(), cache: InputCache::default(), ctx }
+    }
+    /// The input-layer cache of the last forward pass.
+    pub fn cache(&self) -> &InputCache {
+        &self.cache
+    }
+}

@@ -1,0 +1,226 @@
+//! Parameter access: how kernels read weights and hand back gradients.
+//!
+//! A net keeps all its parameters in one flat `Vec<f32>` with per-layer offsets. Kernels
+//! never index it directly; they go through [`Params`] (reads) and [`Learn`] (gradients),
+//! so the same layer code runs
+//! - on a plain `[f32]`, exclusively owned: SIMD kernels, used for prediction and
+//!   single-thread training;
+//! - on a shared `[AtomicF32]`: Hogwild threads load and store each weight with Relaxed
+//!   atomics, which compile to plain moves on x86-64 and ARM64 but are free of data
+//!   races, so lock-free updates are sound (no aliased `&mut`, no undefined behaviour).
+
+use crate::kernels;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// An `f32` stored as its bits in an [`AtomicU32`].
+#[repr(transparent)]
+#[derive(Debug, Default)]
+pub struct AtomicF32(AtomicU32);
+
+impl AtomicF32 {
+    /// A new atomic float.
+    pub fn new(v: f32) -> AtomicF32 {
+        AtomicF32(AtomicU32::new(v.to_bits()))
+    }
+    /// Relaxed load.
+    #[inline(always)]
+    pub fn load(&self) -> f32 {
+        f32::from_bits(self.0.load(Ordering::Relaxed))
+    }
+    /// Relaxed store.
+    #[inline(always)]
+    pub fn store(&self, v: f32) {
+        self.0.store(v.to_bits(), Ordering::Relaxed)
+    }
+}
+
+const _: () = assert!(
+    std::mem::size_of::<AtomicF32>() == std::mem::size_of::<f32>()
+        && std::mem::align_of::<AtomicF32>() == std::mem::align_of::<f32>()
+);
+
+/// Views an exclusively borrowed float slice as shared atomics, for Hogwild threads.
+///
+/// ```
+/// let mut w = vec![1.0f32, 2.0];
+/// let shared = vectorflow::params::as_atomic(&mut w);
+/// shared[0].store(3.0);
+/// assert_eq!(shared[0].load(), 3.0);
+/// assert_eq!(w, [3.0, 2.0]);
+/// ```
+pub fn as_atomic(w: &mut [f32]) -> &[AtomicF32] {
+    // SAFETY: AtomicF32 is a transparent AtomicU32, which has the same size and bit
+    // validity as u32 (hence f32), and the same alignment as f32 (checked at compile time
+    // above). The exclusive borrow guarantees no non-atomic access to these floats while
+    // the returned shared borrow lives, so every access in that time is atomic.
+    unsafe { std::slice::from_raw_parts(w.as_mut_ptr().cast::<AtomicF32>(), w.len()) }
+}
+
+/// Read access to a net's flat parameter buffer.
+pub trait Params {
+    /// The parameter at `i`.
+    fn get(&self, i: usize) -> f32;
+
+    /// `N` consecutive parameters from `off`.
+    #[inline(always)]
+    fn row<const N: usize>(&self, off: usize) -> [f32; N] {
+        std::array::from_fn(|k| self.get(off + k))
+    }
+
+    /// `y += W x`, where `W` is the `OUT × IN` row-major matrix at `off`.
+    #[inline]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    ) {
+        for (o, yo) in y.iter_mut().enumerate() {
+            let base = off + o * IN;
+            *yo += x.iter().enumerate().map(|(j, xj)| self.get(base + j) * xj).sum::<f32>();
+        }
+    }
+
+    /// `y += Σ v · W[i]` over `(i, v)` in `pairs`, where `W[i]` is the row of `OUT`
+    /// parameters at `off + i * OUT`.
+    #[inline]
+    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+        for &(i, v) in pairs {
+            let r = self.row::<OUT>(off + i as usize * OUT);
+            for k in 0..OUT {
+                y[k] += v * r[k];
+            }
+        }
+    }
+}
+
+impl Params for [f32] {
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self[i]
+    }
+    #[inline(always)]
+    fn row<const N: usize>(&self, off: usize) -> [f32; N] {
+        let r: &[f32; N] = self[off..off + N].try_into().expect("row in bounds");
+        *r
+    }
+    #[inline]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    ) {
+        kernels::matvec::<IN, OUT>(&self[off..off + IN * OUT], x, y)
+    }
+    #[inline]
+    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+        kernels::gather::<OUT>(&self[off..], pairs, y)
+    }
+}
+
+impl Params for [AtomicF32] {
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self[i].load()
+    }
+}
+
+/// Receives gradients from a backward pass.
+///
+/// A layer computes everything it needs from its weights (the gradient of its input)
+/// before it hands over the gradient of its weights, so an implementation may apply an
+/// optimizer step at once: that is how per-row SGD runs without a gradient buffer.
+pub trait Learn: Params {
+    /// The gradient of the loss with respect to the parameters `off..off + grad.len()`.
+    fn step(&mut self, off: usize, grad: &[f32]);
+}
+
+/// A [`Learn`] that sums gradients into a dense buffer: for gradient checks and
+/// mini-batches over small nets.
+///
+/// ```
+/// use vectorflow::params::{Accumulate, Learn, Params};
+/// let w = [1.0f32, 2.0, 3.0];
+/// let mut acc = Accumulate::new(&w);
+/// acc.step(1, &[0.5, 0.25]);
+/// acc.step(1, &[0.5, 0.0]);
+/// assert_eq!(acc.grad, [0.0, 1.0, 0.25]);
+/// assert_eq!(acc.get(2), 3.0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Accumulate<'a> {
+    /// The weights read by the forward and backward passes.
+    pub weights: &'a [f32],
+    /// The summed gradient, one entry per weight.
+    pub grad: Vec<f32>,
+}
+
+impl<'a> Accumulate<'a> {
+    /// A zero gradient for `weights`.
+    pub fn new(weights: &'a [f32]) -> Accumulate<'a> {
+        Accumulate { weights, grad: vec![0.0; weights.len()] }
+    }
+}
+
+impl Params for Accumulate<'_> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self.weights[i]
+    }
+    #[inline]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    ) {
+        self.weights.matvec(off, x, y)
+    }
+    #[inline]
+    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+        self.weights.gather(off, pairs, y)
+    }
+}
+
+impl Learn for Accumulate<'_> {
+    fn step(&mut self, off: usize, grad: &[f32]) {
+        for (g, d) in self.grad[off..off + grad.len()].iter_mut().zip(grad) {
+            *g += d;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_view_reads_and_writes_through() {
+        let mut w = vec![0.5f32; 8];
+        {
+            let a = as_atomic(&mut w);
+            assert_eq!(a.get(3), 0.5);
+            a[3].store(-2.0);
+            let r: [f32; 4] = a.row(2);
+            assert_eq!(r, [0.5, -2.0, 0.5, 0.5]);
+        }
+        assert_eq!(w[3], -2.0);
+    }
+
+    #[test]
+    fn atomic_and_plain_kernels_agree() {
+        let mut w: Vec<f32> = (0..48).map(|i| (i as f32 * 0.37).sin()).collect();
+        let x: [f32; 6] = std::array::from_fn(|i| i as f32 - 2.5);
+        let pairs = [(0u32, 0.5f32), (5, -1.0), (2, 2.0)];
+        let (mut y1, mut y2) = ([0.0f32; 8], [0.0f32; 8]);
+        w.as_slice().matvec::<6, 8>(0, &x, &mut y1);
+        w.as_slice().gather::<8>(0, &pairs, &mut y1);
+        let a = as_atomic(&mut w);
+        a.matvec::<6, 8>(0, &x, &mut y2);
+        a.gather::<8>(0, &pairs, &mut y2);
+        for (p, q) in y1.iter().zip(&y2) {
+            assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+        }
+    }
+}

@@ -11,7 +11,10 @@ mod features;
 mod network;
 
 /// Derives `vectorflow::Features` (and the group traits) for a row struct.
-#[proc_macro_derive(Features, attributes(label, weight, hash, value, tokens, sparse, dense, features, skip))]
+#[proc_macro_derive(
+    Features,
+    attributes(label, weight, hash, value, tokens, sparse, dense, features, skip)
+)]
 pub fn derive_features(input: TokenStream) -> TokenStream {
     features::expand(input.into()).into()
 }

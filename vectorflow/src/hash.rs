@@ -126,7 +126,11 @@ mod tests {
             (b"aaaa", 0x9747_b28c, 0x5a97_808a),
             (b"abcd", 0x9747_b28c, 0xf047_8627),
             (b"Hello, world!", 0x9747_b28c, 0x2488_4cba),
-            (b"The quick brown fox jumps over the lazy dog", 0x9747_b28c, 0x2fa8_26cd),
+            (
+                b"The quick brown fox jumps over the lazy dog",
+                0x9747_b28c,
+                0x2fa8_26cd,
+            ),
         ];
         for &(bytes, seed, want) in cases {
             assert_eq!(murmur3_32(bytes, seed), want, "{bytes:?} seed {seed:#x}");
@@ -136,8 +140,19 @@ mod tests {
     #[test]
     fn integers_hash_like_their_text() {
         let seed = namespace_seed("hour");
-        for v in [0i128, 7, 23, -5, 1_000_000, i64::MIN as i128, u64::MAX as i128] {
-            assert_eq!(hash_i128(v, seed), murmur3_32(v.to_string().as_bytes(), seed));
+        for v in [
+            0i128,
+            7,
+            23,
+            -5,
+            1_000_000,
+            i64::MIN as i128,
+            u64::MAX as i128,
+        ] {
+            assert_eq!(
+                hash_i128(v, seed),
+                murmur3_32(v.to_string().as_bytes(), seed)
+            );
         }
     }
 

@@ -35,23 +35,38 @@ pub struct Init {
 impl Init {
     /// Uniform in `[-scale, scale]`.
     pub fn uniform(scale: f32) -> Init {
-        Init { scheme: Scheme::Uniform(scale), seed: 0 }
+        Init {
+            scheme: Scheme::Uniform(scale),
+            seed: 0,
+        }
     }
     /// Normal with standard deviation `std`.
     pub fn normal(std: f32) -> Init {
-        Init { scheme: Scheme::Normal(std), seed: 0 }
+        Init {
+            scheme: Scheme::Normal(std),
+            seed: 0,
+        }
     }
     /// Xavier/Glorot uniform.
     pub fn xavier() -> Init {
-        Init { scheme: Scheme::Xavier, seed: 0 }
+        Init {
+            scheme: Scheme::Xavier,
+            seed: 0,
+        }
     }
     /// He normal.
     pub fn he() -> Init {
-        Init { scheme: Scheme::He, seed: 0 }
+        Init {
+            scheme: Scheme::He,
+            seed: 0,
+        }
     }
     /// All zeros.
     pub fn zeros() -> Init {
-        Init { scheme: Scheme::Zeros, seed: 0 }
+        Init {
+            scheme: Scheme::Zeros,
+            seed: 0,
+        }
     }
     /// The same scheme with another seed.
     pub fn seed(self, seed: u64) -> Init {
@@ -61,11 +76,14 @@ impl Init {
     /// Fills `w` with draws for a layer of the given fans.
     pub fn fill(&self, w: &mut [f32], fan_in: usize, fan_out: usize, rng: &mut Rng) {
         match self.scheme {
-            Scheme::Uniform(s) => w.iter_mut().for_each(|x| *x = (2.0 * rng.uniform() - 1.0) * s),
+            Scheme::Uniform(s) => w
+                .iter_mut()
+                .for_each(|x| *x = (2.0 * rng.uniform() - 1.0) * s),
             Scheme::Normal(sd) => w.iter_mut().for_each(|x| *x = rng.normal() * sd),
             Scheme::Xavier => {
                 let s = (6.0 / (fan_in + fan_out).max(1) as f64).sqrt() as f32;
-                w.iter_mut().for_each(|x| *x = (2.0 * rng.uniform() - 1.0) * s)
+                w.iter_mut()
+                    .for_each(|x| *x = (2.0 * rng.uniform() - 1.0) * s)
             }
             Scheme::He => {
                 let sd = (2.0 / fan_in.max(1) as f64).sqrt() as f32;

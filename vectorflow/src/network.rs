@@ -26,7 +26,13 @@ pub trait Stack: 'static {
     /// Initialises the parameters `w` of all its layers.
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng);
     /// Runs every layer.
-    fn forward<P: Params + ?Sized>(p: &P, off: usize, x: &Self::In, a: &mut Self::Acts, ctx: &mut Ctx);
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        x: &Self::In,
+        a: &mut Self::Acts,
+        ctx: &mut Ctx,
+    );
     /// The last layer's output after `forward`.
     fn output<'a>(x: &'a Self::In, a: &'a Self::Acts) -> &'a Self::Out;
     /// Back-propagates `dy` down to `dx`, handing each layer's gradient to `p`.
@@ -55,7 +61,14 @@ impl<const N: usize> Stack for End<N> {
     fn describe(_out: &mut String) {}
     fn init(_w: &mut [f32], _init: &Init, _rng: &mut Rng) {}
     #[inline(always)]
-    fn forward<P: Params + ?Sized>(_p: &P, _off: usize, _x: &[f32; N], _a: &mut (), _ctx: &mut Ctx) {}
+    fn forward<P: Params + ?Sized>(
+        _p: &P,
+        _off: usize,
+        _x: &[f32; N],
+        _a: &mut (),
+        _ctx: &mut Ctx,
+    ) {
+    }
     #[inline(always)]
     fn output<'a>(x: &'a [f32; N], _a: &'a ()) -> &'a [f32; N] {
         x
@@ -92,7 +105,13 @@ impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
     }
 
     #[inline(always)]
-    fn forward<P: Params + ?Sized>(p: &P, off: usize, x: &A::In, a: &mut Self::Acts, ctx: &mut Ctx) {
+    fn forward<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        x: &A::In,
+        a: &mut Self::Acts,
+        ctx: &mut Ctx,
+    ) {
         A::forward(p, off, x, &mut a.0, &mut a.1, ctx);
         B::forward(p, off + A::PARAMS, &a.0, &mut a.2, ctx);
     }
@@ -146,7 +165,10 @@ pub struct Net<I, S> {
 
 impl<I, S> Clone for Net<I, S> {
     fn clone(&self) -> Self {
-        Net { params: self.params.clone(), _layers: PhantomData }
+        Net {
+            params: self.params.clone(),
+            _layers: PhantomData,
+        }
     }
 }
 
@@ -161,13 +183,19 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         let (input, stack) = params.split_at_mut(I::PARAMS);
         I::init(input, &init, &mut rng);
         S::init(stack, &init, &mut rng);
-        Net { params, _layers: PhantomData }
+        Net {
+            params,
+            _layers: PhantomData,
+        }
     }
 
     /// A network with the given parameters, or `None` if their count is not
     /// [`Self::PARAMS`].
     pub fn from_params(params: Vec<f32>) -> Option<Self> {
-        (params.len() == Self::PARAMS).then_some(Net { params, _layers: PhantomData })
+        (params.len() == Self::PARAMS).then_some(Net {
+            params,
+            _layers: PhantomData,
+        })
     }
 
     /// The flat parameter buffer (input layer first, then each layer of the stack).
@@ -256,10 +284,29 @@ impl<I: InputLayer, S: Stack> Workspace<I, S> {
         Self::with_ctx(Ctx::train(seed))
     }
     fn with_ctx(ctx: Ctx) -> Self {
-        Workspace { x: I::Out::zeroed(), acts: S::Acts::zeroed(), cache: InputCache::default(), ctx }
+        Workspace {
+            x: I::Out::zeroed(),
+            acts: S::Acts::zeroed(),
+            cache: InputCache::default(),
+            ctx,
+        }
     }
     /// The input-layer cache of the last forward pass.
     pub fn cache(&self) -> &InputCache {
         &self.cache
     }
+}
+
+/// A width as a type, so `network!` can check that two widths it cannot evaluate itself
+/// (named constants) agree: a mismatch reads "expected `Width<16>`, found `Width<8>`".
+pub struct Width<const N: usize>;
+
+/// Carries a network type through the width checks `network!` emits.
+pub trait Checked<T> {
+    /// The network type.
+    type Net;
+}
+
+impl<T, const N: usize> Checked<T> for [(); N] {
+    type Net = T;
 }

@@ -77,7 +77,11 @@ pub trait Params {
     ) {
         for (o, yo) in y.iter_mut().enumerate() {
             let base = off + o * IN;
-            *yo += x.iter().enumerate().map(|(j, xj)| self.get(base + j) * xj).sum::<f32>();
+            *yo += x
+                .iter()
+                .enumerate()
+                .map(|(j, xj)| self.get(base + j) * xj)
+                .sum::<f32>();
         }
     }
 
@@ -159,7 +163,10 @@ pub struct Accumulate<'a> {
 impl<'a> Accumulate<'a> {
     /// A zero gradient for `weights`.
     pub fn new(weights: &'a [f32]) -> Accumulate<'a> {
-        Accumulate { weights, grad: vec![0.0; weights.len()] }
+        Accumulate {
+            weights,
+            grad: vec![0.0; weights.len()],
+        }
     }
 }
 

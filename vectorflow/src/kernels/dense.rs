@@ -92,14 +92,19 @@ mod tests {
     }
 
     fn check<const IN: usize, const OUT: usize>() {
-        let w: Vec<f32> = (0..IN * OUT).map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5).collect();
+        let w: Vec<f32> = (0..IN * OUT)
+            .map(|i| ((i * 7919) % 23) as f32 / 23.0 - 0.5)
+            .collect();
         let x: [f32; IN] = std::array::from_fn(|j| ((j * 31) % 11) as f32 / 11.0 - 0.3);
         let want = reference::<IN, OUT>(&w, &x);
         for l in Level::available() {
             let mut y = [0.0f32; OUT];
             matvec_at::<IN, OUT>(l, &w, &x, &mut y);
             for o in 0..OUT {
-                assert!((y[o] as f64 - want[o]).abs() < 1e-4, "{l:?} {IN}x{OUT} row {o}");
+                assert!(
+                    (y[o] as f64 - want[o]).abs() < 1e-4,
+                    "{l:?} {IN}x{OUT} row {o}"
+                );
             }
         }
     }

@@ -66,8 +66,12 @@ mod tests {
     #[test]
     fn every_level_matches_the_reference() {
         const OUT: usize = 16;
-        let w: Vec<f32> = (0..100 * OUT).map(|i| ((i * 37) % 19) as f32 / 19.0 - 0.4).collect();
-        let pairs: Vec<(u32, f32)> = (0..40).map(|k| ((k * 13 % 100) as u32, k as f32 * 0.1 - 1.0)).collect();
+        let w: Vec<f32> = (0..100 * OUT)
+            .map(|i| ((i * 37) % 19) as f32 / 19.0 - 0.4)
+            .collect();
+        let pairs: Vec<(u32, f32)> = (0..40)
+            .map(|k| ((k * 13 % 100) as u32, k as f32 * 0.1 - 1.0))
+            .collect();
         let mut want = [0.0f64; OUT];
         for &(i, v) in &pairs {
             for k in 0..OUT {

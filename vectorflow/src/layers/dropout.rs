@@ -36,7 +36,11 @@ impl<const N: usize, const PPM: u32> Layer for Dropout<N, PPM> {
         if ctx.train {
             let keep = 1.0 / (1.0 - Self::RATE);
             for m in mask.iter_mut() {
-                *m = if ctx.rng.uniform() < Self::RATE { 0.0 } else { keep };
+                *m = if ctx.rng.uniform() < Self::RATE {
+                    0.0
+                } else {
+                    keep
+                };
             }
         } else {
             *mask = [1.0; N];

@@ -87,7 +87,13 @@ pub trait RootFeed<R, const OUT: usize>: Root {
 /// Hands `scale · dy` for the row at `off` to `p`: the whole row, or only the outputs
 /// with a gradient when few have one.
 #[inline(always)]
-fn step_row<L: Learn + ?Sized, const OUT: usize>(p: &mut L, off: usize, scale: f32, dy: &[f32; OUT], dense: bool) {
+fn step_row<L: Learn + ?Sized, const OUT: usize>(
+    p: &mut L,
+    off: usize,
+    scale: f32,
+    dy: &[f32; OUT],
+    dense: bool,
+) {
     if dense {
         let g: [f32; OUT] = std::array::from_fn(|k| scale * dy[k]);
         p.step(off, &g);
@@ -170,7 +176,9 @@ impl<R: DenseGroup<G, N>, const N: usize, const G: u64, const OUT: usize> RootFe
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        let x: &[f32; N] = cache.dense[cursor[1]..cursor[1] + N].try_into().expect("cached");
+        let x: &[f32; N] = cache.dense[cursor[1]..cursor[1] + N]
+            .try_into()
+            .expect("cached");
         cursor[1] += N;
         for (o, &g) in dy.iter().enumerate() {
             if g != 0.0 {
@@ -339,7 +347,11 @@ impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
         cache: &mut InputCache,
     ) -> Result<(), FeatureError> {
         cache.clear();
-        *y = if BIAS { p.row::<OUT>(Rs::WIDTH * OUT) } else { <[f32; OUT]>::zeroed() };
+        *y = if BIAS {
+            p.row::<OUT>(Rs::WIDTH * OUT)
+        } else {
+            <[f32; OUT]>::zeroed()
+        };
         Rs::forward(p, 0, row, y, cache)
     }
 

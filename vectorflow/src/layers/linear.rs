@@ -15,7 +15,10 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
     const PARAMS: usize = IN * OUT + if BIAS { OUT } else { 0 };
 
     fn describe(out: &mut String) {
-        out.push_str(&format!("Linear({IN}->{OUT}{})", if BIAS { "" } else { ", no bias" }));
+        out.push_str(&format!(
+            "Linear({IN}->{OUT}{})",
+            if BIAS { "" } else { ", no bias" }
+        ));
     }
 
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng) {
@@ -32,7 +35,11 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
         _s: &mut (),
         _ctx: &mut Ctx,
     ) {
-        *y = if BIAS { p.row::<OUT>(off + IN * OUT) } else { [0.0; OUT] };
+        *y = if BIAS {
+            p.row::<OUT>(off + IN * OUT)
+        } else {
+            [0.0; OUT]
+        };
         p.matvec::<IN, OUT>(off, x, y);
     }
 

@@ -12,7 +12,9 @@ mod linear;
 
 pub use activation::{Act, Activation, ReLU, SeLU, Sigmoid, TanH};
 pub use dropout::Dropout;
-pub use input::{Dense, Input, InputCache, InputFeed, InputLayer, Root, RootFeed, Roots, RootsFeed, Sparse};
+pub use input::{
+    Dense, Input, InputCache, InputFeed, InputLayer, Root, RootFeed, Roots, RootsFeed, Sparse,
+};
 pub use linear::Linear;
 
 use crate::init::Init;
@@ -64,11 +66,17 @@ pub struct Ctx {
 impl Ctx {
     /// A prediction context.
     pub fn predict() -> Ctx {
-        Ctx { train: false, rng: Rng::new(0) }
+        Ctx {
+            train: false,
+            rng: Rng::new(0),
+        }
     }
     /// A training context with its own seeded stream.
     pub fn train(seed: u64) -> Ctx {
-        Ctx { train: true, rng: Rng::new(seed) }
+        Ctx {
+            train: true,
+            rng: Rng::new(seed),
+        }
     }
 }
 

@@ -1,5 +1,28 @@
+//! `#[derive(Features)]`: parse ([`ast`]), validate ([`check`]), expand ([`expand`]).
+
+mod ast;
+mod check;
+mod expand;
+
 use proc_macro2::TokenStream;
 
-pub fn expand(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn expand(input: TokenStream) -> TokenStream {
+    let input: syn::DeriveInput = match syn::parse2(input) {
+        Ok(input) => input,
+        Err(e) => return e.to_compile_error(),
+    };
+    let mut errors = ast::Errors::default();
+    let parsed = ast::parse(&input, &mut errors);
+    if let Some(parsed) = &parsed {
+        check::check(parsed, &mut errors);
+    }
+    match (parsed, errors.finish()) {
+        (Some(parsed), None) => expand::expand(&parsed),
+        (_, Some(e)) => {
+            let mut out = e.to_compile_error();
+            out.extend(expand::fallback(&input));
+            out
+        }
+        (None, None) => unreachable!("parse reports why it gave up"),
+    }
 }

@@ -1,0 +1,344 @@
+//! Code generation for a checked row: `Features`, `Labeled`, and one `SparseGroup` /
+//! `DenseGroup` impl per feature group.
+//!
+//! Field accesses go through `<FieldType as Trait>::method(&self.field, ..)`, whose type
+//! tokens carry the user's spans, so a field type lacking the trait is reported at the
+//! field's type with the trait's `#[diagnostic::on_unimplemented]` message.
+
+use super::ast::{Cross, Field, Input, Kind};
+use super::check::dense_width;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{quote, ToTokens};
+use syn::{Ident, LitStr, WherePredicate};
+
+pub fn expand(input: &Input) -> TokenStream {
+    let ident = input.ident;
+    let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
+    let params: Vec<&Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+
+    // Bounds for fields whose type mentions a type parameter, e.g. `T: Category` for
+    // `#[hash] x: T`; other fields are checked in the method bodies, at their types.
+    let bound = |fields: &mut dyn Iterator<Item = &Field>| -> Vec<WherePredicate> {
+        fields
+            .filter(|f| mentions(f.ty.to_token_stream(), &params))
+            .filter_map(|f| {
+                let ty = f.ty;
+                let tr = kind_trait(f)?;
+                Some(syn::parse_quote!(#ty: #tr))
+            })
+            .collect()
+    };
+    let with_kinds = |kinds: &[Kind]| {
+        let mut g = input.generics.clone();
+        let preds = bound(&mut input.fields.iter().filter(|f| {
+            f.role()
+                .is_some_and(|r| r.kind == Kind::Weight || kinds.contains(&r.kind))
+        }));
+        g.make_where_clause().predicates.extend(preds);
+        g.where_clause.clone()
+    };
+
+    let mut out = TokenStream::new();
+
+    // Features: the weight.
+    let where_features = with_kinds(&[]);
+    let weight = find(input, Kind::Weight).map(|f| {
+        let (ty, member) = (f.ty, f.ident);
+        quote! {
+            #[inline]
+            fn weight(&self) -> f32 {
+                <#ty as ::vectorflow::features::Weight>::to_f32(&self.#member)
+            }
+        }
+    });
+    out.extend(quote! {
+        impl #impl_generics ::vectorflow::features::Features for #ident #ty_generics #where_features {
+            #weight
+        }
+    });
+
+    // Labeled.
+    if let Some(f) = find(input, Kind::Label) {
+        let (ty, member) = (f.ty, f.ident);
+        let name = LitStr::new(&f.name, f.ident.span());
+        let where_label = with_kinds(&[Kind::Label]);
+        out.extend(quote! {
+            impl #impl_generics ::vectorflow::features::Labeled for #ident #ty_generics #where_label {
+                const LABEL_FIELD: &'static str = #name;
+                #[inline]
+                fn label(&self) -> f32 {
+                    <#ty as ::vectorflow::features::Label>::to_f32(&self.#member)
+                }
+            }
+        });
+    }
+
+    // Groups, in order of first appearance.
+    let mut groups: Vec<String> = Vec::new();
+    for f in &input.fields {
+        if let Some(role) = f.role() {
+            if matches!(
+                role.kind,
+                Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Dense
+            ) {
+                let g = role.root.as_ref().map(LitStr::value).unwrap_or_default();
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+    }
+
+    for g in &groups {
+        let in_group = |f: &&Field, kinds: &[Kind]| {
+            f.role().is_some_and(|r| {
+                kinds.contains(&r.kind)
+                    && r.root.as_ref().map(LitStr::value).unwrap_or_default() == *g
+            })
+        };
+        let group_lit = LitStr::new(g, Span::call_site());
+        let group = quote!({ ::vectorflow::features::group_id(#group_lit) });
+
+        let sparse_kinds = [Kind::Hash, Kind::Value, Kind::Tokens, Kind::Sparse];
+        let sparse: Vec<&Field> = input
+            .fields
+            .iter()
+            .filter(|f| in_group(f, &sparse_kinds))
+            .collect();
+        if !sparse.is_empty() {
+            let mut g2 = input.generics.clone();
+            let mut preds = bound(
+                &mut input
+                    .fields
+                    .iter()
+                    .filter(|f| f.role().is_some_and(|r| r.kind == Kind::Weight)),
+            );
+            preds.extend(bound(&mut sparse.iter().copied()));
+            g2.make_where_clause().predicates.extend(preds);
+            let where_sparse = &g2.where_clause;
+            let visits = sparse.iter().map(|f| visit_field(f));
+            let crosses = input
+                .crosses
+                .iter()
+                .filter(|c| cross_group(input, c) == *g)
+                .map(|c| visit_cross(input, c));
+            out.extend(quote! {
+                impl #impl_generics ::vectorflow::features::SparseGroup<#group> for #ident #ty_generics #where_sparse {
+                    #[inline]
+                    fn visit<__VfF: ::core::ops::FnMut(u32, f32)>(
+                        &self,
+                        mut __vf_f: __VfF,
+                    ) -> ::core::result::Result<(), ::vectorflow::features::FeatureError> {
+                        #(#visits)*
+                        #(#crosses)*
+                        ::core::result::Result::Ok(())
+                    }
+                }
+            });
+        }
+
+        let dense: Vec<&Field> = input
+            .fields
+            .iter()
+            .filter(|f| in_group(f, &[Kind::Dense]))
+            .collect();
+        if !dense.is_empty() {
+            let widths: Vec<_> = dense
+                .iter()
+                .map(|f| dense_width(f.ty).expect("checked"))
+                .collect();
+            let width = if widths.len() == 1 {
+                let w = widths[0];
+                quote!({ #w })
+            } else {
+                quote!({ #( (#widths) )+* })
+            };
+            let mut g2 = input.generics.clone();
+            let mut preds = bound(
+                &mut input
+                    .fields
+                    .iter()
+                    .filter(|f| f.role().is_some_and(|r| r.kind == Kind::Weight)),
+            );
+            preds.extend(bound(&mut dense.iter().copied()));
+            g2.make_where_clause().predicates.extend(preds);
+            let where_dense = &g2.where_clause;
+            let parts = dense.iter().zip(&widths).map(|(f, w)| {
+                let (ty, member) = (f.ty, f.ident);
+                let name = LitStr::new(&f.name, f.ident.span());
+                quote! {
+                    let (__vf_part, __vf_rest) = __vf_rest.split_at_mut(#w);
+                    match <#ty as ::vectorflow::features::DenseValues<{ #w }>>::dense_values(&self.#member) {
+                        ::core::option::Option::Some(__vf_v) => {
+                            for (__vf_o, &__vf_x) in __vf_part.iter_mut().zip(__vf_v.iter()) {
+                                *__vf_o = ::vectorflow::features::finite(#name, __vf_x)?;
+                            }
+                        }
+                        ::core::option::Option::None => __vf_part.fill(0.0),
+                    }
+                }
+            });
+            out.extend(quote! {
+                impl #impl_generics ::vectorflow::features::DenseGroup<#group, #width> for #ident #ty_generics #where_dense {
+                    #[inline]
+                    fn dense(
+                        &self,
+                        __vf_out: &mut [f32; #width],
+                    ) -> ::core::result::Result<(), ::vectorflow::features::FeatureError> {
+                        let __vf_rest: &mut [f32] = __vf_out;
+                        #(#parts)*
+                        let _ = __vf_rest;
+                        ::core::result::Result::Ok(())
+                    }
+                }
+            });
+        }
+    }
+    out
+}
+
+/// The impl that stands in for the real ones when the input has errors, so that uses of
+/// the row elsewhere do not pile further errors on top.
+pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_generics ::vectorflow::features::Features for #ident #ty_generics #where_clause {}
+    }
+}
+
+fn find<'i, 'a>(input: &'i Input<'a>, kind: Kind) -> Option<&'i Field<'a>> {
+    input
+        .fields
+        .iter()
+        .find(|f| f.role().is_some_and(|r| r.kind == kind))
+}
+
+fn kind_trait(f: &Field) -> Option<TokenStream> {
+    Some(match f.role()?.kind {
+        Kind::Label => quote!(::vectorflow::features::Label),
+        Kind::Weight => quote!(::vectorflow::features::Weight),
+        Kind::Hash => quote!(::vectorflow::features::Category),
+        Kind::Value => quote!(::vectorflow::features::Numeric),
+        Kind::Tokens => quote!(::vectorflow::features::Tokens),
+        Kind::Sparse => quote!(::vectorflow::features::SparsePairs),
+        Kind::Dense => {
+            let w = dense_width(f.ty)?;
+            quote!(::vectorflow::features::DenseValues<{ #w }>)
+        }
+        Kind::Skip => return None,
+    })
+}
+
+/// The namespace literal of a hashed field: given, or the field's name.
+fn namespace(f: &Field) -> LitStr {
+    f.role()
+        .and_then(|r| r.namespace.clone())
+        .unwrap_or_else(|| LitStr::new(&f.name, f.ident.span()))
+}
+
+fn visit_field(f: &Field) -> TokenStream {
+    let (ty, member) = (f.ty, f.ident);
+    let name = LitStr::new(&f.name, f.ident.span());
+    let ns = namespace(f);
+    match f.role().map(|r| r.kind) {
+        Some(Kind::Hash) => quote! {
+            {
+                const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
+                if let ::core::option::Option::Some(__vf_id) =
+                    <#ty as ::vectorflow::features::Category>::category(&self.#member, __VF_SEED)
+                {
+                    __vf_f(__vf_id, 1.0);
+                }
+            }
+        },
+        Some(Kind::Value) => quote! {
+            {
+                const __VF_SLOT: u32 = ::vectorflow::hash::slot_id(#ns);
+                if let ::core::option::Option::Some(__vf_v) =
+                    <#ty as ::vectorflow::features::Numeric>::numeric(&self.#member)
+                {
+                    __vf_f(__VF_SLOT, ::vectorflow::features::finite(#name, __vf_v)?);
+                }
+            }
+        },
+        Some(Kind::Tokens) => quote! {
+            {
+                const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
+                <#ty as ::vectorflow::features::Tokens>::tokens(&self.#member, __VF_SEED, |__vf_id| {
+                    __vf_f(__vf_id, 1.0)
+                });
+            }
+        },
+        Some(Kind::Sparse) => quote! {
+            {
+                let mut __vf_bad: ::core::option::Option<f32> = ::core::option::Option::None;
+                <#ty as ::vectorflow::features::SparsePairs>::pairs(&self.#member, |__vf_id, __vf_v| {
+                    if __vf_v.is_finite() {
+                        __vf_f(__vf_id, __vf_v)
+                    } else if __vf_bad.is_none() {
+                        __vf_bad = ::core::option::Option::Some(__vf_v);
+                    }
+                });
+                if let ::core::option::Option::Some(__vf_v) = __vf_bad {
+                    return ::core::result::Result::Err(::vectorflow::features::FeatureError {
+                        field: #name,
+                        value: __vf_v,
+                    });
+                }
+            }
+        },
+        _ => TokenStream::new(),
+    }
+}
+
+fn cross_fields<'i, 'a>(input: &'i Input<'a>, c: &Cross) -> Vec<&'i Field<'a>> {
+    c.fields
+        .iter()
+        .map(|n| input.fields.iter().find(|f| f.ident == n).expect("checked"))
+        .collect()
+}
+
+fn cross_group(input: &Input, c: &Cross) -> String {
+    cross_fields(input, c)[0]
+        .role()
+        .and_then(|r| r.root.as_ref())
+        .map(LitStr::value)
+        .unwrap_or_default()
+}
+
+/// `h = category(a, seed("a^b")); h = category(b, h); ...`, nothing if any is absent.
+fn visit_cross(input: &Input, c: &Cross) -> TokenStream {
+    let ns = LitStr::new(&c.namespace_name(), c.keyword.span());
+    let mut body = quote!(__vf_f(__vf_h, 1.0););
+    for (i, f) in cross_fields(input, c).iter().enumerate().rev() {
+        let (ty, member) = (f.ty, f.ident);
+        let seed = if i == 0 {
+            quote!(__VF_SEED)
+        } else {
+            quote!(__vf_h)
+        };
+        body = quote! {
+            if let ::core::option::Option::Some(__vf_h) =
+                <#ty as ::vectorflow::features::Category>::category(&self.#member, #seed)
+            {
+                #body
+            }
+        };
+    }
+    quote! {
+        {
+            const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
+            #body
+        }
+    }
+}
+
+/// Whether `tokens` name one of `params`.
+fn mentions(tokens: TokenStream, params: &[&Ident]) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => params.iter().any(|p| **p == i),
+        TokenTree::Group(g) => mentions(g.stream(), params),
+        _ => false,
+    })
+}

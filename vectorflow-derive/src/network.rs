@@ -158,11 +158,13 @@ struct Spec {
 impl Parse for Spec {
     fn parse(input: ParseStream) -> Result<Spec> {
         if input.is_empty() {
-            return Err(input.error(
+            return Err(Error::new(
+                Span::call_site(),
                 "a network needs inputs and layers, e.g. `network![Sparse<{1 << 20}> => Linear<1>]`",
             ));
         }
         let mut roots = Vec::new();
+        let mut last_root;
         loop {
             let group = if input.peek(Ident) && input.peek2(Token![:]) && !input.peek2(Token![::]) {
                 let g: Ident = input.parse()?;
@@ -172,6 +174,7 @@ impl Parse for Spec {
                 None
             };
             let item: Item = input.parse()?;
+            last_root = item.span;
             let dense = match item.name.to_string().as_str() {
                 "Sparse" => false,
                 "Dense" => true,
@@ -219,9 +222,10 @@ impl Parse for Spec {
             break;
         }
         if input.is_empty() {
-            return Err(
-                input.error("expected `=>` and the layers after the inputs, e.g. `=> Linear<1>`")
-            );
+            return Err(Error::new(
+                last_root,
+                "a network needs layers after its inputs: add `=> Linear<OUT>` here, e.g. `=> Linear<1>`",
+            ));
         }
         let mut layers = Vec::new();
         while !input.is_empty() {
@@ -329,6 +333,7 @@ impl Spec {
         let mut stack = Vec::new();
         for (k, item) in self.layers.iter().enumerate() {
             let name = item.name.to_string();
+            let text = layer_text(item);
             let check_in = |explicit: &Expr,
                             prev: &Width,
                             prev_desc: &str,
@@ -338,12 +343,14 @@ impl Spec {
                 match (w.value, prev.value) {
                     (Some(a), Some(b)) if a != b => Some(Error::new(
                         w.span,
-                        format!("`{name}` here takes an input of width {a}, but {prev_desc} outputs width {b}"),
+                        format!("`{text}` takes an input of width {a}, but {prev_desc} outputs width {b}"),
                     )),
                     (Some(_), Some(_)) => None,
                     _ => {
+                        // Named consts: the type system compares them. Every token of the
+                        // call is spanned at the user's width, so the error points there.
                         let (e, p) = (w.tokens(), prev.tokens());
-                        checks.push(quote_spanned!(w.span=> let _: #vf::network::Width<#p> = #vf::network::Width::<#e>;));
+                        checks.push(quote_spanned!(w.span=> ::vectorflow::network::same_width::<#e, #p>();));
                         None
                     }
                 }
@@ -465,7 +472,7 @@ impl Spec {
                     prev.clone()
                 }
             };
-            prev_desc = format!("the previous layer `{}`", layer_text(item));
+            prev_desc = format!("the previous layer `{text}`");
             prev = out;
         }
         if let Some(e) = errors {

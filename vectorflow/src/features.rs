@@ -91,9 +91,10 @@ pub trait Labeled: Features {
 
 /// A row whose feature group `G` feeds a `Sparse<DIM>` input.
 #[diagnostic::on_unimplemented(
-    message = "the row type `{Self}` has no sparse feature group for this `Sparse` input",
-    label = "`{Self}` has no hashed, value, token or sparse features in the group this input reads",
-    note = "give the row fields marked #[feature(hash | value | tokens | sparse)], with `root = \"name\"` matching the input's name when the network names its inputs"
+    message = "the row type `{Self}` has no sparse features in the group a `Sparse` input of this network reads",
+    label = "this row cannot feed the network's `Sparse` input",
+    note = "sparse features are fields marked #[feature(hash)], #[feature(value)], #[feature(tokens)] or #[feature(sparse)]",
+    note = "an unnamed input (`Sparse<DIM>`) reads the row's default group; a named one (`user: Sparse<DIM>`) reads the fields marked `root = \"user\"`"
 )]
 pub trait SparseGroup<const G: u64>: Features {
     /// Calls `f(id, value)` for each feature of the group, without allocating.
@@ -102,9 +103,10 @@ pub trait SparseGroup<const G: u64>: Features {
 
 /// A row whose feature group `G` feeds a `Dense<N>` input.
 #[diagnostic::on_unimplemented(
-    message = "the row type `{Self}` has no dense feature group of width {N} for this `Dense<{N}>` input",
-    label = "`{Self}` has no dense features of width {N} in the group this input reads",
-    note = "the widths of a group's #[feature(dense)] arrays add up to the group's width, which must equal the input's N"
+    message = "the row type `{Self}` has no dense features of width {N} in the group a `Dense<{N}>` input of this network reads",
+    label = "this row cannot feed the network's `Dense<{N}>` input",
+    note = "a group's width is the sum of the widths of its #[feature(dense)] arrays, and must equal the input's width",
+    note = "an unnamed input (`Dense<N>`) reads the row's default group; a named one (`ctx: Dense<N>`) reads the fields marked `root = \"ctx\"`"
 )]
 pub trait DenseGroup<const G: u64, const N: usize>: Features {
     /// Writes the group's dense values into `out`.

@@ -246,9 +246,33 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     where
         I: InputFeed<R>,
     {
-        I::forward(p, row, &mut ws.x, &mut ws.cache)?;
+        Self::load(ws, row)?;
+        Ok(Self::forward_loaded::<R, P>(p, ws))
+    }
+
+    /// Reads (and hashes) the row's inputs into the workspace: the first half of
+    /// [`Net::forward`], so a trainer can act on the row's features before computing.
+    #[inline]
+    pub fn load<R>(ws: &mut Workspace<I, S>, row: &R) -> Result<(), FeatureError>
+    where
+        I: InputFeed<R>,
+    {
+        I::load(row, &mut ws.cache)
+    }
+
+    /// The second half of [`Net::forward`]: computes every layer from the inputs that
+    /// [`Net::load`] read.
+    #[inline]
+    pub fn forward_loaded<'w, R, P: Params + ?Sized>(
+        p: &P,
+        ws: &'w mut Workspace<I, S>,
+    ) -> &'w S::Out
+    where
+        I: InputFeed<R>,
+    {
+        I::compute(p, &ws.cache, &mut ws.x);
         S::forward(p, I::PARAMS, &ws.x, &mut ws.acts, &mut ws.ctx);
-        Ok(S::output(&ws.x, &ws.acts))
+        S::output(&ws.x, &ws.acts)
     }
 
     /// The backward pass after [`Net::forward`] on the same workspace: back-propagates
@@ -298,8 +322,27 @@ impl<I: InputLayer, S: Stack> Workspace<I, S> {
 }
 
 /// A width as a type, so `network!` can check that two widths it cannot evaluate itself
-/// (named constants) agree: a mismatch reads "expected `Width<16>`, found `Width<8>`".
+/// (named constants) agree, through [`SameWidth`].
 pub struct Width<const N: usize>;
+
+/// Implemented only when a width written in `network!` equals the width the layer before
+/// it outputs; `network!` emits a [`same_width`] call for each width it cannot evaluate.
+#[diagnostic::on_unimplemented(
+    message = "this layer takes an input of width {WRITTEN}, but the layer before it outputs width {PREV}",
+    label = "this width is {WRITTEN}, the previous layer outputs {PREV}",
+    note = "a layer's input width is the previous layer's output width; write {PREV} here, or leave the input width out and `network!` infers it"
+)]
+pub trait SameWidth<const WRITTEN: usize, const PREV: usize> {}
+
+impl<const N: usize> SameWidth<N, N> for Width<N> {}
+
+/// Compiles only when `WRITTEN == PREV` (see [`SameWidth`]).
+#[doc(hidden)]
+pub const fn same_width<const WRITTEN: usize, const PREV: usize>()
+where
+    Width<WRITTEN>: SameWidth<WRITTEN, PREV>,
+{
+}
 
 /// Carries a network type through the width checks `network!` emits.
 pub trait Checked<T> {

@@ -1,0 +1,6 @@
+// An empty network.
+use vectorflow::prelude::*;
+
+type M = network![];
+
+fn main() {}

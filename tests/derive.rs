@@ -220,6 +220,9 @@ fn non_finite_values_name_their_field() {
     );
 }
 
+// Clippy's `duplicated_attributes` mistakes a field named in two crosses for a repeated
+// attribute (rust-clippy#12923, #13238); the allow silences that false positive.
+#[allow(clippy::duplicated_attributes)]
 #[derive(vectorflow::Features)]
 #[features(
     cross(origin, dest),

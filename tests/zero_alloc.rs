@@ -46,6 +46,7 @@ enum Cabin {
     Business,
 }
 
+#[allow(clippy::duplicated_attributes)] // rust-clippy#12923: a field in two crosses
 #[derive(vectorflow::Features)]
 #[features(cross(carrier, origin), cross(carrier, origin, hour))]
 struct Flight<'a> {

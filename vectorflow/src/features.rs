@@ -134,53 +134,53 @@ pub trait Weight {
     fn to_f32(&self) -> f32;
 }
 
-/// Types usable with `#[feature(hash)]`: a categorical value, hashed in a namespace.
+/// Types usable with `#[hash]`: a categorical value, hashed in a namespace.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be hashed as a category",
-    label = "#[feature(hash)] takes text, integers, bools, chars or #[derive(Category)] enums",
-    note = "use #[feature(value)] for a number whose size matters"
+    label = "#[hash] takes text, integers, bools, chars or #[derive(Category)] enums",
+    note = "use #[value] for a number whose size matters"
 )]
 pub trait Category {
     /// The value's id in the namespace with `seed`; `None` when absent.
     fn category(&self, seed: u32) -> Option<u32>;
 }
 
-/// Types usable with `#[feature(value)]`: one slot whose value is the number.
+/// Types usable with `#[value]`: one slot whose value is the number.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a numeric feature",
-    label = "#[feature(value)] takes a float, an integer or a bool",
-    note = "use #[feature(hash)] for categories"
+    label = "#[value] takes a float, an integer or a bool",
+    note = "use #[hash] for categories"
 )]
 pub trait Numeric {
     /// The value as a float; `None` when absent.
     fn numeric(&self) -> Option<f32>;
 }
 
-/// Types usable with `#[feature(tokens)]`: text (whitespace-separated tokens) or a list of
+/// Types usable with `#[tokens]`: text (whitespace-separated tokens) or a list of
 /// categories (multi-hot).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a bag of tokens",
-    label = "#[feature(tokens)] takes text or a list of categories"
+    label = "#[tokens] takes text or a list of categories"
 )]
 pub trait Tokens {
     /// Calls `f(id)` for each token, hashed with `seed`.
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F);
 }
 
-/// Types usable with `#[feature(sparse)]`: pre-indexed `(id, value)` pairs.
+/// Types usable with `#[sparse]`: pre-indexed `(id, value)` pairs.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a list of sparse features",
-    label = "#[feature(sparse)] takes `[SparseF]`, `Vec<SparseF>`, `[(u32, f32)]` or `Vec<(u32, f32)>`"
+    label = "#[sparse] takes `[SparseF]`, `Vec<SparseF>`, `[(u32, f32)]` or `Vec<(u32, f32)>`"
 )]
 pub trait SparsePairs {
     /// Calls `f(id, value)` for each pair.
     fn pairs<F: FnMut(u32, f32)>(&self, f: F);
 }
 
-/// Types usable with `#[feature(dense)]`: fixed-width float arrays.
+/// Types usable with `#[dense]`: fixed-width float arrays.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a dense feature of width {N}",
-    label = "#[feature(dense)] takes `[f32; N]`, whose width is known at compile time"
+    label = "#[dense] takes `[f32; N]`, whose width is known at compile time"
 )]
 pub trait DenseValues<const N: usize> {
     /// The values; `None` when absent (they then count as zeros).

@@ -1,0 +1,9 @@
+use vectorflow::Features;
+
+#[derive(Features)]
+enum Row {
+    A,
+    B,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use vectorflow::Features;
+
+#[derive(Features)]
+struct Row(#[hash] String, #[value] f32);
+
+fn main() {}

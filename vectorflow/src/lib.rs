@@ -15,13 +15,13 @@
 //! struct Flight<'a> {
 //!     #[label]
 //!     delayed: bool,
-//!     #[feature(hash)]
+//!     #[hash]
 //!     carrier: &'a str,
-//!     #[feature(hash)]
+//!     #[hash]
 //!     origin: &'a str,
-//!     #[feature(hash)]
+//!     #[hash]
 //!     dest: &'a str,
-//!     #[feature(value)]
+//!     #[value]
 //!     distance: f32,
 //! }
 //!
@@ -37,9 +37,13 @@ pub mod hash;
 pub mod init;
 pub mod kernels;
 pub mod layers;
+pub mod loss;
+pub mod metrics;
 pub mod network;
+pub mod optim;
 pub mod params;
 pub mod rng;
+pub mod train;
 
 pub use features::{FeatureError, Features, Labeled, SparseF};
 pub use init::Init;
@@ -50,6 +54,9 @@ pub use vectorflow_derive::{network, Category, Features};
 pub mod prelude {
     pub use crate::features::{FeatureError, Features, Labeled, SparseF};
     pub use crate::init::Init;
+    pub use crate::loss::{Hinge, Logistic, Loss, Multinomial, Poisson, Square};
     pub use crate::network::Net;
+    pub use crate::optim::{AdaGrad, Adam, Ftrl, Sgd};
+    pub use crate::train::{Holdout, Prior, Progress, Schedule, TrainReport, Trainer};
     pub use vectorflow_derive::{network, Category, Features};
 }

@@ -5,7 +5,7 @@
 
 use crate::features::FeatureError;
 use crate::init::Init;
-use crate::layers::{Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed};
+use crate::layers::{Block, Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed};
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
 use std::marker::PhantomData;
@@ -23,6 +23,9 @@ pub trait Stack: 'static {
 
     /// Appends the layers' descriptions.
     fn describe(out: &mut String);
+    /// Appends the weight blocks of its layers, starting at `off`; `layer` is the index
+    /// of its first layer with weights.
+    fn blocks(off: usize, layer: usize, v: &mut Vec<Block>);
     /// Initialises the parameters `w` of all its layers.
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng);
     /// Runs every layer.
@@ -59,6 +62,7 @@ impl<const N: usize> Stack for End<N> {
     const PARAMS: usize = 0;
 
     fn describe(_out: &mut String) {}
+    fn blocks(_off: usize, _layer: usize, _v: &mut Vec<Block>) {}
     fn init(_w: &mut [f32], _init: &Init, _rng: &mut Rng) {}
     #[inline(always)]
     fn forward<P: Params + ?Sized>(
@@ -96,6 +100,21 @@ impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
         out.push_str(" => ");
         A::describe(out);
         B::describe(out);
+    }
+
+    fn blocks(off: usize, layer: usize, v: &mut Vec<Block>) {
+        let next = if A::WEIGHTS > 0 {
+            v.push(Block {
+                layer,
+                offset: off,
+                len: A::WEIGHTS,
+                row: None,
+            });
+            layer + 1
+        } else {
+            layer
+        };
+        B::blocks(off + A::PARAMS, next, v);
     }
 
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng) {
@@ -147,9 +166,9 @@ impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
 /// struct Row<'a> {
 ///     #[label]
 ///     clicked: bool,
-///     #[feature(hash)]
+///     #[hash]
 ///     site: &'a str,
-///     #[feature(value)]
+///     #[value]
 ///     price: f32,
 /// }
 ///
@@ -206,6 +225,14 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     /// The flat parameter buffer, mutably.
     pub fn params_mut(&mut self) -> &mut [f32] {
         &mut self.params
+    }
+
+    /// The weight blocks of every layer (biases excluded): what priors apply to.
+    pub fn blocks() -> Vec<Block> {
+        let mut v = Vec::new();
+        I::blocks(&mut v);
+        S::blocks(I::PARAMS, 1, &mut v);
+        v
     }
 
     /// A one-line description of the topology, e.g.

@@ -5,7 +5,7 @@
 //! one gather of `nnz` rows forward and one step per row backward: O(nnz · OUT), never
 //! O(DIM). A dense root keeps an `OUT × N` matrix. The bias follows the roots.
 
-use super::Zeroed;
+use super::{Block, Zeroed};
 use crate::features::{DenseGroup, FeatureError, SparseGroup};
 use crate::init::Init;
 use crate::params::{Learn, Params};
@@ -44,12 +44,15 @@ impl InputCache {
 pub trait Root: 'static {
     /// Its width in the concatenated input.
     const WIDTH: usize;
+    /// Whether it is sparse (its weights are rows touched only by rows with the feature).
+    const SPARSE: bool;
     /// Appends its description.
     fn describe(out: &mut String);
 }
 
 impl<const DIM: usize, const G: u64> Root for Sparse<DIM, G> {
     const WIDTH: usize = DIM;
+    const SPARSE: bool = true;
     fn describe(out: &mut String) {
         out.push_str(&format!("Sparse({DIM})"));
     }
@@ -57,6 +60,7 @@ impl<const DIM: usize, const G: u64> Root for Sparse<DIM, G> {
 
 impl<const N: usize, const G: u64> Root for Dense<N, G> {
     const WIDTH: usize = N;
+    const SPARSE: bool = false;
     fn describe(out: &mut String) {
         out.push_str(&format!("Dense({N})"));
     }
@@ -64,14 +68,18 @@ impl<const N: usize, const G: u64> Root for Dense<N, G> {
 
 /// A root that can read rows of type `R` into an `OUT`-wide first layer.
 pub trait RootFeed<R, const OUT: usize>: Root {
-    /// Adds this root's contribution to `y`, reading the row into `cache`.
-    fn forward<P: Params + ?Sized>(
+    /// Appends this root's inputs of `row` to `cache`.
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+
+    /// Adds this root's contribution to `y` from `cache`, advancing the cursors
+    /// `(sparse, dense, count)`.
+    fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        row: &R,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
-        cache: &mut InputCache,
-    ) -> Result<(), FeatureError>;
+    );
 
     /// Hands the gradient of this root's weights to `p`, advancing the cursors
     /// `(sparse, dense, count)` into `cache`.
@@ -116,19 +124,26 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
     for Sparse<DIM, G>
 {
     #[inline]
-    fn forward<P: Params + ?Sized>(
-        p: &P,
-        off: usize,
-        row: &R,
-        y: &mut [f32; OUT],
-        cache: &mut InputCache,
-    ) -> Result<(), FeatureError> {
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
         let start = cache.sparse.len();
         let sparse = &mut cache.sparse;
         row.visit(|id, v| sparse.push(((id as usize % DIM) as u32, v)))?;
         cache.counts.push(cache.sparse.len() - start);
-        p.gather::<OUT>(off, &cache.sparse[start..], y);
         Ok(())
+    }
+
+    #[inline]
+    fn compute<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
+        y: &mut [f32; OUT],
+    ) {
+        let n = cache.counts[cursor[2]];
+        p.gather::<OUT>(off, &cache.sparse[cursor[0]..cursor[0] + n], y);
+        cursor[0] += n;
+        cursor[2] += 1;
     }
 
     #[inline]
@@ -154,18 +169,26 @@ impl<R: DenseGroup<G, N>, const N: usize, const G: u64, const OUT: usize> RootFe
     for Dense<N, G>
 {
     #[inline]
-    fn forward<P: Params + ?Sized>(
-        p: &P,
-        off: usize,
-        row: &R,
-        y: &mut [f32; OUT],
-        cache: &mut InputCache,
-    ) -> Result<(), FeatureError> {
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
         let mut x = [0.0f32; N];
         row.dense(&mut x)?;
         cache.dense.extend_from_slice(&x);
-        p.matvec::<N, OUT>(off, &x, y);
         Ok(())
+    }
+
+    #[inline]
+    fn compute<P: Params + ?Sized>(
+        p: &P,
+        off: usize,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
+        y: &mut [f32; OUT],
+    ) {
+        let x: &[f32; N] = cache.dense[cursor[1]..cursor[1] + N]
+            .try_into()
+            .expect("cached");
+        p.matvec::<N, OUT>(off, x, y);
+        cursor[1] += N;
     }
 
     #[inline]
@@ -197,6 +220,8 @@ pub trait Roots: 'static {
     fn params(out: usize) -> usize;
     /// Appends the roots' descriptions.
     fn describe(out: &mut String);
+    /// Appends the roots' weight blocks, starting at `off`, for an `out`-wide layer.
+    fn blocks(off: usize, out: usize, v: &mut Vec<Block>);
 }
 
 impl Roots for () {
@@ -205,6 +230,7 @@ impl Roots for () {
         0
     }
     fn describe(_out: &mut String) {}
+    fn blocks(_off: usize, _out: usize, _v: &mut Vec<Block>) {}
 }
 
 impl<A: Root, B: Roots> Roots for (A, B) {
@@ -219,18 +245,30 @@ impl<A: Root, B: Roots> Roots for (A, B) {
         }
         B::describe(out);
     }
+    fn blocks(off: usize, out: usize, v: &mut Vec<Block>) {
+        let row = A::SPARSE.then_some(out);
+        v.push(Block {
+            layer: 0,
+            offset: off,
+            len: A::WIDTH * out,
+            row,
+        });
+        B::blocks(off + A::WIDTH * out, out, v);
+    }
 }
 
 /// Roots that can all read rows of type `R`.
 pub trait RootsFeed<R, const OUT: usize>: Roots {
+    /// Every root's inputs of `row`, into `cache`.
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
     /// Sum of every root's contribution.
-    fn forward<P: Params + ?Sized>(
+    fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        row: &R,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
-        cache: &mut InputCache,
-    ) -> Result<(), FeatureError>;
+    );
     /// Gradients of every root's weights.
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
@@ -243,14 +281,17 @@ pub trait RootsFeed<R, const OUT: usize>: Roots {
 
 impl<R, const OUT: usize> RootsFeed<R, OUT> for () {
     #[inline(always)]
-    fn forward<P: Params + ?Sized>(
+    fn load(_row: &R, _cache: &mut InputCache) -> Result<(), FeatureError> {
+        Ok(())
+    }
+    #[inline(always)]
+    fn compute<P: Params + ?Sized>(
         _p: &P,
         _off: usize,
-        _row: &R,
+        _cache: &InputCache,
+        _cursor: &mut [usize; 3],
         _y: &mut [f32; OUT],
-        _cache: &mut InputCache,
-    ) -> Result<(), FeatureError> {
-        Ok(())
+    ) {
     }
     #[inline(always)]
     fn backward<L: Learn + ?Sized>(
@@ -265,15 +306,20 @@ impl<R, const OUT: usize> RootsFeed<R, OUT> for () {
 
 impl<R, A: RootFeed<R, OUT>, B: RootsFeed<R, OUT>, const OUT: usize> RootsFeed<R, OUT> for (A, B) {
     #[inline(always)]
-    fn forward<P: Params + ?Sized>(
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
+        A::load(row, cache)?;
+        B::load(row, cache)
+    }
+    #[inline(always)]
+    fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        row: &R,
+        cache: &InputCache,
+        cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
-        cache: &mut InputCache,
-    ) -> Result<(), FeatureError> {
-        A::forward(p, off, row, y, cache)?;
-        B::forward(p, off + A::WIDTH * OUT, row, y, cache)
+    ) {
+        A::compute(p, off, cache, cursor, y);
+        B::compute(p, off + A::WIDTH * OUT, cache, cursor, y);
     }
     #[inline(always)]
     fn backward<L: Learn + ?Sized>(
@@ -301,6 +347,8 @@ pub trait InputLayer: 'static {
     fn describe(out: &mut String);
     /// Initialises its parameters.
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng);
+    /// Appends its weight blocks (layer 0).
+    fn blocks(v: &mut Vec<Block>);
 }
 
 impl<Rs: Roots, const OUT: usize, const BIAS: bool> InputLayer for Input<Rs, OUT, BIAS> {
@@ -321,17 +369,18 @@ impl<Rs: Roots, const OUT: usize, const BIAS: bool> InputLayer for Input<Rs, OUT
         init.fill(&mut w[..n], Rs::WIDTH, OUT, rng);
         w[n..].fill(0.0);
     }
+
+    fn blocks(v: &mut Vec<Block>) {
+        Rs::blocks(0, OUT, v);
+    }
 }
 
 /// An input layer that reads rows of type `R`.
 pub trait InputFeed<R>: InputLayer {
-    /// Computes the layer's output for `row`, caching the row's inputs.
-    fn forward<P: Params + ?Sized>(
-        p: &P,
-        row: &R,
-        y: &mut Self::Out,
-        cache: &mut InputCache,
-    ) -> Result<(), FeatureError>;
+    /// Reads (and hashes) the row's inputs into `cache`, once per row.
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+    /// Computes the layer's output from the inputs in `cache`.
+    fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut Self::Out);
     /// Hands the gradient of the layer's parameters to `p`.
     fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &Self::Out);
 }
@@ -340,19 +389,19 @@ impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
     for Input<Rs, OUT, BIAS>
 {
     #[inline]
-    fn forward<P: Params + ?Sized>(
-        p: &P,
-        row: &R,
-        y: &mut [f32; OUT],
-        cache: &mut InputCache,
-    ) -> Result<(), FeatureError> {
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
         cache.clear();
+        Rs::load(row, cache)
+    }
+
+    #[inline]
+    fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut [f32; OUT]) {
         *y = if BIAS {
             p.row::<OUT>(Rs::WIDTH * OUT)
         } else {
             <[f32; OUT]>::zeroed()
         };
-        Rs::forward(p, 0, row, y, cache)
+        Rs::compute(p, 0, cache, &mut [0; 3], y);
     }
 
     #[inline]

@@ -13,6 +13,7 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
     type Out = [f32; OUT];
     type Scratch = ();
     const PARAMS: usize = IN * OUT + if BIAS { OUT } else { 0 };
+    const WEIGHTS: usize = IN * OUT;
 
     fn describe(out: &mut String) {
         out.push_str(&format!(

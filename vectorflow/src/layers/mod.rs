@@ -17,6 +17,20 @@ pub use input::{
 };
 pub use linear::Linear;
 
+/// A block of weights in the flat buffer, for priors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// The layer's index among the layers with parameters (0 is the input layer).
+    pub layer: usize,
+    /// The first weight.
+    pub offset: usize,
+    /// The number of weights.
+    pub len: usize,
+    /// `Some(width)` for a sparse root's rows of `width` weights, touched only by rows
+    /// that have the feature; `None` for weights every row touches.
+    pub row: Option<usize>,
+}
+
 use crate::init::Init;
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
@@ -90,6 +104,9 @@ pub trait Layer: 'static {
     type Scratch: Zeroed;
     /// The number of parameters.
     const PARAMS: usize;
+    /// How many of its leading parameters are weights (the rest are biases, which priors
+    /// leave alone).
+    const WEIGHTS: usize = 0;
 
     /// Appends the layer's name and shape to a topology description.
     fn describe(out: &mut String);

@@ -1,0 +1,278 @@
+//! Losses: built-in ones, closures, and closures with a sparse output gradient.
+//!
+//! A loss sees the network's output, the row and a gradient buffer of the same width:
+//! `Loss<R, [f32; OUT]>`. A loss written for another width, such as
+//! `Multinomial<10>` on a net with 5 outputs or a closure over `[f32; 2]` on a net with
+//! one, does not implement the trait for the net's output, so `fit` does not compile.
+//!
+//! Built-in losses multiply both the loss and its gradient by the row's `#[weight]`.
+//! A closure sees the row and weighs it as it likes.
+
+use crate::features::Labeled;
+
+/// A loss for rows of type `R` on a network whose output is `O` (`[f32; OUT]`).
+#[diagnostic::on_unimplemented(
+    message = "the loss `{Self}` does not fit a network whose output is `{O}` and rows of type `{R}`",
+    label = "this loss expects another output width or row type",
+    note = "a closure loss is `|out: &{O}, row: &{R}, grad: &mut {O}| -> f32`; `Multinomial<K>` needs K outputs; the other built-in losses need one output and a #[label]"
+)]
+pub trait Loss<R, O>: Sync {
+    /// Sets `grad` to the gradient of the loss with respect to `out` and returns the
+    /// loss. Entries left at zero are skipped by the backward pass.
+    fn loss(&self, out: &O, row: &R, grad: &mut O) -> f32;
+
+    /// Whether only a few entries of `grad` are set (the trainer then clears `grad`
+    /// before each call instead of expecting every entry written).
+    const SPARSE: bool = false;
+}
+
+/// A numerically stable `ln(1 + e^x)`.
+#[inline(always)]
+pub fn softplus(x: f32) -> f32 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// The logistic function `1 / (1 + e^-x)`.
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Logistic loss on a score (log-odds) for labels 0/1 (a label above 0.5 counts as 1;
+/// -1/+1 labels work too).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Logistic;
+
+impl<R: Labeled> Loss<R, [f32; 1]> for Logistic {
+    #[inline]
+    fn loss(&self, out: &[f32; 1], row: &R, grad: &mut [f32; 1]) -> f32 {
+        let y = if row.label() > 0.5 { 1.0 } else { 0.0 };
+        let w = row.weight();
+        grad[0] = w * (sigmoid(out[0]) - y);
+        w * (softplus(out[0]) - y * out[0])
+    }
+}
+
+/// Half the squared error, `(out − y)² / 2`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Square;
+
+impl<R: Labeled> Loss<R, [f32; 1]> for Square {
+    #[inline]
+    fn loss(&self, out: &[f32; 1], row: &R, grad: &mut [f32; 1]) -> f32 {
+        let d = out[0] - row.label();
+        let w = row.weight();
+        grad[0] = w * d;
+        0.5 * w * d * d
+    }
+}
+
+/// Hinge loss `max(0, 1 − y·out)` with `y` in {−1, +1} (a label above 0.5 counts as +1).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hinge;
+
+impl<R: Labeled> Loss<R, [f32; 1]> for Hinge {
+    #[inline]
+    fn loss(&self, out: &[f32; 1], row: &R, grad: &mut [f32; 1]) -> f32 {
+        let y = if row.label() > 0.5 { 1.0 } else { -1.0 };
+        let w = row.weight();
+        let m = 1.0 - y * out[0];
+        if m > 0.0 {
+            grad[0] = -w * y;
+            w * m
+        } else {
+            grad[0] = 0.0;
+            0.0
+        }
+    }
+}
+
+/// Poisson regression with a log link: `out` is the log of the rate, the label a count;
+/// the loss is the negative log-likelihood without its constant, `e^out − y·out`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Poisson;
+
+impl<R: Labeled> Loss<R, [f32; 1]> for Poisson {
+    #[inline]
+    fn loss(&self, out: &[f32; 1], row: &R, grad: &mut [f32; 1]) -> f32 {
+        let y = row.label();
+        let w = row.weight();
+        let rate = out[0].exp();
+        grad[0] = w * (rate - y);
+        w * (rate - y * out[0])
+    }
+}
+
+/// Softmax cross-entropy over `K` classes; the label is the class index. The softmax is
+/// shifted by the largest score, so large scores do not overflow.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Multinomial<const K: usize>;
+
+impl<R: Labeled, const K: usize> Loss<R, [f32; K]> for Multinomial<K> {
+    #[inline]
+    fn loss(&self, out: &[f32; K], row: &R, grad: &mut [f32; K]) -> f32 {
+        let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0f32;
+        for k in 0..K {
+            grad[k] = (out[k] - max).exp();
+            sum += grad[k];
+        }
+        let w = row.weight();
+        let label = row.label();
+        // A label outside 0..K has no class: the loss is NaN, which stops training with
+        // an error naming the row.
+        let class = if label >= 0.0 && (label as usize) < K && label.fract() == 0.0 {
+            label as usize
+        } else {
+            return f32::NAN;
+        };
+        for g in grad.iter_mut() {
+            *g = w * *g / sum;
+        }
+        grad[class] -= w;
+        w * (sum.ln() - (out[class] - max))
+    }
+}
+
+impl<R, const N: usize, F> Loss<R, [f32; N]> for F
+where
+    F: Fn(&[f32; N], &R, &mut [f32; N]) -> f32 + Sync,
+{
+    #[inline]
+    fn loss(&self, out: &[f32; N], row: &R, grad: &mut [f32; N]) -> f32 {
+        self(out, row, grad)
+    }
+}
+
+/// A loss closure that sets only a few entries of the gradient (e.g. a sampled softmax
+/// over many outputs); the backward pass then touches only those outputs' weights.
+///
+/// ```
+/// use vectorflow::loss::{sparse, Loss};
+/// let l = sparse(|out: &[f32; 4], target: &usize, grad: &mut [f32; 4]| -> f32 {
+///     grad[*target] = out[*target] - 1.0;
+///     0.5 * (out[*target] - 1.0).powi(2)
+/// });
+/// let mut g = [0.0; 4];
+/// assert_eq!(l.loss(&[0.0, 3.0, 0.0, 0.0], &1, &mut g), 2.0);
+/// assert_eq!(g, [0.0, 2.0, 0.0, 0.0]);
+/// ```
+pub fn sparse<F>(f: F) -> SparseLoss<F> {
+    SparseLoss(f)
+}
+
+/// See [`sparse`].
+#[derive(Clone, Copy, Debug)]
+pub struct SparseLoss<F>(pub F);
+
+impl<R, const N: usize, F> Loss<R, [f32; N]> for SparseLoss<F>
+where
+    F: Fn(&[f32; N], &R, &mut [f32; N]) -> f32 + Sync,
+{
+    const SPARSE: bool = true;
+    #[inline]
+    fn loss(&self, out: &[f32; N], row: &R, grad: &mut [f32; N]) -> f32 {
+        (self.0)(out, row, grad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::Features;
+
+    struct Y(f32, f32);
+    impl Features for Y {
+        fn weight(&self) -> f32 {
+            self.1
+        }
+    }
+    impl Labeled for Y {
+        const LABEL_FIELD: &'static str = "y";
+        fn label(&self) -> f32 {
+            self.0
+        }
+    }
+
+    /// Central differences in f64 of the loss against its analytic gradient.
+    fn check<L: Loss<Y, [f32; K]>, const K: usize>(l: &L, out: [f32; K], row: &Y) {
+        let mut g = [0.0f32; K];
+        let v = l.loss(&out, row, &mut g);
+        assert!(v.is_finite());
+        for k in 0..K {
+            let h = 1e-2f32;
+            let (mut a, mut b) = (out, out);
+            a[k] += h;
+            b[k] -= h;
+            let mut s = [0.0; K];
+            let num = (l.loss(&a, row, &mut s) as f64 - l.loss(&b, row, &mut s) as f64)
+                / (2.0 * h as f64);
+            assert!(
+                (num - g[k] as f64).abs() < 2e-3 * (1.0 + num.abs()),
+                "k={k}: {num} vs {}",
+                g[k]
+            );
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for &(y, w) in &[(0.0, 1.0), (1.0, 2.5)] {
+            for s in [-3.0f32, -0.2, 0.7, 4.0] {
+                check(&Logistic, [s], &Y(y, w));
+                check(&Square, [s], &Y(y, w));
+                check(&Poisson, [s * 0.3], &Y(y * 3.0, w));
+                if (1.0 - (2.0 * y - 1.0) * s).abs() > 0.05 {
+                    check(&Hinge, [s], &Y(y, w));
+                }
+            }
+        }
+        check(&Multinomial::<4>, [0.3, -1.0, 2.0, 0.1], &Y(2.0, 1.5));
+        check(&Multinomial::<3>, [5.0, -1.0, 0.5], &Y(0.0, 1.0));
+    }
+
+    #[test]
+    fn known_values() {
+        let mut g = [0.0];
+        let l = Logistic.loss(&[0.0], &Y(1.0, 1.0), &mut g);
+        assert!((l - std::f32::consts::LN_2).abs() < 1e-6);
+        assert_eq!(g, [-0.5]);
+        assert_eq!(Square.loss(&[3.0], &Y(1.0, 2.0), &mut g), 4.0);
+        assert_eq!(g, [4.0]);
+        assert_eq!(Hinge.loss(&[2.0], &Y(1.0, 1.0), &mut g), 0.0);
+        let mut g3 = [0.0; 3];
+        let l = Multinomial::<3>.loss(&[1.0, 1.0, 1.0], &Y(1.0, 1.0), &mut g3);
+        assert!((l - 3f32.ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn softmax_is_shifted() {
+        let mut g = [0.0; 2];
+        let l = Multinomial::<2>.loss(&[1000.0, 0.0], &Y(0.0, 1.0), &mut g);
+        assert!(l.is_finite() && l < 1e-6);
+        assert!(g.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn bad_class_index_is_nan() {
+        let mut g = [0.0; 2];
+        assert!(Multinomial::<2>
+            .loss(&[0.0, 0.0], &Y(2.0, 1.0), &mut g)
+            .is_nan());
+        assert!(Multinomial::<2>
+            .loss(&[0.0, 0.0], &Y(0.5, 1.0), &mut g)
+            .is_nan());
+    }
+
+    #[test]
+    fn weights_scale_loss_and_gradient() {
+        let (mut g1, mut g2) = ([0.0], [0.0]);
+        let a = Logistic.loss(&[0.4], &Y(1.0, 1.0), &mut g1);
+        let b = Logistic.loss(&[0.4], &Y(1.0, 3.0), &mut g2);
+        assert!((b - 3.0 * a).abs() < 1e-6 && (g2[0] - 3.0 * g1[0]).abs() < 1e-6);
+    }
+}

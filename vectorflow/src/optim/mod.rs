@@ -1,0 +1,40 @@
+//! Optimizers: per-coordinate update rules, chosen by type.
+//!
+//! Each optimizer keeps up to [`MAX_STATE`] floats of state per weight. The trainer stores
+//! state in planes beside the weights (`plane[j][i]` is state `j` of weight `i`), so the
+//! state of a feature's row of weights is contiguous like the row itself and the update
+//! of a row vectorises.
+
+mod adagrad;
+mod adam;
+mod ftrl;
+mod sgd;
+
+pub use adagrad::AdaGrad;
+pub use adam::Adam;
+pub use ftrl::Ftrl;
+pub use sgd::Sgd;
+
+/// The most state floats an optimizer keeps per weight.
+pub const MAX_STATE: usize = 3;
+
+/// A per-coordinate update rule.
+pub trait Optimizer: Clone + Send + Sync + 'static {
+    /// How many state floats it keeps per weight (at most [`MAX_STATE`]).
+    const STATE: usize;
+
+    /// A short description for reports, e.g. `AdaGrad(lr=0.1)`.
+    fn describe(&self) -> String;
+
+    /// The base learning rate, which also scales prior steps.
+    fn lr(&self) -> f32;
+
+    /// The initial state of every weight.
+    fn init_state(&self) -> [f32; MAX_STATE] {
+        [0.0; MAX_STATE]
+    }
+
+    /// The weight after one step with gradient `g`, updating its state `s`. `scale`
+    /// multiplies the learning rate (the trainer's schedule; 1 for a constant rate).
+    fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32;
+}

@@ -1,0 +1,597 @@
+//! Training: a generic Hogwild solver.
+//!
+//! [`Trainer`] is a builder; [`Trainer::fit`] trains any network on a slice of any row
+//! type with any loss that fits the network's output. Each pass shuffles the training
+//! rows (seeded), splits them into one contiguous chunk per thread, and every thread runs
+//! per-row SGD (or mini-batches) on the shared parameters without locks.
+//!
+//! **Soundness of Hogwild.** Threads share the weights and optimizer state as
+//! `&[AtomicF32]` (see [`crate::params::as_atomic`]) and access them only with Relaxed
+//! atomic loads and stores: no `&mut` is aliased and no `static mut` exists, so the
+//! races Hogwild tolerates (two threads updating one weight, one update lost) are
+//! well-defined. On x86-64 and ARM64 a Relaxed load or store is an ordinary move. Each
+//! thread owns its activations, gradients, input cache and random stream. With one
+//! thread no atomics are used at all, and a seed gives bit-identical results.
+
+mod priors;
+mod progress;
+mod report;
+mod store;
+
+pub use priors::Prior;
+pub use progress::Progress;
+pub use report::{PassReport, TrainError, TrainReport};
+
+use crate::features::Features;
+use crate::layers::{InputFeed, Zeroed};
+use crate::loss::Loss;
+use crate::network::{Net, Stack, Workspace};
+use crate::optim::{Optimizer, MAX_STATE};
+use crate::params::{as_atomic, as_atomic_u32};
+use crate::rng::{splitmix64, Rng};
+use priors::Priors;
+use progress::Counters;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+use store::{apply_batch, Deferred, Plain, Shared, Stepper, Store};
+
+/// Which rows are held out of training to measure the loss after each pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Holdout {
+    /// No holdout.
+    None,
+    /// A pseudo-random fraction of the rows (a fixed function of the row index and seed).
+    Fraction(f64),
+    /// Every k-th row (rows k−1, 2k−1, ...), as Vowpal Wabbit does with k = 10.
+    EveryKth(usize),
+}
+
+/// The learning-rate schedule: a factor on the optimizer's rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    /// A constant rate.
+    Constant,
+    /// Vowpal Wabbit's power-t decay: `(t0 / (t0 + t))^power` after `t` training rows.
+    PowerT {
+        /// The offset (VW's `initial_t`, here at least 1).
+        t0: f64,
+        /// The exponent (VW's `power_t`, 0.5 by default there).
+        power: f64,
+    },
+}
+
+impl Schedule {
+    #[inline]
+    fn scale(&self, t: u64) -> f32 {
+        match *self {
+            Schedule::Constant => 1.0,
+            Schedule::PowerT { t0, power } => (t0 / (t0 + t as f64)).powf(power) as f32,
+        }
+    }
+}
+
+/// Trains networks: a builder of training settings.
+///
+/// ```
+/// use vectorflow::prelude::*;
+///
+/// #[derive(Features)]
+/// struct Row {
+///     #[label]
+///     y: bool,
+///     #[hash]
+///     word: &'static str,
+/// }
+///
+/// let rows: Vec<Row> = (0..2000)
+///     .map(|i| Row { y: i % 2 == 0, word: if i % 2 == 0 { "good" } else { "bad" } })
+///     .collect();
+/// type Lr = network![Sparse<{ 1 << 10 }> => Linear<1>];
+/// let mut net = Lr::new(Init::zeros());
+/// let report = Trainer::new(AdaGrad::new(0.5))
+///     .passes(2)
+///     .threads(1)
+///     .progress(Progress::Silent)
+///     .fit(&mut net, &rows, Logistic)
+///     .unwrap();
+/// assert!(report.last().unwrap().train_loss < 0.1);
+/// assert!(net.predict(&rows[0]).unwrap()[0] > 2.0);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Trainer<O> {
+    opt: O,
+    passes: usize,
+    threads: usize,
+    batch: usize,
+    shuffle: bool,
+    holdout: Holdout,
+    patience: Option<usize>,
+    schedule: Schedule,
+    seed: u64,
+    progress: Progress,
+    prior_all: Prior,
+    priors: Vec<(usize, Prior)>,
+}
+
+impl<O: Optimizer> Trainer<O> {
+    /// A trainer with optimizer `opt`: 1 pass, all cores, per-row updates, shuffled,
+    /// no holdout, constant rate, seed 0, live progress.
+    pub fn new(opt: O) -> Trainer<O> {
+        Trainer {
+            opt,
+            passes: 1,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch: 1,
+            shuffle: true,
+            holdout: Holdout::None,
+            patience: None,
+            schedule: Schedule::Constant,
+            seed: 0,
+            progress: Progress::Auto,
+            prior_all: Prior::default(),
+            priors: Vec::new(),
+        }
+    }
+    /// The number of passes over the rows.
+    pub fn passes(self, passes: usize) -> Self {
+        Trainer { passes, ..self }
+    }
+    /// The number of Hogwild threads.
+    pub fn threads(self, threads: usize) -> Self {
+        Trainer { threads, ..self }
+    }
+    /// Rows per update (1: per-row SGD). A mini-batch's gradients are averaged.
+    pub fn batch(self, batch: usize) -> Self {
+        Trainer { batch, ..self }
+    }
+    /// Whether each pass visits the rows in a new seeded order (on by default).
+    pub fn shuffle(self, shuffle: bool) -> Self {
+        Trainer { shuffle, ..self }
+    }
+    /// The holdout rows, whose loss is reported after each pass.
+    pub fn holdout(self, holdout: Holdout) -> Self {
+        Trainer { holdout, ..self }
+    }
+    /// Stops when the holdout loss has not improved for `patience` passes, and keeps the
+    /// weights of the best pass. Needs a holdout.
+    pub fn early_stopping(self, patience: usize) -> Self {
+        Trainer {
+            patience: Some(patience),
+            ..self
+        }
+    }
+    /// The learning-rate schedule.
+    pub fn schedule(self, schedule: Schedule) -> Self {
+        Trainer { schedule, ..self }
+    }
+    /// The seed of shuffles and dropout masks.
+    pub fn seed(self, seed: u64) -> Self {
+        Trainer { seed, ..self }
+    }
+    /// How progress is shown.
+    pub fn progress(self, progress: Progress) -> Self {
+        Trainer { progress, ..self }
+    }
+    /// A prior on the weights of every layer (biases excluded).
+    pub fn prior(self, prior: Prior) -> Self {
+        Trainer {
+            prior_all: prior,
+            ..self
+        }
+    }
+    /// A prior on the weights of one layer: 0 is the input layer, then each `Linear`
+    /// after it in order. Overrides [`Trainer::prior`] for that layer.
+    pub fn layer_prior(mut self, layer: usize, prior: Prior) -> Self {
+        self.priors.retain(|(l, _)| *l != layer);
+        self.priors.push((layer, prior));
+        self
+    }
+
+    fn check(&self) -> Result<(), TrainError> {
+        let bad = |m: &str| Err(TrainError::Config(m.to_string()));
+        if self.passes == 0 {
+            return bad("passes must be at least 1");
+        }
+        if self.threads == 0 {
+            return bad("threads must be at least 1");
+        }
+        if self.batch == 0 {
+            return bad("the mini-batch size must be at least 1");
+        }
+        match self.holdout {
+            Holdout::Fraction(f) if !(0.0..1.0).contains(&f) => {
+                return bad("the holdout fraction must be in [0, 1)")
+            }
+            Holdout::EveryKth(k) if k < 2 => return bad("a holdout of every k-th row needs k ≥ 2"),
+            _ => {}
+        }
+        if self.patience.is_some() && self.holdout == Holdout::None {
+            return bad("early stopping needs a holdout");
+        }
+        if let Schedule::PowerT { t0, power } = self.schedule {
+            if !(t0 >= 1.0 && power >= 0.0) {
+                return bad("power-t decay needs t0 ≥ 1 and power ≥ 0");
+            }
+        }
+        Ok(())
+    }
+
+    fn is_holdout(&self, i: usize) -> bool {
+        match self.holdout {
+            Holdout::None => false,
+            Holdout::EveryKth(k) => i % k == k - 1,
+            Holdout::Fraction(f) => {
+                let mut s = self.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                (splitmix64(&mut s) >> 11) as f64 / (1u64 << 53) as f64 <= f
+            }
+        }
+    }
+
+    /// Trains `net` on `rows` with `loss`, continuing from the net's current weights.
+    ///
+    /// Fails, naming the pass and the row, on a non-finite feature value or loss.
+    pub fn fit<I, S, R, L>(
+        &self,
+        net: &mut Net<I, S>,
+        rows: &[R],
+        loss: L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        I: InputFeed<R>,
+        S: Stack<In = I::Out>,
+        R: Features + Sync,
+        L: Loss<R, S::Out>,
+    {
+        self.check()?;
+        let (mut train, mut holdout) = (Vec::new(), Vec::new());
+        for i in 0..rows.len() {
+            if self.is_holdout(i) {
+                holdout.push(i as u32);
+            } else {
+                train.push(i as u32);
+            }
+        }
+        if train.is_empty() || rows.len() > u32::MAX as usize {
+            return Err(if train.is_empty() {
+                TrainError::NoRows
+            } else {
+                TrainError::Config("at most 2^32 − 1 rows per call".into())
+            });
+        }
+        let n_params = net.params().len();
+        let init = self.opt.init_state();
+        let mut planes: Vec<Vec<f32>> = (0..MAX_STATE)
+            .map(|j| {
+                if j < O::STATE {
+                    vec![init[j]; n_params]
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        let lr = self.opt.lr();
+        let priors = Priors::new(
+            Net::<I, S>::blocks(),
+            |layer| {
+                self.priors
+                    .iter()
+                    .find(|(l, _)| *l == layer)
+                    .map_or(self.prior_all, |p| p.1)
+            },
+            lr,
+        );
+        let mut stamps = vec![0u32; priors.stamps];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .map_err(|e| {
+                TrainError::Config(format!("cannot start {} threads: {e}", self.threads))
+            })?;
+        let counters = Counters::new();
+        let total = (train.len() * self.passes) as u64;
+        let mut rng = Rng::new(self.seed);
+        let mut report = TrainReport::default();
+        let mut best: Option<(f64, usize, Vec<f32>)> = None;
+        let start = Instant::now();
+        let error = Mutex::new(None);
+        let stop = AtomicBool::new(false);
+
+        std::thread::scope(|scope| -> Result<(), TrainError> {
+            scope.spawn(|| progress::report(self.progress, &counters, total, start));
+            let result = (|| {
+                for pass in 1..=self.passes {
+                    let t0 = Instant::now();
+                    let (rows0, nnz0) = (
+                        counters.rows.load(Ordering::Relaxed),
+                        counters.nnz.load(Ordering::Relaxed),
+                    );
+                    let (l0, w0) = *counters.loss.lock().unwrap_or_else(|e| e.into_inner());
+                    if self.shuffle {
+                        rng.shuffle(&mut train);
+                    }
+                    let clock = ((pass - 1) * train.len()) as u64;
+                    let job = Job {
+                        trainer: self,
+                        rows,
+                        loss: &loss,
+                        priors: &priors,
+                        counters: &counters,
+                        stop: &stop,
+                        error: &error,
+                        pass,
+                    };
+                    let [p0, p1, p2] = &mut planes[..] else {
+                        unreachable!()
+                    };
+                    let now = (clock + train.len() as u64) as u32;
+                    let scale_end = self.schedule.scale(clock + train.len() as u64);
+                    if self.threads == 1 {
+                        let mut store = Plain {
+                            w: net.params_mut(),
+                            s: [p0, p1, p2],
+                            stamps: &mut stamps,
+                        };
+                        job.run::<I, S, _>(
+                            &mut store,
+                            &train,
+                            clock,
+                            splitmix64(&mut (self.seed ^ pass as u64)),
+                        );
+                        priors.flush(&mut store, now, scale_end);
+                    } else {
+                        let store = Shared {
+                            w: as_atomic(net.params_mut()),
+                            s: [as_atomic(p0), as_atomic(p1), as_atomic(p2)],
+                            stamps: as_atomic_u32(&mut stamps),
+                        };
+                        let chunk = train.len().div_ceil(self.threads);
+                        pool.scope(|s| {
+                            for (t, part) in train.chunks(chunk).enumerate() {
+                                let job = &job;
+                                let mut seed = self.seed ^ ((pass as u64) << 32) ^ t as u64;
+                                let seed = splitmix64(&mut seed);
+                                let mut store = store;
+                                s.spawn(move |_| {
+                                    job.run::<I, S, _>(
+                                        &mut store,
+                                        part,
+                                        clock + (t * chunk) as u64,
+                                        seed,
+                                    )
+                                });
+                            }
+                        });
+                        priors.flush(&mut { store }, now, scale_end);
+                    }
+                    if let Some(e) = error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        return Err(e);
+                    }
+                    let holdout_loss = (!holdout.is_empty()).then(|| {
+                        holdout_loss::<I, S, R, L>(&pool, net.params(), rows, &holdout, &loss)
+                    });
+                    if let Some(h) = holdout_loss {
+                        counters.holdout.store(h.to_bits(), Ordering::Relaxed);
+                    }
+                    let (l1, w1) = *counters.loss.lock().unwrap_or_else(|e| e.into_inner());
+                    let seconds = t0.elapsed().as_secs_f64();
+                    let rows_done = counters.rows.load(Ordering::Relaxed) - rows0;
+                    report.passes.push(PassReport {
+                        pass,
+                        train_loss: (l1 - l0) / (w1 - w0).max(f64::MIN_POSITIVE),
+                        holdout_loss,
+                        rows: rows_done,
+                        nnz: counters.nnz.load(Ordering::Relaxed) - nnz0,
+                        seconds,
+                        rows_per_s: rows_done as f64 / seconds.max(1e-9),
+                    });
+                    report.best_pass = pass;
+                    if let (Some(patience), Some(h)) = (self.patience, holdout_loss) {
+                        match &best {
+                            Some((b, _, _)) if h >= *b => {
+                                let best_pass = best.as_ref().map_or(pass, |b| b.1);
+                                if pass - best_pass >= patience {
+                                    report.stopped_early = pass < self.passes;
+                                    break;
+                                }
+                            }
+                            _ => best = Some((h, pass, net.params().to_vec())),
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            counters.done.store(true, Ordering::Release);
+            result
+        })?;
+        if let Some((_, pass, params)) = best {
+            if pass != report.passes.len() {
+                net.params_mut().copy_from_slice(&params);
+            }
+            report.best_pass = pass;
+        }
+        Ok(report)
+    }
+}
+
+/// What every thread of a pass shares.
+struct Job<'a, T, R, L> {
+    trainer: &'a T,
+    rows: &'a [R],
+    loss: &'a L,
+    priors: &'a Priors,
+    counters: &'a Counters,
+    stop: &'a AtomicBool,
+    error: &'a Mutex<Option<TrainError>>,
+    pass: usize,
+}
+
+impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
+    /// Trains on the rows `order` names; `clock` counts the rows trained before them.
+    fn run<I, S, St>(&self, store: &mut St, order: &[u32], clock: u64, seed: u64)
+    where
+        I: InputFeed<R>,
+        S: Stack<In = I::Out>,
+        L: Loss<R, S::Out>,
+        St: Store,
+    {
+        let t = self.trainer;
+        let mut ws = Workspace::<I, S>::train(seed);
+        let (mut spans, mut values, mut sum) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rows, mut nnz, mut loss_sum, mut weight_sum) = (0u64, 0u64, 0f64, 0f64);
+        let priors = self.priors.active();
+        let mut dy = S::Out::zeroed();
+        let fail = |e: TrainError| {
+            let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_none() {
+                *slot = Some(e);
+            }
+            self.stop.store(true, Ordering::Relaxed);
+        };
+        for (k, &ri) in order.iter().enumerate() {
+            if k % 64 == 0 && self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let row = &self.rows[ri as usize];
+            if let Err(source) = Net::<I, S>::load(&mut ws, row) {
+                fail(TrainError::Feature {
+                    pass: self.pass,
+                    row: ri as usize,
+                    source,
+                });
+                break;
+            }
+            let now = clock + k as u64;
+            let scale = t.schedule.scale(now);
+            if priors {
+                self.priors.catch_up(store, ws.cache(), now as u32, scale);
+            }
+            let out = *Net::<I, S>::forward_loaded::<R, _>(store.view(), &mut ws);
+            if L::SPARSE {
+                dy = S::Out::zeroed();
+            }
+            let l = self.loss.loss(&out, row, &mut dy);
+            if !l.is_finite() {
+                fail(TrainError::NonFiniteLoss {
+                    pass: self.pass,
+                    row: ri as usize,
+                    loss: l,
+                });
+                break;
+            }
+            rows += 1;
+            nnz += (ws.cache().sparse.len() + ws.cache().dense.len()) as u64;
+            loss_sum += l as f64;
+            weight_sum += row.weight() as f64;
+            if t.batch == 1 {
+                Net::<I, S>::backward::<R, _>(
+                    &mut Stepper {
+                        opt: &t.opt,
+                        store: &mut *store,
+                        scale,
+                    },
+                    &ws,
+                    &dy,
+                );
+            } else {
+                Net::<I, S>::backward::<R, _>(
+                    &mut Deferred {
+                        store: &*store,
+                        spans: &mut spans,
+                        values: &mut values,
+                    },
+                    &ws,
+                    &dy,
+                );
+                if (k + 1) % t.batch == 0 {
+                    apply_batch(
+                        &t.opt,
+                        store,
+                        &mut spans,
+                        &mut values,
+                        t.batch,
+                        scale,
+                        &mut sum,
+                    );
+                }
+            }
+            if priors {
+                self.priors.step_dense(store, scale);
+            }
+            if rows % 512 == 0 {
+                self.counters.add(rows, nnz, loss_sum, weight_sum);
+                (rows, nnz, loss_sum, weight_sum) = (0, 0, 0.0, 0.0);
+            }
+        }
+        if !spans.is_empty() {
+            let n = order.len() % t.batch;
+            apply_batch(
+                &t.opt,
+                store,
+                &mut spans,
+                &mut values,
+                n.max(1),
+                t.schedule.scale(clock + order.len() as u64),
+                &mut sum,
+            );
+        }
+        self.counters.add(rows, nnz, loss_sum, weight_sum);
+    }
+}
+
+impl<S: Store> Store for &mut S {
+    type View = S::View;
+    #[inline(always)]
+    fn view(&self) -> &S::View {
+        (**self).view()
+    }
+    #[inline(always)]
+    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
+        (**self).update(opt, off, grad, scale)
+    }
+    #[inline(always)]
+    fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {
+        (**self).map(i, f)
+    }
+    #[inline(always)]
+    fn swap_stamp(&mut self, r: usize, now: u32) -> u32 {
+        (**self).swap_stamp(r, now)
+    }
+}
+
+/// The weighted mean loss of the holdout rows (rows whose features are not finite are
+/// left out).
+fn holdout_loss<I, S, R, L>(
+    pool: &rayon::ThreadPool,
+    params: &[f32],
+    rows: &[R],
+    idx: &[u32],
+    loss: &L,
+) -> f64
+where
+    I: InputFeed<R>,
+    S: Stack<In = I::Out>,
+    R: Features + Sync,
+    L: Loss<R, S::Out>,
+{
+    use rayon::prelude::*;
+    let (l, w) = pool.install(|| {
+        idx.par_chunks(4096)
+            .map(|chunk| {
+                let mut ws = Workspace::<I, S>::predict();
+                let mut dy = S::Out::zeroed();
+                let (mut l, mut w) = (0.0f64, 0.0f64);
+                for &i in chunk {
+                    let row = &rows[i as usize];
+                    if let Ok(out) = Net::<I, S>::forward(params, &mut ws, row) {
+                        let out = *out;
+                        l += loss.loss(&out, row, &mut dy) as f64;
+                        w += row.weight() as f64;
+                    }
+                }
+                (l, w)
+            })
+            .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    l / w.max(f64::MIN_POSITIVE)
+}

@@ -1,0 +1,128 @@
+//! Live progress while training: a Vowpal-Wabbit-style progressive-validation table.
+//!
+//! Lines come at doubling row counts (and at least every few seconds), each with the
+//! average loss since the previous line. On a terminal a status line below the table is
+//! redrawn in place; when stderr is piped only the table lines are written.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How training reports progress, on stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Progress {
+    /// A live status line on a terminal, plain table lines when piped.
+    #[default]
+    Auto,
+    /// Plain table lines only.
+    Lines,
+    /// Nothing.
+    Silent,
+}
+
+/// Counters the training threads add to every few hundred rows.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub rows: AtomicU64,
+    pub nnz: AtomicU64,
+    /// Weighted loss sum and weight sum.
+    pub loss: Mutex<(f64, f64)>,
+    pub done: AtomicBool,
+    /// The last holdout loss, as f64 bits (NaN if none yet).
+    pub holdout: AtomicU64,
+}
+
+impl Counters {
+    pub fn new() -> Counters {
+        let c = Counters::default();
+        c.holdout.store(f64::NAN.to_bits(), Ordering::Relaxed);
+        c
+    }
+    pub fn add(&self, rows: u64, nnz: u64, loss: f64, weight: f64) {
+        self.rows.fetch_add(rows, Ordering::Relaxed);
+        self.nnz.fetch_add(nnz, Ordering::Relaxed);
+        let mut l = self.loss.lock().unwrap_or_else(|e| e.into_inner());
+        l.0 += loss;
+        l.1 += weight;
+    }
+    fn loss(&self) -> (f64, f64) {
+        *self.loss.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Prints the table while `counters.done` is false; `total` is the number of rows all
+/// passes will train on.
+pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Instant) {
+    if mode == Progress::Silent {
+        return;
+    }
+    let live = mode == Progress::Auto && std::io::stderr().is_terminal();
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
+        "{:>12} {:>10} {:>10} {:>11} {:>12} {:>9} {:>9}",
+        "rows", "avg loss", "holdout", "rows/s", "features/s", "elapsed", "left"
+    );
+    let (mut next, mut last_line) = (1024u64, Instant::now());
+    let (mut prev_loss, mut prev_w) = (0.0, 0.0);
+    let mut finished = false;
+    while !finished {
+        finished = counters.done.load(Ordering::Acquire);
+        if !finished {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let rows = counters.rows.load(Ordering::Relaxed);
+        let nnz = counters.nnz.load(Ordering::Relaxed);
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let rate = rows as f64 / secs;
+        let left = if rate > 0.0 {
+            total.saturating_sub(rows) as f64 / rate
+        } else {
+            0.0
+        };
+        let line_due = rows >= next || (rows > 0 && last_line.elapsed() > Duration::from_secs(5));
+        if line_due || (finished && rows > 0) {
+            let (l, w) = counters.loss();
+            let avg = if w > prev_w {
+                (l - prev_loss) / (w - prev_w)
+            } else {
+                f64::NAN
+            };
+            let holdout = f64::from_bits(counters.holdout.load(Ordering::Relaxed));
+            let h = if holdout.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{holdout:.6}")
+            };
+            let _ = writeln!(
+                err,
+                "{}{:>12} {:>10.6} {:>10} {:>11.0} {:>12.3e} {:>8.1}s {:>8.1}s",
+                if live { "\r\x1b[2K" } else { "" },
+                rows,
+                avg,
+                h,
+                rate,
+                nnz as f64 / secs,
+                secs,
+                left
+            );
+            (prev_loss, prev_w) = (l, w);
+            while next <= rows {
+                next *= 2;
+            }
+            last_line = Instant::now();
+        } else if live {
+            let pct = 100.0 * rows as f64 / total.max(1) as f64;
+            let bar = "#".repeat((pct / 5.0) as usize);
+            let _ = write!(
+                err,
+                "\r\x1b[2K[{bar:<20}] {pct:5.1}%  {rate:.0} rows/s  {left:.1}s left"
+            );
+            let _ = err.flush();
+        }
+    }
+    if live {
+        let _ = write!(err, "\r\x1b[2K");
+    }
+}

@@ -1,0 +1,107 @@
+//! What training returns: a report per pass, or an error that says where.
+
+use crate::features::FeatureError;
+use std::fmt;
+
+/// Figures of one pass over the training rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassReport {
+    /// The pass, from 1.
+    pub pass: usize,
+    /// Progressive-validation loss: each row's loss before its update, weighted mean.
+    pub train_loss: f64,
+    /// Mean loss on the holdout rows after the pass, if a holdout is set.
+    pub holdout_loss: Option<f64>,
+    /// Training rows seen.
+    pub rows: u64,
+    /// Non-zero inputs seen.
+    pub nnz: u64,
+    /// Wall time of the pass.
+    pub seconds: f64,
+    /// Rows per second.
+    pub rows_per_s: f64,
+}
+
+/// The outcome of `Trainer::fit`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainReport {
+    /// One entry per pass run.
+    pub passes: Vec<PassReport>,
+    /// The pass whose weights the net holds (the best holdout pass when early stopping
+    /// ended training, else the last).
+    pub best_pass: usize,
+    /// Whether early stopping ended training before the last pass.
+    pub stopped_early: bool,
+}
+
+impl TrainReport {
+    /// The last pass's report.
+    pub fn last(&self) -> Option<&PassReport> {
+        self.passes.last()
+    }
+    /// Total training seconds.
+    pub fn seconds(&self) -> f64 {
+        self.passes.iter().map(|p| p.seconds).sum()
+    }
+    /// Training rows seen in all passes.
+    pub fn rows(&self) -> u64 {
+        self.passes.iter().map(|p| p.rows).sum()
+    }
+    /// Non-zeros seen in all passes.
+    pub fn nnz(&self) -> u64 {
+        self.passes.iter().map(|p| p.nnz).sum()
+    }
+}
+
+/// Why training stopped with an error.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    /// There were no rows to train on (after the holdout is set apart).
+    NoRows,
+    /// A setting is out of range.
+    Config(String),
+    /// A row's feature value is not finite.
+    Feature {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The field and value.
+        source: FeatureError,
+    },
+    /// A row's loss is NaN or infinite (a bad label, a diverging learning rate, ...).
+    NonFiniteLoss {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The loss.
+        loss: f32,
+    },
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::NoRows => write!(f, "no rows to train on"),
+            TrainError::Config(m) => write!(f, "invalid training setting: {m}"),
+            TrainError::Feature { pass, row, source } => {
+                write!(f, "pass {pass}, row {row}: {source}")
+            }
+            TrainError::NonFiniteLoss { pass, row, loss } => write!(
+                f,
+                "pass {pass}, row {row}: the loss is {loss}; check the row's label and weight, \
+                 or lower the learning rate"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TrainError::Feature { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

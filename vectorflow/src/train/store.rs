@@ -1,0 +1,256 @@
+//! Where training threads read weights and apply optimizer steps.
+//!
+//! Two stores, one interface ([`Store`]):
+//! - [`Plain`] owns `&mut` slices: one thread, SIMD kernels, bit-for-bit reproducible.
+//! - [`Shared`] holds `&[AtomicF32]` views of the same buffers, `Copy`-able into every
+//!   Hogwild thread. Each weight and state float is loaded and stored with a Relaxed
+//!   atomic: two threads updating one weight at once may lose one of the two updates
+//!   (the race Hogwild accepts by design), but no read ever tears and there is no
+//!   undefined behaviour.
+//!
+//! Optimizer state is shared, not per thread: per-thread state would multiply the
+//! largest buffer (one float per weight and state) by the thread count, and AdaGrad's
+//! accumulators would each see only a fraction of the gradients, taking larger steps
+//! than one thread does.
+
+use crate::optim::{Optimizer, MAX_STATE};
+use crate::params::{AtomicF32, Learn, Params};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A place to read weights from and apply optimizer steps to.
+pub(crate) trait Store {
+    /// The weights, for the forward and backward passes.
+    type View: Params + ?Sized;
+    /// The weights.
+    fn view(&self) -> &Self::View;
+    /// One optimizer step on the weights `off..off + grad.len()`.
+    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32);
+    /// Applies `f` to the weight at `i` (priors).
+    fn map(&mut self, i: usize, f: impl Fn(f32) -> f32);
+    /// Swaps the stamp of sparse row `r` (the number of prior steps applied to it) for
+    /// `now`, returning the old one.
+    fn swap_stamp(&mut self, r: usize, now: u32) -> u32;
+}
+
+/// Buffers owned by one thread.
+pub(crate) struct Plain<'a> {
+    pub w: &'a mut [f32],
+    pub s: [&'a mut [f32]; MAX_STATE],
+    pub stamps: &'a mut [u32],
+}
+
+/// Buffers shared by Hogwild threads.
+#[derive(Clone, Copy)]
+pub(crate) struct Shared<'a> {
+    pub w: &'a [AtomicF32],
+    pub s: [&'a [AtomicF32]; MAX_STATE],
+    pub stamps: &'a [AtomicU32],
+}
+
+impl Store for Plain<'_> {
+    type View = [f32];
+
+    #[inline(always)]
+    fn view(&self) -> &[f32] {
+        self.w
+    }
+
+    #[inline(always)]
+    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
+        let n = grad.len();
+        let w = &mut self.w[off..off + n];
+        let [s0, s1, s2] = &mut self.s;
+        // Planes an optimizer does not use are empty; the branches fold at compile time.
+        match O::STATE {
+            0 => {
+                for (w, g) in w.iter_mut().zip(grad) {
+                    let mut s = [0.0; MAX_STATE];
+                    *w = opt.update(*w, &mut s, *g, scale);
+                }
+            }
+            1 => {
+                let s0 = &mut s0[off..off + n];
+                for ((w, g), a) in w.iter_mut().zip(grad).zip(s0) {
+                    let mut s = [*a, 0.0, 0.0];
+                    *w = opt.update(*w, &mut s, *g, scale);
+                    *a = s[0];
+                }
+            }
+            _ => {
+                let s0 = &mut s0[off..off + n];
+                let s1 = &mut s1[off..off + n];
+                let s2 = if O::STATE > 2 {
+                    &mut s2[off..off + n]
+                } else {
+                    &mut [][..]
+                };
+                for k in 0..n {
+                    let mut s = [s0[k], s1[k], if O::STATE > 2 { s2[k] } else { 0.0 }];
+                    w[k] = opt.update(w[k], &mut s, grad[k], scale);
+                    s0[k] = s[0];
+                    s1[k] = s[1];
+                    if O::STATE > 2 {
+                        s2[k] = s[2];
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {
+        self.w[i] = f(self.w[i]);
+    }
+
+    #[inline]
+    fn swap_stamp(&mut self, r: usize, now: u32) -> u32 {
+        std::mem::replace(&mut self.stamps[r], now)
+    }
+}
+
+impl Store for Shared<'_> {
+    type View = [AtomicF32];
+
+    #[inline(always)]
+    fn view(&self) -> &[AtomicF32] {
+        self.w
+    }
+
+    #[inline(always)]
+    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
+        let w = &self.w[off..off + grad.len()];
+        for (k, (w, g)) in w.iter().zip(grad).enumerate() {
+            let mut s = [0.0; MAX_STATE];
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                s[j] = plane[off + k].load();
+            }
+            w.store(opt.update(w.load(), &mut s, *g, scale));
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                plane[off + k].store(s[j]);
+            }
+        }
+    }
+
+    #[inline]
+    fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {
+        self.w[i].store(f(self.w[i].load()));
+    }
+
+    #[inline]
+    fn swap_stamp(&mut self, r: usize, now: u32) -> u32 {
+        self.stamps[r].swap(now, Ordering::Relaxed)
+    }
+}
+
+/// The [`Learn`] the backward pass hands gradients to: an optimizer step on a store,
+/// at once (per-row SGD) — the layers compute their input gradients first.
+pub(crate) struct Stepper<'a, O, S> {
+    pub opt: &'a O,
+    pub store: S,
+    pub scale: f32,
+}
+
+impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self.store.view().get(i)
+    }
+    #[inline(always)]
+    fn row<const N: usize>(&self, off: usize) -> [f32; N] {
+        self.store.view().row(off)
+    }
+    #[inline(always)]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    ) {
+        self.store.view().matvec(off, x, y)
+    }
+    #[inline(always)]
+    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+        self.store.view().gather(off, pairs, y)
+    }
+}
+
+impl<O: Optimizer, S: Store> Learn for Stepper<'_, O, S> {
+    #[inline(always)]
+    fn step(&mut self, off: usize, grad: &[f32]) {
+        self.store.update(self.opt, off, grad, self.scale);
+    }
+}
+
+/// A [`Learn`] that records gradients for a mini-batch, to be summed and applied at the
+/// batch's end; reads see the weights as they were when the batch began.
+pub(crate) struct Deferred<'a, S> {
+    pub store: &'a S,
+    /// `(offset, start in values, len)` of each recorded gradient.
+    pub spans: &'a mut Vec<(usize, usize, usize)>,
+    pub values: &'a mut Vec<f32>,
+}
+
+impl<S: Store> Params for Deferred<'_, S> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> f32 {
+        self.store.view().get(i)
+    }
+    #[inline(always)]
+    fn row<const N: usize>(&self, off: usize) -> [f32; N] {
+        self.store.view().row(off)
+    }
+    #[inline(always)]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32; OUT],
+    ) {
+        self.store.view().matvec(off, x, y)
+    }
+    #[inline(always)]
+    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+        self.store.view().gather(off, pairs, y)
+    }
+}
+
+impl<S: Store> Learn for Deferred<'_, S> {
+    #[inline]
+    fn step(&mut self, off: usize, grad: &[f32]) {
+        self.spans.push((off, self.values.len(), grad.len()));
+        self.values.extend_from_slice(grad);
+    }
+}
+
+/// Applies a mini-batch's recorded gradients: spans of the same weights are summed, and
+/// every sum is divided by the batch size, so a batch takes one averaged step.
+pub(crate) fn apply_batch<O: Optimizer, S: Store>(
+    opt: &O,
+    store: &mut S,
+    spans: &mut Vec<(usize, usize, usize)>,
+    values: &mut Vec<f32>,
+    batch: usize,
+    scale: f32,
+    sum: &mut Vec<f32>,
+) {
+    spans.sort_unstable_by_key(|&(off, _, len)| (off, len));
+    let inv = 1.0 / batch as f32;
+    let mut i = 0;
+    while i < spans.len() {
+        let (off, start, len) = spans[i];
+        sum.clear();
+        sum.extend(values[start..start + len].iter().map(|g| g * inv));
+        let mut j = i + 1;
+        while j < spans.len() && spans[j].0 == off && spans[j].2 == len {
+            let s = spans[j].1;
+            for (a, g) in sum.iter_mut().zip(&values[s..s + len]) {
+                *a += g * inv;
+            }
+            j += 1;
+        }
+        store.update(opt, off, sum, scale);
+        i = j;
+    }
+    spans.clear();
+    values.clear();
+}

@@ -11,6 +11,64 @@ mod features;
 mod network;
 
 /// Derives `vectorflow::Features` (and the group traits) for a row struct.
+///
+/// ```ignore
+/// use vectorflow::prelude::*;
+///
+/// #[derive(Category)]
+/// enum Cabin { Economy, Business }
+///
+/// #[derive(Features, serde::Deserialize)]
+/// #[features(cross(origin, dest), cross(carrier, hour, namespace = "carrier_hour"))]
+/// struct Flight<'a> {
+///     #[label] delayed: bool,
+///     #[weight] w: f32,
+///     #[hash] carrier: &'a str,                 // one id: murmur3("UA", seed("carrier"))
+///     #[hash(namespace = "airport")] origin: &'a str,
+///     #[hash(namespace = "airport")] dest: &'a str,
+///     #[hash] hour: Option<u8>,                 // integers hash like their text; None: nothing
+///     #[hash(root = "user")] cabin: Cabin,      // feature group "user"
+///     #[value] distance: f32,                   // slot_id("distance") with value = distance
+///     #[tokens] remarks: &'a str,               // one id per whitespace-separated word
+///     #[sparse] extra: Vec<(u32, f32)>,         // pre-indexed pairs, passed through
+///     #[dense(root = "ctx")] ctx: [f32; 3],     // DenseGroup<group_id("ctx"), 3>
+///     #[skip] note: String,                     // unmarked fields are ignored too
+/// }
+/// ```
+///
+/// # Field attributes
+///
+/// | attribute | field types | produces |
+/// |---|---|---|
+/// | `#[label]` | bool, integers (class index), floats | `Labeled` (at most one) |
+/// | `#[weight]` | floats, integers | `Features::weight` (at most one; default 1) |
+/// | `#[hash]` | `&str`, `String`, integers, bool, char, `#[derive(Category)]` enums, `Option` of these | one id `Category::category(&f, namespace_seed(ns))`, value 1 |
+/// | `#[value]` | floats, integers, bool, `Option` of these | id `slot_id(ns)`, value = the field (must be finite) |
+/// | `#[tokens]` | text (split on whitespace), `Vec`/slices of categories | one id per token, value 1 |
+/// | `#[sparse]` | `[SparseF]`, `[(u32, f32)]`, `Vec`s of these, `Option` | the pairs unchanged (values must be finite) |
+/// | `#[dense]` | `[f32; N]`, `&[f32; N]`, `Option<[f32; N]>` (None = zeros) | the group's dense values, fields in order |
+/// | `#[skip]`, none | anything | nothing |
+///
+/// `#[hash]`, `#[value]` and `#[tokens]` take `namespace = "name"` (default: the field's
+/// name; fields sharing a namespace share ids). All feature kinds take `root = "name"`,
+/// which puts the field in the feature group `name` (default: the group `""`); a network
+/// input named `name` reads it. Each group with hashed, value, token, sparse or cross
+/// features gets `SparseGroup<{ group_id("name") }>`; each group with dense fields gets
+/// `DenseGroup<{ group_id("name") }, {N1 + N2 + ...}>`.
+///
+/// # Struct attribute
+///
+/// `#[features(cross(a, b), cross(a, b, c, namespace = "name"))]`: hashed interactions of
+/// `#[hash]` fields of one group. The id chains the fields' hashes:
+/// `h = category(a, namespace_seed("a^b^c")); h = category(b, h); h = category(c, h)`;
+/// a cross with an absent (`None`) field contributes nothing. (Clippy's
+/// `duplicated_attributes` lint misreads a field named in two crosses as a repeated
+/// attribute, rust-clippy#12923; allow it on the struct.)
+///
+/// Mistakes (a second label, two kinds on one field, `#[hash]` on a float, `#[dense]` on
+/// a `Vec`, a cross of a missing or non-`#[hash]` field, unknown keys, ...) are compile
+/// errors at the offending token; field types lacking the kind's trait are reported at
+/// the field's type.
 #[proc_macro_derive(
     Features,
     attributes(label, weight, hash, value, tokens, sparse, dense, features, skip)

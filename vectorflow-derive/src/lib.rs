@@ -15,7 +15,7 @@ mod network;
 /// ```ignore
 /// use vectorflow::prelude::*;
 ///
-/// #[derive(Category)]
+/// #[derive(Category, serde::Deserialize)]
 /// enum Cabin { Economy, Business }
 ///
 /// #[derive(Features, serde::Deserialize)]

@@ -2,17 +2,61 @@
 
 use super::{level, madd, Level};
 
+/// How many pairs ahead the next rows are prefetched.
+const AHEAD: usize = 8;
+/// Rows shorter than this many floats are not prefetched.
+const PREFETCH_MIN: usize = 8;
+
 #[inline(always)]
 fn body<const OUT: usize, const FMA: bool>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    if OUT == 0 {
+        return;
+    }
+    let (rows, _) = w.as_chunks::<OUT>();
     let mut acc = *y;
-    for &(i, v) in pairs {
-        let start = i as usize * OUT;
-        let row: &[f32; OUT] = w[start..start + OUT].try_into().expect("row in bounds");
+    for (k, &(i, v)) in pairs.iter().enumerate() {
+        // Rows are scattered over a table far larger than the caches: ask for the row
+        // `AHEAD` pairs on now, so its cache misses overlap this row's arithmetic.
+        if let Some(&(next, _)) = pairs.get(k + AHEAD) {
+            prefetch(rows, next as usize);
+        }
+        let row = &rows[i as usize];
         for k in 0..OUT {
             acc[k] = madd::<FMA>(v, row[k], acc[k]);
         }
     }
     *y = acc;
+}
+
+/// Hints the CPU to load `rows[i]` into the caches; nothing if `i` is out of bounds (the
+/// access itself will then panic), or if rows are shorter than [`PREFETCH_MIN`] floats:
+/// several then share a line, and the extra instructions cost more than they save
+/// (measured with `examples/kernels.rs`).
+#[inline(always)]
+fn prefetch<const OUT: usize>(rows: &[[f32; OUT]], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if OUT < PREFETCH_MIN {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(row) = rows.get(i) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        const LINE: usize = 64;
+        let p = row.as_ptr().cast::<i8>();
+        let bytes = OUT * size_of::<f32>();
+        let mut at = 0;
+        while at < bytes {
+            // SAFETY: `p + at` lies inside `row` (at < its size in bytes); a prefetch only
+            // hints the cache and never faults or changes memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(at)) };
+            at += LINE;
+        }
+        // The row's last line, when the row straddles one more line than its size needs.
+        // SAFETY: as above, the row's last byte.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(bytes - 1)) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (rows, i);
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -19,7 +19,7 @@ pub use sgd::Sgd;
 pub const MAX_STATE: usize = 3;
 
 /// A per-coordinate update rule.
-pub trait Optimizer: Clone + Send + Sync + 'static {
+pub trait Optimizer: Copy + Send + Sync + 'static {
     /// How many state floats it keeps per weight (at most [`MAX_STATE`]).
     const STATE: usize;
 

@@ -107,9 +107,7 @@ pub fn gather_at<const OUT: usize>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_level_matches_the_reference() {
-        const OUT: usize = 16;
+    fn check<const OUT: usize>() {
         let w: Vec<f32> = (0..100 * OUT)
             .map(|i| ((i * 37) % 19) as f32 / 19.0 - 0.4)
             .collect();
@@ -126,8 +124,26 @@ mod tests {
             let mut y = [0.0f32; OUT];
             gather_at::<OUT>(l, &w, &pairs, &mut y);
             for k in 0..OUT {
-                assert!((y[k] as f64 - want[k]).abs() < 1e-4, "{l:?} lane {k}");
+                assert!(
+                    (y[k] as f64 - want[k]).abs() < 1e-4,
+                    "{l:?} OUT={OUT} lane {k}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn every_level_matches_the_reference() {
+        check::<1>();
+        check::<3>();
+        check::<16>();
+        check::<64>();
+    }
+
+    #[test]
+    #[should_panic]
+    fn a_row_past_the_table_panics() {
+        let w = [0.0f32; 8];
+        gather::<4>(&w, &[(0, 1.0), (2, 1.0)], &mut [0.0; 4]);
     }
 }

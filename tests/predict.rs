@@ -38,7 +38,7 @@ fn linear_over_sparse_input() {
         ctx: [0.0; 2],
     };
     let [y] = net.predict(&row).unwrap();
-    assert_eq!(y, 0.25 + 2.0 * -1.0 + 0.5 * 2.0);
+    assert_eq!(y, 0.25 - 2.0 + 0.5 * 2.0);
 }
 
 #[test]

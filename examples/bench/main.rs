@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use vectorflow::features::{group_id, FeatureError, SparseGroup};
+use vectorflow::layers::InputFeed;
 use vectorflow::metrics;
+use vectorflow::network::Stack;
 use vectorflow::prelude::*;
 
 const DIM: usize = 1 << 20;
@@ -115,68 +117,71 @@ fn main() -> ExitCode {
     };
     let (train_rows, test_rows) = (rows(&train), rows(&test));
     let start = Instant::now();
-    match args.model.as_str() {
+    let trained = match args.model.as_str() {
         "lr" => {
             type Lr = network![Sparse<DIM> => Linear<1>];
-            let mut net = Lr::new(Init::zeros());
-            let fit = Trainer::new(AdaGrad::new(args.lr.unwrap_or(0.5)))
-                .passes(args.passes)
-                .threads(args.threads)
-                .shuffle(false)
-                .fit(&mut net, &train_rows, Logistic);
-            if let Err(e) = fit {
-                eprintln!("bench: {e}");
-                return ExitCode::FAILURE;
-            }
-            let secs = start.elapsed().as_secs_f64();
-            let p = test_rows
-                .iter()
-                .map(|r| sigmoid(net.predict(r).map_or(f32::NAN, |o| o[0])))
-                .collect();
-            return finish(&args, secs, &train, p, &test);
+            fit(Lr::new(Init::zeros()), &args, 0.5, &train_rows, &test_rows)
         }
         "mlp16" => {
             type Mlp = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
-            let mut net = Mlp::new(Init::uniform(0.1).seed(42));
-            let fit = Trainer::new(AdaGrad::new(args.lr.unwrap_or(0.02)))
-                .passes(args.passes)
-                .threads(args.threads)
-                .shuffle(false)
-                .fit(&mut net, &train_rows, Logistic);
-            if let Err(e) = fit {
-                eprintln!("bench: {e}");
-                return ExitCode::FAILURE;
-            }
-            let secs = start.elapsed().as_secs_f64();
-            let p = test_rows
-                .iter()
-                .map(|r| sigmoid(net.predict(r).map_or(f32::NAN, |o| o[0])))
-                .collect();
-            return finish(&args, secs, &train, p, &test);
+            fit(
+                Mlp::new(Init::uniform(0.1).seed(42)),
+                &args,
+                0.02,
+                &train_rows,
+                &test_rows,
+            )
         }
         "lr-reference" => {
             let m = reference::train_lr(&train, DIM, args.passes, args.lr.unwrap_or(0.5));
-            let secs = start.elapsed().as_secs_f64();
-            let p = m.predict_all(&test);
-            return finish(&args, secs, &train, p, &test);
+            Ok((start.elapsed().as_secs_f64(), m.predict_all(&test)))
         }
         "mlp16-reference" => {
             let m = reference::train_mlp16(&train, DIM, args.passes, args.lr.unwrap_or(0.02), 42);
-            let secs = start.elapsed().as_secs_f64();
-            let p = m.predict_all(&test);
-            return finish(&args, secs, &train, p, &test);
+            Ok((start.elapsed().as_secs_f64(), m.predict_all(&test)))
         }
-        other => {
-            eprintln!(
-                "bench: unknown model {other}; expected lr, mlp16, lr-reference or mlp16-reference"
-            );
-            ExitCode::from(2)
+        other => Err(format!(
+            "unknown model {other}; expected lr, mlp16, lr-reference or mlp16-reference"
+        )),
+    };
+    match trained {
+        Ok((secs, p)) => finish(&args, secs, &train, p, &test),
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
         }
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    vectorflow::loss::sigmoid(x)
+/// Trains `net` with AdaGrad (rows in file order, like the reference loops) and
+/// predicts the test rows: the training seconds and the probabilities.
+fn fit<I, S>(
+    mut net: Net<I, S>,
+    args: &Args,
+    default_lr: f32,
+    train: &[SvmRow<'_>],
+    test: &[SvmRow<'_>],
+) -> Result<(f64, Vec<f32>), String>
+where
+    I: for<'a> InputFeed<SvmRow<'a>>,
+    S: Stack<In = I::Out, Out = [f32; 1]>,
+{
+    let start = Instant::now();
+    Trainer::new(AdaGrad::new(args.lr.unwrap_or(default_lr)))
+        .passes(args.passes)
+        .threads(args.threads)
+        .shuffle(false)
+        .fit(&mut net, train, Logistic)
+        .map_err(|e| e.to_string())?;
+    let secs = start.elapsed().as_secs_f64();
+    let p = test
+        .iter()
+        .map(|r| {
+            net.predict(r)
+                .map_or(f32::NAN, |[z]| vectorflow::loss::sigmoid(z))
+        })
+        .collect();
+    Ok((secs, p))
 }
 
 fn finish(

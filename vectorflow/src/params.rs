@@ -146,6 +146,17 @@ impl Params for [AtomicF32] {
 pub trait Learn: Params {
     /// The gradient of the loss with respect to the parameters `off..off + grad.len()`.
     fn step(&mut self, off: usize, grad: &[f32]);
+
+    /// The gradient of a sparse input's rows: for each `(i, v)` in `pairs`, the row of
+    /// `OUT` parameters at `off + i·OUT` gets `v · dy`. One call per row of data, so a
+    /// trainer can run the whole update in one tight loop.
+    #[inline]
+    fn step_rows<const OUT: usize>(&mut self, off: usize, pairs: &[(u32, f32)], dy: &[f32; OUT]) {
+        for &(i, v) in pairs {
+            let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
+            self.step(off + i as usize * OUT, &g);
+        }
+    }
 }
 
 /// A [`Learn`] that sums gradients into a dense buffer: for gradient checks and
@@ -215,7 +226,7 @@ mod tests {
         let mut w = vec![0.5f32; 8];
         {
             let a = as_atomic(&mut w);
-            assert_eq!(a.get(3), 0.5);
+            assert_eq!(Params::get(a, 3), 0.5);
             a[3].store(-2.0);
             let r: [f32; 4] = a.row(2);
             assert_eq!(r, [0.5, -2.0, 0.5, 0.5]);

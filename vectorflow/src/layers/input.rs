@@ -158,9 +158,12 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
         let pairs = &cache.sparse[cursor[0]..cursor[0] + n];
         cursor[0] += n;
         cursor[2] += 1;
-        let dense = is_dense(dy);
-        for &(i, v) in pairs {
-            step_row(p, off + i as usize * OUT, v, dy, dense);
+        if is_dense(dy) {
+            p.step_rows(off, pairs, dy);
+        } else {
+            for &(i, v) in pairs {
+                step_row(p, off + i as usize * OUT, v, dy, false);
+            }
         }
     }
 }

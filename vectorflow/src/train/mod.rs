@@ -550,6 +550,17 @@ impl<S: Store> Store for &mut S {
         (**self).update(opt, off, grad, scale)
     }
     #[inline(always)]
+    fn update_rows<O: Optimizer, const OUT: usize>(
+        &mut self,
+        opt: &O,
+        off: usize,
+        pairs: &[(u32, f32)],
+        dy: &[f32; OUT],
+        scale: f32,
+    ) {
+        (**self).update_rows(opt, off, pairs, dy, scale)
+    }
+    #[inline(always)]
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {
         (**self).map(i, f)
     }

@@ -25,6 +25,21 @@ pub(crate) trait Store {
     fn view(&self) -> &Self::View;
     /// One optimizer step on the weights `off..off + grad.len()`.
     fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32);
+    /// One optimizer step on each sparse row: row `i` at `off + i·OUT` gets `v · dy`.
+    #[inline(always)]
+    fn update_rows<O: Optimizer, const OUT: usize>(
+        &mut self,
+        opt: &O,
+        off: usize,
+        pairs: &[(u32, f32)],
+        dy: &[f32; OUT],
+        scale: f32,
+    ) {
+        for &(i, v) in pairs {
+            let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
+            self.update(opt, off + i as usize * OUT, &g, scale);
+        }
+    }
     /// Applies `f` to the weight at `i` (priors).
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32);
     /// Swaps the stamp of sparse row `r` (the number of prior steps applied to it) for
@@ -91,6 +106,45 @@ fn update_row<O: Optimizer>(
     }
 }
 
+/// [`update_row`] for every row of a sparse input that a data row touches, in one loop
+/// over distinct `&mut` arguments (see [`update_row`]).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn update_rows<O: Optimizer, const OUT: usize>(
+    opt: O,
+    w: &mut [f32],
+    s0: &mut [f32],
+    s1: &mut [f32],
+    s2: &mut [f32],
+    off: usize,
+    pairs: &[(u32, f32)],
+    dy: &[f32; OUT],
+    scale: f32,
+) {
+    for &(i, v) in pairs {
+        let o = off + i as usize * OUT;
+        let w: &mut [f32; OUT] = (&mut w[o..o + OUT]).try_into().expect("row in bounds");
+        let mut s = [[0.0f32; OUT]; MAX_STATE];
+        for (j, plane) in [&*s0, &*s1, &*s2].into_iter().enumerate().take(O::STATE) {
+            s[j].copy_from_slice(&plane[o..o + OUT]);
+        }
+        for k in 0..OUT {
+            let mut sk = [s[0][k], s[1][k], s[2][k]];
+            w[k] = opt.update(w[k], &mut sk, v * dy[k], scale);
+            s[0][k] = sk[0];
+            s[1][k] = sk[1];
+            s[2][k] = sk[2];
+        }
+        for (j, plane) in [&mut *s0, &mut *s1, &mut *s2]
+            .into_iter()
+            .enumerate()
+            .take(O::STATE)
+        {
+            plane[o..o + OUT].copy_from_slice(&s[j]);
+        }
+    }
+}
+
 /// Buffers shared by Hogwild threads.
 #[derive(Clone, Copy)]
 pub(crate) struct Shared<'a> {
@@ -125,6 +179,19 @@ impl Store for Plain<'_> {
             grad,
             scale,
         );
+    }
+
+    #[inline(always)]
+    fn update_rows<O: Optimizer, const OUT: usize>(
+        &mut self,
+        opt: &O,
+        off: usize,
+        pairs: &[(u32, f32)],
+        dy: &[f32; OUT],
+        scale: f32,
+    ) {
+        let [s0, s1, s2] = &mut self.s;
+        update_rows(*opt, self.w, s0, s1, s2, off, pairs, dy, scale);
     }
 
     #[inline]
@@ -209,6 +276,10 @@ impl<O: Optimizer, S: Store> Learn for Stepper<'_, O, S> {
     #[inline(always)]
     fn step(&mut self, off: usize, grad: &[f32]) {
         self.store.update(self.opt, off, grad, self.scale);
+    }
+    #[inline(always)]
+    fn step_rows<const OUT: usize>(&mut self, off: usize, pairs: &[(u32, f32)], dy: &[f32; OUT]) {
+        self.store.update_rows(self.opt, off, pairs, dy, self.scale);
     }
 }
 

@@ -65,7 +65,7 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
         "rows", "avg loss", "holdout", "rows/s", "features/s", "elapsed", "left"
     );
     let (mut next, mut last_line) = (1024u64, Instant::now());
-    let (mut prev_loss, mut prev_w) = (0.0, 0.0);
+    let (mut prev_loss, mut prev_w, mut prev_rows) = (0.0, 0.0, 0u64);
     let mut finished = false;
     while !finished {
         finished = counters.done.load(Ordering::Acquire);
@@ -82,7 +82,7 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
             0.0
         };
         let line_due = rows >= next || (rows > 0 && last_line.elapsed() > Duration::from_secs(5));
-        if line_due || (finished && rows > 0) {
+        if rows > prev_rows && (line_due || finished) {
             let (l, w) = counters.loss();
             let avg = if w > prev_w {
                 (l - prev_loss) / (w - prev_w)
@@ -107,7 +107,7 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
                 secs,
                 left
             );
-            (prev_loss, prev_w) = (l, w);
+            (prev_loss, prev_w, prev_rows) = (l, w, rows);
             while next <= rows {
                 next *= 2;
             }

@@ -93,6 +93,11 @@ pub trait Params {
         }
     }
 
+    /// A hint that the rows `W[i]` of `pairs` (see [`Params::gather`]) are about to be
+    /// read and updated; nothing by default.
+    #[inline(always)]
+    fn prefetch_rows<const OUT: usize>(&self, _off: usize, _pairs: &[(u32, f32)]) {}
+
     /// `y += Σ v · W[i]` over `(i, v)` in `pairs`, where `W[i]` is the row of `OUT`
     /// parameters at `off + i * OUT`.
     #[inline]

@@ -13,19 +13,45 @@ fn body<const OUT: usize, const FMA: bool>(w: &[f32], pairs: &[(u32, f32)], y: &
         return;
     }
     let (rows, _) = w.as_chunks::<OUT>();
-    let mut acc = *y;
-    for (k, &(i, v)) in pairs.iter().enumerate() {
-        // Rows are scattered over a table far larger than the caches: ask for the row
-        // `AHEAD` pairs on now, so its cache misses overlap this row's arithmetic.
-        if let Some(&(next, _)) = pairs.get(k + AHEAD) {
-            prefetch(rows, next as usize);
-        }
-        let row = &rows[i as usize];
-        for k in 0..OUT {
-            acc[k] = madd::<FMA>(v, row[k], acc[k]);
+    // Narrow rows get several independent accumulators, so consecutive multiply-adds do
+    // not wait on each other's latency (one chain for OUT = 1 would).
+    const fn chains(out: usize) -> usize {
+        if out <= 4 {
+            4
+        } else if out <= 16 {
+            2
+        } else {
+            1
         }
     }
-    *y = acc;
+    let n = chains(OUT);
+    let mut acc = [[0.0f32; OUT]; 4];
+    acc[0] = *y;
+    let mut groups = pairs.chunks_exact(n);
+    let mut k = 0;
+    for group in &mut groups {
+        for (c, &(i, v)) in group.iter().enumerate() {
+            // Rows are scattered over a table far larger than the caches: ask for the row
+            // `AHEAD` pairs on now, so its cache misses overlap this row's arithmetic.
+            if let Some(&(next, _)) = pairs.get(k + AHEAD) {
+                prefetch(rows, next as usize);
+            }
+            k += 1;
+            let row = &rows[i as usize];
+            for o in 0..OUT {
+                acc[c][o] = madd::<FMA>(v, row[o], acc[c][o]);
+            }
+        }
+    }
+    for &(i, v) in groups.remainder() {
+        let row = &rows[i as usize];
+        for o in 0..OUT {
+            acc[0][o] = madd::<FMA>(v, row[o], acc[0][o]);
+        }
+    }
+    for o in 0..OUT {
+        y[o] = (acc[0][o] + acc[1][o]) + (acc[2][o] + acc[3][o]);
+    }
 }
 
 /// Hints the CPU to load `rows[i]` into the caches; nothing if `i` is out of bounds (the

@@ -125,11 +125,13 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
 {
     #[inline]
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
-        let start = cache.sparse.len();
-        let sparse = &mut cache.sparse;
-        row.visit(|id, v| sparse.push(((id as usize % DIM) as u32, v)))?;
-        cache.counts.push(cache.sparse.len() - start);
-        Ok(())
+        // A local vector keeps its length in a register while the row is visited.
+        let mut sparse = std::mem::take(&mut cache.sparse);
+        let start = sparse.len();
+        let visited = row.visit(|id, v| sparse.push(((id as usize % DIM) as u32, v)));
+        cache.counts.push(sparse.len() - start);
+        cache.sparse = sparse;
+        visited
     }
 
     #[inline]
@@ -141,7 +143,9 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
         y: &mut [f32; OUT],
     ) {
         let n = cache.counts[cursor[2]];
-        p.gather::<OUT>(off, &cache.sparse[cursor[0]..cursor[0] + n], y);
+        let pairs = &cache.sparse[cursor[0]..cursor[0] + n];
+        p.prefetch_rows::<OUT>(off, pairs);
+        p.gather::<OUT>(off, pairs, y);
         cursor[0] += n;
         cursor[2] += 1;
     }

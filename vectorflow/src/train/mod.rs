@@ -466,7 +466,14 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
             if priors {
                 self.priors.catch_up(store, ws.cache(), now as u32, scale);
             }
-            let out = *Net::<I, S>::forward_loaded::<R, _>(store.view(), &mut ws);
+            let out = {
+                let stepper = Stepper {
+                    opt: &t.opt,
+                    store: &mut *store,
+                    scale,
+                };
+                *Net::<I, S>::forward_loaded::<R, _>(&stepper, &mut ws)
+            };
             if L::SPARSE {
                 dy = S::Out::zeroed();
             }
@@ -559,6 +566,10 @@ impl<S: Store> Store for &mut S {
         scale: f32,
     ) {
         (**self).update_rows(opt, off, pairs, dy, scale)
+    }
+    #[inline(always)]
+    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize) {
+        (**self).prefetch_rows::<OUT>(off, pairs, state)
     }
     #[inline(always)]
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {

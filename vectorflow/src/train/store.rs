@@ -13,6 +13,7 @@
 //! accumulators would each see only a fraction of the gradients, taking larger steps
 //! than one thread does.
 
+use crate::kernels;
 use crate::optim::{Optimizer, MAX_STATE};
 use crate::params::{AtomicF32, Learn, Params};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -40,6 +41,8 @@ pub(crate) trait Store {
             self.update(opt, off + i as usize * OUT, &g, scale);
         }
     }
+    /// Prefetches the weight and state rows of `pairs` (rows of `OUT` at `off + i·OUT`).
+    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize);
     /// Applies `f` to the weight at `i` (priors).
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32);
     /// Swaps the stamp of sparse row `r` (the number of prior steps applied to it) for
@@ -128,19 +131,55 @@ fn update_rows<O: Optimizer, const OUT: usize>(
         for (j, plane) in [&*s0, &*s1, &*s2].into_iter().enumerate().take(O::STATE) {
             s[j].copy_from_slice(&plane[o..o + OUT]);
         }
-        for k in 0..OUT {
-            let mut sk = [s[0][k], s[1][k], s[2][k]];
-            w[k] = opt.update(w[k], &mut sk, v * dy[k], scale);
-            s[0][k] = sk[0];
-            s[1][k] = sk[1];
-            s[2][k] = sk[2];
-        }
+        update_arrays(opt, w, &mut s, v, dy, scale);
         for (j, plane) in [&mut *s0, &mut *s1, &mut *s2]
             .into_iter()
             .enumerate()
             .take(O::STATE)
         {
             plane[o..o + OUT].copy_from_slice(&s[j]);
+        }
+    }
+}
+
+/// One optimizer step on a row of weights `w` and its state `s`, with gradient `v · dy`:
+/// the arithmetic of every store, on local arrays so it vectorises.
+#[inline(always)]
+fn update_arrays<O: Optimizer, const OUT: usize>(
+    opt: O,
+    w: &mut [f32; OUT],
+    s: &mut [[f32; OUT]; MAX_STATE],
+    v: f32,
+    dy: &[f32; OUT],
+    scale: f32,
+) {
+    for k in 0..OUT {
+        let mut sk = [s[0][k], s[1][k], s[2][k]];
+        w[k] = opt.update(w[k], &mut sk, v * dy[k], scale);
+        s[0][k] = sk[0];
+        s[1][k] = sk[1];
+        s[2][k] = sk[2];
+    }
+}
+
+/// Prefetches the rows of `pairs` in `w` and in the first `state` planes of `s`.
+#[inline]
+fn prefetch_rows<T, const OUT: usize>(
+    w: &[T],
+    s: &[impl AsRef<[T]>; MAX_STATE],
+    off: usize,
+    pairs: &[(u32, f32)],
+    state: usize,
+) {
+    for &(i, _) in pairs {
+        let o = off + i as usize * OUT;
+        if let Some(row) = w.get(o..o + OUT) {
+            kernels::prefetch(row);
+        }
+        for plane in s.iter().take(state) {
+            if let Some(row) = plane.as_ref().get(o..o + OUT) {
+                kernels::prefetch(row);
+            }
         }
     }
 }
@@ -195,6 +234,11 @@ impl Store for Plain<'_> {
     }
 
     #[inline]
+    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize) {
+        prefetch_rows::<f32, OUT>(self.w, &self.s, off, pairs, state);
+    }
+
+    #[inline]
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {
         self.w[i] = f(self.w[i]);
     }
@@ -227,6 +271,42 @@ impl Store for Shared<'_> {
                 plane[off + k].store(s[j]);
             }
         }
+    }
+
+    #[inline(always)]
+    fn update_rows<O: Optimizer, const OUT: usize>(
+        &mut self,
+        opt: &O,
+        off: usize,
+        pairs: &[(u32, f32)],
+        dy: &[f32; OUT],
+        scale: f32,
+    ) {
+        let opt = *opt;
+        for &(i, v) in pairs {
+            let o = off + i as usize * OUT;
+            let wa = &self.w[o..o + OUT];
+            let mut w: [f32; OUT] = std::array::from_fn(|k| wa[k].load());
+            let mut s = [[0.0f32; OUT]; MAX_STATE];
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                let p = &plane[o..o + OUT];
+                s[j] = std::array::from_fn(|k| p[k].load());
+            }
+            update_arrays(opt, &mut w, &mut s, v, dy, scale);
+            for (a, x) in wa.iter().zip(w) {
+                a.store(x);
+            }
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                for (a, x) in plane[o..o + OUT].iter().zip(s[j]) {
+                    a.store(x);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize) {
+        prefetch_rows::<AtomicF32, OUT>(self.w, &self.s, off, pairs, state);
     }
 
     #[inline]
@@ -269,6 +349,10 @@ impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
     #[inline(always)]
     fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
         self.store.view().gather(off, pairs, y)
+    }
+    #[inline(always)]
+    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
+        self.store.prefetch_rows::<OUT>(off, pairs, O::STATE);
     }
 }
 

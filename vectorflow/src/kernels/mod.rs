@@ -90,19 +90,25 @@ pub fn prefetch<T>(data: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = data.as_ptr().cast::<i8>();
         let bytes = std::mem::size_of_val(data);
-        let mut at = 0;
-        while at < bytes {
-            // SAFETY: `p + at` lies inside `data`; a prefetch only hints the cache, never
-            // faults and neither reads nor writes memory in the language's model.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(at)) };
-            at += 64;
+        if bytes == 0 {
+            return;
         }
-        if bytes > 0 {
-            // The last line, when `data` straddles one more line than its size needs.
-            // SAFETY: as above, the last byte of `data`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(bytes - 1)) };
+        let p = data.as_ptr().cast::<i8>();
+        // Every 64-byte line from the one holding the first byte to the one holding the
+        // last: a row of one float costs one instruction.
+        let first = p as usize & !63;
+        let last = (p as usize + bytes - 1) & !63;
+        let mut at = 0;
+        while first + at <= last {
+            // SAFETY: `p + (first + at - p)` lies within the lines `data` occupies (the
+            // wrapping arithmetic keeps it a pointer derived from `p`); a prefetch only
+            // hints the cache, never faults and neither reads nor writes memory in the
+            // language's model.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(first + at).wrapping_sub(p as usize))
+            };
+            at += 64;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -4,6 +4,8 @@
 //! Each macro parses its input into a typed description, validates it in a separate
 //! pass, then expands; every mistake becomes a `syn::Error` spanned at the user's token.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 
 mod category;

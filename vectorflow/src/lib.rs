@@ -32,6 +32,8 @@
 //! assert!(score.is_finite());
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod features;
 pub mod hash;
 pub mod init;

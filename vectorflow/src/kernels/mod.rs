@@ -79,42 +79,38 @@ pub fn level() -> Level {
 }
 
 pub use dense::{matvec, matvec_at};
+pub use sparse::{gather, gather_at};
 
-/// Asks the CPU to bring the cache lines of `data` into its caches: a hint, which never
-/// faults and has no effect on memory (a no-op off x86-64).
+/// Asks the CPU to bring the cache lines of `data[at..at + len]` into its caches: a
+/// hint, which never faults and has no effect on memory (a no-op off x86-64), so a range
+/// outside `data` is harmless.
 ///
 /// Training calls it for the weight and optimizer-state rows of a row's features before
 /// it computes anything, so their cache misses overlap instead of stalling one by one.
 #[inline(always)]
-pub fn prefetch<T>(data: &[T]) {
+pub fn prefetch_at<T>(data: &[T], at: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = std::mem::size_of_val(data);
-        if bytes == 0 {
-            return;
-        }
-        let p = data.as_ptr().cast::<i8>();
-        // Every 64-byte line from the one holding the first byte to the one holding the
-        // last: a row of one float costs one instruction.
-        let first = p as usize & !63;
-        let last = (p as usize + bytes - 1) & !63;
-        let mut at = 0;
-        while first + at <= last {
-            // SAFETY: `p + (first + at - p)` lies within the lines `data` occupies (the
-            // wrapping arithmetic keeps it a pointer derived from `p`); a prefetch only
-            // hints the cache, never faults and neither reads nor writes memory in the
-            // language's model.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(first + at).wrapping_sub(p as usize))
-            };
-            at += 64;
+        let bytes = len * std::mem::size_of::<T>();
+        // Address arithmetic only: no reference to the range is made.
+        let start = data.as_ptr().wrapping_add(at).cast::<i8>();
+        // SAFETY (all three): a prefetch only hints the cache; it never faults and neither
+        // reads nor writes memory in the language's model, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(start) };
+        // An aligned item of at most 4 bytes never straddles a line: one instruction.
+        if bytes > 4 {
+            let mut k = 64;
+            while k < bytes {
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(k)) };
+                k += 64;
+            }
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(bytes - 1)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
+    let _ = (data, at, len);
 }
-pub use sparse::{gather, gather_at};
 
 /// `a * b + c`, fused when the level has FMA (a plain multiply-add otherwise, since a
 /// software `fma` call would be far slower).

@@ -568,8 +568,8 @@ impl<S: Store> Store for &mut S {
         (**self).update_rows(opt, off, pairs, dy, scale)
     }
     #[inline(always)]
-    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize) {
-        (**self).prefetch_rows::<OUT>(off, pairs, state)
+    fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
+        (**self).prefetch_rows::<O, OUT>(off, pairs)
     }
     #[inline(always)]
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {

@@ -41,8 +41,9 @@ pub(crate) trait Store {
             self.update(opt, off + i as usize * OUT, &g, scale);
         }
     }
-    /// Prefetches the weight and state rows of `pairs` (rows of `OUT` at `off + i·OUT`).
-    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize);
+    /// Prefetches the weight rows of `pairs` (rows of `OUT` at `off + i·OUT`) and their
+    /// state rows for optimizer `O`.
+    fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]);
     /// Applies `f` to the weight at `i` (priors).
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32);
     /// Swaps the stamp of sparse row `r` (the number of prior steps applied to it) for
@@ -127,17 +128,26 @@ fn update_rows<O: Optimizer, const OUT: usize>(
     for &(i, v) in pairs {
         let o = off + i as usize * OUT;
         let w: &mut [f32; OUT] = (&mut w[o..o + OUT]).try_into().expect("row in bounds");
+        // Unused planes are empty and never indexed: the branches fold at compile time.
         let mut s = [[0.0f32; OUT]; MAX_STATE];
-        for (j, plane) in [&*s0, &*s1, &*s2].into_iter().enumerate().take(O::STATE) {
-            s[j].copy_from_slice(&plane[o..o + OUT]);
+        if O::STATE > 0 {
+            s[0].copy_from_slice(&s0[o..o + OUT]);
+        }
+        if O::STATE > 1 {
+            s[1].copy_from_slice(&s1[o..o + OUT]);
+        }
+        if O::STATE > 2 {
+            s[2].copy_from_slice(&s2[o..o + OUT]);
         }
         update_arrays(opt, w, &mut s, v, dy, scale);
-        for (j, plane) in [&mut *s0, &mut *s1, &mut *s2]
-            .into_iter()
-            .enumerate()
-            .take(O::STATE)
-        {
-            plane[o..o + OUT].copy_from_slice(&s[j]);
+        if O::STATE > 0 {
+            s0[o..o + OUT].copy_from_slice(&s[0]);
+        }
+        if O::STATE > 1 {
+            s1[o..o + OUT].copy_from_slice(&s[1]);
+        }
+        if O::STATE > 2 {
+            s2[o..o + OUT].copy_from_slice(&s[2]);
         }
     }
 }
@@ -162,24 +172,25 @@ fn update_arrays<O: Optimizer, const OUT: usize>(
     }
 }
 
-/// Prefetches the rows of `pairs` in `w` and in the first `state` planes of `s`.
-#[inline]
-fn prefetch_rows<T, const OUT: usize>(
+/// Prefetches the rows of `pairs` in `w` and in the state planes `O` uses.
+#[inline(always)]
+fn prefetch_rows<O: Optimizer, T, const OUT: usize>(
     w: &[T],
     s: &[impl AsRef<[T]>; MAX_STATE],
     off: usize,
     pairs: &[(u32, f32)],
-    state: usize,
 ) {
     for &(i, _) in pairs {
         let o = off + i as usize * OUT;
-        if let Some(row) = w.get(o..o + OUT) {
-            kernels::prefetch(row);
+        kernels::prefetch_at(w, o, OUT);
+        if O::STATE > 0 {
+            kernels::prefetch_at(s[0].as_ref(), o, OUT);
         }
-        for plane in s.iter().take(state) {
-            if let Some(row) = plane.as_ref().get(o..o + OUT) {
-                kernels::prefetch(row);
-            }
+        if O::STATE > 1 {
+            kernels::prefetch_at(s[1].as_ref(), o, OUT);
+        }
+        if O::STATE > 2 {
+            kernels::prefetch_at(s[2].as_ref(), o, OUT);
         }
     }
 }
@@ -234,8 +245,8 @@ impl Store for Plain<'_> {
     }
 
     #[inline]
-    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize) {
-        prefetch_rows::<f32, OUT>(self.w, &self.s, off, pairs, state);
+    fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
+        prefetch_rows::<O, f32, OUT>(self.w, &self.s, off, pairs);
     }
 
     #[inline]
@@ -305,8 +316,8 @@ impl Store for Shared<'_> {
     }
 
     #[inline]
-    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], state: usize) {
-        prefetch_rows::<AtomicF32, OUT>(self.w, &self.s, off, pairs, state);
+    fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
+        prefetch_rows::<O, AtomicF32, OUT>(self.w, &self.s, off, pairs);
     }
 
     #[inline]
@@ -352,7 +363,7 @@ impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
     }
     #[inline(always)]
     fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
-        self.store.prefetch_rows::<OUT>(off, pairs, O::STATE);
+        self.store.prefetch_rows::<O, OUT>(off, pairs);
     }
 }
 

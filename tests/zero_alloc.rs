@@ -1,5 +1,6 @@
 //! Visiting a derived row's features allocates nothing: the derive reads borrowed fields
-//! in place and hashes on the fly.
+//! in place and hashes on the fly. Nor do the forward and backward passes of a network,
+//! once a thread's workspace has seen its first row.
 //!
 //! The allocation counter is per thread, so the test harness's own threads cannot
 //! disturb the count.
@@ -76,8 +77,7 @@ struct Flight<'a> {
     more: Option<[f32; 2]>,
 }
 
-#[test]
-fn visiting_features_does_not_allocate() {
+fn with_row(check: impl FnOnce(&Flight<'_>)) {
     let extra = [SparseF { id: 3, value: 0.5 }, SparseF { id: 9, value: 1.5 }];
     let tags = ["vip", "kids", "late"];
     let ctx = [1.0, 2.0, 3.0];
@@ -95,6 +95,15 @@ fn visiting_features_does_not_allocate() {
         ctx: &ctx,
         more: Some([4.0, 5.0]),
     };
+    check(&row);
+}
+
+#[test]
+fn visiting_features_does_not_allocate() {
+    with_row(visit_without_allocating);
+}
+
+fn visit_without_allocating(row: &Flight<'_>) {
     let mut dense = [0.0f32; 5];
     let (mut n, mut sum) = (0usize, 0u64);
 
@@ -105,12 +114,12 @@ fn visiting_features_does_not_allocate() {
 
     let before = allocs();
     for _ in 0..100 {
-        SparseGroup::<{ group_id("") }>::visit(&row, |id, v| {
+        SparseGroup::<{ group_id("") }>::visit(row, |id, v| {
             n += 1;
             sum = sum.wrapping_add(id as u64 ^ v.to_bits() as u64);
         })
         .unwrap();
-        DenseGroup::<{ group_id("ctx") }, 5>::dense(&row, &mut dense).unwrap();
+        DenseGroup::<{ group_id("ctx") }, 5>::dense(row, &mut dense).unwrap();
         std::hint::black_box((&dense, sum));
     }
     let after = allocs();
@@ -120,4 +129,28 @@ fn visiting_features_does_not_allocate() {
     assert_eq!(n, 100 * 16);
     assert_eq!(dense, [1.0, 2.0, 3.0, 4.0, 5.0]);
     let _ = (row.delayed, row.w);
+}
+
+#[test]
+fn forward_and_backward_passes_do_not_allocate() {
+    type Net = vectorflow::network![Sparse<{ 1 << 12 }>, ctx: Dense<5> => Linear<8> => ReLU => Dropout<0.2> => Linear<2>];
+    let net = Net::new(vectorflow::Init::normal(0.3).seed(3));
+    let mut acc = vectorflow::params::Accumulate::new(net.params());
+    let mut ws = vectorflow::network::Workspace::train(7);
+    with_row(|row| {
+        let dy = [0.5f32, -1.0];
+        // The first row sizes the workspace's input cache.
+        Net::forward(net.params(), &mut ws, row).unwrap();
+        Net::backward::<Flight<'_>, _>(&mut acc, &ws, &dy);
+        net.predict(row).unwrap();
+
+        let before = allocs();
+        for _ in 0..100 {
+            let out = *Net::forward(net.params(), &mut ws, row).unwrap();
+            Net::backward::<Flight<'_>, _>(&mut acc, &ws, &dy);
+            std::hint::black_box((out, net.predict(row).unwrap()));
+        }
+        assert_eq!(allocs() - before, 0, "a forward or backward pass allocated");
+        assert!(acc.grad.iter().any(|g| *g != 0.0));
+    });
 }

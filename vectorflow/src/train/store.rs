@@ -11,7 +11,13 @@
 //! Optimizer state is shared, not per thread: per-thread state would multiply the
 //! largest buffer (one float per weight and state) by the thread count, and AdaGrad's
 //! accumulators would each see only a fraction of the gradients, taking larger steps
-//! than one thread does.
+//! than one thread does. Its speed gain is small: with the state traffic removed
+//! altogether (an upper bound for per-thread state), two threads trained
+//! Sparse(2^20) → 16 → ReLU → 1 12% faster (462k against 414k rows/s).
+//!
+//! The atomics cost nothing for rows of one float (logistic regression) but about 2.2×
+//! per thread for rows of 16 (LLVM does not vectorise atomic loads and stores), which is
+//! why one thread uses [`Plain`].
 
 use crate::kernels;
 use crate::optim::{Optimizer, MAX_STATE};

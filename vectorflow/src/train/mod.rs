@@ -244,6 +244,9 @@ impl<O: Optimizer> Trainer<O> {
         L: Loss<R, S::Out>,
     {
         self.check()?;
+        if rows.len() > u32::MAX as usize {
+            return Err(TrainError::Config("at most 2^32 − 1 rows per call".into()));
+        }
         let (mut train, mut holdout) = (Vec::new(), Vec::new());
         for i in 0..rows.len() {
             if self.is_holdout(i) {
@@ -252,12 +255,8 @@ impl<O: Optimizer> Trainer<O> {
                 train.push(i as u32);
             }
         }
-        if train.is_empty() || rows.len() > u32::MAX as usize {
-            return Err(if train.is_empty() {
-                TrainError::NoRows
-            } else {
-                TrainError::Config("at most 2^32 − 1 rows per call".into())
-            });
+        if train.is_empty() {
+            return Err(TrainError::NoRows);
         }
         let n_params = net.params().len();
         let init = self.opt.init_state();

@@ -736,3 +736,145 @@ fn a_sparse_loss_leaves_unset_outputs_untouched() {
         assert!((out[c % 4] - 1.0).abs() < 0.1, "{word}: {out:?}");
     }
 }
+
+/// A row with one hashed word and no label: for closure losses that set the gradient.
+#[derive(Features)]
+struct Word {
+    #[hash]
+    word: &'static str,
+}
+
+/// Several Hogwild threads apply an L2 prior at most once per training row: a weight that
+/// never gets a gradient decays to `w₀·(1 − lr·λ)^rows` exactly with one thread. With
+/// several, a catch-up may be lost when two threads touch one row at once (Hogwild's
+/// race: the weight then decays less), but none is ever applied twice.
+#[test]
+fn hogwild_threads_apply_a_prior_once_per_row() {
+    type M = network![Sparse<{ 1 << 16 }> => Linear<1, bias = false>];
+    let words: Vec<&'static str> = (0..2000)
+        .map(|i| &*Box::leak(format!("w{i}").into_boxed_str()))
+        .collect();
+    let rows: Vec<Word> = (0..20_000)
+        .map(|i| Word {
+            word: words[i % words.len()],
+        })
+        .collect();
+    let no_gradient = |_: &[f32; 1], _: &Word, _: &mut [f32; 1]| -> f32 { 0.0 };
+    let want = (1.0f64 - 1e-4).powi(20_000);
+    for threads in [1, 2, 4] {
+        let mut net = M::new(Init::zeros());
+        net.params_mut().fill(1.0);
+        Trainer::new(Sgd::new(1.0))
+            .prior(Prior::l2(1e-4))
+            .threads(threads)
+            .progress(Progress::Silent)
+            .fit(&mut net, &rows, no_gradient)
+            .unwrap();
+        for &w in net.params() {
+            let w = w as f64;
+            if threads == 1 {
+                assert!((w - want).abs() < 1e-4 * want, "{w} vs {want}");
+            } else {
+                assert!(
+                    w > 0.99 * want,
+                    "{threads} threads: {w} decayed past {want}"
+                );
+            }
+        }
+    }
+}
+
+/// A mini-batch takes one averaged step per weight, however the rows of the batch
+/// recorded their gradients (a whole row for one, a single output for the other).
+#[test]
+fn a_mini_batch_takes_one_averaged_step() {
+    type M = network![Sparse<16> => Linear<8, bias = false>];
+    let rows = [Word { word: "x" }, Word { word: "y" }, Word { word: "x" }];
+    let mut net = M::new(Init::zeros());
+    let mut seen = 0;
+    let grads = std::sync::Mutex::new(&mut seen);
+    let loss = |_: &[f32; 8], r: &Word, g: &mut [f32; 8]| -> f32 {
+        let mut n = grads.lock().unwrap();
+        // the first "x" has a gradient on every output, the second on output 0 only
+        if r.word == "x" {
+            if **n == 0 {
+                *g = [1.0; 8];
+            } else {
+                g[0] = 1.0;
+            }
+            **n += 1;
+        }
+        0.0
+    };
+    Trainer::new(AdaGrad::new(0.1))
+        .batch(3)
+        .shuffle(false)
+        .threads(1)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows, loss)
+        .unwrap();
+    // AdaGrad's first step has length lr whatever the gradient: one step per weight.
+    let touched: Vec<f32> = net.params().iter().copied().filter(|w| *w != 0.0).collect();
+    assert_eq!(touched.len(), 8, "{touched:?}");
+    for w in touched {
+        assert!((w + 0.1).abs() < 1e-6, "{w}: more than one step");
+    }
+}
+
+/// A loss that panics ends `fit` with that panic, not a hang, with progress on.
+#[test]
+fn a_panicking_loss_does_not_hang_training() {
+    type M = network![Sparse<16> => Linear<1>];
+    let rows = [Word { word: "a" }, Word { word: "b" }];
+    let boom = |_: &[f32; 1], r: &Word, _: &mut [f32; 1]| -> f32 {
+        assert_ne!(r.word, "b", "the loss gave up");
+        0.0
+    };
+    let result = std::panic::catch_unwind(|| {
+        let mut net = M::new(Init::zeros());
+        Trainer::new(Sgd::new(0.1))
+            .threads(1)
+            .progress(Progress::Lines)
+            .fit(&mut net, &rows, boom)
+    });
+    assert!(result.is_err());
+}
+
+/// A NaN label stops training with the logistic loss too (it compares the label with 0.5,
+/// which a NaN would silently fail).
+#[test]
+fn a_nan_label_stops_logistic_training() {
+    type M = network![Sparse<16> => Linear<1>];
+    #[derive(Features)]
+    struct Row {
+        #[label]
+        y: f32,
+        #[hash]
+        word: &'static str,
+    }
+    let rows = [
+        Row { y: 1.0, word: "a" },
+        Row {
+            y: f32::NAN,
+            word: "b",
+        },
+    ];
+    let mut net = M::new(Init::zeros());
+    let err = Trainer::new(Sgd::new(0.1))
+        .threads(1)
+        .shuffle(false)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows, Logistic)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::NonFiniteLoss {
+                pass: 1,
+                row: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

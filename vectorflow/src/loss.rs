@@ -17,12 +17,13 @@ use crate::features::Labeled;
     note = "a closure loss is `|out: &{O}, row: &{R}, grad: &mut {O}| -> f32`; `Multinomial<K>` needs K outputs; the other built-in losses need one output and a #[label]"
 )]
 pub trait Loss<R, O>: Sync {
-    /// Sets `grad` to the gradient of the loss with respect to `out` and returns the
-    /// loss. Entries left at zero are skipped by the backward pass.
+    /// Sets `grad` (all zeros on entry) to the gradient of the loss with respect to
+    /// `out` and returns the loss. Entries left at zero are skipped by the backward pass.
     fn loss(&self, out: &O, row: &R, grad: &mut O) -> f32;
 
-    /// Whether only a few entries of `grad` are set (the trainer then clears `grad`
-    /// before each call instead of expecting every entry written).
+    /// Whether the loss sets only a few entries of `grad`, as [`sparse`] declares. The
+    /// trainer clears `grad` before every call either way, so entries a loss leaves
+    /// alone are zero and their outputs' weights are not touched.
     const SPARSE: bool = false;
 }
 
@@ -50,7 +51,11 @@ pub struct Logistic;
 impl<R: Labeled> Loss<R, [f32; 1]> for Logistic {
     #[inline]
     fn loss(&self, out: &[f32; 1], row: &R, grad: &mut [f32; 1]) -> f32 {
-        let y = if row.label() > 0.5 { 1.0 } else { 0.0 };
+        let label = row.label();
+        if label.is_nan() {
+            return f32::NAN;
+        }
+        let y = if label > 0.5 { 1.0 } else { 0.0 };
         let w = row.weight();
         grad[0] = w * (sigmoid(out[0]) - y);
         w * (softplus(out[0]) - y * out[0])
@@ -78,7 +83,11 @@ pub struct Hinge;
 impl<R: Labeled> Loss<R, [f32; 1]> for Hinge {
     #[inline]
     fn loss(&self, out: &[f32; 1], row: &R, grad: &mut [f32; 1]) -> f32 {
-        let y = if row.label() > 0.5 { 1.0 } else { -1.0 };
+        let label = row.label();
+        if label.is_nan() {
+            return f32::NAN;
+        }
+        let y = if label > 0.5 { 1.0 } else { -1.0 };
         let w = row.weight();
         let m = 1.0 - y * out[0];
         if m > 0.0 {

@@ -56,10 +56,13 @@ pub fn as_atomic(w: &mut [f32]) -> &[AtomicF32] {
     unsafe { std::slice::from_raw_parts(w.as_mut_ptr().cast::<AtomicF32>(), w.len()) }
 }
 
+const _: () =
+    assert!(std::mem::align_of::<std::sync::atomic::AtomicU32>() == std::mem::align_of::<u32>());
+
 /// Views an exclusively borrowed `u32` slice as shared atomics.
 pub fn as_atomic_u32(v: &mut [u32]) -> &[std::sync::atomic::AtomicU32] {
-    // SAFETY: AtomicU32 has the same size, alignment and bit validity as u32 (documented
-    // in std), and the exclusive borrow guarantees every access while the shared borrow
+    // SAFETY: AtomicU32 has the same size and bit validity as u32 (documented in std) and,
+    // on this target, the same alignment (checked at compile time above); the exclusive borrow guarantees every access while the shared borrow
     // lives goes through the atomics.
     unsafe { std::slice::from_raw_parts(v.as_mut_ptr().cast(), v.len()) }
 }

@@ -58,6 +58,10 @@ impl Optimizer for Adam {
 
     #[inline(always)]
     fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+        // A weight without gradient keeps its state: updates are sparse, like the rows.
+        if g == 0.0 {
+            return w;
+        }
         s[2] += 1.0;
         s[0] = self.beta1 * s[0] + (1.0 - self.beta1) * g;
         s[1] = self.beta2 * s[1] + (1.0 - self.beta2) * g * g;

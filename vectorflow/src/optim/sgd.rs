@@ -43,6 +43,10 @@ impl Optimizer for Sgd {
 
     #[inline(always)]
     fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+        // A weight without gradient keeps its velocity: updates are sparse, like the rows.
+        if g == 0.0 {
+            return w;
+        }
         s[0] = self.momentum * s[0] + g;
         w - self.lr * scale * s[0]
     }

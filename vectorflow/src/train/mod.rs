@@ -34,7 +34,7 @@ use progress::Counters;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use store::{apply_batch, Deferred, Plain, Shared, Stepper, Store};
+use store::{apply_batch, Batch, Deferred, Plain, Shared, Stepper, Store};
 
 /// Which rows are held out of training to measure the loss after each pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -298,7 +298,10 @@ impl<O: Optimizer> Trainer<O> {
 
         std::thread::scope(|scope| -> Result<(), TrainError> {
             scope.spawn(|| progress::report(self.progress, &counters, total, start));
-            let result = (|| {
+            // Ends the progress thread however this closure ends, a panic included:
+            // the scope would otherwise wait for it forever.
+            let _done = progress::Done(&counters.done);
+            (|| {
                 for pass in 1..=self.passes {
                     let t0 = Instant::now();
                     let (rows0, nnz0) = (
@@ -323,7 +326,9 @@ impl<O: Optimizer> Trainer<O> {
                     let [p0, p1, p2] = &mut planes[..] else {
                         unreachable!()
                     };
-                    let now = (clock + train.len() as u64) as u32;
+                    // Prior stamps count this pass's rows; the flush brings every row to
+                    // the pass's end, after which they start again from 0.
+                    let now = train.len() as u32;
                     let scale_end = self.schedule.scale(clock + train.len() as u64);
                     if self.threads == 1 {
                         let mut store = Plain {
@@ -334,10 +339,15 @@ impl<O: Optimizer> Trainer<O> {
                         job.run::<I, S, _>(
                             &mut store,
                             &train,
-                            clock,
+                            Clock {
+                                pass: clock,
+                                stride: 1,
+                                phase: 0,
+                            },
                             splitmix64(&mut (self.seed ^ pass as u64)),
                         );
                         priors.flush(&mut store, now, scale_end);
+                        stamps.fill(0);
                     } else {
                         let store = Shared {
                             w: as_atomic(net.params_mut()),
@@ -351,17 +361,18 @@ impl<O: Optimizer> Trainer<O> {
                                 let mut seed = self.seed ^ ((pass as u64) << 32) ^ t as u64;
                                 let seed = splitmix64(&mut seed);
                                 let mut store = store;
-                                s.spawn(move |_| {
-                                    job.run::<I, S, _>(
-                                        &mut store,
-                                        part,
-                                        clock + (t * chunk) as u64,
-                                        seed,
-                                    )
-                                });
+                                // Threads advance together, so each counts the rows of
+                                // all of them: its k-th row is row k·T + t of the pass.
+                                let clock = Clock {
+                                    pass: clock,
+                                    stride: self.threads,
+                                    phase: t,
+                                };
+                                s.spawn(move |_| job.run::<I, S, _>(&mut store, part, clock, seed));
                             }
                         });
                         priors.flush(&mut { store }, now, scale_end);
+                        stamps.fill(0);
                     }
                     if let Some(e) = error.lock().unwrap_or_else(|e| e.into_inner()).take() {
                         return Err(e);
@@ -387,21 +398,21 @@ impl<O: Optimizer> Trainer<O> {
                     report.best_pass = pass;
                     if let (Some(patience), Some(h)) = (self.patience, holdout_loss) {
                         match &best {
-                            Some((b, _, _)) if h >= *b => {
+                            // A NaN holdout loss is no improvement.
+                            Some((b, _, _)) if !(h < *b) => {
                                 let best_pass = best.as_ref().map_or(pass, |b| b.1);
                                 if pass - best_pass >= patience {
                                     report.stopped_early = pass < self.passes;
                                     break;
                                 }
                             }
+                            _ if h.is_nan() => {}
                             _ => best = Some((h, pass, net.params().to_vec())),
                         }
                     }
                 }
                 Ok(())
-            })();
-            counters.done.store(true, Ordering::Release);
-            result
+            })()
         })?;
         if let Some((_, pass, params)) = best {
             if pass != report.passes.len() {
@@ -411,6 +422,15 @@ impl<O: Optimizer> Trainer<O> {
         }
         Ok(report)
     }
+}
+
+/// Where a thread's rows fall in training time: its k-th row of the pass is row
+/// `k·stride + phase` of the pass, and `pass` rows came before the pass.
+#[derive(Clone, Copy)]
+struct Clock {
+    pass: u64,
+    stride: usize,
+    phase: usize,
 }
 
 /// What every thread of a pass shares.
@@ -426,8 +446,8 @@ struct Job<'a, T, R, L> {
 }
 
 impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
-    /// Trains on the rows `order` names; `clock` counts the rows trained before them.
-    fn run<I, S, St>(&self, store: &mut St, order: &[u32], clock: u64, seed: u64)
+    /// Trains on the rows `order` names, the thread's share of a pass.
+    fn run<I, S, St>(&self, store: &mut St, order: &[u32], clock: Clock, seed: u64)
     where
         I: InputFeed<R>,
         S: Stack<In = I::Out>,
@@ -436,10 +456,9 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
     {
         let t = self.trainer;
         let mut ws = Workspace::<I, S>::train(seed);
-        let (mut spans, mut values, mut sum) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut batch, mut pending) = (Batch::default(), 0);
         let (mut rows, mut nnz, mut loss_sum, mut weight_sum) = (0u64, 0u64, 0f64, 0f64);
         let priors = self.priors.active();
-        let mut dy = S::Out::zeroed();
         let fail = |e: TrainError| {
             let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
             if slot.is_none() {
@@ -460,10 +479,11 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 });
                 break;
             }
-            let now = clock + k as u64;
-            let scale = t.schedule.scale(now);
+            let in_pass = k * clock.stride + clock.phase;
+            let scale = t.schedule.scale(clock.pass + in_pass as u64);
             if priors {
-                self.priors.catch_up(store, ws.cache(), now as u32, scale);
+                self.priors
+                    .catch_up(store, ws.cache(), in_pass as u32, scale);
             }
             let out = {
                 let stepper = Stepper {
@@ -473,9 +493,8 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 };
                 *Net::<I, S>::forward_loaded::<R, _>(&stepper, &mut ws)
             };
-            if L::SPARSE {
-                dy = S::Out::zeroed();
-            }
+            // Cleared for every row: a loss may set only the entries it has.
+            let mut dy = S::Out::zeroed();
             let l = self.loss.loss(&out, row, &mut dy);
             if !l.is_finite() {
                 fail(TrainError::NonFiniteLoss {
@@ -503,22 +522,16 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 Net::<I, S>::backward::<R, _>(
                     &mut Deferred {
                         store: &*store,
-                        spans: &mut spans,
-                        values: &mut values,
+                        spans: &mut batch.spans,
+                        values: &mut batch.values,
                     },
                     &ws,
                     &dy,
                 );
-                if (k + 1) % t.batch == 0 {
-                    apply_batch(
-                        &t.opt,
-                        store,
-                        &mut spans,
-                        &mut values,
-                        t.batch,
-                        scale,
-                        &mut sum,
-                    );
+                pending += 1;
+                if pending == t.batch {
+                    apply_batch(&t.opt, store, &mut batch, pending, scale);
+                    pending = 0;
                 }
             }
             if priors {
@@ -529,17 +542,9 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 (rows, nnz, loss_sum, weight_sum) = (0, 0, 0.0, 0.0);
             }
         }
-        if !spans.is_empty() {
-            let n = order.len() % t.batch;
-            apply_batch(
-                &t.opt,
-                store,
-                &mut spans,
-                &mut values,
-                n.max(1),
-                t.schedule.scale(clock + order.len() as u64),
-                &mut sum,
-            );
+        if pending > 0 {
+            let end = clock.pass + (order.len() * clock.stride) as u64;
+            apply_batch(&t.opt, store, &mut batch, pending, t.schedule.scale(end));
         }
         self.counters.add(rows, nnz, loss_sum, weight_sum);
     }
@@ -580,8 +585,8 @@ impl<S: Store> Store for &mut S {
     }
 }
 
-/// The weighted mean loss of the holdout rows (rows whose features are not finite are
-/// left out).
+/// The weighted mean loss of the holdout rows (rows whose features or loss are not
+/// finite are left out).
 fn holdout_loss<I, S, R, L>(
     pool: &rayon::ThreadPool,
     params: &[f32],
@@ -600,19 +605,26 @@ where
         idx.par_chunks(4096)
             .map(|chunk| {
                 let mut ws = Workspace::<I, S>::predict();
-                let mut dy = S::Out::zeroed();
                 let (mut l, mut w) = (0.0f64, 0.0f64);
                 for &i in chunk {
                     let row = &rows[i as usize];
                     if let Ok(out) = Net::<I, S>::forward(params, &mut ws, row) {
                         let out = *out;
-                        l += loss.loss(&out, row, &mut dy) as f64;
-                        w += row.weight() as f64;
+                        let loss = loss.loss(&out, row, &mut S::Out::zeroed());
+                        if loss.is_finite() {
+                            l += loss as f64;
+                            w += row.weight() as f64;
+                        }
                     }
                 }
                 (l, w)
             })
             .reduce(|| (0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
-    l / w.max(f64::MIN_POSITIVE)
+    // No usable holdout row: NaN, which early stopping never counts as an improvement.
+    if w > 0.0 {
+        l / w
+    } else {
+        f64::NAN
+    }
 }

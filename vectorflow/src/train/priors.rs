@@ -56,7 +56,11 @@ pub(crate) fn decay(w: f32, k: u32, a: f32, b: f32) -> f32 {
     if k == 0 || w == 0.0 {
         return w;
     }
-    let q = (1.0 - a as f64).powi(k as i32);
+    if a >= 1.0 {
+        // One step of decay already reaches zero, and P never leaves it.
+        return 0.0f32.copysign(w);
+    }
+    let q = (1.0 - a as f64).powf(k as f64);
     let shrink = if a > 0.0 {
         b as f64 * (1.0 - q) / a as f64
     } else {

@@ -51,6 +51,16 @@ impl Counters {
     }
 }
 
+/// Sets its flag when dropped: tells the progress thread that training ended, however
+/// it ended.
+pub(crate) struct Done<'a>(pub &'a AtomicBool);
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Prints the table while `counters.done` is false; `total` is the number of rows all
 /// passes will train on.
 pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Instant) {

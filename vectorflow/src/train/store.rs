@@ -52,8 +52,8 @@ pub(crate) trait Store {
     fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]);
     /// Applies `f` to the weight at `i` (priors).
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32);
-    /// Swaps the stamp of sparse row `r` (the number of prior steps applied to it) for
-    /// `now`, returning the old one.
+    /// Raises the stamp of sparse row `r` (the number of prior steps applied to it) to
+    /// `now` if it is lower, returning the old one.
     fn swap_stamp(&mut self, r: usize, now: u32) -> u32;
 }
 
@@ -262,7 +262,9 @@ impl Store for Plain<'_> {
 
     #[inline]
     fn swap_stamp(&mut self, r: usize, now: u32) -> u32 {
-        std::mem::replace(&mut self.stamps[r], now)
+        let old = self.stamps[r];
+        self.stamps[r] = old.max(now);
+        old
     }
 }
 
@@ -333,7 +335,9 @@ impl Store for Shared<'_> {
 
     #[inline]
     fn swap_stamp(&mut self, r: usize, now: u32) -> u32 {
-        self.stamps[r].swap(now, Ordering::Relaxed)
+        // Monotone: a thread whose clock lags another's never moves a stamp back, so no
+        // prior step is applied twice.
+        self.stamps[r].fetch_max(now, Ordering::Relaxed)
     }
 }
 
@@ -425,35 +429,54 @@ impl<S: Store> Learn for Deferred<'_, S> {
     }
 }
 
-/// Applies a mini-batch's recorded gradients: spans of the same weights are summed, and
-/// every sum is divided by the batch size, so a batch takes one averaged step.
+/// Applies a mini-batch's recorded gradients as one averaged step: the gradients of each
+/// weight are summed, whatever spans recorded them, divided by the batch size, and each
+/// run of consecutive weights takes one optimizer step.
 pub(crate) fn apply_batch<O: Optimizer, S: Store>(
     opt: &O,
     store: &mut S,
-    spans: &mut Vec<(usize, usize, usize)>,
-    values: &mut Vec<f32>,
-    batch: usize,
+    batch: &mut Batch,
+    size: usize,
     scale: f32,
-    sum: &mut Vec<f32>,
 ) {
-    spans.sort_unstable_by_key(|&(off, _, len)| (off, len));
-    let inv = 1.0 / batch as f32;
+    let Batch {
+        spans,
+        values,
+        items,
+        run,
+    } = batch;
+    items.clear();
+    for &(off, start, len) in spans.iter() {
+        items.extend((0..len).map(|k| (off + k, values[start + k])));
+    }
+    items.sort_unstable_by_key(|&(i, _)| i);
+    let inv = 1.0 / size as f32;
     let mut i = 0;
-    while i < spans.len() {
-        let (off, start, len) = spans[i];
-        sum.clear();
-        sum.extend(values[start..start + len].iter().map(|g| g * inv));
-        let mut j = i + 1;
-        while j < spans.len() && spans[j].0 == off && spans[j].2 == len {
-            let s = spans[j].1;
-            for (a, g) in sum.iter_mut().zip(&values[s..s + len]) {
-                *a += g * inv;
+    while i < items.len() {
+        let first = items[i].0;
+        run.clear();
+        while let Some(&(idx, g)) = items.get(i) {
+            if idx == first + run.len() {
+                run.push(g * inv);
+            } else if idx + 1 == first + run.len() {
+                *run.last_mut().expect("a run has an entry") += g * inv;
+            } else {
+                break;
             }
-            j += 1;
+            i += 1;
         }
-        store.update(opt, off, sum, scale);
-        i = j;
+        store.update(opt, first, run, scale);
     }
     spans.clear();
     values.clear();
+}
+
+/// A thread's mini-batch buffers, reused from batch to batch.
+#[derive(Default)]
+pub(crate) struct Batch {
+    /// `(offset, start in values, len)` of each recorded gradient.
+    pub spans: Vec<(usize, usize, usize)>,
+    pub values: Vec<f32>,
+    items: Vec<(usize, f32)>,
+    run: Vec<f32>,
 }

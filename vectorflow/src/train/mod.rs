@@ -399,7 +399,7 @@ impl<O: Optimizer> Trainer<O> {
                     if let (Some(patience), Some(h)) = (self.patience, holdout_loss) {
                         match &best {
                             // A NaN holdout loss is no improvement.
-                            Some((b, _, _)) if !(h < *b) => {
+                            Some((b, _, _)) if h.is_nan() || h >= *b => {
                                 let best_pass = best.as_ref().map_or(pass, |b| b.1);
                                 if pass - best_pass >= patience {
                                     report.stopped_early = pass < self.passes;

@@ -550,41 +550,6 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
     }
 }
 
-impl<S: Store> Store for &mut S {
-    type View = S::View;
-    #[inline(always)]
-    fn view(&self) -> &S::View {
-        (**self).view()
-    }
-    #[inline(always)]
-    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
-        (**self).update(opt, off, grad, scale)
-    }
-    #[inline(always)]
-    fn update_rows<O: Optimizer, const OUT: usize>(
-        &mut self,
-        opt: &O,
-        off: usize,
-        pairs: &[(u32, f32)],
-        dy: &[f32; OUT],
-        scale: f32,
-    ) {
-        (**self).update_rows(opt, off, pairs, dy, scale)
-    }
-    #[inline(always)]
-    fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
-        (**self).prefetch_rows::<O, OUT>(off, pairs)
-    }
-    #[inline(always)]
-    fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {
-        (**self).map(i, f)
-    }
-    #[inline(always)]
-    fn swap_stamp(&mut self, r: usize, now: u32) -> u32 {
-        (**self).swap_stamp(r, now)
-    }
-}
-
 /// The weighted mean loss of the holdout rows (rows whose features or loss are not
 /// finite are left out).
 fn holdout_loss<I, S, R, L>(

@@ -345,7 +345,7 @@ impl Store for Shared<'_> {
 /// at once (per-row SGD) — the layers compute their input gradients first.
 pub(crate) struct Stepper<'a, O, S> {
     pub opt: &'a O,
-    pub store: S,
+    pub store: &'a mut S,
     pub scale: f32,
 }
 

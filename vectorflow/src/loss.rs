@@ -1,4 +1,4 @@
-//! Losses: built-in ones, closures, and closures with a sparse output gradient.
+//! Losses: built-in ones and closures, with dense or sparse output gradients.
 //!
 //! A loss sees the network's output, the row and a gradient buffer of the same width:
 //! `Loss<R, [f32; OUT]>`. A loss written for another width, such as
@@ -7,6 +7,23 @@
 //!
 //! Built-in losses multiply both the loss and its gradient by the row's `#[weight]`.
 //! A closure sees the row and weighs it as it likes.
+//!
+//! The gradient buffer is all zeros when a loss is called, and outputs whose gradient
+//! stays zero are skipped by the backward pass: a loss over many outputs that sets only a
+//! few entries (a sampled softmax, a one-vs-rest target) touches only those outputs'
+//! weights.
+//!
+//! ```
+//! use vectorflow::loss::Loss;
+//! // squared error on the target output only
+//! let l = |out: &[f32; 4], target: &usize, grad: &mut [f32; 4]| -> f32 {
+//!     grad[*target] = out[*target] - 1.0;
+//!     0.5 * grad[*target] * grad[*target]
+//! };
+//! let mut g = [0.0; 4];
+//! assert_eq!(l.loss(&[0.0, 3.0, 0.0, 0.0], &1, &mut g), 2.0);
+//! assert_eq!(g, [0.0, 2.0, 0.0, 0.0]);
+//! ```
 
 use crate::features::Labeled;
 
@@ -20,11 +37,6 @@ pub trait Loss<R, O>: Sync {
     /// Sets `grad` (all zeros on entry) to the gradient of the loss with respect to
     /// `out` and returns the loss. Entries left at zero are skipped by the backward pass.
     fn loss(&self, out: &O, row: &R, grad: &mut O) -> f32;
-
-    /// Whether the loss sets only a few entries of `grad`, as [`sparse`] declares. The
-    /// trainer clears `grad` before every call either way, so entries a loss leaves
-    /// alone are zero and their outputs' weights are not touched.
-    const SPARSE: bool = false;
 }
 
 /// A numerically stable `ln(1 + e^x)`.
@@ -154,38 +166,6 @@ where
     #[inline]
     fn loss(&self, out: &[f32; N], row: &R, grad: &mut [f32; N]) -> f32 {
         self(out, row, grad)
-    }
-}
-
-/// A loss closure that sets only a few entries of the gradient (e.g. a sampled softmax
-/// over many outputs); the backward pass then touches only those outputs' weights.
-///
-/// ```
-/// use vectorflow::loss::{sparse, Loss};
-/// let l = sparse(|out: &[f32; 4], target: &usize, grad: &mut [f32; 4]| -> f32 {
-///     grad[*target] = out[*target] - 1.0;
-///     0.5 * (out[*target] - 1.0).powi(2)
-/// });
-/// let mut g = [0.0; 4];
-/// assert_eq!(l.loss(&[0.0, 3.0, 0.0, 0.0], &1, &mut g), 2.0);
-/// assert_eq!(g, [0.0, 2.0, 0.0, 0.0]);
-/// ```
-pub fn sparse<F>(f: F) -> SparseLoss<F> {
-    SparseLoss(f)
-}
-
-/// See [`sparse`].
-#[derive(Clone, Copy, Debug)]
-pub struct SparseLoss<F>(pub F);
-
-impl<R, const N: usize, F> Loss<R, [f32; N]> for SparseLoss<F>
-where
-    F: Fn(&[f32; N], &R, &mut [f32; N]) -> f32 + Sync,
-{
-    const SPARSE: bool = true;
-    #[inline]
-    fn loss(&self, out: &[f32; N], row: &R, grad: &mut [f32; N]) -> f32 {
-        (self.0)(out, row, grad)
     }
 }
 

@@ -34,7 +34,7 @@ use progress::Counters;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use store::{apply_batch, Batch, Deferred, Plain, Shared, Stepper, Store};
+use store::{apply_batch, Batch, Plain, Shared, Stepper, Store};
 
 /// Which rows are held out of training to measure the loss after each pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -490,6 +490,7 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                     opt: &t.opt,
                     store: &mut *store,
                     scale,
+                    batch: None,
                 };
                 *Net::<I, S>::forward_loaded::<R, _>(&stepper, &mut ws)
             };
@@ -508,26 +509,15 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
             nnz += (ws.cache().sparse.len() + ws.cache().dense.len()) as u64;
             loss_sum += l as f64;
             weight_sum += row.weight() as f64;
-            if t.batch == 1 {
-                Net::<I, S>::backward::<R, _>(
-                    &mut Stepper {
-                        opt: &t.opt,
-                        store: &mut *store,
-                        scale,
-                    },
-                    &ws,
-                    &dy,
-                );
-            } else {
-                Net::<I, S>::backward::<R, _>(
-                    &mut Deferred {
-                        store: &*store,
-                        spans: &mut batch.spans,
-                        values: &mut batch.values,
-                    },
-                    &ws,
-                    &dy,
-                );
+            let batched = t.batch > 1;
+            let mut stepper = Stepper {
+                opt: &t.opt,
+                store: &mut *store,
+                scale,
+                batch: batched.then_some(&mut batch),
+            };
+            Net::<I, S>::backward::<R, _>(&mut stepper, &ws, &dy);
+            if batched {
                 pending += 1;
                 if pending == t.batch {
                     apply_batch(&t.opt, store, &mut batch, pending, scale);

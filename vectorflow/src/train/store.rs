@@ -342,11 +342,14 @@ impl Store for Shared<'_> {
 }
 
 /// The [`Learn`] the backward pass hands gradients to: an optimizer step on a store,
-/// at once (per-row SGD) — the layers compute their input gradients first.
+/// at once (per-row SGD) — the layers compute their input gradients first — or, with a
+/// mini-batch, records it for [`apply_batch`], reads then seeing the weights as they were
+/// when the batch began.
 pub(crate) struct Stepper<'a, O, S> {
     pub opt: &'a O,
     pub store: &'a mut S,
     pub scale: f32,
+    pub batch: Option<&'a mut Batch>,
 }
 
 impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
@@ -380,52 +383,25 @@ impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
 impl<O: Optimizer, S: Store> Learn for Stepper<'_, O, S> {
     #[inline(always)]
     fn step(&mut self, off: usize, grad: &[f32]) {
-        self.store.update(self.opt, off, grad, self.scale);
+        match &mut self.batch {
+            None => self.store.update(self.opt, off, grad, self.scale),
+            Some(b) => {
+                b.spans.push((off, b.values.len(), grad.len()));
+                b.values.extend_from_slice(grad);
+            }
+        }
     }
     #[inline(always)]
     fn step_rows<const OUT: usize>(&mut self, off: usize, pairs: &[(u32, f32)], dy: &[f32; OUT]) {
-        self.store.update_rows(self.opt, off, pairs, dy, self.scale);
-    }
-}
-
-/// A [`Learn`] that records gradients for a mini-batch, to be summed and applied at the
-/// batch's end; reads see the weights as they were when the batch began.
-pub(crate) struct Deferred<'a, S> {
-    pub store: &'a S,
-    /// `(offset, start in values, len)` of each recorded gradient.
-    pub spans: &'a mut Vec<(usize, usize, usize)>,
-    pub values: &'a mut Vec<f32>,
-}
-
-impl<S: Store> Params for Deferred<'_, S> {
-    #[inline(always)]
-    fn get(&self, i: usize) -> f32 {
-        self.store.view().get(i)
-    }
-    #[inline(always)]
-    fn row<const N: usize>(&self, off: usize) -> [f32; N] {
-        self.store.view().row(off)
-    }
-    #[inline(always)]
-    fn matvec<const IN: usize, const OUT: usize>(
-        &self,
-        off: usize,
-        x: &[f32; IN],
-        y: &mut [f32; OUT],
-    ) {
-        self.store.view().matvec(off, x, y)
-    }
-    #[inline(always)]
-    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
-        self.store.view().gather(off, pairs, y)
-    }
-}
-
-impl<S: Store> Learn for Deferred<'_, S> {
-    #[inline]
-    fn step(&mut self, off: usize, grad: &[f32]) {
-        self.spans.push((off, self.values.len(), grad.len()));
-        self.values.extend_from_slice(grad);
+        match &mut self.batch {
+            None => self.store.update_rows(self.opt, off, pairs, dy, self.scale),
+            Some(_) => {
+                for &(i, v) in pairs {
+                    let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
+                    self.step(off + i as usize * OUT, &g);
+                }
+            }
+        }
     }
 }
 
@@ -475,8 +451,8 @@ pub(crate) fn apply_batch<O: Optimizer, S: Store>(
 #[derive(Default)]
 pub(crate) struct Batch {
     /// `(offset, start in values, len)` of each recorded gradient.
-    pub spans: Vec<(usize, usize, usize)>,
-    pub values: Vec<f32>,
+    spans: Vec<(usize, usize, usize)>,
+    values: Vec<f32>,
     items: Vec<(usize, f32)>,
     run: Vec<f32>,
 }

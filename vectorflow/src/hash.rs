@@ -5,6 +5,10 @@
 //! always map to the same `u32`, so other readers (LIBSVM converters, online services)
 //! can reproduce them with [`murmur3_32`] and [`namespace_seed`].
 
+/// The hashing scheme's name and version, recorded in model files: a model trained on
+/// ids from another scheme would read the wrong weights, so loading refuses it.
+pub const SCHEME: &str = "murmur3_x86_32/namespace-seeded/1";
+
 /// MurmurHash3, x86 32-bit variant, of `bytes` with `seed`.
 ///
 /// A `const fn`, so namespace seeds are computed at compile time.

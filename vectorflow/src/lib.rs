@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 pub mod features;
+pub mod file;
 pub mod hash;
 pub mod init;
 pub mod kernels;
@@ -48,6 +49,7 @@ pub mod rng;
 pub mod train;
 
 pub use features::{FeatureError, Features, Labeled, SparseF};
+pub use file::ModelError;
 pub use init::Init;
 pub use network::Net;
 pub use vectorflow_derive::{network, Category, Features};

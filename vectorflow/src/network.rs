@@ -8,6 +8,7 @@ use crate::init::Init;
 use crate::layers::{Block, Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed};
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
+use crate::train::TrainState;
 use std::marker::PhantomData;
 
 /// The dense stack after the input layer, as a list: `Seq<L1, Seq<L2, End<N>>>`.
@@ -179,6 +180,7 @@ impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
 /// ```
 pub struct Net<I, S> {
     params: Vec<f32>,
+    state: Option<TrainState>,
     _layers: PhantomData<fn() -> (I, S)>,
 }
 
@@ -186,6 +188,34 @@ impl<I, S> Clone for Net<I, S> {
     fn clone(&self) -> Self {
         Net {
             params: self.params.clone(),
+            state: self.state.clone(),
+            _layers: PhantomData,
+        }
+    }
+}
+
+impl<I, S> Net<I, S> {
+    /// The state training continues from, if the net has been trained (or was loaded
+    /// with one).
+    pub fn train_state(&self) -> Option<&TrainState> {
+        self.state.as_ref()
+    }
+
+    /// Drops the training state, keeping the weights: the next `fit` starts its
+    /// optimizer afresh, and [`Net::save`] writes the weights alone.
+    pub fn clear_train_state(&mut self) {
+        self.state = None;
+    }
+
+    /// The parameters and the training state, borrowed together (for the trainer).
+    pub(crate) fn parts_mut(&mut self) -> (&mut [f32], &mut Option<TrainState>) {
+        (&mut self.params, &mut self.state)
+    }
+
+    pub(crate) fn from_parts(params: Vec<f32>, state: Option<TrainState>) -> Self {
+        Net {
+            params,
+            state,
             _layers: PhantomData,
         }
     }
@@ -202,19 +232,13 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         let (input, stack) = params.split_at_mut(I::PARAMS);
         I::init(input, &init, &mut rng);
         S::init(stack, &init, &mut rng);
-        Net {
-            params,
-            _layers: PhantomData,
-        }
+        Net::from_parts(params, None)
     }
 
     /// A network with the given parameters, or `None` if their count is not
     /// [`Self::PARAMS`].
     pub fn from_params(params: Vec<f32>) -> Option<Self> {
-        (params.len() == Self::PARAMS).then_some(Net {
-            params,
-            _layers: PhantomData,
-        })
+        (params.len() == Self::PARAMS).then(|| Net::from_parts(params, None))
     }
 
     /// The flat parameter buffer (input layer first, then each layer of the stack).
@@ -273,14 +297,14 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     where
         I: InputFeed<R>,
     {
-        Self::load(ws, row)?;
+        Self::load_row(ws, row)?;
         Ok(Self::forward_loaded::<R, P>(p, ws))
     }
 
     /// Reads (and hashes) the row's inputs into the workspace: the first half of
     /// [`Net::forward`], so a trainer can act on the row's features before computing.
     #[inline]
-    pub fn load<R>(ws: &mut Workspace<I, S>, row: &R) -> Result<(), FeatureError>
+    pub fn load_row<R>(ws: &mut Workspace<I, S>, row: &R) -> Result<(), FeatureError>
     where
         I: InputFeed<R>,
     {
@@ -288,7 +312,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 
     /// The second half of [`Net::forward`]: computes every layer from the inputs that
-    /// [`Net::load`] read.
+    /// [`Net::load_row`] read.
     #[inline]
     pub fn forward_loaded<'w, R, P: Params + ?Sized>(
         p: &P,

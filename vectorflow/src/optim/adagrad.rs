@@ -26,6 +26,7 @@ impl AdaGrad {
 
 impl Optimizer for AdaGrad {
     const STATE: usize = 1;
+    const NAME: &'static str = "AdaGrad";
 
     fn lr(&self) -> f32 {
         self.lr

@@ -44,6 +44,7 @@ impl Adam {
 
 impl Optimizer for Adam {
     const STATE: usize = 3;
+    const NAME: &'static str = "Adam";
 
     fn lr(&self) -> f32 {
         self.lr

@@ -51,6 +51,7 @@ impl Ftrl {
 impl Optimizer for Ftrl {
     /// `z` and `n` of the paper.
     const STATE: usize = 2;
+    const NAME: &'static str = "Ftrl";
 
     fn lr(&self) -> f32 {
         self.alpha
@@ -61,6 +62,18 @@ impl Optimizer for Ftrl {
             "FTRL(alpha={}, beta={}, l1={}, l2={})",
             self.alpha, self.beta, self.l1, self.l2
         )
+    }
+
+    /// FTRL's weight is a function of `z` and `n`; `z` starts where that function gives
+    /// `w` (with `n = 0`), so training continues from existing weights instead of
+    /// overwriting them on their first step.
+    fn start(&self, w: f32) -> [f32; MAX_STATE] {
+        let z = if w == 0.0 {
+            0.0
+        } else {
+            -(w * (self.beta / self.alpha + self.l2) + self.l1.copysign(w))
+        };
+        [z, 0.0, 0.0]
     }
 
     #[inline(always)]

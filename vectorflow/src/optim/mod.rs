@@ -23,6 +23,10 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     /// How many state floats it keeps per weight (at most [`MAX_STATE`]).
     const STATE: usize;
 
+    /// The kind of optimizer, naming what its state planes mean (`"AdaGrad"`): a
+    /// training state continues only with an optimizer of the same kind.
+    const NAME: &'static str;
+
     /// A short description for reports, e.g. `AdaGrad(lr=0.1)`.
     fn describe(&self) -> String;
 
@@ -32,6 +36,13 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     /// The initial state of every weight.
     fn init_state(&self) -> [f32; MAX_STATE] {
         [0.0; MAX_STATE]
+    }
+
+    /// The state of a weight that starts training at `w`: [`Optimizer::init_state`],
+    /// except for optimizers whose state determines the weight (FTRL).
+    fn start(&self, w: f32) -> [f32; MAX_STATE] {
+        let _ = w;
+        self.init_state()
     }
 
     /// The weight after one step with gradient `g`, updating its state `s`. `scale`

@@ -32,6 +32,7 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     const STATE: usize = 1;
+    const NAME: &'static str = "Sgd";
 
     fn lr(&self) -> f32 {
         self.lr

@@ -16,17 +16,19 @@
 mod priors;
 mod progress;
 mod report;
+mod state;
 mod store;
 
 pub use priors::Prior;
 pub use progress::Progress;
 pub use report::{PassReport, TrainError, TrainReport};
+pub use state::TrainState;
 
 use crate::features::Features;
 use crate::layers::{InputFeed, Zeroed};
 use crate::loss::Loss;
 use crate::network::{Net, Stack, Workspace};
-use crate::optim::{Optimizer, MAX_STATE};
+use crate::optim::Optimizer;
 use crate::params::{as_atomic, as_atomic_u32};
 use crate::rng::{splitmix64, Rng};
 use priors::Priors;
@@ -259,16 +261,33 @@ impl<O: Optimizer> Trainer<O> {
             return Err(TrainError::NoRows);
         }
         let n_params = net.params().len();
-        let init = self.opt.init_state();
-        let mut planes: Vec<Vec<f32>> = (0..MAX_STATE)
-            .map(|j| {
-                if j < O::STATE {
-                    vec![init[j]; n_params]
-                } else {
-                    Vec::new()
-                }
-            })
-            .collect();
+        let state = net.parts_mut().1.take();
+        let mut state = state
+            .filter(|s| s.fits::<O>(n_params))
+            .unwrap_or_else(|| TrainState::new(&self.opt, net.params()));
+        let result = self.passes_on(net, &mut state, rows, &train, &holdout, &loss);
+        // Kept whatever happened: the state matches the weights as training left them.
+        *net.parts_mut().1 = Some(state);
+        result
+    }
+
+    /// Runs the passes of [`Trainer::fit`] on the `train` rows of `rows`, reporting the
+    /// loss on the `holdout` rows, continuing from `state`.
+    fn passes_on<I, S, R, L>(
+        &self,
+        net: &mut Net<I, S>,
+        state: &mut TrainState,
+        rows: &[R],
+        train: &[u32],
+        holdout: &[u32],
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        I: InputFeed<R>,
+        S: Stack<In = I::Out>,
+        R: Features + Sync,
+        L: Loss<R, S::Out>,
+    {
         let lr = self.opt.lr();
         let priors = Priors::new(
             Net::<I, S>::blocks(),
@@ -289,7 +308,7 @@ impl<O: Optimizer> Trainer<O> {
             })?;
         let counters = Counters::new();
         let total = (train.len() * self.passes) as u64;
-        let mut rng = Rng::new(self.seed);
+        let mut order = train.to_vec();
         let mut report = TrainReport::default();
         let mut best: Option<(f64, usize, Vec<f32>)> = None;
         let start = Instant::now();
@@ -309,23 +328,27 @@ impl<O: Optimizer> Trainer<O> {
                         counters.nnz.load(Ordering::Relaxed),
                     );
                     let (l0, w0) = *counters.loss.lock().unwrap_or_else(|e| e.into_inner());
+                    // Each pass's order and masks depend on the seed and on how many
+                    // passes the net has had, so a resumed run repeats an unbroken one.
+                    let global = state.passes() + 1;
                     if self.shuffle {
-                        rng.shuffle(&mut train);
+                        order.copy_from_slice(train);
+                        Rng::new(self.seed ^ global.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                            .shuffle(&mut order);
                     }
-                    let clock = ((pass - 1) * train.len()) as u64;
+                    let train = &order;
+                    let clock = state.rows();
                     let job = Job {
                         trainer: self,
                         rows,
-                        loss: &loss,
+                        loss,
                         priors: &priors,
                         counters: &counters,
                         stop: &stop,
                         error: &error,
                         pass,
                     };
-                    let [p0, p1, p2] = &mut planes[..] else {
-                        unreachable!()
-                    };
+                    let [p0, p1, p2] = state.planes_mut();
                     // Prior stamps count this pass's rows; the flush brings every row to
                     // the pass's end, after which they start again from 0.
                     let now = train.len() as u32;
@@ -338,13 +361,13 @@ impl<O: Optimizer> Trainer<O> {
                         };
                         job.run::<I, S, _>(
                             &mut store,
-                            &train,
+                            train,
                             Clock {
                                 pass: clock,
                                 stride: 1,
                                 phase: 0,
                             },
-                            splitmix64(&mut (self.seed ^ pass as u64)),
+                            splitmix64(&mut (self.seed ^ global)),
                         );
                         priors.flush(&mut store, now, scale_end);
                         stamps.fill(0);
@@ -358,7 +381,7 @@ impl<O: Optimizer> Trainer<O> {
                         pool.scope(|s| {
                             for (t, part) in train.chunks(chunk).enumerate() {
                                 let job = &job;
-                                let mut seed = self.seed ^ ((pass as u64) << 32) ^ t as u64;
+                                let mut seed = self.seed ^ (global << 32) ^ t as u64;
                                 let seed = splitmix64(&mut seed);
                                 let mut store = store;
                                 // Threads advance together, so each counts the rows of
@@ -377,8 +400,9 @@ impl<O: Optimizer> Trainer<O> {
                     if let Some(e) = error.lock().unwrap_or_else(|e| e.into_inner()).take() {
                         return Err(e);
                     }
+                    state.end_pass(train.len() as u64);
                     let holdout_loss = (!holdout.is_empty()).then(|| {
-                        holdout_loss::<I, S, R, L>(&pool, net.params(), rows, &holdout, &loss)
+                        holdout_loss::<I, S, R, L>(&pool, net.params(), rows, holdout, loss)
                     });
                     if let Some(h) = holdout_loss {
                         counters.holdout.store(h.to_bits(), Ordering::Relaxed);
@@ -471,7 +495,7 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 break;
             }
             let row = &self.rows[ri as usize];
-            if let Err(source) = Net::<I, S>::load(&mut ws, row) {
+            if let Err(source) = Net::<I, S>::load_row(&mut ws, row) {
                 fail(TrainError::Feature {
                     pass: self.pass,
                     row: ri as usize,

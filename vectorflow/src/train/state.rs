@@ -1,0 +1,106 @@
+//! What a pass depends on besides the weights, kept across [`Trainer::fit`] calls.
+//!
+//! [`Trainer::fit`]: super::Trainer::fit
+
+use crate::optim::{Optimizer, MAX_STATE};
+
+/// The state training continues from: the optimizer's per-weight state planes, the
+/// passes run so far (which seed each pass's shuffle and dropout masks) and the rows
+/// trained so far (the learning-rate schedule's clock).
+///
+/// A net keeps it after [`Trainer::fit`](super::Trainer::fit), and the next `fit` with
+/// an optimizer of the same kind continues from it, so two passes and then one more give
+/// exactly the weights of three passes on one thread. It is saved with the model
+/// ([`Net::save`](crate::Net::save)) and loaded back ([`Net::load`](crate::Net::load)).
+/// A `fit` with another kind of optimizer starts a fresh state from the net's weights.
+///
+/// Lazy-prior stamps are not part of it: every pass ends by bringing all rows up to
+/// date, so between passes they are all zero.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainState {
+    optimizer: String,
+    planes: [Vec<f32>; MAX_STATE],
+    passes: u64,
+    rows: u64,
+}
+
+impl TrainState {
+    /// A fresh state for optimizer `opt` over the weights `w`.
+    pub fn new<O: Optimizer>(opt: &O, w: &[f32]) -> TrainState {
+        let mut planes: [Vec<f32>; MAX_STATE] = Default::default();
+        for plane in planes.iter_mut().take(O::STATE) {
+            plane.reserve_exact(w.len());
+        }
+        for &wi in w {
+            let s = opt.start(wi);
+            for (plane, s) in planes.iter_mut().zip(s).take(O::STATE) {
+                plane.push(s);
+            }
+        }
+        TrainState {
+            optimizer: O::NAME.to_string(),
+            planes,
+            passes: 0,
+            rows: 0,
+        }
+    }
+
+    /// A state read back from its parts (a model file), checked for consistency.
+    pub(crate) fn from_parts(
+        optimizer: String,
+        planes: Vec<Vec<f32>>,
+        passes: u64,
+        rows: u64,
+    ) -> TrainState {
+        let mut all: [Vec<f32>; MAX_STATE] = Default::default();
+        for (slot, plane) in all.iter_mut().zip(planes) {
+            *slot = plane;
+        }
+        TrainState {
+            optimizer,
+            planes: all,
+            passes,
+            rows,
+        }
+    }
+
+    /// The kind of optimizer the state belongs to ([`Optimizer::NAME`]).
+    pub fn optimizer(&self) -> &str {
+        &self.optimizer
+    }
+
+    /// The passes trained so far.
+    pub fn passes(&self) -> u64 {
+        self.passes
+    }
+
+    /// The training rows seen so far (the schedule's clock).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The optimizer's state planes: `planes()[j][i]` is state `j` of weight `i`.
+    pub fn planes(&self) -> impl Iterator<Item = &[f32]> {
+        self.planes
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(Vec::as_slice)
+    }
+
+    /// Whether it can continue training with optimizer `O` on `n` weights.
+    pub(crate) fn fits<O: Optimizer>(&self, n: usize) -> bool {
+        self.optimizer == O::NAME
+            && self.planes.iter().filter(|p| !p.is_empty()).count() == O::STATE
+            && self.planes.iter().take(O::STATE).all(|p| p.len() == n)
+    }
+
+    pub(crate) fn planes_mut(&mut self) -> &mut [Vec<f32>; MAX_STATE] {
+        &mut self.planes
+    }
+
+    /// Counts one finished pass of `rows` training rows.
+    pub(crate) fn end_pass(&mut self, rows: u64) {
+        self.passes += 1;
+        self.rows += rows;
+    }
+}

@@ -98,3 +98,63 @@ fn initialisation_is_seeded() {
     assert_ne!(a.params(), c.params());
     assert!(a.params().iter().all(|w| w.abs() <= 0.1));
 }
+
+#[derive(vectorflow::Features)]
+struct Clicks<'a> {
+    #[hash]
+    site: &'a str,
+    #[value]
+    price: f32,
+}
+
+#[test]
+fn predict_batch_equals_predict_row_by_row() {
+    type Mlp = network![Sparse<{ 1 << 10 }> => Linear<4> => TanH => Linear<3>];
+    let net = Mlp::new(Init::uniform(0.3).seed(4));
+    let sites: Vec<String> = (0..5000).map(|i| format!("s{}", i % 97)).collect();
+    let rows: Vec<Clicks> = sites
+        .iter()
+        .enumerate()
+        .map(|(i, site)| Clicks {
+            site,
+            price: i as f32 / 1000.0,
+        })
+        .collect();
+    let batch = net.predict_batch(&rows).unwrap();
+    assert_eq!(batch.len(), rows.len());
+    for (row, out) in rows.iter().zip(&batch) {
+        assert_eq!(*out, net.predict(row).unwrap());
+    }
+    let mut into = vec![[0.0; 3]; rows.len()];
+    net.predict_batch_into(&rows, &mut into).unwrap();
+    assert_eq!(into, batch);
+}
+
+#[test]
+fn predict_batch_names_the_first_bad_row() {
+    type Lr = network![Sparse<{ 1 << 10 }> => Linear<1>];
+    let net = Lr::new(Init::uniform(0.3).seed(4));
+    let mut rows: Vec<Clicks> = (0..3000)
+        .map(|_| Clicks {
+            site: "a",
+            price: 1.0,
+        })
+        .collect();
+    rows[2500].price = f32::INFINITY;
+    rows[1700].price = f32::NAN;
+    let e = net.predict_batch(&rows).unwrap_err();
+    assert_eq!(e.row, 1700);
+    assert_eq!(e.to_string(), format!("row 1700: {}", e.source));
+    assert!(e.to_string().contains("price"), "{e}");
+}
+
+#[test]
+fn probabilities_of_logistic_and_softmax_outputs() {
+    use vectorflow::predict::{probability, softmax};
+    assert_eq!(probability([0.0]), 0.5);
+    assert!((probability([2.0]) - 0.880_797).abs() < 1e-6);
+    let p = softmax([1000.0, 1000.0, 999.0]);
+    let e = (-1.0f32).exp();
+    assert!((p[0] - 1.0 / (2.0 + e)).abs() < 1e-6, "{p:?}");
+    assert!((p[2] - e / (2.0 + e)).abs() < 1e-6, "{p:?}");
+}

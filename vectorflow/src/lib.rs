@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod params;
+pub mod predict;
 pub mod rng;
 pub mod train;
 

@@ -2,8 +2,14 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- --train train.svm --test test.svm \
-//!     --model lr|mlp16|lr-reference|mlp16-reference --passes N --threads T [--lr X]
+//!     --model lr|mlp16|lr-reference|mlp16-reference --passes N --threads T [--lr X] \
+//!     [--save FILE] [--load FILE]
 //! ```
+//!
+//! `--save` writes the trained model with its training state; `--load` starts from such a
+//! file and trains `--passes` more passes, resuming the state (`--passes 0` only
+//! evaluates). `--passes 2 --save m.vf` then `--load m.vf --passes 1` gives the test
+//! figures of `--passes 3`. A file that cannot be loaded exits with status 2.
 //!
 //! The `*-reference` models are plain loops with the same algorithm (per-row AdaGrad,
 //! rows in file order) and no library machinery: the gap shows what the abstractions
@@ -16,9 +22,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use vectorflow::features::{group_id, FeatureError, SparseGroup};
-use vectorflow::layers::InputFeed;
+use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
+use vectorflow::predict::probability;
 use vectorflow::prelude::*;
 
 const DIM: usize = 1 << 20;
@@ -69,6 +76,8 @@ struct Args {
     passes: usize,
     threads: usize,
     lr: Option<f32>,
+    save: Option<PathBuf>,
+    load: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -79,6 +88,8 @@ fn parse_args() -> Result<Args, String> {
         passes: 3,
         threads: 1,
         lr: None,
+        save: None,
+        load: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -90,11 +101,21 @@ fn parse_args() -> Result<Args, String> {
             "--passes" => a.passes = value()?.parse().map_err(|e| format!("--passes: {e}"))?,
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--lr" => a.lr = Some(value()?.parse().map_err(|e| format!("--lr: {e}"))?),
+            "--save" => a.save = Some(value()?.into()),
+            "--load" => a.load = Some(value()?.into()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
     if a.train.as_os_str().is_empty() || a.test.as_os_str().is_empty() {
         return Err("--train and --test are required".into());
+    }
+    if a.passes == 0 && a.load.is_none() {
+        return Err("--passes 0 (evaluate only) needs --load".into());
+    }
+    if (a.save.is_some() || a.load.is_some()) && a.model.ends_with("-reference") {
+        return Err(
+            "--save and --load apply to the library's models, not the reference loops".into(),
+        );
     }
     Ok(a)
 }
@@ -103,7 +124,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|lr-reference|mlp16-reference --passes N --threads T [--lr X]");
+            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|lr-reference|mlp16-reference --passes N --threads T [--lr X] [--save FILE] [--load FILE]");
             return ExitCode::from(2);
         }
     };
@@ -120,12 +141,18 @@ fn main() -> ExitCode {
     let trained = match args.model.as_str() {
         "lr" => {
             type Lr = network![Sparse<DIM> => Linear<1>];
-            fit(Lr::new(Init::zeros()), &args, 0.5, &train_rows, &test_rows)
+            fit(
+                || Lr::new(Init::zeros()),
+                &args,
+                0.5,
+                &train_rows,
+                &test_rows,
+            )
         }
         "mlp16" => {
             type Mlp = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
             fit(
-                Mlp::new(Init::uniform(0.1).seed(42)),
+                || Mlp::new(Init::uniform(0.1).seed(42)),
                 &args,
                 0.02,
                 &train_rows,
@@ -140,48 +167,78 @@ fn main() -> ExitCode {
             let m = reference::train_mlp16(&train, DIM, args.passes, args.lr.unwrap_or(0.02), 42);
             Ok((start.elapsed().as_secs_f64(), m.predict_all(&test)))
         }
-        other => Err(format!(
+        other => Err(Fail::Other(format!(
             "unknown model {other}; expected lr, mlp16, lr-reference or mlp16-reference"
-        )),
+        ))),
     };
     match trained {
         Ok((secs, p)) => finish(&args, secs, &train, p, &test),
-        Err(e) => {
+        Err(Fail::Load(e)) => {
+            eprintln!("bench: {e}");
+            ExitCode::from(2)
+        }
+        Err(Fail::Other(e)) => {
             eprintln!("bench: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// Trains `net` with AdaGrad (rows in file order, like the reference loops) and
-/// predicts the test rows: the training seconds and the probabilities.
+/// Why a model run failed: a model file that cannot be loaded exits with status 2.
+enum Fail {
+    Load(String),
+    Other(String),
+}
+
+/// Trains a fresh net (or the one `--load` names) with AdaGrad (rows in file order,
+/// like the reference loops), saves it if asked, and predicts the test rows: the
+/// training seconds and the probabilities.
 fn fit<I, S>(
-    mut net: Net<I, S>,
+    fresh: impl FnOnce() -> Net<I, S>,
     args: &Args,
     default_lr: f32,
     train: &[SvmRow<'_>],
     test: &[SvmRow<'_>],
-) -> Result<(f64, Vec<f32>), String>
+) -> Result<(f64, Vec<f32>), Fail>
 where
-    I: for<'a> InputFeed<SvmRow<'a>>,
+    I: InputLayer + for<'a> InputFeed<SvmRow<'a>>,
     S: Stack<In = I::Out, Out = [f32; 1]>,
 {
+    let mut net = match &args.load {
+        Some(path) => Net::load(path).map_err(|e| Fail::Load(e.to_string()))?,
+        None => fresh(),
+    };
     let start = Instant::now();
-    Trainer::new(AdaGrad::new(args.lr.unwrap_or(default_lr)))
-        .passes(args.passes)
-        .threads(args.threads)
-        .shuffle(false)
-        .fit(&mut net, train, Logistic)
-        .map_err(|e| e.to_string())?;
+    if args.passes > 0 {
+        Trainer::new(AdaGrad::new(args.lr.unwrap_or(default_lr)))
+            .passes(args.passes)
+            .threads(args.threads)
+            .shuffle(false)
+            .fit(&mut net, train, Logistic)
+            .map_err(|e| Fail::Other(e.to_string()))?;
+    }
     let secs = start.elapsed().as_secs_f64();
-    let p = test
-        .iter()
-        .map(|r| {
-            net.predict(r)
-                .map_or(f32::NAN, |[z]| vectorflow::loss::sigmoid(z))
-        })
+    if let Some(path) = &args.save {
+        net.save(path).map_err(|e| Fail::Other(e.to_string()))?;
+    }
+    let p = net
+        .predict_batch(test)
+        .map_err(|e| Fail::Other(format!("test {e}")))?
+        .into_iter()
+        .map(probability)
         .collect();
     Ok((secs, p))
+}
+
+/// The peak resident memory of this process in MB (Linux's `VmHWM`; NaN elsewhere).
+fn max_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn finish(
@@ -194,17 +251,20 @@ fn finish(
     let m = metrics::binary(&p, &test.labels);
     let rows = (train.rows() * args.passes) as f64;
     let nnz = (train.nnz() * args.passes) as f64;
+    // Evaluation only (`--passes 0`) trains nothing.
+    let per_s = |n: f64| if n > 0.0 { n / secs } else { 0.0 };
     println!(
-        "RESULT model={} threads={} passes={} train_s={:.3} rows_per_s={:.0} nnz_per_s={:.0} test_logloss={:.4} test_acc={:.4} test_auc={:.4}",
+        "RESULT model={} threads={} passes={} train_s={:.3} rows_per_s={:.0} nnz_per_s={:.0} test_logloss={:.4} test_acc={:.4} test_auc={:.4} max_rss_mb={:.0}",
         args.model,
         args.threads,
         args.passes,
         secs,
-        rows / secs,
-        nnz / secs,
+        per_s(rows),
+        per_s(nnz),
         m.logloss,
         m.accuracy,
-        m.auc
+        m.auc,
+        max_rss_mb()
     );
     ExitCode::SUCCESS
 }

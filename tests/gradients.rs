@@ -136,7 +136,7 @@ where
     let mut d = S::Out::zeroed();
     d.as_mut().copy_from_slice(dy);
     let mut acc = Accumulate::new(w);
-    Net::<I, S>::backward::<R, _>(&mut acc, &ws, &d);
+    Net::<I, S>::backward(&mut acc, &ws, &d);
     acc.grad
 }
 
@@ -712,7 +712,7 @@ fn gradients_add_up_and_workspaces_forget() {
     for row in &rows {
         let out = M::forward(w, &mut ws, row).unwrap();
         assert_eq!(out.to_vec(), run(&net, row, Mode::Predict));
-        M::backward::<Row, _>(&mut acc, &ws, &c);
+        M::backward(&mut acc, &ws, &c);
     }
     for (i, (a, b)) in acc.grad.iter().zip(&sum).enumerate() {
         assert!(

@@ -141,13 +141,13 @@ fn forward_and_backward_passes_do_not_allocate() {
         let dy = [0.5f32, -1.0];
         // The first row sizes the workspace's input cache.
         Net::forward(net.params(), &mut ws, row).unwrap();
-        Net::backward::<Flight<'_>, _>(&mut acc, &ws, &dy);
+        Net::backward(&mut acc, &ws, &dy);
         net.predict(row).unwrap();
 
         let before = allocs();
         for _ in 0..100 {
             let out = *Net::forward(net.params(), &mut ws, row).unwrap();
-            Net::backward::<Flight<'_>, _>(&mut acc, &ws, &dy);
+            Net::backward(&mut acc, &ws, &dy);
             std::hint::black_box((out, net.predict(row).unwrap()));
         }
         assert_eq!(allocs() - before, 0, "a forward or backward pass allocated");

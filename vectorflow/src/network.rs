@@ -298,7 +298,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         I: InputFeed<R>,
     {
         Self::load_row(ws, row)?;
-        Ok(Self::forward_loaded::<R, P>(p, ws))
+        Ok(Self::forward_loaded(p, ws))
     }
 
     /// Reads (and hashes) the row's inputs into the workspace: the first half of
@@ -314,13 +314,10 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     /// The second half of [`Net::forward`]: computes every layer from the inputs that
     /// [`Net::load_row`] read.
     #[inline]
-    pub fn forward_loaded<'w, R, P: Params + ?Sized>(
+    pub fn forward_loaded<'w, P: Params + ?Sized>(
         p: &P,
         ws: &'w mut Workspace<I, S>,
-    ) -> &'w S::Out
-    where
-        I: InputFeed<R>,
-    {
+    ) -> &'w S::Out {
         I::compute(p, &ws.cache, &mut ws.x);
         S::forward(p, I::PARAMS, &ws.x, &mut ws.acts, &mut ws.ctx);
         S::output(&ws.x, &ws.acts)
@@ -330,10 +327,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     /// `dy`, the gradient of the loss with respect to the output, and hands every
     /// parameter's gradient to `p`.
     #[inline]
-    pub fn backward<R, L: Learn + ?Sized>(p: &mut L, ws: &Workspace<I, S>, dy: &S::Out)
-    where
-        I: InputFeed<R>,
-    {
+    pub fn backward<L: Learn + ?Sized>(p: &mut L, ws: &Workspace<I, S>, dy: &S::Out) {
         let mut dx = I::Out::zeroed();
         S::backward(p, I::PARAMS, &ws.x, &ws.acts, dy, &mut dx);
         I::backward(p, &ws.cache, &dx);
@@ -369,6 +363,11 @@ impl<I: InputLayer, S: Stack> Workspace<I, S> {
     /// The input-layer cache of the last forward pass.
     pub fn cache(&self) -> &InputCache {
         &self.cache
+    }
+    /// The input-layer cache, to fill with inputs read earlier (see
+    /// [`Net::forward_loaded`]).
+    pub fn cache_mut(&mut self) -> &mut InputCache {
+        &mut self.cache
     }
 }
 

@@ -33,7 +33,8 @@ pub struct InputCache {
 }
 
 impl InputCache {
-    fn clear(&mut self) {
+    /// Empties it, keeping its capacity.
+    pub fn clear(&mut self) {
         self.sparse.clear();
         self.dense.clear();
         self.counts.clear();
@@ -67,10 +68,14 @@ impl<const N: usize, const G: u64> Root for Dense<N, G> {
 }
 
 /// A root that can read rows of type `R` into an `OUT`-wide first layer.
-pub trait RootFeed<R, const OUT: usize>: Root {
+pub trait RootFeed<R, const OUT: usize>: RootCompute<OUT> {
     /// Appends this root's inputs of `row` to `cache`.
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+}
 
+/// What a root computes from the inputs in an [`InputCache`], whatever row they came
+/// from.
+pub trait RootCompute<const OUT: usize>: Root {
     /// Adds this root's contribution to `y` from `cache`, advancing the cursors
     /// `(sparse, dense, count)`.
     fn compute<P: Params + ?Sized>(
@@ -133,7 +138,9 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
         cache.sparse = sparse;
         visited
     }
+}
 
+impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Sparse<DIM, G> {
     #[inline]
     fn compute<P: Params + ?Sized>(
         p: &P,
@@ -182,7 +189,9 @@ impl<R: DenseGroup<G, N>, const N: usize, const G: u64, const OUT: usize> RootFe
         cache.dense.extend_from_slice(&x);
         Ok(())
     }
+}
 
+impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<N, G> {
     #[inline]
     fn compute<P: Params + ?Sized>(
         p: &P,
@@ -265,9 +274,13 @@ impl<A: Root, B: Roots> Roots for (A, B) {
 }
 
 /// Roots that can all read rows of type `R`.
-pub trait RootsFeed<R, const OUT: usize>: Roots {
+pub trait RootsFeed<R, const OUT: usize>: RootsCompute<OUT> {
     /// Every root's inputs of `row`, into `cache`.
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+}
+
+/// What a list of roots computes from the inputs in an [`InputCache`].
+pub trait RootsCompute<const OUT: usize>: Roots {
     /// Sum of every root's contribution.
     fn compute<P: Params + ?Sized>(
         p: &P,
@@ -291,6 +304,9 @@ impl<R, const OUT: usize> RootsFeed<R, OUT> for () {
     fn load(_row: &R, _cache: &mut InputCache) -> Result<(), FeatureError> {
         Ok(())
     }
+}
+
+impl<const OUT: usize> RootsCompute<OUT> for () {
     #[inline(always)]
     fn compute<P: Params + ?Sized>(
         _p: &P,
@@ -317,6 +333,9 @@ impl<R, A: RootFeed<R, OUT>, B: RootsFeed<R, OUT>, const OUT: usize> RootsFeed<R
         A::load(row, cache)?;
         B::load(row, cache)
     }
+}
+
+impl<A: RootCompute<OUT>, B: RootsCompute<OUT>, const OUT: usize> RootsCompute<OUT> for (A, B) {
     #[inline(always)]
     fn compute<P: Params + ?Sized>(
         p: &P,
@@ -356,9 +375,15 @@ pub trait InputLayer: 'static {
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng);
     /// Appends its weight blocks (layer 0).
     fn blocks(v: &mut Vec<Block>);
+    /// Computes the layer's output from the inputs in `cache`.
+    fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut Self::Out);
+    /// Hands the gradient of the layer's parameters to `p`.
+    fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &Self::Out);
 }
 
-impl<Rs: Roots, const OUT: usize, const BIAS: bool> InputLayer for Input<Rs, OUT, BIAS> {
+impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
+    for Input<Rs, OUT, BIAS>
+{
     type Out = [f32; OUT];
     const PARAMS: usize = Rs::WIDTH * OUT + if BIAS { OUT } else { 0 };
 
@@ -380,26 +405,6 @@ impl<Rs: Roots, const OUT: usize, const BIAS: bool> InputLayer for Input<Rs, OUT
     fn blocks(v: &mut Vec<Block>) {
         Rs::blocks(0, OUT, v);
     }
-}
-
-/// An input layer that reads rows of type `R`.
-pub trait InputFeed<R>: InputLayer {
-    /// Reads (and hashes) the row's inputs into `cache`, once per row.
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
-    /// Computes the layer's output from the inputs in `cache`.
-    fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut Self::Out);
-    /// Hands the gradient of the layer's parameters to `p`.
-    fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &Self::Out);
-}
-
-impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
-    for Input<Rs, OUT, BIAS>
-{
-    #[inline]
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
-        cache.clear();
-        Rs::load(row, cache)
-    }
 
     #[inline]
     fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut [f32; OUT]) {
@@ -417,5 +422,21 @@ impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
         if BIAS {
             step_row(p, Rs::WIDTH * OUT, 1.0, dy, is_dense(dy));
         }
+    }
+}
+
+/// An input layer that reads rows of type `R`.
+pub trait InputFeed<R>: InputLayer {
+    /// Reads (and hashes) the row's inputs into `cache`, once per row.
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+}
+
+impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
+    for Input<Rs, OUT, BIAS>
+{
+    #[inline]
+    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
+        cache.clear();
+        Rs::load(row, cache)
     }
 }

@@ -516,7 +516,7 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                     scale,
                     batch: None,
                 };
-                *Net::<I, S>::forward_loaded::<R, _>(&stepper, &mut ws)
+                *Net::<I, S>::forward_loaded(&stepper, &mut ws)
             };
             // Cleared for every row: a loss may set only the entries it has.
             let mut dy = S::Out::zeroed();
@@ -540,7 +540,7 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 scale,
                 batch: batched.then_some(&mut batch),
             };
-            Net::<I, S>::backward::<R, _>(&mut stepper, &ws, &dy);
+            Net::<I, S>::backward(&mut stepper, &ws, &dy);
             if batched {
                 pending += 1;
                 if pending == t.batch {

@@ -26,6 +26,56 @@
 //! ```
 
 use crate::features::Labeled;
+use std::fmt;
+
+/// A label a loss does not accept, with the field it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelError {
+    /// The `#[label]` field ([`Labeled::LABEL_FIELD`]).
+    pub field: &'static str,
+    /// The label.
+    pub value: f32,
+    /// What the loss expects, e.g. `0 or 1 (or -1/+1)`.
+    pub expected: String,
+}
+
+impl LabelError {
+    /// The error for row type `R`'s label `value`; `expected` is formatted only here,
+    /// on failure.
+    #[cold]
+    fn new<R: Labeled>(value: f32, expected: impl fmt::Display) -> LabelError {
+        LabelError {
+            field: R::LABEL_FIELD,
+            value,
+            expected: expected.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for LabelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the label `{}` is {}; expected {}",
+            self.field, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for LabelError {}
+
+/// `Ok` if `label` is 0, 1 or ±1: the labels of a binary loss.
+#[inline]
+fn binary<R: Labeled>(label: f32, loss: &str) -> Result<(), LabelError> {
+    if label == 0.0 || label == 1.0 || label == -1.0 {
+        Ok(())
+    } else {
+        Err(LabelError::new::<R>(
+            label,
+            format_args!("0 or 1 (or -1 or +1) for `{loss}`"),
+        ))
+    }
+}
 
 /// A loss for rows of type `R` on a network whose output is `O` (`[f32; OUT]`).
 #[diagnostic::on_unimplemented(
@@ -37,6 +87,31 @@ pub trait Loss<R, O>: Sync {
     /// Sets `grad` (all zeros on entry) to the gradient of the loss with respect to
     /// `out` and returns the loss. Entries left at zero are skipped by the backward pass.
     fn loss(&self, out: &O, row: &R, grad: &mut O) -> f32;
+
+    /// Checks the row's label before training on it: the trainer calls it on every row
+    /// and stops, naming the pass, the row and the field, on an error. By default every
+    /// row passes (a closure loss reads the row as it likes).
+    ///
+    /// ```
+    /// use vectorflow::loss::{Loss, Multinomial};
+    /// # use vectorflow::{Features, Labeled};
+    /// # struct Row(f32);
+    /// # impl Features for Row {}
+    /// # impl Labeled for Row {
+    /// #     const LABEL_FIELD: &'static str = "class";
+    /// #     fn label(&self) -> f32 { self.0 }
+    /// # }
+    /// let e = Loss::<Row, [f32; 3]>::check_row(&Multinomial::<3>, &Row(3.0)).unwrap_err();
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "the label `class` is 3; expected an integer class index in [0, 3) for `Multinomial<3>`"
+    /// );
+    /// ```
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let _ = row;
+        Ok(())
+    }
 }
 
 /// A numerically stable `ln(1 + e^x)`.
@@ -55,8 +130,8 @@ pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Logistic loss on a score (log-odds) for labels 0/1 (a label above 0.5 counts as 1;
-/// -1/+1 labels work too).
+/// Logistic loss on a score (log-odds) for labels 0/1 (-1/+1 labels work too: -1 is the
+/// negative class). Any other label stops training with an error.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Logistic;
 
@@ -72,6 +147,10 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Logistic {
         grad[0] = w * (sigmoid(out[0]) - y);
         w * (softplus(out[0]) - y * out[0])
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        binary::<R>(row.label(), "Logistic")
+    }
 }
 
 /// Half the squared error, `(out − y)² / 2`.
@@ -86,9 +165,19 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Square {
         grad[0] = w * d;
         0.5 * w * d * d
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let y = row.label();
+        if y.is_finite() {
+            Ok(())
+        } else {
+            Err(LabelError::new::<R>(y, "a finite number for `Square`"))
+        }
+    }
 }
 
-/// Hinge loss `max(0, 1 − y·out)` with `y` in {−1, +1} (a label above 0.5 counts as +1).
+/// Hinge loss `max(0, 1 − y·out)` with `y` in {−1, +1} (0/1 labels work too: 0 is −1).
+/// Any other label stops training with an error.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Hinge;
 
@@ -110,6 +199,10 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Hinge {
             0.0
         }
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        binary::<R>(row.label(), "Hinge")
+    }
 }
 
 /// Poisson regression with a log link: `out` is the log of the rate, the label a count;
@@ -125,6 +218,18 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Poisson {
         let rate = out[0].exp();
         grad[0] = w * (rate - y);
         w * (rate - y * out[0])
+    }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let y = row.label();
+        if y.is_finite() && y >= 0.0 {
+            Ok(())
+        } else {
+            Err(LabelError::new::<R>(
+                y,
+                "a finite count at least 0 for `Poisson`",
+            ))
+        }
     }
 }
 
@@ -144,11 +249,9 @@ impl<R: Labeled, const K: usize> Loss<R, [f32; K]> for Multinomial<K> {
         }
         let w = row.weight();
         let label = row.label();
-        // A label outside 0..K has no class: the loss is NaN, which stops training with
-        // an error naming the row.
-        let class = if label >= 0.0 && (label as usize) < K && label.fract() == 0.0 {
-            label as usize
-        } else {
+        // A label outside 0..K has no class: the loss is NaN (training checks the label
+        // with `check_row` first and names it).
+        let Some(class) = class_of::<K>(label) else {
             return f32::NAN;
         };
         for g in grad.iter_mut() {
@@ -157,6 +260,23 @@ impl<R: Labeled, const K: usize> Loss<R, [f32; K]> for Multinomial<K> {
         grad[class] -= w;
         w * (sum.ln() - (out[class] - max))
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let label = row.label();
+        match class_of::<K>(label) {
+            Some(_) => Ok(()),
+            None => Err(LabelError::new::<R>(
+                label,
+                format_args!("an integer class index in [0, {K}) for `Multinomial<{K}>`"),
+            )),
+        }
+    }
+}
+
+/// The class a label names, if it is an integer in `[0, K)`.
+#[inline]
+fn class_of<const K: usize>(label: f32) -> Option<usize> {
+    (label >= 0.0 && label.fract() == 0.0 && (label as usize) < K).then_some(label as usize)
 }
 
 impl<R, const N: usize, F> Loss<R, [f32; N]> for F

@@ -44,7 +44,9 @@ pub fn expand(input: &Input) -> TokenStream {
     let where_features = with_kinds(&[]);
     let weight = find(input, Kind::Weight).map(|f| {
         let (ty, member) = (f.ty, f.ident);
+        let name = LitStr::new(&f.name, f.ident.span());
         quote! {
+            const WEIGHT_FIELD: &'static str = #name;
             #[inline]
             fn weight(&self) -> f32 {
                 <#ty as ::vectorflow::features::Weight>::to_f32(&self.#member)

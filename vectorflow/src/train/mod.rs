@@ -17,6 +17,7 @@ mod priors;
 mod progress;
 mod report;
 mod store;
+mod validate;
 
 pub use priors::Prior;
 pub use progress::Progress;
@@ -214,7 +215,7 @@ impl<O: Optimizer> Trainer<O> {
                 return bad("power-t decay needs t0 ≥ 1 and power ≥ 0");
             }
         }
-        Ok(())
+        self.check_values().map_err(TrainError::Config)
     }
 
     fn is_holdout(&self, i: usize) -> bool {
@@ -258,6 +259,7 @@ impl<O: Optimizer> Trainer<O> {
         if train.is_empty() {
             return Err(TrainError::NoRows);
         }
+        validate::holdout::<I, S, R, L>(rows, &holdout, &loss)?;
         let n_params = net.params().len();
         let init = self.opt.init_state();
         let mut planes: Vec<Vec<f32>> = (0..MAX_STATE)
@@ -479,6 +481,10 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 });
                 break;
             }
+            if let Err(e) = validate::row(self.loss, row, self.pass, ri as usize) {
+                fail(e);
+                break;
+            }
             let in_pass = k * clock.stride + clock.phase;
             let scale = t.schedule.scale(clock.pass + in_pass as u64);
             if priors {
@@ -503,6 +509,11 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                     row: ri as usize,
                     loss: l,
                 });
+                break;
+            }
+            // Before the backward pass, so that no weight takes a NaN step.
+            if let Err(e) = validate::gradient(dy.as_ref(), self.pass, ri as usize) {
+                fail(e);
                 break;
             }
             rows += 1;

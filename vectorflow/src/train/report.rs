@@ -1,6 +1,7 @@
 //! What training returns: a report per pass, or an error that says where.
 
 use crate::features::FeatureError;
+use crate::loss::LabelError;
 use std::fmt;
 
 /// Figures of one pass over the training rows.
@@ -69,6 +70,38 @@ pub enum TrainError {
         /// The field and value.
         source: FeatureError,
     },
+    /// A row's label is not one the loss accepts (see [`crate::loss::Loss::check_row`]).
+    Label {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The label field, its value and what was expected.
+        source: LabelError,
+    },
+    /// A row's weight is negative or not finite.
+    Weight {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The `#[weight]` field ([`crate::Features::WEIGHT_FIELD`]).
+        field: &'static str,
+        /// The weight.
+        value: f32,
+    },
+    /// The loss wrote a NaN or infinite gradient for a row. Training stopped before that
+    /// row's update, so no weight holds it.
+    NonFiniteGradient {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The first output whose gradient is not finite.
+        output: usize,
+        /// That gradient.
+        value: f32,
+    },
     /// A row's loss is NaN or infinite (a bad label, a diverging learning rate, ...).
     NonFiniteLoss {
         /// The pass, from 1.
@@ -88,6 +121,29 @@ impl fmt::Display for TrainError {
             TrainError::Feature { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")
             }
+            TrainError::Label { pass, row, source } => {
+                write!(f, "pass {pass}, row {row}: {source}")
+            }
+            TrainError::Weight {
+                pass,
+                row,
+                field,
+                value,
+            } => write!(
+                f,
+                "pass {pass}, row {row}: the weight `{field}` is {value}; expected a finite \
+                 number at least 0"
+            ),
+            TrainError::NonFiniteGradient {
+                pass,
+                row,
+                output,
+                value,
+            } => write!(
+                f,
+                "pass {pass}, row {row}: the loss wrote a non-finite gradient ({value}) at \
+                 output {output}; training stopped before updating any weight with it"
+            ),
             TrainError::NonFiniteLoss { pass, row, loss } => write!(
                 f,
                 "pass {pass}, row {row}: the loss is {loss}; check the row's label and weight, \
@@ -101,6 +157,7 @@ impl std::error::Error for TrainError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TrainError::Feature { source, .. } => Some(source),
+            TrainError::Label { source, .. } => Some(source),
             _ => None,
         }
     }

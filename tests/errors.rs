@@ -92,7 +92,7 @@ fn a_multinomial_label_is_a_class_index_below_k() {
             .fit(&mut net, &r, Multinomial::<3>)
             .unwrap_err();
         match &err {
-            TrainError::Label { pass, row, source } => {
+            TrainError::InvalidLabel { pass, row, source } => {
                 assert_eq!((*pass, *row, source.field, source.value), (1, 11, "y", bad));
             }
             e => panic!("expected a label error, got {e:?}"),

@@ -546,7 +546,7 @@ fn a_non_finite_loss_names_the_pass_and_the_row() {
         .unwrap_err();
     // The label is checked before the loss is taken.
     assert!(
-        matches!(&err, TrainError::Label { pass: 1, row: 42, source } if source.field == "y" && source.value.is_nan()),
+        matches!(&err, TrainError::InvalidLabel { pass: 1, row: 42, source } if source.field == "y" && source.value.is_nan()),
         "{err:?}"
     );
     assert_eq!(

@@ -71,7 +71,7 @@ pub enum TrainError {
         source: FeatureError,
     },
     /// A row's label is not one the loss accepts (see [`crate::loss::Loss::check_row`]).
-    Label {
+    InvalidLabel {
         /// The pass, from 1.
         pass: usize,
         /// The row's index in the slice given to `fit`.
@@ -80,7 +80,7 @@ pub enum TrainError {
         source: LabelError,
     },
     /// A row's weight is negative or not finite.
-    Weight {
+    InvalidWeight {
         /// The pass, from 1.
         pass: usize,
         /// The row's index in the slice given to `fit`.
@@ -121,10 +121,10 @@ impl fmt::Display for TrainError {
             TrainError::Feature { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")
             }
-            TrainError::Label { pass, row, source } => {
+            TrainError::InvalidLabel { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")
             }
-            TrainError::Weight {
+            TrainError::InvalidWeight {
                 pass,
                 row,
                 field,
@@ -157,7 +157,7 @@ impl std::error::Error for TrainError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TrainError::Feature { source, .. } => Some(source),
-            TrainError::Label { source, .. } => Some(source),
+            TrainError::InvalidLabel { source, .. } => Some(source),
             _ => None,
         }
     }

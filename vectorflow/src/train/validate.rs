@@ -32,7 +32,7 @@ pub(super) fn row<R: Features, O, L: Loss<R, O>>(
 ) -> Result<(), TrainError> {
     let w = r.weight();
     if !(w.is_finite() && w >= 0.0) {
-        return Err(TrainError::Weight {
+        return Err(TrainError::InvalidWeight {
             pass,
             row,
             field: R::WEIGHT_FIELD,
@@ -40,7 +40,7 @@ pub(super) fn row<R: Features, O, L: Loss<R, O>>(
         });
     }
     loss.check_row(r)
-        .map_err(|source| TrainError::Label { pass, row, source })
+        .map_err(|source| TrainError::InvalidLabel { pass, row, source })
 }
 
 /// Checks the gradient a loss wrote for row `row`: every entry must be finite.

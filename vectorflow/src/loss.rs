@@ -78,10 +78,14 @@ fn binary<R: Labeled>(label: f32, loss: &str) -> Result<(), LabelError> {
 }
 
 /// A loss for rows of type `R` on a network whose output is `O` (`[f32; OUT]`).
+// rustc cannot say which of the two cases below applies (the closure impl competes with
+// every built-in one, so it reports this trait, not the missing `Labeled`): the label
+// and the first note name the label, the likelier mistake, first.
 #[diagnostic::on_unimplemented(
-    message = "the loss `{Self}` does not fit a network whose output is `{O}` and rows of type `{R}`",
-    label = "this loss expects another output width or row type",
-    note = "a closure loss is `|out: &{O}, row: &{R}, grad: &mut {O}| -> f32`; `Multinomial<K>` needs K outputs; the other built-in losses need one output and a #[label]"
+    message = "the loss `{Self}` does not fit rows of type `{R}` on a network whose output is `{O}`",
+    label = "this loss needs rows with a #[label], or another output width",
+    note = "the built-in losses read the row's label: does `{R}` have a field marked #[label]? `Logistic`, `Square`, `Hinge` and `Poisson` need one output, `Multinomial<K>` needs K",
+    note = "a closure loss is `|out: &{O}, row: &{R}, grad: &mut {O}| -> f32`"
 )]
 pub trait Loss<R, O>: Sync {
     /// Sets `grad` (all zeros on entry) to the gradient of the loss with respect to

@@ -311,3 +311,13 @@ fn a_closure_loss_accepts_any_label() {
     let mut net = Lr::new(Init::zeros());
     quiet(Sgd::new(0.1)).fit(&mut net, &r, sq).unwrap();
 }
+
+#[test]
+fn a_power_t_schedule_needs_finite_settings() {
+    for (t0, power) in [(f64::INFINITY, 0.5), (10.0, f64::NAN), (0.5, 0.5)] {
+        assert_eq!(
+            config_err(quiet(Sgd::new(0.1)).schedule(Schedule::PowerT { t0, power })),
+            "invalid training setting: power-t decay needs a finite t0 ≥ 1 and a finite power ≥ 0"
+        );
+    }
+}

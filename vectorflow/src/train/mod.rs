@@ -211,8 +211,8 @@ impl<O: Optimizer> Trainer<O> {
             return bad("early stopping needs a holdout");
         }
         if let Schedule::PowerT { t0, power } = self.schedule {
-            if !(t0 >= 1.0 && power >= 0.0) {
-                return bad("power-t decay needs t0 ≥ 1 and power ≥ 0");
+            if !(t0 >= 1.0 && power >= 0.0 && t0.is_finite() && power.is_finite()) {
+                return bad("power-t decay needs a finite t0 ≥ 1 and a finite power ≥ 0");
             }
         }
         self.check_values().map_err(TrainError::Config)
@@ -231,7 +231,11 @@ impl<O: Optimizer> Trainer<O> {
 
     /// Trains `net` on `rows` with `loss`, continuing from the net's current weights.
     ///
-    /// Fails, naming the pass and the row, on a non-finite feature value or loss.
+    /// Fails before training on a setting out of range ([`TrainError::Config`], naming
+    /// the setting and its value), and during it, naming the pass, the row and the
+    /// field, on a non-finite feature value, a label the loss does not accept, a
+    /// negative or non-finite row weight, or a non-finite loss or gradient. A bad row
+    /// stops training before its update: no weight takes a NaN step.
     pub fn fit<I, S, R, L>(
         &self,
         net: &mut Net<I, S>,

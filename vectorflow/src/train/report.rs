@@ -102,7 +102,8 @@ pub enum TrainError {
         /// That gradient.
         value: f32,
     },
-    /// A row's loss is NaN or infinite (a bad label, a diverging learning rate, ...).
+    /// A row's loss is NaN or infinite (a diverging learning rate, a closure loss that
+    /// reads a bad label, ...).
     NonFiniteLoss {
         /// The pass, from 1.
         pass: usize,

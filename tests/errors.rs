@@ -321,3 +321,21 @@ fn a_power_t_schedule_needs_finite_settings() {
         );
     }
 }
+
+/// With several Hogwild threads the error names the same row.
+#[test]
+fn hogwild_threads_name_the_bad_row_too() {
+    let mut r = rows(2000);
+    r[1500].w = -2.0;
+    let mut net = Lr::new(Init::zeros());
+    let err = quiet(Sgd::new(0.1))
+        .threads(2)
+        .shuffle(true)
+        .fit(&mut net, &r, Logistic)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pass 1, row 1500: the weight `w` is -2; expected a finite number at least 0"
+    );
+    assert!(net.params().iter().all(|w| w.is_finite()));
+}

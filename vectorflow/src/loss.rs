@@ -8,6 +8,10 @@
 //! Built-in losses multiply both the loss and its gradient by the row's `#[weight]`.
 //! A closure sees the row and weighs it as it likes.
 //!
+//! Training checks every row's label with [`Loss::check_row`] (`Logistic` and `Hinge`
+//! take 0/1 or ±1, `Multinomial<K>` a class index below K, ...) and stops, naming the
+//! row, on a label the loss does not take or on a non-finite gradient.
+//!
 //! The gradient buffer is all zeros when a loss is called, and outputs whose gradient
 //! stays zero are skipped by the backward pass: a loss over many outputs that sets only a
 //! few entries (a sampled softmax, a one-vs-rest target) touches only those outputs'
@@ -379,6 +383,30 @@ mod tests {
         assert!(Multinomial::<2>
             .loss(&[0.0, 0.0], &Y(0.5, 1.0), &mut g)
             .is_nan());
+    }
+
+    #[test]
+    fn check_row_accepts_exactly_the_labels_of_each_loss() {
+        let ok = |l: &dyn Fn(&Y) -> Result<(), LabelError>, y: f32| l(&Y(y, 1.0)).is_ok();
+        let logistic = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Logistic, r);
+        let hinge = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Hinge, r);
+        for y in [0.0, 1.0, -1.0] {
+            assert!(ok(&logistic, y) && ok(&hinge, y), "{y}");
+        }
+        for y in [0.5, 2.0, -0.0001, f32::NAN, f32::INFINITY] {
+            assert!(!ok(&logistic, y) && !ok(&hinge, y), "{y}");
+        }
+        let square = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Square, r);
+        assert!(ok(&square, -3.5) && !ok(&square, f32::NAN) && !ok(&square, f32::INFINITY));
+        let poisson = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Poisson, r);
+        assert!(ok(&poisson, 0.0) && ok(&poisson, 2.5) && !ok(&poisson, -1.0));
+        let multi = |r: &Y| Loss::<Y, [f32; 3]>::check_row(&Multinomial::<3>, r);
+        assert!(ok(&multi, 0.0) && ok(&multi, 2.0));
+        for y in [3.0, -1.0, 0.5, f32::NAN, 1e20] {
+            assert!(!ok(&multi, y), "{y}");
+        }
+        let e = Loss::<Y, [f32; 1]>::check_row(&Logistic, &Y(0.5, 1.0)).unwrap_err();
+        assert_eq!((e.field, e.value), ("y", 0.5));
     }
 
     #[test]

@@ -544,11 +544,15 @@ fn a_non_finite_loss_names_the_pass_and_the_row() {
     let err = quiet(Sgd::new(0.1))
         .fit(&mut net, &rows, Square)
         .unwrap_err();
+    // The label is checked before the loss is taken.
     assert!(
-        matches!(err, TrainError::NonFiniteLoss { pass: 1, row: 42, loss } if loss.is_nan()),
+        matches!(&err, TrainError::InvalidLabel { pass: 1, row: 42, source } if source.field == "y" && source.value.is_nan()),
         "{err:?}"
     );
-    assert!(err.to_string().contains("row 42"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "pass 1, row 42: the label `y` is NaN; expected a finite number for `Square`"
+    );
 
     // A closure that goes wrong on the third pass.
     rows[42].y = 0.5;
@@ -840,7 +844,7 @@ fn a_panicking_loss_does_not_hang_training() {
 }
 
 /// A NaN label stops training with the logistic loss too (it compares the label with 0.5,
-/// which a NaN would silently fail).
+/// which a NaN would silently fail), naming the pass, the row and the field.
 #[test]
 fn a_nan_label_stops_logistic_training() {
     type M = network![Sparse<16> => Linear<1>];
@@ -865,15 +869,8 @@ fn a_nan_label_stops_logistic_training() {
         .progress(Progress::Silent)
         .fit(&mut net, &rows, Logistic)
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TrainError::NonFiniteLoss {
-                pass: 1,
-                row: 1,
-                ..
-            }
-        ),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "pass 1, row 1: the label `y` is NaN; expected 0 or 1 (or -1 or +1) for `Logistic`"
     );
 }

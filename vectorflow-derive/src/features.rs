@@ -18,9 +18,9 @@ pub fn expand(input: TokenStream) -> TokenStream {
     }
     match (parsed, errors.finish()) {
         (Some(parsed), None) => expand::expand(&parsed),
-        (_, Some(e)) => {
+        (parsed, Some(e)) => {
             let mut out = e.to_compile_error();
-            out.extend(expand::fallback(&input));
+            out.extend(expand::fallback(&input, parsed.as_ref()));
             out
         }
         (None, None) => unreachable!("parse reports why it gave up"),

@@ -7,11 +7,30 @@ use syn::spanned::Spanned;
 use syn::{Error, Expr, Ident, Lit, Result, Token};
 
 pub fn expand(input: TokenStream) -> TokenStream {
-    match syn::parse2::<Spec>(input).and_then(|spec| spec.expand()) {
-        Ok(ts) => ts,
-        Err(e) => e.to_compile_error(),
+    let spec = match syn::parse2::<Spec>(input) {
+        Ok(spec) => spec,
+        Err(e) => return fallback(e, None),
+    };
+    let out = spec.output_width();
+    spec.expand().unwrap_or_else(|e| fallback(e, out))
+}
+
+/// The errors, and a network type that stands in for the one the macro could not build,
+/// the way serde_derive emits a stand-in impl: its `OUT` outputs are the last `Linear`'s
+/// width when known, so `new`, `predict` and `fit` on the model add no second error.
+/// The errors sit in an array length, the one place in a type a `compile_error!` fits.
+fn fallback(e: Error, out: Option<TokenStream>) -> TokenStream {
+    let errors = e.to_compile_error();
+    let out = out.unwrap_or_else(|| quote!(1usize));
+    quote! {
+        <[(); { #errors 0 }] as ::vectorflow::network::Checked<
+            ::vectorflow::Net<::vectorflow::layers::Fallback<#out>, ::vectorflow::network::End<#out>>,
+        >>::Net
     }
 }
+
+/// The largest `Sparse` width: feature ids are `u32`, so 2^32 slots hold every id.
+const MAX_SPARSE: u128 = 1 << 32;
 
 /// A width: the user's expression, and its value when the macro can evaluate it.
 #[derive(Clone)]
@@ -241,6 +260,20 @@ impl Parse for Spec {
 const LAYERS: &[&str] = &["Linear", "ReLU", "TanH", "Sigmoid", "SeLU", "Dropout"];
 
 impl Spec {
+    /// The network's output width, if its last `Linear` states a usable one.
+    fn output_width(&self) -> Option<TokenStream> {
+        let last = self.layers.iter().rev().find(|l| l.name == "Linear")?;
+        let w = last.args.iter().rev().find_map(|a| match a {
+            Arg::Expr(e) => Some(Width::from_expr(e)),
+            _ => None,
+        })?;
+        match w.value {
+            Some(v) if (1..=u32::MAX as u128).contains(&v) => Some(w.tokens()),
+            Some(_) => None,
+            None => Some(w.tokens()),
+        }
+    }
+
     fn expand(self) -> Result<TokenStream> {
         let vf = quote!(::vectorflow);
         let mut errors: Option<Error> = None;
@@ -273,6 +306,20 @@ impl Spec {
                 ));
             }
             seen.push(key);
+            match r.width.value {
+                Some(v) if !r.dense && v > MAX_SPARSE => push(Error::new(
+                    r.width.span,
+                    format!(
+                        "a `Sparse` input has at most 2^32 = {MAX_SPARSE} slots, one per feature id (ids are u32); this one has {v}"
+                    ),
+                )),
+                // A named const: checked where it is known, in the type's width checks.
+                None if !r.dense => {
+                    let w = r.width.tokens();
+                    checks.push(quote_spanned!(r.width.span=> ::vectorflow::layers::check_sparse_dim::<#w>();));
+                }
+                _ => {}
+            }
         }
         let roots = self.roots.iter().rev().fold(quote!(()), |rest, r| {
             let w = r.width.tokens();

@@ -69,7 +69,10 @@ pub const fn group_id(name: &str) -> u64 {
 
 /// A row type: the part common to all rows, whatever their feature groups.
 pub trait Features {
-    /// The example weight (`#[weight]`), 1 when the row has none.
+    /// The name of the `#[weight]` field, for error messages.
+    const WEIGHT_FIELD: &'static str = "weight";
+    /// The example weight (`#[weight]`), 1 when the row has none. Training stops with an
+    /// error on a weight that is negative or not finite.
     fn weight(&self) -> f32 {
         1.0
     }
@@ -93,7 +96,7 @@ pub trait Labeled: Features {
 #[diagnostic::on_unimplemented(
     message = "the row type `{Self}` has no sparse features in the group a `Sparse` input of this network reads",
     label = "this row cannot feed the network's `Sparse` input",
-    note = "sparse features are fields marked #[feature(hash)], #[feature(value)], #[feature(tokens)] or #[feature(sparse)]",
+    note = "sparse features are fields marked #[hash], #[value], #[tokens] or #[sparse]",
     note = "an unnamed input (`Sparse<DIM>`) reads the row's default group; a named one (`user: Sparse<DIM>`) reads the fields marked `root = \"user\"`"
 )]
 pub trait SparseGroup<const G: u64>: Features {
@@ -105,7 +108,7 @@ pub trait SparseGroup<const G: u64>: Features {
 #[diagnostic::on_unimplemented(
     message = "the row type `{Self}` has no dense features of width {N} in the group a `Dense<{N}>` input of this network reads",
     label = "this row cannot feed the network's `Dense<{N}>` input",
-    note = "a group's width is the sum of the widths of its #[feature(dense)] arrays, and must equal the input's width",
+    note = "a group's width is the sum of the widths of its #[dense] arrays, and must equal the input's width",
     note = "an unnamed input (`Dense<N>`) reads the row's default group; a named one (`ctx: Dense<N>`) reads the fields marked `root = \"ctx\"`"
 )]
 pub trait DenseGroup<const G: u64, const N: usize>: Features {

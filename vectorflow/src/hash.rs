@@ -72,7 +72,7 @@ pub const fn namespace_seed(name: &str) -> u32 {
     murmur3_32(name.as_bytes(), 0)
 }
 
-/// The id of the single slot of a numeric (`#[feature(value)]`) field in `namespace`.
+/// The id of the single slot of a numeric (`#[value]`) field in `namespace`.
 pub const fn slot_id(namespace: &str) -> u32 {
     murmur3_32(b"", namespace_seed(namespace))
 }

@@ -8,6 +8,10 @@
 //! Built-in losses multiply both the loss and its gradient by the row's `#[weight]`.
 //! A closure sees the row and weighs it as it likes.
 //!
+//! Training checks every row's label with [`Loss::check_row`] (`Logistic` and `Hinge`
+//! take 0/1 or ±1, `Multinomial<K>` a class index below K, ...) and stops, naming the
+//! row, on a label the loss does not take or on a non-finite gradient.
+//!
 //! The gradient buffer is all zeros when a loss is called, and outputs whose gradient
 //! stays zero are skipped by the backward pass: a loss over many outputs that sets only a
 //! few entries (a sampled softmax, a one-vs-rest target) touches only those outputs'
@@ -26,17 +30,96 @@
 //! ```
 
 use crate::features::Labeled;
+use std::fmt;
+
+/// A label a loss does not accept, with the field it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabelError {
+    /// The `#[label]` field ([`Labeled::LABEL_FIELD`]).
+    pub field: &'static str,
+    /// The label.
+    pub value: f32,
+    /// What the loss expects, e.g. `0 or 1 (or -1/+1)`.
+    pub expected: String,
+}
+
+impl LabelError {
+    /// The error for row type `R`'s label `value`; `expected` is formatted only here,
+    /// on failure.
+    #[cold]
+    fn new<R: Labeled>(value: f32, expected: impl fmt::Display) -> LabelError {
+        LabelError {
+            field: R::LABEL_FIELD,
+            value,
+            expected: expected.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for LabelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the label `{}` is {}; expected {}",
+            self.field, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for LabelError {}
+
+/// `Ok` if `label` is 0, 1 or ±1: the labels of a binary loss.
+#[inline]
+fn binary<R: Labeled>(label: f32, loss: &str) -> Result<(), LabelError> {
+    if label == 0.0 || label == 1.0 || label == -1.0 {
+        Ok(())
+    } else {
+        Err(LabelError::new::<R>(
+            label,
+            format_args!("0 or 1 (or -1 or +1) for `{loss}`"),
+        ))
+    }
+}
 
 /// A loss for rows of type `R` on a network whose output is `O` (`[f32; OUT]`).
+// rustc cannot say which of the two cases below applies (the closure impl competes with
+// every built-in one, so it reports this trait, not the missing `Labeled`): the label
+// and the first note name the label, the likelier mistake, first.
 #[diagnostic::on_unimplemented(
-    message = "the loss `{Self}` does not fit a network whose output is `{O}` and rows of type `{R}`",
-    label = "this loss expects another output width or row type",
-    note = "a closure loss is `|out: &{O}, row: &{R}, grad: &mut {O}| -> f32`; `Multinomial<K>` needs K outputs; the other built-in losses need one output and a #[label]"
+    message = "the loss `{Self}` does not fit rows of type `{R}` on a network whose output is `{O}`",
+    label = "this loss needs rows with a #[label], or another output width",
+    note = "the built-in losses read the row's label: does `{R}` have a field marked #[label]? `Logistic`, `Square`, `Hinge` and `Poisson` need one output, `Multinomial<K>` needs K",
+    note = "a closure loss is `|out: &{O}, row: &{R}, grad: &mut {O}| -> f32`"
 )]
 pub trait Loss<R, O>: Sync {
     /// Sets `grad` (all zeros on entry) to the gradient of the loss with respect to
     /// `out` and returns the loss. Entries left at zero are skipped by the backward pass.
     fn loss(&self, out: &O, row: &R, grad: &mut O) -> f32;
+
+    /// Checks the row's label before training on it: the trainer calls it on every row
+    /// and stops, naming the pass, the row and the field, on an error. By default every
+    /// row passes (a closure loss reads the row as it likes).
+    ///
+    /// ```
+    /// use vectorflow::loss::{Loss, Multinomial};
+    /// # use vectorflow::{Features, Labeled};
+    /// # struct Row(f32);
+    /// # impl Features for Row {}
+    /// # impl Labeled for Row {
+    /// #     const LABEL_FIELD: &'static str = "class";
+    /// #     fn label(&self) -> f32 { self.0 }
+    /// # }
+    /// let e = Loss::<Row, [f32; 3]>::check_row(&Multinomial::<3>, &Row(3.0)).unwrap_err();
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "the label `class` is 3; expected an integer class index in [0, 3) for `Multinomial<3>`"
+    /// );
+    /// ```
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let _ = row;
+        Ok(())
+    }
 }
 
 /// A numerically stable `ln(1 + e^x)`.
@@ -55,8 +138,8 @@ pub fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Logistic loss on a score (log-odds) for labels 0/1 (a label above 0.5 counts as 1;
-/// -1/+1 labels work too).
+/// Logistic loss on a score (log-odds) for labels 0/1 (-1/+1 labels work too: -1 is the
+/// negative class). Any other label stops training with an error.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Logistic;
 
@@ -72,6 +155,10 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Logistic {
         grad[0] = w * (sigmoid(out[0]) - y);
         w * (softplus(out[0]) - y * out[0])
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        binary::<R>(row.label(), "Logistic")
+    }
 }
 
 /// Half the squared error, `(out − y)² / 2`.
@@ -86,9 +173,19 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Square {
         grad[0] = w * d;
         0.5 * w * d * d
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let y = row.label();
+        if y.is_finite() {
+            Ok(())
+        } else {
+            Err(LabelError::new::<R>(y, "a finite number for `Square`"))
+        }
+    }
 }
 
-/// Hinge loss `max(0, 1 − y·out)` with `y` in {−1, +1} (a label above 0.5 counts as +1).
+/// Hinge loss `max(0, 1 − y·out)` with `y` in {−1, +1} (0/1 labels work too: 0 is −1).
+/// Any other label stops training with an error.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Hinge;
 
@@ -110,6 +207,10 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Hinge {
             0.0
         }
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        binary::<R>(row.label(), "Hinge")
+    }
 }
 
 /// Poisson regression with a log link: `out` is the log of the rate, the label a count;
@@ -125,6 +226,18 @@ impl<R: Labeled> Loss<R, [f32; 1]> for Poisson {
         let rate = out[0].exp();
         grad[0] = w * (rate - y);
         w * (rate - y * out[0])
+    }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let y = row.label();
+        if y.is_finite() && y >= 0.0 {
+            Ok(())
+        } else {
+            Err(LabelError::new::<R>(
+                y,
+                "a finite count at least 0 for `Poisson`",
+            ))
+        }
     }
 }
 
@@ -144,11 +257,9 @@ impl<R: Labeled, const K: usize> Loss<R, [f32; K]> for Multinomial<K> {
         }
         let w = row.weight();
         let label = row.label();
-        // A label outside 0..K has no class: the loss is NaN, which stops training with
-        // an error naming the row.
-        let class = if label >= 0.0 && (label as usize) < K && label.fract() == 0.0 {
-            label as usize
-        } else {
+        // A label outside 0..K has no class: the loss is NaN (training checks the label
+        // with `check_row` first and names it).
+        let Some(class) = class_of::<K>(label) else {
             return f32::NAN;
         };
         for g in grad.iter_mut() {
@@ -157,6 +268,23 @@ impl<R: Labeled, const K: usize> Loss<R, [f32; K]> for Multinomial<K> {
         grad[class] -= w;
         w * (sum.ln() - (out[class] - max))
     }
+    #[inline]
+    fn check_row(&self, row: &R) -> Result<(), LabelError> {
+        let label = row.label();
+        match class_of::<K>(label) {
+            Some(_) => Ok(()),
+            None => Err(LabelError::new::<R>(
+                label,
+                format_args!("an integer class index in [0, {K}) for `Multinomial<{K}>`"),
+            )),
+        }
+    }
+}
+
+/// The class a label names, if it is an integer in `[0, K)`.
+#[inline]
+fn class_of<const K: usize>(label: f32) -> Option<usize> {
+    (label >= 0.0 && label.fract() == 0.0 && (label as usize) < K).then_some(label as usize)
 }
 
 impl<R, const N: usize, F> Loss<R, [f32; N]> for F
@@ -255,6 +383,30 @@ mod tests {
         assert!(Multinomial::<2>
             .loss(&[0.0, 0.0], &Y(0.5, 1.0), &mut g)
             .is_nan());
+    }
+
+    #[test]
+    fn check_row_accepts_exactly_the_labels_of_each_loss() {
+        let ok = |l: &dyn Fn(&Y) -> Result<(), LabelError>, y: f32| l(&Y(y, 1.0)).is_ok();
+        let logistic = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Logistic, r);
+        let hinge = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Hinge, r);
+        for y in [0.0, 1.0, -1.0] {
+            assert!(ok(&logistic, y) && ok(&hinge, y), "{y}");
+        }
+        for y in [0.5, 2.0, -0.0001, f32::NAN, f32::INFINITY] {
+            assert!(!ok(&logistic, y) && !ok(&hinge, y), "{y}");
+        }
+        let square = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Square, r);
+        assert!(ok(&square, -3.5) && !ok(&square, f32::NAN) && !ok(&square, f32::INFINITY));
+        let poisson = |r: &Y| Loss::<Y, [f32; 1]>::check_row(&Poisson, r);
+        assert!(ok(&poisson, 0.0) && ok(&poisson, 2.5) && !ok(&poisson, -1.0));
+        let multi = |r: &Y| Loss::<Y, [f32; 3]>::check_row(&Multinomial::<3>, r);
+        assert!(ok(&multi, 0.0) && ok(&multi, 2.0));
+        for y in [3.0, -1.0, 0.5, f32::NAN, 1e20] {
+            assert!(!ok(&multi, y), "{y}");
+        }
+        let e = Loss::<Y, [f32; 1]>::check_row(&Logistic, &Y(0.5, 1.0)).unwrap_err();
+        assert_eq!((e.field, e.value), ("y", 0.5));
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn expand(input: &Input) -> TokenStream {
     let where_features = with_kinds(&[]);
     let weight = find(input, Kind::Weight).map(|f| {
         let (ty, member) = (f.ty, f.ident);
+        let name = LitStr::new(&f.name, f.ident.span());
         quote! {
+            const WEIGHT_FIELD: &'static str = #name;
             #[inline]
             fn weight(&self) -> f32 {
                 <#ty as ::vectorflow::features::Weight>::to_f32(&self.#member)
@@ -197,14 +199,92 @@ pub fn expand(input: &Input) -> TokenStream {
     out
 }
 
-/// The impl that stands in for the real ones when the input has errors, so that uses of
-/// the row elsewhere do not pile further errors on top.
-pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
+/// The impls that stand in for the real ones when the input has errors, so that uses of
+/// the row elsewhere (`predict`, `fit`) do not pile further errors on top: `Features`
+/// always, and when the fields parsed, `Labeled` and the group impls their attributes
+/// ask for, with `unreachable!()` bodies (the crate does not compile, so none runs).
+pub fn fallback(input: &syn::DeriveInput, parsed: Option<&Input>) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    quote! {
+    let mut out = quote! {
+        #[automatically_derived]
         impl #impl_generics ::vectorflow::features::Features for #ident #ty_generics #where_clause {}
+    };
+    let Some(parsed) = parsed else { return out };
+    // Every role written, even on a field with two (one of the errors).
+    let roles = || {
+        parsed
+            .fields
+            .iter()
+            .flat_map(|f| f.roles.iter().map(move |r| (f, r)))
+    };
+    if let Some((f, _)) = roles().find(|(_, r)| r.kind == Kind::Label) {
+        let name = LitStr::new(&f.name, f.ident.span());
+        out.extend(quote! {
+            #[automatically_derived]
+            impl #impl_generics ::vectorflow::features::Labeled for #ident #ty_generics #where_clause {
+                const LABEL_FIELD: &'static str = #name;
+                fn label(&self) -> f32 {
+                    ::core::unreachable!()
+                }
+            }
+        });
     }
+    let group_of = |r: &super::ast::Role| r.root.as_ref().map(LitStr::value).unwrap_or_default();
+    let (mut sparse, mut dense): (Vec<String>, Vec<(String, Vec<&syn::Expr>)>) = (vec![], vec![]);
+    for (f, r) in roles() {
+        let g = group_of(r);
+        match r.kind {
+            Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse if !sparse.contains(&g) => {
+                sparse.push(g)
+            }
+            Kind::Dense => {
+                let i = dense.iter().position(|(d, _)| *d == g).unwrap_or_else(|| {
+                    dense.push((g, vec![]));
+                    dense.len() - 1
+                });
+                if let Some(w) = dense_width(f.ty) {
+                    dense[i].1.push(w);
+                }
+            }
+            _ => {}
+        }
+    }
+    for g in sparse {
+        let g = LitStr::new(&g, Span::call_site());
+        out.extend(quote! {
+            #[automatically_derived]
+            impl #impl_generics ::vectorflow::features::SparseGroup<{ ::vectorflow::features::group_id(#g) }>
+                for #ident #ty_generics #where_clause
+            {
+                fn visit<__VfF: ::core::ops::FnMut(u32, f32)>(
+                    &self,
+                    _: __VfF,
+                ) -> ::core::result::Result<(), ::vectorflow::features::FeatureError> {
+                    ::core::unreachable!()
+                }
+            }
+        });
+    }
+    for (g, widths) in dense.into_iter().filter(|(_, w)| !w.is_empty()) {
+        let g = LitStr::new(&g, Span::call_site());
+        out.extend(quote! {
+            #[automatically_derived]
+            impl #impl_generics ::vectorflow::features::DenseGroup<
+                { ::vectorflow::features::group_id(#g) },
+                { #( (#widths) )+* },
+            > for #ident #ty_generics #where_clause
+            {
+                fn dense(
+                    &self,
+                    _: &mut [f32; #( (#widths) )+*],
+                ) -> ::core::result::Result<(), ::vectorflow::features::FeatureError> {
+                    ::core::unreachable!()
+                }
+            }
+        });
+    }
+    out
 }
 
 fn find<'i, 'a>(input: &'i Input<'a>, kind: Kind) -> Option<&'i Field<'a>> {

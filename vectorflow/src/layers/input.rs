@@ -51,6 +51,21 @@ pub trait Root: 'static {
     fn describe(out: &mut String);
 }
 
+/// The largest `Sparse` dimension: feature ids are `u32`, so 2^32 slots hold every id
+/// (a larger table would only hold weights no id reaches).
+pub const MAX_SPARSE_DIM: usize = (u32::MAX as usize).saturating_add(1);
+
+/// Fails to evaluate when `DIM` exceeds [`MAX_SPARSE_DIM`]: `network!` calls it in a
+/// constant for each `Sparse` width it cannot evaluate itself (a named const), so the
+/// error points at that width. (It rejects literal widths itself.)
+#[doc(hidden)]
+pub const fn check_sparse_dim<const DIM: usize>() {
+    assert!(
+        DIM <= MAX_SPARSE_DIM,
+        "a `Sparse` input has at most 2^32 slots, one per feature id (ids are u32)"
+    );
+}
+
 impl<const DIM: usize, const G: u64> Root for Sparse<DIM, G> {
     const WIDTH: usize = DIM;
     const SPARSE: bool = true;

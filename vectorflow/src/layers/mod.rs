@@ -7,14 +7,19 @@
 
 mod activation;
 mod dropout;
+mod fallback;
 mod input;
 mod linear;
 
 pub use activation::{Act, Activation, ReLU, SeLU, Sigmoid, TanH};
 pub use dropout::Dropout;
+#[doc(hidden)]
+pub use fallback::Fallback;
+#[doc(hidden)]
+pub use input::check_sparse_dim;
 pub use input::{
     Dense, Input, InputCache, InputFeed, InputLayer, Root, RootCompute, RootFeed, Roots,
-    RootsCompute, RootsFeed, Sparse,
+    RootsCompute, RootsFeed, Sparse, MAX_SPARSE_DIM,
 };
 pub use linear::Linear;
 

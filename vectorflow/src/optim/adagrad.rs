@@ -1,4 +1,4 @@
-use super::{Optimizer, MAX_STATE};
+use super::{check, Optimizer, MAX_STATE};
 
 /// AdaGrad: each coordinate's step is `lr · g / sqrt(ε + Σ g²)`.
 ///
@@ -34,6 +34,12 @@ impl Optimizer for AdaGrad {
 
     fn describe(&self) -> String {
         format!("AdaGrad(lr={})", self.lr)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check::positive("AdaGrad", "learning rate", self.lr)?;
+        // The accumulator starts at eps: at 0, a first zero gradient would step by 0/0.
+        check::positive("AdaGrad", "eps", self.eps)
     }
 
     fn init_state(&self) -> [f32; MAX_STATE] {

@@ -1,4 +1,4 @@
-use super::{Optimizer, MAX_STATE};
+use super::{check, Optimizer, MAX_STATE};
 
 /// Adam with bias correction. Its step count is kept per weight, so a rare feature's
 /// first update is corrected like a frequent one's (sparse rows touch few weights).
@@ -55,6 +55,13 @@ impl Optimizer for Adam {
             "Adam(lr={}, beta1={}, beta2={})",
             self.lr, self.beta1, self.beta2
         )
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check::positive("Adam", "learning rate", self.lr)?;
+        check::fraction("Adam", "beta1", self.beta1)?;
+        check::fraction("Adam", "beta2", self.beta2)?;
+        check::non_negative("Adam", "eps", self.eps)
     }
 
     #[inline(always)]

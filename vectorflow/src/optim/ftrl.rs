@@ -1,4 +1,4 @@
-use super::{Optimizer, MAX_STATE};
+use super::{check, Optimizer, MAX_STATE};
 
 /// FTRL-proximal (McMahan et al., 2013), the usual choice for sparse logistic regression
 /// with L1: weights of rare, weak features are exactly zero.
@@ -74,6 +74,13 @@ impl Optimizer for Ftrl {
             -(w * (self.beta / self.alpha + self.l2) + self.l1.copysign(w))
         };
         [z, 0.0, 0.0]
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check::positive("FTRL", "alpha", self.alpha)?;
+        check::non_negative("FTRL", "beta", self.beta)?;
+        check::non_negative("FTRL", "l1", self.l1)?;
+        check::non_negative("FTRL", "l2", self.l2)
     }
 
     #[inline(always)]

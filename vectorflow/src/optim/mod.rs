@@ -7,6 +7,7 @@
 
 mod adagrad;
 mod adam;
+mod check;
 mod ftrl;
 mod sgd;
 
@@ -48,4 +49,19 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     /// The weight after one step with gradient `g`, updating its state `s`. `scale`
     /// multiplies the learning rate (the trainer's schedule; 1 for a constant rate).
     fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32;
+
+    /// Checks the settings before training starts; the error names the setting and its
+    /// value. By default the learning rate must be finite and above 0.
+    ///
+    /// ```
+    /// use vectorflow::optim::{Adam, Optimizer};
+    /// assert!(Adam::new(0.01).check().is_ok());
+    /// assert_eq!(
+    ///     Adam::new(0.01).betas(0.9, 1.0).check().unwrap_err(),
+    ///     "Adam's beta2 must be in [0, 1), not 1"
+    /// );
+    /// ```
+    fn check(&self) -> Result<(), String> {
+        check::positive("the optimizer", "learning rate", self.lr())
+    }
 }

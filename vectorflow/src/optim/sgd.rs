@@ -1,4 +1,4 @@
-use super::{Optimizer, MAX_STATE};
+use super::{check, Optimizer, MAX_STATE};
 
 /// Stochastic gradient descent, with optional (heavy-ball) momentum.
 ///
@@ -40,6 +40,11 @@ impl Optimizer for Sgd {
 
     fn describe(&self) -> String {
         format!("SGD(lr={}, momentum={})", self.lr, self.momentum)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check::positive("SGD", "learning rate", self.lr)?;
+        check::fraction("SGD", "momentum", self.momentum)
     }
 
     #[inline(always)]

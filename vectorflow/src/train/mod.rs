@@ -18,6 +18,7 @@ mod progress;
 mod report;
 mod state;
 mod store;
+mod validate;
 
 pub use priors::Prior;
 pub use progress::Progress;
@@ -212,11 +213,11 @@ impl<O: Optimizer> Trainer<O> {
             return bad("early stopping needs a holdout");
         }
         if let Schedule::PowerT { t0, power } = self.schedule {
-            if !(t0 >= 1.0 && power >= 0.0) {
-                return bad("power-t decay needs t0 ≥ 1 and power ≥ 0");
+            if !(t0 >= 1.0 && power >= 0.0 && t0.is_finite() && power.is_finite()) {
+                return bad("power-t decay needs a finite t0 ≥ 1 and a finite power ≥ 0");
             }
         }
-        Ok(())
+        self.check_values().map_err(TrainError::Config)
     }
 
     fn is_holdout(&self, i: usize) -> bool {
@@ -232,7 +233,11 @@ impl<O: Optimizer> Trainer<O> {
 
     /// Trains `net` on `rows` with `loss`, continuing from the net's current weights.
     ///
-    /// Fails, naming the pass and the row, on a non-finite feature value or loss.
+    /// Fails before training on a setting out of range ([`TrainError::Config`], naming
+    /// the setting and its value), and during it, naming the pass, the row and the
+    /// field, on a non-finite feature value, a label the loss does not accept, a
+    /// negative or non-finite row weight, or a non-finite loss or gradient. A bad row
+    /// stops training before its update: no weight takes a NaN step.
     pub fn fit<I, S, R, L>(
         &self,
         net: &mut Net<I, S>,
@@ -260,6 +265,7 @@ impl<O: Optimizer> Trainer<O> {
         if train.is_empty() {
             return Err(TrainError::NoRows);
         }
+        validate::holdout::<I, S, R, L>(rows, &holdout, &loss)?;
         let n_params = net.params().len();
         let state = net.parts_mut().1.take();
         let mut state = state
@@ -503,6 +509,10 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                 });
                 break;
             }
+            if let Err(e) = validate::row(self.loss, row, self.pass, ri as usize) {
+                fail(e);
+                break;
+            }
             let in_pass = k * clock.stride + clock.phase;
             let scale = t.schedule.scale(clock.pass + in_pass as u64);
             if priors {
@@ -527,6 +537,11 @@ impl<O: Optimizer, R: Features + Sync, L> Job<'_, Trainer<O>, R, L> {
                     row: ri as usize,
                     loss: l,
                 });
+                break;
+            }
+            // Before the backward pass, so that no weight takes a NaN step.
+            if let Err(e) = validate::gradient(dy.as_ref(), self.pass, ri as usize) {
+                fail(e);
                 break;
             }
             rows += 1;

@@ -45,6 +45,18 @@ impl Prior {
     pub fn and_l2(self, l2: f32) -> Prior {
         Prior { l2, ..self }
     }
+    /// `Ok` if both strengths are finite and at least 0 (0 is no prior); else why not,
+    /// naming the prior as `what`.
+    pub(crate) fn check(&self, what: &str) -> Result<(), String> {
+        for (name, v) in [("l1", self.l1), ("l2", self.l2)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!(
+                    "the {name} strength of {what} must be finite and at least 0, not {v}"
+                ));
+            }
+        }
+        Ok(())
+    }
     fn is_zero(&self) -> bool {
         self.l1 == 0.0 && self.l2 == 0.0
     }

@@ -5,8 +5,8 @@
 //! redrawn in place; when stderr is piped only the table lines are written.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How training reports progress, on stderr.
@@ -28,7 +28,7 @@ pub(crate) struct Counters {
     pub nnz: AtomicU64,
     /// Weighted loss sum and weight sum.
     pub loss: Mutex<(f64, f64)>,
-    pub done: AtomicBool,
+    pub done: Finish,
     /// The last holdout loss, as f64 bits (NaN if none yet).
     pub holdout: AtomicU64,
 }
@@ -51,13 +51,38 @@ impl Counters {
     }
 }
 
-/// Sets its flag when dropped: tells the progress thread that training ended, however
+/// Whether training ended, with a condition variable so the progress thread wakes as
+/// soon as it does: a small fit must not wait out the thread's sleep.
+#[derive(Default)]
+pub(crate) struct Finish {
+    ended: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Finish {
+    /// Marks training as ended and wakes the waiting thread.
+    fn end(&self) {
+        *self.ended.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+    /// Waits up to `timeout` for the end of training; returns whether it ended.
+    fn wait(&self, timeout: Duration) -> bool {
+        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        let (ended, _) = self
+            .wake
+            .wait_timeout_while(ended, timeout, |ended| !*ended)
+            .unwrap_or_else(|e| e.into_inner());
+        *ended
+    }
+}
+
+/// Ends training when dropped: tells the progress thread that training ended, however
 /// it ended.
-pub(crate) struct Done<'a>(pub &'a AtomicBool);
+pub(crate) struct Done<'a>(pub &'a Finish);
 
 impl Drop for Done<'_> {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+        self.0.end();
     }
 }
 
@@ -78,10 +103,7 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
     let (mut prev_loss, mut prev_w, mut prev_rows) = (0.0, 0.0, 0u64);
     let mut finished = false;
     while !finished {
-        finished = counters.done.load(Ordering::Acquire);
-        if !finished {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        finished = counters.done.wait(Duration::from_millis(50));
         let rows = counters.rows.load(Ordering::Relaxed);
         let nnz = counters.nnz.load(Ordering::Relaxed);
         let secs = start.elapsed().as_secs_f64().max(1e-9);
@@ -134,5 +156,31 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
     }
     if live {
         let _ = write!(err, "\r\x1b[2K");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Done, Finish};
+    use std::time::Duration;
+
+    #[test]
+    fn waits_until_the_end_of_training() {
+        let f = Finish::default();
+        assert!(!f.wait(Duration::ZERO));
+        drop(Done(&f));
+        assert!(f.wait(Duration::ZERO));
+    }
+
+    /// The end of training wakes a waiting thread at once: were it not woken, this test
+    /// would wait out the hour.
+    #[test]
+    fn the_end_wakes_the_waiting_thread() {
+        let f = Finish::default();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| f.wait(Duration::from_secs(3600)));
+            f.end();
+            assert!(waiter.join().unwrap());
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! What training returns: a report per pass, or an error that says where.
 
 use crate::features::FeatureError;
+use crate::loss::LabelError;
 use std::fmt;
 
 /// Figures of one pass over the training rows.
@@ -69,7 +70,40 @@ pub enum TrainError {
         /// The field and value.
         source: FeatureError,
     },
-    /// A row's loss is NaN or infinite (a bad label, a diverging learning rate, ...).
+    /// A row's label is not one the loss accepts (see [`crate::loss::Loss::check_row`]).
+    InvalidLabel {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The label field, its value and what was expected.
+        source: LabelError,
+    },
+    /// A row's weight is negative or not finite.
+    InvalidWeight {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The `#[weight]` field ([`crate::Features::WEIGHT_FIELD`]).
+        field: &'static str,
+        /// The weight.
+        value: f32,
+    },
+    /// The loss wrote a NaN or infinite gradient for a row. Training stopped before that
+    /// row's update, so no weight holds it.
+    NonFiniteGradient {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`.
+        row: usize,
+        /// The first output whose gradient is not finite.
+        output: usize,
+        /// That gradient.
+        value: f32,
+    },
+    /// A row's loss is NaN or infinite (a diverging learning rate, a closure loss that
+    /// reads a bad label, ...).
     NonFiniteLoss {
         /// The pass, from 1.
         pass: usize,
@@ -88,6 +122,29 @@ impl fmt::Display for TrainError {
             TrainError::Feature { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")
             }
+            TrainError::InvalidLabel { pass, row, source } => {
+                write!(f, "pass {pass}, row {row}: {source}")
+            }
+            TrainError::InvalidWeight {
+                pass,
+                row,
+                field,
+                value,
+            } => write!(
+                f,
+                "pass {pass}, row {row}: the weight `{field}` is {value}; expected a finite \
+                 number at least 0"
+            ),
+            TrainError::NonFiniteGradient {
+                pass,
+                row,
+                output,
+                value,
+            } => write!(
+                f,
+                "pass {pass}, row {row}: the loss wrote a non-finite gradient ({value}) at \
+                 output {output}; training stopped before updating any weight with it"
+            ),
             TrainError::NonFiniteLoss { pass, row, loss } => write!(
                 f,
                 "pass {pass}, row {row}: the loss is {loss}; check the row's label and weight, \
@@ -101,6 +158,7 @@ impl std::error::Error for TrainError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TrainError::Feature { source, .. } => Some(source),
+            TrainError::InvalidLabel { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -46,7 +46,8 @@ impl Counters {
         l.0 += loss;
         l.1 += weight;
     }
-    fn loss(&self) -> (f64, f64) {
+    /// The weighted loss sum and weight sum so far.
+    pub fn loss_sums(&self) -> (f64, f64) {
         *self.loss.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -115,7 +116,7 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
         };
         let line_due = rows >= next || (rows > 0 && last_line.elapsed() > Duration::from_secs(5));
         if rows > prev_rows && (line_due || finished) {
-            let (l, w) = counters.loss();
+            let (l, w) = counters.loss_sums();
             let avg = if w > prev_w {
                 (l - prev_loss) / (w - prev_w)
             } else {

@@ -61,6 +61,8 @@ pub enum TrainError {
     NoRows,
     /// A setting is out of range.
     Config(String),
+    /// The stream of rows failed (its message names the file and line).
+    Read(String),
     /// A row's feature value is not finite.
     Feature {
         /// The pass, from 1.
@@ -119,6 +121,7 @@ impl fmt::Display for TrainError {
         match self {
             TrainError::NoRows => write!(f, "no rows to train on"),
             TrainError::Config(m) => write!(f, "invalid training setting: {m}"),
+            TrainError::Read(m) => write!(f, "reading the rows: {m}"),
             TrainError::Feature { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")
             }

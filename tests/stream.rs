@@ -1,0 +1,266 @@
+//! Training from a stream: the same weights as from a slice, several passes by
+//! rewinding, errors that say where, and resume across calls.
+
+use vectorflow::prelude::*;
+use vectorflow::rng::Rng;
+use vectorflow::train::{Stream, StreamError, StreamRow};
+
+/// A row borrowing its words from the text buffer of the chunk being read.
+#[derive(Features)]
+struct Review<'a> {
+    #[label]
+    good: bool,
+    #[hash]
+    shop: &'a str,
+    #[tokens]
+    words: &'a str,
+    #[value]
+    stars: f32,
+}
+
+const WORDS: [&str; 8] = [
+    "great", "bad", "slow", "fast", "ok", "broken", "nice", "meh",
+];
+const EFFECT: [f32; 8] = [1.5, -1.5, -0.7, 0.7, 0.0, -2.0, 1.0, -0.2];
+
+/// `label<TAB>shop<TAB>words<TAB>stars` lines of a planted logistic model.
+fn text(n: usize, seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let mut out = String::new();
+    for _ in 0..n {
+        let shop = rng.below(20);
+        let (w1, w2) = (rng.below(8), rng.below(8));
+        let stars = rng.uniform() * 5.0;
+        let s = EFFECT[w1] + EFFECT[w2] + 0.3 * (stars - 2.5) + (shop % 3) as f32 - 1.0;
+        let y = rng.uniform() < 1.0 / (1.0 + (-s).exp());
+        out += &format!(
+            "{}\tshop{shop}\t{} {}\t{stars}\n",
+            y as u8, WORDS[w1], WORDS[w2]
+        );
+    }
+    out
+}
+
+fn parse(line: &str) -> Review<'_> {
+    let mut f = line.split('\t');
+    let (y, shop, words, stars) = (f.next(), f.next(), f.next(), f.next());
+    Review {
+        good: y == Some("1"),
+        shop: shop.unwrap(),
+        words: words.unwrap(),
+        stars: stars.unwrap().parse().unwrap(),
+    }
+}
+
+/// Reads a text a chunk of lines at a time into its own buffer, as a file reader does:
+/// rows borrow the buffer, which the next chunk overwrites.
+struct Lines {
+    text: String,
+    at: usize,
+    buf: String,
+    /// Whether `rewind` works (a pipe's stream cannot).
+    rewindable: bool,
+    /// A line number at which reading fails, to test errors.
+    fail_at: Option<usize>,
+    lines_read: usize,
+}
+
+impl Lines {
+    fn new(text: String) -> Lines {
+        Lines {
+            text,
+            at: 0,
+            buf: String::new(),
+            rewindable: true,
+            fail_at: None,
+            lines_read: 0,
+        }
+    }
+}
+
+impl Stream for Lines {
+    type Row<'a> = Review<'a>;
+
+    fn read<F: FnMut(&Review<'_>)>(&mut self, max: usize, mut f: F) -> Result<usize, StreamError> {
+        self.buf.clear();
+        let mut n = 0;
+        while n < max && self.at < self.text.len() {
+            let end = self.text[self.at..]
+                .find('\n')
+                .map_or(self.text.len(), |e| self.at + e + 1);
+            self.buf.push_str(&self.text[self.at..end]);
+            self.at = end;
+            n += 1;
+        }
+        for line in self.buf.lines() {
+            if Some(self.lines_read + 1) == self.fail_at {
+                return Err(format!(
+                    "reviews.tsv, line {}: expected 4 fields",
+                    self.lines_read + 1
+                )
+                .into());
+            }
+            self.lines_read += 1;
+            f(&parse(line));
+        }
+        Ok(n)
+    }
+
+    fn rewind(&mut self) -> Result<(), StreamError> {
+        if !self.rewindable {
+            return Err(
+                "standard input can be read only once; write it to a file or a cache".into(),
+            );
+        }
+        self.at = 0;
+        self.lines_read = 0;
+        Ok(())
+    }
+}
+
+type Lr = network![Sparse<{ 1 << 12 }> => Linear<1>];
+type Mlp = network![Sparse<{ 1 << 12 }> => Linear<8> => ReLU => Dropout<0.1> => Linear<1>];
+
+fn trainer() -> Trainer<AdaGrad> {
+    Trainer::new(AdaGrad::new(0.2))
+        .threads(1)
+        .shuffle(false)
+        .chunk_rows(700)
+        .progress(Progress::Silent)
+}
+
+#[test]
+fn a_stream_trains_the_same_weights_as_a_slice() {
+    let data = text(5000, 1);
+    let rows: Vec<Review> = data.lines().map(parse).collect();
+    let t = trainer().passes(3);
+
+    let mut from_slice = Lr::new(Init::zeros());
+    t.fit(&mut from_slice, &rows, Logistic).unwrap();
+    let mut from_stream = Lr::new(Init::zeros());
+    let report = t
+        .fit_stream(&mut from_stream, &mut Lines::new(data.clone()), Logistic)
+        .unwrap();
+    assert_eq!(from_stream.params(), from_slice.params());
+    assert_eq!(report.passes.len(), 3);
+    assert!(report.passes.iter().all(|p| p.rows == 5000));
+
+    let mut mlp_slice = Mlp::new(Init::uniform(0.1).seed(2));
+    let mut mlp_stream = mlp_slice.clone();
+    let t = trainer().passes(2).prior(Prior::l2(1e-4));
+    t.fit(&mut mlp_slice, &rows, Logistic).unwrap();
+    t.fit_stream(&mut mlp_stream, &mut Lines::new(data), Logistic)
+        .unwrap();
+    assert_eq!(mlp_stream.params(), mlp_slice.params());
+}
+
+#[test]
+fn a_shuffled_stream_learns_the_planted_model() {
+    let (train, test) = (text(20000, 2), text(4000, 3));
+    let mut net = Lr::new(Init::zeros());
+    let report = Trainer::new(AdaGrad::new(0.2))
+        .passes(3)
+        .threads(2)
+        .chunk_rows(4096)
+        .holdout(Holdout::EveryKth(10))
+        .progress(Progress::Silent)
+        .fit_stream(&mut net, &mut Lines::new(train), Logistic)
+        .unwrap();
+    let h: Vec<f64> = report
+        .passes
+        .iter()
+        .map(|p| p.holdout_loss.unwrap())
+        .collect();
+    assert!(h[2] < 0.6, "holdout losses {h:?}");
+    assert_eq!(report.passes[0].rows, 18000);
+    let test: Vec<Review> = test.lines().map(parse).collect();
+    let right = test
+        .iter()
+        .filter(|r| (net.predict(*r).unwrap()[0] > 0.0) == r.good)
+        .count();
+    let acc = right as f64 / test.len() as f64;
+    assert!(acc > 0.68, "accuracy {acc}");
+}
+
+#[test]
+fn resuming_a_stream_equals_an_unbroken_run() {
+    let data = text(3000, 4);
+    let t = |passes| trainer().passes(passes).shuffle(true).seed(5);
+    let mut straight = Mlp::new(Init::uniform(0.1).seed(3));
+    t(3).fit_stream(&mut straight, &mut Lines::new(data.clone()), Logistic)
+        .unwrap();
+    let mut resumed = Mlp::new(Init::uniform(0.1).seed(3));
+    t(2).fit_stream(&mut resumed, &mut Lines::new(data.clone()), Logistic)
+        .unwrap();
+    let mut file = Vec::new();
+    resumed.to_writer(&mut file).unwrap();
+    let mut resumed = Mlp::from_reader(&file[..]).unwrap();
+    t(1).fit_stream(&mut resumed, &mut Lines::new(data), Logistic)
+        .unwrap();
+    assert_eq!(resumed.params(), straight.params());
+}
+
+#[test]
+fn a_one_pass_stream_says_it_cannot_rewind() {
+    let mut once = Lines::new(text(1000, 5));
+    once.rewindable = false;
+    let mut net = Lr::new(Init::zeros());
+    trainer()
+        .fit_stream(&mut net, &mut once, Logistic)
+        .expect("one pass reads it once");
+    let mut once = Lines::new(text(1000, 5));
+    once.rewindable = false;
+    let err = trainer()
+        .passes(2)
+        .fit_stream(&mut net, &mut once, Logistic)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "reading the rows: standard input can be read only once; write it to a file or a cache"
+    );
+}
+
+#[test]
+fn stream_errors_name_the_place() {
+    let mut bad = Lines::new(text(3000, 6));
+    bad.fail_at = Some(1234);
+    let mut net = Lr::new(Init::zeros());
+    let err = trainer()
+        .fit_stream(&mut net, &mut bad, Logistic)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "reading the rows: reviews.tsv, line 1234: expected 4 fields"
+    );
+    // A non-finite feature names the stream's row (counted from 0) and the field.
+    let mut data = text(2000, 7);
+    let line = data.lines().nth(1500).unwrap().to_string();
+    let broken = format!("{}\tNaN\n", line.rsplit_once('\t').unwrap().0);
+    data = data.replacen(&format!("{line}\n"), &broken, 1);
+    let err = trainer()
+        .fit_stream(&mut net, &mut Lines::new(data), Logistic)
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("pass 1, row 1500: "), "{msg}");
+    assert!(msg.contains("stars"), "{msg}");
+}
+
+#[test]
+fn a_closure_loss_sees_the_label_and_weight() {
+    let data = text(2000, 8);
+    let mut net = Lr::new(Init::zeros());
+    let logistic = |out: &[f32; 1], r: &StreamRow, g: &mut [f32; 1]| {
+        let p = 1.0 / (1.0 + (-out[0]).exp());
+        g[0] = r.weight * (p - r.label);
+        r.weight * -(if r.label > 0.5 { p } else { 1.0 - p }).ln()
+    };
+    let a = trainer()
+        .fit_stream(&mut net, &mut Lines::new(data.clone()), logistic)
+        .unwrap();
+    let mut builtin = Lr::new(Init::zeros());
+    let b = trainer()
+        .fit_stream(&mut builtin, &mut Lines::new(data), Logistic)
+        .unwrap();
+    let (la, lb) = (a.passes[0].train_loss, b.passes[0].train_loss);
+    assert!((la - lb).abs() < 1e-4, "{la} vs {lb}");
+}

@@ -1,0 +1,154 @@
+//! Chunks of rows: what the pass driver hands the training threads, one at a time.
+//!
+//! A chunk is either a run of a slice's rows (read and hashed by the thread that trains
+//! on them) or rows a reader thread has already read and hashed into the input cache's
+//! form ([`Hashed`]), so that the training threads only copy them.
+
+use crate::features::{FeatureError, Features, Labeled};
+use crate::layers::{InputCache, InputFeed, InputLayer};
+
+/// Rows the training threads read by position `0..len()`.
+pub(crate) trait Chunk<I: InputLayer>: Sync {
+    /// The row a loss sees.
+    type Row: Features + Sync;
+    /// The number of rows.
+    fn len(&self) -> usize;
+    /// The row's index in its source: it decides holdout membership and is the row
+    /// number errors name.
+    fn index(&self, i: usize) -> usize;
+    /// Row `i`, for the loss.
+    fn row(&self, i: usize) -> &Self::Row;
+    /// Reads row `i`'s inputs into `cache`.
+    fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError>;
+}
+
+/// A run of a slice's rows, in the pass's order.
+pub(crate) struct SliceChunk<'r, R> {
+    pub rows: &'r [R],
+    pub order: Vec<u32>,
+}
+
+impl<I: InputFeed<R>, R: Features + Sync> Chunk<I> for SliceChunk<'_, R> {
+    type Row = R;
+    #[inline]
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+    #[inline]
+    fn index(&self, i: usize) -> usize {
+        self.order[i] as usize
+    }
+    #[inline]
+    fn row(&self, i: usize) -> &R {
+        &self.rows[self.order[i] as usize]
+    }
+    #[inline]
+    fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError> {
+        I::load(&self.rows[self.order[i] as usize], cache)
+    }
+}
+
+/// What a loss sees of a streamed row: its label and weight (its features were read
+/// and hashed when the row was read).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StreamRow {
+    /// The label.
+    pub label: f32,
+    /// The row's weight.
+    pub weight: f32,
+}
+
+impl Features for StreamRow {
+    #[inline]
+    fn weight(&self) -> f32 {
+        self.weight
+    }
+}
+
+impl Labeled for StreamRow {
+    const LABEL_FIELD: &'static str = "label";
+    #[inline]
+    fn label(&self) -> f32 {
+        self.label
+    }
+}
+
+/// Rows already read into the input cache's form: every row's sparse pairs, dense
+/// values and per-root pair counts, back to back, visited in the order `perm`.
+#[derive(Default)]
+pub(crate) struct Hashed {
+    /// The source index of the first row.
+    pub first: usize,
+    rows: Vec<StreamRow>,
+    /// Where each row's pairs, dense values and counts end.
+    ends: Vec<[usize; 3]>,
+    sparse: Vec<(u32, f32)>,
+    dense: Vec<f32>,
+    counts: Vec<usize>,
+    /// The order rows are trained in (a shuffle within the chunk).
+    pub perm: Vec<u32>,
+}
+
+impl Hashed {
+    /// Empties it for the rows from source index `first` on, keeping its buffers.
+    pub fn clear(&mut self, first: usize) {
+        self.first = first;
+        self.rows.clear();
+        self.ends.clear();
+        self.sparse.clear();
+        self.dense.clear();
+        self.counts.clear();
+        self.perm.clear();
+    }
+
+    /// Appends a row whose inputs `cache` holds.
+    pub fn push(&mut self, cache: &InputCache, row: StreamRow) {
+        self.perm.push(self.rows.len() as u32);
+        self.rows.push(row);
+        self.sparse.extend_from_slice(&cache.sparse);
+        self.dense.extend_from_slice(&cache.dense);
+        self.counts.extend_from_slice(&cache.counts);
+        self.ends
+            .push([self.sparse.len(), self.dense.len(), self.counts.len()]);
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    #[inline]
+    fn start(&self, r: usize) -> [usize; 3] {
+        if r == 0 {
+            [0; 3]
+        } else {
+            self.ends[r - 1]
+        }
+    }
+}
+
+impl<I: InputLayer> Chunk<I> for Hashed {
+    type Row = StreamRow;
+    #[inline]
+    fn len(&self) -> usize {
+        self.perm.len()
+    }
+    #[inline]
+    fn index(&self, i: usize) -> usize {
+        self.first + self.perm[i] as usize
+    }
+    #[inline]
+    fn row(&self, i: usize) -> &StreamRow {
+        &self.rows[self.perm[i] as usize]
+    }
+    #[inline]
+    fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError> {
+        let r = self.perm[i] as usize;
+        let ([s0, d0, c0], [s1, d1, c1]) = (self.start(r), self.ends[r]);
+        cache.clear();
+        cache.sparse.extend_from_slice(&self.sparse[s0..s1]);
+        cache.dense.extend_from_slice(&self.dense[d0..d1]);
+        cache.counts.extend_from_slice(&self.counts[c0..c1]);
+        Ok(())
+    }
+}

@@ -1,0 +1,224 @@
+//! The pass driver: for each pass, each chunk of its feed is split among the threads
+//! and trained, then its holdout rows are scored; the pass ends by bringing the lazy
+//! priors up to date and recording the report.
+
+use super::chunk::Chunk;
+use super::feed::Feed;
+use super::job::{self, Clock, Job};
+use super::priors::Priors;
+use super::progress::{self, Counters};
+use super::store::{Plain, Shared};
+use super::{EarlyStop, PassReport, TrainError, TrainReport, TrainState, Trainer};
+use crate::layers::InputLayer;
+use crate::loss::Loss;
+use crate::network::{Net, Stack};
+use crate::optim::Optimizer;
+use crate::params::{as_atomic, as_atomic_u32};
+use crate::rng::splitmix64;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+impl<O: Optimizer> Trainer<O> {
+    /// Runs the trainer's passes over `feed`, continuing from `state`.
+    pub(super) fn run<I, S, F, L>(
+        &self,
+        net: &mut Net<I, S>,
+        state: &mut TrainState,
+        feed: &mut F,
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        I: InputLayer,
+        S: Stack<In = I::Out>,
+        F: Feed<I>,
+        L: Loss<<F::Chunk as Chunk<I>>::Row, S::Out>,
+    {
+        let priors = Priors::new(
+            Net::<I, S>::blocks(),
+            |layer| {
+                self.priors
+                    .iter()
+                    .find(|(l, _)| *l == layer)
+                    .map_or(self.prior_all, |p| p.1)
+            },
+            self.opt.lr(),
+        );
+        let mut stamps = vec![0u32; priors.stamps];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .map_err(|e| {
+                TrainError::Config(format!("cannot start {} threads: {e}", self.threads))
+            })?;
+        let counters = Counters::new();
+        // Progress counts training rows; holdout rows are a small share of a pass.
+        let total = feed.rows().map_or(0, |n| n * self.passes as u64);
+        let mut report = TrainReport::default();
+        let mut early = EarlyStop::new(self.patience);
+        let start = Instant::now();
+        let error = Mutex::new(None);
+        let stop = AtomicBool::new(false);
+        let (mut train, mut hold) = (Vec::new(), Vec::new());
+
+        std::thread::scope(|scope| -> Result<(), TrainError> {
+            scope.spawn(|| progress::report(self.progress, &counters, total, start));
+            // Ends the progress thread however this closure ends, a panic included:
+            // the scope would otherwise wait for it forever.
+            let _done = progress::Done(&counters.done);
+            for pass in 1..=self.passes {
+                let t0 = Instant::now();
+                let (rows0, nnz0) = (
+                    counters.rows.load(Ordering::Relaxed),
+                    counters.nnz.load(Ordering::Relaxed),
+                );
+                let (l0, w0) = counters.loss_sums();
+                // Each pass's order and masks depend on the seed and on how many passes
+                // the net has had, so a resumed run repeats an unbroken one.
+                let global = state.passes() + 1;
+                let clock = state.rows();
+                let job = Job {
+                    trainer: self,
+                    loss,
+                    priors: &priors,
+                    counters: &counters,
+                    stop: &stop,
+                    error: &error,
+                    pass,
+                };
+                let (mut seen, mut chunks) = (0usize, 0u64);
+                let mut held = (0.0f64, 0.0f64, 0usize);
+                feed.pass(global, &mut |chunk| {
+                    job::split(self, chunk, &mut train, &mut hold);
+                    if seen + train.len() > u32::MAX as usize {
+                        return Err(TrainError::Config(
+                            "at most 2^32 − 1 training rows per pass".into(),
+                        ));
+                    }
+                    let base = Clock {
+                        pass: clock,
+                        base: seen,
+                        stride: 1,
+                        phase: 0,
+                    };
+                    let seed = |t: u64| {
+                        let mut s = self.seed ^ (global << 32) ^ (chunks << 8) ^ t;
+                        splitmix64(&mut s)
+                    };
+                    let (params, _) = net.parts_mut();
+                    let [p0, p1, p2] = state.planes_mut();
+                    if self.threads == 1 {
+                        let mut store = Plain {
+                            w: params,
+                            s: [p0, p1, p2],
+                            stamps: &mut stamps,
+                        };
+                        job.run::<I, S, _, _>(&mut store, chunk, &train, base, seed(0));
+                    } else {
+                        let store = Shared {
+                            w: as_atomic(params),
+                            s: [as_atomic(p0), as_atomic(p1), as_atomic(p2)],
+                            stamps: as_atomic_u32(&mut stamps),
+                        };
+                        let part = train.len().div_ceil(self.threads).max(1);
+                        pool.scope(|s| {
+                            for (t, rows) in train.chunks(part).enumerate() {
+                                let job = &job;
+                                let mut store = store;
+                                // Threads advance together, so each counts the rows of
+                                // all of them: its k-th row is row k·T + t of the chunk.
+                                let clock = Clock {
+                                    stride: self.threads,
+                                    phase: t,
+                                    ..base
+                                };
+                                let seed = seed(t as u64);
+                                s.spawn(move |_| {
+                                    job.run::<I, S, _, _>(&mut store, chunk, rows, clock, seed)
+                                });
+                            }
+                        });
+                    }
+                    if let Some(e) = error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        return Err(e);
+                    }
+                    seen += train.len();
+                    chunks += 1;
+                    // Holdout rows are scored once their chunk has trained.
+                    if !hold.is_empty() {
+                        let (l, w) = job::holdout::<I, S, _, _>(
+                            &pool,
+                            net.params(),
+                            chunk,
+                            &hold,
+                            loss,
+                            pass,
+                        )?;
+                        held = (held.0 + l, held.1 + w, held.2 + hold.len());
+                    }
+                    Ok(())
+                })?;
+                if seen == 0 {
+                    return Err(TrainError::NoRows);
+                }
+                // Prior stamps count this pass's rows; the flush brings every row to the
+                // pass's end, after which they start again from 0.
+                let scale_end = self.schedule.scale(clock + seen as u64);
+                {
+                    let (params, _) = net.parts_mut();
+                    let [p0, p1, p2] = state.planes_mut();
+                    let mut store = Plain {
+                        w: params,
+                        s: [p0, p1, p2],
+                        stamps: &mut stamps,
+                    };
+                    priors.flush(&mut store, seen as u32, scale_end);
+                }
+                stamps.fill(0);
+                state.end_pass(seen as u64);
+                // A slice's holdout rows come after its training rows, so they are
+                // scored with the pass's final weights; a stream's are scored as their
+                // chunk comes (progressive validation, as Vowpal Wabbit does), so it
+                // needs no second read. No usable holdout row gives NaN, never an
+                // improvement.
+                let holdout_loss = (held.2 > 0).then(|| {
+                    if held.1 > 0.0 {
+                        held.0 / held.1
+                    } else {
+                        f64::NAN
+                    }
+                });
+                if let Some(h) = holdout_loss {
+                    counters.holdout.store(h.to_bits(), Ordering::Relaxed);
+                }
+                let (l1, w1) = counters.loss_sums();
+                let seconds = t0.elapsed().as_secs_f64();
+                let rows_done = counters.rows.load(Ordering::Relaxed) - rows0;
+                report.passes.push(PassReport {
+                    pass,
+                    train_loss: (l1 - l0) / (w1 - w0).max(f64::MIN_POSITIVE),
+                    holdout_loss,
+                    rows: rows_done,
+                    nnz: counters.nnz.load(Ordering::Relaxed) - nnz0,
+                    seconds,
+                    rows_per_s: rows_done as f64 / seconds.max(1e-9),
+                });
+                report.best_pass = pass;
+                if let Some(h) = holdout_loss {
+                    if early.stop_after(pass, h, net.params()) {
+                        report.stopped_early = pass < self.passes;
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if let Some((pass, params)) = early.best() {
+            if pass != report.passes.len() {
+                net.params_mut().copy_from_slice(params);
+            }
+            report.best_pass = pass;
+        }
+        Ok(report)
+    }
+}

@@ -73,29 +73,8 @@ pub fn expand(input: &Input) -> TokenStream {
         });
     }
 
-    // Groups, in order of first appearance.
-    let mut groups: Vec<String> = Vec::new();
-    for f in &input.fields {
-        if let Some(role) = f.role() {
-            if matches!(
-                role.kind,
-                Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Dense
-            ) {
-                let g = role.root.as_ref().map(LitStr::value).unwrap_or_default();
-                if !groups.contains(&g) {
-                    groups.push(g);
-                }
-            }
-        }
-    }
-
-    for g in &groups {
-        let in_group = |f: &&Field, kinds: &[Kind]| {
-            f.role().is_some_and(|r| {
-                kinds.contains(&r.kind)
-                    && r.root.as_ref().map(LitStr::value).unwrap_or_default() == *g
-            })
-        };
+    for g in &groups(input) {
+        let in_group = |f: &&Field, kinds: &[Kind]| in_group(f, g, kinds);
         let group_lit = LitStr::new(g, Span::call_site());
         let group = quote!({ ::vectorflow::features::group_id(#group_lit) });
 
@@ -197,6 +176,32 @@ pub fn expand(input: &Input) -> TokenStream {
     out
 }
 
+/// The feature groups, in order of first appearance.
+pub(super) fn groups(input: &Input) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for f in &input.fields {
+        if let Some(role) = f.role() {
+            if matches!(
+                role.kind,
+                Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Dense
+            ) {
+                let g = role.root.as_ref().map(LitStr::value).unwrap_or_default();
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+    }
+    groups
+}
+
+/// Whether `f` is a feature of one of `kinds` in group `g`.
+pub(super) fn in_group(f: &Field, g: &str, kinds: &[Kind]) -> bool {
+    f.role().is_some_and(|r| {
+        kinds.contains(&r.kind) && r.root.as_ref().map(LitStr::value).unwrap_or_default() == g
+    })
+}
+
 /// The impl that stands in for the real ones when the input has errors, so that uses of
 /// the row elsewhere do not pile further errors on top.
 pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
@@ -214,7 +219,7 @@ fn find<'i, 'a>(input: &'i Input<'a>, kind: Kind) -> Option<&'i Field<'a>> {
         .find(|f| f.role().is_some_and(|r| r.kind == kind))
 }
 
-fn kind_trait(f: &Field) -> Option<TokenStream> {
+pub(super) fn kind_trait(f: &Field) -> Option<TokenStream> {
     Some(match f.role()?.kind {
         Kind::Label => quote!(::vectorflow::features::Label),
         Kind::Weight => quote!(::vectorflow::features::Weight),
@@ -231,7 +236,7 @@ fn kind_trait(f: &Field) -> Option<TokenStream> {
 }
 
 /// The namespace literal of a hashed field: given, or the field's name.
-fn namespace(f: &Field) -> LitStr {
+pub(super) fn namespace(f: &Field) -> LitStr {
     f.role()
         .and_then(|r| r.namespace.clone())
         .unwrap_or_else(|| LitStr::new(&f.name, f.ident.span()))
@@ -292,14 +297,14 @@ fn visit_field(f: &Field) -> TokenStream {
     }
 }
 
-fn cross_fields<'i, 'a>(input: &'i Input<'a>, c: &Cross) -> Vec<&'i Field<'a>> {
+pub(super) fn cross_fields<'i, 'a>(input: &'i Input<'a>, c: &Cross) -> Vec<&'i Field<'a>> {
     c.fields
         .iter()
         .map(|n| input.fields.iter().find(|f| f.ident == n).expect("checked"))
         .collect()
 }
 
-fn cross_group(input: &Input, c: &Cross) -> String {
+pub(super) fn cross_group(input: &Input, c: &Cross) -> String {
     cross_fields(input, c)[0]
         .role()
         .and_then(|r| r.root.as_ref())
@@ -335,7 +340,7 @@ fn visit_cross(input: &Input, c: &Cross) -> TokenStream {
 }
 
 /// Whether `tokens` name one of `params`.
-fn mentions(tokens: TokenStream, params: &[&Ident]) -> bool {
+pub(super) fn mentions(tokens: TokenStream, params: &[&Ident]) -> bool {
     tokens.into_iter().any(|t| match t {
         TokenTree::Ident(i) => params.iter().any(|p| **p == i),
         TokenTree::Group(g) => mentions(g.stream(), params),

@@ -182,16 +182,6 @@ pub trait Named: Features {
     fn visit_named<F: FnMut(NamedFeature<'_>)>(&self, f: F) -> Result<(), FeatureError>;
 }
 
-/// Displays a category value by [`Category::fmt_name`]: `#[derive(Features)]` names
-/// hashed fields with it.
-pub struct CategoryName<'a, T: ?Sized>(pub &'a T);
-
-impl<T: Category + ?Sized> fmt::Display for CategoryName<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_name(f)
-    }
-}
-
 /// Types usable as a `#[label]`: booleans, integers (class indices) and floats.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a label",
@@ -483,7 +473,7 @@ impl<T: Category> Tokens for [T] {
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, mut f: F) {
         for v in self {
             if let Some(id) = v.category(seed) {
-                f(id, &CategoryName(v));
+                f(id, &fmt::from_fn(|f| v.fmt_name(f)));
             }
         }
     }

@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+pub mod explain;
 pub mod features;
 pub mod hash;
 pub mod init;
@@ -54,6 +55,7 @@ pub use vectorflow_derive::{network, Category, Features};
 
 /// Everything a user needs: `use vectorflow::prelude::*;`.
 pub mod prelude {
+    pub use crate::explain::{audit, top_features, Rank};
     pub use crate::features::{FeatureError, Features, Labeled, SparseF};
     pub use crate::init::Init;
     pub use crate::loss::{Hinge, Logistic, Loss, Multinomial, Poisson, Square};

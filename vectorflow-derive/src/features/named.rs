@@ -95,6 +95,17 @@ fn feature(
     }
 }
 
+/// The field's value as `Category::fmt_name` writes it. Only the trait call names the
+/// field's type, so a type that is no category gets the same error as in `visit`, which
+/// the compiler reports once.
+fn category_name(ty: &syn::Type, member: &Ident) -> TokenStream {
+    quote! {
+        ::core::fmt::from_fn(|__vf_fmt| {
+            <#ty as ::vectorflow::features::Category>::fmt_name(&self.#member, __vf_fmt)
+        })
+    }
+}
+
 /// A format string: `text` with its braces escaped, then `rest`.
 fn format(text: &str, rest: &str, span: Span) -> LitStr {
     LitStr::new(
@@ -111,12 +122,11 @@ fn visit_field(f: &Field, group: &LitStr) -> TokenStream {
     match f.role().map(|r| r.kind) {
         Some(Kind::Hash) => {
             let fmt = format(&f.name, "={}", span);
+            let value = category_name(ty, member);
             let feat = feature(
                 group,
                 &name,
-                quote!(
-                    ::core::format_args!(#fmt, ::vectorflow::features::CategoryName::<#ty>(&self.#member))
-                ),
+                quote!(::core::format_args!(#fmt, #value)),
                 quote!(::vectorflow::features::Slot::Sparse(__vf_id)),
                 quote!(1.0),
             );
@@ -213,7 +223,7 @@ fn visit_cross(input: &Input, c: &Cross, group: &LitStr) -> TokenStream {
     let fmt = format(&names.join("×"), &format!("={values}"), c.keyword.span());
     let args = fields.iter().map(|f| {
         let (ty, member) = (f.ty, f.ident);
-        quote!(::vectorflow::features::CategoryName::<#ty>(&self.#member))
+        category_name(ty, member)
     });
     let first = LitStr::new(&fields[0].name, fields[0].ident.span());
     let mut body = feature(

@@ -13,7 +13,8 @@ mod linear;
 pub use activation::{Act, Activation, ReLU, SeLU, Sigmoid, TanH};
 pub use dropout::Dropout;
 pub use input::{
-    Dense, Input, InputCache, InputFeed, InputLayer, Root, RootFeed, Roots, RootsFeed, Sparse,
+    Dense, Input, InputCache, InputFeed, InputLayer, Layout, Root, RootFeed, RootLayout, Roots,
+    RootsFeed, Sparse,
 };
 pub use linear::Linear;
 

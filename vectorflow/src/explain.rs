@@ -205,9 +205,9 @@ where
 {
     let model = Model::new(net);
     let mut pass = Pass::<I, S>::new();
-    // Per input: its group, and name → (slot, summed score, count).
-    let mut seen: Vec<(&'static str, HashMap<String, (Slot, f64, usize)>)> =
-        vec![("", HashMap::new()); model.layout.roots.len()];
+    let mut seen: Vec<Seen> = (0..model.layout.roots.len())
+        .map(|_| Seen::default())
+        .collect();
     let mut name = String::new();
     let mut n = 0;
     for row in rows {
@@ -221,37 +221,43 @@ where
             };
             let weights = model.weights(root, slot);
             let score = match rank {
+                // A slot's weights are the same in every row: scored once, below.
                 Rank::Weights => 0.0,
                 Rank::Contributions => f.value.abs() as f64 * norm(&pass.gradient(&weights)) as f64,
             };
             name.clear();
             write_name(&f, &mut name);
-            let (group, names) = &mut seen[root];
-            *group = f.group;
-            match names.get_mut(name.as_str()) {
-                Some(acc) => {
-                    acc.1 += score;
-                    acc.2 += 1;
+            let seen = &mut seen[root];
+            seen.group = f.group;
+            match seen.names.get_mut(name.as_str()) {
+                Some(t) => {
+                    t.score += score;
+                    t.count += 1;
                 }
                 None => {
                     let score = match rank {
                         Rank::Weights => norm(&weights) as f64,
                         Rank::Contributions => score,
                     };
-                    names.insert(name.clone(), (slot, score, 1));
+                    let t = Tally {
+                        slot,
+                        score,
+                        count: 1,
+                    };
+                    seen.names.insert(name.clone(), t);
                 }
             }
         })?;
     }
 
     let mut features = Vec::new();
-    for (group, names) in &seen {
+    for seen in &seen {
         let mut by_slot: HashMap<Slot, Vec<&str>> = HashMap::new();
-        for (name, (slot, _, _)) in names {
-            by_slot.entry(*slot).or_default().push(name);
+        for (name, t) in &seen.names {
+            by_slot.entry(t.slot).or_default().push(name);
         }
-        for (name, &(slot, score, count)) in names {
-            let mut collisions: Vec<String> = by_slot[&slot]
+        for (name, t) in &seen.names {
+            let mut collisions: Vec<String> = by_slot[&t.slot]
                 .iter()
                 .filter(|other| **other != name.as_str())
                 .map(|other| other.to_string())
@@ -259,10 +265,10 @@ where
             collisions.sort();
             features.push(Ranked {
                 name: name.clone(),
-                group,
-                slot,
-                score: score as f32,
-                count,
+                group: seen.group,
+                slot: t.slot,
+                score: t.score as f32,
+                count: t.count,
                 collisions,
             });
         }
@@ -279,6 +285,20 @@ where
         rows: n,
         features,
     })
+}
+
+/// The names seen in one input of the net, for [`top_features`].
+#[derive(Default)]
+struct Seen {
+    group: &'static str,
+    names: HashMap<String, Tally>,
+}
+
+/// One name's slot, summed score and count.
+struct Tally {
+    slot: Slot,
+    score: f64,
+    count: usize,
 }
 
 /// A net's parameters and where its input layer keeps them.

@@ -564,7 +564,7 @@ fn top_features_rank_and_report_collisions() {
 
     let text = top.to_string();
     assert!(
-        text.starts_with("top 3 features by total size of contribution over 40 rows:\n"),
+        text.starts_with("top 3 features by total |contribution| over 40 rows:\n"),
         "{text}"
     );
 }

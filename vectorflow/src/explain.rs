@@ -514,8 +514,8 @@ impl fmt::Display for Ranking {
     /// A table of the features, best first, with the names that collide with each.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let by = match self.rank {
-            Rank::Weights => "size of weight",
-            Rank::Contributions => "total size of contribution",
+            Rank::Weights => "|weight|",
+            Rank::Contributions => "total |contribution|",
         };
         writeln!(
             f,

@@ -106,7 +106,7 @@ fn named_sparse(row: &impl Named, group: &str) -> Vec<(u32, f32)> {
     named(row)
         .into_iter()
         .filter_map(|(g, _, slot, v)| match slot {
-            Slot::Sparse(id) if g == group => Some((id, v)),
+            Slot::SparseId(id) if g == group => Some((id, v)),
             _ => None,
         })
         .collect()
@@ -116,7 +116,7 @@ fn named_dense(row: &impl Named, group: &str) -> Vec<(usize, f32)> {
     named(row)
         .into_iter()
         .filter_map(|(g, _, slot, v)| match slot {
-            Slot::Dense(i) if g == group => Some((i, v)),
+            Slot::DenseIndex(i) if g == group => Some((i, v)),
             _ => None,
         })
         .collect()
@@ -307,7 +307,7 @@ fn linear_contributions_and_bias_sum_to_the_prediction() {
         assert_eq!(a.intercept, [*net.params().last().unwrap()]);
         assert_ne!(a.intercept[0], 0.0);
         for e in &a.entries {
-            let Slot::Sparse(slot) = e.slot else {
+            let Slot::SparseId(slot) = e.slot else {
                 panic!("{e:?}")
             };
             assert_eq!(e.weights, [net.params()[slot as usize]]);
@@ -350,7 +350,7 @@ fn multi_output_multi_root_linear_audits_are_exact_per_output() {
             assert!(close(a.intercept[o] + sum, want, 1e-5), "output {o}");
         }
         let w = entry(&a, "weather[1]");
-        assert_eq!(w.slot, Slot::Dense(1));
+        assert_eq!(w.slot, Slot::DenseIndex(1));
         assert_eq!(w.value, row.weather[1]);
         // a dense input's weights are a column of the 3 × 2 matrix after the sparse rows
         let off = 64 * 3;
@@ -418,7 +418,7 @@ fn attributions_are_gradient_times_input() {
         assert_eq!(e.weights.len(), 6);
     }
     // pairs[40] reads slot 40 mod 32
-    assert_eq!(entry(&a, "pairs[40]").slot, Slot::Sparse(8));
+    assert_eq!(entry(&a, "pairs[40]").slot, Slot::SparseId(8));
     // the unattributed rest closes the sum
     for o in 0..2 {
         let sum: f32 = a.entries.iter().map(|e| e.contribution[o]).sum();

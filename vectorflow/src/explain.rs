@@ -44,7 +44,7 @@
 //! ```
 
 use crate::features::{group_id, FeatureError, Named, NamedFeature, Slot};
-use crate::layers::{Buf, InputFeed, InputLayer, Layout, Zeroed};
+use crate::layers::{Buf, InputFeed, InputLayer, InputLayout, Zeroed};
 use crate::network::{Net, Stack, Workspace};
 use crate::params::{Learn, Params};
 use std::collections::HashMap;
@@ -304,7 +304,7 @@ struct Tally {
 /// A net's parameters and where its input layer keeps them.
 struct Model<'n> {
     params: &'n [f32],
-    layout: Layout,
+    layout: InputLayout,
     /// The width of the first layer.
     hidden: usize,
     /// The width of the output.
@@ -325,7 +325,7 @@ impl<'n> Model<'n> {
     /// The input that reads `f` and the slot of its weights there.
     fn locate(&self, f: &NamedFeature) -> Option<(usize, Slot)> {
         let group = group_id(f.group);
-        let sparse = matches!(f.slot, Slot::Sparse(_));
+        let sparse = matches!(f.slot, Slot::SparseId(_));
         let root = self
             .layout
             .roots
@@ -333,9 +333,9 @@ impl<'n> Model<'n> {
             .position(|r| r.group == group && r.sparse == sparse)?;
         let width = self.layout.roots[root].width;
         let slot = match f.slot {
-            Slot::Sparse(id) => Slot::Sparse((id as usize % width) as u32),
-            Slot::Dense(j) if j < width => Slot::Dense(j),
-            Slot::Dense(_) => return None,
+            Slot::SparseId(id) => Slot::SparseId((id as usize % width) as u32),
+            Slot::DenseIndex(j) if j < width => Slot::DenseIndex(j),
+            Slot::DenseIndex(_) => return None,
         };
         Some((root, slot))
     }
@@ -344,11 +344,11 @@ impl<'n> Model<'n> {
     fn weights(&self, root: usize, slot: Slot) -> Vec<f32> {
         let r = &self.layout.roots[root];
         match slot {
-            Slot::Sparse(i) => {
+            Slot::SparseId(i) => {
                 let off = r.offset + i as usize * self.hidden;
                 self.params[off..off + self.hidden].to_vec()
             }
-            Slot::Dense(j) => (0..self.hidden)
+            Slot::DenseIndex(j) => (0..self.hidden)
                 .map(|o| self.params[r.offset + o * r.width + j])
                 .collect(),
         }

@@ -119,16 +119,16 @@ pub enum Slot {
     /// A sparse feature's id. [`Named::visit_named`] gives the id [`SparseGroup::visit`]
     /// gives; audits ([`crate::explain`]) show it reduced modulo the input's dimension,
     /// which is the row of weights it reads.
-    Sparse(u32),
+    SparseId(u32),
     /// A dense value's index in its group's [`DenseGroup::dense`] output.
-    Dense(usize),
+    DenseIndex(usize),
 }
 
 impl fmt::Display for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Slot::Sparse(id) => write!(f, "{id}"),
-            Slot::Dense(i) => write!(f, "[{i}]"),
+            Slot::SparseId(id) => write!(f, "{id}"),
+            Slot::DenseIndex(i) => write!(f, "[{i}]"),
         }
     }
 }

@@ -127,7 +127,7 @@ fn visit_field(f: &Field, group: &LitStr) -> TokenStream {
                 group,
                 &name,
                 quote!(::core::format_args!(#fmt, #value)),
-                quote!(::vectorflow::features::Slot::Sparse(__vf_id)),
+                quote!(::vectorflow::features::Slot::SparseId(__vf_id)),
                 quote!(1.0),
             );
             quote! {
@@ -147,7 +147,7 @@ fn visit_field(f: &Field, group: &LitStr) -> TokenStream {
                 group,
                 &name,
                 quote!(::core::format_args!(#fmt)),
-                quote!(::vectorflow::features::Slot::Sparse(__VF_SLOT)),
+                quote!(::vectorflow::features::Slot::SparseId(__VF_SLOT)),
                 quote!(::vectorflow::features::finite(#name, __vf_v)?),
             );
             quote! {
@@ -167,7 +167,7 @@ fn visit_field(f: &Field, group: &LitStr) -> TokenStream {
                 group,
                 &name,
                 quote!(::core::format_args!(#fmt, __vf_tok)),
-                quote!(::vectorflow::features::Slot::Sparse(__vf_id)),
+                quote!(::vectorflow::features::Slot::SparseId(__vf_id)),
                 quote!(1.0),
             );
             quote! {
@@ -187,7 +187,7 @@ fn visit_field(f: &Field, group: &LitStr) -> TokenStream {
                 group,
                 &name,
                 quote!(::core::format_args!(#fmt, __vf_id)),
-                quote!(::vectorflow::features::Slot::Sparse(__vf_id)),
+                quote!(::vectorflow::features::Slot::SparseId(__vf_id)),
                 quote!(__vf_v),
             );
             // As in `visit`: the finite pairs are visited, and the first bad value is the error.
@@ -230,7 +230,7 @@ fn visit_cross(input: &Input, c: &Cross, group: &LitStr) -> TokenStream {
         group,
         &first,
         quote!(::core::format_args!(#fmt, #(#args),*)),
-        quote!(::vectorflow::features::Slot::Sparse(__vf_h)),
+        quote!(::vectorflow::features::Slot::SparseId(__vf_h)),
         quote!(1.0),
     );
     body = quote!(__vf_f(#body););
@@ -267,7 +267,7 @@ fn visit_dense(f: &Field, group: &LitStr) -> TokenStream {
         group,
         &name,
         quote!(::core::format_args!(#fmt, __vf_i)),
-        quote!(::vectorflow::features::Slot::Dense(__vf_base + __vf_i)),
+        quote!(::vectorflow::features::Slot::DenseIndex(__vf_base + __vf_i)),
         quote!(::vectorflow::features::finite(#name, __vf_x)?),
     );
     quote! {

@@ -298,7 +298,7 @@ pub struct RootLayout {
 
 /// Where an input layer's weights are: its roots, in order, and its bias.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Layout {
+pub struct InputLayout {
     /// Each root's weights.
     pub roots: Vec<RootLayout>,
     /// The first of the `OUT` biases, if the layer has them.
@@ -398,7 +398,7 @@ pub trait InputLayer: 'static {
     /// Appends its weight blocks (layer 0).
     fn blocks(v: &mut Vec<Block>);
     /// Where its weights and biases are.
-    fn layout() -> Layout;
+    fn layout() -> InputLayout;
 }
 
 impl<Rs: Roots, const OUT: usize, const BIAS: bool> InputLayer for Input<Rs, OUT, BIAS> {
@@ -424,10 +424,10 @@ impl<Rs: Roots, const OUT: usize, const BIAS: bool> InputLayer for Input<Rs, OUT
         Rs::blocks(0, OUT, v);
     }
 
-    fn layout() -> Layout {
+    fn layout() -> InputLayout {
         let mut roots = Vec::new();
         Rs::layout(0, OUT, &mut roots);
-        Layout {
+        InputLayout {
             roots,
             bias: BIAS.then_some(Rs::WIDTH * OUT),
         }

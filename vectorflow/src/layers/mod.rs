@@ -13,8 +13,8 @@ mod linear;
 pub use activation::{Act, Activation, ReLU, SeLU, Sigmoid, TanH};
 pub use dropout::Dropout;
 pub use input::{
-    Dense, Input, InputCache, InputFeed, InputLayer, Layout, Root, RootFeed, RootLayout, Roots,
-    RootsFeed, Sparse,
+    Dense, Input, InputCache, InputFeed, InputLayer, InputLayout, Root, RootFeed, RootLayout,
+    Roots, RootsFeed, Sparse,
 };
 pub use linear::Linear;
 

@@ -219,11 +219,13 @@ where
             let Some((root, slot)) = model.locate(&f) else {
                 return;
             };
-            let weights = model.weights(root, slot);
             let score = match rank {
                 // A slot's weights are the same in every row: scored once, below.
                 Rank::Weights => 0.0,
-                Rank::Contributions => f.value.abs() as f64 * norm(&pass.gradient(&weights)) as f64,
+                Rank::Contributions => {
+                    let gradient = pass.gradient(&model.weights(root, slot));
+                    f.value.abs() as f64 * norm(&gradient) as f64
+                }
             };
             name.clear();
             write_name(&f, &mut name);
@@ -236,7 +238,7 @@ where
                 }
                 None => {
                     let score = match rank {
-                        Rank::Weights => norm(&weights) as f64,
+                        Rank::Weights => norm(&model.weights(root, slot)) as f64,
                         Rank::Contributions => score,
                     };
                     let t = Tally {

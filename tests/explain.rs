@@ -568,3 +568,25 @@ fn top_features_rank_and_report_collisions() {
         "{text}"
     );
 }
+
+#[derive(Features)]
+struct Generic<T, const N: usize> {
+    #[hash]
+    r#type: T,
+    #[tokens]
+    tags: Vec<T>,
+    #[dense]
+    emb: [f32; N],
+}
+
+#[test]
+fn generic_rows_and_raw_names_are_named() {
+    let row = Generic {
+        r#type: 'x',
+        tags: vec!['a', 'b'],
+        emb: [1.0, 2.0],
+    };
+    let names: Vec<String> = named(&row).into_iter().map(|(_, n, _, _)| n).collect();
+    assert_eq!(names, ["type=x", "tags=a", "tags=b", "emb[0]", "emb[1]"]);
+    assert_eq!(named_sparse(&row, ""), visit::<DEFAULT, _>(&row));
+}

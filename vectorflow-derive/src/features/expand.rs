@@ -74,7 +74,6 @@ pub fn expand(input: &Input) -> TokenStream {
     }
 
     for g in &groups(input) {
-        let in_group = |f: &&Field, kinds: &[Kind]| in_group(f, g, kinds);
         let group_lit = LitStr::new(g, Span::call_site());
         let group = quote!({ ::vectorflow::features::group_id(#group_lit) });
 
@@ -82,7 +81,7 @@ pub fn expand(input: &Input) -> TokenStream {
         let sparse: Vec<&Field> = input
             .fields
             .iter()
-            .filter(|f| in_group(f, &sparse_kinds))
+            .filter(|f| in_group(f, g, &sparse_kinds))
             .collect();
         if !sparse.is_empty() {
             let mut g2 = input.generics.clone();
@@ -119,7 +118,7 @@ pub fn expand(input: &Input) -> TokenStream {
         let dense: Vec<&Field> = input
             .fields
             .iter()
-            .filter(|f| in_group(f, &[Kind::Dense]))
+            .filter(|f| in_group(f, g, &[Kind::Dense]))
             .collect();
         if !dense.is_empty() {
             let widths: Vec<_> = dense

@@ -562,6 +562,17 @@ fn top_features_rank_and_report_collisions() {
     let scores: Vec<f32> = full.features.iter().map(|r| r.score).collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]));
 
+    let text = full.to_string();
+    for (line, r) in text.lines().skip(2).zip(&full.features) {
+        assert!(line.contains(&format!("  {}", r.name)), "{line}");
+        match r.collisions.first() {
+            Some(c) => assert!(
+                line.contains(&format!("(shares its slot with {c}")),
+                "{line}"
+            ),
+            None => assert!(!line.contains("shares"), "{line}"),
+        }
+    }
     let text = top.to_string();
     assert!(
         text.starts_with("top 3 features by total |contribution| over 40 rows:\n"),

@@ -3,6 +3,8 @@
 //! Reads `data/flights_sample.csv` (a CC0 sample of nycflights13, see `data/README.md`)
 //! with the `csv` crate into zero-copy rows, splits them 80/20, trains a hashed logistic
 //! regression and a small neural net, and compares both with the constant prediction.
+//! It also lists, by name, the features the logistic regression leans on most, and takes
+//! one test flight's prediction apart feature by feature.
 //!
 //! ```text
 //! cargo run --release --example quickstart
@@ -157,6 +159,19 @@ fn run() -> Result<(), Box<dyn Error>> {
         .collect::<Result<Vec<f32>, FeatureError>>()?;
     let lr_test = metrics::binary(&lr_probs, &labels);
     summary(&report);
+
+    // What the model learnt, by name: the features that moved the test flights' log-odds
+    // most, and one flight's prediction taken apart.
+    println!("\n{}", top_features(&lr, &test, 10, Rank::Contributions)?);
+    let (flight, audit) = (&test[0], audit(&lr, &test[0])?);
+    print!(
+        "why the model gives {} {} from {} to {} a {:.0}% chance of delay (log-odds):\n{audit}",
+        flight.carrier,
+        flight.flight,
+        flight.origin,
+        flight.dest,
+        100.0 * vectorflow::loss::sigmoid(audit.output[0]),
+    );
 
     println!("\nneural net: 16 hidden ReLU units");
     let mut mlp = Mlp::new(Init::uniform(0.05).seed(7));

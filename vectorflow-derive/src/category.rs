@@ -13,8 +13,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
 
-    let body = match check(&input) {
-        Ok(body) => body,
+    let Bodies { category, name } = match check(&input) {
+        Ok(bodies) => bodies,
         Err(e) => {
             // The error, and an impl that keeps uses of the type as a category quiet.
             let mut out = e.to_compile_error();
@@ -32,14 +32,17 @@ pub fn expand(input: TokenStream) -> TokenStream {
         impl #impl_generics ::vectorflow::features::Category for #ident #ty_generics #where_clause {
             #[inline]
             fn category(&self, seed: u32) -> ::core::option::Option<u32> {
-                #body
+                #category
+            }
+            fn fmt_name(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                #name
             }
         }
     }
 }
 
-/// The body of `category`, or every reason the input is not a fieldless enum.
-fn check(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// The bodies of the impl, or every reason the input is not a fieldless enum.
+fn check(input: &DeriveInput) -> syn::Result<Bodies> {
     let e =
         match &input.data {
             Data::Enum(e) => e,
@@ -57,6 +60,7 @@ fn check(input: &DeriveInput) -> syn::Result<TokenStream> {
         };
     let mut errors: Option<syn::Error> = None;
     let mut arms = Vec::new();
+    let mut names = Vec::new();
     for v in &e.variants {
         if !matches!(v.fields, Fields::Unit) {
             let err = syn::Error::new_spanned(
@@ -78,13 +82,30 @@ fn check(input: &DeriveInput) -> syn::Result<TokenStream> {
         arms.push(quote! {
             Self::#vi => ::vectorflow::hash::murmur3_32(#name, seed),
         });
+        let text = syn::LitStr::new(&vi.unraw().to_string(), vi.span());
+        names.push(quote! {
+            Self::#vi => #text,
+        });
     }
     if let Some(e) = errors {
         return Err(e);
     }
-    Ok(quote! {
-        ::core::option::Option::Some(match *self {
-            #(#arms)*
-        })
+    Ok(Bodies {
+        category: quote! {
+            ::core::option::Option::Some(match *self {
+                #(#arms)*
+            })
+        },
+        name: quote! {
+            f.write_str(match *self {
+                #(#names)*
+            })
+        },
     })
+}
+
+/// The bodies of `category` and `fmt_name`.
+struct Bodies {
+    category: TokenStream,
+    name: TokenStream,
 }

@@ -1,8 +1,10 @@
-//! `#[derive(Features)]`: parse ([`ast`]), validate ([`check`]), expand ([`expand`]).
+//! `#[derive(Features)]`: parse ([`ast`]), validate ([`check`]), expand ([`expand`], and
+//! [`named`] for the audit visitor).
 
 mod ast;
 mod check;
 mod expand;
+mod named;
 
 use proc_macro2::TokenStream;
 
@@ -17,7 +19,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
         check::check(parsed, &mut errors);
     }
     match (parsed, errors.finish()) {
-        (Some(parsed), None) => expand::expand(&parsed),
+        (Some(parsed), None) => {
+            let mut out = expand::expand(&parsed);
+            out.extend(named::expand(&parsed));
+            out
+        }
         (parsed, Some(e)) => {
             let mut out = e.to_compile_error();
             out.extend(expand::fallback(&input, parsed.as_ref()));

@@ -116,6 +116,75 @@ pub trait DenseGroup<const G: u64, const N: usize>: Features {
     fn dense(&self, out: &mut [f32; N]) -> Result<(), FeatureError>;
 }
 
+/// Where a feature goes in its group's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Slot {
+    /// A sparse feature's id. [`Named::visit_named`] gives the id [`SparseGroup::visit`]
+    /// gives; audits ([`crate::explain`]) show it reduced modulo the input's dimension,
+    /// which is the row of weights it reads.
+    SparseId(u32),
+    /// A dense value's index in its group's [`DenseGroup::dense`] output.
+    DenseIndex(usize),
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Slot::SparseId(id) => write!(f, "{id}"),
+            Slot::DenseIndex(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// One feature of a row with its readable name, as [`Named::visit_named`] hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedFeature<'a> {
+    /// The feature group (`root = "..."`) it belongs to; `""` for the default group.
+    pub group: &'static str,
+    /// The row struct's field it comes from (the first field of a cross).
+    pub field: &'static str,
+    /// Its name: `carrier=UA` for a hashed field, `origin×dest=EWR×IAH` for a cross,
+    /// `distance` for a value, `words=late` for a token, `ids[17]` for a pre-indexed
+    /// pair and `ctx[2]` for a dense value. Formatted only when displayed.
+    pub name: fmt::Arguments<'a>,
+    /// Its slot: the id or index the training visitors give it.
+    pub slot: Slot,
+    /// Its value.
+    pub value: f32,
+}
+
+/// A row that can list its features by name, for audits ([`crate::explain`]).
+///
+/// `#[derive(Features)]` implements it. Training never calls it, so naming costs the
+/// training path nothing; the names are formatted only when someone displays them.
+///
+/// ```
+/// use vectorflow::features::{Named, Slot};
+/// use vectorflow::prelude::*;
+///
+/// #[derive(Features)]
+/// #[features(cross(origin, dest))]
+/// struct Flight<'a> {
+///     #[hash]
+///     origin: &'a str,
+///     #[hash]
+///     dest: &'a str,
+///     #[value]
+///     distance: f32,
+/// }
+///
+/// let row = Flight { origin: "EWR", dest: "IAH", distance: 1.4 };
+/// let mut names = Vec::new();
+/// row.visit_named(|f| names.push(format!("{}={}", f.name, f.value))).unwrap();
+/// assert_eq!(names, ["origin=EWR=1", "dest=IAH=1", "distance=1.4", "origin×dest=EWR×IAH=1"]);
+/// ```
+pub trait Named: Features {
+    /// Calls `f` for each feature, group by group: a group's sparse features in the order
+    /// of [`SparseGroup::visit`], then its dense values (those of an absent `Option`
+    /// field are left out). Slots, values and errors are the training visitors' own.
+    fn visit_named<F: FnMut(NamedFeature<'_>)>(&self, f: F) -> Result<(), FeatureError>;
+}
+
 /// Types usable as a `#[label]`: booleans, integers (class indices) and floats.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a label",
@@ -146,6 +215,13 @@ pub trait Weight {
 pub trait Category {
     /// The value's id in the namespace with `seed`; `None` when absent.
     fn category(&self, seed: u32) -> Option<u32>;
+
+    /// Writes the value as feature names show it (`carrier=UA`): only audits
+    /// ([`crate::explain`]) call it. The default writes `?`; implement it to name the
+    /// values of a type that implements `Category` by hand.
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("?")
+    }
 }
 
 /// Types usable with `#[value]`: one slot whose value is the number.
@@ -168,6 +244,13 @@ pub trait Numeric {
 pub trait Tokens {
     /// Calls `f(id)` for each token, hashed with `seed`.
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F);
+
+    /// Calls `f(id, token)` for each token, with the ids of [`Tokens::tokens`] and the
+    /// token as feature names show it: only audits ([`crate::explain`]) call it. The
+    /// default names every token `?`.
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, mut f: F) {
+        self.tokens(seed, |id| f(id, &"?"))
+    }
 }
 
 /// Types usable with `#[sparse]`: pre-indexed `(id, value)` pairs.
@@ -197,17 +280,26 @@ impl Category for str {
     fn category(&self, seed: u32) -> Option<u32> {
         Some(murmur3_32(self.as_bytes(), seed))
     }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
 }
 impl Category for String {
     #[inline]
     fn category(&self, seed: u32) -> Option<u32> {
         self.as_str().category(seed)
     }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
 }
 impl Category for bool {
     #[inline]
     fn category(&self, seed: u32) -> Option<u32> {
         Some(murmur3_32(if *self { b"true" } else { b"false" }, seed))
+    }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 impl Category for char {
@@ -216,11 +308,17 @@ impl Category for char {
         let mut buf = [0u8; 4];
         Some(murmur3_32(self.encode_utf8(&mut buf).as_bytes(), seed))
     }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 impl<T: Category + ?Sized> Category for &T {
     #[inline]
     fn category(&self, seed: u32) -> Option<u32> {
         (**self).category(seed)
+    }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt_name(f)
     }
 }
 impl<T: Category> Category for Option<T> {
@@ -228,11 +326,20 @@ impl<T: Category> Category for Option<T> {
     fn category(&self, seed: u32) -> Option<u32> {
         self.as_ref().and_then(|v| v.category(seed))
     }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Some(v) => v.fmt_name(f),
+            None => f.write_str("None"),
+        }
+    }
 }
 impl<T: Category + ?Sized> Category for Box<T> {
     #[inline]
     fn category(&self, seed: u32) -> Option<u32> {
         (**self).category(seed)
+    }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt_name(f)
     }
 }
 
@@ -242,6 +349,9 @@ macro_rules! int_impls {
             #[inline]
             fn category(&self, seed: u32) -> Option<u32> {
                 Some(hash_i128(*self as i128, seed))
+            }
+            fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
             }
         }
         impl Numeric for $t {
@@ -339,11 +449,19 @@ impl Tokens for str {
             f(murmur3_32(t.as_bytes(), seed));
         }
     }
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, mut f: F) {
+        for t in self.split_ascii_whitespace() {
+            f(murmur3_32(t.as_bytes(), seed), &t);
+        }
+    }
 }
 impl Tokens for String {
     #[inline]
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         self.as_str().tokens(seed, f)
+    }
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
+        self.as_str().named_tokens(seed, f)
     }
 }
 impl<T: Category> Tokens for [T] {
@@ -355,11 +473,21 @@ impl<T: Category> Tokens for [T] {
             }
         }
     }
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, mut f: F) {
+        for v in self {
+            if let Some(id) = v.category(seed) {
+                f(id, &fmt::from_fn(|f| v.fmt_name(f)));
+            }
+        }
+    }
 }
 impl<T: Category> Tokens for Vec<T> {
     #[inline]
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         self.as_slice().tokens(seed, f)
+    }
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
+        self.as_slice().named_tokens(seed, f)
     }
 }
 impl<T: Tokens + ?Sized> Tokens for &T {
@@ -367,12 +495,20 @@ impl<T: Tokens + ?Sized> Tokens for &T {
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         (**self).tokens(seed, f)
     }
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
+        (**self).named_tokens(seed, f)
+    }
 }
 impl<T: Tokens> Tokens for Option<T> {
     #[inline]
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         if let Some(v) = self {
             v.tokens(seed, f)
+        }
+    }
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
+        if let Some(v) = self {
+            v.named_tokens(seed, f)
         }
     }
 }

@@ -6,6 +6,9 @@
 //!
 //! - `#[derive(Features)]` turns a row struct into a zero-copy sparse feature extractor.
 //! - `network!` builds a statically typed layer stack; shape mistakes are compile errors.
+//! - [`explain`] takes a prediction apart by feature name (`carrier=UA`,
+//!   `origin×dest=EWR×IAH`) and ranks the features that matter most, with their hash
+//!   collisions.
 //!
 //! ```
 //! use vectorflow::prelude::*;
@@ -34,6 +37,7 @@
 
 #![warn(missing_docs)]
 
+pub mod explain;
 pub mod features;
 pub mod file;
 pub mod hash;
@@ -57,6 +61,7 @@ pub use vectorflow_derive::{network, Category, Features};
 
 /// Everything a user needs: `use vectorflow::prelude::*;`.
 pub mod prelude {
+    pub use crate::explain::{audit, top_features, Rank};
     pub use crate::features::{FeatureError, Features, Labeled, SparseF};
     pub use crate::init::Init;
     pub use crate::loss::{Hinge, Logistic, Loss, Multinomial, Poisson, Square};

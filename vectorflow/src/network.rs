@@ -21,6 +21,8 @@ pub trait Stack: 'static {
     type Acts: Zeroed;
     /// The number of parameters of all its layers.
     const PARAMS: usize;
+    /// The number of its layers: 0 for a linear model, whose output is the input layer's.
+    const LAYERS: usize;
 
     /// Appends the layers' descriptions.
     fn describe(out: &mut String);
@@ -61,6 +63,7 @@ impl<const N: usize> Stack for End<N> {
     type Out = [f32; N];
     type Acts = ();
     const PARAMS: usize = 0;
+    const LAYERS: usize = 0;
 
     fn describe(_out: &mut String) {}
     fn blocks(_off: usize, _layer: usize, _v: &mut Vec<Block>) {}
@@ -96,6 +99,7 @@ impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
     type Out = B::Out;
     type Acts = (A::Out, A::Scratch, B::Acts);
     const PARAMS: usize = A::PARAMS + B::PARAMS;
+    const LAYERS: usize = 1 + B::LAYERS;
 
     fn describe(out: &mut String) {
         out.push_str(" => ");
@@ -331,6 +335,20 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         let mut dx = I::Out::zeroed();
         S::backward(p, I::PARAMS, &ws.x, &ws.acts, dy, &mut dx);
         I::backward(p, &ws.cache, &dx);
+    }
+
+    /// The dense stack's half of [`Net::backward`]: back-propagates `dy` through every
+    /// layer after the input layer, handing their parameters' gradients to `p`, and
+    /// returns the gradient with respect to the input layer's output. Audits
+    /// ([`crate::explain`]) derive each input feature's gradient from it.
+    pub fn backward_stack<L: Learn + ?Sized>(
+        p: &mut L,
+        ws: &Workspace<I, S>,
+        dy: &S::Out,
+    ) -> I::Out {
+        let mut dx = I::Out::zeroed();
+        S::backward(p, I::PARAMS, &ws.x, &ws.acts, dy, &mut dx);
+        dx
     }
 }
 

@@ -75,29 +75,7 @@ pub fn expand(input: &Input) -> TokenStream {
         });
     }
 
-    // Groups, in order of first appearance.
-    let mut groups: Vec<String> = Vec::new();
-    for f in &input.fields {
-        if let Some(role) = f.role() {
-            if matches!(
-                role.kind,
-                Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Dense
-            ) {
-                let g = role.root.as_ref().map(LitStr::value).unwrap_or_default();
-                if !groups.contains(&g) {
-                    groups.push(g);
-                }
-            }
-        }
-    }
-
-    for g in &groups {
-        let in_group = |f: &&Field, kinds: &[Kind]| {
-            f.role().is_some_and(|r| {
-                kinds.contains(&r.kind)
-                    && r.root.as_ref().map(LitStr::value).unwrap_or_default() == *g
-            })
-        };
+    for g in &groups(input) {
         let group_lit = LitStr::new(g, Span::call_site());
         let group = quote!({ ::vectorflow::features::group_id(#group_lit) });
 
@@ -105,7 +83,7 @@ pub fn expand(input: &Input) -> TokenStream {
         let sparse: Vec<&Field> = input
             .fields
             .iter()
-            .filter(|f| in_group(f, &sparse_kinds))
+            .filter(|f| in_group(f, g, &sparse_kinds))
             .collect();
         if !sparse.is_empty() {
             let mut g2 = input.generics.clone();
@@ -142,7 +120,7 @@ pub fn expand(input: &Input) -> TokenStream {
         let dense: Vec<&Field> = input
             .fields
             .iter()
-            .filter(|f| in_group(f, &[Kind::Dense]))
+            .filter(|f| in_group(f, g, &[Kind::Dense]))
             .collect();
         if !dense.is_empty() {
             let widths: Vec<_> = dense
@@ -197,6 +175,32 @@ pub fn expand(input: &Input) -> TokenStream {
         }
     }
     out
+}
+
+/// The feature groups, in order of first appearance.
+pub(super) fn groups(input: &Input) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for f in &input.fields {
+        if let Some(role) = f.role() {
+            if matches!(
+                role.kind,
+                Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Dense
+            ) {
+                let g = role.root.as_ref().map(LitStr::value).unwrap_or_default();
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+    }
+    groups
+}
+
+/// Whether `f` is a feature of one of `kinds` in group `g`.
+pub(super) fn in_group(f: &Field, g: &str, kinds: &[Kind]) -> bool {
+    f.role().is_some_and(|r| {
+        kinds.contains(&r.kind) && r.root.as_ref().map(LitStr::value).unwrap_or_default() == g
+    })
 }
 
 /// The impls that stand in for the real ones when the input has errors, so that uses of
@@ -294,7 +298,7 @@ fn find<'i, 'a>(input: &'i Input<'a>, kind: Kind) -> Option<&'i Field<'a>> {
         .find(|f| f.role().is_some_and(|r| r.kind == kind))
 }
 
-fn kind_trait(f: &Field) -> Option<TokenStream> {
+pub(super) fn kind_trait(f: &Field) -> Option<TokenStream> {
     Some(match f.role()?.kind {
         Kind::Label => quote!(::vectorflow::features::Label),
         Kind::Weight => quote!(::vectorflow::features::Weight),
@@ -311,7 +315,7 @@ fn kind_trait(f: &Field) -> Option<TokenStream> {
 }
 
 /// The namespace literal of a hashed field: given, or the field's name.
-fn namespace(f: &Field) -> LitStr {
+pub(super) fn namespace(f: &Field) -> LitStr {
     f.role()
         .and_then(|r| r.namespace.clone())
         .unwrap_or_else(|| LitStr::new(&f.name, f.ident.span()))
@@ -372,14 +376,14 @@ fn visit_field(f: &Field) -> TokenStream {
     }
 }
 
-fn cross_fields<'i, 'a>(input: &'i Input<'a>, c: &Cross) -> Vec<&'i Field<'a>> {
+pub(super) fn cross_fields<'i, 'a>(input: &'i Input<'a>, c: &Cross) -> Vec<&'i Field<'a>> {
     c.fields
         .iter()
         .map(|n| input.fields.iter().find(|f| f.ident == n).expect("checked"))
         .collect()
 }
 
-fn cross_group(input: &Input, c: &Cross) -> String {
+pub(super) fn cross_group(input: &Input, c: &Cross) -> String {
     cross_fields(input, c)[0]
         .role()
         .and_then(|r| r.root.as_ref())
@@ -415,7 +419,7 @@ fn visit_cross(input: &Input, c: &Cross) -> TokenStream {
 }
 
 /// Whether `tokens` name one of `params`.
-fn mentions(tokens: TokenStream, params: &[&Ident]) -> bool {
+pub(super) fn mentions(tokens: TokenStream, params: &[&Ident]) -> bool {
     tokens.into_iter().any(|t| match t {
         TokenTree::Ident(i) => params.iter().any(|p| **p == i),
         TokenTree::Group(g) => mentions(g.stream(), params),

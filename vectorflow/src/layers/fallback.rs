@@ -24,6 +24,9 @@ impl<const OUT: usize> InputLayer for Fallback<OUT> {
     fn blocks(_v: &mut Vec<Block>) {
         unreachable!("a network! with errors does not compile")
     }
+    fn layout() -> super::InputLayout {
+        unreachable!("a network! with errors does not compile")
+    }
     fn compute<P: Params + ?Sized>(_p: &P, _cache: &InputCache, _y: &mut [f32; OUT]) {
         unreachable!("a network! with errors does not compile")
     }

@@ -47,6 +47,8 @@ pub trait Root: 'static {
     const WIDTH: usize;
     /// Whether it is sparse (its weights are rows touched only by rows with the feature).
     const SPARSE: bool;
+    /// The feature group it reads ([`crate::features::group_id`] of its name).
+    const GROUP: u64;
     /// Appends its description.
     fn describe(out: &mut String);
 }
@@ -69,6 +71,7 @@ pub const fn check_sparse_dim<const DIM: usize>() {
 impl<const DIM: usize, const G: u64> Root for Sparse<DIM, G> {
     const WIDTH: usize = DIM;
     const SPARSE: bool = true;
+    const GROUP: u64 = G;
     fn describe(out: &mut String) {
         out.push_str(&format!("Sparse({DIM})"));
     }
@@ -77,6 +80,7 @@ impl<const DIM: usize, const G: u64> Root for Sparse<DIM, G> {
 impl<const N: usize, const G: u64> Root for Dense<N, G> {
     const WIDTH: usize = N;
     const SPARSE: bool = false;
+    const GROUP: u64 = G;
     fn describe(out: &mut String) {
         out.push_str(&format!("Dense({N})"));
     }
@@ -253,6 +257,8 @@ pub trait Roots: 'static {
     fn describe(out: &mut String);
     /// Appends the roots' weight blocks, starting at `off`, for an `out`-wide layer.
     fn blocks(off: usize, out: usize, v: &mut Vec<Block>);
+    /// Appends the roots' layouts, starting at `off`, for an `out`-wide layer.
+    fn layout(off: usize, out: usize, v: &mut Vec<RootLayout>);
 }
 
 impl Roots for () {
@@ -262,6 +268,7 @@ impl Roots for () {
     }
     fn describe(_out: &mut String) {}
     fn blocks(_off: usize, _out: usize, _v: &mut Vec<Block>) {}
+    fn layout(_off: usize, _out: usize, _v: &mut Vec<RootLayout>) {}
 }
 
 impl<A: Root, B: Roots> Roots for (A, B) {
@@ -286,6 +293,40 @@ impl<A: Root, B: Roots> Roots for (A, B) {
         });
         B::blocks(off + A::WIDTH * out, out, v);
     }
+    fn layout(off: usize, out: usize, v: &mut Vec<RootLayout>) {
+        v.push(RootLayout {
+            group: A::GROUP,
+            sparse: A::SPARSE,
+            width: A::WIDTH,
+            offset: off,
+        });
+        B::layout(off + A::WIDTH * out, out, v);
+    }
+}
+
+/// Where one root's weights are in the flat buffer: what audits read.
+///
+/// A sparse root's slot `i` has the row of `OUT` weights at `offset + i·OUT`; a dense
+/// root's input `j` has the weights `offset + o·width + j` for each output `o`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootLayout {
+    /// The feature group it reads ([`crate::features::group_id`] of its name).
+    pub group: u64,
+    /// Whether it is a `Sparse` root (else `Dense`).
+    pub sparse: bool,
+    /// Its dimension (`Sparse`) or width (`Dense`).
+    pub width: usize,
+    /// Its first weight.
+    pub offset: usize,
+}
+
+/// Where an input layer's weights are: its roots, in order, and its bias.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputLayout {
+    /// Each root's weights.
+    pub roots: Vec<RootLayout>,
+    /// The first of the `OUT` biases, if the layer has them.
+    pub bias: Option<usize>,
 }
 
 /// Roots that can all read rows of type `R`.
@@ -390,6 +431,8 @@ pub trait InputLayer: 'static {
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng);
     /// Appends its weight blocks (layer 0).
     fn blocks(v: &mut Vec<Block>);
+    /// Where its weights and biases are.
+    fn layout() -> InputLayout;
     /// Computes the layer's output from the inputs in `cache`.
     fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut Self::Out);
     /// Hands the gradient of the layer's parameters to `p`.
@@ -419,6 +462,15 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
 
     fn blocks(v: &mut Vec<Block>) {
         Rs::blocks(0, OUT, v);
+    }
+
+    fn layout() -> InputLayout {
+        let mut roots = Vec::new();
+        Rs::layout(0, OUT, &mut roots);
+        InputLayout {
+            roots,
+            bias: BIAS.then_some(Rs::WIDTH * OUT),
+        }
     }
 
     #[inline]

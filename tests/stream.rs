@@ -63,6 +63,10 @@ struct Lines {
     /// A line number at which reading fails, to test errors.
     fail_at: Option<usize>,
     lines_read: usize,
+    /// Rows handed out over the stream's life, to see whether a cache was used.
+    total_read: usize,
+    /// What `source` reports (empty: unknown).
+    source: String,
 }
 
 impl Lines {
@@ -74,6 +78,8 @@ impl Lines {
             rewindable: true,
             fail_at: None,
             lines_read: 0,
+            total_read: 0,
+            source: String::new(),
         }
     }
 }
@@ -101,6 +107,7 @@ impl Stream for Lines {
                 .into());
             }
             self.lines_read += 1;
+            self.total_read += 1;
             f(&parse(line));
         }
         Ok(n)
@@ -115,6 +122,10 @@ impl Stream for Lines {
         self.at = 0;
         self.lines_read = 0;
         Ok(())
+    }
+
+    fn source(&self) -> String {
+        self.source.clone()
     }
 }
 
@@ -263,4 +274,165 @@ fn a_closure_loss_sees_the_label_and_weight() {
         .unwrap();
     let (la, lb) = (a.passes[0].train_loss, b.passes[0].train_loss);
     assert!((la - lb).abs() < 1e-4, "{la} vs {lb}");
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vf-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn a_cache_gives_the_weights_of_the_stream_and_is_reused() {
+    let data = text(5000, 9);
+    let t = trainer().passes(3).shuffle(true).seed(2);
+    let mut plain = Mlp::new(Init::uniform(0.1).seed(4));
+    let mut cached = plain.clone();
+    t.fit_stream(&mut plain, &mut Lines::new(data.clone()), Logistic)
+        .unwrap();
+    let path = temp("reviews.cache");
+    let mut lines = Lines::new(data.clone());
+    lines.source = "reviews.tsv 5000 rows".into();
+    t.clone()
+        .cache(&path)
+        .fit_stream(&mut cached, &mut lines, Logistic)
+        .unwrap();
+    assert_eq!(cached.params(), plain.params());
+    assert_eq!(lines.total_read, 5000, "passes 2 and 3 read the cache");
+    assert!(path.exists());
+
+    // The next fit on the same source reads only the cache.
+    lines.rewind().unwrap();
+    let mut again = Mlp::new(Init::uniform(0.1).seed(4));
+    t.clone()
+        .cache(&path)
+        .fit_stream(&mut again, &mut lines, Logistic)
+        .unwrap();
+    assert_eq!(lines.total_read, 5000, "the stream was not read again");
+    assert_eq!(again.params(), plain.params());
+
+    // Another net's inputs, or another source, rebuild it.
+    type Wider = network![Sparse<{ 1 << 13 }> => Linear<1>];
+    let mut wider = Wider::new(Init::zeros());
+    lines.rewind().unwrap();
+    t.clone()
+        .cache(&path)
+        .fit_stream(&mut wider, &mut lines, Logistic)
+        .unwrap();
+    assert_eq!(lines.total_read, 10000);
+    lines.source = "reviews.tsv, edited".into();
+    lines.rewind().unwrap();
+    t.cache(&path)
+        .fit_stream(&mut wider, &mut lines, Logistic)
+        .unwrap();
+    assert_eq!(lines.total_read, 15000);
+}
+
+#[test]
+fn a_cache_trains_a_one_pass_stream_for_several_passes() {
+    let mut once = Lines::new(text(3000, 10));
+    once.rewindable = false;
+    let path = temp("once.cache");
+    let mut net = Lr::new(Init::zeros());
+    let report = trainer()
+        .passes(4)
+        .cache(&path)
+        .fit_stream(&mut net, &mut once, Logistic)
+        .unwrap();
+    assert_eq!(report.passes.len(), 4);
+    assert_eq!(once.total_read, 3000);
+    let mut reference = Lr::new(Init::zeros());
+    trainer()
+        .passes(4)
+        .fit_stream(&mut reference, &mut Lines::new(text(3000, 10)), Logistic)
+        .unwrap();
+    assert_eq!(net.params(), reference.params());
+}
+
+/// Builds a cache of `text(2000, 11)` and returns its bytes.
+fn cache_bytes(path: &std::path::Path) -> Vec<u8> {
+    let mut lines = Lines::new(text(2000, 11));
+    lines.source = "damage".into();
+    trainer()
+        .cache(path)
+        .fit_stream(&mut Lr::new(Init::zeros()), &mut lines, Logistic)
+        .unwrap();
+    std::fs::read(path).unwrap()
+}
+
+fn fit_cached(path: &std::path::Path) -> Result<usize, TrainError> {
+    let mut lines = Lines::new(text(2000, 11));
+    lines.source = "damage".into();
+    trainer()
+        .cache(path)
+        .fit_stream(&mut Lr::new(Init::zeros()), &mut lines, Logistic)
+        .map(|_| lines.total_read)
+}
+
+use vectorflow::train::TrainError;
+
+#[test]
+fn a_damaged_cache_is_an_error_naming_the_block() {
+    let path = temp("damaged.cache");
+    let good = cache_bytes(&path);
+    assert_eq!(fit_cached(&path).unwrap(), 0, "a good cache is used");
+    let mut bad = good.clone();
+    let at = bad.len() - 40;
+    bad[at] ^= 0x04;
+    std::fs::write(&path, &bad).unwrap();
+    let msg = fit_cached(&path).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "reading the rows: cache {}: block 2: checksum mismatch",
+            path.display()
+        )),
+        "{msg}"
+    );
+    std::fs::write(&path, &good[..good.len() - 100]).unwrap();
+    let msg = fit_cached(&path).unwrap_err().to_string();
+    assert!(
+        msg.contains("block 2: the file ends inside the block"),
+        "{msg}"
+    );
+    std::fs::write(&path, b"label\tshop\twords\n").unwrap();
+    let msg = fit_cached(&path).unwrap_err().to_string();
+    assert!(msg.contains("it is not a vectorflow cache"), "{msg}");
+}
+
+/// Random damage to a real cache: every case is an error, a rebuild (damage to the
+/// metadata's text that its checksum catches is an error too), or, when the damage
+/// leaves the file valid, a normal fit; never a panic or a misread.
+#[test]
+fn random_cache_damage_never_panics() {
+    let path = temp("random.cache");
+    let good = cache_bytes(&path);
+    let mut rng = Rng::new(12);
+    let (mut errors, mut cases) = (0, 0);
+    for _ in 0..300 {
+        let mut b = good.clone();
+        match rng.below(3) {
+            0 => {
+                let i = rng.below(b.len());
+                b[i] = rng.below(256) as u8;
+            }
+            1 => b.truncate(rng.below(b.len())),
+            _ => {
+                let i = rng.below(b.len());
+                b.insert(i, rng.below(256) as u8);
+            }
+        }
+        if b == good {
+            continue;
+        }
+        cases += 1;
+        std::fs::write(&path, &b).unwrap();
+        match fit_cached(&path) {
+            Err(_) => errors += 1,
+            // A rebuild reads the stream; a fit that read nothing used damaged bytes.
+            Ok(read) => assert_eq!(read, 2000, "a damaged cache was used"),
+        }
+    }
+    assert!(errors > cases / 2, "{errors} of {cases}");
 }

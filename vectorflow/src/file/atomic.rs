@@ -5,29 +5,62 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Writes `path` through `write`: into a new temporary file in the same directory (so
-/// the rename cannot cross file systems), flushed and fsynced, then renamed over `path`,
-/// and the directory fsynced so the rename itself is durable. On failure the temporary
-/// file is removed and `path` is untouched.
+/// Writes `path` through `write`, atomically (see [`AtomicFile`]).
 pub(crate) fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> io::Result<()> {
-    let tmp = temp_name(path)?;
-    let result = (|| {
+    let mut file = AtomicFile::create(path)?;
+    write(file.writer())?;
+    file.commit()
+}
+
+/// A file written under a temporary name in the same directory as its final name (so
+/// the rename cannot cross file systems), then flushed, fsynced and renamed over it, with
+/// the directory fsynced so the rename itself is durable. Dropped before
+/// [`AtomicFile::commit`], or on a failed commit, it removes the temporary file and
+/// leaves the final name untouched.
+pub(crate) struct AtomicFile {
+    w: Option<BufWriter<File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts writing `path`.
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        let tmp = temp_name(path)?;
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 16, file);
-        write(&mut w)?;
+        Ok(AtomicFile {
+            w: Some(BufWriter::with_capacity(1 << 16, file)),
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where to write the contents.
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        self.w.as_mut().expect("not yet committed")
+    }
+
+    /// Puts the file under its final name.
+    pub fn commit(mut self) -> io::Result<()> {
+        let w = self.w.take().expect("committed once");
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
+        fs::rename(&self.tmp, &self.path)?;
+        sync_dir(&self.path);
+        Ok(())
     }
-    sync_dir(path);
-    Ok(())
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        // After a commit the temporary name no longer exists; before one (an error, a
+        // panic) the partial file goes.
+        self.w = None;
+        let _ = fs::remove_file(&self.tmp);
+    }
 }
 
 /// `.NAME.PID.N.tmp` beside `path`: unique within the process, and hidden.

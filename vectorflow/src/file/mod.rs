@@ -45,7 +45,7 @@
 //! assert!(err.to_string().contains("another topology"));
 //! ```
 
-mod atomic;
+pub(crate) mod atomic;
 mod error;
 mod header;
 
@@ -55,7 +55,8 @@ pub use header::{FORMAT, FORMAT_VERSION};
 use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use crate::train::TrainState;
-use header::{read_full, Meta, Tensor};
+pub(crate) use header::read_full;
+use header::{Meta, Tensor};
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;

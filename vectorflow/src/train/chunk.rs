@@ -79,12 +79,12 @@ impl Labeled for StreamRow {
 pub(crate) struct Hashed {
     /// The source index of the first row.
     pub first: usize,
-    rows: Vec<StreamRow>,
+    pub rows: Vec<StreamRow>,
     /// Where each row's pairs, dense values and counts end.
-    ends: Vec<[usize; 3]>,
-    sparse: Vec<(u32, f32)>,
-    dense: Vec<f32>,
-    counts: Vec<usize>,
+    pub ends: Vec<[usize; 3]>,
+    pub sparse: Vec<(u32, f32)>,
+    pub dense: Vec<f32>,
+    pub counts: Vec<usize>,
     /// The order rows are trained in (a shuffle within the chunk).
     pub perm: Vec<u32>,
 }
@@ -103,11 +103,16 @@ impl Hashed {
 
     /// Appends a row whose inputs `cache` holds.
     pub fn push(&mut self, cache: &InputCache, row: StreamRow) {
-        self.perm.push(self.rows.len() as u32);
-        self.rows.push(row);
         self.sparse.extend_from_slice(&cache.sparse);
         self.dense.extend_from_slice(&cache.dense);
         self.counts.extend_from_slice(&cache.counts);
+        self.push_decoded(row);
+    }
+
+    /// Appends a row whose inputs were appended to the arrays directly (a cache).
+    pub fn push_decoded(&mut self, row: StreamRow) {
+        self.perm.push(self.rows.len() as u32);
+        self.rows.push(row);
         self.ends
             .push([self.sparse.len(), self.dense.len(), self.counts.len()]);
     }

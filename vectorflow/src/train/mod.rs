@@ -26,6 +26,7 @@
 //! thread owns its activations, gradients, input cache and random stream. With one
 //! thread no atomics are used at all, and a seed gives bit-identical results.
 
+mod cache;
 mod chunk;
 mod early;
 mod feed;
@@ -134,6 +135,7 @@ pub struct Trainer<O> {
     prior_all: Prior,
     priors: Vec<(usize, Prior)>,
     chunk_rows: usize,
+    cache: Option<std::path::PathBuf>,
 }
 
 impl<O: Optimizer> Trainer<O> {
@@ -154,6 +156,7 @@ impl<O: Optimizer> Trainer<O> {
             prior_all: Prior::default(),
             priors: Vec::new(),
             chunk_rows: 1 << 15,
+            cache: None,
         }
     }
     /// The number of passes over the rows.
@@ -193,6 +196,18 @@ impl<O: Optimizer> Trainer<O> {
     /// two chunks of hashed rows.
     pub fn chunk_rows(self, chunk_rows: usize) -> Self {
         Trainer { chunk_rows, ..self }
+    }
+    /// A binary cache file for [`Trainer::fit_stream`]: the first pass writes the
+    /// stream's hashed rows to it (atomically: it appears when complete), and later
+    /// passes read it instead of the stream, several times faster than parsing text;
+    /// a one-pass stream can then be trained for several passes. A later `fit` reuses
+    /// a cache built for the same net inputs, chunk size and [`Stream::source`], and
+    /// rebuilds any other.
+    pub fn cache(self, path: impl Into<std::path::PathBuf>) -> Self {
+        Trainer {
+            cache: Some(path.into()),
+            ..self
+        }
     }
     /// The seed of shuffles and dropout masks.
     pub fn seed(self, seed: u64) -> Self {
@@ -297,8 +312,9 @@ impl<O: Optimizer> Trainer<O> {
     /// Trains `net` on the rows of `stream` with `loss`, like [`Trainer::fit`], in
     /// bounded memory: a reader thread reads and hashes the next chunk of rows
     /// ([`Trainer::chunk_rows`]) while the training threads work through this one.
-    /// Shuffling shuffles within each chunk; each pass after the first rewinds the
-    /// stream. Row numbers in errors count from the stream's first row.
+    /// The first pass reads the stream from where it is; each pass after it rewinds the
+    /// stream (or reads the [`Trainer::cache`]). Shuffling shuffles within each chunk.
+    /// Row numbers in errors count from where the first pass started.
     ///
     /// The loss sees each row as a [`StreamRow`] (its label and weight).
     pub fn fit_stream<I, S, St, L>(
@@ -313,12 +329,29 @@ impl<O: Optimizer> Trainer<O> {
         St: Stream,
         L: Loss<StreamRow, S::Out>,
     {
+        self.check()?;
+        let cache = match &self.cache {
+            Some(path) => {
+                let meta = cache::Meta {
+                    hashing: crate::hash::SCHEME.to_string(),
+                    inputs: cache::inputs::<I>(),
+                    chunk_rows: self.chunk_rows,
+                    source: stream.source(),
+                };
+                // A cache of an unknown source may hold other rows: it is rebuilt.
+                let ready =
+                    !meta.source.is_empty() && cache::CacheReader::open(path, &meta)?.is_some();
+                Some((path.clone(), meta, ready))
+            }
+            None => None,
+        };
         let mut feed = StreamFeed {
             stream,
             chunk_rows: self.chunk_rows,
             shuffle: self.shuffle,
             seed: self.seed,
             started: false,
+            cache,
         };
         self.fit_feed(net, &mut feed, &loss)
     }
@@ -337,7 +370,6 @@ impl<O: Optimizer> Trainer<O> {
         F: Feed<I>,
         L: Loss<<F::Chunk as Chunk<I>>::Row, S::Out>,
     {
-        self.check()?;
         let n_params = net.params().len();
         let state = net.parts_mut().1.take();
         let mut state = state

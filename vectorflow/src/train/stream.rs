@@ -6,12 +6,14 @@
 //! form, so reading, parsing and hashing overlap training, and only two chunks of
 //! hashed rows exist at a time: memory is bounded by the chunk size, not the data.
 
+use super::cache::{CacheReader, CacheWriter, Meta};
 use super::chunk::{Hashed, StreamRow};
 use super::feed::{shuffle_seed, Feed};
 use super::TrainError;
 use crate::features::{Features, Labeled};
 use crate::layers::{InputCache, InputFeed, InputLayer};
 use crate::rng::Rng;
+use std::path::PathBuf;
 use std::sync::mpsc::{channel, sync_channel};
 
 /// The error a stream reports (a reader's error, with the file and line it names).
@@ -80,6 +82,14 @@ pub trait Stream: Send {
     /// Starts again at the first row, for another pass; a stream that can be read only
     /// once says so with an error.
     fn rewind(&mut self) -> Result<(), StreamError>;
+
+    /// What it reads, identified well enough that a cache built from it can be reused
+    /// by a later `fit` (a file's path, size and modification time, say). Empty (the
+    /// default) when unknown: a cache is then built anew by every `fit`, and serves
+    /// only that fit's later passes.
+    fn source(&self) -> String {
+        String::new()
+    }
 }
 
 /// A stream read by a reader thread into chunks of hashed rows.
@@ -90,6 +100,15 @@ pub(crate) struct StreamFeed<'s, St> {
     pub seed: u64,
     /// Whether a pass has read it (the next pass rewinds it first).
     pub started: bool,
+    /// The binary cache: where, what it must have been built for, and whether it is
+    /// complete (then passes read it instead of the stream).
+    pub cache: Option<(PathBuf, Meta, bool)>,
+}
+
+/// Where the reader thread takes a pass's rows from.
+enum Input<'a, St> {
+    Stream(&'a mut St, Option<CacheWriter>),
+    Cache(CacheReader),
 }
 
 impl<I, St> Feed<I> for StreamFeed<'_, St>
@@ -108,14 +127,31 @@ where
         pass: u64,
         f: &mut dyn FnMut(&Hashed) -> Result<(), TrainError>,
     ) -> Result<(), TrainError> {
-        if self.started {
-            self.stream
-                .rewind()
-                .map_err(|e| TrainError::Read(e.to_string()))?;
-        }
+        let input = match &self.cache {
+            Some((path, meta, true)) => match CacheReader::open(path, meta)? {
+                Some(r) => Input::Cache(r),
+                None => {
+                    return Err(TrainError::Read(format!(
+                        "cache {}: it changed during training",
+                        path.display()
+                    )))
+                }
+            },
+            cache => {
+                if self.started {
+                    self.stream
+                        .rewind()
+                        .map_err(|e| TrainError::Read(e.to_string()))?;
+                }
+                let writer = match cache {
+                    Some((path, meta, false)) => Some(CacheWriter::create(path, meta)?),
+                    _ => None,
+                };
+                Input::Stream(&mut *self.stream, writer)
+            }
+        };
         self.started = true;
         let (chunk_rows, shuffle, seed) = (self.chunk_rows, self.shuffle, self.seed);
-        let stream = &mut *self.stream;
         // Two buffers: the reader fills one while training reads the other.
         let (full_tx, full_rx) = sync_channel::<Result<Hashed, TrainError>>(1);
         let (free_tx, free_rx) = channel::<Hashed>();
@@ -124,51 +160,56 @@ where
                 .send(Hashed::default())
                 .expect("the receiver is here");
         }
-        std::thread::scope(|s| {
-            s.spawn(move || {
+        let built = std::thread::scope(|s| {
+            let reader = s.spawn(move || -> bool {
+                let mut input = input;
                 let mut cache = InputCache::default();
                 let (mut first, mut n) = (0usize, 0u64);
                 // Ends when training stops taking chunks (it drops its channel ends).
                 while let Ok(mut chunk) = free_rx.recv() {
-                    chunk.clear(first);
-                    let mut bad = None;
-                    let read = stream.read(chunk_rows, |row| {
-                        if bad.is_some() {
-                            return;
-                        }
-                        match I::load(row, &mut cache) {
-                            Ok(()) => chunk.push(
-                                &cache,
-                                StreamRow {
-                                    label: row.label(),
-                                    weight: row.weight(),
+                    let msg = match &mut input {
+                        Input::Cache(r) => match r.next(&mut chunk, first) {
+                            Ok(true) => Ok(()),
+                            Ok(false) => return false,
+                            Err(e) => Err(e),
+                        },
+                        Input::Stream(stream, writer) => {
+                            match read_chunk::<I, St>(
+                                stream, chunk_rows, &mut cache, &mut chunk, first, pass,
+                            ) {
+                                Ok(0) => {
+                                    // The pass read every row: the cache is complete.
+                                    return match writer.take().map(CacheWriter::finish) {
+                                        Some(Err(e)) => {
+                                            let _ = full_tx.send(Err(e));
+                                            false
+                                        }
+                                        Some(Ok(())) => true,
+                                        None => false,
+                                    };
+                                }
+                                Ok(_) => match writer {
+                                    Some(w) => w.write(&chunk),
+                                    None => Ok(()),
                                 },
-                            ),
-                            Err(e) => bad = Some((first + chunk.rows(), e)),
-                        }
-                    });
-                    let msg = match (read, bad) {
-                        (Err(e), _) => Err(TrainError::Read(e.to_string())),
-                        (Ok(_), Some((row, source))) => Err(TrainError::Feature {
-                            pass: pass as usize,
-                            row,
-                            source,
-                        }),
-                        (Ok(0), None) => return,
-                        (Ok(_), None) => {
-                            if shuffle {
-                                Rng::new(shuffle_seed(seed, pass, n)).shuffle(&mut chunk.perm);
+                                Err(e) => Err(e),
                             }
-                            first += chunk.rows();
-                            n += 1;
-                            Ok(chunk)
                         }
                     };
+                    let msg = msg.map(|()| {
+                        if shuffle {
+                            Rng::new(shuffle_seed(seed, pass, n)).shuffle(&mut chunk.perm);
+                        }
+                        first += chunk.rows();
+                        n += 1;
+                        chunk
+                    });
                     let stop = msg.is_err();
                     if full_tx.send(msg).is_err() || stop {
-                        return;
+                        return false;
                     }
                 }
+                false
             });
             let (free_tx, full_rx) = (free_tx, full_rx);
             for msg in full_rx {
@@ -176,7 +217,56 @@ where
                 f(&chunk)?;
                 let _ = free_tx.send(chunk);
             }
-            Ok(())
-        })
+            Ok(reader.join().unwrap_or(false))
+        })?;
+        if built {
+            if let Some((_, _, ready)) = &mut self.cache {
+                *ready = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads up to `max` rows of `stream` into `chunk`, hashing each for input layer `I`;
+/// the number read (0 at the end). A row whose features are not finite is an error
+/// naming its index from the stream's start.
+fn read_chunk<I, St>(
+    stream: &mut St,
+    max: usize,
+    cache: &mut InputCache,
+    chunk: &mut Hashed,
+    first: usize,
+    pass: u64,
+) -> Result<usize, TrainError>
+where
+    I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
+    St: Stream,
+{
+    chunk.clear(first);
+    let mut bad = None;
+    let read = stream.read(max, |row| {
+        if bad.is_some() {
+            return;
+        }
+        match I::load(row, cache) {
+            Ok(()) => chunk.push(
+                cache,
+                StreamRow {
+                    label: row.label(),
+                    weight: row.weight(),
+                },
+            ),
+            Err(e) => bad = Some((first + chunk.rows(), e)),
+        }
+    });
+    match (read, bad) {
+        (Err(e), _) => Err(TrainError::Read(e.to_string())),
+        (Ok(_), Some((row, source))) => Err(TrainError::Feature {
+            pass: pass as usize,
+            row,
+            source,
+        }),
+        (Ok(n), None) => Ok(n),
     }
 }

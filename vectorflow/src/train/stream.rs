@@ -70,10 +70,8 @@ pub type StreamError = Box<dyn std::error::Error + Send + Sync>;
 /// assert!(net.predict(&Word { good: true, word: "good" }).unwrap()[0] > 2.0);
 /// ```
 pub trait Stream: Send {
-    /// A row, which may borrow from the stream.
-    type Row<'a>: Labeled
-    where
-        Self: 'a;
+    /// A row, which may borrow from the buffer the stream reads into.
+    type Row<'a>: Labeled;
 
     /// Reads the next rows, at most `max` of them, handing each to `f`; returns how many
     /// it read, 0 at the end of the data.

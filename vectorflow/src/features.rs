@@ -78,6 +78,32 @@ pub trait Features {
     }
 }
 
+/// A row type named without its lifetime, for readers that hand out rows borrowing from
+/// their own buffers: `<Flight<'static> as RowType>::Row<'a>` is `Flight<'a>`.
+/// `#[derive(Features)]` implements it for rows with no generics or a single lifetime.
+///
+/// ```
+/// use vectorflow::features::RowType;
+/// use vectorflow::prelude::*;
+///
+/// #[derive(Features)]
+/// struct Flight<'a> {
+///     #[hash]
+///     carrier: &'a str,
+/// }
+///
+/// fn first<'a, T: RowType>(rows: &'a [T::Row<'a>]) -> &'a T::Row<'a> {
+///     &rows[0]
+/// }
+/// let text = String::from("UA");
+/// let rows = [Flight { carrier: &text }];
+/// assert_eq!(first::<Flight<'static>>(&rows).carrier, "UA");
+/// ```
+pub trait RowType {
+    /// The row, borrowing for `'a`.
+    type Row<'a>;
+}
+
 /// A row with a `#[label]` field, as training needs.
 #[diagnostic::on_unimplemented(
     message = "the row type `{Self}` has no label",

@@ -39,6 +39,7 @@ pub fn expand(input: &Input) -> TokenStream {
     };
 
     let mut out = TokenStream::new();
+    out.extend(row_type(input));
 
     // Features: the weight.
     let where_features = with_kinds(&[]);
@@ -175,6 +176,32 @@ pub fn expand(input: &Input) -> TokenStream {
         }
     }
     out
+}
+
+/// `RowType` for a row with no generics or one lifetime and nothing else: the name
+/// streaming readers use for "this row, borrowing from any buffer".
+fn row_type(input: &Input) -> TokenStream {
+    let ident = input.ident;
+    let g = input.generics;
+    let lifetimes: Vec<_> = g.lifetimes().collect();
+    if g.type_params().next().is_some() || g.const_params().next().is_some() {
+        return TokenStream::new();
+    }
+    match lifetimes.as_slice() {
+        [] => quote! {
+            #[automatically_derived]
+            impl ::vectorflow::features::RowType for #ident {
+                type Row<'__vf> = #ident;
+            }
+        },
+        [_] => quote! {
+            #[automatically_derived]
+            impl ::vectorflow::features::RowType for #ident<'static> {
+                type Row<'__vf> = #ident<'__vf>;
+            }
+        },
+        _ => TokenStream::new(),
+    }
 }
 
 /// The feature groups, in order of first appearance.

@@ -10,57 +10,17 @@
 //! cost. The last line printed is a machine-readable `RESULT ...` summary.
 
 mod reference;
-mod svm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use vectorflow::features::{group_id, FeatureError, SparseGroup};
+use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows};
 use vectorflow::layers::InputFeed;
 use vectorflow::metrics;
 use vectorflow::network::Stack;
 use vectorflow::prelude::*;
 
 const DIM: usize = 1 << 20;
-
-/// One LIBSVM row, borrowed from the CSR arrays.
-struct SvmRow<'a> {
-    label: f32,
-    ids: &'a [u32],
-    vals: &'a [f32],
-}
-
-impl Features for SvmRow<'_> {}
-
-impl Labeled for SvmRow<'_> {
-    const LABEL_FIELD: &'static str = "label";
-    fn label(&self) -> f32 {
-        self.label
-    }
-}
-
-impl SparseGroup<{ group_id("") }> for SvmRow<'_> {
-    #[inline]
-    fn visit<F: FnMut(u32, f32)>(&self, mut f: F) -> Result<(), FeatureError> {
-        for (&id, &v) in self.ids.iter().zip(self.vals) {
-            f(id, v);
-        }
-        Ok(())
-    }
-}
-
-fn rows(d: &svm::SvmData) -> Vec<SvmRow<'_>> {
-    (0..d.rows())
-        .map(|i| {
-            let (ids, vals) = d.row(i);
-            SvmRow {
-                label: d.labels[i],
-                ids,
-                vals,
-            }
-        })
-        .collect()
-}
 
 struct Args {
     train: PathBuf,
@@ -107,7 +67,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let read = |p: &PathBuf| svm::read_svm(p).map_err(|e| e.to_string());
+    let read = |p: &PathBuf| {
+        LibSvm::new()
+            .labels(Labels::Binary)
+            .read_file(p)
+            .map_err(|e| e.to_string())
+    };
     let (train, test) = match (read(&args.train), read(&args.test)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -115,7 +80,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (train_rows, test_rows) = (rows(&train), rows(&test));
+    let (train_rows, test_rows) = (train.to_rows(), test.to_rows());
     let start = Instant::now();
     let trained = match args.model.as_str() {
         "lr" => {
@@ -159,11 +124,11 @@ fn fit<I, S>(
     mut net: Net<I, S>,
     args: &Args,
     default_lr: f32,
-    train: &[SvmRow<'_>],
-    test: &[SvmRow<'_>],
+    train: &[SparseRow<'_>],
+    test: &[SparseRow<'_>],
 ) -> Result<(f64, Vec<f32>), String>
 where
-    I: for<'a> InputFeed<SvmRow<'a>>,
+    I: for<'a> InputFeed<SparseRow<'a>>,
     S: Stack<In = I::Out, Out = [f32; 1]>,
 {
     let start = Instant::now();
@@ -184,15 +149,9 @@ where
     Ok((secs, p))
 }
 
-fn finish(
-    args: &Args,
-    secs: f64,
-    train: &svm::SvmData,
-    p: Vec<f32>,
-    test: &svm::SvmData,
-) -> ExitCode {
-    let m = metrics::binary(&p, &test.labels);
-    let rows = (train.rows() * args.passes) as f64;
+fn finish(args: &Args, secs: f64, train: &SparseRows, p: Vec<f32>, test: &SparseRows) -> ExitCode {
+    let m = metrics::binary(&p, test.labels());
+    let rows = (train.len() * args.passes) as f64;
     let nnz = (train.nnz() * args.passes) as f64;
     println!(
         "RESULT model={} threads={} passes={} train_s={:.3} rows_per_s={:.0} nnz_per_s={:.0} test_logloss={:.4} test_acc={:.4} test_auc={:.4}",

@@ -37,6 +37,7 @@
 pub mod features;
 pub mod hash;
 pub mod init;
+pub mod io;
 pub mod kernels;
 pub mod layers;
 pub mod loss;

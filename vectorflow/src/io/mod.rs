@@ -1,0 +1,57 @@
+//! Readers: LIBSVM / SVMlight and Vowpal Wabbit text into sparse rows, CSV and JSON lines
+//! into the user's own (borrowing) row type. All stream in bounded chunks.
+//!
+//! | format | whole file | streaming |
+//! | --- | --- | --- |
+//! | LIBSVM | `LibSvm::new().read_file(path)?` | `LibSvm::new().open(path)?.read_into(&mut rows)?` |
+//! | Vowpal Wabbit | `Vw::new().read_file(path)?` | `Vw::new().open(path)?.read_into(&mut rows)?` |
+//! | CSV | `CsvReader::open(path)?` then `next_rows::<Row>()?` | same |
+//! | JSON lines | `JsonLines::open(path)?` then `next_rows::<Row>()?` | same |
+//!
+//! The sparse formats give [`SparseRows`] (CSR: labels, weights, row ends, ids, values);
+//! their [`SparseRow`] views implement `Features`, `Labeled` and `SparseGroup`, so
+//! `Trainer::fit` takes `rows.to_rows()` directly. They are parsed in parallel: each
+//! chunk is split at line boundaries among rayon's threads.
+//!
+//! Every error is a [`ReadError`] naming the file, the 1-based line, the field and what
+//! was expected. Nothing panics on malformed input, and no line longer than the maximum
+//! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
+
+mod chunk;
+mod error;
+mod libsvm;
+mod number;
+mod reader;
+mod rows;
+
+pub use chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
+pub use error::ReadError;
+pub use libsvm::{LibSvm, OutOfRange};
+pub use reader::{SparseFormat, SparseReader};
+pub use rows::{SparseRow, SparseRows};
+
+/// How a sparse reader stores labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Labels {
+    /// The number as written (`-1`, `+1`, `0.37`, ...). The binary losses read a label
+    /// above 0.5 as positive, so `-1`/`+1` and `0`/`1` both train as they are.
+    AsRead,
+    /// `1` for a label above 0, `0` otherwise: the 0/1 labels binary metrics expect.
+    Binary,
+}
+
+impl Labels {
+    #[inline]
+    fn map(self, label: f32) -> f32 {
+        match self {
+            Labels::AsRead => label,
+            Labels::Binary => {
+                if label > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}

@@ -15,6 +15,8 @@ pub struct ReadError {
     expected: String,
     found: Option<String>,
     io: Option<std::io::Error>,
+    /// `expected` is a whole message (from serde), shown without "expected".
+    verbatim: bool,
 }
 
 impl ReadError {
@@ -27,6 +29,7 @@ impl ReadError {
             expected: String::new(),
             found: None,
             io: Some(source),
+            verbatim: false,
         }
     }
 
@@ -46,6 +49,20 @@ impl ReadError {
             expected: expected.into(),
             found: found.map(quote),
             io: None,
+            verbatim: false,
+        }
+    }
+
+    /// A malformed line described by a whole message (a deserializer's).
+    pub(crate) fn message(
+        file: &Arc<str>,
+        line: u64,
+        field: Option<String>,
+        msg: String,
+    ) -> ReadError {
+        ReadError {
+            verbatim: true,
+            ..ReadError::parse(file, line, field, msg, None)
         }
     }
 
@@ -70,7 +87,7 @@ impl ReadError {
         self.field.as_deref()
     }
 
-    /// What the reader expected there.
+    /// What the reader expected there (for CSV and JSON, the deserializer's message).
     pub fn expected(&self) -> &str {
         &self.expected
     }
@@ -99,6 +116,9 @@ impl fmt::Display for ReadError {
         write!(f, "{}:{}: ", self.file, self.line)?;
         if let Some(field) = &self.field {
             write!(f, "{field}: ")?;
+        }
+        if self.verbatim {
+            return f.write_str(&self.expected);
         }
         write!(f, "expected {}", self.expected)?;
         if let Some(found) = &self.found {

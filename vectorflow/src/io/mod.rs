@@ -23,12 +23,16 @@ mod libsvm;
 mod number;
 mod reader;
 mod rows;
+mod serde_rows;
+mod vw;
 
 pub use chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
 pub use error::ReadError;
 pub use libsvm::{LibSvm, OutOfRange};
 pub use reader::{SparseFormat, SparseReader};
 pub use rows::{SparseRow, SparseRows};
+pub use serde_rows::{CsvReader, JsonLines};
+pub use vw::{Vw, VwHash};
 
 /// How a sparse reader stores labels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

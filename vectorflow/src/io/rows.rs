@@ -183,6 +183,11 @@ impl SparseRows {
         self.values.truncate(end);
     }
 
+    /// Whether some row has a tag.
+    pub(crate) fn has_tags(&self) -> bool {
+        !self.tag_ends.is_empty()
+    }
+
     /// Sets the tag of the last finished row.
     pub(crate) fn push_tag(&mut self, tag: &str) {
         let before = self.len() - 1;

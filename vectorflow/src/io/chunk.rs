@@ -122,8 +122,10 @@ impl<R: Read> Chunker<R> {
     ///
     /// An I/O error, or a line longer than the maximum (naming its line number).
     pub fn next_chunk(&mut self, chunk: &mut Chunk) -> Result<bool, ReadError> {
-        if chunk.buf.len() < self.chunk_bytes.max(self.carry.len()) {
-            chunk.buf.resize(self.chunk_bytes.max(self.carry.len()), 0);
+        // Start small and double up to the chunk size, so short inputs stay cheap.
+        let start = self.chunk_bytes.min(64 << 10).max(self.carry.len());
+        if chunk.buf.len() < start {
+            chunk.buf.resize(start, 0);
         }
         chunk.first_line = self.next_line;
         chunk.buf[..self.carry.len()].copy_from_slice(&self.carry);
@@ -142,6 +144,11 @@ impl<R: Read> Chunker<R> {
             }
             if self.eof {
                 break len;
+            }
+            if len < self.chunk_bytes {
+                let grown = (chunk.buf.len() * 2).min(self.chunk_bytes);
+                chunk.buf.resize(grown, 0);
+                continue;
             }
             if let Some(i) = memchr::memrchr(b'\n', &chunk.buf[search_from..len]) {
                 break search_from + i + 1;

@@ -7,7 +7,8 @@ use super::rows::SparseRows;
 use std::io::Read;
 use std::path::Path;
 
-/// Chunks smaller than this are parsed on one thread: splitting costs more than it saves.
+/// Chunks smaller than this are parsed on one thread by default: splitting costs more
+/// than it saves.
 const PARALLEL_MIN_BYTES: usize = 256 << 10;
 
 pub(crate) mod sealed {
@@ -69,6 +70,7 @@ pub struct SparseReader<R, F> {
     chunk: Chunk,
     format: F,
     threads: usize,
+    parallel_min: usize,
     /// Per-thread rows of the pieces after the first, kept across chunks.
     pieces: Vec<Piece>,
 }
@@ -87,6 +89,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
             chunk: Chunk::new(),
             format,
             threads: rayon::current_num_threads(),
+            parallel_min: PARALLEL_MIN_BYTES,
             pieces: Vec::new(),
         }
     }
@@ -107,6 +110,13 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// out in input order whatever the count.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
+        self
+    }
+
+    /// Sets the smallest chunk split among threads (default 256 KiB); smaller chunks are
+    /// parsed on the calling thread.
+    pub fn parallel_min(mut self, bytes: usize) -> Self {
+        self.parallel_min = bytes;
         self
     }
 
@@ -144,7 +154,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         let line0 = self.chunk.first_line() - 1;
         let file = self.chunker.file();
         let from = out.len();
-        let k = if text.len() < PARALLEL_MIN_BYTES {
+        let k = if text.len() < self.parallel_min {
             1
         } else {
             self.threads

@@ -2,8 +2,12 @@
 //! `BufRead::lines` + `str::parse` loop, in MB/s, medians of several runs.
 //!
 //! ```text
-//! cargo run --release --example parse_speed -- [--file F] [--mb N] [--runs R]
+//! cargo run --release --example parse_speed -- [--file F] [--mb N] [--runs R] [--vw F]
 //! ```
+//!
+//! "whole file" collects every row in memory, as the plain loop does (fresh memory has
+//! to be paged in); "streaming" reuses one chunk of rows, as a training source would.
+//! `--vw F` also times the Vowpal Wabbit reader on F.
 //!
 //! Without `--file` it writes a synthetic file of about N MB (default 200) to the temp
 //! directory: binary labels, 40 features a row with ids below 2^20, values like `0.4521`.
@@ -12,11 +16,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use vectorflow::io::{LibSvm, SparseFormat};
+use vectorflow::io::{LibSvm, SparseFormat, SparseRows, Vw};
 use vectorflow::rng::Rng;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut file, mut mb, mut runs) = (None, 200usize, 5usize);
+    let (mut file, mut mb, mut runs, mut vw) = (None, 200usize, 5usize, None);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -24,8 +28,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--file" => file = Some(PathBuf::from(value)),
             "--mb" => mb = value.parse()?,
             "--runs" => runs = value.parse::<usize>()?.max(1),
+            "--vw" => vw = Some(PathBuf::from(value)),
             other => {
-                return Err(format!("unknown flag {other}; expected --file, --mb or --runs").into())
+                return Err(
+                    format!("unknown flag {other}; expected --file, --mb, --runs or --vw").into(),
+                )
             }
         }
     }
@@ -47,26 +54,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bytes / 1e6
     );
 
-    let plain = median(runs, || plain_loop(&path).map(|n| n as u64))?;
-    let one = median(runs, || library(&path, 1))?;
-    let all = median(runs, || library(&path, threads))?;
     let speed = |secs: f64| bytes / 1e6 / secs;
-    println!("{:<44} {:>8}", "reader", "MB/s");
+    println!("{:<52} {:>8}", "reader", "MB/s");
+    let plain = median(runs, || plain_loop(&path).map(|n| n as u64))?;
     println!(
-        "{:<44} {:>8.0}",
-        "BufRead::lines + str::parse (1 thread)",
+        "{:<52} {:>8.0}",
+        "BufRead::lines + str::parse, whole file (1 thread)",
         speed(plain)
     );
-    println!(
-        "{:<44} {:>8.0}",
-        "vectorflow::io::LibSvm (1 thread)",
-        speed(one)
-    );
-    println!(
-        "{:<44} {:>8.0}",
-        format!("vectorflow::io::LibSvm ({threads} threads)"),
-        speed(all)
-    );
+    for t in [1, threads] {
+        let whole = median(runs, || library(&LibSvm::new(), &path, t))?;
+        let label = format!("vectorflow::io::LibSvm, whole file ({t} threads)");
+        println!("{label:<52} {:>8.0}", speed(whole));
+        let stream = median(runs, || streaming(&LibSvm::new(), &path, t))?;
+        let label = format!("vectorflow::io::LibSvm, streaming ({t} threads)");
+        println!("{label:<52} {:>8.0}", speed(stream));
+    }
+    if let Some(vw) = vw {
+        let bytes = std::fs::read(&vw)?.len() as f64;
+        println!("{}: {:.0} MB", vw.display(), bytes / 1e6);
+        for t in [1, threads] {
+            let stream = median(runs, || streaming(&Vw::new(), &vw, t))?;
+            let label = format!("vectorflow::io::Vw, streaming ({t} threads)");
+            println!("{label:<52} {:>8.0}", bytes / 1e6 / stream);
+        }
+    }
     Ok(())
 }
 
@@ -87,9 +99,27 @@ fn median(
     Ok(times[runs / 2])
 }
 
-fn library(path: &Path, threads: usize) -> Result<u64, Box<dyn std::error::Error>> {
-    let rows = LibSvm::new().open(path)?.threads(threads).read_all()?;
+fn library(
+    format: &impl SparseFormat,
+    path: &Path,
+    threads: usize,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let rows = format.open(path)?.threads(threads).read_all()?;
     Ok(rows.nnz() as u64)
+}
+
+fn streaming(
+    format: &impl SparseFormat,
+    path: &Path,
+    threads: usize,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let mut reader = format.open(path)?.threads(threads);
+    let mut rows = SparseRows::new();
+    let mut nnz = 0;
+    while reader.read_into(&mut rows)? {
+        nnz += rows.nnz() as u64;
+    }
+    Ok(nnz)
 }
 
 /// What one writes without a library: lines, split on whitespace, `str::parse`.

@@ -68,6 +68,9 @@ pub trait SparseFormat: sealed::ParseLine + Clone {
 pub struct SparseReader<R, F> {
     chunker: Chunker<R>,
     chunk: Chunk,
+    /// The chunk after `chunk`, read while `chunk` is parsed on several threads.
+    ahead: Chunk,
+    ahead_read: Option<Result<bool, ReadError>>,
     format: F,
     threads: usize,
     parallel_min: usize,
@@ -87,6 +90,8 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         SparseReader {
             chunker,
             chunk: Chunk::new(),
+            ahead: Chunk::new(),
+            ahead_read: None,
             format,
             threads: rayon::current_num_threads(),
             parallel_min: PARALLEL_MIN_BYTES,
@@ -130,7 +135,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// expected.
     pub fn read_into(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
         out.clear();
-        while self.chunker.next_chunk(&mut self.chunk)? {
+        while self.next_chunk()? {
             self.parse_chunk(out)?;
             if !out.is_empty() {
                 return Ok(true);
@@ -142,17 +147,28 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// Reads the rest of the input into one [`SparseRows`].
     pub fn read_all(mut self) -> Result<SparseRows, ReadError> {
         let mut out = SparseRows::new();
-        while self.chunker.next_chunk(&mut self.chunk)? {
+        while self.next_chunk()? {
             self.parse_chunk(&mut out)?;
         }
         Ok(out)
+    }
+
+    /// Moves the next chunk into `self.chunk`: the one read ahead, if any.
+    fn next_chunk(&mut self) -> Result<bool, ReadError> {
+        match self.ahead_read.take() {
+            Some(read) => {
+                std::mem::swap(&mut self.chunk, &mut self.ahead);
+                read
+            }
+            None => self.chunker.next_chunk(&mut self.chunk),
+        }
     }
 
     /// Parses the current chunk, appending its rows to `out`.
     fn parse_chunk(&mut self, out: &mut SparseRows) -> Result<(), ReadError> {
         let text = self.chunk.text();
         let line0 = self.chunk.first_line() - 1;
-        let file = self.chunker.file();
+        let file = &self.chunker.file().clone();
         let from = out.len();
         let k = if text.len() < self.parallel_min {
             1
@@ -173,15 +189,25 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
             p.outcome = None;
         }
         let format = &self.format;
-        let first = rayon::scope(|s| {
+        let (chunker, ahead, ahead_read) =
+            (&mut self.chunker, &mut self.ahead, &mut self.ahead_read);
+        let mut first = None;
+        let out0 = &mut *out;
+        // In place: the calling thread reads the next chunk (reading is the serial part,
+        // and the reader need not be `Send`) while the pool parses this one.
+        rayon::in_place_scope(|s| {
+            let first = &mut first;
+            let piece0 = &text[..bounds[1]];
+            s.spawn(move |_| *first = Some(parse_piece(format, piece0, out0)));
             for p in self.pieces.iter_mut() {
                 s.spawn(move |_| {
                     let piece = &text[p.range.0..p.range.1];
                     p.outcome = Some(parse_piece(format, piece, &mut p.rows));
                 });
             }
-            parse_piece(format, &text[..bounds[1]], out)
+            *ahead_read = Some(chunker.next_chunk(ahead));
         });
+        let first = first.expect("rayon::in_place_scope runs every spawned piece");
         let mut base = line0 + first.map_err(|(l, e)| e.at(file, line0 + l))?;
         out.shift_lines(from, line0);
         for p in &mut self.pieces {

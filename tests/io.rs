@@ -434,6 +434,56 @@ fn csv_rows_borrow_from_the_reader_chunk_by_chunk() {
     assert_eq!((n, sum), (100, 4950.0));
 }
 
+/// The quickstart's pattern as a library call: the shipped flights sample, streamed into
+/// borrowed rows, then read whole (one chunk) to train on as a slice.
+#[derive(serde::Deserialize, Features)]
+struct SampleFlight<'a> {
+    #[serde(skip)]
+    #[label]
+    delayed: bool,
+    #[skip]
+    arr_delay: f32,
+    #[hash]
+    carrier: &'a str,
+    #[hash]
+    origin: &'a str,
+    #[hash]
+    dest: &'a str,
+}
+
+#[test]
+fn csv_reads_the_flights_sample() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/flights_sample.csv");
+    let mut reader = CsvReader::open(path).unwrap().chunk_bytes(64 << 10);
+    let (mut chunks, mut n, mut late) = (0, 0, 0);
+    while let Some(rows) = reader.next_rows::<SampleFlight>().unwrap() {
+        chunks += 1;
+        n += rows.len();
+        late += rows.iter().filter(|r| r.arr_delay > 15.0).count();
+        assert!(rows
+            .iter()
+            .all(|r| r.origin.len() == 3 && r.dest.len() == 3));
+    }
+    assert!(chunks > 5, "{chunks}");
+    assert_eq!(n, 22098);
+    let mut reader = CsvReader::open(path).unwrap().chunk_bytes(usize::MAX);
+    let mut rows = reader.next_rows::<SampleFlight>().unwrap().unwrap();
+    assert_eq!(rows.len(), 22098);
+    for r in &mut rows {
+        r.delayed = r.arr_delay > 15.0;
+    }
+    assert_eq!(rows.iter().filter(|r| r.delayed).count(), late);
+    type Lr = network![Sparse<{ 1 << 16 }> => Linear<1>];
+    let mut net = Lr::new(Init::zeros());
+    Trainer::new(AdaGrad::new(0.05))
+        .passes(1)
+        .threads(1)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows, Logistic)
+        .unwrap();
+    assert!(reader.next_rows::<SampleFlight>().unwrap().is_none());
+}
+
 #[test]
 fn csv_errors_name_file_line_column_and_expectation() {
     let text = "carrier,dest,distance,delayed\nUA,IAH,1400,true\n\"B6\",JFK,far,false\n";

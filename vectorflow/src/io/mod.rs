@@ -1,17 +1,39 @@
 //! Readers: LIBSVM / SVMlight and Vowpal Wabbit text into sparse rows, CSV and JSON lines
 //! into the user's own (borrowing) row type. All stream in bounded chunks.
 //!
-//! | format | whole file | streaming |
+//! | format | whole file, in memory | streaming, chunk by chunk |
 //! | --- | --- | --- |
 //! | LIBSVM | `LibSvm::new().read_file(path)?` | `LibSvm::new().open(path)?.read_into(&mut rows)?` |
 //! | Vowpal Wabbit | `Vw::new().read_file(path)?` | `Vw::new().open(path)?.read_into(&mut rows)?` |
-//! | CSV | `CsvReader::open(path)?` then `next_rows::<Row>()?` | same |
-//! | JSON lines | `JsonLines::open(path)?` then `next_rows::<Row>()?` | same |
+//! | CSV | | `CsvReader::open(path)?.next_rows::<Row>()?` |
+//! | JSON lines | | `JsonLines::open(path)?.next_rows::<Row>()?` |
 //!
-//! The sparse formats give [`SparseRows`] (CSR: labels, weights, row ends, ids, values);
-//! their [`SparseRow`] views implement `Features`, `Labeled` and `SparseGroup`, so
-//! `Trainer::fit` takes `rows.to_rows()` directly. They are parsed in parallel: each
-//! chunk is split at line boundaries among rayon's threads.
+//! ```no_run
+//! use vectorflow::io::{LibSvm, SparseFormat, SparseRows};
+//! use vectorflow::prelude::*;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! type Lr = network![Sparse<{ 1 << 20 }> => Linear<1>];
+//! let mut net = Lr::new(Init::zeros());
+//! // Whole file: parsed in parallel, then trained on as a slice.
+//! let rows = LibSvm::new().read_file("train.svm")?;
+//! Trainer::new(AdaGrad::new(0.5)).fit(&mut net, &rows.to_rows(), Logistic)?;
+//! // Streaming: one bounded chunk at a time, buffers reused.
+//! let mut reader = LibSvm::new().open("train.svm")?;
+//! let mut chunk = SparseRows::new();
+//! while reader.read_into(&mut chunk)? {
+//!     println!("{} rows from line {}", chunk.len(), chunk.lines()[0]);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The sparse formats give [`SparseRows`] (CSR: labels, weights, row ends, ids, values,
+//! line numbers); their [`SparseRow`] views implement `Features`, `Labeled` and
+//! `SparseGroup`, so `Trainer::fit` takes `rows.to_rows()` directly. Each chunk (4 MiB by
+//! default) is split at line boundaries among rayon's threads while the calling thread
+//! reads the next one. The Vowpal Wabbit reader gives VW's own feature ids (see [`Vw`]).
+//! CSV and JSON lines are parsed on the calling thread into the caller's
+//! `#[derive(Deserialize)]` type, whose `&str` fields borrow from the reader's chunk.
 //!
 //! Every error is a [`ReadError`] naming the file, the 1-based line, the field and what
 //! was expected. Nothing panics on malformed input, and no line longer than the maximum

@@ -111,7 +111,7 @@ impl<R: Read> CsvReader<R> {
         };
         this.headers = match this.reader.byte_headers() {
             Ok(h) => h.clone(),
-            Err(e) => return Err(this.csv_error(e, None)),
+            Err(e) => return Err(this.csv_error(e)),
         };
         this.mark();
         Ok(this)
@@ -156,7 +156,7 @@ impl<R: Read> CsvReader<R> {
             match self.reader.read_byte_record(&mut self.records[used]) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => return Err(self.csv_error(e, None)),
+                Err(e) => return Err(self.csv_error(e)),
             }
             self.mark();
             bytes += self.records[used].as_slice().len() + self.records[used].len();
@@ -176,7 +176,7 @@ impl<R: Read> CsvReader<R> {
         Ok(Some(rows))
     }
 
-    fn csv_error(&self, e: csv::Error, _: Option<()>) -> ReadError {
+    fn csv_error(&self, e: csv::Error) -> ReadError {
         let bounded = self.reader.get_ref();
         if bounded.exceeded {
             let line = self.reader.position().line();

@@ -86,7 +86,7 @@ impl<R: Read> Chunker<R> {
         Chunker::with_name(reader, name.into())
     }
 
-    fn with_name(reader: R, file: Arc<str>) -> Self {
+    pub(crate) fn with_name(reader: R, file: Arc<str>) -> Self {
         Chunker {
             reader,
             file,
@@ -109,6 +109,16 @@ impl<R: Read> Chunker<R> {
     pub fn max_line(mut self, bytes: usize) -> Self {
         self.max_line = bytes.max(1);
         self
+    }
+
+    /// The number of lines in the chunks read so far.
+    pub fn lines_read(&self) -> u64 {
+        self.next_line - 1
+    }
+
+    /// The underlying reader.
+    pub fn get_ref(&self) -> &R {
+        &self.reader
     }
 
     /// The name used in error messages.

@@ -66,6 +66,14 @@ impl ReadError {
         }
     }
 
+    /// Adds `by` to the line number of an error about a line.
+    pub(crate) fn shift_line(mut self, by: u64) -> Self {
+        if self.line > 0 {
+            self.line += by;
+        }
+        self
+    }
+
     /// Replaces what was found by a description of it (not quoted).
     pub(crate) fn with_found_text(mut self, found: String) -> Self {
         self.found = Some(found);

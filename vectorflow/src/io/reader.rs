@@ -6,6 +6,7 @@ use super::error::{LineError, ReadError};
 use super::rows::SparseRows;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Chunks smaller than this are parsed on one thread by default: splitting costs more
 /// than it saves.
@@ -31,7 +32,11 @@ pub(crate) mod sealed {
 pub trait SparseFormat: sealed::ParseLine + Clone {
     /// Opens `path` for streaming, chunk by chunk.
     fn open(&self, path: impl AsRef<Path>) -> Result<SparseReader<std::fs::File, Self>, ReadError> {
-        Ok(SparseReader::new(Chunker::open(path)?, self.clone()))
+        let chunker = Chunker::open(path)?;
+        let len = chunker.get_ref().metadata().map_or(0, |m| m.len());
+        let mut reader = SparseReader::new(chunker, self.clone());
+        reader.input_len = len;
+        Ok(reader)
     }
 
     /// Streams from any reader; `name` stands for it in error messages.
@@ -39,9 +44,15 @@ pub trait SparseFormat: sealed::ParseLine + Clone {
         SparseReader::new(Chunker::new(reader, name), self.clone())
     }
 
-    /// Reads a whole file into memory, parsing in parallel.
+    /// Reads a whole file into memory, parsing in parallel: one line-aligned byte range
+    /// of the file per rayon thread, each streamed through its own chunks.
     fn read_file(&self, path: impl AsRef<Path>) -> Result<SparseRows, ReadError> {
-        self.open(path)?.read_all()
+        read_file_ranges(
+            self,
+            path.as_ref(),
+            rayon::current_num_threads(),
+            RANGES_MIN_BYTES,
+        )
     }
 
     /// Parses text held in memory; `name` stands for it in error messages.
@@ -74,6 +85,8 @@ pub struct SparseReader<R, F> {
     format: F,
     threads: usize,
     parallel_min: usize,
+    /// The input's length in bytes when known (a file), to size `read_all`'s output.
+    input_len: u64,
     /// Per-thread rows of the pieces after the first, kept across chunks.
     pieces: Vec<Piece>,
 }
@@ -95,6 +108,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
             format,
             threads: rayon::current_num_threads(),
             parallel_min: PARALLEL_MIN_BYTES,
+            input_len: 0,
             pieces: Vec::new(),
         }
     }
@@ -147,8 +161,13 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// Reads the rest of the input into one [`SparseRows`].
     pub fn read_all(mut self) -> Result<SparseRows, ReadError> {
         let mut out = SparseRows::new();
+        let mut first = true;
         while self.next_chunk()? {
+            let bytes = self.chunk.text().len() as u64;
             self.parse_chunk(&mut out)?;
+            if std::mem::take(&mut first) && bytes > 0 && bytes < self.input_len {
+                reserve_like(&mut out, bytes, self.input_len);
+            }
         }
         Ok(out)
     }
@@ -224,6 +243,120 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     }
 }
 
+/// Files smaller than this are read by one thread.
+const RANGES_MIN_BYTES: u64 = 16 << 20;
+
+/// [`SparseFormat::read_file`] on `threads` ranges. Independent ranges, rather than
+/// chunks split among threads, need no barrier per chunk: a thread that is preempted
+/// (on a busy machine) delays only its own range.
+fn read_file_ranges<F: SparseFormat>(
+    format: &F,
+    path: &Path,
+    threads: usize,
+    min_bytes: u64,
+) -> Result<SparseRows, ReadError> {
+    let name: Arc<str> = path.display().to_string().into();
+    let io = |e| ReadError::io(&name, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let threads = if len < min_bytes { 1 } else { threads.max(1) };
+    if threads == 1 {
+        return format.open(path)?.read_all();
+    }
+    let mut bounds = vec![0];
+    for k in 1..threads as u64 {
+        let at = line_start_at(&mut file, len * k / threads as u64).map_err(io)?;
+        bounds.push(at.max(*bounds.last().unwrap_or(&0)));
+    }
+    bounds.push(len);
+    let mut ranges: Vec<Option<Result<(SparseRows, u64), ReadError>>> =
+        (0..threads).map(|_| None).collect();
+    rayon::scope(|s| {
+        for (slot, w) in ranges.iter_mut().zip(bounds.windows(2)) {
+            let (start, end, name) = (w[0], w[1], name.clone());
+            s.spawn(move |_| *slot = Some(read_range(format, path, name, start, end)));
+        }
+    });
+    let mut out = SparseRows::new();
+    let mut base = 0;
+    for r in ranges {
+        match r {
+            Some(Ok((rows, lines))) => {
+                if out.is_empty() {
+                    out = rows;
+                    out.shift_lines(0, base);
+                } else {
+                    out.append(&rows, base);
+                }
+                base += lines;
+            }
+            Some(Err(e)) => return Err(e.shift_line(base)),
+            None => unreachable!("rayon::scope runs every spawned range"),
+        }
+    }
+    Ok(out)
+}
+
+/// The start of the first line beginning at or after byte `at`.
+fn line_start_at(file: &mut std::fs::File, at: u64) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    if at == 0 {
+        return Ok(0);
+    }
+    file.seek(SeekFrom::Start(at - 1))?;
+    let mut buf = [0u8; 64 << 10];
+    let mut pos = at - 1;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(pos);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+}
+
+/// Reads the bytes `start..end` of `path` (whole lines), with line numbers relative to
+/// the range; also gives the range's line count.
+fn read_range<F: SparseFormat>(
+    format: &F,
+    path: &Path,
+    name: Arc<str>,
+    start: u64,
+    end: u64,
+) -> Result<(SparseRows, u64), ReadError> {
+    use std::io::{Seek, SeekFrom};
+    let io = |e| ReadError::io(&name, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let chunker = Chunker::with_name(file.take(end - start), name.clone());
+    let mut reader = SparseReader::new(chunker, format.clone()).threads(1);
+    reader.input_len = end - start;
+    let mut rows = SparseRows::new();
+    let mut first = true;
+    while reader.next_chunk()? {
+        let bytes = reader.chunk.text().len() as u64;
+        reader.parse_chunk(&mut rows)?;
+        if std::mem::take(&mut first) && bytes > 0 && bytes < reader.input_len {
+            reserve_like(&mut rows, bytes, reader.input_len);
+        }
+    }
+    Ok((rows, reader.chunker.lines_read()))
+}
+
+/// Reserves room for `total` bytes of input at the density of the first `bytes`, with 5%
+/// slack, rather than copying the rows at every doubling.
+fn reserve_like(rows: &mut SparseRows, bytes: u64, total: u64) {
+    let scale = |n: usize| (n as u128 * u128::from(total) * 21 / 20 / u128::from(bytes)) as usize;
+    rows.reserve(scale(rows.len()), scale(rows.nnz()));
+}
+
 /// `k + 1` bounds splitting `text` into `k` pieces of whole lines (some may be empty).
 fn split_lines(text: &[u8], k: usize) -> Vec<usize> {
     let mut bounds = Vec::with_capacity(k + 1);
@@ -263,4 +396,49 @@ fn parse_piece<F: sealed::ParseLine>(
         rest = next;
     }
     Ok(line_no)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{LibSvm, Vw};
+
+    #[test]
+    fn file_ranges_agree_with_one_stream() {
+        let path = std::env::temp_dir().join(format!("vf_ranges_{}.txt", std::process::id()));
+        let mut text = String::new();
+        for i in 0..500 {
+            text.push_str(&format!("{} {}:1 |a x{}\n", i % 2, i % 9 + 1, i % 4));
+            if i % 7 == 0 {
+                text.push('\n');
+            }
+        }
+        for bad in [None, Some(3), Some(250), Some(560)] {
+            let mut t = text.clone();
+            if let Some(at) = bad {
+                let cut = t
+                    .match_indices('\n')
+                    .nth(at)
+                    .map_or(t.len(), |(i, _)| i + 1);
+                t.insert_str(cut, "oops\n");
+            }
+            std::fs::write(&path, &t).unwrap();
+            let vw_text = t.replace(" 1:1", "");
+            for threads in [1, 2, 3, 7] {
+                let one = LibSvm::new().parse_bytes(t.as_bytes(), &path.display().to_string());
+                let ranges = read_file_ranges(&LibSvm::new(), &path, threads, 0);
+                match (one, ranges) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{a:?} vs {b:?}"),
+                }
+                std::fs::write(&path, &vw_text).unwrap();
+                let one = Vw::new().parse_bytes(vw_text.as_bytes(), &path.display().to_string());
+                let ranges = read_file_ranges(&Vw::new(), &path, threads, 0);
+                assert_eq!(format!("{one:?}"), format!("{ranges:?}"));
+                std::fs::write(&path, &t).unwrap();
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 }

@@ -99,6 +99,16 @@ impl SparseRows {
         self.iter().collect()
     }
 
+    /// Reserves room for `rows` more rows with `nnz` more features in all.
+    pub fn reserve(&mut self, rows: usize, nnz: usize) {
+        self.labels.reserve(rows);
+        self.weights.reserve(rows);
+        self.ends.reserve(rows);
+        self.lines.reserve(rows);
+        self.ids.reserve(nnz);
+        self.values.reserve(nnz);
+    }
+
     /// Removes every row, keeping the buffers.
     pub fn clear(&mut self) {
         self.labels.clear();

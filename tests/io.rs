@@ -567,3 +567,27 @@ fn json_lines_errors_name_file_line_field_and_expectation() {
         "e.jsonl:1: trailing characters (column 37)"
     );
 }
+
+#[test]
+fn json_lines_longer_than_the_maximum_are_errors() {
+    let text = format!(
+        "{{\"user\":\"ann\",\"note\":\"\",\"clicks\":3}}\n{{\"user\":\"{}\"}}\n",
+        "x".repeat(500)
+    );
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl")
+        .chunk_bytes(16)
+        .max_line(128);
+    let e = loop {
+        match reader.next_rows::<Event>() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the long line was accepted"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.line(), 2);
+    assert!(
+        e.to_string()
+            .starts_with("e.jsonl:2: expected a line of at most 128 bytes, found "),
+        "{e}"
+    );
+}

@@ -544,6 +544,52 @@ fn json_lines_rows_borrow_from_the_chunk() {
 }
 
 #[test]
+fn json_lines_parallel_keeps_order_and_reports_the_first_error() {
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "{{\"user\":\"u{i}\",\"note\":\"\",\"clicks\":{i}}}\n"
+        ));
+        if i % 10 == 0 {
+            text.push('\n');
+        }
+    }
+    let mut serial = Vec::new();
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl").chunk_bytes(20_000);
+    while let Some(rows) = reader.next_rows::<Event>().unwrap() {
+        serial.extend(rows.into_iter().map(|r| r.clicks));
+    }
+    let mut parallel = Vec::new();
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl").chunk_bytes(20_000);
+    while let Some(rows) = reader.next_rows_parallel::<Event>().unwrap() {
+        parallel.extend(rows.into_iter().map(|r| r.clicks));
+    }
+    assert_eq!(serial, (0..5000).collect::<Vec<u32>>());
+    assert_eq!(parallel, serial);
+    // Two bad lines in one chunk: the first is reported, with its line number.
+    let bad = text
+        .replacen("\"clicks\":120}", "\"clicks\":-1}", 1)
+        .replacen("\"clicks\":4000}", "\"clicks\":x}", 1);
+    let mut reader = JsonLines::new(bad.as_bytes(), "e.jsonl");
+    let e = loop {
+        match reader.next_rows_parallel::<Event>() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("bad lines accepted"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.line(), 120 + 12 + 1);
+    assert_eq!(e.field(), Some("field `clicks`"));
+    // A bad line in a later piece: its line number counts the earlier pieces' lines.
+    let bad = text.replacen("\"clicks\":4000}", "\"clicks\":x}", 1);
+    let mut reader = JsonLines::new(bad.as_bytes(), "e.jsonl");
+    let e = reader.next_rows_parallel::<Event>().unwrap_err();
+    assert_eq!(e.line(), 4000 + 400 + 1);
+    let mut reader = JsonLines::new(bad.as_bytes(), "e.jsonl");
+    assert_eq!(reader.next_rows::<Event>().unwrap_err().to_string(), e.to_string());
+}
+
+#[test]
 fn json_lines_errors_name_file_line_field_and_expectation() {
     let text = "{\"user\":\"ann\",\"note\":\"\",\"clicks\":3}\n{\"user\":\"bob\",\"note\":\"\",\"clicks\":\"many\"}\n";
     let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");

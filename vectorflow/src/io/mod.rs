@@ -32,8 +32,10 @@
 //! `SparseGroup`, so `Trainer::fit` takes `rows.to_rows()` directly. Each chunk (4 MiB by
 //! default) is split at line boundaries among rayon's threads while the calling thread
 //! reads the next one. The Vowpal Wabbit reader gives VW's own feature ids (see [`Vw`]).
-//! CSV and JSON lines are parsed on the calling thread into the caller's
-//! `#[derive(Deserialize)]` type, whose `&str` fields borrow from the reader's chunk.
+//! CSV and JSON lines are parsed into the caller's `#[derive(Deserialize)]` type, whose
+//! `&str` fields borrow from the reader's chunk: CSV on the calling thread (quoted
+//! newlines keep it from being split at line boundaries), JSON lines on the calling
+//! thread or, with `next_rows_parallel`, on rayon's.
 //!
 //! Every error is a [`ReadError`] naming the file, the 1-based line, the field and what
 //! was expected. Nothing panics on malformed input, and no line longer than the maximum

@@ -358,7 +358,7 @@ fn reserve_like(rows: &mut SparseRows, bytes: u64, total: u64) {
 }
 
 /// `k + 1` bounds splitting `text` into `k` pieces of whole lines (some may be empty).
-fn split_lines(text: &[u8], k: usize) -> Vec<usize> {
+pub(crate) fn split_lines(text: &[u8], k: usize) -> Vec<usize> {
     let mut bounds = Vec::with_capacity(k + 1);
     bounds.push(0);
     for i in 1..k {

@@ -251,7 +251,8 @@ fn deserialize_error(
 /// A streaming JSON lines reader: one JSON object per line into the caller's
 /// `#[derive(Deserialize)]` type, whose `&str` fields borrow from the chunk.
 ///
-/// Blank lines are skipped. A borrowed `&str` cannot hold a string with escapes
+/// Blank lines are skipped. [`next_rows_parallel`](Self::next_rows_parallel) splits each
+/// chunk among rayon's threads when the row type is `Send`. A borrowed `&str` cannot hold a string with escapes
 /// (`\"`, `\n`, ...): use `Cow<'a, str>` for fields that may have them. Lines longer than
 /// the maximum are errors naming the line, as for [`Chunker`].
 ///
@@ -323,27 +324,83 @@ impl<R: Read> JsonLines<R> {
                 break;
             }
         }
-        let file = self.chunker.file();
         let mut rows = Vec::new();
-        let lines = self.chunk.text().split(|&b| b == b'\n');
-        for (line_no, line) in (self.chunk.first_line()..).zip(lines) {
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                let mut de = serde_json::Deserializer::from_slice(line);
-                match serde_path_to_error::deserialize(&mut de) {
-                    Ok(row) => match de.end() {
-                        Ok(()) => rows.push(row),
-                        Err(e) => return Err(json_error(file, line_no, None, e)),
-                    },
-                    Err(e) => {
-                        let path = e.path().to_string();
-                        let field = (path != ".").then(|| format!("field `{path}`"));
-                        return Err(json_error(file, line_no, field, e.into_inner()));
-                    }
-                }
+        parse_json_lines(
+            self.chunk.text(),
+            self.chunk.first_line(),
+            self.chunker.file(),
+            &mut rows,
+        )?;
+        Ok(Some(rows))
+    }
+
+    /// As [`next_rows`](Self::next_rows), with each chunk split at line boundaries among
+    /// rayon's threads (the row type must be `Send`). Rows keep their input order, and
+    /// the error reported is the first in the input.
+    pub fn next_rows_parallel<'a, T: Deserialize<'a> + Send>(
+        &'a mut self,
+    ) -> Result<Option<Vec<T>>, ReadError> {
+        loop {
+            if !self.chunker.next_chunk(&mut self.chunk)? {
+                return Ok(None);
             }
+            if !self.chunk.text().iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
+        let text = self.chunk.text();
+        let file = self.chunker.file();
+        let k = rayon::current_num_threads();
+        let bounds = super::reader::split_lines(text, k);
+        // The first line number of each piece.
+        let mut firsts = vec![self.chunk.first_line()];
+        for w in bounds.windows(2) {
+            let lines = memchr::memchr_iter(b'\n', &text[w[0]..w[1]]).count() as u64;
+            firsts.push(firsts[firsts.len() - 1] + lines);
+        }
+        let mut pieces: Vec<(Vec<T>, Result<(), ReadError>)> =
+            (0..k).map(|_| (Vec::new(), Ok(()))).collect();
+        rayon::scope(|s| {
+            for ((piece, w), &first) in pieces.iter_mut().zip(bounds.windows(2)).zip(&firsts) {
+                let part = &text[w[0]..w[1]];
+                s.spawn(move |_| piece.1 = parse_json_lines(part, first, file, &mut piece.0));
+            }
+        });
+        let mut rows = Vec::with_capacity(pieces.iter().map(|p| p.0.len()).sum());
+        for (piece, outcome) in pieces {
+            outcome?;
+            rows.extend(piece);
         }
         Ok(Some(rows))
     }
+}
+
+/// Deserializes the non-blank lines of `text`, whose first line is `first_line`.
+fn parse_json_lines<'a, T: Deserialize<'a>>(
+    text: &'a [u8],
+    first_line: u64,
+    file: &Arc<str>,
+    rows: &mut Vec<T>,
+) -> Result<(), ReadError> {
+    let lines = text.split(|&b| b == b'\n');
+    for (line_no, line) in (first_line..).zip(lines) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let mut de = serde_json::Deserializer::from_slice(line);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(row) => match de.end() {
+                Ok(()) => rows.push(row),
+                Err(e) => return Err(json_error(file, line_no, None, e)),
+            },
+            Err(e) => {
+                let path = e.path().to_string();
+                let field = (path != ".").then(|| format!("field `{path}`"));
+                return Err(json_error(file, line_no, field, e.into_inner()));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn json_error(

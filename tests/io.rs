@@ -586,7 +586,10 @@ fn json_lines_parallel_keeps_order_and_reports_the_first_error() {
     let e = reader.next_rows_parallel::<Event>().unwrap_err();
     assert_eq!(e.line(), 4000 + 400 + 1);
     let mut reader = JsonLines::new(bad.as_bytes(), "e.jsonl");
-    assert_eq!(reader.next_rows::<Event>().unwrap_err().to_string(), e.to_string());
+    assert_eq!(
+        reader.next_rows::<Event>().unwrap_err().to_string(),
+        e.to_string()
+    );
 }
 
 #[test]

@@ -296,23 +296,37 @@ fn csv_and_json_lines_round_trip_and_survive_mutation() {
                 }
             }
             let bad = mutate(&mut rng, json.as_bytes());
-            let mut reader = JsonLines::new(&bad[..], "p.jsonl")
-                .chunk_bytes(chunk)
-                .max_line(256);
-            loop {
-                match reader.next_rows::<Row>() {
-                    Ok(Some(r)) => {
-                        std::hint::black_box(r);
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        assert!(e.line() >= 1 && e.line() <= lines_of(&bad), "{e}");
-                        break;
-                    }
-                }
+            let serial = read_json(&bad, chunk, false);
+            if let Err(e) = &serial {
+                assert!(e.line() >= 1 && e.line() <= lines_of(&bad), "{e}");
+            }
+            if case % 8 == 0 {
+                let parallel = read_json(&bad, chunk, true);
+                assert_eq!(
+                    serial.map_err(|e| e.to_string()),
+                    parallel.map_err(|e| e.to_string())
+                );
             }
             mutated += 2;
         }
     }
     eprintln!("csv + json lines: {valid} valid round trips, {mutated} mutated inputs");
+}
+
+/// The rows of JSON lines text (serially or split among threads), or the first error.
+fn read_json(text: &[u8], chunk: usize, parallel: bool) -> Result<Vec<String>, ReadError> {
+    let mut reader = JsonLines::new(text, "p.jsonl")
+        .chunk_bytes(chunk)
+        .max_line(256);
+    let mut out = Vec::new();
+    loop {
+        let rows = match parallel {
+            true => reader.next_rows_parallel::<Row>()?,
+            false => reader.next_rows::<Row>()?,
+        };
+        match rows {
+            Some(rows) => out.extend(rows.iter().map(|r| format!("{r:?}"))),
+            None => return Ok(out),
+        }
+    }
 }

@@ -186,7 +186,7 @@ impl Vw {
             Some(&b) if is_blank(b) => (0, 1.0, b" "),
             Some(_) => {
                 let head = feats.next().unwrap_or_default();
-                let (name, scale) = match memchr::memchr(b':', head) {
+                let (name, scale) = match head.iter().position(|&b| b == b':') {
                     None => (head, 1.0),
                     Some(i) => {
                         let scale = number(&head[i + 1..]).ok_or_else(|| {
@@ -211,7 +211,7 @@ impl Vw {
         };
         let mut anon = 0u32;
         for (k, tok) in feats.enumerate() {
-            let (name, value) = match memchr::memchr(b':', tok) {
+            let (name, value) = match tok.iter().position(|&b| b == b':') {
                 None => (tok, None),
                 Some(i) => (&tok[..i], Some(&tok[i + 1..])),
             };

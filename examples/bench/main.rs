@@ -16,12 +16,11 @@
 //! cost. The last line printed is a machine-readable `RESULT ...` summary.
 
 mod reference;
-mod svm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use vectorflow::features::{group_id, FeatureError, SparseGroup};
+use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows};
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
@@ -29,45 +28,6 @@ use vectorflow::predict::probability;
 use vectorflow::prelude::*;
 
 const DIM: usize = 1 << 20;
-
-/// One LIBSVM row, borrowed from the CSR arrays.
-struct SvmRow<'a> {
-    label: f32,
-    ids: &'a [u32],
-    vals: &'a [f32],
-}
-
-impl Features for SvmRow<'_> {}
-
-impl Labeled for SvmRow<'_> {
-    const LABEL_FIELD: &'static str = "label";
-    fn label(&self) -> f32 {
-        self.label
-    }
-}
-
-impl SparseGroup<{ group_id("") }> for SvmRow<'_> {
-    #[inline]
-    fn visit<F: FnMut(u32, f32)>(&self, mut f: F) -> Result<(), FeatureError> {
-        for (&id, &v) in self.ids.iter().zip(self.vals) {
-            f(id, v);
-        }
-        Ok(())
-    }
-}
-
-fn rows(d: &svm::SvmData) -> Vec<SvmRow<'_>> {
-    (0..d.rows())
-        .map(|i| {
-            let (ids, vals) = d.row(i);
-            SvmRow {
-                label: d.labels[i],
-                ids,
-                vals,
-            }
-        })
-        .collect()
-}
 
 struct Args {
     train: PathBuf,
@@ -128,7 +88,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let read = |p: &PathBuf| svm::read_svm(p).map_err(|e| e.to_string());
+    let read = |p: &PathBuf| {
+        LibSvm::new()
+            .labels(Labels::Binary)
+            .read_file(p)
+            .map_err(|e| e.to_string())
+    };
     let (train, test) = match (read(&args.train), read(&args.test)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -136,7 +101,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (train_rows, test_rows) = (rows(&train), rows(&test));
+    let (train_rows, test_rows) = (train.to_rows(), test.to_rows());
     let start = Instant::now();
     let trained = match args.model.as_str() {
         "lr" => {
@@ -197,11 +162,11 @@ fn fit<I, S>(
     fresh: impl FnOnce() -> Net<I, S>,
     args: &Args,
     default_lr: f32,
-    train: &[SvmRow<'_>],
-    test: &[SvmRow<'_>],
+    train: &[SparseRow<'_>],
+    test: &[SparseRow<'_>],
 ) -> Result<(f64, Vec<f32>), Fail>
 where
-    I: InputLayer + for<'a> InputFeed<SvmRow<'a>>,
+    I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
     S: Stack<In = I::Out, Out = [f32; 1]>,
 {
     let mut net = match &args.load {
@@ -241,15 +206,9 @@ fn max_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn finish(
-    args: &Args,
-    secs: f64,
-    train: &svm::SvmData,
-    p: Vec<f32>,
-    test: &svm::SvmData,
-) -> ExitCode {
-    let m = metrics::binary(&p, &test.labels);
-    let rows = (train.rows() * args.passes) as f64;
+fn finish(args: &Args, secs: f64, train: &SparseRows, p: Vec<f32>, test: &SparseRows) -> ExitCode {
+    let m = metrics::binary(&p, test.labels());
+    let rows = (train.len() * args.passes) as f64;
     let nnz = (train.nnz() * args.passes) as f64;
     // Evaluation only (`--passes 0`) trains nothing.
     let per_s = |n: f64| if n > 0.0 { n / secs } else { 0.0 };

@@ -5,7 +5,7 @@
 //! would write them by hand. They set the speed and quality bar that the
 //! library's own training paths are benchmarked against.
 
-use crate::svm::SvmData;
+use vectorflow::io::SparseRows;
 
 /// Added to AdaGrad accumulators so the first step never divides by zero.
 const ADAGRAD_EPS: f32 = 1e-8;
@@ -20,7 +20,7 @@ fn sigmoid(z: f32) -> f32 {
 }
 
 /// Panics with a clear message if `data` has a feature id outside `0..dim`.
-fn check_dim(data: &SvmData, dim: usize) {
+fn check_dim(data: &SparseRows, dim: usize) {
     let need = data.min_dim();
     assert!(
         need <= dim,
@@ -73,11 +73,11 @@ impl LrModel {
     }
 
     /// Predicted probabilities for every row of `data`.
-    pub fn predict_all(&self, data: &SvmData) -> Vec<f32> {
-        (0..data.rows())
+    pub fn predict_all(&self, data: &SparseRows) -> Vec<f32> {
+        (0..data.len())
             .map(|i| {
-                let (ids, vals) = data.row(i);
-                self.predict(ids, vals)
+                let row = data.row(i);
+                self.predict(row.ids(), row.values())
             })
             .collect()
     }
@@ -94,7 +94,7 @@ impl LrModel {
 /// # Panics
 ///
 /// Panics if a feature id in `data` is `>= dim`.
-pub fn train_lr(data: &SvmData, dim: usize, passes: usize, lr: f32) -> LrModel {
+pub fn train_lr(data: &SparseRows, dim: usize, passes: usize, lr: f32) -> LrModel {
     check_dim(data, dim);
     let mut w = vec![0.0f32; dim];
     let mut g2 = vec![ADAGRAD_EPS; dim];
@@ -102,8 +102,9 @@ pub fn train_lr(data: &SvmData, dim: usize, passes: usize, lr: f32) -> LrModel {
     let mut bias_g2 = ADAGRAD_EPS;
 
     for _ in 0..passes {
-        for (i, &y) in data.labels.iter().enumerate() {
-            let (ids, vals) = data.row(i);
+        for (i, &y) in data.labels().iter().enumerate() {
+            let row = data.row(i);
+            let (ids, vals) = (row.ids(), row.values());
 
             let g = sigmoid(bias + sparse_dot(&w, ids, vals)) - y;
 
@@ -163,11 +164,11 @@ impl MlpModel {
     }
 
     /// Predicted probabilities for every row of `data`.
-    pub fn predict_all(&self, data: &SvmData) -> Vec<f32> {
-        (0..data.rows())
+    pub fn predict_all(&self, data: &SparseRows) -> Vec<f32> {
+        (0..data.len())
             .map(|i| {
-                let (ids, vals) = data.row(i);
-                self.predict(ids, vals)
+                let row = data.row(i);
+                self.predict(row.ids(), row.values())
             })
             .collect()
     }
@@ -215,7 +216,7 @@ impl SplitMix64 {
 /// # Panics
 ///
 /// Panics if a feature id in `data` is `>= dim`.
-pub fn train_mlp16(data: &SvmData, dim: usize, passes: usize, lr: f32, seed: u64) -> MlpModel {
+pub fn train_mlp16(data: &SparseRows, dim: usize, passes: usize, lr: f32, seed: u64) -> MlpModel {
     check_dim(data, dim);
     let mut rng = SplitMix64(seed);
     let mut w1: Vec<[f32; HIDDEN]> = (0..dim)
@@ -231,8 +232,9 @@ pub fn train_mlp16(data: &SvmData, dim: usize, passes: usize, lr: f32, seed: u64
     let mut gb2 = ADAGRAD_EPS;
 
     for _ in 0..passes {
-        for (i, &y) in data.labels.iter().enumerate() {
-            let (ids, vals) = data.row(i);
+        for (i, &y) in data.labels().iter().enumerate() {
+            let row = data.row(i);
+            let (ids, vals) = (row.ids(), row.values());
 
             // Forward.
             let mut h = b1;
@@ -277,22 +279,18 @@ mod tests {
 
     #[test]
     fn models_learn_a_separable_toy_problem() {
-        let mut d = SvmData {
-            offsets: vec![0],
-            ..SvmData::default()
-        };
+        let mut d = SparseRows::new();
         for i in 0..400u32 {
             let y = (i % 2) as f32;
-            d.ids.extend([i % 7 + 10, y as u32]);
-            d.vals.extend([0.5, 1.0]);
-            d.labels.push(y);
-            d.offsets.push(d.ids.len());
+            let features = [(i % 7 + 10, 0.5), (y as u32, 1.0)];
+            let features = features.map(|(id, value)| vectorflow::SparseF { id, value });
+            d.push(y, 1.0, features, u64::from(i) + 1, "");
         }
         let lr = train_lr(&d, 32, 3, 0.5);
-        let m = vectorflow::metrics::binary(&lr.predict_all(&d), &d.labels);
+        let m = vectorflow::metrics::binary(&lr.predict_all(&d), d.labels());
         assert!(m.accuracy > 0.99 && m.logloss < 0.1, "{m:?}");
         let mlp = train_mlp16(&d, 32, 3, 0.1, 7);
-        let m = vectorflow::metrics::binary(&mlp.predict_all(&d), &d.labels);
+        let m = vectorflow::metrics::binary(&mlp.predict_all(&d), d.labels());
         assert!(m.accuracy > 0.99 && m.logloss < 0.1, "{m:?}");
     }
 }

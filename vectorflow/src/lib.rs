@@ -42,6 +42,7 @@ pub mod features;
 pub mod file;
 pub mod hash;
 pub mod init;
+pub mod io;
 pub mod kernels;
 pub mod layers;
 pub mod loss;

@@ -1,0 +1,642 @@
+//! The readers of `vectorflow::io`: every format feature and every error message.
+
+use std::borrow::Cow;
+use vectorflow::hash::{murmur3_32, namespace_seed};
+use vectorflow::io::{
+    Chunk, Chunker, CsvReader, JsonLines, Labels, LibSvm, OutOfRange, ReadError, SparseFormat,
+    SparseRows, Vw, VwHash,
+};
+use vectorflow::prelude::*;
+
+fn libsvm(text: &str) -> Result<SparseRows, ReadError> {
+    LibSvm::new().parse_bytes(text.as_bytes(), "t.svm")
+}
+
+fn ids(rows: &SparseRows, i: usize) -> Vec<u32> {
+    rows.row(i).ids().to_vec()
+}
+
+fn vals(rows: &SparseRows, i: usize) -> Vec<f32> {
+    rows.row(i).values().to_vec()
+}
+
+// ---- LIBSVM ---------------------------------------------------------------------------
+
+#[test]
+fn libsvm_labels_of_every_kind() {
+    let rows = libsvm("0 1:1\n1 1:1\n-1 1:1\n+1 1:1\n0.25 1:1\n-3.5e1 1:1\n").unwrap();
+    assert_eq!(rows.labels(), [0.0, 1.0, -1.0, 1.0, 0.25, -35.0]);
+    let rows = LibSvm::new()
+        .labels(Labels::Binary)
+        .parse_bytes(b"0 1:1\n1 1:1\n-1 1:1\n+1 1:1\n0.25 1:1\n", "t.svm")
+        .unwrap();
+    assert_eq!(rows.labels(), [0.0, 1.0, 0.0, 1.0, 1.0]);
+    assert_eq!(rows.weights(), [1.0; 5]);
+}
+
+#[test]
+fn libsvm_qid_comments_crlf_blank_lines_and_unsorted_ids() {
+    let text =
+        "# header comment\r\n1 qid:7 5:0.5 2:-1e-3 9:2 # trailing\r\n\r\n   \n-1 qid:8 3:1\n1\n";
+    let rows = libsvm(text).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(ids(&rows, 0), [4, 1, 8]);
+    assert_eq!(vals(&rows, 0), [0.5, -1e-3, 2.0]);
+    assert_eq!(ids(&rows, 1), [2]);
+    assert!(ids(&rows, 2).is_empty());
+    assert_eq!(rows.lines(), [2, 5, 6]);
+    assert_eq!(rows.row(1).line(), 5);
+}
+
+#[test]
+fn libsvm_zero_based_ids_and_dimension() {
+    let rows = LibSvm::new()
+        .zero_based(true)
+        .parse_bytes(b"1 0:1 7:2\n", "t.svm")
+        .unwrap();
+    assert_eq!(ids(&rows, 0), [0, 7]);
+    let rows = LibSvm::new()
+        .dim(8)
+        .parse_bytes(b"1 8:1 1:2\n", "t.svm")
+        .unwrap();
+    assert_eq!(ids(&rows, 0), [7, 0]);
+    let rows = LibSvm::new()
+        .dim(8)
+        .out_of_range(OutOfRange::Modulo)
+        .parse_bytes(b"1 9:1 20:2\n", "t.svm")
+        .unwrap();
+    assert_eq!(ids(&rows, 0), [0, 19 % 8]);
+    assert_eq!(rows.min_dim(), 4);
+}
+
+fn err(r: Result<SparseRows, ReadError>) -> String {
+    r.unwrap_err().to_string()
+}
+
+#[test]
+fn libsvm_errors_name_file_line_field_and_expectation() {
+    assert_eq!(
+        err(libsvm("1 1:1\nyes 2:1\n")),
+        "t.svm:2: label: expected a number (0/1, -1/+1 or a real value), found `yes`"
+    );
+    assert_eq!(
+        err(libsvm("1 1:1\n\n1 2:1 abc\n")),
+        "t.svm:3: feature 2: expected `id:value`, found `abc`"
+    );
+    assert_eq!(
+        err(libsvm("1 3:x\n")),
+        "t.svm:1: value of feature 1: expected a finite number, found `x`"
+    );
+    assert_eq!(
+        err(libsvm("1 3:\n")),
+        "t.svm:1: value of feature 1: expected a finite number, found end of line"
+    );
+    assert_eq!(
+        err(libsvm("1 3:nan\n")),
+        "t.svm:1: value of feature 1: expected a finite number, found `nan`"
+    );
+    assert_eq!(
+        err(libsvm("1 1:1 0:1\n")),
+        "t.svm:1: id of feature 2: expected a feature id of at least 1 (ids are 1-based; read 0-based files with LibSvm::zero_based), found `0`"
+    );
+    assert_eq!(
+        err(libsvm("1 99999999999:1\n")),
+        "t.svm:1: id of feature 1: expected a feature id of at most 4294967296, found `99999999999`"
+    );
+    assert_eq!(
+        err(libsvm("1 qid:x 1:1\n")),
+        "t.svm:1: qid: expected `qid:` followed by an integer, found `qid:x`"
+    );
+    assert_eq!(
+        err(LibSvm::new().dim(4).parse_bytes(b"1 5:1\n", "t.svm")),
+        "t.svm:1: id of feature 1: expected a feature id of at most the dimension 4, found `5`"
+    );
+    assert_eq!(
+        err(LibSvm::new()
+            .zero_based(true)
+            .dim(4)
+            .parse_bytes(b"1 4:1\n", "t.svm")),
+        "t.svm:1: id of feature 1: expected a feature id below the dimension 4, found `4`"
+    );
+    let e = libsvm("1 1:1\n-1 2:zz\n").unwrap_err();
+    assert_eq!((e.file(), e.line()), ("t.svm", 2));
+    assert_eq!(e.field(), Some("value of feature 1"));
+    assert_eq!(e.expected(), "a finite number");
+    assert_eq!(e.found(), Some("`zz`"));
+}
+
+#[test]
+fn a_line_longer_than_the_maximum_is_an_error_naming_it() {
+    let long = format!("1 1:1\n-1 {}\n", "2:1 ".repeat(100));
+    let e = LibSvm::new()
+        .reader(long.as_bytes(), "t.svm")
+        .chunk_bytes(16)
+        .max_line(64)
+        .read_all()
+        .unwrap_err();
+    assert_eq!(e.line(), 2);
+    assert!(
+        e.to_string()
+            .starts_with("t.svm:2: expected a line of at most 64 bytes, found "),
+        "{e}"
+    );
+    // A long line within the maximum grows its chunk and parses.
+    let rows = LibSvm::new()
+        .reader(long.as_bytes(), "t.svm")
+        .chunk_bytes(16)
+        .read_all()
+        .unwrap();
+    assert_eq!(rows.row(1).ids().len(), 100);
+}
+
+#[test]
+fn files_are_named_in_errors() {
+    let dir = std::env::temp_dir().join(format!("vf_io_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.svm");
+    std::fs::write(&path, "1 1:1\n1 1:1 2\n").unwrap();
+    let e = LibSvm::new().read_file(&path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:2: feature 2: expected `id:value`, found `2`",
+            path.display()
+        )
+    );
+    let e = LibSvm::new()
+        .read_file(dir.join("missing.svm"))
+        .unwrap_err();
+    assert!(e
+        .to_string()
+        .starts_with(&format!("{}: ", dir.join("missing.svm").display())));
+    assert_eq!(e.line(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every chunk size and thread count gives the same rows, line numbers and errors.
+#[test]
+fn chunking_and_threads_do_not_change_the_result() {
+    let mut text = String::new();
+    for i in 0..3000u32 {
+        match i % 5 {
+            0 => text.push('\n'),
+            1 => text.push_str("# comment\r\n"),
+            _ => text.push_str(&format!(
+                "{} {}:{} {}:0.5\n",
+                i % 2,
+                i % 97 + 1,
+                i,
+                i % 13 + 1
+            )),
+        }
+    }
+    let whole = libsvm(&text).unwrap();
+    assert_eq!(whole.len(), 1800);
+    // Large enough pieces to take the parallel path as well.
+    let big = text.repeat(40);
+    let big_whole = LibSvm::new()
+        .reader(big.as_bytes(), "t")
+        .threads(1)
+        .read_all()
+        .unwrap();
+    for threads in [1, 2, 3, 8] {
+        for chunk in [7, 64, 4096, 1 << 20] {
+            let mut reader = LibSvm::new()
+                .reader(text.as_bytes(), "t.svm")
+                .chunk_bytes(chunk)
+                .threads(threads);
+            let mut all = SparseRows::new();
+            let mut rows = SparseRows::new();
+            while reader.read_into(&mut rows).unwrap() {
+                all.append(&rows, 0);
+            }
+            assert_eq!(all, whole, "threads {threads} chunk {chunk}");
+        }
+        let par = LibSvm::new()
+            .reader(big.as_bytes(), "t")
+            .threads(threads)
+            .read_all()
+            .unwrap();
+        assert_eq!(par, big_whole, "threads {threads}");
+        let bad = format!("{big}1 1:1 oops\n{big}");
+        let e = LibSvm::new()
+            .reader(bad.as_bytes(), "t")
+            .threads(threads)
+            .read_all()
+            .unwrap_err();
+        assert_eq!(e.line(), 3000 * 40 + 1, "threads {threads}");
+    }
+}
+
+#[test]
+fn sparse_rows_train_directly() {
+    let mut text = String::new();
+    for i in 0..400 {
+        let y = i % 2;
+        text.push_str(&format!(
+            "{} {}:1 {}:0.5\n",
+            if y == 1 { "+1" } else { "-1" },
+            y + 1,
+            i % 7 + 3
+        ));
+    }
+    let rows = libsvm(&text).unwrap();
+    type Lr = network![Sparse<64> => Linear<1>];
+    let mut net = Lr::new(Init::zeros());
+    Trainer::new(AdaGrad::new(0.5))
+        .passes(3)
+        .threads(1)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows.to_rows(), Logistic)
+        .unwrap();
+    let correct = rows
+        .iter()
+        .filter(|r| (net.predict(r).unwrap()[0] > 0.0) == (r.label() > 0.0))
+        .count();
+    assert_eq!(correct, 400);
+}
+
+#[test]
+fn chunker_ends_chunks_on_line_boundaries() {
+    let mut chunker = Chunker::new(&b"ab\ncd\r\nlonger line\nx"[..], "<b>").chunk_bytes(4);
+    let mut chunk = Chunk::new();
+    let mut seen = Vec::new();
+    while chunker.next_chunk(&mut chunk).unwrap() {
+        seen.push((
+            chunk.first_line(),
+            String::from_utf8(chunk.text().to_vec()).unwrap(),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            (1, "ab\n".to_string()),
+            (2, "cd\r\n".to_string()),
+            (3, "longer line\nx".to_string()),
+        ]
+    );
+}
+
+// ---- Vowpal Wabbit --------------------------------------------------------------------
+
+fn vw(text: &str) -> Result<SparseRows, ReadError> {
+    Vw::new().parse_bytes(text.as_bytes(), "t.vw")
+}
+
+/// Feature ids and values that `vw --noconstant -b 24` (vowpalwabbit 9.11 for Python,
+/// `Workspace.parse` and `Example.feature`) gives for these lines: our ids agree in the
+/// low 24 bits, which is all VW keeps.
+#[test]
+fn vw_ids_match_vowpal_wabbit() {
+    let cases: &[(&str, &[(u32, f32)])] = &[
+        (
+            "1 |ns a b:2 3 007:1.5 |default x",
+            &[
+                (1753338, 1.0),
+                (837096, 2.0),
+                (11130395, 1.0),
+                (11130399, 1.5),
+                (12262778, 1.0),
+            ],
+        ),
+        (
+            "-1 2.5 'tag1|carrier UA |origin EWR",
+            &[(14331848, 1.0), (11746644, 1.0)],
+        ),
+        (
+            "0.5 | a 5 :3 :4",
+            &[(2451890, 1.0), (5, 1.0), (0, 3.0), (1, 4.0)],
+        ),
+        ("1 |ns:2 a b:0 c:hello", &[(1753338, 2.0), (4527197, 1.0)]),
+        ("1 tagx|9 a 12", &[(3507982, 1.0), (21, 1.0)]),
+    ];
+    for (line, want) in cases {
+        let rows = vw(line).unwrap();
+        let got: Vec<(u32, f32)> = rows
+            .row(0)
+            .features()
+            .map(|f| (f.id & 0xFF_FFFF, f.value))
+            .collect();
+        assert_eq!(&got, want, "{line}");
+    }
+    // `--hash all`.
+    let rows = Vw::new()
+        .hash(VwHash::All)
+        .parse_bytes(b"1 |9 a 12 |ns 007", "t.vw")
+        .unwrap();
+    let got: Vec<u32> = rows.row(0).ids().iter().map(|id| id & 0xFF_FFFF).collect();
+    assert_eq!(got, [5384487, 7637698, 535225]);
+    // Named namespaces hash as vectorflow's own `#[hash]` fields do.
+    let rows = vw("1 |carrier UA").unwrap();
+    assert_eq!(
+        rows.row(0).ids(),
+        [murmur3_32(b"UA", namespace_seed("carrier"))]
+    );
+}
+
+#[test]
+fn vw_labels_weights_and_tags() {
+    let rows = vw("1 |a x\n-1 2.5 'id7 |a x\n0.5 0 t3|a x\n|a x\n'only |a x\n\n3\n").unwrap();
+    assert_eq!(rows.len(), 6);
+    let r: Vec<(f32, f32, &str)> = rows
+        .iter()
+        .map(|r| (r.label(), r.weight(), r.tag()))
+        .collect();
+    assert_eq!(r[0], (1.0, 1.0, ""));
+    assert_eq!(r[1], (-1.0, 2.5, "id7"));
+    assert_eq!(r[2], (0.5, 0.0, "t3"));
+    assert!(r[3].0.is_nan() && r[3].1 == 1.0 && r[3].2.is_empty());
+    assert!(r[4].0.is_nan() && r[4].2 == "only");
+    assert_eq!(r[5], (3.0, 1.0, ""));
+    assert!(rows.row(5).ids().is_empty());
+    assert_eq!(rows.lines(), [1, 2, 3, 4, 5, 7]);
+    let rows = Vw::new()
+        .labels(Labels::Binary)
+        .parse_bytes(b"-1 |a x\n1 |a x\n", "t.vw")
+        .unwrap();
+    assert_eq!(rows.labels(), [0.0, 1.0]);
+}
+
+#[test]
+fn vw_namespaces_scales_and_string_values() {
+    let rows = vw("1 |u:0.5 age:40 city:paris |v x\r\n").unwrap();
+    let u = namespace_seed("u");
+    let v = namespace_seed("v");
+    let want = vec![
+        (murmur3_32(b"age", u), 20.0),
+        (murmur3_32(b"paris", murmur3_32(b"city", u)), 1.0),
+        (murmur3_32(b"x", v), 1.0),
+    ];
+    let got: Vec<(u32, f32)> = rows.row(0).features().map(|f| (f.id, f.value)).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn vw_errors_name_file_line_field_and_expectation() {
+    assert_eq!(
+        err(vw("1 |a x\nyes |a x\n")),
+        "t.vw:2: label: expected a number (0/1, -1/+1 or a real value), found `yes`"
+    );
+    assert_eq!(
+        err(vw("1 -2 |a x\n")),
+        "t.vw:1: importance weight: expected a non-negative number, found `-2`"
+    );
+    assert_eq!(
+        err(vw("1 2 3 4 |a x\n")),
+        "t.vw:1: label: expected at most a label, an importance weight and a tag before the first `|`, found `3`"
+    );
+    assert_eq!(
+        err(vw("1 |a x y:1x\n")),
+        "t.vw:1: feature 2 of namespace `a`: expected `name`, `name:value` with a finite number, or `name:text`, found `y:1x`"
+    );
+    assert_eq!(
+        err(vw("1 |a:big x\n")),
+        "t.vw:1: namespace `a`: expected `name:scale` with a finite number as scale, found `a:big`"
+    );
+    assert_eq!(
+        err(vw("1 |:2 x\n")),
+        "t.vw:1: namespace: expected a namespace name before `:`, found `:2`"
+    );
+}
+
+// ---- CSV and JSON lines ---------------------------------------------------------------
+
+#[derive(serde::Deserialize, Features, Debug, PartialEq)]
+struct Flight<'a> {
+    #[label]
+    delayed: bool,
+    #[hash]
+    carrier: &'a str,
+    #[hash]
+    dest: &'a str,
+    #[value]
+    distance: f32,
+}
+
+#[test]
+fn csv_rows_borrow_from_the_reader_chunk_by_chunk() {
+    let mut text = String::from("carrier,dest,distance,delayed\n");
+    for i in 0..100 {
+        text.push_str(&format!("UA,\"I\nAH\",{i},{}\n", i % 3 == 0));
+    }
+    let mut reader = CsvReader::new(text.as_bytes(), "f.csv")
+        .unwrap()
+        .chunk_bytes(100);
+    let (mut chunks, mut n, mut sum) = (0, 0, 0.0);
+    while let Some(rows) = reader.next_rows::<Flight>().unwrap() {
+        chunks += 1;
+        n += rows.len();
+        sum += rows.iter().map(|r| r.distance).sum::<f32>();
+        assert!(rows.iter().all(|r| r.carrier == "UA" && r.dest == "I\nAH"));
+        let _: &[Flight<'_>] = &rows; // trainable as a slice
+    }
+    assert!(chunks > 5, "{chunks}");
+    assert_eq!((n, sum), (100, 4950.0));
+}
+
+/// The quickstart's pattern as a library call: the shipped flights sample, streamed into
+/// borrowed rows, then read whole (one chunk) to train on as a slice.
+#[derive(serde::Deserialize, Features)]
+struct SampleFlight<'a> {
+    #[serde(skip)]
+    #[label]
+    delayed: bool,
+    #[skip]
+    arr_delay: f32,
+    #[hash]
+    carrier: &'a str,
+    #[hash]
+    origin: &'a str,
+    #[hash]
+    dest: &'a str,
+}
+
+#[test]
+fn csv_reads_the_flights_sample() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/flights_sample.csv");
+    let mut reader = CsvReader::open(path).unwrap().chunk_bytes(64 << 10);
+    let (mut chunks, mut n, mut late) = (0, 0, 0);
+    while let Some(rows) = reader.next_rows::<SampleFlight>().unwrap() {
+        chunks += 1;
+        n += rows.len();
+        late += rows.iter().filter(|r| r.arr_delay > 15.0).count();
+        assert!(rows
+            .iter()
+            .all(|r| r.origin.len() == 3 && r.dest.len() == 3));
+    }
+    assert!(chunks > 5, "{chunks}");
+    assert_eq!(n, 22098);
+    let mut reader = CsvReader::open(path).unwrap().chunk_bytes(usize::MAX);
+    let mut rows = reader.next_rows::<SampleFlight>().unwrap().unwrap();
+    assert_eq!(rows.len(), 22098);
+    for r in &mut rows {
+        r.delayed = r.arr_delay > 15.0;
+    }
+    assert_eq!(rows.iter().filter(|r| r.delayed).count(), late);
+    type Lr = network![Sparse<{ 1 << 16 }> => Linear<1>];
+    let mut net = Lr::new(Init::zeros());
+    Trainer::new(AdaGrad::new(0.05))
+        .passes(1)
+        .threads(1)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows, Logistic)
+        .unwrap();
+    assert!(reader.next_rows::<SampleFlight>().unwrap().is_none());
+}
+
+#[test]
+fn csv_errors_name_file_line_column_and_expectation() {
+    let text = "carrier,dest,distance,delayed\nUA,IAH,1400,true\n\"B6\",JFK,far,false\n";
+    let mut reader = CsvReader::new(text.as_bytes(), "f.csv").unwrap();
+    let e = reader.next_rows::<Flight>().unwrap_err();
+    assert_eq!(e.line(), 3);
+    assert_eq!(e.field(), Some("column `distance`"));
+    assert_eq!(
+        e.to_string(),
+        "f.csv:3: column `distance`: invalid float literal (found `far`)"
+    );
+    let text = "carrier,dest,distance,delayed\nUA,IAH,1400,true\nUA,IAH\n";
+    let mut reader = CsvReader::new(text.as_bytes(), "f.csv").unwrap();
+    assert_eq!(
+        reader.next_rows::<Flight>().unwrap_err().to_string(),
+        "f.csv:3: expected 4 fields, as in the header, found 2"
+    );
+    let text = format!(
+        "carrier,dest,distance,delayed\nUA,IAH,1400,true\nUA,{},1,true\n",
+        "x".repeat(100_000)
+    );
+    let mut reader = CsvReader::new(text.as_bytes(), "f.csv")
+        .unwrap()
+        .max_record(65536);
+    let e = reader.next_rows::<Flight>().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "f.csv:3: expected a record of at most 65536 bytes, found a longer one"
+    );
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Event<'a> {
+    user: &'a str,
+    #[serde(borrow)]
+    note: Cow<'a, str>,
+    clicks: u32,
+}
+
+#[test]
+fn json_lines_rows_borrow_from_the_chunk() {
+    let text = "{\"user\":\"ann\",\"note\":\"plain\",\"clicks\":3}\n\n{\"user\":\"bob\",\"note\":\"say \\\"hi\\\"\",\"clicks\":0}\r\n";
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl").chunk_bytes(8);
+    let mut all = Vec::new();
+    while let Some(rows) = reader.next_rows::<Event>().unwrap() {
+        for r in rows {
+            assert!(matches!(r.note, Cow::Borrowed(_)) == (r.user == "ann"));
+            all.push((r.user.to_string(), r.note.into_owned(), r.clicks));
+        }
+    }
+    assert_eq!(
+        all,
+        [
+            ("ann".to_string(), "plain".to_string(), 3),
+            ("bob".to_string(), "say \"hi\"".to_string(), 0)
+        ]
+    );
+}
+
+#[test]
+fn json_lines_parallel_keeps_order_and_reports_the_first_error() {
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "{{\"user\":\"u{i}\",\"note\":\"\",\"clicks\":{i}}}\n"
+        ));
+        if i % 10 == 0 {
+            text.push('\n');
+        }
+    }
+    let mut serial = Vec::new();
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl").chunk_bytes(20_000);
+    while let Some(rows) = reader.next_rows::<Event>().unwrap() {
+        serial.extend(rows.into_iter().map(|r| r.clicks));
+    }
+    let mut parallel = Vec::new();
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl").chunk_bytes(20_000);
+    while let Some(rows) = reader.next_rows_parallel::<Event>().unwrap() {
+        parallel.extend(rows.into_iter().map(|r| r.clicks));
+    }
+    assert_eq!(serial, (0..5000).collect::<Vec<u32>>());
+    assert_eq!(parallel, serial);
+    // Two bad lines in one chunk: the first is reported, with its line number.
+    let bad = text
+        .replacen("\"clicks\":120}", "\"clicks\":-1}", 1)
+        .replacen("\"clicks\":4000}", "\"clicks\":x}", 1);
+    let mut reader = JsonLines::new(bad.as_bytes(), "e.jsonl");
+    let e = loop {
+        match reader.next_rows_parallel::<Event>() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("bad lines accepted"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.line(), 120 + 12 + 1);
+    assert_eq!(e.field(), Some("field `clicks`"));
+    // A bad line in a later piece: its line number counts the earlier pieces' lines.
+    let bad = text.replacen("\"clicks\":4000}", "\"clicks\":x}", 1);
+    let mut reader = JsonLines::new(bad.as_bytes(), "e.jsonl");
+    let e = reader.next_rows_parallel::<Event>().unwrap_err();
+    assert_eq!(e.line(), 4000 + 400 + 1);
+    let mut reader = JsonLines::new(bad.as_bytes(), "e.jsonl");
+    assert_eq!(
+        reader.next_rows::<Event>().unwrap_err().to_string(),
+        e.to_string()
+    );
+}
+
+#[test]
+fn json_lines_errors_name_file_line_field_and_expectation() {
+    let text = "{\"user\":\"ann\",\"note\":\"\",\"clicks\":3}\n{\"user\":\"bob\",\"note\":\"\",\"clicks\":\"many\"}\n";
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
+    let e = reader.next_rows::<Event>().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "e.jsonl:2: field `clicks`: invalid type: string \"many\", expected u32 (column 39)"
+    );
+    assert_eq!(e.field(), Some("field `clicks`"));
+    let mut reader = JsonLines::new(&b"{\"user\":\"ann\",\"note\":\"\"}\n"[..], "e.jsonl");
+    assert_eq!(
+        reader.next_rows::<Event>().unwrap_err().to_string(),
+        "e.jsonl:1: missing field `clicks` (column 24)"
+    );
+    let mut reader = JsonLines::new(
+        &b"{\"user\":\"ann\",\"note\":\"\",\"clicks\":1} x\n"[..],
+        "e.jsonl",
+    );
+    assert_eq!(
+        reader.next_rows::<Event>().unwrap_err().to_string(),
+        "e.jsonl:1: trailing characters (column 37)"
+    );
+}
+
+#[test]
+fn json_lines_longer_than_the_maximum_are_errors() {
+    let text = format!(
+        "{{\"user\":\"ann\",\"note\":\"\",\"clicks\":3}}\n{{\"user\":\"{}\"}}\n",
+        "x".repeat(500)
+    );
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl")
+        .chunk_bytes(16)
+        .max_line(128);
+    let e = loop {
+        match reader.next_rows::<Event>() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the long line was accepted"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.line(), 2);
+    assert!(
+        e.to_string()
+            .starts_with("e.jsonl:2: expected a line of at most 128 bytes, found "),
+        "{e}"
+    );
+}

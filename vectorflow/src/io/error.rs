@@ -1,0 +1,165 @@
+//! The one error type of the readers: where (file, line, field) and what was expected.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A reader's error: the input could not be read, or a line is malformed.
+///
+/// Displays as `file:line: field `f`: expected X, found `Y``, with the parts that are
+/// known; the accessors give each part to programs.
+#[derive(Debug)]
+pub struct ReadError {
+    file: Arc<str>,
+    line: u64,
+    field: Option<String>,
+    expected: String,
+    found: Option<String>,
+    io: Option<std::io::Error>,
+    /// `expected` is a whole message (from serde), shown without "expected".
+    verbatim: bool,
+}
+
+impl ReadError {
+    /// An I/O failure while reading `file`.
+    pub fn io(file: &Arc<str>, source: std::io::Error) -> ReadError {
+        ReadError {
+            file: file.clone(),
+            line: 0,
+            field: None,
+            expected: String::new(),
+            found: None,
+            io: Some(source),
+            verbatim: false,
+        }
+    }
+
+    /// A malformed line: `file`, 1-based `line`, the field, what was expected and what was
+    /// found (quoted and cut to 64 bytes).
+    pub fn parse(
+        file: &Arc<str>,
+        line: u64,
+        field: Option<String>,
+        expected: impl Into<String>,
+        found: Option<&[u8]>,
+    ) -> ReadError {
+        ReadError {
+            file: file.clone(),
+            line,
+            field,
+            expected: expected.into(),
+            found: found.map(quote),
+            io: None,
+            verbatim: false,
+        }
+    }
+
+    /// A malformed line described by a whole message (a deserializer's).
+    pub(crate) fn message(
+        file: &Arc<str>,
+        line: u64,
+        field: Option<String>,
+        msg: String,
+    ) -> ReadError {
+        ReadError {
+            verbatim: true,
+            ..ReadError::parse(file, line, field, msg, None)
+        }
+    }
+
+    /// Adds `by` to the line number of an error about a line.
+    pub(crate) fn shift_line(mut self, by: u64) -> Self {
+        if self.line > 0 {
+            self.line += by;
+        }
+        self
+    }
+
+    /// Replaces what was found by a description of it (not quoted).
+    pub(crate) fn with_found_text(mut self, found: String) -> Self {
+        self.found = Some(found);
+        self
+    }
+
+    /// The file (or the name given to a reader that is not a file).
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The 1-based line number, 0 when the error is not about a line (an I/O error).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The field of the line: `label`, `id of feature 3`, a CSV column name, ...
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// What the reader expected there (for CSV and JSON, the deserializer's message).
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
+
+    /// What it found instead (quoted), when that is a piece of text.
+    pub fn found(&self) -> Option<&str> {
+        self.found.as_deref()
+    }
+}
+
+/// Quotes a token for a message: at most 64 bytes, lossy UTF-8, `end of line` if empty.
+fn quote(token: &[u8]) -> String {
+    if token.is_empty() {
+        return "end of line".into();
+    }
+    let cut = &token[..token.len().min(64)];
+    let more = if token.len() > 64 { "..." } else { "" };
+    format!("`{}{more}`", String::from_utf8_lossy(cut))
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(io) = &self.io {
+            return write!(f, "{}: {io}", self.file);
+        }
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        if self.verbatim {
+            return f.write_str(&self.expected);
+        }
+        write!(f, "expected {}", self.expected)?;
+        if let Some(found) = &self.found {
+            write!(f, ", found {found}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.io.as_ref().map(|e| e as _)
+    }
+}
+
+/// A malformed line before the file and the line number are attached.
+#[derive(Debug)]
+pub struct LineError {
+    pub field: Option<String>,
+    pub expected: String,
+    pub found: Option<Vec<u8>>,
+}
+
+impl LineError {
+    pub fn new(field: impl Into<String>, expected: impl Into<String>, found: &[u8]) -> Self {
+        LineError {
+            field: Some(field.into()),
+            expected: expected.into(),
+            found: Some(found[..found.len().min(65)].to_vec()),
+        }
+    }
+
+    pub(crate) fn at(self, file: &Arc<str>, line: u64) -> ReadError {
+        ReadError::parse(file, line, self.field, self.expected, self.found.as_deref())
+    }
+}

@@ -1,0 +1,212 @@
+//! LIBSVM / SVMlight text: `label [qid:N] id:value id:value ... [# comment]`.
+
+use super::error::LineError;
+use super::number::{is_blank, parse_f32};
+use super::reader::{sealed::ParseLine, SparseFormat};
+use super::rows::SparseRows;
+use super::Labels;
+
+/// What to do with a feature id outside the feature space set by [`LibSvm::dim`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutOfRange {
+    /// An error naming the line and the id (the default: a wrong `dim` or a file from
+    /// another feature space is caught, not silently folded).
+    Error,
+    /// The id modulo the dimension, as a network's `Sparse<DIM>` input would reduce it.
+    Modulo,
+}
+
+/// The LIBSVM / SVMlight reader and its options.
+///
+/// - labels: any number (`0`/`1`, `-1`/`+1`, `+1`, real values), kept as read or mapped
+///   to 0/1 with [`labels`](Self::labels);
+/// - ids: 1-based by default, 0-based with [`zero_based`](Self::zero_based); stored
+///   0-based; unsorted and repeated ids are kept as they are;
+/// - `qid:N` is checked to be an integer and ignored; `#` starts a comment to the end of
+///   the line; blank lines are skipped; `\r\n` line endings are accepted.
+///
+/// ```
+/// use vectorflow::io::{LibSvm, SparseFormat};
+/// let rows = LibSvm::new().parse_bytes(b"+1 qid:3 3:0.5 1:2 # a comment\n-1 2:1\n", "<text>")?;
+/// assert_eq!(rows.labels(), [1.0, -1.0]);
+/// assert_eq!(rows.row(0).ids(), [2, 0]);
+/// assert_eq!(rows.row(0).values(), [0.5, 2.0]);
+/// # Ok::<(), vectorflow::io::ReadError>(())
+/// ```
+/// Reading a file: `LibSvm::new().read_file("train.svm")?` (whole, in parallel) or
+/// `LibSvm::new().open("train.svm")?` (streaming, see [`SparseReader`](super::SparseReader)).
+#[derive(Clone, Debug)]
+pub struct LibSvm {
+    zero_based: bool,
+    dim: Option<u32>,
+    out_of_range: OutOfRange,
+    labels: Labels,
+}
+
+impl Default for LibSvm {
+    fn default() -> Self {
+        LibSvm::new()
+    }
+}
+
+impl LibSvm {
+    /// 1-based ids, any id accepted, labels as read.
+    pub fn new() -> LibSvm {
+        LibSvm {
+            zero_based: false,
+            dim: None,
+            out_of_range: OutOfRange::Error,
+            labels: Labels::AsRead,
+        }
+    }
+
+    /// Whether the file's ids start at 0 (default: at 1, the LIBSVM convention).
+    pub fn zero_based(mut self, yes: bool) -> Self {
+        self.zero_based = yes;
+        self
+    }
+
+    /// The feature space: stored (0-based) ids must be below `dim`; others are handled
+    /// by [`out_of_range`](Self::out_of_range).
+    pub fn dim(mut self, dim: u32) -> Self {
+        self.dim = Some(dim.max(1));
+        self
+    }
+
+    /// What to do with ids outside [`dim`](Self::dim) (default [`OutOfRange::Error`]).
+    pub fn out_of_range(mut self, policy: OutOfRange) -> Self {
+        self.out_of_range = policy;
+        self
+    }
+
+    /// How labels are stored (default [`Labels::AsRead`]).
+    pub fn labels(mut self, labels: Labels) -> Self {
+        self.labels = labels;
+        self
+    }
+}
+
+impl SparseFormat for LibSvm {}
+
+/// The end of the token starting at `pos`.
+#[inline]
+fn token_end(line: &[u8], mut pos: usize) -> usize {
+    while pos < line.len() && !is_blank(line[pos]) {
+        pos += 1;
+    }
+    pos
+}
+
+#[inline]
+fn skip_blanks(line: &[u8], mut pos: usize) -> usize {
+    while pos < line.len() && is_blank(line[pos]) {
+        pos += 1;
+    }
+    pos
+}
+
+/// A finite number filling the token at `pos`, and the token's end.
+#[inline]
+fn number(line: &[u8], pos: usize) -> Option<(f32, usize)> {
+    match parse_f32(line, pos) {
+        Some((v, end)) if v.is_finite() && (end == line.len() || is_blank(line[end])) => {
+            Some((v, end))
+        }
+        _ => None,
+    }
+}
+
+impl ParseLine for LibSvm {
+    fn parse_line(&self, line: &[u8], line_no: u64, out: &mut SparseRows) -> Result<(), LineError> {
+        let mut pos = skip_blanks(line, 0);
+        if pos == line.len() || line[pos] == b'#' {
+            return Ok(());
+        }
+        let Some((label, end)) = number(line, pos) else {
+            let tok = &line[pos..token_end(line, pos)];
+            return Err(LineError::new(
+                "label",
+                "a number (0/1, -1/+1 or a real value)",
+                tok,
+            ));
+        };
+        pos = end;
+        let mut k = 0;
+        loop {
+            pos = skip_blanks(line, pos);
+            if pos == line.len() || line[pos] == b'#' {
+                break;
+            }
+            let tok = pos;
+            if line[pos..].starts_with(b"qid:") {
+                let end = token_end(line, pos);
+                let digits = &line[pos + 4..end];
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return Err(LineError::new(
+                        "qid",
+                        "`qid:` followed by an integer",
+                        &line[tok..end],
+                    ));
+                }
+                pos = end;
+                continue;
+            }
+            k += 1;
+            let mut id: u64 = 0;
+            while pos < line.len() && line[pos].is_ascii_digit() {
+                // Saturates far above u32::MAX: the range check below then rejects it.
+                id = (id * 10 + u64::from(line[pos] - b'0')).min(1 << 40);
+                pos += 1;
+            }
+            if pos == tok || pos == line.len() || line[pos] != b':' {
+                return Err(LineError::new(
+                    format!("feature {k}"),
+                    "`id:value`",
+                    &line[tok..token_end(line, tok)],
+                ));
+            }
+            let id = self.id(id).map_err(|expected| {
+                LineError::new(format!("id of feature {k}"), expected, &line[tok..pos])
+            })?;
+            pos += 1;
+            let Some((value, end)) = number(line, pos) else {
+                return Err(LineError::new(
+                    format!("value of feature {k}"),
+                    "a finite number",
+                    &line[pos..token_end(line, pos)],
+                ));
+            };
+            out.push_feature(id, value);
+            pos = end;
+        }
+        out.finish_row(self.labels.map(label), 1.0, line_no);
+        Ok(())
+    }
+}
+
+impl LibSvm {
+    /// The stored id of the file's id `raw`, or what was expected.
+    #[inline]
+    fn id(&self, raw: u64) -> Result<u32, String> {
+        let first = u64::from(!self.zero_based);
+        if raw < first {
+            return Err("a feature id of at least 1 (ids are 1-based; read 0-based files with LibSvm::zero_based)".into());
+        }
+        let id = raw - first;
+        match self.dim {
+            None if id > u64::from(u32::MAX) => Err(format!(
+                "a feature id of at most {}",
+                u64::from(u32::MAX) + first
+            )),
+            None => Ok(id as u32),
+            Some(d) if id < u64::from(d) => Ok(id as u32),
+            Some(d) => match self.out_of_range {
+                OutOfRange::Modulo => Ok((id % u64::from(d)) as u32),
+                OutOfRange::Error if self.zero_based => {
+                    Err(format!("a feature id below the dimension {d}"))
+                }
+                OutOfRange::Error => Err(format!("a feature id of at most the dimension {d}")),
+            },
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Readers: LIBSVM / SVMlight and Vowpal Wabbit text into sparse rows, CSV and JSON lines
+//! into the user's own (borrowing) row type. All stream in bounded chunks.
+//!
+//! | format | whole file, in memory | streaming, chunk by chunk |
+//! | --- | --- | --- |
+//! | LIBSVM | `LibSvm::new().read_file(path)?` | `LibSvm::new().open(path)?.read_into(&mut rows)?` |
+//! | Vowpal Wabbit | `Vw::new().read_file(path)?` | `Vw::new().open(path)?.read_into(&mut rows)?` |
+//! | CSV | | `CsvReader::open(path)?.next_rows::<Row>()?` |
+//! | JSON lines | | `JsonLines::open(path)?.next_rows::<Row>()?` |
+//!
+//! ```no_run
+//! use vectorflow::io::{LibSvm, SparseFormat, SparseRows};
+//! use vectorflow::prelude::*;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! type Lr = network![Sparse<{ 1 << 20 }> => Linear<1>];
+//! let mut net = Lr::new(Init::zeros());
+//! // Whole file: parsed in parallel, then trained on as a slice.
+//! let rows = LibSvm::new().read_file("train.svm")?;
+//! Trainer::new(AdaGrad::new(0.5)).fit(&mut net, &rows.to_rows(), Logistic)?;
+//! // Streaming: one bounded chunk at a time, buffers reused.
+//! let mut reader = LibSvm::new().open("train.svm")?;
+//! let mut chunk = SparseRows::new();
+//! while reader.read_into(&mut chunk)? {
+//!     println!("{} rows from line {}", chunk.len(), chunk.lines()[0]);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The sparse formats give [`SparseRows`] (CSR: labels, weights, row ends, ids, values,
+//! line numbers); their [`SparseRow`] views implement `Features`, `Labeled` and
+//! `SparseGroup`, so `Trainer::fit` takes `rows.to_rows()` directly. Each chunk (4 MiB by
+//! default) is split at line boundaries among rayon's threads while the calling thread
+//! reads the next one. The Vowpal Wabbit reader gives VW's own feature ids (see [`Vw`]).
+//! CSV and JSON lines are parsed into the caller's `#[derive(Deserialize)]` type, whose
+//! `&str` fields borrow from the reader's chunk: CSV on the calling thread (quoted
+//! newlines keep it from being split at line boundaries), JSON lines on the calling
+//! thread or, with `next_rows_parallel`, on rayon's.
+//!
+//! Every error is a [`ReadError`] naming the file, the 1-based line, the field and what
+//! was expected. Nothing panics on malformed input, and no line longer than the maximum
+//! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
+
+mod chunk;
+mod error;
+mod libsvm;
+mod number;
+mod reader;
+mod rows;
+mod serde_rows;
+mod vw;
+
+pub use chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
+pub use error::ReadError;
+pub use libsvm::{LibSvm, OutOfRange};
+pub use reader::{SparseFormat, SparseReader};
+pub use rows::{SparseRow, SparseRows};
+pub use serde_rows::{CsvReader, JsonLines};
+pub use vw::{Vw, VwHash};
+
+/// How a sparse reader stores labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Labels {
+    /// The number as written (`-1`, `+1`, `0.37`, ...). The binary losses read a label
+    /// above 0.5 as positive, so `-1`/`+1` and `0`/`1` both train as they are.
+    AsRead,
+    /// `1` for a label above 0, `0` otherwise: the 0/1 labels binary metrics expect.
+    Binary,
+}
+
+impl Labels {
+    #[inline]
+    fn map(self, label: f32) -> f32 {
+        match self {
+            Labels::AsRead => label,
+            Labels::Binary => {
+                if label > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The streaming reader shared by the line-based sparse formats: chunk, split among
+//! threads, parse, concatenate.
+
+use super::chunk::{Chunk, Chunker};
+use super::error::{LineError, ReadError};
+use super::rows::SparseRows;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Chunks smaller than this are parsed on one thread by default: splitting costs more
+/// than it saves.
+const PARALLEL_MIN_BYTES: usize = 256 << 10;
+
+pub(crate) mod sealed {
+    use super::{LineError, SparseRows};
+
+    /// How a format parses one line. Sealed: the formats are this crate's.
+    pub trait ParseLine: Sync {
+        /// Parses `line` (without its `\n`), appending at most one row to `out` with
+        /// line number `line_no`.
+        fn parse_line(
+            &self,
+            line: &[u8],
+            line_no: u64,
+            out: &mut SparseRows,
+        ) -> Result<(), LineError>;
+    }
+}
+
+/// A line-based sparse text format: [`LibSvm`](super::LibSvm) or [`Vw`](super::Vw).
+pub trait SparseFormat: sealed::ParseLine + Clone {
+    /// Opens `path` for streaming, chunk by chunk.
+    fn open(&self, path: impl AsRef<Path>) -> Result<SparseReader<std::fs::File, Self>, ReadError> {
+        let chunker = Chunker::open(path)?;
+        let len = chunker.get_ref().metadata().map_or(0, |m| m.len());
+        let mut reader = SparseReader::new(chunker, self.clone());
+        reader.input_len = len;
+        Ok(reader)
+    }
+
+    /// Streams from any reader; `name` stands for it in error messages.
+    fn reader<R: Read>(&self, reader: R, name: &str) -> SparseReader<R, Self> {
+        SparseReader::new(Chunker::new(reader, name), self.clone())
+    }
+
+    /// Reads a whole file into memory, parsing in parallel: one line-aligned byte range
+    /// of the file per rayon thread, each streamed through its own chunks.
+    fn read_file(&self, path: impl AsRef<Path>) -> Result<SparseRows, ReadError> {
+        read_file_ranges(
+            self,
+            path.as_ref(),
+            rayon::current_num_threads(),
+            RANGES_MIN_BYTES,
+        )
+    }
+
+    /// Parses text held in memory; `name` stands for it in error messages.
+    fn parse_bytes(&self, text: &[u8], name: &str) -> Result<SparseRows, ReadError> {
+        self.reader(text, name).read_all()
+    }
+}
+
+/// A streaming reader of a sparse text format: bounded chunks of [`SparseRows`].
+///
+/// ```
+/// use vectorflow::io::{LibSvm, SparseFormat, SparseRows};
+/// let text = "1 1:0.5 3:2\n-1 2:1\n";
+/// let mut reader = LibSvm::new().reader(text.as_bytes(), "<text>").chunk_bytes(8);
+/// let mut rows = SparseRows::new();
+/// let mut total = 0;
+/// while reader.read_into(&mut rows)? {
+///     total += rows.len(); // train on rows.to_rows() here
+/// }
+/// assert_eq!(total, 2);
+/// # Ok::<(), vectorflow::io::ReadError>(())
+/// ```
+#[derive(Debug)]
+pub struct SparseReader<R, F> {
+    chunker: Chunker<R>,
+    chunk: Chunk,
+    /// The chunk after `chunk`, read while `chunk` is parsed on several threads.
+    ahead: Chunk,
+    ahead_read: Option<Result<bool, ReadError>>,
+    format: F,
+    threads: usize,
+    parallel_min: usize,
+    /// The input's length in bytes when known (a file), to size `read_all`'s output.
+    input_len: u64,
+    /// Per-thread rows of the pieces after the first, kept across chunks.
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Default)]
+struct Piece {
+    rows: SparseRows,
+    range: (usize, usize),
+    outcome: Option<Result<u64, (u64, LineError)>>,
+}
+
+impl<R: Read, F: SparseFormat> SparseReader<R, F> {
+    fn new(chunker: Chunker<R>, format: F) -> Self {
+        SparseReader {
+            chunker,
+            chunk: Chunk::new(),
+            ahead: Chunk::new(),
+            ahead_read: None,
+            format,
+            threads: rayon::current_num_threads(),
+            parallel_min: PARALLEL_MIN_BYTES,
+            input_len: 0,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// Sets the chunk size in bytes (default [`DEFAULT_CHUNK_BYTES`](super::DEFAULT_CHUNK_BYTES)).
+    pub fn chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunker = self.chunker.chunk_bytes(bytes);
+        self
+    }
+
+    /// Sets the longest line accepted (default [`DEFAULT_MAX_LINE`](super::DEFAULT_MAX_LINE)).
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.chunker = self.chunker.max_line(bytes);
+        self
+    }
+
+    /// Sets how many threads parse each chunk (default: rayon's thread count). Rows come
+    /// out in input order whatever the count.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Sets the smallest chunk split among threads (default 256 KiB); smaller chunks are
+    /// parsed on the calling thread.
+    pub fn parallel_min(mut self, bytes: usize) -> Self {
+        self.parallel_min = bytes;
+        self
+    }
+
+    /// Replaces `out`'s rows with the next chunk's; `false` at the end of the input.
+    ///
+    /// `out` keeps its buffers, so reusing it allocates nothing in steady state.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors and the first malformed line, naming file, line, field and what was
+    /// expected.
+    pub fn read_into(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
+        out.clear();
+        while self.next_chunk()? {
+            self.parse_chunk(out)?;
+            if !out.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Reads the rest of the input into one [`SparseRows`].
+    pub fn read_all(mut self) -> Result<SparseRows, ReadError> {
+        let mut out = SparseRows::new();
+        let mut first = true;
+        while self.next_chunk()? {
+            let bytes = self.chunk.text().len() as u64;
+            self.parse_chunk(&mut out)?;
+            if std::mem::take(&mut first) && bytes > 0 && bytes < self.input_len {
+                reserve_like(&mut out, bytes, self.input_len);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves the next chunk into `self.chunk`: the one read ahead, if any.
+    fn next_chunk(&mut self) -> Result<bool, ReadError> {
+        match self.ahead_read.take() {
+            Some(read) => {
+                std::mem::swap(&mut self.chunk, &mut self.ahead);
+                read
+            }
+            None => self.chunker.next_chunk(&mut self.chunk),
+        }
+    }
+
+    /// Parses the current chunk, appending its rows to `out`.
+    fn parse_chunk(&mut self, out: &mut SparseRows) -> Result<(), ReadError> {
+        let text = self.chunk.text();
+        let line0 = self.chunk.first_line() - 1;
+        let file = &self.chunker.file().clone();
+        let from = out.len();
+        let k = if text.len() < self.parallel_min {
+            1
+        } else {
+            self.threads
+        };
+        if k == 1 {
+            parse_piece(&self.format, text, out).map_err(|(l, e)| e.at(file, line0 + l))?;
+            out.shift_lines(from, line0);
+            return Ok(());
+        }
+        // Piece 0 goes straight into `out`; pieces 1.. into their own rows.
+        let bounds = split_lines(text, k);
+        self.pieces.resize_with(k - 1, Piece::default);
+        for (p, w) in self.pieces.iter_mut().zip(bounds.windows(2).skip(1)) {
+            p.rows.clear();
+            p.range = (w[0], w[1]);
+            p.outcome = None;
+        }
+        let format = &self.format;
+        let (chunker, ahead, ahead_read) =
+            (&mut self.chunker, &mut self.ahead, &mut self.ahead_read);
+        let mut first = None;
+        let out0 = &mut *out;
+        // In place: the calling thread reads the next chunk (reading is the serial part,
+        // and the reader need not be `Send`) while the pool parses this one.
+        rayon::in_place_scope(|s| {
+            let first = &mut first;
+            let piece0 = &text[..bounds[1]];
+            s.spawn(move |_| *first = Some(parse_piece(format, piece0, out0)));
+            for p in self.pieces.iter_mut() {
+                s.spawn(move |_| {
+                    let piece = &text[p.range.0..p.range.1];
+                    p.outcome = Some(parse_piece(format, piece, &mut p.rows));
+                });
+            }
+            *ahead_read = Some(chunker.next_chunk(ahead));
+        });
+        let first = first.expect("rayon::in_place_scope runs every spawned piece");
+        let mut base = line0 + first.map_err(|(l, e)| e.at(file, line0 + l))?;
+        out.shift_lines(from, line0);
+        for p in &mut self.pieces {
+            match p.outcome.take() {
+                Some(Ok(lines)) => {
+                    out.append(&p.rows, base);
+                    base += lines;
+                }
+                Some(Err((l, e))) => return Err(e.at(file, base + l)),
+                None => unreachable!("rayon::scope runs every spawned piece"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Files smaller than this are read by one thread.
+const RANGES_MIN_BYTES: u64 = 16 << 20;
+
+/// [`SparseFormat::read_file`] on `threads` ranges. Independent ranges, rather than
+/// chunks split among threads, need no barrier per chunk: a thread that is preempted
+/// (on a busy machine) delays only its own range.
+fn read_file_ranges<F: SparseFormat>(
+    format: &F,
+    path: &Path,
+    threads: usize,
+    min_bytes: u64,
+) -> Result<SparseRows, ReadError> {
+    let name: Arc<str> = path.display().to_string().into();
+    let io = |e| ReadError::io(&name, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let threads = if len < min_bytes { 1 } else { threads.max(1) };
+    if threads == 1 {
+        return format.open(path)?.read_all();
+    }
+    let mut bounds = vec![0];
+    for k in 1..threads as u64 {
+        let at = line_start_at(&mut file, len * k / threads as u64).map_err(io)?;
+        bounds.push(at.max(*bounds.last().unwrap_or(&0)));
+    }
+    bounds.push(len);
+    let mut ranges: Vec<Option<Result<(SparseRows, u64), ReadError>>> =
+        (0..threads).map(|_| None).collect();
+    rayon::scope(|s| {
+        for (slot, w) in ranges.iter_mut().zip(bounds.windows(2)) {
+            let (start, end, name) = (w[0], w[1], name.clone());
+            s.spawn(move |_| *slot = Some(read_range(format, path, name, start, end)));
+        }
+    });
+    let mut out = SparseRows::new();
+    let mut base = 0;
+    for r in ranges {
+        match r {
+            Some(Ok((rows, lines))) => {
+                if out.is_empty() {
+                    out = rows;
+                    out.shift_lines(0, base);
+                } else {
+                    out.append(&rows, base);
+                }
+                base += lines;
+            }
+            Some(Err(e)) => return Err(e.shift_line(base)),
+            None => unreachable!("rayon::scope runs every spawned range"),
+        }
+    }
+    Ok(out)
+}
+
+/// The start of the first line beginning at or after byte `at`.
+fn line_start_at(file: &mut std::fs::File, at: u64) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    if at == 0 {
+        return Ok(0);
+    }
+    file.seek(SeekFrom::Start(at - 1))?;
+    let mut buf = [0u8; 64 << 10];
+    let mut pos = at - 1;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(pos);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(pos + i as u64 + 1);
+        }
+        pos += n as u64;
+    }
+}
+
+/// Reads the bytes `start..end` of `path` (whole lines), with line numbers relative to
+/// the range; also gives the range's line count.
+fn read_range<F: SparseFormat>(
+    format: &F,
+    path: &Path,
+    name: Arc<str>,
+    start: u64,
+    end: u64,
+) -> Result<(SparseRows, u64), ReadError> {
+    use std::io::{Seek, SeekFrom};
+    let io = |e| ReadError::io(&name, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let chunker = Chunker::with_name(file.take(end - start), name.clone());
+    let mut reader = SparseReader::new(chunker, format.clone()).threads(1);
+    reader.input_len = end - start;
+    let mut rows = SparseRows::new();
+    let mut first = true;
+    while reader.next_chunk()? {
+        let bytes = reader.chunk.text().len() as u64;
+        reader.parse_chunk(&mut rows)?;
+        if std::mem::take(&mut first) && bytes > 0 && bytes < reader.input_len {
+            reserve_like(&mut rows, bytes, reader.input_len);
+        }
+    }
+    Ok((rows, reader.chunker.lines_read()))
+}
+
+/// Reserves room for `total` bytes of input at the density of the first `bytes`, with 5%
+/// slack, rather than copying the rows at every doubling.
+fn reserve_like(rows: &mut SparseRows, bytes: u64, total: u64) {
+    let scale = |n: usize| (n as u128 * u128::from(total) * 21 / 20 / u128::from(bytes)) as usize;
+    rows.reserve(scale(rows.len()), scale(rows.nnz()));
+}
+
+/// `k + 1` bounds splitting `text` into `k` pieces of whole lines (some may be empty).
+pub(crate) fn split_lines(text: &[u8], k: usize) -> Vec<usize> {
+    let mut bounds = Vec::with_capacity(k + 1);
+    bounds.push(0);
+    for i in 1..k {
+        let at = (text.len() * i / k).max(*bounds.last().unwrap_or(&0));
+        let end = match memchr::memchr(b'\n', &text[at..]) {
+            Some(j) => at + j + 1,
+            None => text.len(),
+        };
+        bounds.push(end);
+    }
+    bounds.push(text.len());
+    bounds
+}
+
+/// Parses whole lines, numbering rows from 1 within the piece; returns the line count,
+/// or the failing line's number within the piece and the error.
+fn parse_piece<F: sealed::ParseLine>(
+    format: &F,
+    text: &[u8],
+    out: &mut SparseRows,
+) -> Result<u64, (u64, LineError)> {
+    let mut line_no = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (line, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        line_no += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if let Err(e) = format.parse_line(line, line_no, out) {
+            out.drop_open_row();
+            return Err((line_no, e));
+        }
+        rest = next;
+    }
+    Ok(line_no)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{LibSvm, Vw};
+
+    #[test]
+    fn file_ranges_agree_with_one_stream() {
+        let path = std::env::temp_dir().join(format!("vf_ranges_{}.txt", std::process::id()));
+        let mut text = String::new();
+        for i in 0..500 {
+            text.push_str(&format!("{} {}:1 |a x{}\n", i % 2, i % 9 + 1, i % 4));
+            if i % 7 == 0 {
+                text.push('\n');
+            }
+        }
+        for bad in [None, Some(3), Some(250), Some(560)] {
+            let mut t = text.clone();
+            if let Some(at) = bad {
+                let cut = t
+                    .match_indices('\n')
+                    .nth(at)
+                    .map_or(t.len(), |(i, _)| i + 1);
+                t.insert_str(cut, "oops\n");
+            }
+            std::fs::write(&path, &t).unwrap();
+            let vw_text = t.replace(" 1:1", "");
+            for threads in [1, 2, 3, 7] {
+                let one = LibSvm::new().parse_bytes(t.as_bytes(), &path.display().to_string());
+                let ranges = read_file_ranges(&LibSvm::new(), &path, threads, 0);
+                match (one, ranges) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{a:?} vs {b:?}"),
+                }
+                std::fs::write(&path, &vw_text).unwrap();
+                let one = Vw::new().parse_bytes(vw_text.as_bytes(), &path.display().to_string());
+                let ranges = read_file_ranges(&Vw::new(), &path, threads, 0);
+                assert_eq!(format!("{one:?}"), format!("{ranges:?}"));
+                std::fs::write(&path, &t).unwrap();
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}

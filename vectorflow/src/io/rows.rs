@@ -1,0 +1,287 @@
+//! Parsed sparse rows in CSR form, and the row view that training reads.
+
+use crate::features::{group_id, FeatureError, Features, Labeled, SparseGroup};
+use crate::SparseF;
+
+/// Rows of sparse features in CSR (compressed sparse row) form: what the LIBSVM and
+/// Vowpal Wabbit readers produce, one chunk at a time or for a whole file.
+///
+/// Ids and values are kept in two parallel arrays so that a dot product over a row reads
+/// each contiguously. [`SparseRows::row`] gives a [`SparseRow`], which a network trains on
+/// directly.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SparseRows {
+    labels: Vec<f32>,
+    weights: Vec<f32>,
+    /// End of each row in `ids`/`values`.
+    ends: Vec<usize>,
+    ids: Vec<u32>,
+    values: Vec<f32>,
+    lines: Vec<u64>,
+    /// Tag bytes (Vowpal Wabbit); `tag_ends` is empty or has one entry per row.
+    tags: String,
+    tag_ends: Vec<usize>,
+}
+
+impl SparseRows {
+    /// An empty set of rows.
+    pub fn new() -> SparseRows {
+        SparseRows::default()
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The number of stored features over all rows.
+    pub fn nnz(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The labels, one per row.
+    pub fn labels(&self) -> &[f32] {
+        &self.labels
+    }
+
+    /// The importance weights, one per row (1 where the input gives none).
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The 1-based input line of each row.
+    pub fn lines(&self) -> &[u64] {
+        &self.lines
+    }
+
+    /// Smallest feature-space size holding every id: the largest id plus one.
+    pub fn min_dim(&self) -> usize {
+        self.ids.iter().max().map_or(0, |&m| m as usize + 1)
+    }
+
+    /// Row `i`.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= self.len()`.
+    pub fn row(&self, i: usize) -> SparseRow<'_> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let end = self.ends[i];
+        let tag = match self.tag_ends.len() {
+            0 => "",
+            _ => {
+                let s = if i == 0 { 0 } else { self.tag_ends[i - 1] };
+                &self.tags[s..self.tag_ends[i]]
+            }
+        };
+        SparseRow {
+            label: self.labels[i],
+            weight: self.weights[i],
+            ids: &self.ids[start..end],
+            values: &self.values[start..end],
+            line: self.lines[i],
+            tag,
+        }
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = SparseRow<'_>> + '_ {
+        (0..self.len()).map(|i| self.row(i))
+    }
+
+    /// The row views collected, ready for `Trainer::fit`, which takes a slice.
+    pub fn to_rows(&self) -> Vec<SparseRow<'_>> {
+        self.iter().collect()
+    }
+
+    /// Reserves room for `rows` more rows with `nnz` more features in all.
+    pub fn reserve(&mut self, rows: usize, nnz: usize) {
+        self.labels.reserve(rows);
+        self.weights.reserve(rows);
+        self.ends.reserve(rows);
+        self.lines.reserve(rows);
+        self.ids.reserve(nnz);
+        self.values.reserve(nnz);
+    }
+
+    /// Removes every row, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.labels.clear();
+        self.weights.clear();
+        self.ends.clear();
+        self.ids.clear();
+        self.values.clear();
+        self.lines.clear();
+        self.tags.clear();
+        self.tag_ends.clear();
+    }
+
+    /// Appends a row; `tag` is kept only by inputs that have tags (pass `""` otherwise).
+    pub fn push(
+        &mut self,
+        label: f32,
+        weight: f32,
+        features: impl IntoIterator<Item = SparseF>,
+        line: u64,
+        tag: &str,
+    ) {
+        for f in features {
+            self.push_feature(f.id, f.value);
+        }
+        self.finish_row(label, weight, line);
+        if !tag.is_empty() || !self.tag_ends.is_empty() {
+            self.push_tag(tag);
+        }
+    }
+
+    /// Appends the rows of `other`, adding `line_offset` to their line numbers.
+    pub fn append(&mut self, other: &SparseRows, line_offset: u64) {
+        let base = self.ids.len();
+        if !other.tag_ends.is_empty() && self.tag_ends.len() < self.len() {
+            self.tag_ends.resize(self.len(), self.tags.len());
+        }
+        let tag_base = self.tags.len();
+        self.labels.extend_from_slice(&other.labels);
+        self.weights.extend_from_slice(&other.weights);
+        self.ends.extend(other.ends.iter().map(|&e| e + base));
+        self.ids.extend_from_slice(&other.ids);
+        self.values.extend_from_slice(&other.values);
+        self.lines
+            .extend(other.lines.iter().map(|&l| l + line_offset));
+        if !other.tag_ends.is_empty() || !self.tag_ends.is_empty() {
+            self.tags.push_str(&other.tags);
+            if other.tag_ends.is_empty() {
+                self.tag_ends.resize(self.len(), tag_base);
+            } else {
+                self.tag_ends
+                    .extend(other.tag_ends.iter().map(|&e| e + tag_base));
+            }
+        }
+    }
+
+    /// Adds `offset` to the line numbers of the rows from `from` on.
+    pub(crate) fn shift_lines(&mut self, from: usize, offset: u64) {
+        for l in &mut self.lines[from..] {
+            *l += offset;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push_feature(&mut self, id: u32, value: f32) {
+        self.ids.push(id);
+        self.values.push(value);
+    }
+
+    /// Ends the row whose features were pushed since the last one.
+    #[inline]
+    pub(crate) fn finish_row(&mut self, label: f32, weight: f32, line: u64) {
+        self.labels.push(label);
+        self.weights.push(weight);
+        self.ends.push(self.ids.len());
+        self.lines.push(line);
+    }
+
+    /// Drops the features pushed since the last finished row.
+    pub(crate) fn drop_open_row(&mut self) {
+        let end = self.ends.last().copied().unwrap_or(0);
+        self.ids.truncate(end);
+        self.values.truncate(end);
+    }
+
+    /// Whether some row has a tag.
+    pub(crate) fn has_tags(&self) -> bool {
+        !self.tag_ends.is_empty()
+    }
+
+    /// Sets the tag of the last finished row.
+    pub(crate) fn push_tag(&mut self, tag: &str) {
+        let before = self.len() - 1;
+        if self.tag_ends.len() < before {
+            self.tag_ends.resize(before, self.tags.len());
+        }
+        self.tags.push_str(tag);
+        self.tag_ends.push(self.tags.len());
+    }
+}
+
+/// One parsed row, borrowed from its [`SparseRows`]: label, weight, the `(id, value)`
+/// features of the default group, the input line and (Vowpal Wabbit) the tag.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SparseRow<'a> {
+    label: f32,
+    weight: f32,
+    ids: &'a [u32],
+    values: &'a [f32],
+    line: u64,
+    tag: &'a str,
+}
+
+impl<'a> SparseRow<'a> {
+    /// The label (NaN for an unlabelled Vowpal Wabbit example).
+    pub fn label(&self) -> f32 {
+        self.label
+    }
+
+    /// The importance weight.
+    pub fn weight(&self) -> f32 {
+        self.weight
+    }
+
+    /// The feature ids.
+    pub fn ids(&self) -> &'a [u32] {
+        self.ids
+    }
+
+    /// The feature values, parallel to [`ids`](Self::ids).
+    pub fn values(&self) -> &'a [f32] {
+        self.values
+    }
+
+    /// The features as pairs.
+    pub fn features(&self) -> impl ExactSizeIterator<Item = SparseF> + 'a {
+        let (ids, values) = (self.ids, self.values);
+        ids.iter()
+            .zip(values)
+            .map(|(&id, &value)| SparseF { id, value })
+    }
+
+    /// The 1-based input line the row was read from.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The tag (Vowpal Wabbit), empty when the row has none.
+    pub fn tag(&self) -> &'a str {
+        self.tag
+    }
+}
+
+impl Features for SparseRow<'_> {
+    #[inline]
+    fn weight(&self) -> f32 {
+        self.weight
+    }
+}
+
+impl Labeled for SparseRow<'_> {
+    const LABEL_FIELD: &'static str = "label";
+    #[inline]
+    fn label(&self) -> f32 {
+        self.label
+    }
+}
+
+impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
+    #[inline]
+    fn visit<F: FnMut(u32, f32)>(&self, mut f: F) -> Result<(), FeatureError> {
+        for (&id, &v) in self.ids.iter().zip(self.values) {
+            f(id, v);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,419 @@
+//! CSV and JSON lines into the user's row type via serde, borrowing text from the chunk.
+
+use super::chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES};
+use super::error::ReadError;
+use serde::Deserialize;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A streaming CSV reader: chunks of rows of the caller's `#[derive(Deserialize)]` type,
+/// whose `&str` fields borrow from the reader's buffers.
+///
+/// The first record is the header; columns are matched to fields by name. Quoted fields
+/// may hold newlines. Each chunk is about [`DEFAULT_CHUNK_BYTES`] of records (settable);
+/// a record longer than the maximum ([`DEFAULT_MAX_LINE`](super::DEFAULT_MAX_LINE)) is an
+/// error naming its line, not an unbounded buffer. Parsing runs on the calling thread
+/// (quoted newlines keep a CSV file from being split at arbitrary line boundaries).
+///
+/// ```
+/// use vectorflow::io::CsvReader;
+/// #[derive(serde::Deserialize)]
+/// struct Flight<'a> {
+///     carrier: &'a str,
+///     distance: f32,
+/// }
+/// let text = "carrier,distance\nUA,1400\nB6,1089\n";
+/// let mut reader = CsvReader::new(text.as_bytes(), "<text>")?;
+/// let mut total = 0.0;
+/// while let Some(rows) = reader.next_rows::<Flight>()? {
+///     total += rows.iter().map(|f| f.distance).sum::<f32>(); // train on &rows here
+/// }
+/// assert_eq!(total, 2489.0);
+/// # Ok::<(), vectorflow::io::ReadError>(())
+/// ```
+pub struct CsvReader<R> {
+    reader: csv::Reader<Bounded<R>>,
+    file: Arc<str>,
+    headers: csv::ByteRecord,
+    /// Records of the current chunk; reused, so steady state allocates only the rows.
+    records: Vec<csv::ByteRecord>,
+    chunk_bytes: usize,
+}
+
+impl<R> std::fmt::Debug for CsvReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvReader")
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+/// Counts the bytes read since the last record boundary and fails past a limit, so that
+/// no record makes the CSV parser buffer without bound.
+struct Bounded<R> {
+    inner: R,
+    read: u64,
+    mark: u64,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read - self.mark > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("record too long"));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl CsvReader<std::fs::File> {
+    /// Opens a CSV file with a header line.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file =
+            std::fs::File::open(path).map_err(|e| ReadError::io(&name.as_str().into(), e))?;
+        CsvReader::new(file, &name)
+    }
+}
+
+impl<R: Read> CsvReader<R> {
+    /// Reads CSV with a header line from `reader`; `name` stands for it in errors.
+    pub fn new(reader: R, name: &str) -> Result<Self, ReadError> {
+        CsvReader::with_builder(csv::ReaderBuilder::new(), reader, name)
+    }
+
+    /// As [`new`](Self::new), with the `csv` crate's options (delimiter, quoting,
+    /// comments, ...). Headers are always read.
+    pub fn with_builder(
+        mut builder: csv::ReaderBuilder,
+        reader: R,
+        name: &str,
+    ) -> Result<Self, ReadError> {
+        let bounded = Bounded {
+            inner: reader,
+            read: 0,
+            mark: 0,
+            limit: super::DEFAULT_MAX_LINE as u64,
+            exceeded: false,
+        };
+        let mut this = CsvReader {
+            reader: builder.has_headers(true).from_reader(bounded),
+            file: name.into(),
+            headers: csv::ByteRecord::new(),
+            records: Vec::new(),
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+        };
+        this.headers = match this.reader.byte_headers() {
+            Ok(h) => h.clone(),
+            Err(e) => return Err(this.csv_error(e)),
+        };
+        this.mark();
+        Ok(this)
+    }
+
+    /// Sets the size of a chunk of records in bytes (default [`DEFAULT_CHUNK_BYTES`]).
+    pub fn chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    /// Sets the longest record accepted, in bytes (default
+    /// [`DEFAULT_MAX_LINE`](super::DEFAULT_MAX_LINE)).
+    pub fn max_record(mut self, bytes: usize) -> Self {
+        self.reader.get_mut().limit = bytes.max(1) as u64;
+        self
+    }
+
+    /// The column names.
+    pub fn headers(&self) -> impl Iterator<Item = &[u8]> {
+        self.headers.iter()
+    }
+
+    fn mark(&mut self) {
+        let at = self.reader.position().byte();
+        self.reader.get_mut().mark = at;
+    }
+
+    /// The next chunk of rows, `None` at the end of the input.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, malformed CSV and values that do not deserialize, naming the file,
+    /// the line, the column and what was expected.
+    pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
+        let mut used = 0;
+        let mut bytes = 0;
+        while bytes < self.chunk_bytes {
+            if used == self.records.len() {
+                self.records.push(csv::ByteRecord::new());
+            }
+            match self.reader.read_byte_record(&mut self.records[used]) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(self.csv_error(e)),
+            }
+            self.mark();
+            bytes += self.records[used].as_slice().len() + self.records[used].len();
+            used += 1;
+        }
+        if used == 0 {
+            return Ok(None);
+        }
+        let (records, headers) = (&self.records[..used], &self.headers);
+        let mut rows = Vec::with_capacity(used);
+        for r in records {
+            match r.deserialize(Some(headers)) {
+                Ok(row) => rows.push(row),
+                Err(e) => return Err(deserialize_error(&self.file, headers, r, e)),
+            }
+        }
+        Ok(Some(rows))
+    }
+
+    fn csv_error(&self, e: csv::Error) -> ReadError {
+        let bounded = self.reader.get_ref();
+        if bounded.exceeded {
+            let line = self.reader.position().line();
+            return ReadError::parse(
+                &self.file,
+                line,
+                None,
+                format!("a record of at most {} bytes", bounded.limit),
+                None,
+            )
+            .with_found_text("a longer one".into());
+        }
+        let line = e.position().map_or(0, |p| p.line());
+        match e.into_kind() {
+            csv::ErrorKind::Io(io) => ReadError::io(&self.file, io),
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => ReadError::parse(
+                &self.file,
+                line,
+                None,
+                format!("{expected_len} fields, as in the header"),
+                None,
+            )
+            .with_found_text(format!("{len}")),
+            csv::ErrorKind::Utf8 { err, .. } => ReadError::message(
+                &self.file,
+                line,
+                Some(self.column(err.field())),
+                "invalid UTF-8".into(),
+            ),
+            other => ReadError::message(&self.file, line, None, format!("{:?}", other)),
+        }
+    }
+
+    fn column(&self, i: usize) -> String {
+        column_name(&self.headers, i)
+    }
+}
+
+fn column_name(headers: &csv::ByteRecord, i: usize) -> String {
+    match headers.get(i) {
+        Some(name) => format!("column `{}`", String::from_utf8_lossy(name)),
+        None => format!("column {}", i + 1),
+    }
+}
+
+fn deserialize_error(
+    file: &Arc<str>,
+    headers: &csv::ByteRecord,
+    record: &csv::ByteRecord,
+    e: csv::Error,
+) -> ReadError {
+    let line = record.position().map_or(0, |p| p.line());
+    let e = match e.into_kind() {
+        csv::ErrorKind::Deserialize { err, .. } => err,
+        other => return ReadError::message(file, line, None, format!("{other:?}")),
+    };
+    let field = e.field().map(|i| column_name(headers, i as usize));
+    let found = e.field().and_then(|i| record.get(i as usize));
+    let msg = match found {
+        Some(v) => format!(
+            "{} (found `{}`)",
+            e.kind(),
+            String::from_utf8_lossy(&v[..v.len().min(64)])
+        ),
+        None => e.kind().to_string(),
+    };
+    ReadError::message(file, line, field, msg)
+}
+
+/// A streaming JSON lines reader: one JSON object per line into the caller's
+/// `#[derive(Deserialize)]` type, whose `&str` fields borrow from the chunk.
+///
+/// Blank lines are skipped. [`next_rows_parallel`](Self::next_rows_parallel) splits each
+/// chunk among rayon's threads when the row type is `Send`. A borrowed `&str` cannot hold a string with escapes
+/// (`\"`, `\n`, ...): use `Cow<'a, str>` for fields that may have them. Lines longer than
+/// the maximum are errors naming the line, as for [`Chunker`].
+///
+/// ```
+/// use vectorflow::io::JsonLines;
+/// #[derive(serde::Deserialize)]
+/// struct Flight<'a> {
+///     carrier: &'a str,
+///     distance: f32,
+/// }
+/// let text = "{\"carrier\": \"UA\", \"distance\": 1400}\n{\"carrier\": \"B6\", \"distance\": 1089}\n";
+/// let mut reader = JsonLines::new(text.as_bytes(), "<text>");
+/// let mut carriers = Vec::new();
+/// while let Some(rows) = reader.next_rows::<Flight>()? {
+///     carriers.extend(rows.iter().map(|f| f.carrier.to_string()));
+/// }
+/// assert_eq!(carriers, ["UA", "B6"]);
+/// # Ok::<(), vectorflow::io::ReadError>(())
+/// ```
+#[derive(Debug)]
+pub struct JsonLines<R> {
+    chunker: Chunker<R>,
+    chunk: Chunk,
+}
+
+impl JsonLines<std::fs::File> {
+    /// Opens a JSON lines file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        Ok(JsonLines {
+            chunker: Chunker::open(path)?,
+            chunk: Chunk::new(),
+        })
+    }
+}
+
+impl<R: Read> JsonLines<R> {
+    /// Reads JSON lines from `reader`; `name` stands for it in errors.
+    pub fn new(reader: R, name: &str) -> Self {
+        JsonLines {
+            chunker: Chunker::new(reader, name),
+            chunk: Chunk::new(),
+        }
+    }
+
+    /// Sets the chunk size in bytes (default [`DEFAULT_CHUNK_BYTES`]).
+    pub fn chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunker = self.chunker.chunk_bytes(bytes);
+        self
+    }
+
+    /// Sets the longest line accepted (default [`DEFAULT_MAX_LINE`](super::DEFAULT_MAX_LINE)).
+    pub fn max_line(mut self, bytes: usize) -> Self {
+        self.chunker = self.chunker.max_line(bytes);
+        self
+    }
+
+    /// The next chunk of rows, `None` at the end of the input.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, too long lines and lines that do not deserialize, naming the file,
+    /// the line, the field (its path, such as `user.id`) and what was expected.
+    pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
+        loop {
+            if !self.chunker.next_chunk(&mut self.chunk)? {
+                return Ok(None);
+            }
+            if !self.chunk.text().iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
+        let mut rows = Vec::new();
+        parse_json_lines(
+            self.chunk.text(),
+            self.chunk.first_line(),
+            self.chunker.file(),
+            &mut rows,
+        )?;
+        Ok(Some(rows))
+    }
+
+    /// As [`next_rows`](Self::next_rows), with each chunk split at line boundaries among
+    /// rayon's threads (the row type must be `Send`). Rows keep their input order, and
+    /// the error reported is the first in the input.
+    pub fn next_rows_parallel<'a, T: Deserialize<'a> + Send>(
+        &'a mut self,
+    ) -> Result<Option<Vec<T>>, ReadError> {
+        loop {
+            if !self.chunker.next_chunk(&mut self.chunk)? {
+                return Ok(None);
+            }
+            if !self.chunk.text().iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
+        let text = self.chunk.text();
+        let file = self.chunker.file();
+        let k = rayon::current_num_threads();
+        let bounds = super::reader::split_lines(text, k);
+        // The first line number of each piece.
+        let mut firsts = vec![self.chunk.first_line()];
+        for w in bounds.windows(2) {
+            let lines = memchr::memchr_iter(b'\n', &text[w[0]..w[1]]).count() as u64;
+            firsts.push(firsts[firsts.len() - 1] + lines);
+        }
+        let mut pieces: Vec<(Vec<T>, Result<(), ReadError>)> =
+            (0..k).map(|_| (Vec::new(), Ok(()))).collect();
+        rayon::scope(|s| {
+            for ((piece, w), &first) in pieces.iter_mut().zip(bounds.windows(2)).zip(&firsts) {
+                let part = &text[w[0]..w[1]];
+                s.spawn(move |_| piece.1 = parse_json_lines(part, first, file, &mut piece.0));
+            }
+        });
+        let mut rows = Vec::with_capacity(pieces.iter().map(|p| p.0.len()).sum());
+        for (piece, outcome) in pieces {
+            outcome?;
+            rows.extend(piece);
+        }
+        Ok(Some(rows))
+    }
+}
+
+/// Deserializes the non-blank lines of `text`, whose first line is `first_line`.
+fn parse_json_lines<'a, T: Deserialize<'a>>(
+    text: &'a [u8],
+    first_line: u64,
+    file: &Arc<str>,
+    rows: &mut Vec<T>,
+) -> Result<(), ReadError> {
+    let lines = text.split(|&b| b == b'\n');
+    for (line_no, line) in (first_line..).zip(lines) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let mut de = serde_json::Deserializer::from_slice(line);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(row) => match de.end() {
+                Ok(()) => rows.push(row),
+                Err(e) => return Err(json_error(file, line_no, None, e)),
+            },
+            Err(e) => {
+                let path = e.path().to_string();
+                let field = (path != ".").then(|| format!("field `{path}`"));
+                return Err(json_error(file, line_no, field, e.into_inner()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_error(
+    file: &Arc<str>,
+    line: u64,
+    field: Option<String>,
+    e: serde_json::Error,
+) -> ReadError {
+    // serde_json's message ends with "at line 1 column N": keep the column only.
+    let msg = e.to_string();
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => format!("{} (column {})", &msg[..i], e.column()),
+        None => msg,
+    };
+    ReadError::message(file, line, field, msg)
+}

@@ -3,8 +3,13 @@
 //! ```text
 //! cargo run --release --example bench -- --train train.svm --test test.svm \
 //!     --model lr|mlp16|lr-reference|mlp16-reference --passes N --threads T [--lr X] \
-//!     [--save FILE] [--load FILE]
+//!     [--save FILE] [--load FILE] [--stream [--cache FILE]]
 //! ```
+//!
+//! `--stream` trains from the file through the library's streaming reader instead of
+//! loading it (and streams the test file too), so memory is bounded by the chunk size;
+//! with more than one pass the first writes a binary cache (`--cache`, by default a
+//! temporary file) that the later passes read instead of the text.
 //!
 //! `--save` writes the trained model with its training state; `--load` starts from such a
 //! file and trains `--passes` more passes, resuming the state (`--passes 0` only
@@ -20,7 +25,7 @@ mod reference;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows};
+use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows, SparseStream};
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
@@ -38,6 +43,8 @@ struct Args {
     lr: Option<f32>,
     save: Option<PathBuf>,
     load: Option<PathBuf>,
+    stream: bool,
+    cache: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,6 +57,8 @@ fn parse_args() -> Result<Args, String> {
         lr: None,
         save: None,
         load: None,
+        stream: false,
+        cache: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -63,6 +72,8 @@ fn parse_args() -> Result<Args, String> {
             "--lr" => a.lr = Some(value()?.parse().map_err(|e| format!("--lr: {e}"))?),
             "--save" => a.save = Some(value()?.into()),
             "--load" => a.load = Some(value()?.into()),
+            "--stream" => a.stream = true,
+            "--cache" => a.cache = Some(value()?.into()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -72,10 +83,14 @@ fn parse_args() -> Result<Args, String> {
     if a.passes == 0 && a.load.is_none() {
         return Err("--passes 0 (evaluate only) needs --load".into());
     }
-    if (a.save.is_some() || a.load.is_some()) && a.model.ends_with("-reference") {
+    if (a.save.is_some() || a.load.is_some() || a.stream) && a.model.ends_with("-reference") {
         return Err(
-            "--save and --load apply to the library's models, not the reference loops".into(),
+            "--save, --load and --stream apply to the library's models, not the reference loops"
+                .into(),
         );
+    }
+    if a.cache.is_some() && !a.stream {
+        return Err("--cache needs --stream".into());
     }
     Ok(a)
 }
@@ -84,10 +99,30 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|lr-reference|mlp16-reference --passes N --threads T [--lr X] [--save FILE] [--load FILE]");
+            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|lr-reference|mlp16-reference --passes N --threads T [--lr X] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
             return ExitCode::from(2);
         }
     };
+    let wall = Instant::now();
+    if args.stream {
+        let trained = match args.model.as_str() {
+            "lr" => {
+                type Lr = network![Sparse<DIM> => Linear<1>];
+                stream(|| Lr::new(Init::zeros()), &args, 0.5)
+            }
+            "mlp16" => {
+                type Mlp = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
+                stream(|| Mlp::new(Init::uniform(0.1).seed(42)), &args, 0.02)
+            }
+            other => Err(Fail::Other(format!(
+                "unknown model {other}; expected lr or mlp16 with --stream"
+            ))),
+        };
+        return match trained {
+            Ok(r) => finish(&args, r, wall),
+            Err(e) => e.exit(),
+        };
+    }
     let read = |p: &PathBuf| {
         LibSvm::new()
             .labels(Labels::Binary)
@@ -137,15 +172,23 @@ fn main() -> ExitCode {
         ))),
     };
     match trained {
-        Ok((secs, p)) => finish(&args, secs, &train, p, &test),
-        Err(Fail::Load(e)) => {
-            eprintln!("bench: {e}");
-            ExitCode::from(2)
+        Ok((secs, p)) => {
+            let passes = args.passes as u64;
+            let (rows, nnz) = (train.len() as u64 * passes, train.nnz() as u64 * passes);
+            let y = test.labels().to_vec();
+            finish(
+                &args,
+                Run {
+                    secs,
+                    rows,
+                    nnz,
+                    p,
+                    y,
+                },
+                wall,
+            )
         }
-        Err(Fail::Other(e)) => {
-            eprintln!("bench: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => e.exit(),
     }
 }
 
@@ -153,6 +196,103 @@ fn main() -> ExitCode {
 enum Fail {
     Load(String),
     Other(String),
+}
+
+impl Fail {
+    fn exit(self) -> ExitCode {
+        match self {
+            Fail::Load(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::from(2)
+            }
+            Fail::Other(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// A finished run: training seconds, rows and non-zeros trained, test probabilities
+/// and labels.
+struct Run {
+    secs: f64,
+    rows: u64,
+    nnz: u64,
+    p: Vec<f32>,
+    y: Vec<f32>,
+}
+
+/// The net `--load` names, or a fresh one.
+fn start<I, S>(fresh: impl FnOnce() -> Net<I, S>, args: &Args) -> Result<Net<I, S>, Fail>
+where
+    I: InputLayer,
+    S: Stack<In = I::Out>,
+{
+    match &args.load {
+        Some(path) => Net::load(path).map_err(|e| Fail::Load(e.to_string())),
+        None => Ok(fresh()),
+    }
+}
+
+fn trainer(args: &Args, default_lr: f32) -> Trainer<AdaGrad> {
+    Trainer::new(AdaGrad::new(args.lr.unwrap_or(default_lr)))
+        .passes(args.passes)
+        .threads(args.threads)
+        .shuffle(false)
+}
+
+/// `--stream`: trains from the file through the streaming reader (and the cache after
+/// the first pass), then streams the test file through `predict_batch`.
+fn stream<I, S>(
+    fresh: impl FnOnce() -> Net<I, S>,
+    args: &Args,
+    default_lr: f32,
+) -> Result<Run, Fail>
+where
+    I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
+    S: Stack<In = I::Out, Out = [f32; 1]>,
+{
+    let mut net = start(fresh, args)?;
+    let format = LibSvm::new().labels(Labels::Binary);
+    let fail = |e: &dyn std::fmt::Display| Fail::Other(e.to_string());
+    let mut rows = format.stream(&args.train).map_err(|e| fail(&e))?;
+    let temp = std::env::temp_dir().join(format!("bench-{}.vfcache", std::process::id()));
+    let cache = args.cache.clone().unwrap_or_else(|| temp.clone());
+    let began = Instant::now();
+    let (mut n, mut nnz) = (0, 0);
+    if args.passes > 0 {
+        let mut t = trainer(args, default_lr);
+        if args.passes > 1 {
+            t = t.cache(&cache);
+        }
+        // Named: the stream type is not inferred under the generic net's bound.
+        let report = t.fit_stream::<I, S, SparseStream<LibSvm>, _>(&mut net, &mut rows, Logistic);
+        let _ = std::fs::remove_file(&temp);
+        let report = report.map_err(|e| fail(&e))?;
+        (n, nnz) = (report.rows(), report.nnz());
+    }
+    let secs = began.elapsed().as_secs_f64();
+    if let Some(path) = &args.save {
+        net.save(path).map_err(|e| fail(&e))?;
+    }
+    let (mut p, mut y) = (Vec::new(), Vec::new());
+    let mut test = format.open(&args.test).map_err(|e| fail(&e))?;
+    let mut chunk = SparseRows::new();
+    while test.read_into(&mut chunk).map_err(|e| fail(&e))? {
+        let out = net
+            .predict_batch(&chunk.to_rows())
+            .map_err(|e| Fail::Other(format!("test {e}")))?;
+        p.extend(out.into_iter().map(probability));
+        y.extend_from_slice(chunk.labels());
+    }
+    Ok(Run {
+        secs,
+        rows: n,
+        nnz,
+        p,
+        y,
+    })
 }
 
 /// Trains a fresh net (or the one `--load` names) with AdaGrad (rows in file order,
@@ -169,20 +309,14 @@ where
     I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
     S: Stack<In = I::Out, Out = [f32; 1]>,
 {
-    let mut net = match &args.load {
-        Some(path) => Net::load(path).map_err(|e| Fail::Load(e.to_string()))?,
-        None => fresh(),
-    };
-    let start = Instant::now();
+    let mut net = start(fresh, args)?;
+    let began = Instant::now();
     if args.passes > 0 {
-        Trainer::new(AdaGrad::new(args.lr.unwrap_or(default_lr)))
-            .passes(args.passes)
-            .threads(args.threads)
-            .shuffle(false)
+        trainer(args, default_lr)
             .fit(&mut net, train, Logistic)
             .map_err(|e| Fail::Other(e.to_string()))?;
     }
-    let secs = start.elapsed().as_secs_f64();
+    let secs = began.elapsed().as_secs_f64();
     if let Some(path) = &args.save {
         net.save(path).map_err(|e| Fail::Other(e.to_string()))?;
     }
@@ -206,24 +340,25 @@ fn max_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-fn finish(args: &Args, secs: f64, train: &SparseRows, p: Vec<f32>, test: &SparseRows) -> ExitCode {
-    let m = metrics::binary(&p, test.labels());
-    let rows = (train.len() * args.passes) as f64;
-    let nnz = (train.nnz() * args.passes) as f64;
+/// Prints the `RESULT` line; `wall` started before reading any data.
+fn finish(args: &Args, run: Run, wall: Instant) -> ExitCode {
+    let m = metrics::binary(&run.p, &run.y);
+    let secs = run.secs;
     // Evaluation only (`--passes 0`) trains nothing.
-    let per_s = |n: f64| if n > 0.0 { n / secs } else { 0.0 };
+    let per_s = |n: u64| if n > 0 { n as f64 / secs } else { 0.0 };
     println!(
-        "RESULT model={} threads={} passes={} train_s={:.3} rows_per_s={:.0} nnz_per_s={:.0} test_logloss={:.4} test_acc={:.4} test_auc={:.4} max_rss_mb={:.0}",
+        "RESULT model={} threads={} passes={} train_s={:.3} rows_per_s={:.0} nnz_per_s={:.0} test_logloss={:.4} test_acc={:.4} test_auc={:.4} max_rss_mb={:.0} wall_s={:.3}",
         args.model,
         args.threads,
         args.passes,
         secs,
-        per_s(rows),
-        per_s(nnz),
+        per_s(run.rows),
+        per_s(run.nnz),
         m.logloss,
         m.accuracy,
         m.auc,
-        max_rss_mb()
+        max_rss_mb(),
+        wall.elapsed().as_secs_f64()
     );
     ExitCode::SUCCESS
 }

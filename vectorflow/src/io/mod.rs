@@ -48,6 +48,7 @@ mod number;
 mod reader;
 mod rows;
 mod serde_rows;
+mod stream;
 mod vw;
 
 pub use chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
@@ -56,6 +57,7 @@ pub use libsvm::{LibSvm, OutOfRange};
 pub use reader::{SparseFormat, SparseReader};
 pub use rows::{SparseRow, SparseRows};
 pub use serde_rows::{CsvReader, JsonLines};
+pub use stream::SparseStream;
 pub use vw::{Vw, VwHash};
 
 /// How a sparse reader stores labels.

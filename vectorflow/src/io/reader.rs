@@ -39,6 +39,12 @@ pub trait SparseFormat: sealed::ParseLine + Clone {
         Ok(reader)
     }
 
+    /// Opens `path` as a [`Stream`](crate::train::Stream) for `Trainer::fit_stream`,
+    /// reopened for each pass.
+    fn stream(&self, path: impl AsRef<Path>) -> Result<super::SparseStream<Self>, ReadError> {
+        super::SparseStream::open(self, path.as_ref())
+    }
+
     /// Streams from any reader; `name` stands for it in error messages.
     fn reader<R: Read>(&self, reader: R, name: &str) -> SparseReader<R, Self> {
         SparseReader::new(Chunker::new(reader, name), self.clone())

@@ -436,3 +436,57 @@ fn random_cache_damage_never_panics() {
     }
     assert!(errors > cases / 2, "{errors} of {cases}");
 }
+
+#[derive(Features, serde::Deserialize)]
+struct CsvReview<'a> {
+    #[label]
+    good: u8,
+    #[hash]
+    shop: &'a str,
+    #[tokens]
+    words: &'a str,
+    #[value]
+    stars: f32,
+}
+
+#[test]
+fn csv_rows_borrowing_the_reader_train_as_a_slice_does() {
+    use vectorflow::io::SerdeStream;
+    let data = text(6000, 13);
+    let mut csv = String::from("good,shop,words,stars\n");
+    for line in data.lines() {
+        csv += &line.replace('\t', ",");
+        csv.push('\n');
+    }
+    let path = temp("reviews.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let rows: Vec<CsvReview> = data
+        .lines()
+        .map(|l| {
+            let r = parse(l);
+            CsvReview {
+                good: r.good as u8,
+                shop: r.shop,
+                words: r.words,
+                stars: r.stars,
+            }
+        })
+        .collect();
+    let t = trainer().passes(2);
+    let mut from_slice = Lr::new(Init::zeros());
+    t.fit(&mut from_slice, &rows, Logistic).unwrap();
+    let mut from_csv = Lr::new(Init::zeros());
+    let mut stream = SerdeStream::<CsvReview<'static>>::csv(&path).unwrap();
+    let report = t.fit_stream(&mut from_csv, &mut stream, Logistic).unwrap();
+    assert_eq!(report.passes[1].rows, 6000);
+    assert_eq!(from_csv.params(), from_slice.params());
+    // A bad field names the file, line and field.
+    std::fs::write(&path, csv.replacen(",shop3,", ",shop3,great,oops\n", 1)).unwrap();
+    let mut stream = SerdeStream::<CsvReview<'static>>::csv(&path).unwrap();
+    let msg = t
+        .fit_stream(&mut Lr::new(Init::zeros()), &mut stream, Logistic)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("reading the rows: "), "{msg}");
+    assert!(msg.contains("reviews.csv"), "{msg}");
+}

@@ -57,7 +57,7 @@ pub use libsvm::{LibSvm, OutOfRange};
 pub use reader::{SparseFormat, SparseReader};
 pub use rows::{SparseRow, SparseRows};
 pub use serde_rows::{CsvReader, JsonLines};
-pub use stream::SparseStream;
+pub use stream::{SerdeStream, SparseStream};
 pub use vw::{Vw, VwHash};
 
 /// How a sparse reader stores labels.

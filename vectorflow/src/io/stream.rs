@@ -1,13 +1,16 @@
-//! A sparse text file as a [`Stream`] for [`Trainer::fit_stream`]: trained on in bounded
-//! memory, reopened for each pass (or read once, with a [`Trainer::cache`]).
+//! Files as [`Stream`]s for [`Trainer::fit_stream`] (sparse text, CSV, JSON lines):
+//! trained on in bounded memory, reopened for each pass (or read once, with a
+//! [`Trainer::cache`]).
 //!
 //! [`Trainer::fit_stream`]: crate::train::Trainer::fit_stream
 //! [`Trainer::cache`]: crate::train::Trainer::cache
 
 use super::reader::{SparseFormat, SparseReader};
 use super::rows::{SparseRow, SparseRows};
-use super::ReadError;
+use super::{CsvReader, JsonLines, ReadError};
+use crate::features::{Labeled, RowType};
 use crate::train::{Stream, StreamError};
+use serde::Deserialize;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -84,11 +87,124 @@ impl<F: SparseFormat + Send> Stream for SparseStream<F> {
     /// The path, its size and modification time: a cache built from another version of
     /// the file is rebuilt.
     fn source(&self) -> String {
-        let meta = std::fs::metadata(&self.path);
-        let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
-        let modified = modified
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        format!("{} ({len} bytes, modified {modified})", self.path.display())
+        file_source(&self.path)
     }
+}
+
+/// A CSV or JSON lines file read as a stream of the caller's rows, which borrow their
+/// text from the reader's chunk: `T` names the row type without its lifetime
+/// (`Flight<'static>` for `Flight<'a>`, see [`RowType`]).
+///
+/// ```
+/// use vectorflow::io::SerdeStream;
+/// use vectorflow::prelude::*;
+///
+/// #[derive(Features, serde::Deserialize)]
+/// struct Review<'a> {
+///     #[label]
+///     good: bool,
+///     #[tokens]
+///     text: &'a str,
+/// }
+///
+/// let path = std::env::temp_dir().join(format!("reviews-{}.jsonl", std::process::id()));
+/// let lines: String = (0..400)
+///     .map(|i| if i % 2 == 0 {
+///         "{\"good\": true, \"text\": \"great fast\"}\n"
+///     } else {
+///         "{\"good\": false, \"text\": \"slow broken\"}\n"
+///     })
+///     .collect();
+/// std::fs::write(&path, lines).unwrap();
+///
+/// type Lr = network![Sparse<{ 1 << 12 }> => Linear<1>];
+/// let mut net = Lr::new(Init::zeros());
+/// let mut rows = SerdeStream::<Review<'static>>::json_lines(&path).unwrap();
+/// Trainer::new(AdaGrad::new(0.5))
+///     .passes(2)
+///     .progress(Progress::Silent)
+///     .fit_stream(&mut net, &mut rows, Logistic)
+///     .unwrap();
+/// let good = Review { good: true, text: "great" };
+/// assert!(net.predict(&good).unwrap()[0] > 1.0);
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub struct SerdeStream<T> {
+    path: PathBuf,
+    reader: SerdeReader,
+    _row: std::marker::PhantomData<fn() -> T>,
+}
+
+enum SerdeReader {
+    Csv(CsvReader<File>),
+    JsonLines(JsonLines<File>),
+}
+
+impl SerdeReader {
+    fn reopen(&self, path: &Path) -> Result<SerdeReader, ReadError> {
+        Ok(match self {
+            SerdeReader::Csv(_) => SerdeReader::Csv(CsvReader::open(path)?),
+            SerdeReader::JsonLines(_) => SerdeReader::JsonLines(JsonLines::open(path)?),
+        })
+    }
+}
+
+impl<T> SerdeStream<T> {
+    /// A CSV file with a header line (columns matched to fields by name).
+    pub fn csv(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        let path = path.as_ref();
+        Ok(SerdeStream {
+            reader: SerdeReader::Csv(CsvReader::open(path)?),
+            path: path.to_path_buf(),
+            _row: std::marker::PhantomData,
+        })
+    }
+
+    /// A JSON lines file: one object per line.
+    pub fn json_lines(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        let path = path.as_ref();
+        Ok(SerdeStream {
+            reader: SerdeReader::JsonLines(JsonLines::open(path)?),
+            path: path.to_path_buf(),
+            _row: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T> Stream for SerdeStream<T>
+where
+    T: RowType,
+    for<'a> T::Row<'a>: Deserialize<'a> + Labeled,
+{
+    type Row<'a> = T::Row<'a>;
+
+    /// Hands out one chunk of the file's records (about 4 MiB of text), whatever `max`.
+    fn read<G: FnMut(&T::Row<'_>)>(&mut self, _max: usize, mut f: G) -> Result<usize, StreamError> {
+        let rows = match &mut self.reader {
+            SerdeReader::Csv(r) => r.next_rows::<T::Row<'_>>()?,
+            SerdeReader::JsonLines(r) => r.next_rows::<T::Row<'_>>()?,
+        };
+        let rows = rows.unwrap_or_default();
+        rows.iter().for_each(&mut f);
+        Ok(rows.len())
+    }
+
+    fn rewind(&mut self) -> Result<(), StreamError> {
+        self.reader = self.reader.reopen(&self.path)?;
+        Ok(())
+    }
+
+    fn source(&self) -> String {
+        file_source(&self.path)
+    }
+}
+
+/// A file's path, size and modification time.
+fn file_source(path: &Path) -> String {
+    let meta = std::fs::metadata(path);
+    let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
+    let modified = modified
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{} ({len} bytes, modified {modified})", path.display())
 }

@@ -73,8 +73,9 @@ pub trait Stream: Send {
     /// A row, which may borrow from the buffer the stream reads into.
     type Row<'a>: Labeled;
 
-    /// Reads the next rows, at most `max` of them, handing each to `f`; returns how many
-    /// it read, 0 at the end of the data.
+    /// Reads the next rows, about `max` of them (a reader with chunks of its own may hand
+    /// out one of those instead), handing each to `f`; returns how many it read, 0 at
+    /// the end of the data. Each call's rows become one chunk of training.
     fn read<F: FnMut(&Self::Row<'_>)>(&mut self, max: usize, f: F) -> Result<usize, StreamError>;
 
     /// Starts again at the first row, for another pass; a stream that can be read only

@@ -9,7 +9,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&opts, text)) = data.split_first() else {
         return;
     };
-    let format = Vw::new().hash(if opts & 1 == 1 { VwHash::All } else { VwHash::Strings });
+    let format = Vw::new().hash(if opts & 1 == 1 {
+        VwHash::All
+    } else {
+        VwHash::Strings
+    });
     let lines = text.split(|&b| b == b'\n').count() as u64;
     let whole = format.reader(text, "fuzz").threads(1).read_all();
     let chunked = format

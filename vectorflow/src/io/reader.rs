@@ -152,7 +152,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// # Errors
     ///
     /// I/O errors and the first malformed line, naming file, line, field and what was
-    /// expected.
+    /// expected. After an error `out` holds an unspecified part of the chunk.
     pub fn read_into(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
         out.clear();
         while self.next_chunk()? {
@@ -249,7 +249,8 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     }
 }
 
-/// Files smaller than this are read by one thread.
+/// Files smaller than this are read as one stream (whose chunks are still split among
+/// threads) rather than as one range per thread.
 const RANGES_MIN_BYTES: u64 = 16 << 20;
 
 /// [`SparseFormat::read_file`] on `threads` ranges. Independent ranges, rather than

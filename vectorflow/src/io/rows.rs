@@ -268,6 +268,7 @@ impl Features for SparseRow<'_> {
     }
 }
 
+#[diagnostic::do_not_recommend]
 impl Labeled for SparseRow<'_> {
     const LABEL_FIELD: &'static str = "label";
     #[inline]
@@ -276,6 +277,9 @@ impl Labeled for SparseRow<'_> {
     }
 }
 
+// Not offered as a candidate in compile errors about a user's own row type lacking the
+// trait: it would only distract from the user's type.
+#[diagnostic::do_not_recommend]
 impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
     #[inline]
     fn visit<F: FnMut(u32, f32)>(&self, mut f: F) -> Result<(), FeatureError> {

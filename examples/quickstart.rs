@@ -1,7 +1,7 @@
 //! Quickstart: will a flight from New York arrive more than 15 minutes late?
 //!
 //! Reads `data/flights_sample.csv` (a CC0 sample of nycflights13, see `data/README.md`)
-//! with the `csv` crate into zero-copy rows, splits them 80/20, trains a hashed logistic
+//! with `vectorflow::io::CsvReader` into zero-copy rows, splits them 80/20, trains a hashed logistic
 //! regression and a small neural net, and compares both with the constant prediction.
 //! It also lists, by name, the features the logistic regression leans on most, and takes
 //! one test flight's prediction apart feature by feature.
@@ -13,6 +13,7 @@
 use std::error::Error;
 use std::path::Path;
 use std::process::ExitCode;
+use vectorflow::io::CsvReader;
 use vectorflow::metrics;
 use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
@@ -103,28 +104,15 @@ fn run() -> Result<(), Box<dyn Error>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/flights_sample.csv");
     let shown = path.display();
 
-    // Read every record first, so that rows can borrow their text from them.
-    let mut reader =
-        csv::Reader::from_path(&path).map_err(|e| format!("cannot open {shown}: {e}"))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{shown}: bad header: {e}"))?
-        .clone();
-    let records: Vec<csv::StringRecord> = reader
-        .records()
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{shown}: {e}"))?;
-
-    let mut rows = Vec::with_capacity(records.len());
-    for record in &records {
-        // csv's errors name the record, line and field.
-        let mut row: Flight = record
-            .deserialize(Some(&headers))
-            .map_err(|e| format!("{shown}: {e}"))?;
+    // The whole file as one chunk, so that every row can borrow its text from it (and
+    // be shuffled before the split). Errors name the file, line and field.
+    let mut reader = CsvReader::open(&path)?.chunk_bytes(usize::MAX);
+    let mut rows: Vec<Flight> = reader.next_rows()?.unwrap_or_default();
+    let records = rows.len();
+    for row in &mut rows {
         row.delayed = row.arr_delay > 15.0;
         row.weekday = weekday(row.year, row.month, row.day);
         row.distance /= 1000.0;
-        rows.push(row);
     }
 
     // A seeded 80/20 split.
@@ -134,7 +122,7 @@ fn run() -> Result<(), Box<dyn Error>> {
     let pos_rate = train.iter().filter(|r| r.delayed).count() as f32 / train.len().max(1) as f32;
     println!(
         "{} flights from {shown}: {} to train, {} to test; {:.1}% of training flights delayed",
-        records.len(),
+        records,
         train.len(),
         test.len(),
         100.0 * pos_rate,

@@ -270,6 +270,15 @@ where
         let report = t.fit_stream::<I, S, SparseStream<LibSvm>, _>(&mut net, &mut rows, Logistic);
         let _ = std::fs::remove_file(&temp);
         let report = report.map_err(|e| fail(&e))?;
+        for p in &report.passes {
+            eprintln!(
+                "pass {}: {:.3} s, {:.0} rows/s{}",
+                p.pass,
+                p.seconds,
+                p.rows_per_s,
+                if p.pass == 1 { " (text)" } else { " (cache)" }
+            );
+        }
         (n, nnz) = (report.rows(), report.nnz());
     }
     let secs = began.elapsed().as_secs_f64();

@@ -356,8 +356,8 @@ impl<O: Optimizer> Trainer<O> {
         self.fit_feed(net, &mut feed, &loss)
     }
 
-    /// Checks the settings, takes the net's training state (or starts one) and runs
-    /// the passes.
+    /// Takes the net's training state (or starts one), runs the passes and gives the
+    /// state back to the net.
     fn fit_feed<I, S, F, L>(
         &self,
         net: &mut Net<I, S>,

@@ -88,7 +88,7 @@ impl Drop for Done<'_> {
 }
 
 /// Prints the table while `counters.done` is false; `total` is the number of rows all
-/// passes will train on.
+/// passes will train on, 0 when unknown (a stream): then no time left is shown.
 pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Instant) {
     if mode == Progress::Silent {
         return;
@@ -109,10 +109,10 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
         let nnz = counters.nnz.load(Ordering::Relaxed);
         let secs = start.elapsed().as_secs_f64().max(1e-9);
         let rate = rows as f64 / secs;
-        let left = if rate > 0.0 {
-            total.saturating_sub(rows) as f64 / rate
+        let left = if rate > 0.0 && total > 0 {
+            format!("{:.1}s", total.saturating_sub(rows) as f64 / rate)
         } else {
-            0.0
+            "-".to_string()
         };
         let line_due = rows >= next || (rows > 0 && last_line.elapsed() > Duration::from_secs(5));
         if rows > prev_rows && (line_due || finished) {
@@ -130,7 +130,7 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
             };
             let _ = writeln!(
                 err,
-                "{}{:>12} {:>10.6} {:>10} {:>11.0} {:>12.3e} {:>8.1}s {:>8.1}s",
+                "{}{:>12} {:>10.6} {:>10} {:>11.0} {:>12.3e} {:>8.1}s {:>9}",
                 if live { "\r\x1b[2K" } else { "" },
                 rows,
                 avg,
@@ -145,13 +145,16 @@ pub(crate) fn report(mode: Progress, counters: &Counters, total: u64, start: Ins
                 next *= 2;
             }
             last_line = Instant::now();
-        } else if live {
-            let pct = 100.0 * rows as f64 / total.max(1) as f64;
+        } else if live && total > 0 {
+            let pct = 100.0 * rows as f64 / total as f64;
             let bar = "#".repeat((pct / 5.0) as usize);
             let _ = write!(
                 err,
-                "\r\x1b[2K[{bar:<20}] {pct:5.1}%  {rate:.0} rows/s  {left:.1}s left"
+                "\r\x1b[2K[{bar:<20}] {pct:5.1}%  {rate:.0} rows/s  {left} left"
             );
+            let _ = err.flush();
+        } else if live {
+            let _ = write!(err, "\r\x1b[2K{rows} rows  {rate:.0} rows/s");
             let _ = err.flush();
         }
     }

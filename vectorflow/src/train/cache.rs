@@ -11,10 +11,12 @@
 //!   lengths (u32 each), the CRC-32 of the stored bytes, then the bytes;
 //! - an end marker: `VFEN`, the total rows (u64) and blocks (u32).
 //!
-//! A row is its label (f32), a flag byte (bit 0: a weight other than 1 follows, f32),
-//! the number of pair counts and of dense values (varints), the counts (varints), the
-//! dense values (f32), then each sparse pair as a varint of the zigzagged id delta
-//! shifted left once, its low bit set when the value is 1 (else the f32 value follows).
+//! A row is its label (f32), a flag byte (bit 0: a weight other than 1 follows, f32;
+//! bit 1: every pair has the one value that follows the dense values), the number of
+//! pair counts and of dense values (varints), the counts (varints), the dense values
+//! (f32), then each sparse pair as a varint of the zigzagged id delta: with bit 1 that is
+//! all; without it the delta is shifted left once, its low bit set when the value is 1
+//! (else the f32 value follows).
 //! Blocks compress with LZ4 when that saves at least a tenth.
 //!
 //! A cache whose metadata differs from what this training expects (another net input,
@@ -295,7 +297,8 @@ fn encode(h: &Hashed, out: &mut Vec<u8>) {
     for (row, end) in h.rows.iter().zip(&h.ends) {
         out.extend_from_slice(&row.label.to_le_bytes());
         let weighted = row.weight != 1.0;
-        out.push(weighted as u8);
+        let same = same_value(&h.sparse[start[0]..end[0]]).is_some();
+        out.push(weighted as u8 | (same as u8) << 1);
         if weighted {
             out.extend_from_slice(&row.weight.to_le_bytes());
         }
@@ -309,19 +312,43 @@ fn encode(h: &Hashed, out: &mut Vec<u8>) {
         for v in dense {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        let pairs = &h.sparse[start[0]..end[0]];
         let mut prev = 0i64;
-        for &(id, v) in &h.sparse[start[0]..end[0]] {
+        let mut delta = |id: u32| {
             let d = id as i64 - prev;
             prev = id as i64;
-            let zig = ((d << 1) ^ (d >> 63)) as u64;
-            let one = v.to_bits() == 1.0f32.to_bits();
-            varint(out, zig << 1 | one as u64);
-            if !one {
+            ((d << 1) ^ (d >> 63)) as u64
+        };
+        match same_value(pairs) {
+            // One value for the whole row (a normalised bag of words): written once.
+            Some(v) => {
                 out.extend_from_slice(&v.to_le_bytes());
+                for &(id, _) in pairs {
+                    varint(out, delta(id));
+                }
+            }
+            None => {
+                for &(id, v) in pairs {
+                    let one = v.to_bits() == 1.0f32.to_bits();
+                    varint(out, delta(id) << 1 | one as u64);
+                    if !one {
+                        out.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
             }
         }
         start = *end;
     }
+}
+
+/// The value every pair of a row shares, when there are at least two pairs, they all
+/// share it bit for bit and it is not 1 (ones are free already).
+fn same_value(pairs: &[(u32, f32)]) -> Option<f32> {
+    let (&(_, v), rest) = pairs.split_first()?;
+    let same = !rest.is_empty()
+        && v.to_bits() != 1.0f32.to_bits()
+        && rest.iter().all(|p| p.1.to_bits() == v.to_bits());
+    same.then_some(v)
 }
 
 /// A cursor over a block's bytes that fails, never panics, at the end.
@@ -371,11 +398,11 @@ fn decode(raw: &[u8], rows: usize, first: usize, h: &mut Hashed) -> Result<(), &
     let mut b = Bytes { b: raw, at: 0 };
     for _ in 0..rows {
         let label = b.f32()?;
-        let weight = match b.take(1)?[0] {
-            0 => 1.0,
-            1 => b.f32()?,
-            _ => return Err("a row's flags are damaged"),
-        };
+        let flags = b.take(1)?[0];
+        if flags > 3 {
+            return Err("a row's flags are damaged");
+        }
+        let weight = if flags & 1 == 1 { b.f32()? } else { 1.0 };
         let (n_counts, n_dense) = (b.count()?, b.count()?);
         let mut pairs = 0usize;
         for _ in 0..n_counts {
@@ -390,15 +417,20 @@ fn decode(raw: &[u8], rows: usize, first: usize, h: &mut Hashed) -> Result<(), &
             let v = b.f32()?;
             h.dense.push(v);
         }
+        let shared = if flags & 2 == 2 { Some(b.f32()?) } else { None };
         let mut prev = 0i64;
         for _ in 0..pairs {
             let x = b.varint()?;
-            let zig = x >> 1;
+            let zig = if shared.is_some() { x } else { x >> 1 };
             let d = (zig >> 1) as i64 ^ -((zig & 1) as i64);
             let id = prev.checked_add(d).ok_or("an id overflows")?;
             let id = u32::try_from(id).map_err(|_| "an id is out of range")?;
             prev = id as i64;
-            let v = if x & 1 == 1 { 1.0 } else { b.f32()? };
+            let v = match shared {
+                Some(v) => v,
+                None if x & 1 == 1 => 1.0,
+                None => b.f32()?,
+            };
             h.sparse.push((id, v));
         }
         h.push_decoded(StreamRow { label, weight });
@@ -407,4 +439,66 @@ fn decode(raw: &[u8], rows: usize, first: usize, h: &mut Hashed) -> Result<(), &
         return Err("the block has bytes after its last row");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::InputCache;
+
+    fn row(sparse: &[(u32, f32)], counts: &[usize], dense: &[f32]) -> InputCache {
+        InputCache {
+            sparse: sparse.to_vec(),
+            dense: dense.to_vec(),
+            counts: counts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn blocks_round_trip_every_kind_of_row() {
+        let mut h = Hashed::default();
+        h.clear(10);
+        let s = 0.25f32.sqrt();
+        let rows = [
+            (row(&[(5, 1.0), (3, 1.0), (900, 1.0)], &[3], &[]), 1.0, 1.0),
+            (
+                row(&[(7, s), (2, s), (u32::MAX, s), (0, s)], &[4], &[]),
+                0.0,
+                2.5,
+            ),
+            (
+                row(&[(1, 0.3), (1, 0.3), (4, -2.0)], &[1, 2], &[0.5, -1.0]),
+                1.0,
+                0.0,
+            ),
+            (row(&[(8, 0.7)], &[1], &[]), 0.0, 1.0),
+            (row(&[], &[0], &[3.0]), 1.0, 1.0),
+        ];
+        for (cache, label, weight) in &rows {
+            h.push(
+                cache,
+                StreamRow {
+                    label: *label,
+                    weight: *weight,
+                },
+            );
+        }
+        let mut raw = Vec::new();
+        encode(&h, &mut raw);
+        let mut back = Hashed::default();
+        decode(&raw, rows.len(), 10, &mut back).unwrap();
+        assert_eq!(back.rows, h.rows);
+        assert_eq!(back.ends, h.ends);
+        assert_eq!(back.sparse, h.sparse);
+        assert_eq!(back.dense, h.dense);
+        assert_eq!(back.counts, h.counts);
+        assert_eq!(back.first, 10);
+        // Every cut of the block is an error, never a panic or a short block.
+        for cut in 0..raw.len() {
+            assert!(
+                decode(&raw[..cut], rows.len(), 10, &mut back).is_err(),
+                "{cut}"
+            );
+        }
+    }
 }

@@ -20,6 +20,11 @@ pub(crate) trait Chunk<I: InputLayer>: Sync {
     fn row(&self, i: usize) -> &Self::Row;
     /// Reads row `i`'s inputs into `cache`.
     fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError>;
+    /// Hints that row `i`'s inputs will be loaded soon (`far`: its index data only).
+    #[inline(always)]
+    fn prefetch(&self, i: usize, far: bool) {
+        let _ = (i, far);
+    }
 }
 
 /// A run of a slice's rows, in the pass's order.
@@ -146,6 +151,23 @@ impl<I: InputLayer> Chunk<I> for Hashed {
     fn row(&self, i: usize) -> &StreamRow {
         &self.rows[self.perm[i] as usize]
     }
+    /// A shuffled chunk is read in random order: without hints every row's pairs would
+    /// be a cache miss on the training thread. The row's ends come first (`far`), then
+    /// its data, which needs them.
+    #[inline(always)]
+    fn prefetch(&self, i: usize, far: bool) {
+        let Some(&r) = self.perm.get(i) else { return };
+        let r = r as usize;
+        if far {
+            crate::kernels::prefetch_at(&self.ends, r.saturating_sub(1), 2);
+            crate::kernels::prefetch_at(&self.rows, r, 1);
+        } else if let Some(end) = self.ends.get(r) {
+            let start = self.start(r);
+            crate::kernels::prefetch_at(&self.sparse, start[0], end[0] - start[0]);
+            crate::kernels::prefetch_at(&self.counts, start[2], end[2] - start[2]);
+        }
+    }
+
     #[inline]
     fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError> {
         let r = self.perm[i] as usize;

@@ -62,6 +62,13 @@ impl<O: Optimizer, L> Job<'_, O, L> {
             if k % 64 == 0 && self.stop.load(Ordering::Relaxed) {
                 break;
             }
+            // Rows ahead: their index data eight rows ahead, their inputs four.
+            if let Some(&far) = rows.get(k + 8) {
+                chunk.prefetch(far as usize, true);
+            }
+            if let Some(&near) = rows.get(k + 4) {
+                chunk.prefetch(near as usize, false);
+            }
             let (i, ri) = (i as usize, chunk.index(i as usize));
             let row = chunk.row(i);
             if let Err(source) = chunk.load(i, ws.cache_mut()) {

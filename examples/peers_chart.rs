@@ -118,6 +118,9 @@ fn chart(settings: &[Setting], path: &str) -> Result<(), Box<dyn std::error::Err
         )?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
+        .x_labels(12)
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .x_desc("wall time, seconds (log scale)")
         .y_desc("test log loss (lower is better)")
         .y_label_formatter(&|v| format!("{v:.3}"))

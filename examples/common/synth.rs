@@ -13,12 +13,14 @@
 //! * label = +1 if `x·w + bias + Logistic(0,1) noise > 0`, else −1; the default bias is
 //!   minus the median margin of a 20k-row pilot, which balances the classes.
 //!
-//! Differences from `gen_svm.py`, all for speed: ranks come from an alias table of the
-//! binned law (one random word and one table read per token, instead of a `pow`), and
-//! every row has its own random stream keyed by `(seed, row index)`, so any range of rows
-//! can be generated on its own, in parallel, with the same result. The file for a seed is
-//! therefore the same on every run and thread count, but not the Python script's file.
-//! Values are printed like C's `%.6g`.
+//! Differences from `gen_svm.py`, all for speed: the 2^14 most frequent ranks come from
+//! an alias table of the binned law (one random word and one cached table read per
+//! token), the rest (a quarter of the tokens) from the script's inverse CDF; the hidden
+//! weights are held as f32 (the margin is summed in f64); and every row has its own
+//! random stream keyed by `(seed, row index)`, so any range of rows can be generated on
+//! its own, in parallel, with the same result. The file for a seed is therefore the same
+//! on every run and thread count, but not the Python script's file; its statistics are
+//! (tests/synth.rs). Values are printed like C's `%.6g`.
 //!
 //! Included by `examples/gen_svm.rs` and `tests/synth.rs` with `#[path]`: it is a tool of
 //! the benchmarks, not part of the library's API.

@@ -118,6 +118,9 @@ fn chart(settings: &[Setting], path: &str) -> Result<(), Box<dyn std::error::Err
         )?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
+        .x_labels(12)
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .x_desc("wall time, seconds (log scale)")
         .y_desc("test log loss (lower is better)")
         .y_label_formatter(&|v| format!("{v:.3}"))
@@ -128,18 +131,28 @@ fn chart(settings: &[Setting], path: &str) -> Result<(), Box<dyn std::error::Err
         }
         v
     });
+    // Labels alternate above and below in order of time, so neighbours do not collide.
+    let mut by_time: Vec<usize> = (0..points.len()).collect();
+    by_time.sort_by(|&a, &b| points[a].0.total_cmp(&points[b].0));
+    let mut above = vec![false; points.len()];
+    for (k, &i) in by_time.iter().enumerate() {
+        above[i] = k % 2 == 0;
+    }
     for (k, system) in systems.iter().enumerate() {
         let color = Palette99::pick(k).to_rgba();
-        let mine: Vec<(&Setting, (f64, f64))> = settings
+        let mine: Vec<(&Setting, (f64, f64), bool)> = settings
             .iter()
             .zip(points.iter().copied())
-            .filter(|(s, _)| s.system == *system)
+            .zip(above.iter().copied())
+            .map(|((s, p), a)| (s, p, a))
+            .filter(|(s, _, _)| s.system == *system)
             .collect();
         chart
-            .draw_series(mine.iter().map(|&(s, p)| {
+            .draw_series(mine.iter().map(|&(s, p, above)| {
+                let label = s.setting.clone();
                 EmptyElement::at(p)
                     + Circle::new((0, 0), 5, color.filled())
-                    + Text::new(s.setting.clone(), (8, -6), ("sans-serif", 13))
+                    + Text::new(label, (7, if above { -17 } else { 4 }), ("sans-serif", 13))
             }))?
             .label(*system)
             .legend(move |(x, y)| Circle::new((x, y), 5, color.filled()));

@@ -204,3 +204,31 @@ fn any_feature_count_works() {
     ids.sort_unstable();
     assert!(ids.iter().enumerate().all(|(i, &id)| i as u32 == id));
 }
+
+/// Accepts `left` bytes, then fails.
+struct FailAfter {
+    left: usize,
+}
+
+impl std::io::Write for FailAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.left {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.left -= buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_writer_stops_every_thread_with_its_error() {
+    let g = default_generator();
+    // The first 16k-row chunk fits, the second does not: the workers must then stop
+    // (the call returning at all shows that none waits forever).
+    let mut out = FailAfter { left: 20 << 20 };
+    let err = g.write(1, 100_000, Format::Svm, 2, &mut out).unwrap_err();
+    assert_eq!(err.to_string(), "disk full");
+}

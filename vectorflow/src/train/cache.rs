@@ -437,8 +437,11 @@ fn decode(raw: &[u8], rows: usize, first: usize, h: &mut Hashed) -> Result<(), &
             h.dense.push(v);
         }
         let shared = if flags & 2 == 2 { Some(b.f32()?) } else { None };
+        // Filled in place: no capacity check per pair.
+        let base = h.sparse.len();
+        h.sparse.resize(base + pairs, (0, 0.0));
         let mut prev = 0i64;
-        for _ in 0..pairs {
+        for slot in &mut h.sparse[base..] {
             let x = b.varint()?;
             let zig = if shared.is_some() { x } else { x >> 1 };
             let d = (zig >> 1) as i64 ^ -((zig & 1) as i64);
@@ -450,7 +453,7 @@ fn decode(raw: &[u8], rows: usize, first: usize, h: &mut Hashed) -> Result<(), &
                 None if x & 1 == 1 => 1.0,
                 None => b.f32()?,
             };
-            h.sparse.push((id, v));
+            *slot = (id, v);
         }
         h.push_decoded(StreamRow { label, weight });
     }

@@ -440,7 +440,7 @@ fn a_file_that_is_not_parquet_or_is_cut_or_corrupt_is_an_error() {
     );
 
     // Garbage over the first column chunk's pages, the footer intact: the row group that
-    // holds them fails.
+    // holds them fails, naming the column.
     let mut garbled = bytes.clone();
     for b in &mut garbled[4..200] {
         *b = 0xee;
@@ -450,7 +450,8 @@ fn a_file_that_is_not_parquet_or_is_cut_or_corrupt_is_an_error() {
     let msg = error_of::<Review<'static>>(&path).to_string();
     assert!(
         msg.starts_with(&format!(
-            "{}: row group 0: corrupt or unreadable: ",
+            "{}: row group 0, row 0: column `good`: corrupt or unreadable \
+             (in the rows from this one on): ",
             path.display()
         )),
         "{msg}"

@@ -17,7 +17,9 @@
 //! A directory is walked for files ending in `.parquet` (names starting with `_` or `.`,
 //! such as Spark's `_SUCCESS`, are skipped), sorted by path: the order of the rows does
 //! not depend on the file system or on threads. Row groups are decoded on rayon's
-//! threads, a few at a time (about one per thread), and handed out in order.
+//! threads, a few at a time (one per thread), and handed out in order; only the columns
+//! the row type names are decoded. Memory is that of those few decoded row groups (Spark
+//! writes row groups of up to 128 MiB).
 //!
 //! Errors are [`ReadError`]s naming the file, the row group and the row within it
 //! (both 0-based, as pyarrow's `read_row_group(g).slice(row, 1)` would find them), the
@@ -282,6 +284,8 @@ struct ParquetFile {
     parts: Parts,
     meta: ArrowReaderMetadata,
     projection: ProjectionMask,
+    /// The root columns read (all when `None`).
+    roots: Option<Vec<usize>>,
 }
 
 /// One row group, decoded.
@@ -437,14 +441,17 @@ impl ParquetFile {
                 }
             }
         }
-        let projection = match fields {
-            Some(fields) => {
-                let schema = meta.schema();
-                let roots = (schema.fields().iter().enumerate())
-                    .filter(|(_, f)| fields.contains(&f.name().as_str()))
-                    .map(|(i, _)| i);
-                ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), roots)
-            }
+        let roots: Option<Vec<usize>> = fields.map(|fields| {
+            (meta.schema().fields().iter().enumerate())
+                .filter(|(_, f)| fields.contains(&f.name().as_str()))
+                .map(|(i, _)| i)
+                .collect()
+        });
+        let projection = match &roots {
+            Some(roots) => ProjectionMask::roots(
+                meta.metadata().file_metadata().schema_descr(),
+                roots.iter().copied(),
+            ),
             None => ProjectionMask::all(),
         };
         Ok(ParquetFile {
@@ -453,24 +460,57 @@ impl ParquetFile {
             parts,
             meta,
             projection,
+            roots,
         })
     }
 }
 
-/// Decodes row group `group` of `file` (number `index` of the dataset).
+/// Decodes row group `group` of `file` (number `index` of the dataset). On failure, finds
+/// the column that fails and the batch of rows where, for the error.
 fn decode(file: &ParquetFile, index: usize, group: usize) -> Result<Decoded, ReadError> {
-    let fail = |e: String| {
-        ReadError::message(&file.name, 0, None, format!("corrupt or unreadable: {e}"))
-            .in_row_group(group)
+    let (batches, result) = decode_columns(file, group, file.projection.clone())?;
+    let Err(e) = result else {
+        let rows = batches.last().map_or(0, |b| b.first + b.rows.num_rows());
+        return Ok(Decoded {
+            file: index,
+            group,
+            rows,
+            batches,
+        });
     };
+    let descr = file.meta.metadata().file_metadata().schema_descr();
+    for (i, field) in file.meta.schema().fields().iter().enumerate() {
+        if !file.roots.as_ref().is_none_or(|r| r.contains(&i)) {
+            continue;
+        }
+        let (ok, result) = decode_columns(file, group, ProjectionMask::roots(descr, [i]))?;
+        if let Err(e) = result {
+            let from = ok.last().map_or(0, |b| b.first + b.rows.num_rows());
+            let msg = format!("corrupt or unreadable (in the rows from this one on): {e}");
+            let column = Some(format!("column `{}`", field.name()));
+            return Err(
+                ReadError::message(&file.name, from as u64 + 1, column, msg).in_row_group(group)
+            );
+        }
+    }
+    let msg = format!("corrupt or unreadable: {e}");
+    Err(ReadError::message(&file.name, 0, None, msg).in_row_group(group))
+}
+
+/// The batches of `columns` of a row group that decode, and how decoding ended.
+fn decode_columns(
+    file: &ParquetFile,
+    group: usize,
+    columns: ProjectionMask,
+) -> Result<(Vec<Batch>, Result<(), String>), ReadError> {
     let handle = File::open(&file.path).map_err(|e| ReadError::io(&file.name, e))?;
-    let batches = guard(|| {
+    let mut batches = Vec::new();
+    let result = guard(|| {
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.meta.clone())
             .with_row_groups(vec![group])
-            .with_projection(file.projection.clone())
+            .with_projection(columns)
             .with_batch_size(BATCH_ROWS)
             .build()?;
-        let mut batches = Vec::new();
         let mut first = 0;
         for rows in reader {
             let rows = rows?;
@@ -478,17 +518,10 @@ fn decode(file: &ParquetFile, index: usize, group: usize) -> Result<Decoded, Rea
             batches.push(Batch { rows, first });
             first += n;
         }
-        Ok::<_, Box<dyn std::error::Error>>((batches, first))
-    })
-    .and_then(|r| r.map_err(|e| e.to_string()))
-    .map_err(fail)?;
-    let (batches, rows) = batches;
-    Ok(Decoded {
-        file: index,
-        group,
-        rows,
-        batches,
-    })
+        Ok::<_, Box<dyn std::error::Error>>(())
+    });
+    let result = result.and_then(|r| r.map_err(|e| e.to_string()));
+    Ok((batches, result))
 }
 
 /// Runs `f`, turning a panic of the decoder (on corrupt input) into an error.

@@ -482,3 +482,67 @@ fn a_file_that_is_not_parquet_or_is_cut_or_corrupt_is_an_error() {
         format!("{}: no .parquet files in this directory", empty.display())
     );
 }
+
+#[test]
+fn a_column_chunk_past_the_end_of_the_file_is_an_error_before_any_read() {
+    let good = temp("for-cutting.parquet");
+    write(
+        &good,
+        &batch(&planted(3000, 6, 0.0)),
+        1000,
+        Compression::SNAPPY,
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    // Cut 8000 bytes (of 27000) out of the data, keeping the footer: the footer's offsets
+    // and lengths now reach past the end of the file (past the page indexes and the
+    // footer that follow the data).
+    assert!(bytes.len() > 20000);
+    let mut cut = bytes[..4000].to_vec();
+    cut.extend_from_slice(&bytes[12000..]);
+    let path = temp("cut-middle.parquet");
+    std::fs::write(&path, &cut).unwrap();
+    let e = ParquetStream::<Review<'static>>::open(&path)
+        .err()
+        .expect("the footer's extents do not fit the file");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("{}: row group ", path.display()))
+            && msg.contains(&format!(
+                ": expected a column chunk within the file's {} bytes, found ",
+                cut.len()
+            )),
+        "{msg}"
+    );
+}
+
+#[test]
+fn dictionary_encoded_strings_are_read_as_borrowed_str() {
+    use arrow_array::types::Int32Type;
+    use arrow_array::DictionaryArray;
+    let shops: DictionaryArray<Int32Type> = vec![Some("a"), Some("b"), None, Some("a")]
+        .into_iter()
+        .collect();
+    let rows = RecordBatch::try_from_iter([
+        (
+            "good",
+            Arc::new(BooleanArray::from(vec![true, false, true, false])) as ArrayRef,
+        ),
+        ("shop", Arc::new(shops) as ArrayRef),
+    ])
+    .unwrap();
+    let path = temp("dictionary.parquet");
+    write(&path, &rows, 3, Compression::SNAPPY);
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Shop<'a> {
+        good: bool,
+        shop: Option<&'a str>,
+    }
+    let data = ParquetData::read::<Shop>(&path).unwrap();
+    let shops: Vec<Option<&str>> = data
+        .rows::<Shop>()
+        .unwrap()
+        .iter()
+        .map(|r| r.shop)
+        .collect();
+    assert_eq!(shops, [Some("a"), Some("b"), None, Some("a")]);
+}

@@ -12,7 +12,9 @@
 //! floats, decimals (as floats), dates and timestamps (as integers: days, or units since
 //! the epoch), strings and binary are read, dictionary-encoded or not; a null reads
 //! into an `Option` field as `None`, and an `Option` field with no column is `None`.
-//! `&str` fields borrow the decoded column, so rows are not copied.
+//! `&str` fields borrow the decoded column, so rows are not copied. Codecs: uncompressed,
+//! snappy (what Spark, pyarrow and DuckDB write by default) and zstd; a file in another
+//! (gzip, brotli, lz4) is an error naming the column, when the file is opened.
 //!
 //! A directory is walked for files ending in `.parquet` (names starting with `_` or `.`,
 //! such as Spark's `_SUCCESS`, are skipped), sorted by path: the order of the rows does
@@ -69,6 +71,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::basic::Compression;
 use rayon::prelude::*;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::Deserialize;
@@ -430,10 +433,30 @@ impl ParquetFile {
                     return Err(ReadError::parse(
                         &name,
                         0,
-                        Some(format!("column `{}`", col.column_path())),
+                        Some(format!("column `{}`", col.column_path().string())),
                         format!(
                             "a column chunk within the file's {len} bytes, found {} bytes at offset {start}",
                             col.compressed_size()
+                        ),
+                        None,
+                    )
+                    .in_row_group(g));
+                }
+                // A codec left out of this build would fail only when the chunk is read.
+                let read =
+                    fields.is_none_or(|f| f.contains(&col.column_path().parts()[0].as_str()));
+                let known = matches!(
+                    col.compression(),
+                    Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_)
+                );
+                if read && !known {
+                    return Err(ReadError::parse(
+                        &name,
+                        0,
+                        Some(format!("column `{}`", col.column_path().string())),
+                        format!(
+                            "a codec vectorflow reads (uncompressed, snappy or zstd), found {}",
+                            col.compression()
                         ),
                         None,
                     )

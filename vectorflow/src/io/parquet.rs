@@ -164,7 +164,7 @@ where
                 Some(Ok(unit)) => unit,
                 _ => match self.ready.pop_front() {
                     Some(Err(e)) => return Err(e.into()),
-                    _ => unreachable!("the front is an error"),
+                    _ => continue,
                 },
             };
             let Some(batch) = unit.batches.get(self.at_batch) else {

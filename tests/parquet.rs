@@ -546,3 +546,35 @@ fn dictionary_encoded_strings_are_read_as_borrowed_str() {
         .collect();
     assert_eq!(shops, [Some("a"), Some("b"), None, Some("a")]);
 }
+
+#[test]
+fn partition_values_are_unescaped_and_hive_nulls_are_none() {
+    let dir = temp("escaped");
+    let _ = std::fs::remove_dir_all(&dir);
+    for city in ["New%20York", "__HIVE_DEFAULT_PARTITION__"] {
+        std::fs::create_dir_all(dir.join(format!("city={city}"))).unwrap();
+        let file = dir.join(format!("city={city}/part-0.parquet"));
+        write(&file, &batch(&planted(3, 7, 0.0)), 10, Compression::SNAPPY);
+    }
+    #[derive(serde::Deserialize)]
+    struct City<'a> {
+        city: Option<&'a str>,
+        n: i64,
+    }
+    let data = ParquetData::read::<City>(&dir).unwrap();
+    let rows: Vec<(Option<&str>, i64)> = (data.rows::<City>().unwrap().iter())
+        .map(|r| (r.city, r.n))
+        .collect();
+    // Sorted by path: `New%20York` before `__HIVE...` (`N` < `_`).
+    assert_eq!(
+        rows,
+        [
+            (Some("New York"), 0),
+            (Some("New York"), 1),
+            (Some("New York"), 2),
+            (None, 0),
+            (None, 1),
+            (None, 2)
+        ]
+    );
+}

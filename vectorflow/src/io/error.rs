@@ -15,6 +15,8 @@ pub struct ReadError {
     expected: String,
     found: Option<String>,
     io: Option<std::io::Error>,
+    /// The 0-based row group of a Parquet file (`line` is then 1 + the row within it).
+    row_group: Option<u32>,
     /// `expected` is a whole message (from serde), shown without "expected".
     verbatim: bool,
 }
@@ -29,6 +31,7 @@ impl ReadError {
             expected: String::new(),
             found: None,
             io: Some(source),
+            row_group: None,
             verbatim: false,
         }
     }
@@ -49,6 +52,7 @@ impl ReadError {
             expected: expected.into(),
             found: found.map(quote),
             io: None,
+            row_group: None,
             verbatim: false,
         }
     }
@@ -78,6 +82,20 @@ impl ReadError {
     pub(crate) fn with_found_text(mut self, found: String) -> Self {
         self.found = Some(found);
         self
+    }
+
+    /// Places the error in a Parquet file's 0-based row group `group`, at the 0-based row
+    /// `line - 1` within it.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub(crate) fn in_row_group(mut self, group: usize) -> Self {
+        self.row_group = Some(u32::try_from(group).unwrap_or(u32::MAX));
+        self
+    }
+
+    /// For a Parquet file, the 0-based row group; [`line`](Self::line) is then one more
+    /// than the 0-based row within it (0 when the error is about the whole row group).
+    pub fn row_group(&self) -> Option<u32> {
+        self.row_group
     }
 
     /// The file (or the name given to a reader that is not a file).
@@ -121,7 +139,13 @@ impl fmt::Display for ReadError {
         if let Some(io) = &self.io {
             return write!(f, "{}: {io}", self.file);
         }
-        write!(f, "{}:{}: ", self.file, self.line)?;
+        match self.row_group {
+            Some(g) if self.line > 0 => {
+                write!(f, "{}: row group {g}, row {}: ", self.file, self.line - 1)?
+            }
+            Some(g) => write!(f, "{}: row group {g}: ", self.file)?,
+            None => write!(f, "{}:{}: ", self.file, self.line)?,
+        }
         if let Some(field) = &self.field {
             write!(f, "{field}: ")?;
         }

@@ -45,6 +45,8 @@ mod chunk;
 mod error;
 mod libsvm;
 mod number;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod reader;
 mod rows;
 mod serde_rows;

@@ -1,12 +1,15 @@
-//! Readers: LIBSVM / SVMlight and Vowpal Wabbit text into sparse rows, CSV and JSON lines
-//! into the user's own (borrowing) row type. All stream in bounded chunks.
+//! Readers: LIBSVM / SVMlight and Vowpal Wabbit text into sparse rows; CSV, JSON lines
+//! and Parquet (feature `parquet`) into the user's own (borrowing) row type. All stream
+//! in bounded chunks, and each has a [`Stream`](crate::train::Stream) for
+//! `Trainer::fit_stream`.
 //!
-//! | format | whole file, in memory | streaming, chunk by chunk |
-//! | --- | --- | --- |
-//! | LIBSVM | `LibSvm::new().read_file(path)?` | `LibSvm::new().open(path)?.read_into(&mut rows)?` |
-//! | Vowpal Wabbit | `Vw::new().read_file(path)?` | `Vw::new().open(path)?.read_into(&mut rows)?` |
-//! | CSV | | `CsvReader::open(path)?.next_rows::<Row>()?` |
-//! | JSON lines | | `JsonLines::open(path)?.next_rows::<Row>()?` |
+//! | format | whole file, in memory | chunk by chunk | as a `Stream` |
+//! | --- | --- | --- | --- |
+//! | LIBSVM | `LibSvm::new().read_file(path)?` | `LibSvm::new().open(path)?.read_into(&mut rows)?` | `LibSvm::new().stream(path)?` |
+//! | Vowpal Wabbit | `Vw::new().read_file(path)?` | `Vw::new().open(path)?.read_into(&mut rows)?` | `Vw::new().stream(path)?` |
+//! | CSV | | `CsvReader::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::csv(path)?` |
+//! | JSON lines | | `JsonLines::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::json_lines(path)?` |
+//! | Parquet | `parquet::ParquetData::read::<Row>(path)?` | | `parquet::ParquetStream::<Row<'static>>::open(path)?` |
 //!
 //! ```no_run
 //! use vectorflow::io::{LibSvm, SparseFormat, SparseRows};

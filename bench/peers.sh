@@ -96,11 +96,12 @@ run_one() {
     rm -f "$t" "$WORK/pred"
     case "$system/$setting" in
         vectorflow/*)
-            local model passes
-            read -r model passes <<<"$setting"
+            local model passes mode
+            read -r model passes mode <<<"$setting"
+            # "stream": through the streaming reader (and the cache after pass 1).
             timed "$t" target/release/examples/bench --train "$DATA/train.svm" \
                 --test "$DATA/test.svm" --model "$model" --passes "${passes%p}" \
-                --threads "$THREADS" >"$WORK/vf.out"
+                --threads "$THREADS" ${mode:+--$mode} >"$WORK/vf.out"
             printf '%s\t%s\n' >&3 "$(steps "$t")" "$(grep '^RESULT' "$WORK/vf.out" |
                 sed -E 's/.*test_logloss=([^ ]+) test_acc=([^ ]+) test_auc=([^ ]+).*/\1\t\2\t\3/')"
             return
@@ -141,6 +142,9 @@ SETTINGS=(
     "vectorflow|lr 1p"
     "vectorflow|lr 3p"
     "vectorflow|mlp16 1p"
+    "vectorflow|lr 1p stream"
+    "vectorflow|lr 3p stream"
+    "vectorflow|mlp16 1p stream"
     "vw|lr 1p"
     "vw|lr 3p"
     "vw|nn16 1p"

@@ -4,7 +4,6 @@
 
 use libfuzzer_sys::fuzz_target;
 use vectorflow::network;
-use vectorflow::prelude::*;
 
 type Lr = network![Sparse<64> => Linear<1>];
 type Mlp = network![Sparse<16> => Linear<4> => ReLU => Linear<1>];

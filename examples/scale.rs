@@ -15,6 +15,10 @@
 #[allow(dead_code)]
 mod synth;
 
+#[path = "common/rss.rs"]
+mod rss;
+
+use rss::max_rss_mb;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -125,17 +129,6 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(a)
-}
-
-/// Peak resident memory in MB (Linux's `VmHWM`).
-fn max_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn main() -> ExitCode {

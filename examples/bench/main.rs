@@ -22,6 +22,10 @@
 
 mod reference;
 
+#[path = "../common/rss.rs"]
+mod rss;
+
+use rss::max_rss_mb;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -336,17 +340,6 @@ where
         .map(probability)
         .collect();
     Ok((secs, p))
-}
-
-/// The peak resident memory of this process in MB (Linux's `VmHWM`; NaN elsewhere).
-fn max_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 /// Prints the `RESULT` line; `wall` started before reading any data.

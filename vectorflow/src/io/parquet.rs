@@ -203,7 +203,7 @@ where
             .data
             .files
             .iter()
-            .map(|f| file_source(&f.path))
+            .map(|f| super::stream::file_source(&f.path))
             .collect();
         files.join("; ")
     }
@@ -562,16 +562,6 @@ fn invalid(name: &Arc<str>, msg: String) -> ReadError {
         name,
         std::io::Error::new(std::io::ErrorKind::InvalidData, msg),
     )
-}
-
-/// A file's path, size and modification time.
-fn file_source(path: &Path) -> String {
-    let meta = std::fs::metadata(path);
-    let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
-    let modified = modified
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    format!("{} ({len} bytes, modified {modified})", path.display())
 }
 
 /// The fields of a struct row type, found by asking it to deserialize from a probe.

@@ -200,7 +200,7 @@ where
 }
 
 /// A file's path, size and modification time.
-fn file_source(path: &Path) -> String {
+pub(crate) fn file_source(path: &Path) -> String {
     let meta = std::fs::metadata(path);
     let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
     let modified = modified

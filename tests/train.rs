@@ -137,10 +137,20 @@ fn xor_rows(n: usize, seed: u64) -> Vec<XorRow> {
 }
 
 fn fit_mlp(threads: usize, train: &[XorRow], test: &[XorRow]) -> (f64, f64, TrainReport) {
+    fit_mlp_with(threads, Sharing::Auto, train, test)
+}
+
+fn fit_mlp_with(
+    threads: usize,
+    sharing: Sharing,
+    train: &[XorRow],
+    test: &[XorRow],
+) -> (f64, f64, TrainReport) {
     let mut net = Mlp::new(Init::uniform(0.1).seed(3));
     let report = quiet(AdaGrad::new(0.1))
         .passes(6)
         .threads(threads)
+        .sharing(sharing)
         .fit(&mut net, train, Logistic)
         .unwrap();
     let (acc, loss) = score(test.iter().map(|r| (net.predict(r).unwrap()[0], r.y)));
@@ -358,36 +368,87 @@ fn a_seed_reproduces_training_bit_for_bit() {
 }
 
 #[test]
-fn hogwild_matches_one_thread() {
+fn several_threads_match_one_thread() {
     let (train, test) = (lr_rows(4000, 1), lr_rows(2000, 2));
-    let fit = |threads: usize| {
+    let fit = |threads: usize, sharing: Sharing| {
         let mut net = Lr::new(Init::zeros());
         quiet(AdaGrad::new(0.2))
             .passes(5)
             .threads(threads)
+            .sharing(sharing)
             .fit(&mut net, &train, Logistic)
             .unwrap();
         lr_eval(&net, &test)
     };
-    let (acc1, loss1) = fit(1);
-    for threads in [2, 4] {
-        let (acc, loss) = fit(threads);
-        assert!(
-            (acc - acc1).abs() <= 0.015 && (loss - loss1).abs() <= 0.01,
-            "{threads} threads: accuracy {acc} vs {acc1}, logloss {loss} vs {loss1}"
-        );
+    let (acc1, loss1) = fit(1, Sharing::Auto);
+    for sharing in [Sharing::Replicas, Sharing::Hogwild] {
+        for threads in [2, 4] {
+            let (acc, loss) = fit(threads, sharing);
+            assert!(
+                (acc - acc1).abs() <= 0.015 && (loss - loss1).abs() <= 0.01,
+                "{threads} threads, {sharing:?}: accuracy {acc} vs {acc1}, logloss {loss} vs {loss1}"
+            );
+        }
     }
 
     let (train, test) = (xor_rows(4000, 5), xor_rows(1000, 6));
     let (acc1, loss1, _) = fit_mlp(1, &train, &test);
-    for threads in [2, 4] {
-        let (acc, loss, report) = fit_mlp(threads, &train, &test);
-        assert_eq!(report.rows(), 6 * 4000);
-        assert!(
-            (acc - acc1).abs() <= 0.02 && (loss - loss1).abs() <= 0.01,
-            "MLP, {threads} threads: accuracy {acc} vs {acc1}, logloss {loss} vs {loss1}"
-        );
+    for sharing in [Sharing::Replicas, Sharing::Hogwild] {
+        for threads in [2, 4] {
+            let (acc, loss, report) = fit_mlp_with(threads, sharing, &train, &test);
+            assert_eq!(report.rows(), 6 * 4000);
+            assert!(
+                (acc - acc1).abs() <= 0.02 && (loss - loss1).abs() <= 0.01,
+                "MLP, {threads} threads, {sharing:?}: accuracy {acc} vs {acc1}, logloss {loss} vs {loss1}"
+            );
+        }
     }
+}
+
+/// Replicas share nothing while threads train, so several threads are as reproducible
+/// as one: the same seed and thread count give the same weights, bit for bit, over
+/// chunks and rounds of several merges.
+#[test]
+fn replicas_reproduce_training_bit_for_bit() {
+    let rows = xor_rows(40_000, 11);
+    let run = |threads: usize| {
+        let mut net = Mlp::new(Init::uniform(0.1).seed(1));
+        quiet(AdaGrad::new(0.05))
+            .passes(2)
+            .threads(threads)
+            .sharing(Sharing::Replicas)
+            .chunk_rows(10_000)
+            .fit(&mut net, &rows, Logistic)
+            .unwrap();
+        net.params().iter().map(|w| w.to_bits()).collect::<Vec<_>>()
+    };
+    let a = run(2);
+    assert!(
+        a == run(2),
+        "two threads give the same weights on every run"
+    );
+    assert!(run(3) == run(3), "so do three");
+    assert!(a != run(1), "each thread count has its own result");
+}
+
+#[test]
+fn replicas_refuse_priors() {
+    let rows = lr_rows(100, 3);
+    let mut net = Lr::new(Init::zeros());
+    let err = quiet(AdaGrad::new(0.1))
+        .threads(2)
+        .sharing(Sharing::Replicas)
+        .prior(Prior::l2(1e-3))
+        .fit(&mut net, &rows, Logistic)
+        .unwrap_err();
+    assert!(matches!(err, TrainError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("Sharing::Hogwild"), "{err}");
+    // The default shares by Hogwild when priors are on.
+    quiet(AdaGrad::new(0.1))
+        .threads(2)
+        .prior(Prior::l2(1e-3))
+        .fit(&mut net, &rows, Logistic)
+        .unwrap();
 }
 
 #[test]
@@ -770,6 +831,7 @@ fn hogwild_threads_apply_a_prior_once_per_row() {
         Trainer::new(Sgd::new(1.0))
             .prior(Prior::l2(1e-4))
             .threads(threads)
+            .sharing(Sharing::Hogwild)
             .progress(Progress::Silent)
             .fit(&mut net, &rows, no_gradient)
             .unwrap();

@@ -139,10 +139,52 @@ impl Params for [f32] {
     }
 }
 
+impl AtomicF32 {
+    /// Relaxed loads of a row of `N` floats, into an array the arithmetic can vectorise
+    /// (one bounds check for the row, not one per float).
+    #[inline(always)]
+    pub(crate) fn load_row<const N: usize>(row: &[AtomicF32]) -> [f32; N] {
+        let row: &[AtomicF32; N] = row.try_into().expect("row in bounds");
+        let mut out = [0.0f32; N];
+        for k in 0..N {
+            out[k] = row[k].load();
+        }
+        out
+    }
+
+    /// Relaxed stores of a row of `N` floats.
+    #[inline(always)]
+    pub(crate) fn store_row<const N: usize>(row: &[AtomicF32], x: &[f32; N]) {
+        let row: &[AtomicF32; N] = row.try_into().expect("row in bounds");
+        for k in 0..N {
+            row[k].store(x[k]);
+        }
+    }
+}
+
 impl Params for [AtomicF32] {
     #[inline(always)]
     fn get(&self, i: usize) -> f32 {
         self[i].load()
+    }
+    #[inline(always)]
+    fn row<const N: usize>(&self, off: usize) -> [f32; N] {
+        AtomicF32::load_row(&self[off..off + N])
+    }
+    #[inline]
+    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+        // Two accumulators, so consecutive rows' multiply-adds do not wait on each other.
+        let mut acc = [*y, [0.0f32; OUT]];
+        for (k, &(i, v)) in pairs.iter().enumerate() {
+            let r = self.row::<OUT>(off + i as usize * OUT);
+            let a = &mut acc[k & 1];
+            for o in 0..OUT {
+                a[o] += v * r[o];
+            }
+        }
+        for o in 0..OUT {
+            y[o] = acc[0][o] + acc[1][o];
+        }
     }
 }
 

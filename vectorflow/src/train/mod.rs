@@ -10,21 +10,40 @@
 //!   on the chunk before, and shuffled within the chunk.
 //!
 //! Each chunk's training rows are split into one contiguous part per thread, and every
-//! thread runs per-row SGD (or mini-batches) on the shared parameters without locks.
+//! thread runs per-row SGD (or mini-batches) on its part, without locks.
 //! What a pass depends on besides the weights (optimizer state, passes and rows so far)
 //! is a [`TrainState`] the net keeps, so training continues across calls and files.
 //! The parts: `state` (the training state), `pass` (the pass driver), `job` (one
 //! thread's rows), `feed`/`chunk`/`stream` (where rows come from), `store` (how
-//! threads read and update weights), `priors`, `early` (early stopping), `validate`,
-//! `progress` and `report`.
+//! threads read and update weights), `replica` (per-thread copies and their merges),
+//! `priors`, `early` (early stopping), `validate`, `progress` and `report`.
 //!
-//! **Soundness of Hogwild.** Threads share the weights and optimizer state as
-//! `&[AtomicF32]` (see [`crate::params::as_atomic`]) and access them only with Relaxed
-//! atomic loads and stores: no `&mut` is aliased and no `static mut` exists, so the
-//! races Hogwild tolerates (two threads updating one weight, one update lost) are
-//! well-defined. On x86-64 and ARM64 a Relaxed load or store is an ordinary move. Each
-//! thread owns its activations, gradients, input cache and random stream. With one
-//! thread no atomics are used at all, and a seed gives bit-identical results.
+//! **How threads share the weights** ([`Sharing`]). With one thread, training updates
+//! the net's buffers in place, and a seed gives bit-identical results. With several:
+//!
+//! - **Replicas** (the default): each thread trains its own copy of the weights and
+//!   optimizer state, with the same vectorised code as one thread, in rounds of up to
+//!   8,192 rows per thread. After each round the threads wait while every thread's
+//!   changes to the *hot* parameters are added into the net and copied back (the
+//!   biases, the dense layers and the Zipf head of the sparse rows: the 64-byte units
+//!   that at least 1/64 of the first round's rows touched). The *tail*, every other
+//!   touched unit, is merged the same way every 4 rounds and at the end of each pass.
+//!   While threads train, no cache line is shared, so none moves between cores, and
+//!   no memory is shared at all: there are no atomics and no data races, and a seed
+//!   and a thread count give bit-identical results. The cost is one copy of the
+//!   weights and state per thread, and a merge proportional to the units touched.
+//! - **Hogwild**: the threads share one copy as `&[AtomicF32]` (see
+//!   [`crate::params::as_atomic`]), accessed only with Relaxed atomic loads and stores,
+//!   so the races Hogwild tolerates (two threads updating one weight, one update lost)
+//!   are well-defined: no `&mut` is aliased and no `static mut` exists. It needs no
+//!   extra memory, but every row writes the output bias and the popular features'
+//!   rows, whose cache lines then bounce between the cores, and atomic rows of 16
+//!   floats are loaded and stored one float at a time. Lazy priors need it (their
+//!   stamps are shared), so [`Sharing::Auto`] uses it when priors are on.
+//!
+//! Each thread owns its activations, gradients, input cache and random stream.
+//! `examples/threads.rs` measures both schemes against one thread and against the
+//! machine's ceiling (two independent fits at once, sharing nothing).
 
 mod cache;
 mod chunk;
@@ -34,6 +53,7 @@ mod job;
 mod pass;
 mod priors;
 mod progress;
+mod replica;
 mod report;
 mod state;
 mod store;
@@ -43,6 +63,7 @@ mod validate;
 pub use chunk::StreamRow;
 pub use priors::Prior;
 pub use progress::Progress;
+
 pub use report::{PassReport, TrainError, TrainReport};
 pub use state::TrainState;
 pub use stream::{Stream, StreamError};
@@ -136,6 +157,24 @@ pub struct Trainer<O> {
     priors: Vec<(usize, Prior)>,
     chunk_rows: usize,
     cache: Option<std::path::PathBuf>,
+    sharing: Sharing,
+}
+
+/// How several training threads share the weights ([`Trainer::sharing`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sharing {
+    /// [`Sharing::Replicas`], or [`Sharing::Hogwild`] where replicas do not apply (with
+    /// priors).
+    #[default]
+    Auto,
+    /// Each thread trains its own copy of the weights and optimizer state, merged into
+    /// the net's at chunk boundaries: no cache line is shared while threads train, and
+    /// the result is deterministic for a thread count. Costs one copy of the weights
+    /// and state per thread. Not with priors.
+    Replicas,
+    /// Threads update one copy of the weights and state with Relaxed atomics, lock-free;
+    /// an update may be lost when two threads write one weight at once.
+    Hogwild,
 }
 
 impl<O: Optimizer> Trainer<O> {
@@ -157,15 +196,31 @@ impl<O: Optimizer> Trainer<O> {
             priors: Vec::new(),
             chunk_rows: 1 << 15,
             cache: None,
+            sharing: Sharing::Auto,
         }
     }
     /// The number of passes over the rows.
     pub fn passes(self, passes: usize) -> Self {
         Trainer { passes, ..self }
     }
-    /// The number of Hogwild threads.
+    /// The number of training threads.
     pub fn threads(self, threads: usize) -> Self {
         Trainer { threads, ..self }
+    }
+    /// How several threads share the weights ([`Sharing::Auto`] by default).
+    pub fn sharing(self, sharing: Sharing) -> Self {
+        Trainer { sharing, ..self }
+    }
+
+    /// Whether several threads train replicas (see [`Sharing`]), given whether priors
+    /// are active.
+    fn replicated(&self, priors: bool) -> bool {
+        self.threads > 1
+            && match self.sharing {
+                Sharing::Auto => !priors,
+                Sharing::Replicas => true,
+                Sharing::Hogwild => false,
+            }
     }
     /// Rows per update (1: per-row SGD). A mini-batch's gradients are averaged.
     pub fn batch(self, batch: usize) -> Self {

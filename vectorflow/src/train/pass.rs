@@ -7,8 +7,9 @@ use super::feed::Feed;
 use super::job::{self, Clock, Job};
 use super::priors::Priors;
 use super::progress::{self, Counters};
+use super::replica::{Replicas, FULL_EVERY, SYNC_ROWS};
 use super::store::{Plain, Shared};
-use super::{EarlyStop, PassReport, TrainError, TrainReport, TrainState, Trainer};
+use super::{EarlyStop, PassReport, Sharing, TrainError, TrainReport, TrainState, Trainer};
 use crate::layers::InputLayer;
 use crate::loss::Loss;
 use crate::network::{Net, Stack};
@@ -60,6 +61,16 @@ impl<O: Optimizer> Trainer<O> {
         let error = Mutex::new(None);
         let stop = AtomicBool::new(false);
         let (mut train, mut hold) = (Vec::new(), Vec::new());
+        if self.threads > 1 && self.sharing == Sharing::Replicas && priors.active() {
+            return Err(TrainError::Config(
+                "priors need shared weights: use Sharing::Hogwild (or Sharing::Auto) with priors"
+                    .into(),
+            ));
+        }
+        let mut replicas = self.replicated(priors.active()).then(|| {
+            let planes = &*state.planes_mut();
+            Replicas::new(self.threads, net.params(), planes)
+        });
 
         std::thread::scope(|scope| -> Result<(), TrainError> {
             scope.spawn(|| progress::report(self.progress, &counters, total, start));
@@ -87,6 +98,7 @@ impl<O: Optimizer> Trainer<O> {
                     pass,
                 };
                 let (mut seen, mut chunks) = (0usize, 0u64);
+                let mut since_full = 0usize;
                 let mut held = (0.0f64, 0.0f64, 0usize);
                 feed.pass(global, &mut |chunk| {
                     job::split(self, chunk, &mut train, &mut hold);
@@ -114,6 +126,48 @@ impl<O: Optimizer> Trainer<O> {
                             stamps: &mut stamps,
                         };
                         job.run::<I, S, _, _>(&mut store, chunk, &train, base, seed(0));
+                    } else if let Some(reps) = replicas.as_mut() {
+                        // Rounds of a few thousand rows per thread, each ending in a merge
+                        // of the hot units, so that no thread drifts far from the others.
+                        // A small chunk still gets a few rounds.
+                        let per_thread = (train.len() / (2 * self.threads)).clamp(256, SYNC_ROWS);
+                        let round = per_thread * self.threads;
+                        for (r, rows) in train.chunks(round).enumerate() {
+                            let part = rows.len().div_ceil(self.threads).max(1);
+                            let mut stores = reps.stores();
+                            pool.scope(|s| {
+                                let parts = rows.chunks(part).zip(stores.iter_mut());
+                                for (t, (rows, store)) in parts.enumerate() {
+                                    let job = &job;
+                                    let clock = Clock {
+                                        base: base.base + r * round,
+                                        stride: self.threads,
+                                        phase: t,
+                                        ..base
+                                    };
+                                    let seed = seed(((r as u64) << 16) | t as u64);
+                                    s.spawn(move |_| {
+                                        job.run::<I, S, _, _>(store, chunk, rows, clock, seed)
+                                    });
+                                }
+                            });
+                            drop(stores);
+                            let mut planes = [&mut p0[..], &mut p1[..], &mut p2[..]];
+                            reps.merge_hot::<O>(params, &mut planes, rows.len());
+                            since_full += 1;
+                            if since_full == FULL_EVERY {
+                                reps.merge_all::<O>(params, &mut planes);
+                                since_full = 0;
+                            }
+                        }
+                        // Holdout rows are scored with every thread's updates.
+                        if !hold.is_empty() {
+                            reps.merge_all::<O>(
+                                params,
+                                &mut [&mut p0[..], &mut p1[..], &mut p2[..]],
+                            );
+                            since_full = 0;
+                        }
                     } else {
                         let store = Shared {
                             w: as_atomic(params),
@@ -160,6 +214,11 @@ impl<O: Optimizer> Trainer<O> {
                 })?;
                 if seen == 0 {
                     return Err(TrainError::NoRows);
+                }
+                if let Some(reps) = replicas.as_mut() {
+                    let (params, _) = net.parts_mut();
+                    let [p0, p1, p2] = state.planes_mut();
+                    reps.merge_all::<O>(params, &mut [&mut p0[..], &mut p1[..], &mut p2[..]]);
                 }
                 // Prior stamps count this pass's rows; the flush brings every row to the
                 // pass's end, after which they start again from 0.

@@ -8,16 +8,13 @@
 //!   (the race Hogwild accepts by design), but no read ever tears and there is no
 //!   undefined behaviour.
 //!
-//! Optimizer state is shared, not per thread: per-thread state would multiply the
-//! largest buffer (one float per weight and state) by the thread count, and AdaGrad's
-//! accumulators would each see only a fraction of the gradients, taking larger steps
-//! than one thread does. Its speed gain is small: with the state traffic removed
-//! altogether (an upper bound for per-thread state), two threads trained
-//! Sparse(2^20) → 16 → ReLU → 1 12% faster (462k against 414k rows/s).
+//! A third, `replica::Tracked`, is a plain store over one thread's replica that also
+//! records which units it touched, for the merges (see the `train` module docs).
 //!
-//! The atomics cost nothing for rows of one float (logistic regression) but about 2.2×
-//! per thread for rows of 16 (LLVM does not vectorise atomic loads and stores), which is
-//! why one thread uses [`Plain`].
+//! Atomic rows are loaded into local arrays and stepped by the same vectorised code as
+//! plain rows; the loads and stores themselves stay one float at a time (LLVM does not
+//! combine atomic accesses), which makes a Hogwild row of 16 about twice as slow as a
+//! plain one.
 
 use crate::kernels;
 use crate::optim::{Optimizer, MAX_STATE};
@@ -114,6 +111,21 @@ fn update_row<O: Optimizer>(
             }
         }
     }
+}
+
+/// [`update_row`], never inlined: called on local copies of atomic rows, where inlined
+/// code stays scalar (LLVM does not combine the atomic loads that filled them).
+#[inline(never)]
+fn update_local<O: Optimizer>(
+    opt: O,
+    w: &mut [f32],
+    s0: &mut [f32],
+    s1: &mut [f32],
+    s2: &mut [f32],
+    grad: &[f32],
+    scale: f32,
+) {
+    update_row(opt, w, s0, s1, s2, grad, scale)
 }
 
 /// [`update_row`] for every row of a sparse input that a data row touches, in one loop
@@ -302,22 +314,40 @@ impl Store for Shared<'_> {
         scale: f32,
     ) {
         let opt = *opt;
+        let load = |plane: &[AtomicF32], o: usize, used: bool| {
+            if used {
+                AtomicF32::load_row::<OUT>(&plane[o..o + OUT])
+            } else {
+                [0.0; OUT]
+            }
+        };
         for &(i, v) in pairs {
             let o = off + i as usize * OUT;
-            let wa = &self.w[o..o + OUT];
-            let mut w: [f32; OUT] = std::array::from_fn(|k| wa[k].load());
-            let mut s = [[0.0f32; OUT]; MAX_STATE];
-            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
-                let p = &plane[o..o + OUT];
-                s[j] = std::array::from_fn(|k| p[k].load());
-            }
-            update_arrays(opt, &mut w, &mut s, v, dy, scale);
-            for (a, x) in wa.iter().zip(w) {
-                a.store(x);
-            }
-            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
-                for (a, x) in plane[o..o + OUT].iter().zip(s[j]) {
-                    a.store(x);
+            let mut w = AtomicF32::load_row::<OUT>(&self.w[o..o + OUT]);
+            let [p0, p1, p2] = self.s;
+            let mut s0 = load(p0, o, O::STATE > 0);
+            let mut s1 = load(p1, o, O::STATE > 1);
+            let mut s2 = load(p2, o, O::STATE > 2);
+            let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
+            // The vectorised step of the plain store, on local copies.
+            let n = |used: bool| if used { OUT } else { 0 };
+            update_local(
+                opt,
+                &mut w,
+                &mut s0[..n(O::STATE > 0)],
+                &mut s1[..n(O::STATE > 1)],
+                &mut s2[..n(O::STATE > 2)],
+                &g,
+                scale,
+            );
+            AtomicF32::store_row(&self.w[o..o + OUT], &w);
+            for (used, plane, x) in [
+                (O::STATE > 0, p0, &s0),
+                (O::STATE > 1, p1, &s1),
+                (O::STATE > 2, p2, &s2),
+            ] {
+                if used {
+                    AtomicF32::store_row(&plane[o..o + OUT], x);
                 }
             }
         }

@@ -40,6 +40,7 @@
 pub mod explain;
 pub mod features;
 pub mod file;
+pub mod gradcheck;
 pub mod hash;
 pub mod init;
 pub mod io;

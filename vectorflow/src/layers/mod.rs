@@ -64,8 +64,14 @@ impl<A: Zeroed, B: Zeroed, C: Zeroed> Zeroed for (A, B, C) {
     }
 }
 
-/// A fixed-width activation vector, `[f32; N]`.
-pub trait Buf: Zeroed + Copy + AsRef<[f32]> + AsMut<[f32]> + 'static {
+mod sealed {
+    pub trait Sealed {}
+    impl<const N: usize> Sealed for [f32; N] {}
+}
+
+/// A fixed-width activation vector, `[f32; N]` (only: a stack's layers meet at arrays, so
+/// it is sealed).
+pub trait Buf: Zeroed + Copy + AsRef<[f32]> + AsMut<[f32]> + sealed::Sealed + 'static {
     /// The width.
     const WIDTH: usize;
 }
@@ -101,6 +107,11 @@ impl Ctx {
 }
 
 /// A layer of the dense stack that follows the input layer.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a layer: `network!` takes any path other than its built-ins as a type implementing `vectorflow::layers::Layer`",
+    label = "not a `Layer`",
+    note = "implement `Layer` for it, or, for an element-wise function, implement `Activation` and write `Act<{Self}>`"
+)]
 pub trait Layer: 'static {
     /// The input vector.
     type In: Buf;

@@ -316,6 +316,44 @@ fn the_check_names_each_mistake() {
     assert!(e.to_string().contains("must write (not add to)"), "{e}");
     let e = check_gradients::<Broken<OneOutput, 4>>().unwrap_err();
     assert_eq!(e.kind, GradErrorKind::OutputUnset(1), "{e}");
+
+    /// A zigzag of period 0.05: every point is within a step of a kink.
+    struct Zigzag;
+    impl Activation for Zigzag {
+        const NAME: &'static str = "Zigzag";
+        fn f(x: f32) -> f32 {
+            ((x * 20.0).rem_euclid(1.0) - 0.5).abs()
+        }
+        fn df(x: f32, _y: f32) -> f32 {
+            if (x * 20.0).rem_euclid(1.0) < 0.5 {
+                -20.0
+            } else {
+                20.0
+            }
+        }
+    }
+    let e = check_gradients::<Act<Zigzag, 4>>().unwrap_err();
+    assert!(
+        matches!(e.kind, GradErrorKind::Kinks { skipped, live } if skipped * 4 > live),
+        "{e}"
+    );
+    /// Constant: there is no gradient to check.
+    struct Flat;
+    impl Activation for Flat {
+        const NAME: &'static str = "Flat";
+        fn f(_x: f32) -> f32 {
+            0.5
+        }
+        fn df(_x: f32, _y: f32) -> f32 {
+            0.0
+        }
+    }
+    let e = check_gradients::<Act<Flat, 4>>().unwrap_err();
+    assert_eq!(e.kind, GradErrorKind::Zero);
+    assert_eq!(
+        e.to_string(),
+        "Flat (trial 0, prediction): every gradient is zero: nothing was checked"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

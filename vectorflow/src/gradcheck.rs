@@ -13,7 +13,7 @@
 //! neither side's slope. [`derivative`] tells such a point apart from the forward pass
 //! alone, by the way the differences change with the step, so a wrong `backward` cannot
 //! hide there: those values are left out, and only while they are at most a quarter of
-//! the values with a gradient.
+//! the values with a gradient over the whole check.
 //!
 //! The same pieces ([`derivative`], [`compare`]) check whole networks in the crate's
 //! tests (tests/gradients.rs).
@@ -225,7 +225,8 @@ pub enum GradErrorKind {
     /// `backward` left `dx[i]` unset (a layer must write every input gradient, not add
     /// to it).
     InputGradUnset(usize),
-    /// So many values sit near a kink that too little is left to check.
+    /// So many values sit near a kink that too little is left to check (over the whole
+    /// check: then `trial` is 0).
     Kinks {
         /// Values near a kink.
         skipped: usize,
@@ -361,6 +362,7 @@ impl GradCheck {
             cosine: 1.0,
         };
         let mut any = false;
+        let mut live_total = 0;
         for trial in 0..self.trials {
             let seed = self.seed.wrapping_add(trial as u64);
             let mut rng = Rng::new(seed);
@@ -383,7 +385,8 @@ impl GradCheck {
                     Ctx::predict()
                 };
                 let trial = Trial::<L> { c, ctx };
-                let agreement = trial.check(&w, &x).map_err(fail)?;
+                let (agreement, live) = trial.check(&w, &x).map_err(fail)?;
+                live_total += live;
                 any |= agreement.sums[1] > 0.0 && agreement.sums[2] > 0.0;
                 report.checked += agreement.checked;
                 report.skipped += agreement.skipped;
@@ -397,13 +400,20 @@ impl GradCheck {
                 }
             }
         }
+        let whole = |kind| GradError {
+            layer: layer.clone(),
+            trial: 0,
+            train: false,
+            kind,
+        };
+        if report.skipped * 4 > live_total {
+            return Err(whole(GradErrorKind::Kinks {
+                skipped: report.skipped,
+                live: live_total,
+            }));
+        }
         if !any {
-            return Err(GradError {
-                layer,
-                trial: 0,
-                train: false,
-                kind: GradErrorKind::Zero,
-            });
+            return Err(whole(GradErrorKind::Zero));
         }
         Ok(report)
     }
@@ -437,7 +447,8 @@ impl<L: Layer> Trial<L> {
             .sum()
     }
 
-    fn check(&self, w: &[f32], x: &L::In) -> Result<Agreement, GradErrorKind> {
+    /// The agreement of the gradients, and how many values have one.
+    fn check(&self, w: &[f32], x: &L::In) -> Result<(Agreement, usize), GradErrorKind> {
         let (y, s) = self.forward(w, x);
         if let Some(i) = y.as_ref().iter().position(|v| v.is_nan()) {
             return Err(GradErrorKind::OutputUnset(i));
@@ -482,21 +493,19 @@ impl<L: Layer> Trial<L> {
             numeric.push(d.value);
             skip.push(d.kink);
         }
-        let skipped = skip.iter().filter(|&&s| s).count();
         let live = analytic.iter().filter(|&&g| g != 0.0).count();
-        if skipped * 4 > live {
-            return Err(GradErrorKind::Kinks { skipped, live });
-        }
-        compare(&analytic, &numeric, &skip).map_err(|d| GradErrorKind::Mismatch {
-            value: if d.index < w.len() {
-                Value::Param(d.index)
-            } else {
-                Value::Input(d.index - w.len())
-            },
-            analytic: d.analytic,
-            numeric: d.numeric,
-            relative: d.relative,
-        })
+        let agreement =
+            compare(&analytic, &numeric, &skip).map_err(|d| GradErrorKind::Mismatch {
+                value: if d.index < w.len() {
+                    Value::Param(d.index)
+                } else {
+                    Value::Input(d.index - w.len())
+                },
+                analytic: d.analytic,
+                numeric: d.numeric,
+                relative: d.relative,
+            })?;
+        Ok((agreement, live))
     }
 }
 

@@ -289,7 +289,7 @@ fn the_check_names_each_mistake() {
     assert_eq!((e.trial, e.train), (0, false));
     match e.kind {
         GradErrorKind::Mismatch {
-            value: Value::Input(0),
+            value: Value::X(0),
             analytic,
             numeric,
             ..

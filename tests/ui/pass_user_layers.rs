@@ -55,14 +55,21 @@ type Model = network![
         => my::Pairs<2, 1>
 ];
 
+#[derive(Features)]
+struct Row {
+    #[label]
+    y: bool,
+    #[hash]
+    word: &'static str,
+}
+
 fn main() {
     let net = Model::new(Init::uniform(0.1).seed(7));
-    let row = vec![(3u32, 1.0f32)];
-    let _ = row;
+    let [p] = net.predict(&Row { y: true, word: "a" }).unwrap();
+    assert!(p.is_finite());
     assert_eq!(
         Model::topology(),
         "Sparse(64) => Linear(64->8) => Leaky => Pairs(8->4) => Leaky => Linear(4->2) => Pairs(2->1)"
     );
     assert_eq!(Model::PARAMS, 64 * 8 + 8 + 4 * 2 + 2);
-    let _ = net;
 }

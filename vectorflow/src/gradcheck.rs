@@ -192,14 +192,14 @@ pub enum Value {
     /// The layer's parameter `i`.
     Param(usize),
     /// The input `x[i]`.
-    Input(usize),
+    X(usize),
 }
 
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Value::Param(i) => write!(f, "parameter {i}"),
-            Value::Input(i) => write!(f, "input x[{i}]"),
+            Value::X(i) => write!(f, "input x[{i}]"),
         }
     }
 }
@@ -499,7 +499,7 @@ impl<L: Layer> Trial<L> {
                 value: if d.index < w.len() {
                     Value::Param(d.index)
                 } else {
-                    Value::Input(d.index - w.len())
+                    Value::X(d.index - w.len())
                 },
                 analytic: d.analytic,
                 numeric: d.numeric,

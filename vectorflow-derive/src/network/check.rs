@@ -124,12 +124,13 @@ pub fn check(spec: Spec) -> syn::Result<Net> {
         }
         match (k, r.kind) {
             (0, Some(Kind::Linear { bias })) => input = Some((r.out.clone(), bias)),
-            (0, _) => errors.push(first_not_linear(layer, &inputs_desc)),
+            (0, Some(_)) => errors.push(first_not_linear(layer, &inputs_desc)),
             (_, Some(kind)) => stack.push(Resolved {
                 kind,
                 input: prev.clone(),
                 out: r.out.clone(),
             }),
+            // No kind: `resolve` reported the layer's mistake.
             (_, None) => {}
         }
         prev_desc = format!("the previous layer `{text}`");

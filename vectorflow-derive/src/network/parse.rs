@@ -191,37 +191,39 @@ pub enum Layer {
 
 impl Parse for Layer {
     fn parse(input: ParseStream) -> Result<Layer> {
-        // A lone name of the table (not the start of a path) takes the built-ins' syntax.
-        let builtin = input.peek(Ident) && !input.peek2(Token![::]) && {
-            let name = input.fork().parse::<Ident>()?.to_string();
-            check::builtin(&name).is_some() || check::is_input(&name)
+        // A lone name (not the start of a path) of the table takes the built-ins' syntax.
+        let lone = if input.peek(Ident) && !input.peek2(Token![::]) {
+            Some(input.fork().parse::<Ident>()?.to_string())
+        } else {
+            None
         };
-        if builtin {
-            return Ok(Layer::Builtin(input.parse()?));
+        match lone.as_deref() {
+            Some(name) if check::builtin(name).is_some() || check::is_input(name) => {
+                Ok(Layer::Builtin(input.parse()?))
+            }
+            Some("Act") => {
+                let name: Ident = input.parse()?;
+                input.parse::<Token![<]>().map_err(|_| {
+                    Error::new(
+                        name.span(),
+                        "`Act` takes an activation type, e.g. `Act<MyActivation>`",
+                    )
+                })?;
+                let f: Box<syn::Type> = input.parse()?;
+                let width = if input.peek(Token![,]) {
+                    input.parse::<Token![,]>()?;
+                    Some(input.parse::<Arg>()?)
+                } else {
+                    None
+                };
+                input.parse::<Token![>]>()?;
+                Ok(Layer::Act { name, f, width })
+            }
+            _ if input.peek(Ident) || input.peek(Token![::]) || input.peek(Token![<]) => {
+                Ok(Layer::User(input.parse()?))
+            }
+            _ => Err(input.error("expected a layer, such as `Linear<16>` or `ReLU`")),
         }
-        if input.peek(Ident) && !input.peek2(Token![::]) && input.fork().parse::<Ident>()? == "Act"
-        {
-            let name: Ident = input.parse()?;
-            input.parse::<Token![<]>().map_err(|_| {
-                Error::new(
-                    name.span(),
-                    "`Act` takes an activation type, e.g. `Act<MyActivation>`",
-                )
-            })?;
-            let f: Box<syn::Type> = input.parse()?;
-            let width = if input.peek(Token![,]) {
-                input.parse::<Token![,]>()?;
-                Some(input.parse::<Arg>()?)
-            } else {
-                None
-            };
-            input.parse::<Token![>]>()?;
-            return Ok(Layer::Act { name, f, width });
-        }
-        if !(input.peek(Ident) || input.peek(Token![::]) || input.peek(Token![<])) {
-            return Err(input.error("expected a layer, such as `Linear<16>` or `ReLU`"));
-        }
-        Ok(Layer::User(input.parse()?))
     }
 }
 

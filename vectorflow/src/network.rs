@@ -266,7 +266,9 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 
     /// A one-line description of the topology, e.g.
-    /// `Sparse(65536) => Linear(65536->8) => ReLU => Linear(8->1)`.
+    /// `Sparse(65536) => Linear(65536->8) => ReLU => Linear(8->1)`: each layer's
+    /// [`Layer::describe`], a user layer's too. Model files store it, and refuse to load
+    /// into a net whose topology differs.
     pub fn topology() -> String {
         let mut s = String::new();
         I::describe(&mut s);

@@ -69,8 +69,8 @@ mod sealed {
     impl<const N: usize> Sealed for [f32; N] {}
 }
 
-/// A fixed-width activation vector, `[f32; N]` (only: a stack's layers meet at arrays, so
-/// it is sealed).
+/// A fixed-width activation vector: `[f32; N]` and nothing else, since the layers of a
+/// stack meet at arrays (the trait is sealed).
 pub trait Buf: Zeroed + Copy + AsRef<[f32]> + AsMut<[f32]> + sealed::Sealed + 'static {
     /// The width.
     const WIDTH: usize;
@@ -116,9 +116,9 @@ impl Ctx {
 /// the layer's name; its `Out` is the next layer's input.
 ///
 /// A layer holds no data. Its `PARAMS` parameters live in the net's flat buffer from the
-/// offset `off` the stack hands it, read through `p` (under Hogwild other threads update
-/// them meanwhile, so read each one once per pass); per-row state kept from forward to
-/// backward is its `Scratch`. The rules, all checked by [`check_gradients`]:
+/// offset `off` the stack hands it, read through `p` (under Hogwild, other threads may
+/// update them between its forward and backward passes: no locking is needed, each read is
+/// atomic); per-row state kept from forward to backward is its `Scratch`. The rules, all checked by [`check_gradients`]:
 ///
 /// - `forward` writes every output;
 /// - `backward` writes (not adds to) every entry of `dx`, then hands the parameters'

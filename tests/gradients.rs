@@ -16,10 +16,15 @@
 //! [`relu_backpropagates`], [`tanh_backward_uses_one_minus_y_squared`] and
 //! [`dropout_backward_applies_mask_and_scale`].
 //!
+//! The step, tolerances, numeric derivative and comparison are the public
+//! [`vectorflow::gradcheck`]'s, which also checks each layer alone
+//! ([`every_builtin_layer_passes_check_gradients`]).
+//!
 //! `GRAD_VERBOSE=1 cargo test --test gradients -- --nocapture` prints each check's worst
 //! error.
 
 use vectorflow::features::{group_id, DenseGroup, FeatureError, Features, SparseGroup};
+use vectorflow::gradcheck::{check_gradients, compare, derivative, GradCheck, COSINE, STEP};
 use vectorflow::layers::{Buf, InputFeed, InputLayer, Zeroed};
 use vectorflow::network::{Stack, Workspace};
 use vectorflow::params::Accumulate;
@@ -72,17 +77,6 @@ impl<const N: usize> DenseGroup<{ group_id("") }, N> for DenseRow<N> {
 
 // ---------------------------------------------------------------------------------------
 // The harness.
-
-/// Relative step of the central differences: `h = STEP · max(1, |w_i|)`.
-const STEP: f32 = 4e-2;
-/// Denominator floor of the relative error, below which errors are absolute. The f32
-/// forward pass rounds the loss by a few 1e-7 of its size, which is up to ~2e-5 in the
-/// difference quotient: with a floor of 1e-3 that alone fails some seeds of the deep net.
-const FLOOR: f64 = 5e-3;
-/// The largest relative error allowed for any parameter.
-const TOL: f64 = 1e-2;
-/// The smallest cosine similarity allowed between the gradient vectors.
-const COSINE: f64 = 0.9999;
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {
@@ -147,23 +141,15 @@ where
     S: Stack<In = I::Out>,
 {
     let mut wp = w.to_vec();
-    let mut central = |i: usize, h: f32| {
-        let w0 = w[i];
-        let (up, down) = (w0 + h, w0 - h);
-        wp[i] = up;
-        let lu = loss(&outputs::<I, S, R>(&wp, row, mode), c);
-        wp[i] = down;
-        let ld = loss(&outputs::<I, S, R>(&wp, row, mode), c);
-        wp[i] = w0;
-        // The step actually taken, after rounding to f32.
-        (lu - ld) / (up as f64 - down as f64)
-    };
     (0..w.len())
         .map(|i| {
-            let h = STEP * w[i].abs().max(1.0);
-            // Richardson extrapolation cancels the h² error term of central differences,
-            // which lets the step be large and so keeps the f32 rounding noise small.
-            (4.0 * central(i, h / 2.0) - central(i, h)) / 3.0
+            let at = |v: f32| {
+                wp[i] = v;
+                let l = loss(&outputs::<I, S, R>(&wp, row, mode), c);
+                wp[i] = w[i];
+                l
+            };
+            derivative(at, w[i]).value
         })
         .collect()
 }
@@ -203,27 +189,18 @@ where
         "{}: {skipped} parameters near a kink, of {live} with a gradient; pick another row",
         Net::<I, S>::topology(),
     );
-    let (mut dot, mut aa, mut nn) = (0.0f64, 0.0f64, 0.0f64);
-    let mut worst = (0.0f64, 0usize);
-    for (i, (&ai, &ni)) in a.iter().zip(&n).enumerate() {
-        if skip.get(i) == Some(&true) {
-            continue;
-        }
-        let ai = ai as f64;
-        assert!(
-            ai.is_finite(),
-            "{}: gradient {i} is {ai}",
-            Net::<I, S>::topology()
-        );
-        let rel = (ai - ni).abs() / (ai.abs() + ni.abs()).max(FLOOR);
-        if rel > worst.0 {
-            worst = (rel, i);
-        }
-        dot += ai * ni;
-        aa += ai * ai;
-        nn += ni * ni;
-    }
-    let (rel, i) = worst;
+    let agreement = compare(&a, &n, skip).unwrap_or_else(|d| {
+        panic!(
+            "{} ({mode:?}): parameter {} of {}: analytic {} vs numeric {} (relative error {:.2e})",
+            Net::<I, S>::topology(),
+            d.index,
+            a.len(),
+            d.analytic,
+            d.numeric,
+            d.relative,
+        )
+    });
+    let (rel, i) = agreement.worst;
     if std::env::var_os("GRAD_VERBOSE").is_some() {
         eprintln!(
             "{} ({mode:?}): {} parameters, {skipped} skipped, worst relative error {rel:.2e} at {i} ({} vs {})",
@@ -233,20 +210,13 @@ where
             n[i],
         );
     }
-    assert!(
-        rel < TOL,
-        "{} ({mode:?}): parameter {i} of {}: analytic {} vs numeric {} (relative error {rel:.2e})",
-        Net::<I, S>::topology(),
-        a.len(),
-        a[i],
-        n[i],
-    );
+    let [_, aa, nn] = agreement.sums;
     assert!(
         aa > 0.0 && nn > 0.0,
         "{}: zero gradient, nothing checked",
         Net::<I, S>::topology()
     );
-    let cosine = dot / (aa.sqrt() * nn.sqrt());
+    let cosine = agreement.cosine();
     assert!(
         cosine > COSINE,
         "{} ({mode:?}): cosine similarity {cosine}",
@@ -392,6 +362,35 @@ fn dense_input() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Each layer alone, through the public check a user's layer takes.
+
+#[test]
+fn every_builtin_layer_passes_check_gradients() {
+    use vectorflow::layers::{Act, Dropout, Linear, ReLU, SeLU, Sigmoid, TanH};
+    for seed in [1, 2, 3] {
+        let check = GradCheck::new().seed(seed).trials(4);
+        let linear = check.check::<Linear<5, 3, true>>().unwrap();
+        // Smooth: nothing near a kink, every value compared.
+        assert_eq!((linear.params, linear.skipped), (5 * 3 + 3, 0));
+        assert_eq!(linear.checked, (18 + 5) * 4 * 2);
+        check.check::<Linear<4, 2, false>>().unwrap();
+        check.check::<Act<TanH, 8>>().unwrap();
+        check.check::<Act<Sigmoid, 8>>().unwrap();
+        // Kinked at 0: a few inputs may be left out.
+        let relu = check.check::<Act<ReLU, 8>>().unwrap();
+        assert!(relu.skipped * 8 < relu.checked, "{relu:?}");
+        check.check::<Act<SeLU, 8>>().unwrap();
+        check.check::<Dropout<8, 500_000>>().unwrap();
+    }
+    // Xavier-initialised weights, as a net starts from.
+    GradCheck::new()
+        .init(Init::xavier())
+        .check::<Linear<6, 6, true>>()
+        .unwrap();
+    check_gradients::<Dropout<16, 100_000>>().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------

@@ -87,6 +87,15 @@ pub fn derive_category(input: TokenStream) -> TokenStream {
 }
 
 /// Builds a network type: `network![Sparse<{1 << 20}> => Linear<16> => ReLU => Linear<1>]`.
+///
+/// Inputs (`Sparse<DIM>`, `Dense<N>`, optionally `group: ...`) come first, separated by
+/// commas; then `=>`-separated layers, the first a `Linear`. Built-in layers: `Linear<OUT>`
+/// (`Linear<IN, OUT>`, `bias = false`), `ReLU`, `TanH`, `Sigmoid`, `SeLU` (each with an
+/// optional input width, `ReLU<16>`), `Dropout<RATE>`. `Act<F>` applies a user's
+/// `vectorflow::layers::Activation` `F`; any other path is a user type implementing
+/// `vectorflow::layers::Layer`. Every layer's input width is checked against the previous
+/// layer's output: by the macro when both are literals, else by a compile-time check whose
+/// error points at the user's token.
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
     network::expand(input.into()).into()

@@ -6,6 +6,8 @@
 //!
 //! - `#[derive(Features)]` turns a row struct into a zero-copy sparse feature extractor.
 //! - `network!` builds a statically typed layer stack; shape mistakes are compile errors.
+//!   Your own layers ([`layers::Layer`]) and activations join the built-ins, and
+//!   [`gradcheck::check_gradients`] checks their gradients.
 //! - [`explain`] takes a prediction apart by feature name (`carrier=UA`,
 //!   `origin×dest=EWR×IAH`) and ranks the features that matter most, with their hash
 //!   collisions.
@@ -40,6 +42,7 @@
 pub mod explain;
 pub mod features;
 pub mod file;
+pub mod gradcheck;
 pub mod hash;
 pub mod init;
 pub mod io;

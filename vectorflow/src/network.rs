@@ -5,7 +5,9 @@
 
 use crate::features::FeatureError;
 use crate::init::Init;
-use crate::layers::{Block, Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed};
+use crate::layers::{
+    Activation, Block, Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed,
+};
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
 use crate::train::TrainState;
@@ -264,7 +266,9 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 
     /// A one-line description of the topology, e.g.
-    /// `Sparse(65536) => Linear(65536->8) => ReLU => Linear(8->1)`.
+    /// `Sparse(65536) => Linear(65536->8) => ReLU => Linear(8->1)`: each layer's
+    /// [`Layer::describe`], a user layer's too. Model files store it, and refuse to load
+    /// into a net whose topology differs.
     pub fn topology() -> String {
         let mut s = String::new();
         I::describe(&mut s);
@@ -411,6 +415,30 @@ where
     Width<WRITTEN>: SameWidth<WRITTEN, PREV>,
 {
 }
+
+/// Implemented only when a user layer `L`'s input width `IN` (its `Layer::In`) equals the
+/// width `PREV` the layer before it outputs; `network!` emits a [`layer_takes`] call for
+/// each user layer.
+#[diagnostic::on_unimplemented(
+    message = "the layer `{L}` takes an input of width {IN}, but the layer before it outputs width {PREV}",
+    label = "this layer's `Layer::In` is [f32; {IN}], the previous layer outputs {PREV}",
+    note = "a layer's input width is the previous layer's output width: make the layer before it output {IN}, or give this one an input of width {PREV}"
+)]
+pub trait LayerTakes<L, const IN: usize, const PREV: usize> {}
+
+impl<L, const N: usize> LayerTakes<L, N, N> for Width<N> {}
+
+/// Compiles only when the user layer `L` takes width `PREV` (see [`LayerTakes`]).
+#[doc(hidden)]
+pub const fn layer_takes<L, const IN: usize, const PREV: usize>()
+where
+    Width<IN>: LayerTakes<L, IN, PREV>,
+{
+}
+
+/// Compiles only when `F` implements [`Activation`], the type `Act<F>` applies.
+#[doc(hidden)]
+pub const fn activation<F: Activation>() {}
 
 /// Carries a network type through the width checks `network!` emits.
 pub trait Checked<T> {

@@ -5,6 +5,11 @@ use crate::params::{Learn, Params};
 use std::marker::PhantomData;
 
 /// An element-wise function and its derivative.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an activation: `Act<{Self}>` needs `{Self}: vectorflow::layers::Activation`",
+    label = "not an `Activation`",
+    note = "implement `Activation` (a `NAME`, `f` and `df`) for it; a layer of your own with parameters or its own shape is a `Layer`, written in `network!` without `Act<...>`"
+)]
 pub trait Activation: 'static {
     /// The name shown in topology descriptions.
     const NAME: &'static str;

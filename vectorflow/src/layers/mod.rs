@@ -64,8 +64,14 @@ impl<A: Zeroed, B: Zeroed, C: Zeroed> Zeroed for (A, B, C) {
     }
 }
 
-/// A fixed-width activation vector, `[f32; N]`.
-pub trait Buf: Zeroed + Copy + AsRef<[f32]> + AsMut<[f32]> + 'static {
+mod sealed {
+    pub trait Sealed {}
+    impl<const N: usize> Sealed for [f32; N] {}
+}
+
+/// A fixed-width activation vector: `[f32; N]` and nothing else, since the layers of a
+/// stack meet at arrays (the trait is sealed).
+pub trait Buf: Zeroed + Copy + AsRef<[f32]> + AsMut<[f32]> + sealed::Sealed + 'static {
     /// The width.
     const WIDTH: usize;
 }
@@ -101,6 +107,104 @@ impl Ctx {
 }
 
 /// A layer of the dense stack that follows the input layer.
+///
+/// The built-in layers implement this trait, and so can yours. In `network!`, a path that
+/// is not a built-in name (`Scale<8>`, `my::Residual<16>`) is a type implementing
+/// `Layer`; an element-wise function is an [`Activation`] `F`, written `Act<F>` (its
+/// width follows the previous layer, like `ReLU`'s). A user layer is width-checked like
+/// a built-in: if its `In` is not the previous layer's output, the compiler says so at
+/// the layer's name; its `Out` is the next layer's input.
+///
+/// A layer holds no data. Its `PARAMS` parameters live in the net's flat buffer from the
+/// offset `off` the stack hands it, read through `p` (under Hogwild, other threads may
+/// update them between its forward and backward passes: no locking is needed, each read is
+/// atomic); per-row state kept from forward to backward is its `Scratch`. The rules, all checked by [`check_gradients`]:
+///
+/// - `forward` writes every output;
+/// - `backward` writes (not adds to) every entry of `dx`, then hands the parameters'
+///   gradient to `p` with [`Learn::step`]; a trainer may apply it at once, so `dx` must
+///   not depend on anything read after the step;
+/// - `describe` writes the layer's name and shape: model files store the topology and
+///   refuse to load into a net whose topology differs, so make it tell apart any two
+///   layers whose parameters mean different things.
+///
+/// [`check_gradients`]: crate::gradcheck::check_gradients
+///
+/// # Example: a LeakyReLU and a learned per-unit scale
+///
+/// ```
+/// use vectorflow::gradcheck::check_gradients;
+/// use vectorflow::init::Init;
+/// use vectorflow::layers::{Act, Activation, Ctx, Layer};
+/// use vectorflow::params::{Learn, Params};
+/// use vectorflow::prelude::*;
+/// use vectorflow::rng::Rng;
+///
+/// /// `x` for positive `x`, else `0.01 x`.
+/// struct Leaky;
+///
+/// impl Activation for Leaky {
+///     const NAME: &'static str = "Leaky";
+///     fn f(x: f32) -> f32 {
+///         if x > 0.0 { x } else { 0.01 * x }
+///     }
+///     fn df(x: f32, _y: f32) -> f32 {
+///         if x > 0.0 { 1.0 } else { 0.01 }
+///     }
+/// }
+///
+/// /// `y_k = s_k · x_k`, with one learned `s_k` per unit, starting at 1.
+/// struct Scale<const N: usize>;
+///
+/// impl<const N: usize> Layer for Scale<N> {
+///     type In = [f32; N];
+///     type Out = [f32; N];
+///     type Scratch = ();
+///     const PARAMS: usize = N;
+///     // `WEIGHTS` stays 0: priors (L1, L2) leave the scales alone, as they do biases.
+///
+///     fn describe(out: &mut String) {
+///         out.push_str(&format!("Scale({N})"));
+///     }
+///
+///     fn init(w: &mut [f32], _init: &Init, _rng: &mut Rng) {
+///         w.fill(1.0);
+///     }
+///
+///     fn forward<P: Params + ?Sized>(
+///         p: &P, off: usize, x: &[f32; N], y: &mut [f32; N], _s: &mut (), _ctx: &mut Ctx,
+///     ) {
+///         let s = p.row::<N>(off);
+///         *y = std::array::from_fn(|k| s[k] * x[k]);
+///     }
+///
+///     fn backward<L: Learn + ?Sized>(
+///         p: &mut L, off: usize, x: &[f32; N], _y: &[f32; N], _s: &(),
+///         dy: &[f32; N], dx: &mut [f32; N],
+///     ) {
+///         let s = p.row::<N>(off);
+///         *dx = std::array::from_fn(|k| s[k] * dy[k]);
+///         let ds: [f32; N] = std::array::from_fn(|k| x[k] * dy[k]);
+///         p.step(off, &ds);
+///     }
+/// }
+///
+/// // Both agree with finite differences of their forward pass.
+/// check_gradients::<Act<Leaky, 8>>().unwrap();
+/// check_gradients::<Scale<8>>().unwrap();
+///
+/// type Model = network![Sparse<{ 1 << 10 }> => Linear<8> => Act<Leaky> => Scale<8> => Linear<1>];
+/// assert_eq!(
+///     Model::topology(),
+///     "Sparse(1024) => Linear(1024->8) => Leaky => Scale(8) => Linear(8->1)"
+/// );
+/// assert_eq!(Model::PARAMS, 1024 * 8 + 8 + 8 + 8 + 1);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a layer: `network!` takes any path other than its built-ins as a type implementing `vectorflow::layers::Layer`",
+    label = "not a `Layer`",
+    note = "implement `Layer` for it, or, for an element-wise function, implement `Activation` and write `Act<{Self}>`"
+)]
 pub trait Layer: 'static {
     /// The input vector.
     type In: Buf;

@@ -1,0 +1,56 @@
+// A mistake in a net whose last layer is the user's gives one error: the stand-in net has
+// the user layer's output width, so `predict` and `fit` add none.
+use vectorflow::layers::{Ctx, Layer};
+use vectorflow::params::{Learn, Params};
+use vectorflow::prelude::*;
+
+/// Sums neighbouring units: 8 in, 4 out.
+struct Pairs;
+
+impl Layer for Pairs {
+    type In = [f32; 8];
+    type Out = [f32; 4];
+    type Scratch = ();
+    const PARAMS: usize = 0;
+    fn describe(out: &mut String) {
+        out.push_str("Pairs");
+    }
+    fn forward<P: Params + ?Sized>(
+        _p: &P,
+        _off: usize,
+        x: &[f32; 8],
+        y: &mut [f32; 4],
+        _s: &mut (),
+        _ctx: &mut Ctx,
+    ) {
+        *y = std::array::from_fn(|k| x[2 * k] + x[2 * k + 1]);
+    }
+    fn backward<L: Learn + ?Sized>(
+        _p: &mut L,
+        _off: usize,
+        _x: &[f32; 8],
+        _y: &[f32; 4],
+        _s: &(),
+        dy: &[f32; 4],
+        dx: &mut [f32; 8],
+    ) {
+        *dx = std::array::from_fn(|j| dy[j / 2]);
+    }
+}
+
+#[derive(Features)]
+struct Row {
+    #[label]
+    y: u8,
+    #[hash]
+    word: &'static str,
+}
+
+type Model = network![Sparse<64> => Linear<8> => Dropout<1.5> => Pairs];
+
+fn main() {
+    let rows = [Row { y: 2, word: "a" }];
+    let mut net = Model::new(Init::zeros());
+    let [_, _, _, _] = net.predict(&rows[0]).unwrap();
+    let _ = Trainer::new(Sgd::new(0.1)).fit(&mut net, &rows, Multinomial::<4>);
+}

@@ -79,7 +79,7 @@ pub fn level() -> Level {
 }
 
 pub use dense::{matvec, matvec_at};
-pub use sparse::{gather, gather_at};
+pub use sparse::{gather, gather_at, gather_strided};
 
 /// Asks the CPU to bring the cache lines of `data[at..at + len]` into its caches: a
 /// hint, which never faults and has no effect on memory (a no-op off x86-64), so a range

@@ -9,10 +9,22 @@ const PREFETCH_MIN: usize = 8;
 
 #[inline(always)]
 fn body<const OUT: usize, const FMA: bool>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    strided::<OUT, FMA>(w, OUT, pairs, y)
+}
+
+/// [`body`] over rows that start every `stride ≥ OUT` floats (rows packed with other
+/// data between them).
+#[inline(always)]
+fn strided<const OUT: usize, const FMA: bool>(
+    w: &[f32],
+    stride: usize,
+    pairs: &[(u32, f32)],
+    y: &mut [f32; OUT],
+) {
     if OUT == 0 {
         return;
     }
-    let (rows, _) = w.as_chunks::<OUT>();
+    let rows = Rows { w, stride };
     // Narrow rows get several independent accumulators, so consecutive multiply-adds do
     // not wait on each other's latency (one chain for OUT = 1 would).
     const fn chains(out: usize) -> usize {
@@ -34,17 +46,17 @@ fn body<const OUT: usize, const FMA: bool>(w: &[f32], pairs: &[(u32, f32)], y: &
             // Rows are scattered over a table far larger than the caches: ask for the row
             // `AHEAD` pairs on now, so its cache misses overlap this row's arithmetic.
             if let Some(&(next, _)) = pairs.get(k + AHEAD) {
-                prefetch(rows, next as usize);
+                rows.prefetch::<OUT>(next as usize);
             }
             k += 1;
-            let row = &rows[i as usize];
+            let row = rows.get::<OUT>(i as usize);
             for o in 0..OUT {
                 acc[c][o] = madd::<FMA>(v, row[o], acc[c][o]);
             }
         }
     }
     for &(i, v) in groups.remainder() {
-        let row = &rows[i as usize];
+        let row = rows.get::<OUT>(i as usize);
         for o in 0..OUT {
             acc[0][o] = madd::<FMA>(v, row[o], acc[0][o]);
         }
@@ -54,47 +66,48 @@ fn body<const OUT: usize, const FMA: bool>(w: &[f32], pairs: &[(u32, f32)], y: &
     }
 }
 
-/// Hints the CPU to load `rows[i]` into the caches; nothing if `i` is out of bounds (the
-/// access itself will then panic), or if rows are shorter than [`PREFETCH_MIN`] floats:
-/// several then share a line, and the extra instructions cost more than they save
-/// (measured with `examples/kernels.rs`).
-#[inline(always)]
-fn prefetch<const OUT: usize>(rows: &[[f32; OUT]], i: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if OUT < PREFETCH_MIN {
-        return;
+/// Rows of a table, each `OUT` floats starting every `stride` floats.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    w: &'a [f32],
+    stride: usize,
+}
+
+impl Rows<'_> {
+    /// Row `i`; panics past the table.
+    #[inline(always)]
+    fn get<const OUT: usize>(&self, i: usize) -> &[f32; OUT] {
+        let at = i * self.stride;
+        self.w[at..at + OUT].try_into().expect("row in bounds")
     }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(row) = rows.get(i) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        const LINE: usize = 64;
-        let p = row.as_ptr().cast::<i8>();
-        let bytes = OUT * size_of::<f32>();
-        let mut at = 0;
-        while at < bytes {
-            // SAFETY: `p + at` lies inside `row` (at < its size in bytes); a prefetch only
-            // hints the cache and never faults or changes memory.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(at)) };
-            at += LINE;
+
+    /// Hints the CPU to load row `i` into the caches; nothing if `i` is out of bounds
+    /// (the access itself will then panic), or if rows are shorter than
+    /// [`PREFETCH_MIN`] floats: several then share a line, and the extra instructions
+    /// cost more than they save (measured with `examples/kernels.rs`).
+    #[inline(always)]
+    fn prefetch<const OUT: usize>(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if OUT < PREFETCH_MIN {
+            return;
         }
-        // The row's last line, when the row straddles one more line than its size needs.
-        // SAFETY: as above, the row's last byte.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(bytes - 1)) };
+        let at = i * self.stride;
+        if at + OUT <= self.w.len() {
+            super::prefetch_at(self.w, at, OUT);
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (rows, i);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn avx2<const OUT: usize>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
-    body::<OUT, true>(w, pairs, y)
+fn avx2<const OUT: usize>(w: &[f32], stride: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    strided::<OUT, true>(w, stride, pairs, y)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn avx512<const OUT: usize>(w: &[f32], pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
-    body::<OUT, true>(w, pairs, y)
+fn avx512<const OUT: usize>(w: &[f32], stride: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
+    strided::<OUT, true>(w, stride, pairs, y)
 }
 
 /// `y += Σ v · w[i·OUT .. i·OUT + OUT]` over `(i, v)` in `pairs`, at the best level.
@@ -121,11 +134,40 @@ pub fn gather_at<const OUT: usize>(
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `avx512` needs AVX-512F, AVX2 and FMA, which `supported` detected.
-        Level::Avx512 if level.supported() => unsafe { avx512(w, pairs, y) },
+        Level::Avx512 if level.supported() => unsafe { avx512(w, OUT, pairs, y) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `avx2` needs AVX2 and FMA, which `supported` detected.
-        Level::Avx2Fma if level.supported() => unsafe { avx2(w, pairs, y) },
+        Level::Avx2Fma if level.supported() => unsafe { avx2(w, OUT, pairs, y) },
         _ => body::<OUT, false>(w, pairs, y),
+    }
+}
+
+/// [`gather`] over rows that start every `stride ≥ OUT` floats: row `i` is
+/// `w[i·stride .. i·stride + OUT]` (the packed training layout, where each row's
+/// optimizer state follows it).
+///
+/// ```
+/// let w = [1.0, 2.0, 0.0, 10.0, 20.0, 0.0];
+/// let mut y = [0.0, 0.0];
+/// vectorflow::kernels::gather_strided::<2>(&w, 3, &[(1, 0.5), (0, 2.0)], &mut y);
+/// assert_eq!(y, [7.0, 14.0]);
+/// ```
+#[inline]
+pub fn gather_strided<const OUT: usize>(
+    w: &[f32],
+    stride: usize,
+    pairs: &[(u32, f32)],
+    y: &mut [f32; OUT],
+) {
+    assert!(stride >= OUT, "rows of {OUT} every {stride} floats overlap");
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `avx512` needs AVX-512F, AVX2 and FMA, which `level` detected.
+        Level::Avx512 => unsafe { avx512(w, stride, pairs, y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `avx2` needs AVX2 and FMA, which `level` detected.
+        Level::Avx2Fma => unsafe { avx2(w, stride, pairs, y) },
+        _ => strided::<OUT, false>(w, stride, pairs, y),
     }
 }
 

@@ -152,9 +152,9 @@ impl<O: Optimizer, L> Job<'_, O, L> {
 
 /// The weighted loss sum and weight sum of the rows of `chunk` at positions `rows`,
 /// predicted with `params` on `pool`. The rows are checked as training rows are.
-pub(crate) fn holdout<I, S, C, L>(
+pub(crate) fn holdout<I, S, C, L, P>(
     pool: &rayon::ThreadPool,
-    params: &[f32],
+    params: &P,
     chunk: &C,
     rows: &[u32],
     loss: &L,
@@ -165,6 +165,7 @@ where
     S: Stack<In = I::Out>,
     C: Chunk<I>,
     L: Loss<C::Row, S::Out>,
+    P: crate::params::Params + Sync + ?Sized,
 {
     use rayon::prelude::*;
     pool.install(|| {

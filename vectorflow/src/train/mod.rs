@@ -50,6 +50,7 @@ mod chunk;
 mod early;
 mod feed;
 mod job;
+mod packed;
 mod pass;
 mod priors;
 mod progress;

@@ -5,9 +5,10 @@
 use super::chunk::Chunk;
 use super::feed::Feed;
 use super::job::{self, Clock, Job};
+use super::packed::{self, Packed, View};
 use super::priors::Priors;
 use super::progress::{self, Counters};
-use super::replica::{Replicas, FULL_EVERY, SYNC_ROWS};
+use super::replica::{Master, Replicas, FULL_EVERY, SYNC_ROWS};
 use super::store::{Plain, Shared};
 use super::{EarlyStop, PassReport, Sharing, TrainError, TrainReport, TrainState, Trainer};
 use crate::layers::InputLayer;
@@ -67,12 +68,26 @@ impl<O: Optimizer> Trainer<O> {
                     .into(),
             ));
         }
-        let mut replicas = self.replicated(priors.active()).then(|| {
-            let planes = &*state.planes_mut();
-            Replicas::new(self.threads, net.params(), planes)
+        let replicated = self.replicated(priors.active());
+        // Hogwild threads update the net's own buffers; one thread and replicas train
+        // the packed layout.
+        let mut tables = if self.threads == 1 || replicated {
+            packed::pack::<O>(&Net::<I, S>::blocks(), net.params(), state.planes_mut())
+        } else {
+            Vec::new()
+        };
+        let mut replicas = replicated.then(|| {
+            let (params, _) = net.parts_mut();
+            let [p0, p1, p2] = state.planes_mut();
+            let master = Master {
+                w: params,
+                s: [p0, p1, p2],
+                tables: &mut tables,
+            };
+            Replicas::new(self.threads, &master)
         });
 
-        std::thread::scope(|scope| -> Result<(), TrainError> {
+        let trained = std::thread::scope(|scope| -> Result<(), TrainError> {
             scope.spawn(|| progress::report(self.progress, &counters, total, start));
             // Ends the progress thread however this closure ends, a panic included:
             // the scope would otherwise wait for it forever.
@@ -120,10 +135,13 @@ impl<O: Optimizer> Trainer<O> {
                     let (params, _) = net.parts_mut();
                     let [p0, p1, p2] = state.planes_mut();
                     if self.threads == 1 {
-                        let mut store = Plain {
-                            w: params,
-                            s: [p0, p1, p2],
-                            stamps: &mut stamps,
+                        let mut store = Packed {
+                            rest: Plain {
+                                w: params,
+                                s: [p0, p1, p2],
+                                stamps: &mut stamps,
+                            },
+                            tables: &mut tables,
                         };
                         job.run::<I, S, _, _>(&mut store, chunk, &train, base, seed(0));
                     } else if let Some(reps) = replicas.as_mut() {
@@ -152,20 +170,25 @@ impl<O: Optimizer> Trainer<O> {
                                 }
                             });
                             drop(stores);
-                            let mut planes = [&mut p0[..], &mut p1[..], &mut p2[..]];
-                            reps.merge_hot::<O>(params, &mut planes, rows.len());
+                            let mut master = Master {
+                                w: &mut params[..],
+                                s: [&mut p0[..], &mut p1[..], &mut p2[..]],
+                                tables: &mut tables,
+                            };
+                            reps.merge_hot::<O>(&mut master, rows.len());
                             since_full += 1;
                             if since_full == FULL_EVERY {
-                                reps.merge_all::<O>(params, &mut planes);
+                                reps.merge_all::<O>(&mut master);
                                 since_full = 0;
                             }
                         }
                         // Holdout rows are scored with every thread's updates.
                         if !hold.is_empty() {
-                            reps.merge_all::<O>(
-                                params,
-                                &mut [&mut p0[..], &mut p1[..], &mut p2[..]],
-                            );
+                            reps.merge_all::<O>(&mut Master {
+                                w: &mut params[..],
+                                s: [&mut p0[..], &mut p1[..], &mut p2[..]],
+                                tables: &mut tables,
+                            });
                             since_full = 0;
                         }
                     } else {
@@ -200,14 +223,12 @@ impl<O: Optimizer> Trainer<O> {
                     chunks += 1;
                     // Holdout rows are scored once their chunk has trained.
                     if !hold.is_empty() {
-                        let (l, w) = job::holdout::<I, S, _, _>(
-                            &pool,
-                            net.params(),
-                            chunk,
-                            &hold,
-                            loss,
-                            pass,
-                        )?;
+                        let view = View {
+                            rest: net.params(),
+                            tables: &tables,
+                        };
+                        let (l, w) =
+                            job::holdout::<I, S, _, _, _>(&pool, &view, chunk, &hold, loss, pass)?;
                         held = (held.0 + l, held.1 + w, held.2 + hold.len());
                     }
                     Ok(())
@@ -218,7 +239,11 @@ impl<O: Optimizer> Trainer<O> {
                 if let Some(reps) = replicas.as_mut() {
                     let (params, _) = net.parts_mut();
                     let [p0, p1, p2] = state.planes_mut();
-                    reps.merge_all::<O>(params, &mut [&mut p0[..], &mut p1[..], &mut p2[..]]);
+                    reps.merge_all::<O>(&mut Master {
+                        w: params,
+                        s: [p0, p1, p2],
+                        tables: &mut tables,
+                    });
                 }
                 // Prior stamps count this pass's rows; the flush brings every row to the
                 // pass's end, after which they start again from 0.
@@ -226,12 +251,21 @@ impl<O: Optimizer> Trainer<O> {
                 {
                     let (params, _) = net.parts_mut();
                     let [p0, p1, p2] = state.planes_mut();
-                    let mut store = Plain {
-                        w: params,
-                        s: [p0, p1, p2],
-                        stamps: &mut stamps,
+                    let mut store = Packed {
+                        rest: Plain {
+                            w: params,
+                            s: [p0, p1, p2],
+                            stamps: &mut stamps,
+                        },
+                        tables: &mut tables,
                     };
                     priors.flush(&mut store, seen as u32, scale_end);
+                }
+                // The net holds every weight again at the end of each pass: for early
+                // stopping's snapshot, and for the caller when the fit ends here.
+                {
+                    let (params, _) = net.parts_mut();
+                    packed::unpack::<O>(&tables, params, state.planes_mut());
                 }
                 stamps.fill(0);
                 state.end_pass(seen as u64);
@@ -271,7 +305,22 @@ impl<O: Optimizer> Trainer<O> {
                 }
             }
             Ok(())
-        })?;
+        });
+        if trained.is_err() {
+            // A failed pass keeps what its rows before the failure trained, as the net's
+            // own buffers would have.
+            let (params, _) = net.parts_mut();
+            if let Some(reps) = replicas.as_mut() {
+                let [p0, p1, p2] = state.planes_mut();
+                reps.merge_all::<O>(&mut Master {
+                    w: params,
+                    s: [p0, p1, p2],
+                    tables: &mut tables,
+                });
+            }
+            packed::unpack::<O>(&tables, params, state.planes_mut());
+        }
+        trained?;
         if let Some((pass, params)) = early.best() {
             if pass != report.passes.len() {
                 net.params_mut().copy_from_slice(params);

@@ -8,7 +8,9 @@
 //!
 //! `master += Σ_t (replica_t − master)`, then `replica_t = master`.
 //!
-//! Merging is priced by the 64-byte units (16 floats) that training touched. Hot units,
+//! Replicas hold the packed training layout (`packed`): each sparse table row with its
+//! state, and the rest of the weights and state as the net keeps them. Merging is
+//! priced by the 64-byte units (16 floats) of those buffers that training touched. Hot units,
 //! those most rows touch (the biases, the dense layers and the Zipf head of the sparse
 //! features), are merged after every chunk, so no thread drifts from the others on the
 //! parameters every row moves. The tail, touched by few rows each, is merged every few
@@ -20,16 +22,17 @@
 //! no undefined behaviour, and training is deterministic for a thread count. The price
 //! is memory: one copy of the weights and state per thread.
 
+use super::packed::{holding, Packed, Table};
 use super::store::{Plain, Store};
 use crate::optim::{Optimizer, MAX_STATE};
 
 /// Floats per unit: one cache line.
 pub(crate) const UNIT: usize = 16;
 
-/// A unit is hot when at least this share of the rows of the first chunk touch it.
+/// A unit is hot when at least this share of the rows of the first round touch it.
 const HOT_SHARE: usize = 64;
 
-/// At most this many hot units (1 MiB of weights).
+/// At most this many hot units (4 MiB).
 const MAX_HOT: usize = 1 << 16;
 
 /// Rows each thread trains between two merges of the hot units. Every merge is a
@@ -42,45 +45,73 @@ pub(crate) const SYNC_ROWS: usize = 8192;
 /// only at the end of a pass, the tail costs Sparse→16→ReLU→1 0.01 of test logloss.
 pub(crate) const FULL_EVERY: usize = 4;
 
+/// The buffers being trained: the net's weights and state planes (the *rest*, whose
+/// sparse tables are stale while packed) and the packed tables.
+pub(crate) struct Master<'a> {
+    pub w: &'a mut [f32],
+    pub s: [&'a mut [f32]; MAX_STATE],
+    pub tables: &'a mut [Table],
+}
+
 /// One thread's copy of the weights and state, and what it has touched.
+///
+/// Units are numbered per *group*: group 0 is the rest (a unit there spans the weights
+/// and every state plane at the same offsets), group `1 + t` packed table `t`.
 pub(crate) struct Replica {
     w: Vec<f32>,
     s: [Vec<f32>; MAX_STATE],
-    /// One bit per unit touched since the last full merge.
-    dirty: Vec<u64>,
-    /// Touches per unit, while the hot units are being found.
-    counts: Vec<u16>,
-}
-
-impl Replica {
-    /// Plane 0 is the weights, plane `j + 1` state plane `j`.
-    fn plane(&mut self, p: usize) -> &mut [f32] {
-        match p {
-            0 => &mut self.w,
-            j => &mut self.s[j - 1],
-        }
-    }
+    tables: Vec<Table>,
+    /// One bit per unit touched since the last full merge, per group.
+    dirty: Vec<Vec<u64>>,
+    /// Touches per unit, per group, while the hot units are being found.
+    counts: Vec<Vec<u16>>,
 }
 
 /// The replicas of a fit's threads and the hot units they share.
 pub(crate) struct Replicas {
     threads: Vec<Replica>,
-    hot: Vec<u32>,
-    /// Whether the hot units are known (they are found on the first chunk).
+    /// `(group, unit)` of every hot unit.
+    hot: Vec<(u32, u32)>,
+    /// Whether the hot units are known (they are found on the first round).
     found: bool,
 }
 
+/// Units of a buffer of `n` floats.
+fn units(n: usize) -> usize {
+    n.div_ceil(UNIT)
+}
+
 impl Replicas {
-    /// `threads` copies of `w` and its state planes.
-    pub fn new(threads: usize, w: &[f32], s: &[Vec<f32>; MAX_STATE]) -> Replicas {
-        let units = w.len().div_ceil(UNIT);
+    /// `threads` copies of `master`.
+    pub fn new(threads: usize, master: &Master<'_>) -> Replicas {
+        // The rest is copied but for the packed tables' ranges, which stay zero pages
+        // (the system maps them on first write, which never comes).
+        let copy_rest = |from: &[f32]| {
+            let mut v = vec![0.0f32; from.len()];
+            let mut at = 0;
+            let mut ranges: Vec<_> = master.tables.iter().map(|t| t.range()).collect();
+            ranges.sort_by_key(|r| r.start);
+            for r in ranges.iter().chain([&(from.len()..from.len())]) {
+                let end = r.start.min(from.len());
+                if at < end {
+                    v[at..end].copy_from_slice(&from[at..end]);
+                }
+                at = at.max(r.end);
+            }
+            v
+        };
+        let groups = || {
+            std::iter::once(units(master.w.len()))
+                .chain(master.tables.iter().map(|t| units(t.data.len())))
+        };
         Replicas {
             threads: (0..threads)
                 .map(|_| Replica {
-                    w: w.to_vec(),
-                    s: s.clone(),
-                    dirty: vec![0; units.div_ceil(64)],
-                    counts: vec![0; units],
+                    w: copy_rest(master.w),
+                    s: std::array::from_fn(|j| copy_rest(&master.s[j][..])),
+                    tables: master.tables.to_vec(),
+                    dirty: groups().map(|n| vec![0; n.div_ceil(64)]).collect(),
+                    counts: groups().map(|n| vec![0; n]).collect(),
                 })
                 .collect(),
             hot: Vec::new(),
@@ -96,10 +127,13 @@ impl Replicas {
             .map(|r| {
                 let [s0, s1, s2] = &mut r.s;
                 Tracked {
-                    plain: Plain {
-                        w: &mut r.w,
-                        s: [s0, s1, s2],
-                        stamps: &mut [],
+                    packed: Packed {
+                        rest: Plain {
+                            w: &mut r.w,
+                            s: [s0, s1, s2],
+                            stamps: &mut [],
+                        },
+                        tables: &mut r.tables,
                     },
                     dirty: &mut r.dirty,
                     counts: (!found).then_some(&mut r.counts[..]),
@@ -108,54 +142,54 @@ impl Replicas {
             .collect()
     }
 
-    /// After a chunk in which thread `t` trained `rows[t]` rows: finds the hot units on
-    /// the first chunk, then merges them into `w` and `s`.
-    pub fn merge_hot<O: Optimizer>(
-        &mut self,
-        w: &mut [f32],
-        s: &mut [&mut [f32]; MAX_STATE],
-        rows: usize,
-    ) {
+    /// After a round in which the threads trained `rows` rows: finds the hot units on
+    /// the first round, then merges them into `master`.
+    pub fn merge_hot<O: Optimizer>(&mut self, master: &mut Master<'_>, rows: usize) {
         if !self.found {
             self.find_hot(rows);
         }
         let hot = std::mem::take(&mut self.hot);
-        self.merge_units::<O>(w, s, hot.iter().map(|&u| u as usize));
+        self.merge_units::<O>(master, hot.iter().map(|&(g, u)| (g as usize, u as usize)));
         self.hot = hot;
     }
 
-    /// Merges every unit touched since the last full merge into `w` and `s`.
-    pub fn merge_all<O: Optimizer>(&mut self, w: &mut [f32], s: &mut [&mut [f32]; MAX_STATE]) {
-        let words = self.threads.first().map_or(0, |r| r.dirty.len());
+    /// Merges every unit touched since the last full merge into `master`.
+    pub fn merge_all<O: Optimizer>(&mut self, master: &mut Master<'_>) {
         let mut touched = Vec::new();
-        for k in 0..words {
-            let mut bits = 0u64;
-            for r in &mut self.threads {
-                bits |= std::mem::take(&mut r.dirty[k]);
-            }
-            while bits != 0 {
-                touched.push(k * 64 + bits.trailing_zeros() as usize);
-                bits &= bits - 1;
+        let groups = self.threads.first().map_or(0, |r| r.dirty.len());
+        for g in 0..groups {
+            for k in 0..self.threads[0].dirty[g].len() {
+                let mut bits = 0u64;
+                for r in &mut self.threads {
+                    bits |= std::mem::take(&mut r.dirty[g][k]);
+                }
+                while bits != 0 {
+                    touched.push((g, k * 64 + bits.trailing_zeros() as usize));
+                    bits &= bits - 1;
+                }
             }
         }
-        self.merge_units::<O>(w, s, touched.into_iter());
+        self.merge_units::<O>(master, touched.into_iter());
     }
 
-    /// The units touched by at least one row in [`HOT_SHARE`] of the first chunk.
+    /// The units touched by at least one row in [`HOT_SHARE`] of the first round.
     fn find_hot(&mut self, rows: usize) {
         let min = (rows / HOT_SHARE).max(2);
-        let units = self.threads.first().map_or(0, |r| r.counts.len());
-        let mut hot: Vec<(u32, u32)> = (0..units)
-            .filter_map(|u| {
-                let n: u32 = self.threads.iter().map(|r| r.counts[u] as u32).sum();
-                (n as usize >= min).then_some((n, u as u32))
-            })
-            .collect();
+        let mut hot: Vec<(u32, (u32, u32))> = Vec::new();
+        let groups = self.threads.first().map_or(0, |r| r.counts.len());
+        for g in 0..groups {
+            for u in 0..self.threads[0].counts[g].len() {
+                let n: u32 = self.threads.iter().map(|r| r.counts[g][u] as u32).sum();
+                if n as usize >= min {
+                    hot.push((n, (g as u32, u as u32)));
+                }
+            }
+        }
         if hot.len() > MAX_HOT {
             hot.select_nth_unstable_by(MAX_HOT, |a, b| b.0.cmp(&a.0));
             hot.truncate(MAX_HOT);
         }
-        let mut hot: Vec<u32> = hot.into_iter().map(|(_, u)| u).collect();
+        let mut hot: Vec<(u32, u32)> = hot.into_iter().map(|(_, gu)| gu).collect();
         hot.sort_unstable();
         self.hot = hot;
         self.found = true;
@@ -164,82 +198,116 @@ impl Replicas {
         }
     }
 
-    /// The delta sum of `units` from every replica into `w` and `s`, copied back.
+    /// The delta sum of `units` from every replica into `master`, copied back.
     fn merge_units<O: Optimizer>(
         &mut self,
-        w: &mut [f32],
-        s: &mut [&mut [f32]; MAX_STATE],
-        units: impl Iterator<Item = usize>,
+        master: &mut Master<'_>,
+        units: impl Iterator<Item = (usize, usize)>,
     ) {
-        for u in units {
-            let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(w.len()));
-            merge_span(w, &mut self.threads, 0, a, b);
-            for (j, plane) in s.iter_mut().enumerate().take(O::STATE) {
-                merge_span(plane, &mut self.threads, j + 1, a, b);
+        for (g, u) in units {
+            if g == 0 {
+                let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(master.w.len()));
+                merge_span(master.w, &mut self.threads, |r| &mut r.w, a, b);
+                for j in 0..O::STATE {
+                    merge_span(master.s[j], &mut self.threads, |r| &mut r.s[j], a, b);
+                }
+            } else {
+                let data = &mut master.tables[g - 1].data;
+                let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(data.len()));
+                merge_span(data, &mut self.threads, |r| &mut r.tables[g - 1].data, a, b);
             }
         }
     }
 }
 
 /// `master[a..b] += Σ_t (replica_t[a..b] − master[a..b])`, then every replica's span
-/// becomes the master's.
+/// becomes the master's; `plane` picks the replica's buffer.
 #[inline]
-fn merge_span(master: &mut [f32], replicas: &mut [Replica], plane: usize, a: usize, b: usize) {
+fn merge_span(
+    master: &mut [f32],
+    replicas: &mut [Replica],
+    plane: impl for<'r> Fn(&'r mut Replica) -> &'r mut Vec<f32>,
+    a: usize,
+    b: usize,
+) {
     let mut acc = [0.0f32; UNIT];
     let m = &mut master[a..b];
     let n = m.len();
     acc[..n].copy_from_slice(m);
     for r in replicas.iter_mut() {
-        let x = &r.plane(plane)[a..b];
+        let x = &plane(r)[a..b];
         for k in 0..n {
             acc[k] += x[k] - m[k];
         }
     }
     m.copy_from_slice(&acc[..n]);
     for r in replicas.iter_mut() {
-        r.plane(plane)[a..b].copy_from_slice(&acc[..n]);
+        plane(r)[a..b].copy_from_slice(&acc[..n]);
     }
 }
 
-/// A replica's plain store, which marks the units each step touches (and counts them
+/// A replica's packed store, which marks the units each step touches (and counts them
 /// while the hot units are being found).
 pub(crate) struct Tracked<'a> {
-    plain: Plain<'a>,
-    dirty: &'a mut [u64],
-    counts: Option<&'a mut [u16]>,
+    packed: Packed<'a>,
+    dirty: &'a mut [Vec<u64>],
+    counts: Option<&'a mut [Vec<u16>]>,
 }
 
 impl Tracked<'_> {
     #[inline(always)]
-    fn touch(&mut self, unit: usize) {
-        self.dirty[unit / 64] |= 1 << (unit % 64);
+    fn touch(&mut self, group: usize, unit: usize) {
+        self.dirty[group][unit / 64] |= 1 << (unit % 64);
         if let Some(c) = &mut self.counts {
-            c[unit] = c[unit].saturating_add(1);
+            let c = &mut c[group][unit];
+            *c = c.saturating_add(1);
         }
     }
 
+    /// Marks the units of `len` floats from `a` in `group`.
     #[inline(always)]
-    fn touch_span(&mut self, a: usize, len: usize) {
+    fn touch_span(&mut self, group: usize, a: usize, len: usize) {
         if len > 0 {
             for u in a / UNIT..=(a + len - 1) / UNIT {
-                self.touch(u);
+                self.touch(group, u);
             }
+        }
+    }
+
+    /// Marks weight `i` of the net's buffer: its unit of the rest, or of its packed
+    /// table with the unit of each of its state floats.
+    #[inline(always)]
+    fn touch_weight<O: Optimizer>(&mut self, i: usize) {
+        match holding(self.packed.tables, i) {
+            Some((t, p)) => {
+                let out = self.packed.tables[t].out();
+                for j in 0..=O::STATE {
+                    self.touch(1 + t, (p + j * out) / UNIT);
+                }
+            }
+            None => self.touch(0, i / UNIT),
         }
     }
 }
 
-impl Store for Tracked<'_> {
-    type View = [f32];
+impl<'a> Store for Tracked<'a> {
+    type View = Packed<'a>;
 
     #[inline(always)]
-    fn view(&self) -> &[f32] {
-        self.plain.view()
+    fn view(&self) -> &Packed<'a> {
+        &self.packed
     }
 
     #[inline(always)]
     fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
-        self.touch_span(off, grad.len());
-        self.plain.update(opt, off, grad, scale);
+        if holding(self.packed.tables, off).is_some() {
+            for k in 0..grad.len() {
+                self.touch_weight::<O>(off + k);
+            }
+        } else {
+            self.touch_span(0, off, grad.len());
+        }
+        self.packed.update(opt, off, grad, scale);
     }
 
     #[inline(always)]
@@ -251,26 +319,45 @@ impl Store for Tracked<'_> {
         dy: &[f32; OUT],
         scale: f32,
     ) {
-        for &(i, _) in pairs {
-            self.touch_span(off + i as usize * OUT, OUT);
+        match self
+            .packed
+            .tables
+            .iter()
+            .position(|t| t.range().start == off)
+        {
+            Some(t) => {
+                let stride = self.packed.tables[t].stride();
+                for &(i, _) in pairs {
+                    self.touch_span(1 + t, i as usize * stride, stride);
+                }
+            }
+            None => {
+                for &(i, _) in pairs {
+                    self.touch_span(0, off + i as usize * OUT, OUT);
+                }
+            }
         }
-        self.plain.update_rows(opt, off, pairs, dy, scale);
+        self.packed.update_rows(opt, off, pairs, dy, scale);
     }
 
     #[inline]
     fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
-        self.plain.prefetch_rows::<O, OUT>(off, pairs);
+        self.packed.prefetch_rows::<O, OUT>(off, pairs);
     }
 
     #[inline]
     fn map(&mut self, i: usize, f: impl Fn(f32) -> f32) {
-        self.touch(i / UNIT);
-        self.plain.map(i, f);
+        // Priors are not trained with replicas, but a map is a step like any other.
+        match holding(self.packed.tables, i) {
+            Some((t, p)) => self.touch(1 + t, p / UNIT),
+            None => self.touch(0, i / UNIT),
+        }
+        self.packed.map(i, f);
     }
 
     #[inline]
     fn swap_stamp(&mut self, r: usize, now: u32) -> u32 {
-        self.plain.swap_stamp(r, now)
+        self.packed.swap_stamp(r, now)
     }
 }
 
@@ -279,13 +366,14 @@ mod tests {
     use super::*;
     use crate::optim::AdaGrad;
 
-    /// Adds `d` to weight `i` and its first state float in replica `t`, as training would.
+    /// Adds `d` to weight `i` of the rest and `d²` to its state in replica `t`, as a
+    /// training step would.
     fn bump(reps: &mut Replicas, t: usize, i: usize, d: f32) {
         let mut stores = reps.stores();
         let st = &mut stores[t];
-        st.touch(i / UNIT);
-        st.plain.w[i] += d;
-        st.plain.s[0][i] += d * d;
+        st.touch(0, i / UNIT);
+        st.packed.rest.w[i] += d;
+        st.packed.rest.s[0][i] += d * d;
     }
 
     #[test]
@@ -293,15 +381,24 @@ mod tests {
         let n = 5 * UNIT + 3;
         let mut w: Vec<f32> = (0..n).map(|i| i as f32).collect();
         let mut s0 = vec![1.0f32; n];
-        let planes = [s0.clone(), Vec::new(), Vec::new()];
-        let mut reps = Replicas::new(2, &w, &planes);
+        let (mut e1, mut e2) = (Vec::new(), Vec::new());
+        let mut tables = Vec::new();
+        macro_rules! master {
+            () => {
+                Master {
+                    w: &mut w,
+                    s: [&mut s0, &mut e1, &mut e2],
+                    tables: &mut tables,
+                }
+            };
+        }
+        let mut reps = Replicas::new(2, &master!());
         reps.found = true;
         bump(&mut reps, 0, 3, 0.5); // only thread 0
         bump(&mut reps, 1, 40, -2.0); // only thread 1
         bump(&mut reps, 0, 81, 1.0); // both, in the last, short unit
         bump(&mut reps, 1, 81, 3.0);
-        let (mut e1, mut e2) = (Vec::new(), Vec::new());
-        reps.merge_all::<AdaGrad>(&mut w, &mut [&mut s0, &mut e1, &mut e2]);
+        reps.merge_all::<AdaGrad>(&mut master!());
         let mut want: Vec<f32> = (0..n).map(|i| i as f32).collect();
         want[3] += 0.5;
         want[40] -= 2.0;
@@ -311,29 +408,33 @@ mod tests {
         for r in &reps.threads {
             assert_eq!(r.w, want, "every replica holds the merged weights");
             assert_eq!(r.s[0], s0);
-            assert!(r.dirty.iter().all(|&d| d == 0));
+            assert!(r.dirty.iter().flatten().all(|&d| d == 0));
         }
         // Nothing touched since: a second merge changes nothing.
-        reps.merge_all::<AdaGrad>(&mut w, &mut [&mut s0, &mut e1, &mut e2]);
+        reps.merge_all::<AdaGrad>(&mut master!());
         assert_eq!(w, want);
     }
 
     #[test]
     fn hot_units_are_the_ones_many_rows_touch() {
         let n = 4 * UNIT;
-        let w = vec![0.0f32; n];
-        let mut reps = Replicas::new(2, &w, &[vec![0.0; n], Vec::new(), Vec::new()]);
+        let (mut w, mut s0) = (vec![0.0f32; n], vec![0.0f32; n]);
+        let (mut e1, mut e2, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+        let mut master = Master {
+            w: &mut w,
+            s: [&mut s0, &mut e1, &mut e2],
+            tables: &mut tables,
+        };
+        let mut reps = Replicas::new(2, &master);
         // 640 rows: unit 1 touched by 20 of them (1/32), unit 2 by 5 (under 1/64).
         for k in 0..20 {
-            reps.stores()[k % 2].touch(1);
+            reps.stores()[k % 2].touch(0, 1);
         }
         for k in 0..5 {
-            reps.stores()[k % 2].touch(2);
+            reps.stores()[k % 2].touch(0, 2);
         }
-        let (mut w, mut s0) = (w, vec![0.0; n]);
-        let (mut e1, mut e2) = (Vec::new(), Vec::new());
-        reps.merge_hot::<AdaGrad>(&mut w, &mut [&mut s0, &mut e1, &mut e2], 640);
-        assert_eq!(reps.hot, [1]);
+        reps.merge_hot::<AdaGrad>(&mut master, 640);
+        assert_eq!(reps.hot, [(0, 1)]);
         assert!(reps.threads.iter().all(|r| r.counts.is_empty()));
     }
 }

@@ -66,7 +66,7 @@ pub(crate) struct Plain<'a> {
 /// A function of its own so the slices arrive as distinct `&mut` arguments: LLVM then
 /// knows they do not overlap and vectorises the loop (sqrt and division included).
 #[inline]
-fn update_row<O: Optimizer>(
+pub(crate) fn update_row<O: Optimizer>(
     opt: O,
     w: &mut [f32],
     s0: &mut [f32],

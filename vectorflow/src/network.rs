@@ -321,7 +321,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
 
     /// The second half of [`Net::forward`]: computes every layer from the inputs that
     /// [`Net::load_row`] read.
-    #[inline]
+    #[inline(always)]
     pub fn forward_loaded<'w, P: Params + ?Sized>(
         p: &P,
         ws: &'w mut Workspace<I, S>,
@@ -334,7 +334,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     /// The backward pass after [`Net::forward`] on the same workspace: back-propagates
     /// `dy`, the gradient of the loss with respect to the output, and hands every
     /// parameter's gradient to `p`.
-    #[inline]
+    #[inline(always)]
     pub fn backward<L: Learn + ?Sized>(p: &mut L, ws: &Workspace<I, S>, dy: &S::Out) {
         let mut dx = I::Out::zeroed();
         S::backward(p, I::PARAMS, &ws.x, &ws.acts, dy, &mut dx);

@@ -106,7 +106,7 @@ impl<F: Activation, const N: usize> Layer for Act<F, N> {
         out.push_str(F::NAME);
     }
 
-    #[inline]
+    #[inline(always)]
     fn forward<P: Params + ?Sized>(
         _p: &P,
         _off: usize,
@@ -120,7 +120,7 @@ impl<F: Activation, const N: usize> Layer for Act<F, N> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward<L: Learn + ?Sized>(
         _p: &mut L,
         _off: usize,

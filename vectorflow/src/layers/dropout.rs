@@ -24,7 +24,7 @@ impl<const N: usize, const PPM: u32> Layer for Dropout<N, PPM> {
         out.push_str(&format!("Dropout({})", Self::RATE));
     }
 
-    #[inline]
+    #[inline(always)]
     fn forward<P: Params + ?Sized>(
         _p: &P,
         _off: usize,
@@ -50,7 +50,7 @@ impl<const N: usize, const PPM: u32> Layer for Dropout<N, PPM> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward<L: Learn + ?Sized>(
         _p: &mut L,
         _off: usize,

@@ -160,7 +160,7 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
 }
 
 impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Sparse<DIM, G> {
-    #[inline]
+    #[inline(always)]
     fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
@@ -176,7 +176,7 @@ impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Spar
         cursor[2] += 1;
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,
@@ -211,7 +211,7 @@ impl<R: DenseGroup<G, N>, const N: usize, const G: u64, const OUT: usize> RootFe
 }
 
 impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<N, G> {
-    #[inline]
+    #[inline(always)]
     fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
@@ -226,7 +226,7 @@ impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<
         cursor[1] += N;
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,
@@ -473,7 +473,7 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut [f32; OUT]) {
         *y = if BIAS {
             p.row::<OUT>(Rs::WIDTH * OUT)
@@ -483,7 +483,7 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
         Rs::compute(p, 0, cache, &mut [0; 3], y);
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &[f32; OUT]) {
         Rs::backward(p, 0, cache, &mut [0; 3], dy);
         if BIAS {

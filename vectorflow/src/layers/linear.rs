@@ -27,7 +27,7 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
         w[IN * OUT..].fill(0.0);
     }
 
-    #[inline]
+    #[inline(always)]
     fn forward<P: Params + ?Sized>(
         p: &P,
         off: usize,
@@ -44,7 +44,7 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
         p.matvec::<IN, OUT>(off, x, y);
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,

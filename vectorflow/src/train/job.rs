@@ -6,10 +6,13 @@ use super::progress::Counters;
 use super::store::{apply_batch, Batch, Stepper, Store};
 use super::{validate, TrainError, Trainer};
 use crate::features::Features;
-use crate::layers::{InputLayer, Zeroed};
+use crate::kernels::{self, Level};
+use crate::layers::{InputCache, InputLayer, Zeroed};
 use crate::loss::Loss;
 use crate::network::{Net, Stack, Workspace};
 use crate::optim::Optimizer;
+use crate::params::Params;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -21,6 +24,35 @@ pub(crate) struct Clock {
     pub base: usize,
     pub stride: usize,
     pub phase: usize,
+}
+
+/// Parameters that read nothing: a forward pass of the input layer through them only
+/// prefetches the weight and state rows the real pass will read and update.
+struct Ahead<'a, O, St>(&'a St, PhantomData<O>);
+
+impl<O: Optimizer, St: Store> Params for Ahead<'_, O, St> {
+    #[inline(always)]
+    fn get(&self, _: usize) -> f32 {
+        0.0
+    }
+    #[inline(always)]
+    fn row<const N: usize>(&self, _: usize) -> [f32; N] {
+        [0.0; N]
+    }
+    #[inline(always)]
+    fn matvec<const IN: usize, const OUT: usize>(
+        &self,
+        _: usize,
+        _: &[f32; IN],
+        _: &mut [f32; OUT],
+    ) {
+    }
+    #[inline(always)]
+    fn gather<const OUT: usize>(&self, _: usize, _: &[(u32, f32)], _: &mut [f32; OUT]) {}
+    #[inline(always)]
+    fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
+        self.0.prefetch_rows::<O, OUT>(off, pairs);
+    }
 }
 
 /// What every thread of a pass shares.
@@ -45,7 +77,74 @@ impl<O: Optimizer, L> Job<'_, O, L> {
     }
 
     /// Trains on the rows of `chunk` at the positions `rows`, the thread's share.
+    ///
+    /// The whole per-row loop (forward, loss, backward, optimizer) is compiled once per
+    /// CPU level and the best one this CPU has runs, as the kernels are: the optimizer's
+    /// steps and the backward pass vectorise to the CPU's width only then.
     pub fn run<I, S, C, St>(&self, store: &mut St, chunk: &C, rows: &[u32], clock: Clock, seed: u64)
+    where
+        I: InputLayer,
+        S: Stack<In = I::Out>,
+        C: Chunk<I>,
+        L: Loss<C::Row, S::Out>,
+        St: Store,
+    {
+        match kernels::level() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `level` detected AVX-512F, AVX2 and FMA, all the function enables.
+            Level::Avx512 => unsafe {
+                self.run_avx512::<I, S, C, St>(store, chunk, rows, clock, seed)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `level` detected AVX2 and FMA, all the function enables.
+            Level::Avx2Fma => unsafe {
+                self.run_avx2::<I, S, C, St>(store, chunk, rows, clock, seed)
+            },
+            _ => self.rows::<I, S, C, St>(store, chunk, rows, clock, seed),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn run_avx512<I, S, C, St>(
+        &self,
+        store: &mut St,
+        chunk: &C,
+        rows: &[u32],
+        clock: Clock,
+        seed: u64,
+    ) where
+        I: InputLayer,
+        S: Stack<In = I::Out>,
+        C: Chunk<I>,
+        L: Loss<C::Row, S::Out>,
+        St: Store,
+    {
+        self.rows::<I, S, C, St>(store, chunk, rows, clock, seed)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn run_avx2<I, S, C, St>(
+        &self,
+        store: &mut St,
+        chunk: &C,
+        rows: &[u32],
+        clock: Clock,
+        seed: u64,
+    ) where
+        I: InputLayer,
+        S: Stack<In = I::Out>,
+        C: Chunk<I>,
+        L: Loss<C::Row, S::Out>,
+        St: Store,
+    {
+        self.rows::<I, S, C, St>(store, chunk, rows, clock, seed)
+    }
+
+    /// [`Job::run`]'s loop, inlined into each level's function.
+    #[inline(always)]
+    fn rows<I, S, C, St>(&self, store: &mut St, chunk: &C, rows: &[u32], clock: Clock, seed: u64)
     where
         I: InputLayer,
         S: Stack<In = I::Out>,
@@ -58,6 +157,8 @@ impl<O: Optimizer, L> Job<'_, O, L> {
         let (mut batch, mut pending) = (Batch::default(), 0);
         let (mut n, mut nnz, mut loss_sum, mut weight_sum) = (0u64, 0u64, 0f64, 0f64);
         let priors = self.priors.active();
+        let (mut next, mut ahead) = (InputCache::default(), None);
+        let mut scratch = I::Out::zeroed();
         for (k, &i) in rows.iter().enumerate() {
             if k % 64 == 0 && self.stop.load(Ordering::Relaxed) {
                 break;
@@ -71,7 +172,25 @@ impl<O: Optimizer, L> Job<'_, O, L> {
             }
             let (i, ri) = (i as usize, chunk.index(i as usize));
             let row = chunk.row(i);
-            if let Err(source) = chunk.load(i, ws.cache_mut()) {
+            // This row's inputs were loaded with the row before (the first's now); the
+            // next row's are loaded now and its weight rows prefetched, so that their
+            // cache misses overlap this row's work rather than the next's.
+            let prefetched = ahead.is_some();
+            let loaded = match ahead.take() {
+                Some(loaded) => {
+                    std::mem::swap(ws.cache_mut(), &mut next);
+                    loaded
+                }
+                None => chunk.load(i, ws.cache_mut()),
+            };
+            if let Some(&j) = rows.get(k + 1) {
+                let loaded = chunk.load(j as usize, &mut next);
+                if loaded.is_ok() {
+                    I::compute(&Ahead::<O, St>(store, PhantomData), &next, &mut scratch);
+                }
+                ahead = Some(loaded);
+            }
+            if let Err(source) = loaded {
                 self.fail(TrainError::Feature {
                     pass: self.pass,
                     row: ri,
@@ -95,6 +214,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                     store: &mut *store,
                     scale,
                     batch: None,
+                    prefetch: !prefetched,
                 };
                 *Net::<I, S>::forward_loaded(&stepper, &mut ws)
             };
@@ -124,6 +244,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 store: &mut *store,
                 scale,
                 batch: batched.then_some(&mut batch),
+                prefetch: false,
             };
             Net::<I, S>::backward(&mut stepper, &ws, &dy);
             if batched {

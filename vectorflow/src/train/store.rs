@@ -65,7 +65,7 @@ pub(crate) struct Plain<'a> {
 ///
 /// A function of its own so the slices arrive as distinct `&mut` arguments: LLVM then
 /// knows they do not overlap and vectorises the loop (sqrt and division included).
-#[inline]
+#[inline(always)]
 pub(crate) fn update_row<O: Optimizer>(
     opt: O,
     w: &mut [f32],
@@ -131,7 +131,7 @@ fn update_local<O: Optimizer>(
 /// [`update_row`] for every row of a sparse input that a data row touches, in one loop
 /// over distinct `&mut` arguments (see [`update_row`]).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn update_rows<O: Optimizer, const OUT: usize>(
     opt: O,
     w: &mut [f32],
@@ -380,6 +380,12 @@ pub(crate) struct Stepper<'a, O, S> {
     pub store: &'a mut S,
     pub scale: f32,
     pub batch: Option<&'a mut Batch>,
+    /// Whether the forward pass prefetches rows of under 8 floats (not when they were
+    /// prefetched with the row before). Wider rows are prefetched again in any case:
+    /// the CPU drops prefetches it has no miss buffer for, and a row's worth of wide
+    /// rows asked for ahead outruns its buffers (measured: Sparse→16 trains 1.15×
+    /// faster with the second prefetch, logistic regression 1.2× faster without).
+    pub prefetch: bool,
 }
 
 impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
@@ -406,7 +412,9 @@ impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
     }
     #[inline(always)]
     fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
-        self.store.prefetch_rows::<O, OUT>(off, pairs);
+        if self.prefetch || OUT >= 8 {
+            self.store.prefetch_rows::<O, OUT>(off, pairs);
+        }
     }
 }
 

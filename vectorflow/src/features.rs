@@ -271,6 +271,14 @@ pub trait Tokens {
     /// Calls `f(id)` for each token, hashed with `seed`.
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F);
 
+    /// The number of tokens [`Tokens::tokens`] calls `f` for: `#[tokens(mean)]` scales
+    /// each token by its inverse. The default counts them with `tokens`.
+    fn count(&self) -> usize {
+        let mut n = 0;
+        self.tokens(0, |_| n += 1);
+        n
+    }
+
     /// Calls `f(id, token)` for each token, with the ids of [`Tokens::tokens`] and the
     /// token as feature names show it: only audits ([`crate::explain`]) call it. The
     /// default names every token `?`.
@@ -475,6 +483,10 @@ impl Tokens for str {
             f(murmur3_32(t.as_bytes(), seed));
         }
     }
+    #[inline]
+    fn count(&self) -> usize {
+        self.split_ascii_whitespace().count()
+    }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, mut f: F) {
         for t in self.split_ascii_whitespace() {
             f(murmur3_32(t.as_bytes(), seed), &t);
@@ -485,6 +497,10 @@ impl Tokens for String {
     #[inline]
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         self.as_str().tokens(seed, f)
+    }
+    #[inline]
+    fn count(&self) -> usize {
+        self.as_str().count()
     }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         self.as_str().named_tokens(seed, f)
@@ -512,6 +528,10 @@ impl<T: Category> Tokens for Vec<T> {
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         self.as_slice().tokens(seed, f)
     }
+    #[inline]
+    fn count(&self) -> usize {
+        self.as_slice().count()
+    }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         self.as_slice().named_tokens(seed, f)
     }
@@ -520,6 +540,10 @@ impl<T: Tokens + ?Sized> Tokens for &T {
     #[inline]
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         (**self).tokens(seed, f)
+    }
+    #[inline]
+    fn count(&self) -> usize {
+        (**self).count()
     }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         (**self).named_tokens(seed, f)
@@ -531,6 +555,10 @@ impl<T: Tokens> Tokens for Option<T> {
         if let Some(v) = self {
             v.tokens(seed, f)
         }
+    }
+    #[inline]
+    fn count(&self) -> usize {
+        self.as_ref().map_or(0, Tokens::count)
     }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         if let Some(v) = self {

@@ -169,7 +169,8 @@ pub struct NamedFeature<'a> {
     pub group: &'static str,
     /// The row struct's field it comes from (the first field of a cross).
     pub field: &'static str,
-    /// Its name: `carrier=UA` for a hashed field, `origin×dest=EWR×IAH` for a cross,
+    /// Its name: `carrier=UA` for a hashed field, `origin×dest=EWR×IAH` for a cross (and
+    /// for a `cross_roots` pair, where a value has no value shown: `distance×dest=IAH`),
     /// `distance` for a value, `words=late` for a token, `ids[17]` for a pre-indexed
     /// pair and `ctx[2]` for a dense value. Formatted only when displayed.
     pub name: fmt::Arguments<'a>,

@@ -132,6 +132,50 @@ fn tokens_are_a_bag_of_words_and_lists_are_multi_hot() {
 }
 
 #[derive(vectorflow::Features)]
+struct Averaged<'a> {
+    #[tokens(mean)]
+    words: &'a str,
+    #[tokens(namespace = "tags", mean)]
+    labels: Vec<Option<&'a str>>,
+    #[tokens]
+    plain: &'a str,
+}
+
+#[test]
+fn mean_token_bags_weigh_each_token_by_one_over_their_length() {
+    let row = Averaged {
+        words: "late gate late  change",
+        labels: vec![Some("vip"), None, Some("kids")],
+        plain: "a b",
+    };
+    assert_eq!(
+        visit_default(&row),
+        vec![
+            (h("late", "words"), 0.25),
+            (h("gate", "words"), 0.25),
+            (h("late", "words"), 0.25),
+            (h("change", "words"), 0.25),
+            // An absent category is no token, so it does not count.
+            (h("vip", "tags"), 0.5),
+            (h("kids", "tags"), 0.5),
+            (h("a", "plain"), 1.0),
+            (h("b", "plain"), 1.0),
+        ]
+    );
+    let mut named = Vec::new();
+    vectorflow::features::Named::visit_named(&row, |f| named.push((f.name.to_string(), f.value)))
+        .unwrap();
+    assert_eq!(named[0], ("words=late".to_string(), 0.25));
+    assert_eq!(named[4], ("labels=vip".to_string(), 0.5));
+    let empty = Averaged {
+        words: " ",
+        labels: vec![None],
+        plain: "",
+    };
+    assert!(visit_default(&empty).is_empty());
+}
+
+#[derive(vectorflow::Features)]
 struct Valued<'a> {
     #[value]
     distance: f32,

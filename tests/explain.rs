@@ -601,3 +601,54 @@ fn generic_rows_and_raw_names_are_named() {
     assert_eq!(names, ["type=x", "tags=a", "tags=b", "emb[0]", "emb[1]"]);
     assert_eq!(named_sparse(&row, ""), visit::<DEFAULT, _>(&row));
 }
+
+/// Only crosses of two roots feed the default group.
+#[derive(Features)]
+#[features(cross_roots(route, time))]
+struct Timed<'a> {
+    #[label]
+    delayed: bool,
+    #[hash(root = "route")]
+    carrier: &'a str,
+    #[value(root = "route")]
+    distance: f32,
+    #[hash(root = "time")]
+    hour: u8,
+}
+
+#[test]
+fn audits_name_the_features_of_crossed_roots() {
+    type M = network![Sparse<{ 1 << 12 }> => Linear<1>];
+    let rows: Vec<Timed> = flights(200)
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Timed {
+            delayed: f.delayed,
+            carrier: f.carrier,
+            distance: f.distance,
+            hour: (i % 3) as u8,
+        })
+        .collect();
+    let mut net = M::new(Init::zeros());
+    Trainer::new(AdaGrad::new(0.2))
+        .passes(2)
+        .threads(1)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows, Logistic)
+        .unwrap();
+    let row = &rows[0];
+    let a = audit(&net, row).unwrap();
+    let mut names: Vec<&str> = a.entries.iter().map(|e| e.name.as_str()).collect();
+    names.sort();
+    let want = [
+        format!("carrier×hour={}×{}", row.carrier, row.hour),
+        format!("distance×hour={}", row.hour),
+    ];
+    assert_eq!(names, want);
+    assert_eq!(entry(&a, &want[1]).value, row.distance);
+    let [p] = net.predict(row).unwrap();
+    let sum: f32 = a.entries.iter().map(|e| e.contribution[0]).sum();
+    assert!(close(a.intercept[0] + sum, p, 1e-5), "{sum} vs {p}");
+    let top = top_features(&net, &rows, 4, Rank::Weights).unwrap();
+    assert!(top.features.iter().all(|f| f.name.contains('×')), "{top}");
+}

@@ -16,6 +16,38 @@ use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
 use vectorflow::train::Stream;
 
+/// Records the largest single allocation, so that a test can show a corrupt file did not
+/// make the decoder reserve what its headers claim.
+struct Largest;
+
+static LARGEST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn note(size: usize) {
+    LARGEST.fetch_max(size, std::sync::atomic::Ordering::Relaxed);
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; it only records sizes.
+unsafe impl std::alloc::GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        note(size);
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Largest = Largest;
+
 #[derive(Features, serde::Deserialize, Debug, PartialEq)]
 struct Review<'a> {
     #[label]
@@ -439,8 +471,8 @@ fn a_file_that_is_not_parquet_or_is_cut_or_corrupt_is_an_error() {
         "{msg}"
     );
 
-    // Garbage over the first column chunk's pages, the footer intact: the row group that
-    // holds them fails, naming the column.
+    // Garbage over the first column chunk's pages, the footer intact: opening the file
+    // checks the page headers, and names the row group and column that hold them.
     let mut garbled = bytes.clone();
     for b in &mut garbled[4..200] {
         *b = 0xee;
@@ -448,9 +480,34 @@ fn a_file_that_is_not_parquet_or_is_cut_or_corrupt_is_an_error() {
     let path = temp("garbled.parquet");
     std::fs::write(&path, &garbled).unwrap();
     let msg = error_of::<Review<'static>>(&path).to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: row group 0: column `good`: expected a page header, found an unknown \
+             Thrift type 14 (page 0, at byte 4)",
+            path.display()
+        )
+    );
+
+    // Garbage inside the values of a page, its header intact: the row group fails when
+    // decoded, naming the column and the rows.
+    let meta = parquet::file::reader::FileReader::metadata(
+        &parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&good).unwrap())
+            .unwrap(),
+    )
+    .clone();
+    let shop = meta.row_group(0).column(1);
+    let (start, len) = shop.byte_range();
+    let mut garbled = bytes.clone();
+    let (from, to) = (start as usize + len as usize - 40, (start + len) as usize);
+    for b in &mut garbled[from..to] {
+        *b = 0xee;
+    }
+    std::fs::write(&path, &garbled).unwrap();
+    let msg = error_of::<Review<'static>>(&path).to_string();
     assert!(
         msg.starts_with(&format!(
-            "{}: row group 0, row 0: column `good`: corrupt or unreadable \
+            "{}: row group 0, row 0: column `shop`: corrupt or unreadable \
              (in the rows from this one on): ",
             path.display()
         )),
@@ -577,4 +634,134 @@ fn partition_values_are_unescaped_and_hive_nulls_are_none() {
             (None, 2)
         ]
     );
+}
+
+/// A file of one column `id` in one row group and one data page, without statistics:
+/// the page headers are then just their sizes.
+fn one_page_file(
+    path: &Path,
+    ids: ArrayRef,
+    dictionary: bool,
+    compression: Compression,
+) -> Vec<u8> {
+    let field = Field::new("id", ids.data_type().clone(), false);
+    let schema = Arc::new(Schema::new(vec![field]));
+    let batch = RecordBatch::try_new(schema, vec![ids]).unwrap();
+    let props = WriterProperties::builder()
+        .set_compression(compression)
+        .set_dictionary_enabled(dictionary)
+        .set_dictionary_page_size_limit(64 << 20)
+        .set_data_page_size_limit(64 << 20)
+        .set_data_page_row_count_limit(usize::MAX)
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    std::fs::read(path).unwrap()
+}
+
+#[derive(Features, serde::Deserialize)]
+struct Id {
+    #[label]
+    id: i64,
+}
+
+/// The offset of the first page of the only column chunk of `path`.
+fn first_page(path: &Path) -> usize {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    reader.metadata().row_group(0).column(0).byte_range().0 as usize
+}
+
+/// Overwrites the 4-byte varint at `at` with the largest 4-byte zigzag value, 2^27 − 1,
+/// keeping the header's length (and so the file's layout) unchanged.
+fn max_varint(bytes: &mut [u8], at: usize) {
+    let v = &bytes[at..at + 4];
+    assert!(
+        v[..3].iter().all(|b| b & 0x80 != 0) && v[3] & 0x80 == 0,
+        "expected a 4-byte varint at {at}: {v:x?}"
+    );
+    bytes[at..at + 4].copy_from_slice(&[0xfe, 0xff, 0xff, 0x7f]);
+}
+
+/// Reading `path` fails with `want` (after the file name) without any allocation of
+/// `limit` bytes or more.
+fn fails_small(path: &Path, want: &str, limit: usize) {
+    LARGEST.store(0, std::sync::atomic::Ordering::Relaxed);
+    let e = ParquetStream::<Id>::open(path)
+        .err()
+        .expect("a corrupt header");
+    let largest = LARGEST.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(e.to_string(), format!("{}: {want}", path.display()));
+    assert_eq!((e.row_group(), e.field()), (Some(0), Some("column `id`")));
+    assert!(largest < limit, "allocated {largest} bytes at once");
+    let e = ParquetData::read::<Id>(path)
+        .err()
+        .expect("a corrupt header");
+    assert_eq!(e.to_string(), format!("{}: {want}", path.display()));
+}
+
+#[test]
+fn a_page_header_claiming_a_huge_uncompressed_size_is_an_error_not_an_allocation() {
+    // 600k zeros, snappy: 4.8 MB of page in ~230 kB, so the uncompressed size is a
+    // 4-byte varint in the header, which then claims 128 MiB.
+    let good = temp("zeros.parquet");
+    let zeros = Arc::new(Int64Array::from(vec![0; 600_000]));
+    let mut bytes = one_page_file(&good, zeros, false, Compression::SNAPPY);
+    let rows = ParquetData::read::<Id>(&good).unwrap();
+    assert_eq!(rows.rows::<Id>().unwrap().len(), 600_000);
+
+    let at = first_page(&good);
+    // field 1 (type) = 0 (a data page), then field 2 (uncompressed size)
+    assert_eq!(bytes[at..at + 3], [0x15, 0x00, 0x15]);
+    max_varint(&mut bytes, at + 3);
+    let path = temp("huge-page.parquet");
+    std::fs::write(&path, &bytes).unwrap();
+    // The bound is the smallest of the chunk's total uncompressed size (4.8 MB and the
+    // header), 256 MiB, and 32 times the compressed page.
+    let e = ParquetStream::<Id>::open(&path).err().unwrap().to_string();
+    let limit = (e.split("at most ").nth(1))
+        .and_then(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!((4_800_000..8 << 20).contains(&limit), "{e}");
+    let want = format!(
+        "row group 0: column `id`: expected a page that decompresses to at most {limit} \
+         bytes, found one claiming 134217727 (page 0, at byte {at})"
+    );
+    fails_small(&path, &want, 64 << 20);
+    let _ = (std::fs::remove_file(&good), std::fs::remove_file(&path));
+}
+
+#[test]
+fn a_dictionary_page_claiming_more_values_than_it_holds_is_an_error_not_an_allocation() {
+    // 1.1M distinct ids, uncompressed: the writer fills a 4 MiB dictionary page (2^20
+    // ids, then plain pages), whose value count is a 4-byte varint, which then claims
+    // 2^27 − 1 values (512 MiB of i32).
+    let good = temp("many-ids.parquet");
+    let n = 1_100_000;
+    let ids = Arc::new(arrow_array::Int32Array::from_iter_values(0..n));
+    let mut bytes = one_page_file(&good, ids, true, Compression::UNCOMPRESSED);
+    let rows = ParquetData::read::<Id>(&good).unwrap();
+    let ids: Vec<Id> = rows.rows().unwrap();
+    assert_eq!((ids.len(), ids[1_099_999].id), (1_100_000, 1_099_999));
+
+    let at = first_page(&good);
+    // type = 2 (dictionary), the two sizes (4-byte varints: 4 MiB), field 7 (the
+    // dictionary header, a struct) and its field 1: the number of values.
+    assert_eq!(bytes[at..at + 3], [0x15, 0x04, 0x15]);
+    assert_eq!(
+        (bytes[at + 7], bytes[at + 12], bytes[at + 13]),
+        (0x15, 0x4c, 0x15)
+    );
+    max_varint(&mut bytes, at + 14);
+    let path = temp("huge-dictionary.parquet");
+    std::fs::write(&path, &bytes).unwrap();
+    let want = format!(
+        "row group 0: column `id`: expected a dictionary page with at most as many values \
+         as its 4194304 bytes hold, found one claiming 134217727 (page 0, at byte {at})"
+    );
+    fails_small(&path, &want, 64 << 20);
+    let _ = (std::fs::remove_file(&good), std::fs::remove_file(&path));
 }

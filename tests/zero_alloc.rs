@@ -154,3 +154,48 @@ fn forward_and_backward_passes_do_not_allocate() {
         assert!(acc.grad.iter().any(|g| *g != 0.0));
     });
 }
+
+/// Every kind of sparse feature on both sides of a whole-root cross.
+#[derive(vectorflow::Features)]
+#[features(cross_roots(ad, user))]
+struct Impression<'a> {
+    #[tokens(root = "ad", mean)]
+    title: &'a str,
+    #[value(root = "ad")]
+    price: f32,
+    #[sparse(root = "ad")]
+    ids: &'a [SparseF],
+    #[hash(root = "user")]
+    uid: u32,
+    #[tokens(root = "user")]
+    likes: &'a [&'a str],
+    #[hash(root = "user")]
+    country: Option<&'a str>,
+}
+
+#[test]
+fn crossing_whole_roots_does_not_allocate() {
+    let ids = [SparseF { id: 3, value: 0.5 }, SparseF { id: 9, value: 1.5 }];
+    let likes = ["jazz", "hiking"];
+    let row = Impression {
+        title: "red running shoes",
+        price: 2.5,
+        ids: &ids,
+        uid: 7,
+        likes: &likes,
+        country: Some("fr"),
+    };
+    let (mut n, mut sum) = (0usize, 0u64);
+    let before = allocs();
+    for _ in 0..100 {
+        SparseGroup::<{ group_id("") }>::visit(&row, |id, v| {
+            n += 1;
+            sum = sum.wrapping_add(id as u64 ^ v.to_bits() as u64);
+        })
+        .unwrap();
+        std::hint::black_box(sum);
+    }
+    assert_eq!(allocs() - before, 0, "visiting a root cross allocated");
+    // (3 words + 1 value + 2 pairs) × (1 id + 2 likes + 1 country), per visit
+    assert_eq!(n, 100 * 6 * 4);
+}

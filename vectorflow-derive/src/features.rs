@@ -1,10 +1,11 @@
 //! `#[derive(Features)]`: parse ([`ast`]), validate ([`check`]), expand ([`expand`], and
-//! [`named`] for the audit visitor).
+//! [`named`] for the audit visitor); [`root_cross`] resolves and expands `cross_roots`.
 
 mod ast;
 mod check;
 mod expand;
 mod named;
+mod root_cross;
 
 use proc_macro2::TokenStream;
 

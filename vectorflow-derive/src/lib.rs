@@ -46,7 +46,7 @@ mod network;
 /// | `#[weight]` | floats, integers | `Features::weight` (at most one; default 1) |
 /// | `#[hash]` | `&str`, `String`, integers, bool, char, `#[derive(Category)]` enums, `Option` of these | one id `Category::category(&f, namespace_seed(ns))`, value 1 |
 /// | `#[value]` | floats, integers, bool, `Option` of these | id `slot_id(ns)`, value = the field (must be finite) |
-/// | `#[tokens]` | text (split on whitespace), `Vec`/slices of categories | one id per token, value 1 |
+/// | `#[tokens]` | text (split on whitespace), `Vec`/slices of categories | one id per token, value 1 (`#[tokens(mean)]`: 1/len, fastText's average bag) |
 /// | `#[sparse]` | `[SparseF]`, `[(u32, f32)]`, `Vec`s of these, `Option` | the pairs unchanged (values must be finite) |
 /// | `#[dense]` | `[f32; N]`, `&[f32; N]`, `Option<[f32; N]>` (None = zeros) | the group's dense values, fields in order |
 /// | `#[skip]`, none | anything | nothing |
@@ -66,6 +66,17 @@ mod network;
 /// a cross with an absent (`None`) field contributes nothing. (Clippy's
 /// `duplicated_attributes` lint misreads a field named in two crosses as a repeated
 /// attribute, rust-clippy#12923; allow it on the struct.)
+///
+/// `#[features(cross_roots(user, item))]`: every sparse feature of one root (`root =
+/// "user"`) or namespace crossed with every one of another, as Vowpal Wabbit's `-q`. A
+/// name is a root if some field has that `root`, else a namespace. Each pair of fields
+/// `a`, `b` crosses like `cross(a, b)`, so two `#[hash]` fields get the ids of `cross(a,
+/// b)`; a token crosses like a category, a `#[value]` field like the empty string, a
+/// `#[sparse]` pair like its id as an integer, and the value is the product of the two.
+/// The crossed features feed the group both sides are in, else the default group, or
+/// `root = "name"` given in the cross: `cross_roots(user, item, root = "pairs")`. A visit
+/// costs O(|user|·|item|) and allocates nothing. Crossing a root with itself, or sides
+/// sharing a field, is an error.
 ///
 /// Mistakes (a second label, two kinds on one field, `#[hash]` on a float, `#[dense]` on
 /// a `Vec`, a cross of a missing or non-`#[hash]` field, unknown keys, ...) are compile

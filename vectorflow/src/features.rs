@@ -169,7 +169,8 @@ pub struct NamedFeature<'a> {
     pub group: &'static str,
     /// The row struct's field it comes from (the first field of a cross).
     pub field: &'static str,
-    /// Its name: `carrier=UA` for a hashed field, `origin×dest=EWR×IAH` for a cross,
+    /// Its name: `carrier=UA` for a hashed field, `origin×dest=EWR×IAH` for a cross (and
+    /// for a `cross_roots` pair, where a value has no value shown: `distance×dest=IAH`),
     /// `distance` for a value, `words=late` for a token, `ids[17]` for a pre-indexed
     /// pair and `ctx[2]` for a dense value. Formatted only when displayed.
     pub name: fmt::Arguments<'a>,
@@ -270,6 +271,14 @@ pub trait Numeric {
 pub trait Tokens {
     /// Calls `f(id)` for each token, hashed with `seed`.
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F);
+
+    /// The number of tokens [`Tokens::tokens`] calls `f` for: `#[tokens(mean)]` scales
+    /// each token by its inverse. The default counts them with `tokens`.
+    fn count(&self) -> usize {
+        let mut n = 0;
+        self.tokens(0, |_| n += 1);
+        n
+    }
 
     /// Calls `f(id, token)` for each token, with the ids of [`Tokens::tokens`] and the
     /// token as feature names show it: only audits ([`crate::explain`]) call it. The
@@ -475,6 +484,10 @@ impl Tokens for str {
             f(murmur3_32(t.as_bytes(), seed));
         }
     }
+    #[inline]
+    fn count(&self) -> usize {
+        self.split_ascii_whitespace().count()
+    }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, mut f: F) {
         for t in self.split_ascii_whitespace() {
             f(murmur3_32(t.as_bytes(), seed), &t);
@@ -485,6 +498,10 @@ impl Tokens for String {
     #[inline]
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         self.as_str().tokens(seed, f)
+    }
+    #[inline]
+    fn count(&self) -> usize {
+        self.as_str().count()
     }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         self.as_str().named_tokens(seed, f)
@@ -512,6 +529,10 @@ impl<T: Category> Tokens for Vec<T> {
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         self.as_slice().tokens(seed, f)
     }
+    #[inline]
+    fn count(&self) -> usize {
+        self.as_slice().count()
+    }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         self.as_slice().named_tokens(seed, f)
     }
@@ -520,6 +541,10 @@ impl<T: Tokens + ?Sized> Tokens for &T {
     #[inline]
     fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
         (**self).tokens(seed, f)
+    }
+    #[inline]
+    fn count(&self) -> usize {
+        (**self).count()
     }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         (**self).named_tokens(seed, f)
@@ -531,6 +556,10 @@ impl<T: Tokens> Tokens for Option<T> {
         if let Some(v) = self {
             v.tokens(seed, f)
         }
+    }
+    #[inline]
+    fn count(&self) -> usize {
+        self.as_ref().map_or(0, Tokens::count)
     }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         if let Some(v) = self {

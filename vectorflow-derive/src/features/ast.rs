@@ -35,6 +35,7 @@ pub struct Input<'a> {
     pub generics: &'a Generics,
     pub fields: Vec<Field<'a>>,
     pub crosses: Vec<Cross>,
+    pub root_crosses: Vec<RootCross>,
 }
 
 /// One named field and the feature kinds written on it (the check allows at most one).
@@ -98,6 +99,9 @@ impl Kind {
 
     fn expected_keys(self) -> &'static str {
         match (self.takes_namespace(), self.takes_root()) {
+            (true, _) if self == Kind::Tokens => {
+                "`namespace = \"...\"`, `root = \"...\"` or `mean`"
+            }
             (true, _) => "`namespace = \"...\"` or `root = \"...\"`",
             (false, true) => "`root = \"...\"` (only hashed features have a namespace)",
             (false, false) => "no arguments",
@@ -112,6 +116,8 @@ pub struct Role {
     pub path: syn::Path,
     pub namespace: Option<LitStr>,
     pub root: Option<LitStr>,
+    /// `#[tokens(mean)]`: each token weighs 1/len instead of 1.
+    pub mean: Option<Ident>,
 }
 
 /// `cross(a, b, ..., namespace = "...")` in `#[features(..)]`.
@@ -135,6 +141,17 @@ impl Cross {
                 .join("^"),
         }
     }
+}
+
+/// `cross_roots(a, b, root = "...")` in `#[features(..)]`: every sparse feature of the
+/// root or namespace `a` crossed with every one of `b`.
+pub struct RootCross {
+    /// The `cross_roots` keyword, where errors about the whole cross point.
+    pub keyword: Ident,
+    /// The roots or namespaces crossed, as written.
+    pub sides: Vec<Ident>,
+    /// The feature group the crossed features go to, if given.
+    pub root: Option<LitStr>,
 }
 
 /// Parses the derive input. Returns `None` when it is not a struct with named fields (the
@@ -176,10 +193,10 @@ pub fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a
         }
     };
 
-    let mut crosses = Vec::new();
+    let (mut crosses, mut root_crosses) = (Vec::new(), Vec::new());
     for attr in &input.attrs {
         if attr.path().is_ident("features") {
-            parse_features_attr(attr, &mut crosses, errors);
+            parse_features_attr(attr, &mut crosses, &mut root_crosses, errors);
         } else if let Some((name, _)) = Kind::ALL.iter().find(|(n, _)| attr.path().is_ident(n)) {
             errors.spanned(
                 attr,
@@ -212,14 +229,20 @@ pub fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a
         generics: &input.generics,
         fields,
         crosses,
+        root_crosses,
     })
 }
 
-fn parse_features_attr(attr: &Attribute, crosses: &mut Vec<Cross>, errors: &mut Errors) {
+fn parse_features_attr(
+    attr: &Attribute,
+    crosses: &mut Vec<Cross>,
+    root_crosses: &mut Vec<RootCross>,
+    errors: &mut Errors,
+) {
     if let syn::Meta::Path(_) | syn::Meta::NameValue(_) = &attr.meta {
         errors.spanned(
             attr,
-            "expected #[features(cross(field, field, ...))] with a list of interactions",
+            "expected #[features(cross(field, field, ...))] or #[features(cross_roots(a, b))] with a list of interactions",
         );
         return;
     }
@@ -227,9 +250,12 @@ fn parse_features_attr(attr: &Attribute, crosses: &mut Vec<Cross>, errors: &mut 
         if meta.path.is_ident("cross") {
             crosses.push(parse_cross(&meta, errors)?);
             Ok(())
+        } else if meta.path.is_ident("cross_roots") {
+            root_crosses.push(parse_root_cross(&meta)?);
+            Ok(())
         } else {
             Err(meta.error(format!(
-                "unknown key `{}` in #[features(..)]; expected `cross(field, field, ...)`",
+                "unknown key `{}` in #[features(..)]; expected `cross(field, field, ...)` or `cross_roots(a, b)`",
                 path_text(&meta.path)
             )))
         }
@@ -280,6 +306,46 @@ fn parse_cross(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Cross
     })
 }
 
+fn parse_root_cross(meta: &ParseNestedMeta) -> syn::Result<RootCross> {
+    let keyword = meta
+        .path
+        .get_ident()
+        .expect("checked `cross_roots`")
+        .clone();
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(
+            "expected two roots or namespaces: `cross_roots(user, item)` crosses every feature of `user` with every feature of `item`",
+        ));
+    }
+    let mut sides = Vec::new();
+    let mut root = None;
+    meta.parse_nested_meta(|inner| {
+        if inner.input.peek(Token![=]) {
+            if inner.path.is_ident("root") {
+                string_value(&inner, &mut root, "root").map(drop)
+            } else {
+                Err(inner.error(format!(
+                    "unknown key `{}` in cross_roots(..); expected two roots or namespaces and optionally `root = \"...\"`",
+                    path_text(&inner.path)
+                )))
+            }
+        } else if let Some(ident) = inner.path.get_ident() {
+            if inner.input.peek(syn::token::Paren) {
+                return Err(inner.error("expected a root or namespace name in cross_roots(..), not a list"));
+            }
+            sides.push(ident.clone());
+            Ok(())
+        } else {
+            Err(inner.error("expected a root or namespace name in cross_roots(..)"))
+        }
+    })?;
+    Ok(RootCross {
+        keyword,
+        sides,
+        root,
+    })
+}
+
 /// Parses one attribute of a field; `None` if it is not one of ours (or malformed).
 fn parse_field_attr(attr: &Attribute, errors: &mut Errors) -> Option<Role> {
     let path = attr.path();
@@ -311,6 +377,7 @@ fn parse_field_attr(attr: &Attribute, errors: &mut Errors) -> Option<Role> {
         path: path.clone(),
         namespace: None,
         root: None,
+        mean: None,
     };
     match &attr.meta {
         syn::Meta::Path(_) => {}
@@ -332,6 +399,20 @@ fn parse_field_attr(attr: &Attribute, errors: &mut Errors) -> Option<Role> {
                     Ok(())
                 } else if meta.path.is_ident("root") && kind.takes_root() {
                     string_value(&meta, &mut role.root, "root").map(drop)
+                } else if meta.path.is_ident("mean") && kind == Kind::Tokens {
+                    if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                        return Err(meta.error("write `mean` alone: #[tokens(mean)] scales each token by 1/len"));
+                    }
+                    if role.mean.is_some() {
+                        return Err(meta.error("`mean` is given twice"));
+                    }
+                    role.mean = meta.path.get_ident().cloned();
+                    Ok(())
+                } else if meta.path.is_ident("mean") {
+                    Err(meta.error(format!(
+                        "`mean` applies to #[tokens] only: it scales each token of a bag by 1/len, and #[{}] gives one feature",
+                        kind.name()
+                    )))
                 } else {
                     Err(meta.error(format!(
                         "unknown key `{}` in #[{}]; expected {}",

@@ -3,6 +3,8 @@
 //! runs on an input that passed.
 
 use super::ast::{Errors, Input, Kind};
+use super::root_cross;
+use syn::ext::IdentExt;
 use syn::{Expr, GenericArgument, PathArguments, Type};
 
 pub fn check(input: &Input, errors: &mut Errors) {
@@ -129,6 +131,65 @@ pub fn check(input: &Input, errors: &mut Errors) {
             .any(|c| c.fields == cross.fields && c.namespace_name() == cross.namespace_name());
         if same {
             errors.spanned(&cross.keyword, "this cross is listed twice");
+        }
+    }
+
+    check_root_crosses(input, errors);
+}
+
+/// `cross_roots(a, b)`: both sides must name roots or namespaces with sparse features
+/// and no field in common (a field crossed with itself would square its features), and
+/// no pair may be crossed twice into one group, which would count its features twice.
+fn check_root_crosses(input: &Input, errors: &mut Errors) {
+    let mut pairs: Vec<(String, String, String)> = Vec::new();
+    for c in &input.crosses {
+        if let [a, b] = c.fields.as_slice() {
+            if c.namespace.is_none() {
+                if let Some(g) = input
+                    .fields
+                    .iter()
+                    .find(|f| f.ident == a)
+                    .and_then(|f| f.role())
+                {
+                    let g = g.root.as_ref().map(|r| r.value()).unwrap_or_default();
+                    pairs.push((a.unraw().to_string(), b.unraw().to_string(), g));
+                }
+            }
+        }
+    }
+    for (i, rc) in input.root_crosses.iter().enumerate() {
+        let r = match root_cross::resolve(input, rc) {
+            Ok(r) => r,
+            Err(es) => {
+                for (span, msg) in es {
+                    errors.push(syn::Error::new(span, msg));
+                }
+                continue;
+            }
+        };
+        let same = input.root_crosses[..i]
+            .iter()
+            .any(|o| o.sides == rc.sides && root_cross::group_guess(input, o) == r.group);
+        if same {
+            errors.spanned(&rc.keyword, "this cross_roots(..) is listed twice");
+            continue;
+        }
+        let [sa, sb] = &r.sides;
+        'pairs: for fa in sa {
+            for fb in sb {
+                let pair = (fa.name.clone(), fb.name.clone(), r.group.clone());
+                if pairs.contains(&pair) {
+                    errors.spanned(
+                        &rc.keyword,
+                        format!(
+                            "cross_roots(..) crosses `{}` with `{}`, which another cross of this struct already does; drop one of them",
+                            fa.name, fb.name
+                        ),
+                    );
+                    break 'pairs;
+                }
+                pairs.push(pair);
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use super::ast::{Cross, Field, Input, Kind};
 use super::check::dense_width;
+use super::root_cross;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::{Ident, LitStr, WherePredicate};
@@ -86,7 +87,13 @@ pub fn expand(input: &Input) -> TokenStream {
             .iter()
             .filter(|f| in_group(f, g, &sparse_kinds))
             .collect();
-        if !sparse.is_empty() {
+        let root_crosses: Vec<_> = input
+            .root_crosses
+            .iter()
+            .filter_map(|rc| root_cross::resolve(input, rc).ok().map(|r| (rc, r)))
+            .filter(|(_, r)| r.group == *g)
+            .collect();
+        if !sparse.is_empty() || !root_crosses.is_empty() {
             let mut g2 = input.generics.clone();
             let mut preds = bound(
                 &mut input
@@ -95,6 +102,17 @@ pub fn expand(input: &Input) -> TokenStream {
                     .filter(|f| f.role().is_some_and(|r| r.kind == Kind::Weight)),
             );
             preds.extend(bound(&mut sparse.iter().copied()));
+            // A root cross may read fields of other groups.
+            let mut crossed: Vec<&Field> = Vec::new();
+            for f in root_crosses
+                .iter()
+                .flat_map(|(_, r)| r.sides.iter().flatten())
+            {
+                if !sparse.iter().chain(&crossed).any(|s| s.ident == f.ident) {
+                    crossed.push(f);
+                }
+            }
+            preds.extend(bound(&mut crossed.into_iter()));
             g2.make_where_clause().predicates.extend(preds);
             let where_sparse = &g2.where_clause;
             let visits = sparse.iter().map(|f| visit_field(f));
@@ -103,6 +121,11 @@ pub fn expand(input: &Input) -> TokenStream {
                 .iter()
                 .filter(|c| cross_group(input, c) == *g)
                 .map(|c| visit_cross(input, c));
+            let crosses = crosses.chain(
+                root_crosses
+                    .iter()
+                    .map(|(rc, _)| root_cross::visit(input, rc, None)),
+            );
             out.extend(quote! {
                 impl #impl_generics ::vectorflow::features::SparseGroup<#group> for #ident #ty_generics #where_sparse {
                     #[inline]
@@ -220,6 +243,12 @@ pub(super) fn groups(input: &Input) -> Vec<String> {
             }
         }
     }
+    for rc in &input.root_crosses {
+        let g = root_cross::group_guess(input, rc);
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
     groups
 }
 
@@ -279,6 +308,12 @@ pub fn fallback(input: &syn::DeriveInput, parsed: Option<&Input>) -> TokenStream
                 }
             }
             _ => {}
+        }
+    }
+    for rc in &parsed.root_crosses {
+        let g = root_cross::group_guess(parsed, rc);
+        if !sparse.contains(&g) {
+            sparse.push(g);
         }
     }
     for g in sparse {
@@ -373,14 +408,18 @@ fn visit_field(f: &Field) -> TokenStream {
                 }
             }
         },
-        Some(Kind::Tokens) => quote! {
-            {
-                const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
-                <#ty as ::vectorflow::features::Tokens>::tokens(&self.#member, __VF_SEED, |__vf_id| {
-                    __vf_f(__vf_id, 1.0)
-                });
+        Some(Kind::Tokens) => {
+            let (count, w) = token_weight(f);
+            quote! {
+                {
+                    const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
+                    #count
+                    <#ty as ::vectorflow::features::Tokens>::tokens(&self.#member, __VF_SEED, |__vf_id| {
+                        __vf_f(__vf_id, #w)
+                    });
+                }
             }
-        },
+        }
         Some(Kind::Sparse) => quote! {
             {
                 let mut __vf_bad: ::core::option::Option<f32> = ::core::option::Option::None;
@@ -400,6 +439,22 @@ fn visit_field(f: &Field) -> TokenStream {
             }
         },
         _ => TokenStream::new(),
+    }
+}
+
+/// The weight of each token of a bag: 1, or for `#[tokens(mean)]` 1/len, computed first.
+pub(super) fn token_weight(f: &Field) -> (TokenStream, TokenStream) {
+    if f.role().is_some_and(|r| r.mean.is_some()) {
+        let (ty, member) = (f.ty, f.ident);
+        (
+            quote! {
+                let __vf_w: f32 = 1.0
+                    / (<#ty as ::vectorflow::features::Tokens>::count(&self.#member).max(1) as f32);
+            },
+            quote!(__vf_w),
+        )
+    } else {
+        (TokenStream::new(), quote!(1.0))
     }
 }
 

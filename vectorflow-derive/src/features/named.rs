@@ -5,7 +5,10 @@
 
 use super::ast::{Cross, Field, Input, Kind};
 use super::check::dense_width;
-use super::expand::{cross_fields, cross_group, groups, in_group, kind_trait, mentions, namespace};
+use super::expand::{
+    cross_fields, cross_group, groups, in_group, kind_trait, mentions, namespace, token_weight,
+};
+use super::root_cross;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, ToTokens};
 use syn::{Ident, LitStr, WherePredicate};
@@ -44,6 +47,11 @@ pub fn expand(input: &Input) -> TokenStream {
         }
         for c in input.crosses.iter().filter(|c| cross_group(input, c) == *g) {
             body.extend(visit_cross(input, c, &group));
+        }
+        for rc in &input.root_crosses {
+            if root_cross::group_guess(input, rc) == *g {
+                body.extend(root_cross::visit(input, rc, Some(&group)));
+            }
         }
         let dense: Vec<&Field> = input
             .fields
@@ -98,7 +106,7 @@ fn feature(
 /// The field's value as `Category::fmt_name` writes it. Only the trait call names the
 /// field's type, so a type that is no category gets the same error as in `visit`, which
 /// the compiler reports once.
-fn category_name(ty: &syn::Type, member: &Ident) -> TokenStream {
+pub(super) fn category_name(ty: &syn::Type, member: &Ident) -> TokenStream {
     quote! {
         ::core::fmt::from_fn(|__vf_fmt| {
             <#ty as ::vectorflow::features::Category>::fmt_name(&self.#member, __vf_fmt)
@@ -163,16 +171,18 @@ fn visit_field(f: &Field, group: &LitStr) -> TokenStream {
         }
         Some(Kind::Tokens) => {
             let fmt = format(&f.name, "={}", span);
+            let (count, w) = token_weight(f);
             let feat = feature(
                 group,
                 &name,
                 quote!(::core::format_args!(#fmt, __vf_tok)),
                 quote!(::vectorflow::features::Slot::SparseId(__vf_id)),
-                quote!(1.0),
+                w,
             );
             quote! {
                 {
                     const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
+                    #count
                     <#ty as ::vectorflow::features::Tokens>::named_tokens(
                         &self.#member,
                         __VF_SEED,

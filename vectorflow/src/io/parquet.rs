@@ -29,8 +29,12 @@
 //! corrupt, is an error, never a panic: each column chunk's extent is checked against
 //! the file's size before anything is read (the parquet crate would otherwise allocate
 //! a buffer of the length the footer claims), and a panic inside the decoder is turned
-//! into an error. What the decoder still allocates from a page header is bounded by the
-//! format: at most 2 GiB for one page.
+//! into an error. So is every page header of the columns read, when the file is opened:
+//! the decoder would otherwise reserve what a header claims (a page's uncompressed size,
+//! a dictionary's number of values) before finding it false. A page lies within its
+//! column chunk, decompresses to at most its chunk's total uncompressed size and 256 MiB
+//! (snappy: at most 32 times its compressed size), and a dictionary page claims no more
+//! values than its bytes hold; else the error names the file, row group, column and page.
 //!
 //! ```no_run
 //! use vectorflow::io::parquet::ParquetStream;
@@ -56,6 +60,8 @@
 //! # Ok(())
 //! # }
 //! ```
+
+mod pages;
 
 use super::ReadError;
 use crate::features::{Labeled, RowType};
@@ -462,6 +468,27 @@ impl ParquetFile {
                     )
                     .in_row_group(g));
                 }
+            }
+        }
+        // The decoder would allocate what a page header claims: check the headers of
+        // the columns read, once every chunk is known to lie within the file.
+        for (g, group) in meta.metadata().row_groups().iter().enumerate() {
+            for col in group.columns() {
+                let read =
+                    fields.is_none_or(|f| f.contains(&col.column_path().parts()[0].as_str()));
+                if !read {
+                    continue;
+                }
+                pages::check_chunk(&file, col).map_err(|expected| {
+                    ReadError::parse(
+                        &name,
+                        0,
+                        Some(format!("column `{}`", col.column_path().string())),
+                        expected,
+                        None,
+                    )
+                    .in_row_group(g)
+                })?;
             }
         }
         let roots: Option<Vec<usize>> = fields.map(|fields| {

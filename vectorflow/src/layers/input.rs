@@ -456,7 +456,18 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
 
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng) {
         let n = Rs::WIDTH * OUT;
-        init.fill(&mut w[..n], Rs::WIDTH, OUT, rng);
+        // A sparse root's weights do not scale with its DIM (see `init`): the fan-in of
+        // the dense roots is their width.
+        let roots = Self::layout().roots;
+        let dense_in: usize = roots.iter().filter(|r| !r.sparse).map(|r| r.width).sum();
+        for r in &roots {
+            let block = &mut w[r.offset..r.offset + r.width * OUT];
+            if r.sparse {
+                init.fill_sparse(block, OUT, rng);
+            } else {
+                init.fill(block, dense_in, OUT, rng);
+            }
+        }
         w[n..].fill(0.0);
     }
 

@@ -425,7 +425,11 @@ fn a_missing_file_names_its_path() {
 
 #[test]
 fn saving_replaces_the_file_atomically() {
-    let path = temp("atomic.vf");
+    // A directory of its own: other tests' saves would leave their temporaries in a
+    // shared one while this test looks for strays.
+    let dir = temp("atomic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("atomic.vf");
     let a = Lr::new(Init::uniform(0.1).seed(1));
     let b = Lr::new(Init::uniform(0.1).seed(2));
     a.save(&path).unwrap();

@@ -128,6 +128,15 @@ pub trait Labeled: Features {
 pub trait SparseGroup<const G: u64>: Features {
     /// Calls `f(id, value)` for each feature of the group, without allocating.
     fn visit<F: FnMut(u32, f32)>(&self, f: F) -> Result<(), FeatureError>;
+
+    /// Appends `(id mod dim, value)` for each feature of the group to `out`: what a
+    /// `Sparse<dim>` input caches of a row before training on it. By default through
+    /// [`SparseGroup::visit`]; a row that holds its features in arrays can copy them in
+    /// one pass.
+    #[inline]
+    fn extend_pairs(&self, dim: usize, out: &mut Vec<(u32, f32)>) -> Result<(), FeatureError> {
+        self.visit(|id, v| out.push(((id as usize % dim) as u32, v)))
+    }
 }
 
 /// A row whose feature group `G` feeds a `Dense<N>` input.

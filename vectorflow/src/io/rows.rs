@@ -288,4 +288,12 @@ impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
         }
         Ok(())
     }
+
+    #[inline]
+    fn extend_pairs(&self, dim: usize, out: &mut Vec<(u32, f32)>) -> Result<(), FeatureError> {
+        // One reservation and a loop over two slices, not a push per feature.
+        let ids = self.ids.iter().map(|&id| (id as usize % dim) as u32);
+        out.extend(ids.zip(self.values.iter().copied()));
+        Ok(())
+    }
 }

@@ -152,7 +152,7 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
         // A local vector keeps its length in a register while the row is visited.
         let mut sparse = std::mem::take(&mut cache.sparse);
         let start = sparse.len();
-        let visited = row.visit(|id, v| sparse.push(((id as usize % DIM) as u32, v)));
+        let visited = row.extend_pairs(DIM, &mut sparse);
         cache.counts.push(sparse.len() - start);
         cache.sparse = sparse;
         visited

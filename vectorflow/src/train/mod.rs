@@ -159,8 +159,6 @@ pub struct Trainer<O> {
     chunk_rows: usize,
     cache: Option<std::path::PathBuf>,
     sharing: Sharing,
-    /// Whether `threads` is the default, to be fitted to the net's shape.
-    threads_auto: bool,
 }
 
 /// How several training threads share the weights ([`Trainer::sharing`]).
@@ -181,14 +179,14 @@ pub enum Sharing {
 }
 
 impl<O: Optimizer> Trainer<O> {
-    /// A trainer with optimizer `opt`: 1 pass, threads fitted to the net (see
-    /// [`Trainer::threads`]), per-row updates, shuffled,
+    /// A trainer with optimizer `opt`: 1 pass, 1 thread (see [`Trainer::threads`]),
+    /// per-row updates, shuffled,
     /// no holdout, constant rate, seed 0, live progress.
     pub fn new(opt: O) -> Trainer<O> {
         Trainer {
             opt,
             passes: 1,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: 1,
             batch: 1,
             shuffle: true,
             holdout: Holdout::None,
@@ -201,26 +199,20 @@ impl<O: Optimizer> Trainer<O> {
             chunk_rows: 1 << 15,
             cache: None,
             sharing: Sharing::Auto,
-            threads_auto: true,
         }
     }
     /// The number of passes over the rows.
     pub fn passes(self, passes: usize) -> Self {
         Trainer { passes, ..self }
     }
-    /// The number of training threads. By default, all cores for nets whose sparse
-    /// inputs feed rows of under 8 weights (logistic regression and other narrow first
-    /// layers), and 1 for wider rows: training those is bound by memory traffic, which
-    /// a second core on the same memory does not add to (on the 2-core machine of the
-    /// README, two threads train `Sparse → 16 → ReLU → 1` at 0.6× one thread's speed,
-    /// and two independent fits at once reach only 1.3×). Measure your machine with
-    /// `examples/threads.rs` and set this.
+    /// The number of training threads (1 by default). On the 2-core machine of the
+    /// README one thread was the fastest for both logistic regression and
+    /// `Sparse → 16 → ReLU → 1`: training is bound by memory traffic, which a second core
+    /// on the same memory barely adds to (two fits sharing nothing at once reach 1.5–1.9×),
+    /// and the replicas' merges cost more than that. Measure your machine with
+    /// `examples/threads.rs` before setting more.
     pub fn threads(self, threads: usize) -> Self {
-        Trainer {
-            threads,
-            threads_auto: false,
-            ..self
-        }
+        Trainer { threads, ..self }
     }
     /// How several threads share the weights ([`Sharing::Auto`] by default).
     pub fn sharing(self, sharing: Sharing) -> Self {

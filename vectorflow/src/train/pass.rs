@@ -36,19 +36,6 @@ impl<O: Optimizer> Trainer<O> {
         F: Feed<I>,
         L: Loss<<F::Chunk as Chunk<I>>::Row, S::Out>,
     {
-        if self.threads_auto && self.threads > 1 {
-            let wide = Net::<I, S>::blocks()
-                .iter()
-                .any(|b| b.row.is_some_and(|w| w >= 8));
-            if wide {
-                let one = Trainer {
-                    threads: 1,
-                    threads_auto: false,
-                    ..self.clone()
-                };
-                return one.run(net, state, feed, loss);
-            }
-        }
         let priors = Priors::new(
             Net::<I, S>::blocks(),
             |layer| {

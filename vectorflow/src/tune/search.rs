@@ -7,7 +7,7 @@
 
 use super::fit::Run;
 use super::report::{Outcome, Trial, TuneReport};
-use super::space::Setting;
+use super::space::{short, Setting};
 use super::Tuner;
 use crate::features::Features;
 use crate::layers::InputFeed;
@@ -334,8 +334,11 @@ fn progress_line(t: &Trial, done: bool, rung: usize) {
         t.setting.passes,
         t.setting.opt.name(),
         format_args!(
-            "lr={:.4e} l1={:e} l2={:e} batch={}",
-            t.setting.lr, t.setting.l1, t.setting.l2, t.setting.batch
+            "lr={:.3e} l1={} l2={} batch={}",
+            t.setting.lr,
+            short(t.setting.l1),
+            short(t.setting.l2),
+            t.setting.batch
         ),
     );
 }

@@ -51,14 +51,23 @@ impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} lr={:.4e} l1={:e} l2={:e} batch={} passes={}",
+            "{} lr={:.3e} l1={} l2={} batch={} passes={}",
             self.opt.name(),
             self.lr,
-            self.l1,
-            self.l2,
+            short(self.l1),
+            short(self.l2),
             self.batch,
             self.passes
         )
+    }
+}
+
+/// A strength as `0` or `1e-6`.
+pub(crate) fn short(v: f32) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else {
+        format!("{v:e}")
     }
 }
 

@@ -159,12 +159,26 @@ fn successive_halving_keeps_to_its_trials_and_passes() {
         .threads(2)
         .progress(Progress::Silent);
     let report = t.tune(fresh, &data, Logistic).unwrap();
-    assert_eq!(report.trials.len(), 10);
+    // 10 drawn and 2 more: the leader of the second rung at lower rates.
+    assert_eq!(report.trials.len(), 12);
     assert!(!report.out_of_budget);
-    // Rungs of 1, 3 and 9 passes for 10, then 4, then 2 trials.
-    let past = |p: usize| report.trials.iter().filter(|t| t.passes_run > p).count();
+    let (lead, extra) = (&report.trials[..10], &report.trials[10..]);
+    // Rungs of 1, 3 and 9 passes for 10, then 4, then 2 trials (and the 2 more).
+    let past = |p: usize| lead.iter().filter(|t| t.passes_run > p).count();
     assert!(past(1) <= 4 && past(3) <= 2, "{report}");
-    assert!(report.passes <= 10 + 4 * 2 + 2 * 6, "{report}");
+    assert!(report.passes <= 10 + 4 * 2 + 2 * 6 + 2 * 9, "{report}");
+    let leader = lead
+        .iter()
+        .filter(|t| t.passes_run > 1)
+        .min_by(|a, b| a.loss.total_cmp(&b.loss))
+        .unwrap();
+    for (t, f) in extra.iter().zip([0.5, std::f32::consts::FRAC_1_SQRT_2]) {
+        assert_eq!(t.setting.lr, leader.setting.lr * f, "{report}");
+        assert_eq!(
+            (t.setting.opt, t.setting.batch),
+            (leader.setting.opt, leader.setting.batch)
+        );
+    }
     assert_eq!(
         report.passes,
         report.trials.iter().map(|t| t.passes_run).sum::<usize>()
@@ -193,7 +207,8 @@ fn a_spent_budget_runs_only_the_first_trials_first_pass() {
         .tune(fresh, &data, Logistic)
         .unwrap();
     assert!(report.out_of_budget);
-    assert_eq!(report.trials.len(), 12);
+    // 12 drawn, 2 at lower rates for the last rung.
+    assert_eq!(report.trials.len(), 14);
     assert_eq!(report.best, 0);
     assert_eq!(report.passes, 1);
     assert_eq!(report.scored(), 1);

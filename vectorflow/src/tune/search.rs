@@ -52,6 +52,32 @@ impl<F, R, L> Ctx<'_, F, R, L> {
     }
 }
 
+/// The rates, as factors of the leader's, at which the leader of the rung before the
+/// last also runs the last rung.
+const REFINE: [f32; 2] = [0.5, std::f32::consts::FRAC_1_SQRT_2];
+
+impl<I, S> Slot<I, S> {
+    /// Trial `id` of `setting`, not started.
+    fn new(id: usize, setting: Setting) -> Mutex<Slot<I, S>> {
+        Mutex::new(Slot {
+            trial: Trial {
+                id,
+                setting: Setting {
+                    passes: 0,
+                    ..setting
+                },
+                loss: f64::INFINITY,
+                passes_run: 0,
+                seconds: 0.0,
+                outcome: Outcome::Completed,
+            },
+            net: None,
+            since_best: 0,
+            done: false,
+        })
+    }
+}
+
 /// The ranking of trials: lower loss first, then lower id.
 fn better(a: (f64, usize), b: (f64, usize)) -> bool {
     a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).is_lt()
@@ -63,6 +89,7 @@ pub(crate) fn run<F, I, S, R, L>(
     tuner: &Tuner,
     settings: Vec<Setting>,
     rungs: &[usize],
+    refine: bool,
     fresh: &F,
     rows: &[R],
     loss: &L,
@@ -83,33 +110,31 @@ where
         out_of_budget: AtomicBool::new(false),
         failed: AtomicBool::new(false),
     };
-    let n = settings.len();
-    let slots: Vec<Mutex<Slot<I, S>>> = settings
+    let mut slots: Vec<Mutex<Slot<I, S>>> = settings
         .into_iter()
         .enumerate()
-        .map(|(id, setting)| {
-            Mutex::new(Slot {
-                trial: Trial {
-                    id,
-                    setting: Setting {
-                        passes: 0,
-                        ..setting
-                    },
-                    loss: f64::INFINITY,
-                    passes_run: 0,
-                    seconds: 0.0,
-                    outcome: Outcome::Completed,
-                },
-                net: None,
-                since_best: 0,
-                done: false,
-            })
-        })
+        .map(|(id, s)| Slot::new(id, s))
         .collect();
-    let lock = |i: usize| slots[i].lock().unwrap_or_else(|e| e.into_inner());
-    let mut alive: Vec<usize> = (0..n).collect();
+    let mut alive: Vec<usize> = (0..slots.len()).collect();
+    // The best scored trial of the rung before.
+    let mut leader: Option<usize> = None;
     for (r, &target) in rungs.iter().enumerate() {
         let last = r + 1 == rungs.len();
+        if let Some(i) = leader.filter(|_| last && refine) {
+            // Early rungs favour high rates, which learn fastest in a few passes: the
+            // leader also runs the last rung at lower rates.
+            let base = slots[i]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .trial
+                .setting;
+            for f in REFINE {
+                let lr = base.lr * f;
+                alive.push(slots.len());
+                slots.push(Slot::new(slots.len(), Setting { lr, ..base }));
+            }
+        }
+        let lock = |i: usize| slots[i].lock().unwrap_or_else(|e| e.into_inner());
         let keep = if last {
             0
         } else {
@@ -130,6 +155,7 @@ where
             }
             s.net = None;
         }
+        leader = ranked.first().filter(|b| b.0.is_finite()).map(|b| b.1);
         alive = ranked[..keep].iter().map(|&(_, i)| i).collect();
         alive.sort_unstable();
         if tuner.progress != Progress::Silent {
@@ -144,7 +170,10 @@ where
             );
         }
     }
-    let trials: Vec<Trial> = (0..n).map(|i| lock(i).trial.clone()).collect();
+    let trials: Vec<Trial> = slots
+        .into_iter()
+        .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).trial)
+        .collect();
     let best = trials
         .iter()
         .filter(|t| t.scored())

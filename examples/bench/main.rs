@@ -23,6 +23,8 @@
 
 mod reference;
 
+#[path = "../common/models.rs"]
+mod models;
 #[path = "../common/rss.rs"]
 mod rss;
 
@@ -37,7 +39,7 @@ use vectorflow::network::Stack;
 use vectorflow::predict::probability;
 use vectorflow::prelude::*;
 
-const DIM: usize = 1 << 20;
+use models::DIM;
 
 struct Args {
     train: PathBuf,
@@ -113,14 +115,8 @@ fn main() -> ExitCode {
     let wall = Instant::now();
     if args.stream {
         let trained = match args.model.as_str() {
-            "lr" => {
-                type Lr = network![Sparse<DIM> => Linear<1>];
-                stream(|| Lr::new(Init::zeros()), &args, 0.5)
-            }
-            "mlp16" => {
-                type Mlp = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
-                stream(|| Mlp::new(Init::uniform(0.1).seed(42)), &args, 0.02)
-            }
+            "lr" => stream(models::lr, &args, 0.5),
+            "mlp16" => stream(models::mlp16, &args, 0.02),
             other => Err(Fail::Other(format!(
                 "unknown model {other}; expected lr or mlp16 with --stream"
             ))),
@@ -145,26 +141,8 @@ fn main() -> ExitCode {
     };
     let (train_rows, test_rows) = (train.to_rows(), test.to_rows());
     let trained = match args.model.as_str() {
-        "lr" => {
-            type Lr = network![Sparse<DIM> => Linear<1>];
-            fit(
-                || Lr::new(Init::zeros()),
-                &args,
-                0.5,
-                &train_rows,
-                &test_rows,
-            )
-        }
-        "mlp16" => {
-            type Mlp = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
-            fit(
-                || Mlp::new(Init::uniform(0.1).seed(42)),
-                &args,
-                0.02,
-                &train_rows,
-                &test_rows,
-            )
-        }
+        "lr" => fit(models::lr, &args, 0.5, &train_rows, &test_rows),
+        "mlp16" => fit(models::mlp16, &args, 0.02, &train_rows, &test_rows),
         "lr-reference" | "lr-tuned" => {
             let mut m = reference::LrModel::new(DIM);
             let began = Instant::now();

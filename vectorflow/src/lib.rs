@@ -56,6 +56,7 @@ pub mod params;
 pub mod predict;
 pub mod rng;
 pub mod train;
+pub mod tune;
 
 pub use features::{FeatureError, Features, Labeled, SparseF};
 pub use file::ModelError;

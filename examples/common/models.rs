@@ -1,0 +1,26 @@
+//! The benchmark models, shared by `examples/bench` and `examples/autotune.rs`: a hashed
+//! logistic regression and a net with 16 hidden ReLU units, over 2^20 features.
+//!
+//! Included with `#[path]`; not every includer uses every item.
+#![allow(dead_code)]
+
+use vectorflow::prelude::*;
+
+/// Size of the feature space.
+pub const DIM: usize = 1 << 20;
+
+/// Logistic regression.
+pub type Lr = network![Sparse<DIM> => Linear<1>];
+
+/// 16 hidden ReLU units.
+pub type Mlp16 = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
+
+/// A fresh logistic regression: zero weights.
+pub fn lr() -> Lr {
+    Lr::new(Init::zeros())
+}
+
+/// A fresh `Mlp16`: uniform weights in ±0.1, seed 42.
+pub fn mlp16() -> Mlp16 {
+    Mlp16::new(Init::uniform(0.1).seed(42))
+}

@@ -26,7 +26,8 @@ use vectorflow::predict::probability;
 use vectorflow::prelude::*;
 use vectorflow::train::Sharing;
 
-const DIM: usize = 1 << 20;
+#[path = "common/models.rs"]
+mod models;
 
 struct Args {
     train: PathBuf,
@@ -100,20 +101,8 @@ fn main() {
     let y = test.labels().to_vec();
     let (train, test) = (train.to_rows(), test.to_rows());
     match args.model.as_str() {
-        "lr" => {
-            type Lr = network![Sparse<DIM> => Linear<1>];
-            compare(|| Lr::new(Init::zeros()), 0.5, &args, &train, (&test, &y))
-        }
-        "mlp16" => {
-            type Mlp = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
-            compare(
-                || Mlp::new(Init::uniform(0.1).seed(42)),
-                0.02,
-                &args,
-                &train,
-                (&test, &y),
-            )
-        }
+        "lr" => compare(models::lr, 0.5, &args, &train, (&test, &y)),
+        "mlp16" => compare(models::mlp16, 0.02, &args, &train, (&test, &y)),
         other => {
             eprintln!("threads: unknown model {other}; expected lr or mlp16");
             std::process::exit(2);

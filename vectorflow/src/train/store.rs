@@ -1,15 +1,19 @@
 //! Where training threads read weights and apply optimizer steps.
 //!
-//! Two stores, one interface ([`Store`]):
-//! - [`Plain`] owns `&mut` slices: one thread, SIMD kernels, bit-for-bit reproducible.
+//! Stores, one interface ([`Store`]):
+//! - [`Plain`] owns `&mut` slices of the net's buffers. It serves the weights that are
+//!   not packed (dense layers, biases) inside `packed::Packed`, which trains one thread
+//!   and each replica; sparse rows are always packed, so it steps them only through the
+//!   trait's default `update_rows`.
 //! - [`Shared`] holds `&[AtomicF32]` views of the same buffers, `Copy`-able into every
 //!   Hogwild thread. Each weight and state float is loaded and stored with a Relaxed
 //!   atomic: two threads updating one weight at once may lose one of the two updates
 //!   (the race Hogwild accepts by design), but no read ever tears and there is no
 //!   undefined behaviour.
 //!
-//! A third, `replica::Tracked`, is a plain store over one thread's replica that also
-//! records which units it touched, for the merges (see the `train` module docs).
+//! - `packed::Packed`: the packed sparse tables plus a `Plain` for the rest.
+//! - `replica::Tracked`: a `Packed` over one thread's replica that also records which
+//!   units it touched, for the merges (see the `train` module docs).
 //!
 //! Atomic rows are loaded into local arrays and stepped by the same vectorised code as
 //! plain rows; the loads and stores themselves stay one float at a time (LLVM does not
@@ -128,68 +132,6 @@ fn update_local<O: Optimizer>(
     update_row(opt, w, s0, s1, s2, grad, scale)
 }
 
-/// [`update_row`] for every row of a sparse input that a data row touches, in one loop
-/// over distinct `&mut` arguments (see [`update_row`]).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn update_rows<O: Optimizer, const OUT: usize>(
-    opt: O,
-    w: &mut [f32],
-    s0: &mut [f32],
-    s1: &mut [f32],
-    s2: &mut [f32],
-    off: usize,
-    pairs: &[(u32, f32)],
-    dy: &[f32; OUT],
-    scale: f32,
-) {
-    for &(i, v) in pairs {
-        let o = off + i as usize * OUT;
-        let w: &mut [f32; OUT] = (&mut w[o..o + OUT]).try_into().expect("row in bounds");
-        // Unused planes are empty and never indexed: the branches fold at compile time.
-        let mut s = [[0.0f32; OUT]; MAX_STATE];
-        if O::STATE > 0 {
-            s[0].copy_from_slice(&s0[o..o + OUT]);
-        }
-        if O::STATE > 1 {
-            s[1].copy_from_slice(&s1[o..o + OUT]);
-        }
-        if O::STATE > 2 {
-            s[2].copy_from_slice(&s2[o..o + OUT]);
-        }
-        update_arrays(opt, w, &mut s, v, dy, scale);
-        if O::STATE > 0 {
-            s0[o..o + OUT].copy_from_slice(&s[0]);
-        }
-        if O::STATE > 1 {
-            s1[o..o + OUT].copy_from_slice(&s[1]);
-        }
-        if O::STATE > 2 {
-            s2[o..o + OUT].copy_from_slice(&s[2]);
-        }
-    }
-}
-
-/// One optimizer step on a row of weights `w` and its state `s`, with gradient `v · dy`:
-/// the arithmetic of every store, on local arrays so it vectorises.
-#[inline(always)]
-fn update_arrays<O: Optimizer, const OUT: usize>(
-    opt: O,
-    w: &mut [f32; OUT],
-    s: &mut [[f32; OUT]; MAX_STATE],
-    v: f32,
-    dy: &[f32; OUT],
-    scale: f32,
-) {
-    for k in 0..OUT {
-        let mut sk = [s[0][k], s[1][k], s[2][k]];
-        w[k] = opt.update(w[k], &mut sk, v * dy[k], scale);
-        s[0][k] = sk[0];
-        s[1][k] = sk[1];
-        s[2][k] = sk[2];
-    }
-}
-
 /// Prefetches the rows of `pairs` in `w` and in the state planes `O` uses.
 #[inline(always)]
 fn prefetch_rows<O: Optimizer, T, const OUT: usize>(
@@ -247,19 +189,6 @@ impl Store for Plain<'_> {
             grad,
             scale,
         );
-    }
-
-    #[inline(always)]
-    fn update_rows<O: Optimizer, const OUT: usize>(
-        &mut self,
-        opt: &O,
-        off: usize,
-        pairs: &[(u32, f32)],
-        dy: &[f32; OUT],
-        scale: f32,
-    ) {
-        let [s0, s1, s2] = &mut self.s;
-        update_rows(*opt, self.w, s0, s1, s2, off, pairs, dy, scale);
     }
 
     #[inline]

@@ -4,7 +4,9 @@
 //! stream owns (a chunk of a file's text, say). While the training threads work through
 //! one chunk, a reader thread reads the next and hashes its rows into the input cache's
 //! form, so reading, parsing and hashing overlap training, and only two chunks of
-//! hashed rows exist at a time: memory is bounded by the chunk size, not the data.
+//! hashed rows exist at a time (three in a pass that writes the binary cache, whose
+//! writer thread encodes and writes one): memory is bounded by the chunk size, not the
+//! data.
 
 use super::cache::{CacheReader, CacheWriter, Meta};
 use super::chunk::{Hashed, StreamRow};
@@ -106,7 +108,7 @@ pub(crate) struct StreamFeed<'s, St> {
 
 /// Where the reader thread takes a pass's rows from.
 enum Input<'a, St> {
-    Stream(&'a mut St, Option<CacheWriter>),
+    Stream(&'a mut St),
     Cache(CacheReader),
 }
 
@@ -126,9 +128,9 @@ where
         pass: u64,
         f: &mut dyn FnMut(&Hashed) -> Result<(), TrainError>,
     ) -> Result<(), TrainError> {
-        let input = match &self.cache {
+        let (mut input, writer) = match &self.cache {
             Some((path, meta, true)) => match CacheReader::open(path, meta)? {
-                Some(r) => Input::Cache(r),
+                Some(r) => (Input::Cache(r), None),
                 None => {
                     return Err(TrainError::Read(format!(
                         "cache {}: it changed during training",
@@ -146,79 +148,91 @@ where
                     Some((path, meta, false)) => Some(CacheWriter::create(path, meta)?),
                     _ => None,
                 };
-                Input::Stream(&mut *self.stream, writer)
+                (Input::Stream(&mut *self.stream), writer)
             }
         };
         self.started = true;
         let (chunk_rows, shuffle, seed) = (self.chunk_rows, self.shuffle, self.seed);
-        // Two buffers: the reader fills one while training reads the other.
+        // The reader fills one buffer while training reads another (and, when a cache is
+        // being written, the writer a third).
         let (full_tx, full_rx) = sync_channel::<Result<Hashed, TrainError>>(1);
         let (free_tx, free_rx) = channel::<Hashed>();
-        for _ in 0..2 {
+        for _ in 0..2 + writer.is_some() as usize {
             free_tx
                 .send(Hashed::default())
                 .expect("the receiver is here");
         }
-        let built = std::thread::scope(|s| {
+        let (complete, writer) = std::thread::scope(|s| {
+            // With a cache to write, chunks go through the writer on their way to
+            // training, so that encoding and writing overlap the next chunk's parsing.
+            let (hop_tx, writing) = match writer {
+                Some(mut w) => {
+                    let (hop_tx, hop_rx) = sync_channel::<Result<Hashed, TrainError>>(1);
+                    let full_tx = full_tx.clone();
+                    let writing = s.spawn(move || -> Option<CacheWriter> {
+                        for msg in hop_rx {
+                            let msg = msg.and_then(|chunk| w.write(&chunk).map(|()| chunk));
+                            let stop = msg.is_err();
+                            if full_tx.send(msg).is_err() || stop {
+                                return None;
+                            }
+                        }
+                        Some(w)
+                    });
+                    (hop_tx, Some(writing))
+                }
+                None => (full_tx.clone(), None),
+            };
+            drop(full_tx);
             let reader = s.spawn(move || -> bool {
-                let mut input = input;
                 let mut cache = InputCache::default();
                 let (mut first, mut n) = (0usize, 0u64);
                 // Ends when training stops taking chunks (it drops its channel ends).
                 while let Ok(mut chunk) = free_rx.recv() {
-                    let msg = match &mut input {
-                        Input::Cache(r) => match r.next(&mut chunk, first) {
-                            Ok(true) => Ok(()),
-                            Ok(false) => return false,
-                            Err(e) => Err(e),
-                        },
-                        Input::Stream(stream, writer) => {
-                            match read_chunk::<I, St>(
-                                stream, chunk_rows, &mut cache, &mut chunk, first, pass,
-                            ) {
-                                Ok(0) => {
-                                    // The pass read every row: the cache is complete.
-                                    return match writer.take().map(CacheWriter::finish) {
-                                        Some(Err(e)) => {
-                                            let _ = full_tx.send(Err(e));
-                                            false
-                                        }
-                                        Some(Ok(())) => true,
-                                        None => false,
-                                    };
-                                }
-                                Ok(_) => match writer {
-                                    Some(w) => w.write(&chunk),
-                                    None => Ok(()),
-                                },
-                                Err(e) => Err(e),
-                            }
-                        }
+                    let read = match &mut input {
+                        Input::Cache(r) => r.next(&mut chunk, first),
+                        Input::Stream(stream) => read_chunk::<I, St>(
+                            stream, chunk_rows, &mut cache, &mut chunk, first, pass,
+                        )
+                        .map(|n| n > 0),
                     };
-                    let msg = msg.map(|()| {
-                        if shuffle {
-                            Rng::new(shuffle_seed(seed, pass, n)).shuffle(&mut chunk.perm);
+                    let msg = match read {
+                        // The pass read every row.
+                        Ok(false) => return true,
+                        Ok(true) => {
+                            if shuffle {
+                                Rng::new(shuffle_seed(seed, pass, n)).shuffle(&mut chunk.perm);
+                            }
+                            first += chunk.rows();
+                            n += 1;
+                            Ok(chunk)
                         }
-                        first += chunk.rows();
-                        n += 1;
-                        chunk
-                    });
+                        Err(e) => Err(e),
+                    };
                     let stop = msg.is_err();
-                    if full_tx.send(msg).is_err() || stop {
+                    if hop_tx.send(msg).is_err() || stop {
                         return false;
                     }
                 }
                 false
             });
-            let (free_tx, full_rx) = (free_tx, full_rx);
-            for msg in full_rx {
-                let chunk = msg?;
-                f(&chunk)?;
-                let _ = free_tx.send(chunk);
-            }
-            Ok(reader.join().unwrap_or(false))
+            // Owning its channel ends, training that stops early drops them on return,
+            // which stops the reader and the writer.
+            let trained = (move || {
+                for msg in full_rx {
+                    let chunk = msg?;
+                    f(&chunk)?;
+                    let _ = free_tx.send(chunk);
+                }
+                Ok(())
+            })();
+            let complete = reader.join().unwrap_or(false);
+            let writer = writing.and_then(|w| w.join().ok().flatten());
+            trained.map(|()| (complete, writer))
         })?;
-        if built {
+        if let (true, Some(w)) = (complete, writer) {
+            // Only a cache of every row is put under its name.
+            w.finish()?;
             if let Some((_, _, ready)) = &mut self.cache {
                 *ready = true;
             }

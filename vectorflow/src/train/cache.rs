@@ -565,8 +565,8 @@ fn fill<const PALETTED: bool, const SORTED: bool>(
     let shift = if PALETTED { index_bits(n) } else { 0 };
     let (mask, codes) = ((1u64 << (8 * width)) - 1, (1u64 << shift) - 1);
     let (mut prev, mut bad) = (0u64, 0u64);
-    for (i, slot) in slots.iter_mut().enumerate() {
-        let x = field(raw, at + i * width) & mask;
+    let mut step = |i: usize, x: u64| -> Option<(u32, f32)> {
+        let x = x & mask;
         let v = if PALETTED {
             let code = x & codes;
             bad |= (code >= n as u64) as u64;
@@ -574,7 +574,7 @@ fn fill<const PALETTED: bool, const SORTED: bool>(
         } else {
             match values.get(4 * i..4 * i + 4) {
                 Some(&[a, b, c, d]) => f32::from_le_bytes([a, b, c, d]),
-                _ => return false,
+                _ => return None,
             }
         };
         // Fields hold at most 40 bits: the sum cannot wrap before the flag is raised.
@@ -584,7 +584,29 @@ fn fill<const PALETTED: bool, const SORTED: bool>(
             x >> shift
         };
         bad |= prev >> 32;
-        *slot = (prev as u32, v);
+        Some((prev as u32, v))
+    };
+    // Fields with eight bytes of the block from their start are loaded whole; the last
+    // few, near the block's end, through `field`.
+    let whole = (raw.len().saturating_sub(at + 7))
+        .div_ceil(width)
+        .min(slots.len());
+    let (head, tail) = slots.split_at_mut(whole);
+    for (i, slot) in head.iter_mut().enumerate() {
+        let p = at + i * width;
+        let Some(&bytes) = raw.get(p..p + 8).and_then(|s| <&[u8; 8]>::try_from(s).ok()) else {
+            return false;
+        };
+        match step(i, u64::from_le_bytes(bytes)) {
+            Some(pair) => *slot = pair,
+            None => return false,
+        }
+    }
+    for (i, slot) in (whole..).zip(tail) {
+        match step(i, field(raw, at + i * width)) {
+            Some(pair) => *slot = pair,
+            None => return false,
+        }
     }
     bad == 0
 }

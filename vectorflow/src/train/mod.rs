@@ -115,6 +115,12 @@ impl Schedule {
     }
 }
 
+/// Rows per chunk of a slice, unless [`Trainer::chunk_rows`] says otherwise.
+pub const SLICE_CHUNK: usize = 1 << 15;
+
+/// Rows per chunk of a stream, unless [`Trainer::chunk_rows`] says otherwise.
+pub const STREAM_CHUNK: usize = 1 << 12;
+
 /// Trains networks: a builder of training settings.
 ///
 /// ```
@@ -156,7 +162,8 @@ pub struct Trainer<O> {
     progress: Progress,
     prior_all: Prior,
     priors: Vec<(usize, Prior)>,
-    chunk_rows: usize,
+    /// `None`: [`SLICE_CHUNK`] for a slice, [`STREAM_CHUNK`] for a stream.
+    chunk_rows: Option<usize>,
     cache: Option<std::path::PathBuf>,
     sharing: Sharing,
 }
@@ -196,7 +203,7 @@ impl<O: Optimizer> Trainer<O> {
             progress: Progress::Auto,
             prior_all: Prior::default(),
             priors: Vec::new(),
-            chunk_rows: 1 << 15,
+            chunk_rows: None,
             cache: None,
             sharing: Sharing::Auto,
         }
@@ -253,11 +260,17 @@ impl<O: Optimizer> Trainer<O> {
     pub fn schedule(self, schedule: Schedule) -> Self {
         Trainer { schedule, ..self }
     }
-    /// Rows per chunk (32,768 by default): the unit the threads share and, for a
-    /// stream, the reading unit and the shuffle window. Memory for a stream is about
-    /// two chunks of hashed rows.
+    /// Rows per chunk: the unit the threads share and, for a stream, the reading unit
+    /// and the shuffle window. By default 32,768 for a slice ([`SLICE_CHUNK`]) and 4,096
+    /// for a stream ([`STREAM_CHUNK`]), whose chunks are small enough that the rows the
+    /// reader thread has just hashed or decoded are still in the CPU caches when they
+    /// are trained on (with chunks of 32,768 rows, passes from the cache ran at 0.7-0.8×
+    /// the speed of 4,096). Memory for a stream is about two chunks of hashed rows.
     pub fn chunk_rows(self, chunk_rows: usize) -> Self {
-        Trainer { chunk_rows, ..self }
+        Trainer {
+            chunk_rows: Some(chunk_rows),
+            ..self
+        }
     }
     /// A binary cache file for [`Trainer::fit_stream`]: the first pass writes the
     /// stream's hashed rows to it (atomically: it appears when complete), and later
@@ -305,7 +318,7 @@ impl<O: Optimizer> Trainer<O> {
         if self.batch == 0 {
             return bad("the mini-batch size must be at least 1");
         }
-        if self.chunk_rows == 0 {
+        if self.chunk_rows == Some(0) {
             return bad("chunks must hold at least 1 row");
         }
         match self.holdout {
@@ -367,7 +380,13 @@ impl<O: Optimizer> Trainer<O> {
         }
         validate::holdout::<I, S, R, L>(rows, &holdout, &loss)?;
         let split = (train, holdout);
-        let mut feed = SliceFeed::new(rows, split, self.shuffle, self.seed, self.chunk_rows);
+        let mut feed = SliceFeed::new(
+            rows,
+            split,
+            self.shuffle,
+            self.seed,
+            self.chunk_rows.unwrap_or(SLICE_CHUNK),
+        );
         self.fit_feed(net, &mut feed, &loss)
     }
 
@@ -392,12 +411,13 @@ impl<O: Optimizer> Trainer<O> {
         L: Loss<StreamRow, S::Out>,
     {
         self.check()?;
+        let chunk_rows = self.chunk_rows.unwrap_or(STREAM_CHUNK);
         let cache = match &self.cache {
             Some(path) => {
                 let meta = cache::Meta {
                     hashing: crate::hash::SCHEME.to_string(),
                     inputs: cache::inputs::<I>(),
-                    chunk_rows: self.chunk_rows,
+                    chunk_rows,
                     source: stream.source(),
                 };
                 // A cache of an unknown source may hold other rows: it is rebuilt.
@@ -409,7 +429,7 @@ impl<O: Optimizer> Trainer<O> {
         };
         let mut feed = StreamFeed {
             stream,
-            chunk_rows: self.chunk_rows,
+            chunk_rows,
             shuffle: self.shuffle,
             seed: self.seed,
             started: false,

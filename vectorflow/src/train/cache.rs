@@ -33,7 +33,7 @@ use super::chunk::{Hashed, StreamRow};
 use super::TrainError;
 use crate::file::atomic::AtomicFile;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"VFCACHE\0";
@@ -179,6 +179,8 @@ const SKIP_AFTER_RAW: u32 = 15;
 /// Reads a cache's blocks back into chunks.
 pub(crate) struct CacheReader {
     r: BufReader<File>,
+    /// The file's length.
+    len: u64,
     path: PathBuf,
     block: u32,
     rows: u64,
@@ -195,7 +197,12 @@ impl CacheReader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(err(path, format!("cannot read it: {e}"))),
         };
-        let mut r = BufReader::with_capacity(1 << 20, file);
+        let file_len = file
+            .metadata()
+            .map_err(|e| err(path, format!("cannot read it: {e}")))?
+            .len();
+        // Small: headers come through the buffer, a block's bytes straight from the file.
+        let mut r = BufReader::with_capacity(1 << 12, file);
         let mut head = [0u8; 16];
         if read_full(&mut r, &mut head).map_err(|e| err(path, e))? < 16 || &head[..8] != MAGIC {
             return Err(err(
@@ -224,6 +231,7 @@ impl CacheReader {
         }
         Ok(Some(CacheReader {
             r,
+            len: file_len,
             path: path.to_path_buf(),
             block: 0,
             rows: 0,
@@ -269,12 +277,16 @@ impl CacheReader {
                 "its lengths ({stored_len} stored, {raw_len} raw) are damaged"
             )));
         }
-        self.stored.clear();
-        (&mut self.r)
-            .take(stored_len as u64)
-            .read_to_end(&mut self.stored)
-            .map_err(|e| at(e.to_string()))?;
-        if self.stored.len() < stored_len {
+        // Read straight from the file, not through a buffer (one copy fewer), and never
+        // more than the file holds.
+        let left = self
+            .len
+            .saturating_sub(self.r.stream_position().map_err(|e| at(e.to_string()))?);
+        if stored_len as u64 > left {
+            return Err(at("the file ends inside the block".into()));
+        }
+        self.stored.resize(stored_len, 0);
+        if read_full(&mut self.r, &mut self.stored).map_err(|e| at(e.to_string()))? < stored_len {
             return Err(at("the file ends inside the block".into()));
         }
         if crc32fast::hash(&self.stored) != crc {

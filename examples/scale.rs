@@ -190,7 +190,6 @@ where
     let report = Trainer::new(AdaGrad::new(lr))
         .passes(args.passes)
         .threads(args.threads)
-        .chunk_rows(1 << 16)
         .cache(&cache)
         .fit_stream::<I, S, Generated<'g>, _>(&mut net, &mut train, Logistic)
         .map_err(|e| e.to_string())?;

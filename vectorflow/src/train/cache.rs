@@ -637,6 +637,36 @@ fn field(raw: &[u8], at: usize) -> u64 {
     }
 }
 
+/// Decodes `raw` as a block of `rows` rows: an error, or rows that encode into a block
+/// that decodes to the same rows. For the fuzz target (`fuzz/fuzz_targets/cache.rs`);
+/// panics when the round trip fails.
+#[doc(hidden)]
+pub fn fuzz_block(raw: &[u8], rows: usize) -> bool {
+    let mut h = Hashed::default();
+    if decode(raw, rows, 0, &mut h).is_err() {
+        return false;
+    }
+    let mut again = Vec::new();
+    encode(&h, &mut again);
+    let mut back = Hashed::default();
+    decode(&again, rows, 0, &mut back).expect("a re-encoded block decodes");
+    let bits = |h: &Hashed| -> Vec<(u32, u32)> {
+        h.sparse.iter().map(|&(i, v)| (i, v.to_bits())).collect()
+    };
+    assert_eq!(bits(&back), bits(&h));
+    let dense = |h: &Hashed| -> Vec<u32> { h.dense.iter().map(|v| v.to_bits()).collect() };
+    assert_eq!(dense(&back), dense(&h));
+    assert_eq!((&back.counts, &back.ends), (&h.counts, &h.ends));
+    let rows = |h: &Hashed| -> Vec<(u32, u32)> {
+        h.rows
+            .iter()
+            .map(|r| (r.label.to_bits(), r.weight.to_bits()))
+            .collect()
+    };
+    assert_eq!(rows(&back), rows(&h));
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,8 @@
 #
 # Each setting is timed end to end (parse + train + predict, as separate processes where
 # the tool needs them) with /usr/bin/time: wall seconds summed, peak RSS the largest.
+# mlp16 holds 2^20 x 16 input weights; mlp16-small (2^16 slots, ids modulo 2^16) holds
+# 2^20, as many as VW's --nn 16 -b 20, which hashes all 16 hidden units into one table.
 # Every system's test predictions are scored by examples/peers_score, i.e. by
 # vectorflow::metrics::binary, the function examples/bench scores vectorflow with.
 # Writes bench/peers.tsv (every run), then bench/peers.svg and bench/PEERS_RESULTS.md
@@ -142,9 +144,11 @@ SETTINGS=(
     "vectorflow|lr 1p"
     "vectorflow|lr 3p"
     "vectorflow|mlp16 1p"
+    "vectorflow|mlp16-small 1p"
     "vectorflow|lr 1p stream"
     "vectorflow|lr 3p stream"
     "vectorflow|mlp16 1p stream"
+    "vectorflow|mlp16-small 1p stream"
     "vw|lr 1p"
     "vw|lr 3p"
     "vw|nn16 1p"

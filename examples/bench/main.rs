@@ -293,7 +293,11 @@ where
         net.save(path).map_err(|e| fail(&e))?;
     }
     let (mut p, mut y) = (Vec::new(), Vec::new());
-    let mut test = format.open(&args.test).map_err(|e| fail(&e))?;
+    // A chunk ahead: the next chunk is parsed while this one is scored.
+    let mut test = format
+        .open(&args.test)
+        .and_then(|r| r.ahead())
+        .map_err(|e| fail(&e))?;
     let mut chunk = SparseRows::new();
     while test.read_into(&mut chunk).map_err(|e| fail(&e))? {
         let out = net

@@ -46,7 +46,10 @@ pub trait SparseFormat: sealed::ParseLine + Clone {
 
     /// Opens `path` as a [`Stream`](crate::train::Stream) for `Trainer::fit_stream`,
     /// reopened for each pass.
-    fn stream(&self, path: impl AsRef<Path>) -> Result<super::SparseStream<Self>, ReadError> {
+    fn stream(&self, path: impl AsRef<Path>) -> Result<super::SparseStream<Self>, ReadError>
+    where
+        Self: Send + 'static,
+    {
         super::SparseStream::open(self, path.as_ref())
     }
 
@@ -148,6 +151,11 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     pub fn parallel_min(mut self, bytes: usize) -> Self {
         self.parallel_min = bytes;
         self
+    }
+
+    /// The input's name in error messages.
+    pub(crate) fn file_name(&self) -> &Arc<str> {
+        self.chunker.file()
     }
 
     /// Replaces `out`'s rows with the next chunk's; `false` at the end of the input.

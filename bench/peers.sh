@@ -3,10 +3,12 @@
 # Not part of CI: it installs packages (pip, apt) and runs for several minutes.
 #
 #   bash bench/peers.sh            # 1M/200k synthetic rows in $DATA, medians of 3
-#   RUNS=1 ONLY='vw|vectorflow' bash bench/peers.sh
+#   RUNS=1 ONLY='vw|vectorflow' bash bench/peers.sh   # the other rows kept from bench/peers.tsv
 #
 # Each setting is timed end to end (parse + train + predict, as separate processes where
 # the tool needs them) with /usr/bin/time: wall seconds summed, peak RSS the largest.
+# mlp16 holds 2^20 x 16 input weights; mlp16-small (2^16 slots, ids modulo 2^16) holds
+# 2^20, as many as VW's --nn 16 -b 20, which hashes all 16 hidden units into one table.
 # Every system's test predictions are scored by examples/peers_score, i.e. by
 # vectorflow::metrics::binary, the function examples/bench scores vectorflow with.
 # Writes bench/peers.tsv (every run), then bench/peers.svg and bench/PEERS_RESULTS.md
@@ -142,9 +144,11 @@ SETTINGS=(
     "vectorflow|lr 1p"
     "vectorflow|lr 3p"
     "vectorflow|mlp16 1p"
+    "vectorflow|mlp16-small 1p"
     "vectorflow|lr 1p stream"
     "vectorflow|lr 3p stream"
     "vectorflow|mlp16 1p stream"
+    "vectorflow|mlp16-small 1p stream"
     "vw|lr 1p"
     "vw|lr 3p"
     "vw|nn16 1p"
@@ -170,6 +174,13 @@ main() {
                 tee -a "$TSV.partial" >&2
         done
     done
+    # With ONLY, the settings it leaves out keep their rows from the previous results.
+    local kept=""
+    if [[ -n $ONLY && -s $TSV ]]; then
+        awk -F'\t' -v re="$ONLY" 'NR > 1 && ($1 " " $2) !~ re' "$TSV" >>"$TSV.partial"
+        kept=$(awk -F'\t' -v re="$ONLY" 'NR > 1 && ($1 " " $2) !~ re { print $1 }' "$TSV" |
+            sort -u | paste -sd, - | sed 's/,/, /g')
+    fi
     mv "$TSV.partial" "$TSV"
     {
         echo "# Side by side with peers (bench/peers.sh)"
@@ -180,6 +191,11 @@ main() {
             "interleaved runs; $(wc -l <"$DATA/train.svm") training and" \
             "$(wc -l <"$DATA/test.svm") test rows from $DATA; $THREADS training thread(s)" \
             "where a tool has the option (Vowpal Wabbit parses on a second thread)."
+        if [ -n "$kept" ]; then
+            echo
+            echo "Not rerun this time ($ONLY only): the rows of $kept are kept from an" \
+                "earlier run on the same data and kind of machine."
+        fi
         echo
         target/release/examples/peers_chart --tsv "$TSV" --svg bench/peers.svg
     } >bench/PEERS_RESULTS.md

@@ -640,3 +640,54 @@ fn json_lines_longer_than_the_maximum_are_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn read_ahead_gives_the_readers_chunks_and_errors() {
+    let text: String = (0..5000)
+        .map(|i| format!("{} {}:0.{i}\n", i % 2, i % 50 + 1))
+        .collect();
+    let reader = |t: &str| {
+        LibSvm::new()
+            .reader(std::io::Cursor::new(t.to_string()), "t.svm")
+            .chunk_bytes(4096)
+    };
+    let (mut direct, mut ahead) = (reader(&text), reader(&text).ahead().unwrap());
+    let (mut a, mut b) = (SparseRows::new(), SparseRows::new());
+    let mut chunks = 0;
+    loop {
+        let more = direct.read_into(&mut a).unwrap();
+        assert_eq!(ahead.read_into(&mut b).unwrap(), more);
+        assert_eq!(a, b, "chunk {chunks}");
+        if !more {
+            break;
+        }
+        chunks += 1;
+    }
+    assert!(chunks > 10, "{chunks} chunks");
+    // After the end, every call gives the end.
+    assert!(!ahead.read_into(&mut b).unwrap());
+    assert!(b.is_empty());
+
+    // An error comes after the chunks before it, naming its line, and ends the reader.
+    let bad = format!("{text}1 7:x\n{text}");
+    let mut ahead = reader(&bad).ahead().unwrap();
+    let mut rows = 0;
+    let e = loop {
+        match ahead.read_into(&mut b) {
+            Ok(true) => rows += b.len(),
+            Ok(false) => panic!("no error after {rows} rows"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        e.to_string(),
+        "t.svm:5001: value of feature 1: expected a finite number, found `x`"
+    );
+    assert!(rows <= 5000, "{rows} rows before the error");
+    assert!(!ahead.read_into(&mut b).unwrap());
+
+    // Dropped half way: the reading thread ends rather than blocking.
+    let mut ahead = reader(&bad).ahead().unwrap();
+    assert!(ahead.read_into(&mut b).unwrap());
+    drop(ahead);
+}

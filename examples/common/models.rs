@@ -1,5 +1,6 @@
 //! The benchmark models, shared by `examples/bench` and `examples/autotune.rs`: a hashed
-//! logistic regression and a net with 16 hidden ReLU units, over 2^20 features.
+//! logistic regression and a net with 16 hidden ReLU units, over 2^20 features, and the
+//! same net over 2^16 slots (`Mlp16Small`).
 //!
 //! Included with `#[path]`; not every includer uses every item.
 #![allow(dead_code)]
@@ -15,6 +16,14 @@ pub type Lr = network![Sparse<DIM> => Linear<1>];
 /// 16 hidden ReLU units.
 pub type Mlp16 = network![Sparse<DIM> => Linear<16> => ReLU => Linear<1>];
 
+/// Slots of [`Mlp16Small`]'s input: ids reduce modulo it.
+pub const SMALL_DIM: usize = 1 << 16;
+
+/// 16 hidden ReLU units over 2^16 slots: 2^16 × 16 = 2^20 input weights, as many as
+/// Vowpal Wabbit's `--nn 16 -b 20` keeps (it hashes every hidden unit's weights into one
+/// table of 2^20), where `Mlp16` keeps 2^20 × 16.
+pub type Mlp16Small = network![Sparse<SMALL_DIM> => Linear<16> => ReLU => Linear<1>];
+
 /// A fresh logistic regression: zero weights.
 pub fn lr() -> Lr {
     Lr::new(Init::zeros())
@@ -23,4 +32,9 @@ pub fn lr() -> Lr {
 /// A fresh `Mlp16`: uniform weights in ±0.1, seed 42.
 pub fn mlp16() -> Mlp16 {
     Mlp16::new(Init::uniform(0.1).seed(42))
+}
+
+/// A fresh `Mlp16Small`: uniform weights in ±0.1, seed 42.
+pub fn mlp16_small() -> Mlp16Small {
+    Mlp16Small::new(Init::uniform(0.1).seed(42))
 }

@@ -1,7 +1,7 @@
 //! LIBSVM / SVMlight text: `label [qid:N] id:value id:value ... [# comment]`.
 
 use super::error::LineError;
-use super::number::{is_blank, parse_f32};
+use super::number::{is_blank, parse_f32, scan_digits};
 use super::reader::{sealed::ParseLine, SparseFormat};
 use super::rows::SparseRows;
 use super::Labels;
@@ -153,10 +153,13 @@ impl ParseLine for LibSvm {
             }
             k += 1;
             let mut id: u64 = 0;
-            while pos < line.len() && line[pos].is_ascii_digit() {
-                // Saturates far above u32::MAX: the range check below then rejects it.
-                id = (id * 10 + u64::from(line[pos] - b'0')).min(1 << 40);
-                pos += 1;
+            pos = scan_digits(line, pos, &mut id);
+            if pos - tok > 12 {
+                // Long enough to have wrapped: saturate far above u32::MAX instead, so
+                // that the range check below rejects it (leading zeros are still read).
+                id = line[tok..pos].iter().fold(0, |id: u64, &b| {
+                    (id * 10 + u64::from(b - b'0')).min(1 << 40)
+                });
             }
             if pos == tok || pos == line.len() || line[pos] != b':' {
                 return Err(LineError::new(

@@ -44,6 +44,7 @@
 //! was expected. Nothing panics on malformed input, and no line longer than the maximum
 //! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
 
+mod ahead;
 mod chunk;
 mod error;
 mod libsvm;
@@ -56,6 +57,7 @@ mod serde_rows;
 mod stream;
 mod vw;
 
+pub use ahead::ReadAhead;
 pub use chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
 pub use error::ReadError;
 pub use libsvm::{LibSvm, OutOfRange};

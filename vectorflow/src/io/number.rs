@@ -126,8 +126,26 @@ pub(crate) fn parse_f32(buf: &[u8], start: usize) -> Option<(f32, usize)> {
 
 /// Appends the decimal digits at `buf[pos..]` to `acc` (wrapping on
 /// overflow) and returns the index of the first non-digit.
+///
+/// Eight bytes at a time where the buffer has them: most numbers in sparse
+/// text (ids, `0.0944911`) are a single step, not a loop over their digits.
 #[inline]
-fn scan_digits(buf: &[u8], mut pos: usize, acc: &mut u64) -> usize {
+pub(crate) fn scan_digits(buf: &[u8], mut pos: usize, acc: &mut u64) -> usize {
+    while let Some(bytes) = buf.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+        let n = leading_digits(word);
+        if n == 0 {
+            return pos;
+        }
+        // Wrapping arithmetic is exact modulo 2^64, as the digit-by-digit loop.
+        *acc = acc
+            .wrapping_mul(POW10_U64[n])
+            .wrapping_add(digits_value(word, n));
+        pos += n;
+        if n < 8 {
+            return pos;
+        }
+    }
     while let Some(&b) = buf.get(pos) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
@@ -137,6 +155,46 @@ fn scan_digits(buf: &[u8], mut pos: usize, acc: &mut u64) -> usize {
         pos += 1;
     }
     pos
+}
+
+/// `10^n` for `n` in `0..=8`.
+const POW10_U64: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// How many of the eight bytes of `word` (the first in its lowest byte) are
+/// ASCII digits before the first that is not.
+#[inline(always)]
+fn leading_digits(word: u64) -> usize {
+    // A byte below `0` wraps to 0x80 or above; one above `9` reaches 0x80 when
+    // 0x76 is added. Borrows and carries only run from a non-digit upwards, so
+    // the lowest flagged byte is the first non-digit.
+    let d = word.wrapping_sub(ZEROS);
+    let flags = (d | d.wrapping_add(0x7676_7676_7676_7676)) & HIGH_BITS;
+    (flags.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `n` (1 to 8) bytes of `word`, all ASCII digits.
+#[inline(always)]
+fn digits_value(word: u64, n: usize) -> u64 {
+    // The digits moved to the top, with zero digits below them: eight digits
+    // with leading zeros, combined in pairs, then fours, then the whole.
+    let d = word.wrapping_sub(ZEROS) << (8 * (8 - n));
+    let pairs = d.wrapping_mul(10).wrapping_add(d >> 8);
+    let fours = (pairs & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32));
+    let rest = ((pairs >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32));
+    fours.wrapping_add(rest) >> 32
 }
 
 /// Fallback number parser using `str::parse` on the token at `start`.
@@ -153,6 +211,56 @@ fn parse_f32_slow(buf: &[u8], start: usize) -> Option<(f32, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit-by-digit loop the eight-byte steps replace.
+    fn scan_digits_bytewise(buf: &[u8], mut pos: usize, acc: &mut u64) -> usize {
+        while let Some(&b) = buf.get(pos) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            *acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
+            pos += 1;
+        }
+        pos
+    }
+
+    #[test]
+    fn digit_steps_match_the_bytewise_loop() {
+        // Every position of strings mixing digits with the bytes either side of
+        // `0`..`9` and bytes that would carry or borrow, of lengths around 8 and 16.
+        let alphabet = b"0123456789/:. \x00\xff\x7f\x80e";
+        let mut x: u64 = 7;
+        for _ in 0..100_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (x >> 59) as usize + 1;
+            let mut y = x;
+            let buf: Vec<u8> = (0..len)
+                .map(|i| {
+                    y = y.rotate_left(7) ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    // Mostly digits, as in real numbers.
+                    if !y.is_multiple_of(4) {
+                        b'0' + (y >> 8) as u8 % 10
+                    } else {
+                        alphabet[(y >> 16) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            for pos in 0..=len {
+                let (mut a, mut b) = (x >> 32, x >> 32);
+                let end_a = scan_digits(&buf, pos, &mut a);
+                let end_b = scan_digits_bytewise(&buf, pos, &mut b);
+                assert_eq!((end_a, a), (end_b, b), "{buf:?} at {pos}");
+            }
+        }
+        let mut acc = 0;
+        assert_eq!(scan_digits(b"123456789012345678901234 ", 0, &mut acc), 24);
+        let mut expect = 0;
+        scan_digits_bytewise(b"123456789012345678901234", 0, &mut expect);
+        assert_eq!(acc, expect);
+    }
 
     #[test]
     fn float_parser_matches_std() {

@@ -12,6 +12,11 @@ use std::sync::Arc;
 /// than it saves.
 const PARALLEL_MIN_BYTES: usize = 256 << 10;
 
+/// A split chunk is cut into pieces of about this size, several per thread, so that a
+/// thread slowed by other work (training, on a busy machine) takes fewer of them rather
+/// than holding up the chunk.
+const PIECE_BYTES: usize = 512 << 10;
+
 pub(crate) mod sealed {
     use super::{LineError, SparseRows};
 
@@ -41,7 +46,10 @@ pub trait SparseFormat: sealed::ParseLine + Clone {
 
     /// Opens `path` as a [`Stream`](crate::train::Stream) for `Trainer::fit_stream`,
     /// reopened for each pass.
-    fn stream(&self, path: impl AsRef<Path>) -> Result<super::SparseStream<Self>, ReadError> {
+    fn stream(&self, path: impl AsRef<Path>) -> Result<super::SparseStream<Self>, ReadError>
+    where
+        Self: Send + 'static,
+    {
         super::SparseStream::open(self, path.as_ref())
     }
 
@@ -145,6 +153,11 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         self
     }
 
+    /// The input's name in error messages.
+    pub(crate) fn file_name(&self) -> &Arc<str> {
+        self.chunker.file()
+    }
+
     /// Replaces `out`'s rows with the next chunk's; `false` at the end of the input.
     ///
     /// `out` keeps its buffers, so reusing it allocates nothing in steady state.
@@ -195,10 +208,10 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         let line0 = self.chunk.first_line() - 1;
         let file = &self.chunker.file().clone();
         let from = out.len();
-        let k = if text.len() < self.parallel_min {
+        let k = if text.len() < self.parallel_min || self.threads == 1 {
             1
         } else {
-            self.threads
+            self.threads.max(text.len().div_ceil(PIECE_BYTES))
         };
         if k == 1 {
             parse_piece(&self.format, text, out).map_err(|(l, e)| e.at(file, line0 + l))?;

@@ -5,8 +5,9 @@
 //! [`Trainer::fit_stream`]: crate::train::Trainer::fit_stream
 //! [`Trainer::cache`]: crate::train::Trainer::cache
 
-use super::reader::{SparseFormat, SparseReader};
+use super::reader::SparseFormat;
 use super::rows::{SparseRow, SparseRows};
+use super::ReadAhead;
 use super::{CsvReader, JsonLines, ReadError};
 use crate::features::{Labeled, RowType};
 use crate::train::{Stream, StreamError};
@@ -33,16 +34,18 @@ use std::path::{Path, PathBuf};
 pub struct SparseStream<F> {
     format: F,
     path: PathBuf,
-    reader: SparseReader<File, F>,
+    /// The file's reader, a chunk ahead: training hashes one chunk's rows while the
+    /// next is parsed.
+    reader: ReadAhead,
     rows: SparseRows,
     /// The next row of `rows` to hand out.
     at: usize,
 }
 
-impl<F: SparseFormat> SparseStream<F> {
+impl<F: SparseFormat + Send + 'static> SparseStream<F> {
     pub(crate) fn open(format: &F, path: &Path) -> Result<Self, ReadError> {
         Ok(SparseStream {
-            reader: format.open(path)?,
+            reader: format.open(path)?.ahead()?,
             format: format.clone(),
             path: path.to_path_buf(),
             rows: SparseRows::new(),
@@ -51,7 +54,7 @@ impl<F: SparseFormat> SparseStream<F> {
     }
 }
 
-impl<F: SparseFormat + Send> Stream for SparseStream<F> {
+impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
     type Row<'a> = SparseRow<'a>;
 
     fn read<G: FnMut(&SparseRow<'_>)>(
@@ -78,7 +81,7 @@ impl<F: SparseFormat + Send> Stream for SparseStream<F> {
     }
 
     fn rewind(&mut self) -> Result<(), StreamError> {
-        self.reader = self.format.open(&self.path)?;
+        self.reader = self.format.open(&self.path)?.ahead()?;
         self.rows.clear();
         self.at = 0;
         Ok(())

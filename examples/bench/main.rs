@@ -8,7 +8,7 @@
 //!
 //! `--stream` trains from the file through the library's streaming reader instead of
 //! loading it (and streams the test file too), so memory is bounded by the chunk size
-//! (chunks of 8192 rows);
+//! (the trainer's default for streams, 4,096 rows);
 //! with more than one pass the first writes a binary cache (`--cache`, by default a
 //! temporary file) that the later passes read instead of the text.
 //!
@@ -243,12 +243,6 @@ fn trainer(args: &Args, default_lr: f32) -> Trainer<AdaGrad> {
         .shuffle(false)
 }
 
-/// Rows per chunk of hashed rows with `--stream` (two exist at a time): about the 4 MiB
-/// of text the reader parses at a time. Rows are not shuffled, so on one thread the chunk
-/// size changes nothing but memory; the trainer's default (2^15, a wider window for
-/// shuffling) holds 30 MB of hashed rows at 55 features a row.
-const STREAM_CHUNK_ROWS: usize = 8192;
-
 /// `--stream`: trains from the file through the streaming reader (and the cache after
 /// the first pass), then streams the test file through `predict_batch`.
 fn stream<I, S>(
@@ -269,7 +263,7 @@ where
     let began = Instant::now();
     let (mut n, mut nnz) = (0, 0);
     if args.passes > 0 {
-        let mut t = trainer(args, default_lr).chunk_rows(STREAM_CHUNK_ROWS);
+        let mut t = trainer(args, default_lr);
         if args.passes > 1 {
             t = t.cache(&cache);
         }

@@ -290,7 +290,7 @@ impl<'a> Store for Packed<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::{Ftrl, Optimizer};
+    use crate::optim::{Ftrl, Optimizer, Sgd};
 
     #[test]
     fn packing_round_trips_and_reads_like_the_flat_buffer() {
@@ -341,5 +341,20 @@ mod tests {
         assert_eq!(s2[0][2..17], s[0][2..17]);
         assert_eq!(s2[1][2..17], s[1][2..17]);
         assert_eq!(w2[0], 0.0, "dense weights are not the table's");
+    }
+
+    #[test]
+    fn plain_sgd_packs_the_weights_alone() {
+        let blocks = [Block {
+            layer: 0,
+            offset: 1,
+            len: 8,
+            row: Some(4),
+        }];
+        let w: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        let tables = pack::<Sgd>(&blocks, &w, &Default::default());
+        assert_eq!(Sgd::STATE, 0);
+        assert_eq!((tables[0].stride(), tables[0].out()), (4, 4));
+        assert_eq!(tables[0].data, w[1..9]);
     }
 }

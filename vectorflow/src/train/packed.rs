@@ -248,13 +248,16 @@ impl<'a> Store for Packed<'a> {
             return self.rest.update_rows(opt, off, pairs, dy, scale);
         };
         let stride = t.stride;
+        // A local copy: its fields are then values no store can change, and what an
+        // optimizer derives from them alone (Adam's log2 β) is computed once per call.
+        let opt = *opt;
         for &(i, v) in pairs {
             let row = &mut t.data[i as usize * stride..(i as usize + 1) * stride];
             let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
             let (w, s) = row.split_at_mut(OUT);
             let (s0, s) = s.split_at_mut(if O::STATE > 0 { OUT } else { 0 });
             let (s1, s2) = s.split_at_mut(if O::STATE > 1 { OUT } else { 0 });
-            update_row(*opt, w, s0, s1, s2, &g, scale);
+            update_row(opt, w, s0, s1, s2, &g, scale);
         }
     }
 

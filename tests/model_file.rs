@@ -243,6 +243,79 @@ fn ftrl_starts_from_the_existing_weights() {
     );
 }
 
+/// A trainer of `opt` whose passes depend on the state's clock: shuffled rows (seeded by
+/// the passes so far) and a power-t rate (by the rows so far).
+fn clocked<O: Optimizer>(opt: O, passes: usize) -> Trainer<O> {
+    quiet(opt)
+        .seed(4)
+        .passes(passes)
+        .schedule(Schedule::PowerT {
+            t0: 10.0,
+            power: 0.5,
+        })
+}
+
+#[test]
+fn plain_sgd_keeps_no_state_planes_and_resumes_exactly() {
+    let data = rows(2000, 3);
+    let mut straight = Lr::new(Init::zeros());
+    clocked(Sgd::new(0.1), 3)
+        .fit(&mut straight, &data, Logistic)
+        .unwrap();
+    let state = straight.train_state().unwrap();
+    assert_eq!((state.optimizer(), state.planes().count()), ("Sgd", 0));
+
+    let mut first = Lr::new(Init::zeros());
+    clocked(Sgd::new(0.1), 2)
+        .fit(&mut first, &data, Logistic)
+        .unwrap();
+    let bytes = bytes_of(&first);
+    // The file holds the weights and the clock, no state tensor.
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\"params\"") && !text.contains("state.0"));
+    let mut resumed = Lr::from_reader(&bytes[..]).unwrap();
+    clocked(Sgd::new(0.1), 1)
+        .fit(&mut resumed, &data, Logistic)
+        .unwrap();
+    assert_eq!(resumed.params(), straight.params());
+    assert_eq!(resumed.train_state(), straight.train_state());
+}
+
+#[test]
+fn a_velocity_plane_continues_with_plain_sgd_as_before() {
+    // Plain SGD used to keep a velocity plane (the momentum-0 velocity, the last
+    // gradient) and save it as `state.0` under `Sgd`: the file momentum writes now.
+    // Momentum 0 steps exactly as plain SGD, so continuing such a file with plain SGD
+    // gives the weights and clock of one run, its plane dropped.
+    let data = rows(2000, 3);
+    let mut straight = Lr::new(Init::zeros());
+    clocked(Sgd::new(0.1), 3)
+        .fit(&mut straight, &data, Logistic)
+        .unwrap();
+    let mut old = Lr::new(Init::zeros());
+    clocked(Sgd::new(0.1).momentum(0.0), 2)
+        .fit(&mut old, &data, Logistic)
+        .unwrap();
+    let bytes = bytes_of(&old);
+    assert!(String::from_utf8_lossy(&bytes).contains("state.0"));
+    let mut resumed = Lr::from_reader(&bytes[..]).unwrap();
+    assert_eq!(resumed.train_state().unwrap().planes().count(), 1);
+    clocked(Sgd::new(0.1), 1)
+        .fit(&mut resumed, &data, Logistic)
+        .unwrap();
+    assert_eq!(resumed.params(), straight.params());
+    assert_eq!(resumed.train_state(), straight.train_state());
+
+    // The other way, momentum continues plain SGD's clock with a zero velocity.
+    let mut more = Lr::from_reader(&bytes_of(&straight)[..]).unwrap();
+    clocked(Sgd::new(0.01).momentum(0.9), 1)
+        .fit(&mut more, &data, Logistic)
+        .unwrap();
+    let state = more.train_state().unwrap();
+    assert_eq!((state.passes(), state.planes().count()), (4, 1));
+    assert!(state.planes().next().unwrap().iter().any(|&v| v != 0.0));
+}
+
 fn quiet<O: Optimizer>(opt: O) -> Trainer<O> {
     Trainer::new(opt).threads(1).progress(Progress::Silent)
 }

@@ -110,6 +110,31 @@ fn every_optimizer_learns_logistic_regression() {
     check("ftrl", fit_lr(&quiet(Ftrl::new(0.2)).passes(5)));
 }
 
+#[test]
+fn plain_sgd_steps_as_momentum_zero_without_its_plane() {
+    // Stateless SGD is the momentum-0 rule (v = g): the same weights, through the
+    // packed sparse rows and the dense layers, with no state plane kept.
+    let train = lr_rows(2000, 1);
+    let fit = |momentum: Option<f32>| {
+        let mut net = Mlp::new(Init::uniform(0.1).seed(3));
+        let report = match momentum {
+            None => quiet(Sgd::new(0.05))
+                .passes(2)
+                .fit(&mut net, &train, Logistic),
+            Some(mu) => quiet(Sgd::new(0.05).momentum(mu))
+                .passes(2)
+                .fit(&mut net, &train, Logistic),
+        };
+        report.unwrap();
+        let planes = net.train_state().unwrap().planes().count();
+        (net.params().to_vec(), planes)
+    };
+    let (plain, planes) = fit(None);
+    assert_eq!(planes, 0);
+    assert_eq!(fit(Some(0.0)), (plain.clone(), 1));
+    assert_ne!(fit(Some(0.5)).0, plain, "momentum changes the steps");
+}
+
 /// Two categorical fields whose label is the parity of their categories: no additive
 /// (linear) model does better than chance.
 #[derive(Features, Clone)]

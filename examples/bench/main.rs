@@ -3,8 +3,12 @@
 //! ```text
 //! cargo run --release --example bench -- --train train.svm --test test.svm \
 //!     --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] \
-//!     [--save FILE] [--load FILE] [--stream [--cache FILE]]
+//!     [--optimizer adagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]
 //! ```
+//!
+//! `--optimizer` picks the library models' optimizer (AdaGrad by default, as the reference
+//! loops use; `momentum` is SGD with momentum 0.9), each with a default rate per model
+//! that `--lr` overrides.
 //!
 //! `--stream` trains from the file through the library's streaming reader instead of
 //! loading it (and streams the test file too), so memory is bounded by the chunk size
@@ -37,10 +41,65 @@ use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows, Sparse
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
+use vectorflow::optim::Optimizer;
 use vectorflow::predict::probability;
 use vectorflow::prelude::*;
 
 use models::DIM;
+
+/// The names `--optimizer` takes.
+const OPTIMIZERS: [&str; 5] = ["adagrad", "sgd", "momentum", "adam", "ftrl"];
+
+/// The learning rate of `optimizer` on `model` (`lr` or `mlp16`) without `--lr`: AdaGrad's
+/// are the reference loops' rates, the others were picked by a few runs on the
+/// synthetic benchmark data.
+fn default_lr(model: &str, optimizer: &str) -> f32 {
+    let mlp = model.starts_with("mlp16");
+    match (optimizer, mlp) {
+        ("sgd", _) => 0.2,
+        ("momentum", false) => 0.01,
+        ("momentum", true) => 0.005,
+        ("adam", false) => 0.01,
+        ("adam", true) => 0.002,
+        ("ftrl", false) => 0.5,
+        ("ftrl", true) => 0.05,
+        (_, false) => 0.5,
+        (_, true) => 0.02,
+    }
+}
+
+/// Runs `$body` with `$opt` bound to the optimizer `--optimizer` names (checked by
+/// `parse_args`), at `--lr` or its default rate: each optimizer is a type of its own.
+macro_rules! with_optimizer {
+    ($args:expr, $opt:ident => $body:expr) => {{
+        let args: &Args = $args;
+        let lr = args
+            .lr
+            .unwrap_or_else(|| default_lr(&args.model, &args.optimizer));
+        match args.optimizer.as_str() {
+            "sgd" => {
+                let $opt = Sgd::new(lr);
+                $body
+            }
+            "momentum" => {
+                let $opt = Sgd::new(lr).momentum(0.9);
+                $body
+            }
+            "adam" => {
+                let $opt = Adam::new(lr);
+                $body
+            }
+            "ftrl" => {
+                let $opt = Ftrl::new(lr);
+                $body
+            }
+            _ => {
+                let $opt = AdaGrad::new(lr);
+                $body
+            }
+        }
+    }};
+}
 
 struct Args {
     train: PathBuf,
@@ -49,6 +108,7 @@ struct Args {
     passes: usize,
     threads: usize,
     lr: Option<f32>,
+    optimizer: String,
     save: Option<PathBuf>,
     load: Option<PathBuf>,
     stream: bool,
@@ -63,6 +123,7 @@ fn parse_args() -> Result<Args, String> {
         passes: 3,
         threads: 1,
         lr: None,
+        optimizer: "adagrad".into(),
         save: None,
         load: None,
         stream: false,
@@ -78,6 +139,7 @@ fn parse_args() -> Result<Args, String> {
             "--passes" => a.passes = value()?.parse().map_err(|e| format!("--passes: {e}"))?,
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--lr" => a.lr = Some(value()?.parse().map_err(|e| format!("--lr: {e}"))?),
+            "--optimizer" => a.optimizer = value()?,
             "--save" => a.save = Some(value()?.into()),
             "--load" => a.load = Some(value()?.into()),
             "--stream" => a.stream = true,
@@ -99,6 +161,19 @@ fn parse_args() -> Result<Args, String> {
                 .into(),
         );
     }
+    if !OPTIMIZERS.contains(&a.optimizer.as_str()) {
+        return Err(format!(
+            "unknown optimizer {}; expected one of {}",
+            a.optimizer,
+            OPTIMIZERS.join(", ")
+        ));
+    }
+    if a.optimizer != "adagrad" && (a.model.ends_with("-reference") || a.model.ends_with("-tuned"))
+    {
+        return Err(
+            "--optimizer applies to the library's models; the reference loops are AdaGrad".into(),
+        );
+    }
     if a.cache.is_some() && !a.stream {
         return Err("--cache needs --stream".into());
     }
@@ -109,16 +184,16 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
+            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] [--optimizer adagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
             return ExitCode::from(2);
         }
     };
     let wall = Instant::now();
     if args.stream {
         let trained = match args.model.as_str() {
-            "lr" => stream(models::lr, &args, 0.5),
-            "mlp16" => stream(models::mlp16, &args, 0.02),
-            "mlp16-small" => stream(models::mlp16_small, &args, 0.02),
+            "lr" => with_optimizer!(&args, opt => stream(models::lr, &args, opt)),
+            "mlp16" => with_optimizer!(&args, opt => stream(models::mlp16, &args, opt)),
+            "mlp16-small" => with_optimizer!(&args, opt => stream(models::mlp16_small, &args, opt)),
             other => Err(Fail::Other(format!(
                 "unknown model {other}; expected lr, mlp16 or mlp16-small with --stream"
             ))),
@@ -143,9 +218,13 @@ fn main() -> ExitCode {
     };
     let (train_rows, test_rows) = (train.to_rows(), test.to_rows());
     let trained = match args.model.as_str() {
-        "lr" => fit(models::lr, &args, 0.5, &train_rows, &test_rows),
-        "mlp16" => fit(models::mlp16, &args, 0.02, &train_rows, &test_rows),
-        "mlp16-small" => fit(models::mlp16_small, &args, 0.02, &train_rows, &test_rows),
+        "lr" => with_optimizer!(&args, opt => fit(models::lr, &args, opt, &train_rows, &test_rows)),
+        "mlp16" => {
+            with_optimizer!(&args, opt => fit(models::mlp16, &args, opt, &train_rows, &test_rows))
+        }
+        "mlp16-small" => {
+            with_optimizer!(&args, opt => fit(models::mlp16_small, &args, opt, &train_rows, &test_rows))
+        }
         "lr-reference" | "lr-tuned" => {
             let mut m = reference::LrModel::new(DIM);
             let began = Instant::now();
@@ -236,8 +315,8 @@ where
     }
 }
 
-fn trainer(args: &Args, default_lr: f32) -> Trainer<AdaGrad> {
-    Trainer::new(AdaGrad::new(args.lr.unwrap_or(default_lr)))
+fn trainer<O: Optimizer>(args: &Args, opt: O) -> Trainer<O> {
+    Trainer::new(opt)
         .passes(args.passes)
         .threads(args.threads)
         .shuffle(false)
@@ -245,10 +324,10 @@ fn trainer(args: &Args, default_lr: f32) -> Trainer<AdaGrad> {
 
 /// `--stream`: trains from the file through the streaming reader (and the cache after
 /// the first pass), then streams the test file through `predict_batch`.
-fn stream<I, S>(
+fn stream<I, S, O: Optimizer>(
     fresh: impl FnOnce() -> Net<I, S>,
     args: &Args,
-    default_lr: f32,
+    opt: O,
 ) -> Result<Run, Fail>
 where
     I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
@@ -263,7 +342,7 @@ where
     let began = Instant::now();
     let (mut n, mut nnz) = (0, 0);
     if args.passes > 0 {
-        let mut t = trainer(args, default_lr);
+        let mut t = trainer(args, opt);
         if args.passes > 1 {
             t = t.cache(&cache);
         }
@@ -309,13 +388,13 @@ where
     })
 }
 
-/// Trains a fresh net (or the one `--load` names) with AdaGrad (rows in file order,
-/// like the reference loops), saves it if asked, and predicts the test rows: the
-/// training seconds and the probabilities.
-fn fit<I, S>(
+/// Trains a fresh net (or the one `--load` names) with `opt` (rows in file order, like
+/// the reference loops), saves it if asked, and predicts the test rows: the training
+/// seconds and the probabilities.
+fn fit<I, S, O: Optimizer>(
     fresh: impl FnOnce() -> Net<I, S>,
     args: &Args,
-    default_lr: f32,
+    opt: O,
     train: &[SparseRow<'_>],
     test: &[SparseRow<'_>],
 ) -> Result<(f64, Vec<f32>), Fail>
@@ -326,7 +405,7 @@ where
     let mut net = start(fresh, args)?;
     let began = Instant::now();
     if args.passes > 0 {
-        trainer(args, default_lr)
+        trainer(args, opt)
             .fit(&mut net, train, Logistic)
             .map_err(|e| Fail::Other(e.to_string()))?;
     }

@@ -14,7 +14,7 @@ mod sgd;
 pub use adagrad::AdaGrad;
 pub use adam::Adam;
 pub use ftrl::Ftrl;
-pub use sgd::Sgd;
+pub use sgd::{Momentum, Sgd};
 
 /// The most state floats an optimizer keeps per weight.
 pub const MAX_STATE: usize = 3;

@@ -1,36 +1,82 @@
 use super::{check, Optimizer, MAX_STATE};
 
-/// Stochastic gradient descent, with optional (heavy-ball) momentum.
+/// Plain stochastic gradient descent, `w ← w − lr·g`. It keeps no state, so a sparse
+/// row trains in its weights' bytes alone; [`Sgd::momentum`] gives SGD with momentum.
 ///
 /// ```
 /// use vectorflow::optim::{Optimizer, Sgd};
 /// let sgd = Sgd::new(0.5);
-/// let mut s = [0.0; 3];
-/// assert_eq!(sgd.update(1.0, &mut s, 2.0, 1.0), 0.0);
+/// assert_eq!(Sgd::STATE, 0);
+/// assert_eq!(sgd.update(1.0, &mut sgd.init_state(), 2.0, 1.0), 0.0);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sgd {
     /// The learning rate.
     pub lr: f32,
-    /// The momentum coefficient (0: none).
-    pub momentum: f32,
 }
 
 impl Sgd {
     /// Plain SGD with learning rate `lr`.
     pub fn new(lr: f32) -> Sgd {
-        Sgd { lr, momentum: 0.0 }
+        Sgd { lr }
     }
-    /// The same with momentum `mu` (velocity `v ← mu·v + g`, step `w ← w − lr·v`).
-    pub fn momentum(self, mu: f32) -> Sgd {
-        Sgd {
+    /// SGD at the same rate with (heavy-ball) momentum `mu`: velocity `v ← mu·v + g`,
+    /// step `w ← w − lr·v`.
+    pub fn momentum(self, mu: f32) -> Momentum {
+        Momentum {
+            lr: self.lr,
             momentum: mu,
-            ..self
         }
     }
 }
 
 impl Optimizer for Sgd {
+    const STATE: usize = 0;
+    /// The kind it shares with [`Momentum`]: see there.
+    const NAME: &'static str = "Sgd";
+
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    fn describe(&self) -> String {
+        format!("SGD(lr={})", self.lr)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        check::positive("SGD", "learning rate", self.lr)
+    }
+
+    #[inline(always)]
+    fn update(&self, w: f32, _: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+        w - self.lr * scale * g
+    }
+}
+
+/// SGD with (heavy-ball) momentum, made by [`Sgd::momentum`]. It keeps one state float
+/// per weight, the velocity.
+///
+/// It is the same kind of optimizer as [`Sgd`] ([`Optimizer::NAME`] `"Sgd"`): a training
+/// state passes between the two, plain SGD dropping the velocity and momentum starting
+/// it at zero where the state has none. (Model files written when plain SGD still kept
+/// a velocity plane continue with either, as they did.)
+///
+/// ```
+/// use vectorflow::optim::{Optimizer, Sgd};
+/// let m = Sgd::new(0.5).momentum(0.5);
+/// let mut s = m.init_state();
+/// assert_eq!(m.update(1.0, &mut s, 2.0, 1.0), 0.0); // v = 2
+/// assert_eq!(m.update(0.0, &mut s, 2.0, 1.0), -1.5); // v = 0.5·2 + 2
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Momentum {
+    /// The learning rate.
+    pub lr: f32,
+    /// The momentum coefficient, in [0, 1).
+    pub momentum: f32,
+}
+
+impl Optimizer for Momentum {
     const STATE: usize = 1;
     const NAME: &'static str = "Sgd";
 

@@ -454,11 +454,11 @@ impl<O: Optimizer> Trainer<O> {
         F: Feed<I>,
         L: Loss<<F::Chunk as Chunk<I>>::Row, S::Out>,
     {
-        let n_params = net.params().len();
         let state = net.parts_mut().1.take();
-        let mut state = state
-            .filter(|s| s.fits::<O>(n_params))
-            .unwrap_or_else(|| TrainState::new(&self.opt, net.params()));
+        let mut state = match state {
+            Some(s) => s.resume(&self.opt, net.params()),
+            None => TrainState::new(&self.opt, net.params()),
+        };
         let result = self.run(net, &mut state, feed, loss);
         // Kept whatever happened: the state matches the weights as training left them.
         *net.parts_mut().1 = Some(state);

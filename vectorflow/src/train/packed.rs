@@ -248,13 +248,16 @@ impl<'a> Store for Packed<'a> {
             return self.rest.update_rows(opt, off, pairs, dy, scale);
         };
         let stride = t.stride;
+        // A local copy: its fields are then values no store can change, and what an
+        // optimizer derives from them alone (Adam's log2 β) is computed once per call.
+        let opt = *opt;
         for &(i, v) in pairs {
             let row = &mut t.data[i as usize * stride..(i as usize + 1) * stride];
             let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
             let (w, s) = row.split_at_mut(OUT);
             let (s0, s) = s.split_at_mut(if O::STATE > 0 { OUT } else { 0 });
             let (s1, s2) = s.split_at_mut(if O::STATE > 1 { OUT } else { 0 });
-            update_row(*opt, w, s0, s1, s2, &g, scale);
+            update_row(opt, w, s0, s1, s2, &g, scale);
         }
     }
 
@@ -290,7 +293,7 @@ impl<'a> Store for Packed<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::{Ftrl, Optimizer};
+    use crate::optim::{Ftrl, Optimizer, Sgd};
 
     #[test]
     fn packing_round_trips_and_reads_like_the_flat_buffer() {
@@ -341,5 +344,20 @@ mod tests {
         assert_eq!(s2[0][2..17], s[0][2..17]);
         assert_eq!(s2[1][2..17], s[1][2..17]);
         assert_eq!(w2[0], 0.0, "dense weights are not the table's");
+    }
+
+    #[test]
+    fn plain_sgd_packs_the_weights_alone() {
+        let blocks = [Block {
+            layer: 0,
+            offset: 1,
+            len: 8,
+            row: Some(4),
+        }];
+        let w: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        let tables = pack::<Sgd>(&blocks, &w, &Default::default());
+        assert_eq!(Sgd::STATE, 0);
+        assert_eq!((tables[0].stride(), tables[0].out()), (4, 4));
+        assert_eq!(tables[0].data, w[1..9]);
     }
 }

@@ -87,11 +87,29 @@ impl TrainState {
             .map(Vec::as_slice)
     }
 
-    /// Whether it can continue training with optimizer `O` on `n` weights.
-    pub(crate) fn fits<O: Optimizer>(&self, n: usize) -> bool {
-        self.optimizer == O::NAME
-            && self.planes.iter().filter(|p| !p.is_empty()).count() == O::STATE
-            && self.planes.iter().take(O::STATE).all(|p| p.len() == n)
+    /// The state training with `opt` continues from, over the net's weights `w`: this one
+    /// if it belongs to an optimizer of the same kind, else a fresh one.
+    ///
+    /// Of one kind, optimizers may keep different planes: plain [`Sgd`] keeps none and
+    /// its [`Momentum`] a velocity, so the planes `opt` does not keep are dropped and
+    /// those it keeps but the state lacks start as [`Optimizer::start`] has them (a zero
+    /// velocity). A state whose planes do not match the weights starts afresh.
+    ///
+    /// [`Sgd`]: crate::optim::Sgd
+    /// [`Momentum`]: crate::optim::Momentum
+    pub(crate) fn resume<O: Optimizer>(mut self, opt: &O, w: &[f32]) -> TrainState {
+        let n = w.len();
+        if self.optimizer != O::NAME || self.planes.iter().any(|p| !p.is_empty() && p.len() != n) {
+            return TrainState::new(opt, w);
+        }
+        for (j, plane) in self.planes.iter_mut().enumerate() {
+            if j >= O::STATE {
+                *plane = Vec::new();
+            } else if plane.is_empty() {
+                *plane = w.iter().map(|&wi| opt.start(wi)[j]).collect();
+            }
+        }
+        self
     }
 
     pub(crate) fn planes_mut(&mut self) -> &mut [Vec<f32>; MAX_STATE] {

@@ -325,6 +325,18 @@ impl<'a> Store for Tracked<'a> {
             .iter()
             .position(|t| t.range().start == off)
         {
+            // After the first round (no counts), the table's bitmap is marked directly:
+            // this runs for every pair of every row.
+            Some(t) if self.counts.is_none() => {
+                let stride = self.packed.tables[t].stride();
+                let dirty = &mut self.dirty[1 + t][..];
+                for &(i, _) in pairs {
+                    let a = i as usize * stride;
+                    for u in a / UNIT..=(a + stride - 1) / UNIT {
+                        dirty[u / 64] |= 1 << (u % 64);
+                    }
+                }
+            }
             Some(t) => {
                 let stride = self.packed.tables[t].stride();
                 for &(i, _) in pairs {

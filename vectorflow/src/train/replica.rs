@@ -274,6 +274,41 @@ impl Tracked<'_> {
         }
     }
 
+    /// Marks the rows of `pairs` in `group`: row `i` is `len` floats from
+    /// `base + i·stride`. This runs for every pair of every row, so the group's bitmap
+    /// and the counts (kept in the first round only) are looked up once per call.
+    #[inline(always)]
+    fn touch_rows(
+        &mut self,
+        group: usize,
+        base: usize,
+        stride: usize,
+        len: usize,
+        pairs: &[(u32, f32)],
+    ) {
+        if len == 0 {
+            return;
+        }
+        let units = |i: u32| {
+            let a = base + i as usize * stride;
+            a / UNIT..=(a + len - 1) / UNIT
+        };
+        let dirty = &mut self.dirty[group][..];
+        for &(i, _) in pairs {
+            for u in units(i) {
+                dirty[u / 64] |= 1 << (u % 64);
+            }
+        }
+        if let Some(counts) = &mut self.counts {
+            let counts = &mut counts[group][..];
+            for &(i, _) in pairs {
+                for u in units(i) {
+                    counts[u] = counts[u].saturating_add(1);
+                }
+            }
+        }
+    }
+
     /// Marks weight `i` of the net's buffer: its unit of the rest, or of its packed
     /// table with the unit of each of its state floats.
     #[inline(always)]
@@ -325,29 +360,11 @@ impl<'a> Store for Tracked<'a> {
             .iter()
             .position(|t| t.range().start == off)
         {
-            // After the first round (no counts), the table's bitmap is marked directly:
-            // this runs for every pair of every row.
-            Some(t) if self.counts.is_none() => {
-                let stride = self.packed.tables[t].stride();
-                let dirty = &mut self.dirty[1 + t][..];
-                for &(i, _) in pairs {
-                    let a = i as usize * stride;
-                    for u in a / UNIT..=(a + stride - 1) / UNIT {
-                        dirty[u / 64] |= 1 << (u % 64);
-                    }
-                }
-            }
             Some(t) => {
                 let stride = self.packed.tables[t].stride();
-                for &(i, _) in pairs {
-                    self.touch_span(1 + t, i as usize * stride, stride);
-                }
+                self.touch_rows(1 + t, 0, stride, stride, pairs);
             }
-            None => {
-                for &(i, _) in pairs {
-                    self.touch_span(0, off + i as usize * OUT, OUT);
-                }
-            }
+            None => self.touch_rows(0, off, OUT, OUT, pairs),
         }
         self.packed.update_rows(opt, off, pairs, dy, scale);
     }

@@ -175,20 +175,23 @@ impl<O: Optimizer> Trainer<O> {
                                 s: [&mut p0[..], &mut p1[..], &mut p2[..]],
                                 tables: &mut tables,
                             };
-                            reps.merge_hot::<O>(&mut master, rows.len());
+                            reps.merge_hot::<O>(&pool, &mut master, rows.len());
                             since_full += 1;
                             if since_full == FULL_EVERY {
-                                reps.merge_all::<O>(&mut master);
+                                reps.merge_all::<O>(&pool, &mut master);
                                 since_full = 0;
                             }
                         }
                         // Holdout rows are scored with every thread's updates.
                         if !hold.is_empty() {
-                            reps.merge_all::<O>(&mut Master {
-                                w: &mut params[..],
-                                s: [&mut p0[..], &mut p1[..], &mut p2[..]],
-                                tables: &mut tables,
-                            });
+                            reps.merge_all::<O>(
+                                &pool,
+                                &mut Master {
+                                    w: &mut params[..],
+                                    s: [&mut p0[..], &mut p1[..], &mut p2[..]],
+                                    tables: &mut tables,
+                                },
+                            );
                             since_full = 0;
                         }
                     } else {
@@ -239,11 +242,14 @@ impl<O: Optimizer> Trainer<O> {
                 if let Some(reps) = replicas.as_mut() {
                     let (params, _) = net.parts_mut();
                     let [p0, p1, p2] = state.planes_mut();
-                    reps.merge_all::<O>(&mut Master {
-                        w: params,
-                        s: [p0, p1, p2],
-                        tables: &mut tables,
-                    });
+                    reps.merge_all::<O>(
+                        &pool,
+                        &mut Master {
+                            w: params,
+                            s: [p0, p1, p2],
+                            tables: &mut tables,
+                        },
+                    );
                 }
                 // Prior stamps count this pass's rows; the flush brings every row to the
                 // pass's end, after which they start again from 0.
@@ -312,11 +318,14 @@ impl<O: Optimizer> Trainer<O> {
             let (params, _) = net.parts_mut();
             if let Some(reps) = replicas.as_mut() {
                 let [p0, p1, p2] = state.planes_mut();
-                reps.merge_all::<O>(&mut Master {
-                    w: params,
-                    s: [p0, p1, p2],
-                    tables: &mut tables,
-                });
+                reps.merge_all::<O>(
+                    &pool,
+                    &mut Master {
+                        w: params,
+                        s: [p0, p1, p2],
+                        tables: &mut tables,
+                    },
+                );
             }
             packed::unpack::<O>(&tables, params, state.planes_mut());
         }

@@ -2,7 +2,8 @@
 //!
 //! Each thread trains its own copy of the weights and optimizer state, with the plain
 //! (`&mut`, vectorised) store, and the copies are merged into the net's buffers at chunk
-//! boundaries, while the threads wait. A merge adds every thread's change since the last
+//! boundaries, by all the threads at once, each over its own piece of every buffer. A
+//! merge adds every thread's change since the last
 //! merge (the delta sum: what Hogwild would have applied, without its lost updates) and
 //! copies the result back into every replica:
 //!
@@ -70,8 +71,8 @@ pub(crate) struct Replica {
 /// The replicas of a fit's threads and the hot units they share.
 pub(crate) struct Replicas {
     threads: Vec<Replica>,
-    /// `(group, unit)` of every hot unit.
-    hot: Vec<(u32, u32)>,
+    /// The hot units of every group, sorted.
+    hot: Vec<Vec<u32>>,
     /// Whether the hot units are known (they are found on the first round).
     found: bool,
 }
@@ -143,33 +144,23 @@ impl Replicas {
     }
 
     /// After a round in which the threads trained `rows` rows: finds the hot units on
-    /// the first round, then merges them into `master`.
-    pub fn merge_hot<O: Optimizer>(&mut self, master: &mut Master<'_>, rows: usize) {
+    /// the first round, then merges them into `master`, on the pool's threads.
+    pub fn merge_hot<O: Optimizer>(
+        &mut self,
+        pool: &rayon::ThreadPool,
+        master: &mut Master<'_>,
+        rows: usize,
+    ) {
         if !self.found {
             self.find_hot(rows);
         }
-        let hot = std::mem::take(&mut self.hot);
-        self.merge_units::<O>(master, hot.iter().map(|&(g, u)| (g as usize, u as usize)));
-        self.hot = hot;
+        self.merge::<O>(pool, master, true);
     }
 
-    /// Merges every unit touched since the last full merge into `master`.
-    pub fn merge_all<O: Optimizer>(&mut self, master: &mut Master<'_>) {
-        let mut touched = Vec::new();
-        let groups = self.threads.first().map_or(0, |r| r.dirty.len());
-        for g in 0..groups {
-            for k in 0..self.threads[0].dirty[g].len() {
-                let mut bits = 0u64;
-                for r in &mut self.threads {
-                    bits |= std::mem::take(&mut r.dirty[g][k]);
-                }
-                while bits != 0 {
-                    touched.push((g, k * 64 + bits.trailing_zeros() as usize));
-                    bits &= bits - 1;
-                }
-            }
-        }
-        self.merge_units::<O>(master, touched.into_iter());
+    /// Merges every unit touched since the last full merge into `master`, on the pool's
+    /// threads.
+    pub fn merge_all<O: Optimizer>(&mut self, pool: &rayon::ThreadPool, master: &mut Master<'_>) {
+        self.merge::<O>(pool, master, false);
     }
 
     /// The units touched by at least one row in [`HOT_SHARE`] of the first round.
@@ -189,60 +180,182 @@ impl Replicas {
             hot.select_nth_unstable_by(MAX_HOT, |a, b| b.0.cmp(&a.0));
             hot.truncate(MAX_HOT);
         }
-        let mut hot: Vec<(u32, u32)> = hot.into_iter().map(|(_, gu)| gu).collect();
-        hot.sort_unstable();
-        self.hot = hot;
+        self.hot = vec![Vec::new(); groups];
+        for (_, (g, u)) in hot {
+            self.hot[g as usize].push(u);
+        }
+        for h in &mut self.hot {
+            h.sort_unstable();
+        }
         self.found = true;
         for r in &mut self.threads {
             r.counts = Vec::new();
         }
     }
 
-    /// The delta sum of `units` from every replica into `master`, copied back.
-    fn merge_units<O: Optimizer>(
+    /// The delta sum of the hot units (or of every touched unit, clearing the marks)
+    /// into `master`, copied back into every replica. Every buffer is cut into one
+    /// piece per thread, at the same units in all of them, and each thread merges a
+    /// piece: the serial part of a merge is only the cutting.
+    fn merge<O: Optimizer>(
         &mut self,
+        pool: &rayon::ThreadPool,
         master: &mut Master<'_>,
-        units: impl Iterator<Item = (usize, usize)>,
+        hot: bool,
     ) {
-        for (g, u) in units {
-            if g == 0 {
-                let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(master.w.len()));
-                merge_span(master.w, &mut self.threads, |r| &mut r.w, a, b);
-                for j in 0..O::STATE {
-                    merge_span(master.s[j], &mut self.threads, |r| &mut r.s[j], a, b);
-                }
-            } else {
-                let data = &mut master.tables[g - 1].data;
-                let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(data.len()));
-                merge_span(data, &mut self.threads, |r| &mut r.tables[g - 1].data, a, b);
+        let pieces = self.threads.len();
+        let mut work: Vec<Vec<Piece<'_>>> = (0..pieces).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Group<'_>> = Vec::new();
+        {
+            let [s0, s1, s2] = &mut master.s;
+            let planes = [&mut master.w[..], &mut s0[..], &mut s1[..], &mut s2[..]];
+            groups.push(Group {
+                master: planes.into_iter().take(1 + O::STATE).collect(),
+                reps: Vec::new(),
+                dirty: Vec::new(),
+            });
+        }
+        for t in master.tables.iter_mut() {
+            groups.push(Group {
+                master: vec![&mut t.data[..]],
+                reps: Vec::new(),
+                dirty: Vec::new(),
+            });
+        }
+        for r in &mut self.threads {
+            let [s0, s1, s2] = &mut r.s;
+            let planes = [&mut r.w[..], &mut s0[..], &mut s1[..], &mut s2[..]];
+            groups[0]
+                .reps
+                .push(planes.into_iter().take(1 + O::STATE).collect());
+            for (g, t) in r.tables.iter_mut().enumerate() {
+                groups[1 + g].reps.push(vec![&mut t.data[..]]);
+            }
+            for (g, d) in r.dirty.iter_mut().enumerate() {
+                groups[g].dirty.push(&mut d[..]);
             }
         }
+        for (g, group) in groups.into_iter().enumerate() {
+            let hot = hot.then(|| self.hot.get(g).map_or(&[][..], |h| &h[..]));
+            for (k, piece) in group.cut(pieces, hot).into_iter().enumerate() {
+                work[k].push(piece);
+            }
+        }
+        pool.scope(|s| {
+            for pieces in work {
+                s.spawn(move |_| pieces.into_iter().for_each(Piece::merge));
+            }
+        });
     }
 }
 
-/// `master[a..b] += Σ_t (replica_t[a..b] − master[a..b])`, then every replica's span
-/// becomes the master's; `plane` picks the replica's buffer.
-#[inline]
-fn merge_span(
-    master: &mut [f32],
-    replicas: &mut [Replica],
-    plane: impl for<'r> Fn(&'r mut Replica) -> &'r mut Vec<f32>,
-    a: usize,
-    b: usize,
-) {
-    let mut acc = [0.0f32; UNIT];
-    let m = &mut master[a..b];
-    let n = m.len();
-    acc[..n].copy_from_slice(m);
-    for r in replicas.iter_mut() {
-        let x = &plane(r)[a..b];
-        for k in 0..n {
-            acc[k] += x[k] - m[k];
+/// One group's buffers: the master's planes, each replica's, and each replica's marks.
+struct Group<'a> {
+    master: Vec<&'a mut [f32]>,
+    reps: Vec<Vec<&'a mut [f32]>>,
+    dirty: Vec<&'a mut [u64]>,
+}
+
+/// The units `first..` of a group, one thread's share of a merge: the hot ones among
+/// them when `hot` is given, else those marked.
+struct Piece<'a> {
+    first: usize,
+    group: Group<'a>,
+    hot: Option<&'a [u32]>,
+}
+
+impl<'a> Group<'a> {
+    /// `n` pieces, cut at whole words of the marks (64 units) so that each piece owns
+    /// its marks.
+    fn cut(self, n: usize, hot: Option<&'a [u32]>) -> Vec<Piece<'a>> {
+        let words = self.dirty.first().map_or(0, |d| d.len());
+        let mut rest = self;
+        let mut pieces = Vec::with_capacity(n);
+        let mut first = 0;
+        for k in 1..=n {
+            let end = words * k / n * 64;
+            let floats = (end - first) * UNIT;
+            let mut split = |v: &mut &'a mut [f32]| {
+                let at = floats.min(v.len());
+                let (a, b) = std::mem::take(v).split_at_mut(at);
+                *v = b;
+                a
+            };
+            let group = Group {
+                master: rest.master.iter_mut().map(&mut split).collect(),
+                reps: rest
+                    .reps
+                    .iter_mut()
+                    .map(|planes| planes.iter_mut().map(&mut split).collect())
+                    .collect(),
+                dirty: rest
+                    .dirty
+                    .iter_mut()
+                    .map(|d| {
+                        let (a, b) = std::mem::take(d).split_at_mut((end - first) / 64);
+                        *d = b;
+                        a
+                    })
+                    .collect(),
+            };
+            let hot = hot.map(|h| {
+                let (a, b) = (
+                    h.partition_point(|&u| (u as usize) < first),
+                    h.partition_point(|&u| (u as usize) < end),
+                );
+                &h[a..b]
+            });
+            pieces.push(Piece { first, group, hot });
+            first = end;
+        }
+        pieces
+    }
+}
+
+impl Piece<'_> {
+    fn merge(mut self) {
+        match self.hot {
+            Some(hot) => {
+                for &u in hot {
+                    self.merge_unit(u as usize - self.first);
+                }
+            }
+            None => {
+                for k in 0..self.group.dirty.first().map_or(0, |d| d.len()) {
+                    let mut bits = 0u64;
+                    for d in &mut self.group.dirty {
+                        bits |= std::mem::take(&mut d[k]);
+                    }
+                    while bits != 0 {
+                        self.merge_unit(k * 64 + bits.trailing_zeros() as usize);
+                        bits &= bits - 1;
+                    }
+                }
+            }
         }
     }
-    m.copy_from_slice(&acc[..n]);
-    for r in replicas.iter_mut() {
-        plane(r)[a..b].copy_from_slice(&acc[..n]);
+
+    /// `master += Σ_t (replica_t − master)` over unit `u` of every plane, then every
+    /// replica's unit becomes the master's.
+    #[inline]
+    fn merge_unit(&mut self, u: usize) {
+        let a = u * UNIT;
+        let mut acc = [0.0f32; UNIT];
+        for (p, m) in self.group.master.iter_mut().enumerate() {
+            let b = (a + UNIT).min(m.len());
+            let m = &mut m[a..b];
+            let n = m.len();
+            acc[..n].copy_from_slice(m);
+            for r in &self.group.reps {
+                for (acc, (x, m)) in acc.iter_mut().zip(r[p][a..a + n].iter().zip(&*m)) {
+                    *acc += x - m;
+                }
+            }
+            m.copy_from_slice(&acc[..n]);
+            for r in &mut self.group.reps {
+                r[p][a..a + n].copy_from_slice(&acc[..n]);
+            }
+        }
     }
 }
 
@@ -294,9 +407,17 @@ impl Tracked<'_> {
             a / UNIT..=(a + len - 1) / UNIT
         };
         let dirty = &mut self.dirty[group][..];
-        for &(i, _) in pairs {
-            for u in units(i) {
+        if UNIT.is_multiple_of(stride) && base.is_multiple_of(stride) && len <= stride {
+            // Each row lies in one unit: a shift and an OR per pair.
+            for &(i, _) in pairs {
+                let u = (base + i as usize * stride) / UNIT;
                 dirty[u / 64] |= 1 << (u % 64);
+            }
+        } else {
+            for &(i, _) in pairs {
+                for u in units(i) {
+                    dirty[u / 64] |= 1 << (u % 64);
+                }
             }
         }
         if let Some(counts) = &mut self.counts {
@@ -395,6 +516,13 @@ mod tests {
     use super::*;
     use crate::optim::AdaGrad;
 
+    fn pool() -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
+    }
+
     /// Adds `d` to weight `i` of the rest and `d²` to its state in replica `t`, as a
     /// training step would.
     fn bump(reps: &mut Replicas, t: usize, i: usize, d: f32) {
@@ -427,7 +555,7 @@ mod tests {
         bump(&mut reps, 1, 40, -2.0); // only thread 1
         bump(&mut reps, 0, 81, 1.0); // both, in the last, short unit
         bump(&mut reps, 1, 81, 3.0);
-        reps.merge_all::<AdaGrad>(&mut master!());
+        reps.merge_all::<AdaGrad>(&pool(), &mut master!());
         let mut want: Vec<f32> = (0..n).map(|i| i as f32).collect();
         want[3] += 0.5;
         want[40] -= 2.0;
@@ -440,7 +568,7 @@ mod tests {
             assert!(r.dirty.iter().flatten().all(|&d| d == 0));
         }
         // Nothing touched since: a second merge changes nothing.
-        reps.merge_all::<AdaGrad>(&mut master!());
+        reps.merge_all::<AdaGrad>(&pool(), &mut master!());
         assert_eq!(w, want);
     }
 
@@ -462,8 +590,147 @@ mod tests {
         for k in 0..5 {
             reps.stores()[k % 2].touch(0, 2);
         }
-        reps.merge_hot::<AdaGrad>(&mut master, 640);
-        assert_eq!(reps.hot, [(0, 1)]);
+        reps.merge_hot::<AdaGrad>(&pool(), &mut master, 640);
+        assert_eq!(reps.hot, [vec![1]]);
         assert!(reps.threads.iter().all(|r| r.counts.is_empty()));
+    }
+
+    #[test]
+    fn merges_cut_among_threads_sum_every_change_once() {
+        use crate::layers::Block;
+        use crate::rng::Rng;
+        // The rest and a table (1024 rows of 2, packed with AdaGrad's state to 4
+        // floats a row) are each several words of marks long, so each thread's piece
+        // holds some of both.
+        let n = 6000;
+        let blocks = [Block {
+            layer: 0,
+            offset: 1000,
+            len: 2048,
+            row: Some(2),
+        }];
+        let mut rng = Rng::new(3);
+        // Multiples of 1/4 add exactly in any order: the merge must be exact.
+        let quarter = |rng: &mut Rng, k: usize| (rng.below(k) as f32 - (k / 2) as f32) * 0.25;
+        for threads in [2, 3] {
+            let mut w: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
+            let mut s0: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
+            let (mut e1, mut e2) = (Vec::new(), Vec::new());
+            let planes = [s0.clone(), Vec::new(), Vec::new()];
+            let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
+            let mut master = Master {
+                w: &mut w,
+                s: [&mut s0, &mut e1, &mut e2],
+                tables: &mut tables,
+            };
+            let mut reps = Replicas::new(threads, &master);
+            reps.found = true;
+            let (mut want_w, mut want_s0) = (master.w.to_vec(), master.s[0].to_vec());
+            let mut want_t = master.tables[0].data.clone();
+            let (mut all_w, mut all_t) = (want_w.clone(), want_t.clone());
+            for round in 0..2 {
+                for t in 0..threads {
+                    for _ in 0..300 {
+                        let d = quarter(&mut rng, 16);
+                        let st = &mut reps.stores()[t];
+                        if quarter(&mut rng, 4) < 0.0 {
+                            // A float of the rest outside the table's range.
+                            let i = [rng.below(1000), 3048 + rng.below(n - 3048)][rng.below(2)];
+                            st.touch(0, i / UNIT);
+                            st.packed.rest.w[i] += d;
+                            st.packed.rest.s[0][i] -= d;
+                            if round == 0 || hot_unit(0, i / UNIT) {
+                                want_w[i] += d;
+                                want_s0[i] -= d;
+                            }
+                            all_w[i] += d;
+                        } else {
+                            let p = rng.below(4096);
+                            st.touch(1, p / UNIT);
+                            st.packed.tables[0].data[p] += d;
+                            if round == 0 || hot_unit(1, p / UNIT) {
+                                want_t[p] += d;
+                            }
+                            all_t[p] += d;
+                        }
+                    }
+                }
+                if round == 0 {
+                    reps.merge_all::<AdaGrad>(&pool(), &mut master);
+                } else {
+                    // Only the hot units: a few of the rest's, in every piece, and one
+                    // of the table's.
+                    reps.hot = vec![
+                        (0..n / UNIT).step_by(37).map(|u| u as u32).collect(),
+                        vec![100],
+                    ];
+                    reps.merge_hot::<AdaGrad>(&pool(), &mut master, 0);
+                }
+                let at = format!("{threads} threads, round {round}");
+                // The rest's floats in the table's range are stale while it is packed
+                // (a unit that straddles its edge merges them too): they are not
+                // compared.
+                let rest = |v: &[f32]| [&v[..1000], &v[3048..]].concat();
+                same(&rest(master.w), &rest(&want_w), &at);
+                same(&rest(master.s[0]), &rest(&want_s0), &at);
+                same(&master.tables[0].data, &want_t, &at);
+            }
+            // What the hot merge left behind is merged by the next full one.
+            reps.merge_all::<AdaGrad>(&pool(), &mut master);
+            let rest = |v: &[f32]| [&v[..1000], &v[3048..]].concat();
+            same(&rest(master.w), &rest(&all_w), "the last full merge");
+            same(&master.tables[0].data, &all_t, "the last full merge");
+            for r in &reps.threads {
+                same(&rest(&r.w), &rest(master.w), "a replica");
+                same(&r.tables[0].data, &master.tables[0].data, "a replica");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_mark_every_unit_they_span() {
+        let n = 4096;
+        let (mut w, mut s0) = (vec![0.0f32; n], vec![0.0f32; n]);
+        let (mut e1, mut e2, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+        let master = Master {
+            w: &mut w,
+            s: [&mut s0, &mut e1, &mut e2],
+            tables: &mut tables,
+        };
+        let pairs: Vec<(u32, f32)> = [0u32, 5, 7, 8, 63, 100].map(|i| (i, 1.0)).to_vec();
+        // Rows within one unit (the fast path) and rows across two (the general one).
+        for (base, stride, len) in [(0, 2, 2), (32, 4, 4), (16, 16, 16), (3, 3, 3), (0, 24, 20)] {
+            let mut reps = Replicas::new(1, &master);
+            reps.stores()[0].touch_rows(0, base, stride, len, &pairs);
+            let mut want = vec![0u64; reps.threads[0].dirty[0].len()];
+            for &(i, _) in &pairs {
+                for f in base + i as usize * stride..base + i as usize * stride + len {
+                    want[f / UNIT / 64] |= 1 << (f / UNIT % 64);
+                }
+            }
+            assert_eq!(
+                reps.threads[0].dirty[0], want,
+                "rows of {len} every {stride} from {base}"
+            );
+            let counted: usize = reps.threads[0].counts[0].iter().map(|&c| c as usize).sum();
+            assert!(counted >= pairs.len(), "the first round counts the touches");
+        }
+    }
+
+    /// Asserts `a == b`, naming the first float that differs.
+    fn same(a: &[f32], b: &[f32], at: &str) {
+        assert_eq!(a.len(), b.len(), "{at}");
+        if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+            panic!("{at}: float {i} is {}, expected {}", a[i], b[i]);
+        }
+    }
+
+    /// Whether unit `u` of `group` is one of the test's hot units.
+    fn hot_unit(group: usize, u: usize) -> bool {
+        if group == 0 {
+            u.is_multiple_of(37)
+        } else {
+            u == 100
+        }
     }
 }

@@ -23,11 +23,12 @@
 //!
 //! - **Replicas** (the default): each thread trains its own copy of the weights and
 //!   optimizer state, with the same vectorised code as one thread, in rounds of up to
-//!   8,192 rows per thread. After each round the threads wait while every thread's
-//!   changes to the *hot* parameters are added into the net and copied back (the
+//!   8,192 rows per thread. After each round the threads merge together, each over
+//!   its own piece of every buffer: every thread's changes to the *hot* parameters
+//!   are added into the net and copied back (the
 //!   biases, the dense layers and the Zipf head of the sparse rows: the 64-byte units
 //!   that at least 1/64 of the first round's rows touched). The *tail*, every other
-//!   touched unit, is merged the same way every 4 rounds and at the end of each pass.
+//!   touched unit, is merged the same way every 16 rounds and at the end of each pass.
 //!   While threads train, no cache line is shared, so none moves between cores, and
 //!   no memory is shared at all: there are no atomics and no data races, and a seed
 //!   and a thread count give bit-identical results. The cost is one copy of the

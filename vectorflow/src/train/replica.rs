@@ -33,6 +33,13 @@ pub(crate) const UNIT: usize = 16;
 /// A unit is hot when at least this share of the rows of the first round touch it.
 const HOT_SHARE: usize = 64;
 
+/// A table is scanned at merges of the tail, rather than marked as it trains, when its
+/// units in every replica and the master number at most 1/`SCAN_SHARE` of the touches
+/// between two such merges. Marking costs about a nanosecond a pair, reading a unit a
+/// few: logistic regression's 2^20-row table (1/36 of its touches) trained 1.19× faster
+/// on 2 threads scanned, Sparse→16→ReLU→1's (1/4.8) 1.08×.
+const SCAN_SHARE: usize = 4;
+
 /// At most this many hot units (4 MiB).
 const MAX_HOT: usize = 1 << 16;
 
@@ -77,6 +84,9 @@ pub(crate) struct Replicas {
     hot: Vec<Vec<u32>>,
     /// Whether the hot units are known (they are found on the first round).
     found: bool,
+    /// Per group, whether its tail is found by comparing the replicas with the master
+    /// rather than by marks (decided on the first round, see [`SCAN_SHARE`]).
+    scan: Vec<bool>,
 }
 
 /// Units of a buffer of `n` floats.
@@ -119,12 +129,14 @@ impl Replicas {
                 .collect(),
             hot: Vec::new(),
             found: false,
+            scan: Vec::new(),
         }
     }
 
     /// Every store, one per thread, to train in parallel.
     pub fn stores(&mut self) -> Vec<Tracked<'_>> {
         let found = self.found;
+        let scan = &self.scan[..];
         self.threads
             .iter_mut()
             .map(|r| {
@@ -140,6 +152,7 @@ impl Replicas {
                     },
                     dirty: &mut r.dirty,
                     counts: (!found).then_some(&mut r.counts[..]),
+                    scan,
                 }
             })
             .collect()
@@ -165,18 +178,27 @@ impl Replicas {
         self.merge::<O>(pool, master, false);
     }
 
-    /// The units touched by at least one row in [`HOT_SHARE`] of the first round.
+    /// The units touched by at least one row in [`HOT_SHARE`] of the first round, and
+    /// the tables to scan: those whose units, read in every replica and the master,
+    /// number at most [`SCAN_SHARE`] of the touches they would otherwise mark between
+    /// two merges of the tail (the first round's touches, [`FULL_EVERY`] times).
     fn find_hot(&mut self, rows: usize) {
         let min = (rows / HOT_SHARE).max(2);
         let mut hot: Vec<(u32, (u32, u32))> = Vec::new();
         let groups = self.threads.first().map_or(0, |r| r.counts.len());
+        self.scan = vec![false; groups];
         for g in 0..groups {
+            let mut touches = 0usize;
             for u in 0..self.threads[0].counts[g].len() {
                 let n: u32 = self.threads.iter().map(|r| r.counts[g][u] as u32).sum();
+                touches += n as usize;
                 if n as usize >= min {
                     hot.push((n, (g as u32, u as u32)));
                 }
             }
+            // The rest is never scanned: its copy of the tables' ranges is stale.
+            let read = self.threads[0].counts[g].len() * (self.threads.len() + 1);
+            self.scan[g] = g > 0 && read * SCAN_SHARE <= touches * FULL_EVERY;
         }
         if hot.len() > MAX_HOT {
             hot.select_nth_unstable_by(MAX_HOT, |a, b| b.0.cmp(&a.0));
@@ -239,7 +261,8 @@ impl Replicas {
         }
         for (g, group) in groups.into_iter().enumerate() {
             let hot = hot.then(|| self.hot.get(g).map_or(&[][..], |h| &h[..]));
-            for (k, piece) in group.cut(pieces, hot).into_iter().enumerate() {
+            let scan = self.scan.get(g).copied().unwrap_or(false);
+            for (k, piece) in group.cut(pieces, hot, scan).into_iter().enumerate() {
                 work[k].push(piece);
             }
         }
@@ -264,12 +287,14 @@ struct Piece<'a> {
     first: usize,
     group: Group<'a>,
     hot: Option<&'a [u32]>,
+    /// Whether the touched units are those where a replica differs from the master.
+    scan: bool,
 }
 
 impl<'a> Group<'a> {
     /// `n` pieces, cut at whole words of the marks (64 units) so that each piece owns
     /// its marks.
-    fn cut(self, n: usize, hot: Option<&'a [u32]>) -> Vec<Piece<'a>> {
+    fn cut(self, n: usize, hot: Option<&'a [u32]>, scan: bool) -> Vec<Piece<'a>> {
         let words = self.dirty.first().map_or(0, |d| d.len());
         let mut rest = self;
         let mut pieces = Vec::with_capacity(n);
@@ -307,7 +332,12 @@ impl<'a> Group<'a> {
                 );
                 &h[a..b]
             });
-            pieces.push(Piece { first, group, hot });
+            pieces.push(Piece {
+                first,
+                group,
+                hot,
+                scan,
+            });
             first = end;
         }
         pieces
@@ -321,6 +351,20 @@ impl Piece<'_> {
                 for &u in hot {
                     self.merge_unit(u as usize - self.first);
                 }
+            }
+            None if self.scan => {
+                // After a merge every replica equals the master: a unit that differs
+                // was changed since.
+                let len = self.group.master[0].len();
+                for u in 0..len.div_ceil(UNIT) {
+                    let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(len));
+                    let m = &self.group.master[0][a..b];
+                    if self.group.reps.iter().any(|r| r[0][a..b] != *m) {
+                        self.merge_unit(u);
+                    }
+                }
+                // The first round's marks.
+                self.group.dirty.iter_mut().for_each(|d| d.fill(0));
             }
             None => {
                 for k in 0..self.group.dirty.first().map_or(0, |d| d.len()) {
@@ -367,6 +411,8 @@ pub(crate) struct Tracked<'a> {
     packed: Packed<'a>,
     dirty: &'a mut [Vec<u64>],
     counts: Option<&'a mut [Vec<u16>]>,
+    /// Per group, whether it is scanned, and so not marked, at merges.
+    scan: &'a [bool],
 }
 
 impl Tracked<'_> {
@@ -484,8 +530,11 @@ impl<'a> Store for Tracked<'a> {
             .position(|t| t.range().start == off)
         {
             Some(t) => {
-                let stride = self.packed.tables[t].stride();
-                self.touch_rows(1 + t, 0, stride, stride, pairs);
+                // Marking costs per pair, a scan per unit of the table.
+                if !self.scan.get(1 + t).copied().unwrap_or(false) {
+                    let stride = self.packed.tables[t].stride();
+                    self.touch_rows(1 + t, 0, stride, stride, pairs);
+                }
             }
             None => self.touch_rows(0, off, OUT, OUT, pairs),
         }
@@ -614,7 +663,8 @@ mod tests {
         let mut rng = Rng::new(3);
         // Multiples of 1/4 add exactly in any order: the merge must be exact.
         let quarter = |rng: &mut Rng, k: usize| (rng.below(k) as f32 - (k / 2) as f32) * 0.25;
-        for threads in [2, 3] {
+        // Tables are marked or scanned; either way the same units merge.
+        for (threads, scan) in [(2, false), (3, false), (2, true), (3, true)] {
             let mut w: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
             let mut s0: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
             let (mut e1, mut e2) = (Vec::new(), Vec::new());
@@ -627,6 +677,7 @@ mod tests {
             };
             let mut reps = Replicas::new(threads, &master);
             reps.found = true;
+            reps.scan = vec![false, scan];
             let (mut want_w, mut want_s0) = (master.w.to_vec(), master.s[0].to_vec());
             let mut want_t = master.tables[0].data.clone();
             let (mut all_w, mut all_t) = (want_w.clone(), want_t.clone());
@@ -648,7 +699,9 @@ mod tests {
                             all_w[i] += d;
                         } else {
                             let p = rng.below(4096);
-                            st.touch(1, p / UNIT);
+                            if !scan {
+                                st.touch(1, p / UNIT);
+                            }
                             st.packed.tables[0].data[p] += d;
                             if round == 0 || hot_unit(1, p / UNIT) {
                                 want_t[p] += d;
@@ -668,7 +721,7 @@ mod tests {
                     ];
                     reps.merge_hot::<AdaGrad>(&pool(), &mut master, 0);
                 }
-                let at = format!("{threads} threads, round {round}");
+                let at = format!("{threads} threads, scan {scan}, round {round}");
                 // The rest's floats in the table's range are stale while it is packed
                 // (a unit that straddles its edge merges them too): they are not
                 // compared.

@@ -28,7 +28,7 @@
 //!   are added into the net and copied back (the
 //!   biases, the dense layers and the Zipf head of the sparse rows: the 64-byte units
 //!   that at least 1/64 of the first round's rows touched). The *tail*, every other
-//!   touched unit, is merged the same way every 16 rounds and at the end of each pass.
+//!   touched unit, is merged the same way every 32 rounds and at the end of each pass.
 //!   While threads train, no cache line is shared, so none moves between cores, and
 //!   no memory is shared at all: there are no atomics and no data races, and a seed
 //!   and a thread count give bit-identical results. The cost is one copy of the

@@ -84,7 +84,7 @@ impl<O: Optimizer> Trainer<O> {
                 s: [p0, p1, p2],
                 tables: &mut tables,
             };
-            Replicas::new(self.threads, &master)
+            Replicas::new(&pool, self.threads, &master)
         });
 
         let trained = std::thread::scope(|scope| -> Result<(), TrainError> {

@@ -26,6 +26,7 @@
 use super::packed::{holding, Packed, Table};
 use super::store::{Plain, Store};
 use crate::optim::{Optimizer, MAX_STATE};
+use rayon::prelude::*;
 
 /// Floats per unit: one cache line.
 pub(crate) const UNIT: usize = 16;
@@ -49,11 +50,13 @@ const MAX_HOT: usize = 1 << 16;
 pub(crate) const SYNC_ROWS: usize = 8192;
 
 /// Rounds between two merges of the tail. A merge of touched units costs about as much
-/// memory traffic as training the rows that touched them, and it leaves half of each
-/// replica's lines written by the other threads, so it must be rare. Every 16 rounds
-/// (against every 4) took 2 threads from 1.02× to 1.27× of one on logistic regression
-/// and from 0.86× to 1.03× on Sparse→16→ReLU→1, whose test logloss moved by 0.001.
-pub(crate) const FULL_EVERY: usize = 16;
+/// memory traffic as training the rows that touched them (a scanned table's costs all of
+/// it), and it leaves half of each replica's lines written by the other threads, so it
+/// must be rare. Every 16 rounds against every 4 took 2 threads from 1.02× to 1.27× of
+/// one on logistic regression and from 0.86× to 1.03× on Sparse→16→ReLU→1; every 32,
+/// once its table was scanned, took the net from 1.18× to 1.28×. Its test logloss
+/// moved by 0.0004 from every 4 rounds' to every 32's.
+pub(crate) const FULL_EVERY: usize = 32;
 
 /// The buffers being trained: the net's weights and state planes (the *rest*, whose
 /// sparse tables are stale while packed) and the packed tables.
@@ -95,8 +98,9 @@ fn units(n: usize) -> usize {
 }
 
 impl Replicas {
-    /// `threads` copies of `master`.
-    pub fn new(threads: usize, master: &Master<'_>) -> Replicas {
+    /// `threads` copies of `master`, made at once on the pool's threads (the copies
+    /// of a large table are bound by page faults, which the kernel serves per thread).
+    pub fn new(pool: &rayon::ThreadPool, threads: usize, master: &Master<'_>) -> Replicas {
         // The rest is copied but for the packed tables' ranges, which stay zero pages
         // (the system maps them on first write, which never comes).
         let copy_rest = |from: &[f32]| {
@@ -118,15 +122,18 @@ impl Replicas {
                 .chain(master.tables.iter().map(|t| units(t.data.len())))
         };
         Replicas {
-            threads: (0..threads)
-                .map(|_| Replica {
-                    w: copy_rest(master.w),
-                    s: std::array::from_fn(|j| copy_rest(&master.s[j][..])),
-                    tables: master.tables.to_vec(),
-                    dirty: groups().map(|n| vec![0; n.div_ceil(64)]).collect(),
-                    counts: groups().map(|n| vec![0; n]).collect(),
-                })
-                .collect(),
+            threads: pool.install(|| {
+                (0..threads)
+                    .into_par_iter()
+                    .map(|_| Replica {
+                        w: copy_rest(master.w),
+                        s: std::array::from_fn(|j| copy_rest(&master.s[j][..])),
+                        tables: master.tables.to_vec(),
+                        dirty: groups().map(|n| vec![0; n.div_ceil(64)]).collect(),
+                        counts: groups().map(|n| vec![0; n]).collect(),
+                    })
+                    .collect()
+            }),
             hot: Vec::new(),
             found: false,
             scan: Vec::new(),
@@ -600,7 +607,7 @@ mod tests {
                 }
             };
         }
-        let mut reps = Replicas::new(2, &master!());
+        let mut reps = Replicas::new(&pool(), 2, &master!());
         reps.found = true;
         bump(&mut reps, 0, 3, 0.5); // only thread 0
         bump(&mut reps, 1, 40, -2.0); // only thread 1
@@ -633,7 +640,7 @@ mod tests {
             s: [&mut s0, &mut e1, &mut e2],
             tables: &mut tables,
         };
-        let mut reps = Replicas::new(2, &master);
+        let mut reps = Replicas::new(&pool(), 2, &master);
         // 640 rows: unit 1 touched by 20 of them (1/32), unit 2 by 5 (under 1/64).
         for k in 0..20 {
             reps.stores()[k % 2].touch(0, 1);
@@ -675,7 +682,7 @@ mod tests {
                 s: [&mut s0, &mut e1, &mut e2],
                 tables: &mut tables,
             };
-            let mut reps = Replicas::new(threads, &master);
+            let mut reps = Replicas::new(&pool(), threads, &master);
             reps.found = true;
             reps.scan = vec![false, scan];
             let (mut want_w, mut want_s0) = (master.w.to_vec(), master.s[0].to_vec());
@@ -755,7 +762,7 @@ mod tests {
         let pairs: Vec<(u32, f32)> = [0u32, 5, 7, 8, 63, 100].map(|i| (i, 1.0)).to_vec();
         // Rows within one unit (the fast path) and rows across two (the general one).
         for (base, stride, len) in [(0, 2, 2), (32, 4, 4), (16, 16, 16), (3, 3, 3), (0, 24, 20)] {
-            let mut reps = Replicas::new(1, &master);
+            let mut reps = Replicas::new(&pool(), 1, &master);
             reps.stores()[0].touch_rows(0, base, stride, len, &pairs);
             let mut want = vec![0u64; reps.threads[0].dirty[0].len()];
             for &(i, _) in &pairs {

@@ -230,11 +230,9 @@ mod tests {
         // Every position of strings mixing digits with the bytes either side of
         // `0`..`9` and bytes that would carry or borrow, of lengths around 8 and 16.
         let alphabet = b"0123456789/:. \x00\xff\x7f\x80e";
-        let mut x: u64 = 7;
+        let mut rng = crate::rng::Rng::new(7);
         for _ in 0..100_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            let x = rng.next_u64();
             let len = (x >> 59) as usize + 1;
             let mut y = x;
             let buf: Vec<u8> = (0..len)
@@ -292,11 +290,9 @@ mod tests {
             assert_eq!(v.to_bits(), c.parse::<f32>().unwrap().to_bits(), "{c}");
         }
         // Pseudo-random %.6g-like inputs.
-        let mut x: u64 = 12345;
+        let mut rng = crate::rng::Rng::new(12345);
         for _ in 0..200_000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            let x = rng.next_u64();
             let m = (x >> 40) % 10_000_000;
             let e = ((x >> 20) % 40) as i32 - 30;
             let s = format!("{m}e{e}");

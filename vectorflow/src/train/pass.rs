@@ -78,12 +78,7 @@ impl<O: Optimizer> Trainer<O> {
         };
         let mut replicas = replicated.then(|| {
             let (params, _) = net.parts_mut();
-            let [p0, p1, p2] = state.planes_mut();
-            let master = Master {
-                w: params,
-                s: [p0, p1, p2],
-                tables: &mut tables,
-            };
+            let master = Master::of(params, state.planes_mut(), &mut tables);
             Replicas::new(&pool, self.threads, &master)
         });
 
@@ -241,15 +236,8 @@ impl<O: Optimizer> Trainer<O> {
                 }
                 if let Some(reps) = replicas.as_mut() {
                     let (params, _) = net.parts_mut();
-                    let [p0, p1, p2] = state.planes_mut();
-                    reps.merge_all::<O>(
-                        &pool,
-                        &mut Master {
-                            w: params,
-                            s: [p0, p1, p2],
-                            tables: &mut tables,
-                        },
-                    );
+                    let master = &mut Master::of(params, state.planes_mut(), &mut tables);
+                    reps.merge_all::<O>(&pool, master);
                 }
                 // Prior stamps count this pass's rows; the flush brings every row to the
                 // pass's end, after which they start again from 0.
@@ -317,15 +305,8 @@ impl<O: Optimizer> Trainer<O> {
             // own buffers would have.
             let (params, _) = net.parts_mut();
             if let Some(reps) = replicas.as_mut() {
-                let [p0, p1, p2] = state.planes_mut();
-                reps.merge_all::<O>(
-                    &pool,
-                    &mut Master {
-                        w: params,
-                        s: [p0, p1, p2],
-                        tables: &mut tables,
-                    },
-                );
+                let master = &mut Master::of(params, state.planes_mut(), &mut tables);
+                reps.merge_all::<O>(&pool, master);
             }
             packed::unpack::<O>(&tables, params, state.planes_mut());
         }

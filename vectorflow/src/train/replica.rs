@@ -66,6 +66,18 @@ pub(crate) struct Master<'a> {
     pub tables: &'a mut [Table],
 }
 
+impl<'a> Master<'a> {
+    /// The net's weights `w`, its state planes `s` and the packed tables.
+    pub fn of(w: &'a mut [f32], s: &'a mut [Vec<f32>; MAX_STATE], tables: &'a mut [Table]) -> Self {
+        let [s0, s1, s2] = s;
+        Master {
+            w,
+            s: [s0, s1, s2],
+            tables,
+        }
+    }
+}
+
 /// One thread's copy of the weights and state, and what it has touched.
 ///
 /// Units are numbered per *group*: group 0 is the rest (a unit there spans the weights

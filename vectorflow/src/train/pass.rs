@@ -170,7 +170,13 @@ impl<O: Optimizer> Trainer<O> {
                                 s: [&mut p0[..], &mut p1[..], &mut p2[..]],
                                 tables: &mut tables,
                             };
-                            reps.merge_hot::<O>(&pool, &mut master, rows.len());
+                            // A chunk with holdout rows merges everything at its end.
+                            let tail = if hold.is_empty() {
+                                FULL_EVERY
+                            } else {
+                                train.len().div_ceil(round).min(FULL_EVERY)
+                            };
+                            reps.merge_hot::<O>(&pool, &mut master, rows.len(), tail);
                             since_full += 1;
                             if since_full == FULL_EVERY {
                                 reps.merge_all::<O>(&pool, &mut master);

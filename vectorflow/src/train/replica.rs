@@ -13,11 +13,13 @@
 //! state, and the rest of the weights and state as the net keeps them. Merging is
 //! priced by the 64-byte units (16 floats) of those buffers that training touched. Hot units,
 //! those most rows touch (the biases, the dense layers and the Zipf head of the sparse
-//! features), are merged after every chunk, so no thread drifts from the others on the
+//! features), are merged after every round, so no thread drifts from the others on the
 //! parameters every row moves. The tail, touched by few rows each, is merged every few
-//! chunks and at the end of each pass: a tail row is rarely touched by two threads
-//! between two merges, so delaying its merge changes little, and merging only its
-//! touched units keeps the cost proportional to the rows trained.
+//! rounds and at the end of each pass: a tail row is rarely touched by two threads
+//! between two merges, so delaying its merge changes little. Its touched units are
+//! either marked as they train, which costs per pair, or, for a table small beside the
+//! touches between two merges, found by comparing the replicas with the master, which
+//! costs the table's size per merge.
 //!
 //! No memory is shared while threads train, so there are no atomics, no data races and
 //! no undefined behaviour, and training is deterministic for a thread count. The price
@@ -51,8 +53,8 @@ pub(crate) const SYNC_ROWS: usize = 8192;
 
 /// Rounds between two merges of the tail. A merge of touched units costs about as much
 /// memory traffic as training the rows that touched them (a scanned table's costs all of
-/// it), and it leaves half of each replica's lines written by the other threads, so it
-/// must be rare. Every 16 rounds against every 4 took 2 threads from 1.02× to 1.27× of
+/// it), and each thread writes its piece of every replica, lines the replica's own
+/// thread must then fetch back, so it must be rare. Every 16 rounds against every 4 took 2 threads from 1.02× to 1.27× of
 /// one on logistic regression and from 0.86× to 1.03× on Sparse→16→ReLU→1; every 32,
 /// once its table was scanned, took the net from 1.18× to 1.28×. Its test logloss
 /// moved by 0.0004 from every 4 rounds' to every 32's.
@@ -178,15 +180,17 @@ impl Replicas {
     }
 
     /// After a round in which the threads trained `rows` rows: finds the hot units on
-    /// the first round, then merges them into `master`, on the pool's threads.
+    /// the first round (`tail` is the number of rounds expected between two merges of
+    /// the tail), then merges them into `master`, on the pool's threads.
     pub fn merge_hot<O: Optimizer>(
         &mut self,
         pool: &rayon::ThreadPool,
         master: &mut Master<'_>,
         rows: usize,
+        tail: usize,
     ) {
         if !self.found {
-            self.find_hot(rows);
+            self.find_hot(rows, tail);
         }
         self.merge::<O>(pool, master, true);
     }
@@ -199,9 +203,9 @@ impl Replicas {
 
     /// The units touched by at least one row in [`HOT_SHARE`] of the first round, and
     /// the tables to scan: those whose units, read in every replica and the master,
-    /// number at most [`SCAN_SHARE`] of the touches they would otherwise mark between
-    /// two merges of the tail (the first round's touches, [`FULL_EVERY`] times).
-    fn find_hot(&mut self, rows: usize) {
+    /// number at most 1/[`SCAN_SHARE`] of the touches they would otherwise mark between
+    /// two merges of the tail (the first round's touches, `tail` times).
+    fn find_hot(&mut self, rows: usize, tail: usize) {
         let min = (rows / HOT_SHARE).max(2);
         let mut hot: Vec<(u32, (u32, u32))> = Vec::new();
         let groups = self.threads.first().map_or(0, |r| r.counts.len());
@@ -217,7 +221,7 @@ impl Replicas {
             }
             // The rest is never scanned: its copy of the tables' ranges is stale.
             let read = self.threads[0].counts[g].len() * (self.threads.len() + 1);
-            self.scan[g] = g > 0 && read * SCAN_SHARE <= touches * FULL_EVERY;
+            self.scan[g] = g > 0 && read * SCAN_SHARE <= touches * tail;
         }
         if hot.len() > MAX_HOT {
             hot.select_nth_unstable_by(MAX_HOT, |a, b| b.0.cmp(&a.0));
@@ -301,7 +305,8 @@ struct Group<'a> {
 }
 
 /// The units `first..` of a group, one thread's share of a merge: the hot ones among
-/// them when `hot` is given, else those marked.
+/// them when `hot` is given, else those where a replica differs from the master when
+/// the group is scanned, else those marked.
 struct Piece<'a> {
     first: usize,
     group: Group<'a>,
@@ -378,11 +383,19 @@ impl Piece<'_> {
                 for u in 0..len.div_ceil(UNIT) {
                     let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(len));
                     let m = &self.group.master[0][a..b];
-                    if self.group.reps.iter().any(|r| r[0][a..b] != *m) {
+                    // Bits, not values: a replica at -0.0 beside a master at 0.0 is
+                    // copied back as a marked unit would be.
+                    let differs = |r: &Vec<&mut [f32]>| {
+                        r[0][a..b]
+                            .iter()
+                            .zip(m)
+                            .any(|(x, y)| x.to_bits() != y.to_bits())
+                    };
+                    if self.group.reps.iter().any(differs) {
                         self.merge_unit(u);
                     }
                 }
-                // The first round's marks.
+                // The first round's marks, and those of `update` and `map`.
                 self.group.dirty.iter_mut().for_each(|d| d.fill(0));
             }
             None => {
@@ -660,13 +673,13 @@ mod tests {
         for k in 0..5 {
             reps.stores()[k % 2].touch(0, 2);
         }
-        reps.merge_hot::<AdaGrad>(&pool(), &mut master, 640);
+        reps.merge_hot::<AdaGrad>(&pool(), &mut master, 640, FULL_EVERY);
         assert_eq!(reps.hot, [vec![1]]);
         assert!(reps.threads.iter().all(|r| r.counts.is_empty()));
     }
 
     #[test]
-    fn merges_cut_among_threads_sum_every_change_once() {
+    fn merges_cut_among_threads_sum_every_change() {
         use crate::layers::Block;
         use crate::rng::Rng;
         // The rest and a table (1024 rows of 2, packed with AdaGrad's state to 4
@@ -734,11 +747,8 @@ mod tests {
                 } else {
                     // Only the hot units: a few of the rest's, in every piece, and one
                     // of the table's.
-                    reps.hot = vec![
-                        (0..n / UNIT).step_by(37).map(|u| u as u32).collect(),
-                        vec![100],
-                    ];
-                    reps.merge_hot::<AdaGrad>(&pool(), &mut master, 0);
+                    reps.hot = vec![hot_units(0), hot_units(1)];
+                    reps.merge_hot::<AdaGrad>(&pool(), &mut master, 0, FULL_EVERY);
                 }
                 let at = format!("{threads} threads, scan {scan}, round {round}");
                 // The rest's floats in the table's range are stale while it is packed
@@ -773,7 +783,15 @@ mod tests {
         };
         let pairs: Vec<(u32, f32)> = [0u32, 5, 7, 8, 63, 100].map(|i| (i, 1.0)).to_vec();
         // Rows within one unit (the fast path) and rows across two (the general one).
-        for (base, stride, len) in [(0, 2, 2), (32, 4, 4), (16, 16, 16), (3, 3, 3), (0, 24, 20)] {
+        for (base, stride, len) in [
+            (0, 2, 2),
+            (32, 4, 4),
+            (16, 16, 16),
+            (2, 4, 4),
+            (8, 16, 16),
+            (3, 3, 3),
+            (0, 24, 20),
+        ] {
             let mut reps = Replicas::new(&pool(), 1, &master);
             reps.stores()[0].touch_rows(0, base, stride, len, &pairs);
             let mut want = vec![0u64; reps.threads[0].dirty[0].len()];
@@ -799,12 +817,72 @@ mod tests {
         }
     }
 
+    /// The test's hot units of `group`: some everywhere, and those either side of every
+    /// cut into 2 or 3 pieces (units 128, 192 and 256 of the rest, 64 and 128 of the
+    /// table).
+    fn hot_units(group: usize) -> Vec<u32> {
+        let mut hot: Vec<u32> = if group == 0 {
+            (0..375)
+                .step_by(37)
+                .chain([127, 128, 191, 192, 255, 256])
+                .collect()
+        } else {
+            vec![63, 64, 100, 127, 128]
+        };
+        hot.sort_unstable();
+        hot.dedup();
+        hot
+    }
+
     /// Whether unit `u` of `group` is one of the test's hot units.
     fn hot_unit(group: usize, u: usize) -> bool {
-        if group == 0 {
-            u.is_multiple_of(37)
-        } else {
-            u == 100
-        }
+        hot_units(group).contains(&(u as u32))
+    }
+
+    #[test]
+    fn a_small_table_is_scanned_after_the_first_round() {
+        use super::super::store::Store;
+        use crate::layers::Block;
+        // 64 rows of 1 (2 floats with AdaGrad's state: 8 units), then a dense weight.
+        let blocks = [Block {
+            layer: 0,
+            offset: 0,
+            len: 64,
+            row: Some(1),
+        }];
+        let (mut w, mut s0) = (vec![0.0f32; 65], vec![0.0f32; 65]);
+        let (mut e1, mut e2) = (Vec::new(), Vec::new());
+        let planes = [s0.clone(), Vec::new(), Vec::new()];
+        let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
+        let mut master = Master {
+            w: &mut w,
+            s: [&mut s0, &mut e1, &mut e2],
+            tables: &mut tables,
+        };
+        let mut reps = Replicas::new(&pool(), 2, &master);
+        let opt = AdaGrad::new(0.1);
+        let pairs: Vec<(u32, f32)> = (0..64).map(|i| (i, 1.0)).collect();
+        let step = |reps: &mut Replicas, t: usize| {
+            reps.stores()[t].update_rows::<AdaGrad, 1>(&opt, 0, &pairs, &[1.0], 1.0)
+        };
+        // The first round marks and counts: 128 touches of 8 units, read 3 times at a
+        // merge, is a table to scan.
+        step(&mut reps, 0);
+        step(&mut reps, 1);
+        reps.merge_hot::<AdaGrad>(&pool(), &mut master, 2, FULL_EVERY);
+        assert_eq!(reps.scan, [false, true]);
+        reps.merge_all::<AdaGrad>(&pool(), &mut master);
+        assert!(reps
+            .threads
+            .iter()
+            .all(|r| r.dirty[1].iter().all(|&d| d == 0)));
+        // Later steps of the table are not marked, and merge all the same.
+        let before = master.tables[0].data.clone();
+        step(&mut reps, 1);
+        assert!(reps.threads[1].dirty[1].iter().all(|&d| d == 0));
+        reps.merge_all::<AdaGrad>(&pool(), &mut master);
+        assert_ne!(master.tables[0].data, before, "the step is merged");
+        assert_eq!(reps.threads[0].tables[0].data, master.tables[0].data);
+        assert_eq!(reps.threads[1].tables[0].data, master.tables[0].data);
     }
 }

@@ -146,6 +146,13 @@ pub(crate) fn scan_digits(buf: &[u8], mut pos: usize, acc: &mut u64) -> usize {
             return pos;
         }
     }
+    scan_digits_bytewise(buf, pos, acc)
+}
+
+/// [`scan_digits`] one byte at a time: the tail of a buffer shorter than eight bytes,
+/// and the reference the eight-byte steps are tested against.
+#[inline]
+fn scan_digits_bytewise(buf: &[u8], mut pos: usize, acc: &mut u64) -> usize {
     while let Some(&b) = buf.get(pos) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
@@ -211,19 +218,6 @@ fn parse_f32_slow(buf: &[u8], start: usize) -> Option<(f32, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The digit-by-digit loop the eight-byte steps replace.
-    fn scan_digits_bytewise(buf: &[u8], mut pos: usize, acc: &mut u64) -> usize {
-        while let Some(&b) = buf.get(pos) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            *acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
-            pos += 1;
-        }
-        pos
-    }
 
     #[test]
     fn digit_steps_match_the_bytewise_loop() {

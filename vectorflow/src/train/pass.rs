@@ -145,6 +145,14 @@ impl<O: Optimizer> Trainer<O> {
                         // A small chunk still gets a few rounds.
                         let per_thread = (train.len() / (2 * self.threads)).clamp(256, SYNC_ROWS);
                         let round = per_thread * self.threads;
+                        // Rounds between two merges of the tail, for the first round's
+                        // choice of what to scan: a chunk with holdout rows merges
+                        // everything at its end.
+                        let tail = if hold.is_empty() {
+                            FULL_EVERY
+                        } else {
+                            train.len().div_ceil(round).min(FULL_EVERY)
+                        };
                         for (r, rows) in train.chunks(round).enumerate() {
                             let part = rows.len().div_ceil(self.threads).max(1);
                             let mut stores = reps.stores();
@@ -169,12 +177,6 @@ impl<O: Optimizer> Trainer<O> {
                                 w: &mut params[..],
                                 s: [&mut p0[..], &mut p1[..], &mut p2[..]],
                                 tables: &mut tables,
-                            };
-                            // A chunk with holdout rows merges everything at its end.
-                            let tail = if hold.is_empty() {
-                                FULL_EVERY
-                            } else {
-                                train.len().div_ceil(round).min(FULL_EVERY)
                             };
                             reps.merge_hot::<O>(&pool, &mut master, rows.len(), tail);
                             since_full += 1;

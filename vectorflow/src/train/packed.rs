@@ -219,6 +219,9 @@ impl<'a> Store for Packed<'a> {
             return self.rest.update(opt, off, grad, scale);
         }
         // Single outputs of a sparse row (a backward pass with few non-zero gradients).
+        // A local copy, as in `update_rows`: what the optimizer derives from its fields
+        // alone is then computed once for the loop.
+        let opt = *opt;
         for (k, &g) in grad.iter().enumerate() {
             let Some((t, p)) = holding(self.tables, off + k) else {
                 continue;

@@ -91,23 +91,31 @@ impl TrainState {
     /// if it belongs to an optimizer of the same kind, else a fresh one.
     ///
     /// Of one kind, optimizers may keep different planes: plain [`Sgd`] keeps none and
-    /// its [`Momentum`] a velocity, so the planes `opt` does not keep are dropped and
-    /// those it keeps but the state lacks start as [`Optimizer::start`] has them (a zero
-    /// velocity). A state whose planes do not match the weights starts afresh.
+    /// its [`Momentum`] a velocity. So the planes `opt` does not keep are dropped, and a
+    /// state with none of those it keeps starts them as [`Optimizer::start`] has them (a
+    /// zero velocity). A state with only some of them, or whose planes do not match the
+    /// weights, starts afresh: an Adam step count beside its moments cannot be guessed.
     ///
     /// [`Sgd`]: crate::optim::Sgd
     /// [`Momentum`]: crate::optim::Momentum
     pub(crate) fn resume<O: Optimizer>(mut self, opt: &O, w: &[f32]) -> TrainState {
-        let n = w.len();
-        if self.optimizer != O::NAME || self.planes.iter().any(|p| !p.is_empty() && p.len() != n) {
+        if self.optimizer != O::NAME {
             return TrainState::new(opt, w);
         }
-        for (j, plane) in self.planes.iter_mut().enumerate() {
-            if j >= O::STATE {
-                *plane = Vec::new();
-            } else if plane.is_empty() {
-                *plane = w.iter().map(|&wi| opt.start(wi)[j]).collect();
-            }
+        for plane in self.planes.iter_mut().skip(O::STATE) {
+            *plane = Vec::new();
+        }
+        let kept = self.planes.iter().filter(|p| !p.is_empty()).count();
+        if kept == 0 {
+            self.planes = TrainState::new(opt, w).planes;
+        } else if kept != O::STATE
+            || self
+                .planes
+                .iter()
+                .take(O::STATE)
+                .any(|p| p.len() != w.len())
+        {
+            return TrainState::new(opt, w);
         }
         self
     }

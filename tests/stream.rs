@@ -62,6 +62,8 @@ struct Lines {
     rewindable: bool,
     /// A line number at which reading fails, to test errors.
     fail_at: Option<usize>,
+    /// A line number at which reading panics, as a user's code might.
+    panic_at: Option<usize>,
     lines_read: usize,
     /// Rows handed out over the stream's life, to see whether a cache was used.
     total_read: usize,
@@ -77,6 +79,7 @@ impl Lines {
             buf: String::new(),
             rewindable: true,
             fail_at: None,
+            panic_at: None,
             lines_read: 0,
             total_read: 0,
             source: String::new(),
@@ -106,6 +109,10 @@ impl Stream for Lines {
                 )
                 .into());
             }
+            assert!(
+                Some(self.lines_read + 1) != self.panic_at,
+                "a bug in the stream"
+            );
             self.lines_read += 1;
             self.total_read += 1;
             f(&parse(line));
@@ -131,6 +138,19 @@ impl Stream for Lines {
 
 type Lr = network![Sparse<{ 1 << 12 }> => Linear<1>];
 type Mlp = network![Sparse<{ 1 << 12 }> => Linear<8> => ReLU => Dropout<0.1> => Linear<1>];
+
+#[test]
+fn a_stream_that_panics_fails_the_fit() {
+    // The reading thread's end would otherwise look like the end of the rows.
+    let mut bad = Lines::new(text(3000, 6));
+    bad.panic_at = Some(1234);
+    let mut net = Lr::new(Init::zeros());
+    let err = trainer()
+        .fit_stream(&mut net, &mut bad, Logistic)
+        .unwrap_err();
+    assert!(matches!(err, TrainError::Read(_)), "{err:?}");
+    assert!(err.to_string().contains("panicked"), "{err}");
+}
 
 fn trainer() -> Trainer<AdaGrad> {
     Trainer::new(AdaGrad::new(0.2))

@@ -15,7 +15,8 @@ type Msg = Result<Option<SparseRows>, ReadError>;
 /// A [`SparseReader`] run on a thread of its own ([`SparseReader::ahead`]), one chunk
 /// ahead of the caller: while the caller trains on or scores one chunk, the next is read
 /// and parsed (on the reader's threads), so that the parsing threads do not wait for the
-/// caller between chunks. Holds one chunk of rows more than the reader alone.
+/// caller between chunks. Holds two chunks of rows more than the reader alone: the
+/// one waiting for the caller and the one being parsed.
 ///
 /// ```
 /// use vectorflow::io::{LibSvm, SparseFormat, SparseRows};
@@ -36,7 +37,6 @@ pub struct ReadAhead {
     /// Buffers handed back for reuse.
     free: Option<Sender<SparseRows>>,
     thread: Option<JoinHandle<()>>,
-    done: bool,
     name: Arc<str>,
 }
 
@@ -53,14 +53,21 @@ where
     pub fn ahead(self) -> Result<ReadAhead, ReadError> {
         let name = self.file_name().clone();
         // One chunk waits in the channel while the thread parses the next: the caller's,
-        // the waiting one and the one being parsed are all the buffers there are.
+        // the waiting one and the one being parsed are all the buffers there are, and the
+        // thread waits for one to come back rather than grow a new one.
         let (full_tx, full) = sync_channel::<Msg>(1);
         let (free, free_rx) = channel::<SparseRows>();
+        for _ in 0..2 {
+            let _ = free.send(SparseRows::default());
+        }
         let mut reader = self;
         let thread = std::thread::Builder::new()
             .name("vectorflow-read".into())
             .spawn(move || loop {
-                let mut rows = free_rx.try_recv().unwrap_or_default();
+                // A closed channel: the caller dropped the reader.
+                let Ok(mut rows) = free_rx.recv() else {
+                    return;
+                };
                 let msg = match reader.read_into(&mut rows) {
                     Ok(true) => Ok(Some(rows)),
                     Ok(false) => Ok(None),
@@ -77,7 +84,6 @@ where
             full: Some(full),
             free: Some(free),
             thread: Some(thread),
-            done: false,
             name,
         })
     }
@@ -92,7 +98,7 @@ impl ReadAhead {
     /// As [`SparseReader::read_into`]; after an error (or the end) every call gives
     /// `false`.
     pub fn read_into(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
-        let Some(full) = self.full.as_ref().filter(|_| !self.done) else {
+        let Some(full) = self.full.as_ref() else {
             out.clear();
             return Ok(false);
         };
@@ -109,13 +115,14 @@ impl ReadAhead {
                 }
                 Ok(true)
             }
+            // The thread has ended: every later call gives `false`.
             Ok(None) => {
-                self.done = true;
+                self.full = None;
                 out.clear();
                 Ok(false)
             }
             Err(e) => {
-                self.done = true;
+                self.full = None;
                 out.clear();
                 Err(e)
             }

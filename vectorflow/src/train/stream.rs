@@ -226,9 +226,17 @@ where
                 }
                 Ok(())
             })();
-            let complete = reader.join().unwrap_or(false);
-            let writer = writing.and_then(|w| w.join().ok().flatten());
-            trained.map(|()| (complete, writer))
+            // A thread that panicked closed its channel as the end of the rows would:
+            // the pass would seem whole.
+            let complete = reader.join();
+            let writer = writing.map(|w| w.join()).transpose();
+            trained?;
+            match (complete, writer) {
+                (Ok(complete), Ok(writer)) => Ok((complete, writer.flatten())),
+                _ => Err(TrainError::Read(
+                    "the thread reading the rows or writing the cache panicked".into(),
+                )),
+            }
         })?;
         if let (true, Some(w)) = (complete, writer) {
             // Only a cache of every row is put under its name.

@@ -114,8 +114,13 @@ fn median(
         times.push(start.elapsed().as_secs_f64());
         std::hint::black_box(nnz);
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[runs / 2])
+    Ok(middle(times))
+}
+
+/// The median of `v`.
+fn middle(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn library(
@@ -202,9 +207,5 @@ fn cache_passes(path: &Path, runs: usize) -> Result<(f64, f64), Box<dyn std::err
         read.push(report.passes[1].seconds);
     }
     let _ = std::fs::remove_file(&cache);
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    Ok((median(text), median(read)))
+    Ok((middle(text), middle(read)))
 }

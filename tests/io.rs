@@ -103,6 +103,11 @@ fn libsvm_errors_name_file_line_field_and_expectation() {
         err(libsvm("1 99999999999:1\n")),
         "t.svm:1: id of feature 1: expected a feature id of at most 4294967296, found `99999999999`"
     );
+    // 2^64 + 1 wraps a u64 to 1: still out of range.
+    assert_eq!(
+        err(libsvm("1 18446744073709551617:1\n")),
+        "t.svm:1: id of feature 1: expected a feature id of at most 4294967296, found `18446744073709551617`"
+    );
     assert_eq!(
         err(libsvm("1 qid:x 1:1\n")),
         "t.svm:1: qid: expected `qid:` followed by an integer, found `qid:x`"

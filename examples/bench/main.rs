@@ -93,10 +93,11 @@ macro_rules! with_optimizer {
                 let $opt = Ftrl::new(lr);
                 $body
             }
-            _ => {
+            "adagrad" => {
                 let $opt = AdaGrad::new(lr);
                 $body
             }
+            other => unreachable!("--optimizer {other} was checked against OPTIMIZERS"),
         }
     }};
 }

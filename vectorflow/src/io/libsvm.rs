@@ -154,9 +154,10 @@ impl ParseLine for LibSvm {
             k += 1;
             let mut id: u64 = 0;
             pos = scan_digits(line, pos, &mut id);
-            if pos - tok > 12 {
-                // Long enough to have wrapped: saturate far above u32::MAX instead, so
-                // that the range check below rejects it (leading zeros are still read).
+            if pos - tok > 19 {
+                // Twenty digits or more may have wrapped a u64: saturate far above
+                // u32::MAX instead, so that the range check below rejects it (leading
+                // zeros are still read).
                 id = line[tok..pos].iter().fold(0, |id: u64, &b| {
                     (id * 10 + u64::from(b - b'0')).min(1 << 40)
                 });

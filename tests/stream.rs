@@ -510,3 +510,39 @@ fn csv_rows_borrowing_the_reader_train_as_a_slice_does() {
     assert!(msg.starts_with("reading the rows: "), "{msg}");
     assert!(msg.contains("reviews.csv"), "{msg}");
 }
+
+#[test]
+fn a_libsvm_file_streams_the_weights_of_its_rows_in_memory() {
+    use vectorflow::io::{Labels, LibSvm, SparseFormat};
+    type Sparse = network![Sparse<{ 1 << 10 }> => Linear<1>];
+    let mut rng = Rng::new(21);
+    let mut text = String::new();
+    for _ in 0..5000 {
+        let a = 1 + rng.below(1000);
+        let b = 1 + rng.below(1000);
+        let label = if (a + b) % 3 == 0 { 1 } else { -1 };
+        text += &format!("{label} {}:1 {}:0.5\n", a.min(b), a.max(b) + 1);
+    }
+    let path = temp("rows.svm");
+    std::fs::write(&path, &text).unwrap();
+    let format = LibSvm::new().labels(Labels::Binary);
+    let t = trainer().passes(2);
+    let rows = format.read_file(&path).unwrap();
+    let mut in_memory = Sparse::new(Init::zeros());
+    t.fit(&mut in_memory, &rows.to_rows(), Logistic).unwrap();
+    let cache = temp("rows.vfcache");
+    let _ = std::fs::remove_file(&cache);
+    // Built by the first fit, the cache serves both passes of the second.
+    for _ in 0..2 {
+        let mut streamed = Sparse::new(Init::zeros());
+        let mut stream = format.stream(&path).unwrap();
+        let report = t
+            .clone()
+            .cache(&cache)
+            .fit_stream(&mut streamed, &mut stream, Logistic)
+            .unwrap();
+        assert_eq!(report.passes[1].rows, 5000);
+        assert_eq!(streamed.params(), in_memory.params());
+    }
+    let _ = std::fs::remove_file(&cache);
+}

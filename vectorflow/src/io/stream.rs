@@ -5,7 +5,7 @@
 //! [`Trainer::fit_stream`]: crate::train::Trainer::fit_stream
 //! [`Trainer::cache`]: crate::train::Trainer::cache
 
-use super::reader::SparseFormat;
+use super::reader::{SparseFormat, SparseReader};
 use super::rows::{SparseRow, SparseRows};
 use super::ReadAhead;
 use super::{CsvReader, JsonLines, ReadError};
@@ -34,18 +34,27 @@ use std::path::{Path, PathBuf};
 pub struct SparseStream<F> {
     format: F,
     path: PathBuf,
-    /// The file's reader, a chunk ahead: training hashes one chunk's rows while the
-    /// next is parsed.
-    reader: ReadAhead,
+    /// The file's reader, a chunk ahead once the first rows are asked for: training
+    /// hashes one chunk's rows while the next is parsed. Until then only the file is
+    /// open, so a fit whose every pass reads a finished cache parses nothing.
+    reader: Reading<F>,
     rows: SparseRows,
     /// The next row of `rows` to hand out.
     at: usize,
 }
 
+/// A file opened, being read a chunk ahead, or neither (while reopening it, or after
+/// it failed to start).
+enum Reading<F> {
+    Closed,
+    Opened(Box<SparseReader<File, F>>),
+    Ahead(ReadAhead),
+}
+
 impl<F: SparseFormat + Send + 'static> SparseStream<F> {
     pub(crate) fn open(format: &F, path: &Path) -> Result<Self, ReadError> {
         Ok(SparseStream {
-            reader: format.open(path)?.ahead()?,
+            reader: Reading::Opened(Box::new(format.open(path)?)),
             format: format.clone(),
             path: path.to_path_buf(),
             rows: SparseRows::new(),
@@ -66,7 +75,16 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
         while n < max {
             if self.at == self.rows.len() {
                 self.at = 0;
-                if !self.reader.read_into(&mut self.rows)? {
+                if let Reading::Opened(_) = self.reader {
+                    if let Reading::Opened(r) = std::mem::replace(&mut self.reader, Reading::Closed)
+                    {
+                        self.reader = Reading::Ahead(r.ahead()?);
+                    }
+                }
+                let Reading::Ahead(ahead) = &mut self.reader else {
+                    break;
+                };
+                if !ahead.read_into(&mut self.rows)? {
                     break;
                 }
             }
@@ -81,7 +99,9 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
     }
 
     fn rewind(&mut self) -> Result<(), StreamError> {
-        self.reader = self.format.open(&self.path)?.ahead()?;
+        // The old reader (and its thread) ends before the file is opened again.
+        self.reader = Reading::Closed;
+        self.reader = Reading::Opened(Box::new(self.format.open(&self.path)?));
         self.rows.clear();
         self.at = 0;
         Ok(())

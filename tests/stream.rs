@@ -520,7 +520,7 @@ fn a_libsvm_file_streams_the_weights_of_its_rows_in_memory() {
     for _ in 0..5000 {
         let a = 1 + rng.below(1000);
         let b = 1 + rng.below(1000);
-        let label = if (a + b) % 3 == 0 { 1 } else { -1 };
+        let label = if (a + b).is_multiple_of(3) { 1 } else { -1 };
         text += &format!("{label} {}:1 {}:0.5\n", a.min(b), a.max(b) + 1);
     }
     let path = temp("rows.svm");

@@ -53,6 +53,7 @@ mod chunk;
 mod early;
 mod feed;
 mod job;
+mod lines;
 mod packed;
 mod pass;
 mod priors;

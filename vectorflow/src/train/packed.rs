@@ -16,6 +16,7 @@
 //! stay those of the net's flat buffer, so the layers, priors and merges need not know.
 //! The tables are packed once per fit and written back at the end of every pass.
 
+use super::lines::Lines;
 use super::store::{update_row, Plain, Store};
 use crate::kernels;
 use crate::layers::Block;
@@ -33,8 +34,8 @@ pub(crate) struct Table {
     out: usize,
     /// Floats per packed row: `out · (1 + STATE)`.
     stride: usize,
-    /// The packed rows.
-    pub data: Vec<f32>,
+    /// The packed rows, the first on a cache line.
+    pub data: Lines,
 }
 
 impl Table {
@@ -73,7 +74,7 @@ pub(crate) fn pack<O: Optimizer>(
             let out = b.row?;
             let stride = out * (1 + O::STATE);
             let rows = b.len / out;
-            let mut data = vec![0.0f32; rows * stride];
+            let mut data = Lines::zeros(rows * stride);
             for (r, packed) in data.chunks_exact_mut(stride).enumerate() {
                 let at = b.offset + r * out;
                 packed[..out].copy_from_slice(&w[at..at + out]);
@@ -361,6 +362,6 @@ mod tests {
         let tables = pack::<Sgd>(&blocks, &w, &Default::default());
         assert_eq!(Sgd::STATE, 0);
         assert_eq!((tables[0].stride(), tables[0].out()), (4, 4));
-        assert_eq!(tables[0].data, w[1..9]);
+        assert_eq!(tables[0].data[..], w[1..9]);
     }
 }

@@ -8,8 +8,9 @@
 //! regression's weight and accumulator two misses for 8 bytes. Training is bound by
 //! those misses, so for the length of a fit the sparse tables are *packed*: row `r` of a
 //! table is `[w(out) | s₀(out) | … ]`, `out·(1 + STATE)` floats in a row, one or two
-//! adjacent lines that the CPU fetches together (the table starts on a line: `lines.rs`). Everything else (dense roots, biases,
-//! hidden layers: a few lines every row touches) stays where it is.
+//! adjacent lines that the CPU fetches together (the table starts on a line: `lines.rs`).
+//! Everything else (dense roots, biases, hidden layers: a few lines every row touches)
+//! stays where it is.
 //!
 //! [`Packed`] is the store over this layout: the forward pass reads the packed rows
 //! through its [`Params`] implementation and the optimizer steps them in place. Offsets

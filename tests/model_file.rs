@@ -131,9 +131,14 @@ fn the_file_is_safetensors_with_our_metadata() {
 /// with shuffling, dropout, a prior and a decaying schedule all in play.
 #[test]
 fn resuming_from_a_file_equals_training_without_a_break() {
+    resumes_exactly(AdaGrad::new(0.1));
+    resumes_exactly(RowAdaGrad::new(0.1));
+}
+
+fn resumes_exactly<O: Optimizer>(opt: O) {
     let data = rows(3000, 2);
     let trainer = |passes| {
-        Trainer::new(AdaGrad::new(0.1))
+        Trainer::new(opt)
             .threads(1)
             .passes(passes)
             .seed(9)

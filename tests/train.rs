@@ -911,6 +911,35 @@ fn a_mini_batch_takes_one_averaged_step() {
     }
 }
 
+/// A mini-batch's steps are applied in runs of consecutive weights: a run from the
+/// last row of a sparse table into the bias after it steps both.
+#[test]
+fn a_mini_batch_steps_the_bias_after_a_tables_last_row() {
+    type M = network![Sparse<16> => Linear<2>];
+    let rows: Vec<IdRow> = (0..2)
+        .map(|_| IdRow {
+            y: true,
+            ids: vec![(15, 1.0)],
+        })
+        .collect();
+    let mut net = M::new(Init::zeros());
+    let loss = |_: &[f32; 2], _: &IdRow, g: &mut [f32; 2]| -> f32 {
+        *g = [1.0, 1.0];
+        0.0
+    };
+    Trainer::new(AdaGrad::new(0.1))
+        .batch(2)
+        .threads(1)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows, loss)
+        .unwrap();
+    // Row 15's two weights, then the two biases: one step of length lr each.
+    assert_eq!(net.params().len(), 34);
+    for (i, w) in net.params()[30..].iter().enumerate() {
+        assert!((w + 0.1).abs() < 1e-6, "weight {}: {w}", 30 + i);
+    }
+}
+
 /// A loss that panics ends `fit` with that panic, not a hang, with progress on.
 #[test]
 fn a_panicking_loss_does_not_hang_training() {

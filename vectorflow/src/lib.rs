@@ -71,7 +71,7 @@ pub mod prelude {
     pub use crate::init::Init;
     pub use crate::loss::{Hinge, Logistic, Loss, Multinomial, Poisson, Square};
     pub use crate::network::Net;
-    pub use crate::optim::{AdaGrad, Adam, Ftrl, Momentum, Sgd};
+    pub use crate::optim::{AdaGrad, Adam, Ftrl, Momentum, RowAdaGrad, Sgd};
     pub use crate::train::{Holdout, Prior, Progress, Schedule, Sharing, TrainReport, Trainer};
     pub use vectorflow_derive::{network, Category, Features};
 }

@@ -3,17 +3,20 @@
 //! Each optimizer keeps up to [`MAX_STATE`] floats of state per weight. The trainer stores
 //! state in planes beside the weights (`plane[j][i]` is state `j` of weight `i`), so the
 //! state of a feature's row of weights is contiguous like the row itself and the update
-//! of a row vectorises.
+//! of a row vectorises. A *row-wise* optimizer ([`RowAdaGrad`]) keeps one state float
+//! per sparse row instead, shared by the row's weights.
 
 mod adagrad;
 mod adam;
 mod check;
 mod ftrl;
+mod row_adagrad;
 mod sgd;
 
 pub use adagrad::AdaGrad;
 pub use adam::Adam;
 pub use ftrl::Ftrl;
+pub use row_adagrad::RowAdaGrad;
 pub use sgd::{Momentum, Sgd};
 
 /// The most state floats an optimizer keeps per weight.
@@ -27,6 +30,12 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     /// The kind of optimizer, naming what its state planes mean (`"AdaGrad"`): a
     /// training state continues only with an optimizer of the same kind.
     const NAME: &'static str;
+
+    /// Whether each sparse row keeps one state float, state 0 of its first weight,
+    /// shared by its weights and stepped by [`Optimizer::row_rate`], rather than
+    /// `STATE` floats per weight. Dense weights are stepped by [`Optimizer::update`]
+    /// either way.
+    const ROW_WISE: bool = false;
 
     /// A short description for reports, e.g. `AdaGrad(lr=0.1)`.
     fn describe(&self) -> String;
@@ -49,6 +58,15 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     /// The weight after one step with gradient `g`, updating its state `s`. `scale`
     /// multiplies the learning rate (the trainer's schedule; 1 for a constant rate).
     fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32;
+
+    /// For a row-wise optimizer: the rate of a sparse row's step, whose weights then
+    /// move by `−rate · g_k`, given the mean square of the row's gradient (over all its
+    /// weights, zero where a step leaves one out); updates the row's state `s`. By
+    /// default the scaled learning rate, plain SGD.
+    fn row_rate(&self, s: &mut f32, mean_sq: f32, scale: f32) -> f32 {
+        let _ = (s, mean_sq);
+        self.lr() * scale
+    }
 
     /// Checks the settings before training starts; the error names the setting and its
     /// value. By default the learning rate must be finite and above 0.

@@ -12,12 +12,17 @@
 //! Everything else (dense roots, biases, hidden layers: a few lines every row touches)
 //! stays where it is.
 //!
+//! A row-wise optimizer ([`Optimizer::ROW_WISE`]) packs a table as its rows of weights
+//! alone, `out` floats each (a row of 16 is one line), followed, from the next line on,
+//! by one state float per row.
+//!
 //! [`Packed`] is the store over this layout: the forward pass reads the packed rows
 //! through its [`Params`] implementation and the optimizer steps them in place. Offsets
 //! stay those of the net's flat buffer, so the layers, priors and merges need not know.
 //! The tables are packed once per fit and written back at the end of every pass.
 
 use super::lines::Lines;
+use super::replica::UNIT;
 use super::store::{update_row, Plain, Store};
 use crate::kernels;
 use crate::layers::Block;
@@ -33,8 +38,10 @@ pub(crate) struct Table {
     len: usize,
     /// Floats per row of weights.
     out: usize,
-    /// Floats per packed row: `out · (1 + STATE)`.
+    /// Floats per packed row: `out · (1 + STATE)`, or `out` for a row-wise optimizer.
     stride: usize,
+    /// Where the rows' own state begins (one float per row), for a row-wise optimizer.
+    row_state: Option<usize>,
     /// The packed rows, the first on a cache line.
     pub data: Lines,
 }
@@ -55,6 +62,12 @@ impl Table {
         self.out
     }
 
+    /// The packed position of row `r`'s state float, for a row-wise optimizer.
+    #[inline(always)]
+    pub fn row_state(&self, r: usize) -> Option<usize> {
+        self.row_state.map(|a| a + r)
+    }
+
     /// The packed position of weight `i` of the net's buffer, if this table holds it.
     #[inline(always)]
     pub fn at(&self, i: usize) -> Option<usize> {
@@ -73,14 +86,25 @@ pub(crate) fn pack<O: Optimizer>(
         .iter()
         .filter_map(|b| {
             let out = b.row?;
-            let stride = out * (1 + O::STATE);
             let rows = b.len / out;
-            let mut data = Lines::zeros(rows * stride);
-            for (r, packed) in data.chunks_exact_mut(stride).enumerate() {
+            let (stride, planes) = if O::ROW_WISE {
+                (out, 0)
+            } else {
+                (out * (1 + O::STATE), O::STATE)
+            };
+            // Row states start on a line, so that merges see them in units of their own.
+            let row_state = O::ROW_WISE.then(|| (rows * stride).next_multiple_of(UNIT));
+            let mut data = Lines::zeros(row_state.map_or(rows * stride, |a| a + rows));
+            for (r, packed) in data.chunks_exact_mut(stride).take(rows).enumerate() {
                 let at = b.offset + r * out;
                 packed[..out].copy_from_slice(&w[at..at + out]);
-                for (j, plane) in s.iter().enumerate().take(O::STATE) {
+                for (j, plane) in s.iter().enumerate().take(planes) {
                     packed[out * (j + 1)..out * (j + 2)].copy_from_slice(&plane[at..at + out]);
+                }
+            }
+            if let Some(a) = row_state {
+                for r in 0..rows {
+                    data[a + r] = s[0][b.offset + r * out];
                 }
             }
             Some(Table {
@@ -88,6 +112,7 @@ pub(crate) fn pack<O: Optimizer>(
                 len: b.len,
                 out,
                 stride,
+                row_state,
                 data,
             })
         })
@@ -96,15 +121,38 @@ pub(crate) fn pack<O: Optimizer>(
 
 /// Writes packed tables back into the net's buffer and the state planes.
 pub(crate) fn unpack<O: Optimizer>(tables: &[Table], w: &mut [f32], s: &mut [Vec<f32>; MAX_STATE]) {
+    let planes = if O::ROW_WISE { 0 } else { O::STATE };
     for t in tables {
         let out = t.out;
-        for (r, packed) in t.data.chunks_exact(t.stride).enumerate() {
+        let rows = t.len / out;
+        for (r, packed) in t.data.chunks_exact(t.stride).take(rows).enumerate() {
             let at = t.offset + r * out;
             w[at..at + out].copy_from_slice(&packed[..out]);
-            for (j, plane) in s.iter_mut().enumerate().take(O::STATE) {
+            for (j, plane) in s.iter_mut().enumerate().take(planes) {
                 plane[at..at + out].copy_from_slice(&packed[out * (j + 1)..out * (j + 2)]);
             }
+            if let Some(p) = t.row_state(r) {
+                s[0][at] = t.data[p];
+            }
         }
+    }
+}
+
+/// One row-wise step on `w`, part or all of a sparse row of `out` weights whose state
+/// is `s`: the gradient `grad` of those weights (zero for the rest of the row).
+#[inline(always)]
+pub(crate) fn row_step<O: Optimizer>(
+    opt: O,
+    w: &mut [f32],
+    s: &mut f32,
+    grad: &[f32],
+    out: usize,
+    scale: f32,
+) {
+    let sq: f32 = grad.iter().map(|g| g * g).sum();
+    let rate = opt.row_rate(s, sq / out as f32, scale);
+    for (w, g) in w.iter_mut().zip(grad) {
+        *w -= rate * g;
     }
 }
 
@@ -217,26 +265,46 @@ impl<'a> Store for Packed<'a> {
 
     #[inline(always)]
     fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
-        if holding(self.tables, off).is_none() {
-            return self.rest.update(opt, off, grad, scale);
-        }
-        // Single outputs of a sparse row (a backward pass with few non-zero gradients).
         // A local copy, as in `update_rows`: what the optimizer derives from its fields
         // alone is then computed once for the loop.
         let opt = *opt;
-        for (k, &g) in grad.iter().enumerate() {
-            let Some((t, p)) = holding(self.tables, off + k) else {
+        // Dense weights, single outputs of a sparse row (a backward pass with few
+        // non-zero gradients), or a mini-batch's run, which may cross a table's ends:
+        // one piece at a time, the weights up to the next table or a table's row.
+        let mut k = 0;
+        while k < grad.len() {
+            let i = off + k;
+            let Some((t, p)) = holding(self.tables, i) else {
+                let next = self.tables.iter().map(|t| t.offset).filter(|&o| o > i);
+                let n = next
+                    .min()
+                    .map_or(grad.len() - k, |o| (o - i).min(grad.len() - k));
+                self.rest.update(&opt, i, &grad[k..k + n], scale);
+                k += n;
                 continue;
             };
             let t = &mut self.tables[t];
-            let mut s = [0.0f32; MAX_STATE];
-            for (j, s) in s.iter_mut().enumerate().take(O::STATE) {
-                *s = t.data[p + t.out * (j + 1)];
+            let (r, c) = (p / t.stride, p % t.stride);
+            let n = (t.out - c).min(grad.len() - k);
+            let g = &grad[k..k + n];
+            if O::ROW_WISE {
+                let a = t.row_state(r).expect("a row-wise table has row states");
+                let mut s = t.data[a];
+                row_step(opt, &mut t.data[p..p + n], &mut s, g, t.out, scale);
+                t.data[a] = s;
+            } else {
+                for (q, &g) in (p..p + n).zip(g) {
+                    let mut s = [0.0f32; MAX_STATE];
+                    for (j, s) in s.iter_mut().enumerate().take(O::STATE) {
+                        *s = t.data[q + t.out * (j + 1)];
+                    }
+                    t.data[q] = opt.update(t.data[q], &mut s, g, scale);
+                    for (j, s) in s.iter().enumerate().take(O::STATE) {
+                        t.data[q + t.out * (j + 1)] = *s;
+                    }
+                }
             }
-            t.data[p] = opt.update(t.data[p], &mut s, g, scale);
-            for (j, s) in s.iter().enumerate().take(O::STATE) {
-                t.data[p + t.out * (j + 1)] = *s;
-            }
+            k += n;
         }
     }
 
@@ -256,6 +324,19 @@ impl<'a> Store for Packed<'a> {
         // A local copy: its fields are then values no store can change, and what an
         // optimizer derives from them alone (Adam's log2 β) is computed once per call.
         let opt = *opt;
+        if O::ROW_WISE {
+            let a = t.row_state.expect("a row-wise table has row states");
+            let (rows, states) = t.data.split_at_mut(a);
+            for &(i, v) in pairs {
+                let i = i as usize;
+                let w: &mut [f32; OUT] = (&mut rows[i * OUT..(i + 1) * OUT])
+                    .try_into()
+                    .expect("a row of OUT");
+                let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
+                row_step(opt, w, &mut states[i], &g, OUT, scale);
+            }
+            return;
+        }
         for &(i, v) in pairs {
             let row = &mut t.data[i as usize * stride..(i as usize + 1) * stride];
             let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
@@ -272,6 +353,9 @@ impl<'a> Store for Packed<'a> {
             Some(t) => {
                 for &(i, _) in pairs {
                     kernels::prefetch_at(&t.data, i as usize * t.stride, t.stride);
+                    if let Some(p) = t.row_state(i as usize) {
+                        kernels::prefetch_at(&t.data, p, 1);
+                    }
                 }
             }
             None => self.rest.prefetch_rows::<O, OUT>(off, pairs),
@@ -298,7 +382,7 @@ impl<'a> Store for Packed<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::{Ftrl, Optimizer, Sgd};
+    use crate::optim::{Ftrl, Optimizer, RowAdaGrad, Sgd};
 
     #[test]
     fn packing_round_trips_and_reads_like_the_flat_buffer() {
@@ -364,5 +448,38 @@ mod tests {
         assert_eq!(Sgd::STATE, 0);
         assert_eq!((tables[0].stride(), tables[0].out()), (4, 4));
         assert_eq!(tables[0].data[..], w[1..9]);
+    }
+
+    #[test]
+    fn row_wise_tables_hold_bare_rows_then_one_state_per_row() {
+        // 3 rows of 16 after 2 dense weights: each row one line, states from line 3 on.
+        let blocks = [Block {
+            layer: 0,
+            offset: 2,
+            len: 48,
+            row: Some(16),
+        }];
+        let w: Vec<f32> = (0..52).map(|i| i as f32).collect();
+        let s: [Vec<f32>; MAX_STATE] = [
+            w.iter().map(|x| x + 100.0).collect(),
+            Vec::new(),
+            Vec::new(),
+        ];
+        let tables = pack::<RowAdaGrad>(&blocks, &w, &s);
+        let t = &tables[0];
+        assert_eq!(
+            (t.stride(), t.row_state(0), t.data.len()),
+            (16, Some(48), 51)
+        );
+        assert_eq!(t.data[..48], w[2..50]);
+        // A row's state is its first weight's: 102, 118, 134.
+        assert_eq!(t.data[48..], [102.0, 118.0, 134.0]);
+        let (mut w2, mut s2) = (vec![0.0; 52], [vec![0.0; 52], Vec::new(), Vec::new()]);
+        unpack::<RowAdaGrad>(&tables, &mut w2, &mut s2);
+        assert_eq!(w2[2..50], w[2..50]);
+        for (i, x) in s2[0].iter().enumerate() {
+            let first = i >= 2 && i < 50 && (i - 2) % 16 == 0;
+            assert_eq!(*x, if first { i as f32 + 100.0 } else { 0.0 }, "state {i}");
+        }
     }
 }

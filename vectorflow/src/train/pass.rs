@@ -36,8 +36,9 @@ impl<O: Optimizer> Trainer<O> {
         F: Feed<I>,
         L: Loss<<F::Chunk as Chunk<I>>::Row, S::Out>,
     {
+        let blocks = Net::<I, S>::blocks();
         let priors = Priors::new(
-            Net::<I, S>::blocks(),
+            blocks.clone(),
             |layer| {
                 self.priors
                     .iter()
@@ -72,7 +73,7 @@ impl<O: Optimizer> Trainer<O> {
         // Hogwild threads update the net's own buffers; one thread and replicas train
         // the packed layout.
         let mut tables = if self.threads == 1 || replicated {
-            packed::pack::<O>(&Net::<I, S>::blocks(), net.params(), state.planes_mut())
+            packed::pack::<O>(&blocks, net.params(), state.planes_mut())
         } else {
             Vec::new()
         };
@@ -202,6 +203,7 @@ impl<O: Optimizer> Trainer<O> {
                             w: as_atomic(params),
                             s: [as_atomic(p0), as_atomic(p1), as_atomic(p2)],
                             stamps: as_atomic_u32(&mut stamps),
+                            blocks: &blocks,
                         };
                         let part = train.len().div_ceil(self.threads).max(1);
                         pool.scope(|s| {

@@ -517,9 +517,16 @@ impl Tracked<'_> {
     fn touch_weight<O: Optimizer>(&mut self, i: usize) {
         match holding(self.packed.tables, i) {
             Some((t, p)) => {
-                let out = self.packed.tables[t].out();
-                for j in 0..=O::STATE {
-                    self.touch(1 + t, (p + j * out) / UNIT);
+                let table = &self.packed.tables[t];
+                let (out, stride) = (table.out(), table.stride());
+                if O::ROW_WISE {
+                    let a = table.row_state(p / stride).expect("row-wise");
+                    self.touch(1 + t, p / UNIT);
+                    self.touch(1 + t, a / UNIT);
+                } else {
+                    for j in 0..=O::STATE {
+                        self.touch(1 + t, (p + j * out) / UNIT);
+                    }
                 }
             }
             None => self.touch(0, i / UNIT),
@@ -565,8 +572,12 @@ impl<'a> Store for Tracked<'a> {
             Some(t) => {
                 // Marking costs per pair, a scan per unit of the table.
                 if !self.scan.get(1 + t).copied().unwrap_or(false) {
-                    let stride = self.packed.tables[t].stride();
+                    let table = &self.packed.tables[t];
+                    let (stride, states) = (table.stride(), table.row_state(0));
                     self.touch_rows(1 + t, 0, stride, stride, pairs);
+                    if let Some(a) = states {
+                        self.touch_rows(1 + t, a, 1, 1, pairs);
+                    }
                 }
             }
             None => self.touch_rows(0, off, OUT, OUT, pairs),

@@ -21,6 +21,7 @@
 //! plain one.
 
 use crate::kernels;
+use crate::layers::Block;
 use crate::optim::{Optimizer, MAX_STATE};
 use crate::params::{AtomicF32, Learn, Params};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -161,6 +162,47 @@ pub(crate) struct Shared<'a> {
     pub w: &'a [AtomicF32],
     pub s: [&'a [AtomicF32]; MAX_STATE],
     pub stamps: &'a [AtomicU32],
+    /// The net's weight blocks: where a row-wise optimizer finds sparse rows.
+    pub blocks: &'a [Block],
+}
+
+impl Shared<'_> {
+    /// One row-wise step of `grad` on weights `i..`, within one sparse row of `out`
+    /// that starts at `row`, whose state is state 0 of its first weight.
+    #[inline(always)]
+    fn row_step<O: Optimizer>(
+        &self,
+        opt: O,
+        row: usize,
+        out: usize,
+        i: usize,
+        grad: &[f32],
+        scale: f32,
+    ) {
+        let sq: f32 = grad.iter().map(|g| g * g).sum();
+        let mut s = self.s[0][row].load();
+        let rate = opt.row_rate(&mut s, sq / out as f32, scale);
+        self.s[0][row].store(s);
+        for (w, g) in self.w[i..i + grad.len()].iter().zip(grad) {
+            w.store(w.load() - rate * g);
+        }
+    }
+
+    /// One step of `grad` on weights `off..`, each with its own state.
+    #[inline(always)]
+    fn coordinates<O: Optimizer>(&self, opt: O, off: usize, grad: &[f32], scale: f32) {
+        let w = &self.w[off..off + grad.len()];
+        for (k, (w, g)) in w.iter().zip(grad).enumerate() {
+            let mut s = [0.0; MAX_STATE];
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                s[j] = plane[off + k].load();
+            }
+            w.store(opt.update(w.load(), &mut s, *g, scale));
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                plane[off + k].store(s[j]);
+            }
+        }
+    }
 }
 
 impl Store for Plain<'_> {
@@ -220,17 +262,43 @@ impl Store for Shared<'_> {
     #[inline(always)]
     fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
         let opt = *opt;
-        let w = &self.w[off..off + grad.len()];
-        for (k, (w, g)) in w.iter().zip(grad).enumerate() {
-            let mut s = [0.0; MAX_STATE];
-            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
-                s[j] = plane[off + k].load();
+        if O::ROW_WISE {
+            // Sparse rows step row-wise, one row at a time; a mini-batch's run may
+            // cross a table's ends.
+            let mut k = 0;
+            while k < grad.len() {
+                let i = off + k;
+                let sparse = self.blocks.iter().find_map(|b| {
+                    let out = b.row?;
+                    (b.offset..b.offset + b.len)
+                        .contains(&i)
+                        .then_some((b.offset, out))
+                });
+                let n = match sparse {
+                    Some((start, out)) => {
+                        let row = i - (i - start) % out;
+                        let n = (row + out - i).min(grad.len() - k);
+                        self.row_step(opt, row, out, i, &grad[k..k + n], scale);
+                        n
+                    }
+                    None => {
+                        let next = self
+                            .blocks
+                            .iter()
+                            .filter(|b| b.row.is_some() && b.offset > i);
+                        let n = next
+                            .map(|b| b.offset - i)
+                            .min()
+                            .map_or(grad.len() - k, |n| n.min(grad.len() - k));
+                        self.coordinates(opt, i, &grad[k..k + n], scale);
+                        n
+                    }
+                };
+                k += n;
             }
-            w.store(opt.update(w.load(), &mut s, *g, scale));
-            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
-                plane[off + k].store(s[j]);
-            }
+            return;
         }
+        self.coordinates(opt, off, grad, scale);
     }
 
     #[inline(always)]
@@ -250,6 +318,14 @@ impl Store for Shared<'_> {
                 [0.0; OUT]
             }
         };
+        if O::ROW_WISE {
+            for &(i, v) in pairs {
+                let o = off + i as usize * OUT;
+                let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
+                self.row_step(opt, o, OUT, o, &g, scale);
+            }
+            return;
+        }
         for &(i, v) in pairs {
             let o = off + i as usize * OUT;
             let mut w = AtomicF32::load_row::<OUT>(&self.w[o..o + OUT]);

@@ -478,7 +478,7 @@ mod tests {
         unpack::<RowAdaGrad>(&tables, &mut w2, &mut s2);
         assert_eq!(w2[2..50], w[2..50]);
         for (i, x) in s2[0].iter().enumerate() {
-            let first = i >= 2 && i < 50 && (i - 2) % 16 == 0;
+            let first = (2..50).contains(&i) && (i - 2) % 16 == 0;
             assert_eq!(*x, if first { i as f32 + 100.0 } else { 0.0 }, "state {i}");
         }
     }

@@ -3,12 +3,13 @@
 //! ```text
 //! cargo run --release --example bench -- --train train.svm --test test.svm \
 //!     --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] \
-//!     [--optimizer adagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]
+//!     [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]
 //! ```
 //!
 //! `--optimizer` picks the library models' optimizer (AdaGrad by default, as the reference
-//! loops use; `momentum` is SGD with momentum 0.9), each with a default rate per model
-//! that `--lr` overrides.
+//! loops use; `rowadagrad` is AdaGrad with one accumulator per sparse row, at AdaGrad's
+//! rates; `momentum` is SGD with momentum 0.9), each with a default rate per model that
+//! `--lr` overrides.
 //!
 //! `--stream` trains from the file through the library's streaming reader instead of
 //! loading it (and streams the test file too), so memory is bounded by the chunk size
@@ -48,7 +49,7 @@ use vectorflow::prelude::*;
 use models::DIM;
 
 /// The names `--optimizer` takes.
-const OPTIMIZERS: [&str; 5] = ["adagrad", "sgd", "momentum", "adam", "ftrl"];
+const OPTIMIZERS: [&str; 6] = ["adagrad", "rowadagrad", "sgd", "momentum", "adam", "ftrl"];
 
 /// The learning rate of `optimizer` on `model` (`lr` or `mlp16`) without `--lr`: AdaGrad's
 /// are the reference loops' rates, the others were picked by a few runs on the
@@ -95,6 +96,10 @@ macro_rules! with_optimizer {
             }
             "adagrad" => {
                 let $opt = AdaGrad::new(lr);
+                $body
+            }
+            "rowadagrad" => {
+                let $opt = RowAdaGrad::new(lr);
                 $body
             }
             other => unreachable!("--optimizer {other} was checked against OPTIMIZERS"),
@@ -185,7 +190,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] [--optimizer adagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
+            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
             return ExitCode::from(2);
         }
     };

@@ -149,11 +149,20 @@ pub(crate) fn row_step<O: Optimizer>(
     out: usize,
     scale: f32,
 ) {
-    let sq: f32 = grad.iter().map(|g| g * g).sum();
-    let rate = opt.row_rate(s, sq / out as f32, scale);
+    let rate = opt.row_rate(s, mean_square(grad, out), scale);
     for (w, g) in w.iter_mut().zip(grad) {
         *w -= rate * g;
     }
+}
+
+/// `Σ g² / out`, summed in 8 lanes: a sum in one would be a chain of dependent adds.
+#[inline(always)]
+pub(crate) fn mean_square(g: &[f32], out: usize) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    for (k, g) in g.iter().enumerate() {
+        lanes[k % 8] += g * g;
+    }
+    lanes.iter().sum::<f32>() / out as f32
 }
 
 /// The store over packed tables and, for everything else, the plain buffers.
@@ -327,13 +336,17 @@ impl<'a> Store for Packed<'a> {
         if O::ROW_WISE {
             let a = t.row_state.expect("a row-wise table has row states");
             let (rows, states) = t.data.split_at_mut(a);
+            // Row i's gradient is v·dy: its mean square is v² times dy's.
+            let dy_sq = mean_square(dy, OUT);
             for &(i, v) in pairs {
                 let i = i as usize;
                 let w: &mut [f32; OUT] = (&mut rows[i * OUT..(i + 1) * OUT])
                     .try_into()
                     .expect("a row of OUT");
-                let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
-                row_step(opt, w, &mut states[i], &g, OUT, scale);
+                let rate = opt.row_rate(&mut states[i], v * v * dy_sq, scale) * v;
+                for k in 0..OUT {
+                    w[k] -= rate * dy[k];
+                }
             }
             return;
         }

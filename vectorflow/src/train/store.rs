@@ -20,6 +20,7 @@
 //! combine atomic accesses), which makes a Hogwild row of 16 about twice as slow as a
 //! plain one.
 
+use super::packed::mean_square;
 use crate::kernels;
 use crate::layers::Block;
 use crate::optim::{Optimizer, MAX_STATE};
@@ -179,9 +180,8 @@ impl Shared<'_> {
         grad: &[f32],
         scale: f32,
     ) {
-        let sq: f32 = grad.iter().map(|g| g * g).sum();
         let mut s = self.s[0][row].load();
-        let rate = opt.row_rate(&mut s, sq / out as f32, scale);
+        let rate = opt.row_rate(&mut s, mean_square(grad, out), scale);
         self.s[0][row].store(s);
         for (w, g) in self.w[i..i + grad.len()].iter().zip(grad) {
             w.store(w.load() - rate * g);

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example threads -- --train train.svm --test test.svm \
-//!     --model lr|mlp16 [--passes N] [--runs R]
+//!     --model lr|mlp16 [--passes N] [--runs R] [--optimizer adagrad|rowadagrad]
 //! ```
 //!
 //! The data is read once. Each run then trains fresh nets, in turn:
@@ -22,6 +22,7 @@ use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow};
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
+use vectorflow::optim::Optimizer;
 use vectorflow::predict::probability;
 use vectorflow::prelude::*;
 use vectorflow::train::Sharing;
@@ -35,6 +36,7 @@ struct Args {
     model: String,
     passes: usize,
     runs: usize,
+    optimizer: String,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         model: "lr".into(),
         passes: 1,
         runs: 5,
+        optimizer: "adagrad".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,11 +57,18 @@ fn parse_args() -> Result<Args, String> {
             "--model" => a.model = value()?,
             "--passes" => a.passes = value()?.parse().map_err(|e| format!("--passes: {e}"))?,
             "--runs" => a.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+            "--optimizer" => a.optimizer = value()?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
     if a.train.as_os_str().is_empty() || a.test.as_os_str().is_empty() {
         return Err("--train and --test are required".into());
+    }
+    if !["adagrad", "rowadagrad"].contains(&a.optimizer.as_str()) {
+        return Err(format!(
+            "unknown optimizer {}; expected adagrad or rowadagrad",
+            a.optimizer
+        ));
     }
     Ok(a)
 }
@@ -84,7 +94,7 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("threads: {e}\nusage: threads --train F --test F --model lr|mlp16 [--passes N] [--runs R]");
+            eprintln!("threads: {e}\nusage: threads --train F --test F --model lr|mlp16 [--passes N] [--runs R] [--optimizer adagrad|rowadagrad]");
             std::process::exit(2);
         }
     };
@@ -100,28 +110,34 @@ fn main() {
     let (train, test) = (read(&args.train), read(&args.test));
     let y = test.labels().to_vec();
     let (train, test) = (train.to_rows(), test.to_rows());
-    match args.model.as_str() {
-        "lr" => compare(models::lr, 0.5, &args, &train, (&test, &y)),
-        "mlp16" => compare(models::mlp16, 0.02, &args, &train, (&test, &y)),
+    let lr = match args.model.as_str() {
+        "lr" => 0.5,
+        "mlp16" => 0.02,
         other => {
             eprintln!("threads: unknown model {other}; expected lr or mlp16");
             std::process::exit(2);
         }
+    };
+    let data = (&train[..], (&test[..], &y[..]));
+    match (args.model.as_str(), args.optimizer.as_str()) {
+        ("lr", "adagrad") => compare(models::lr, AdaGrad::new(lr), &args, data),
+        ("lr", _) => compare(models::lr, RowAdaGrad::new(lr), &args, data),
+        (_, "adagrad") => compare(models::mlp16, AdaGrad::new(lr), &args, data),
+        _ => compare(models::mlp16, RowAdaGrad::new(lr), &args, data),
     }
 }
 
-fn compare<I, S>(
+fn compare<I, S, O: Optimizer>(
     fresh: impl Fn() -> Net<I, S> + Sync,
-    lr: f32,
+    opt: O,
     args: &Args,
-    train: &[SparseRow<'_>],
-    (test, y): (&[SparseRow<'_>], &[f32]),
+    (train, (test, y)): (&[SparseRow<'_>], (&[SparseRow<'_>], &[f32])),
 ) where
     I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
     S: Stack<In = I::Out, Out = [f32; 1]>,
 {
     let trainer = |threads: usize, sharing: Sharing| {
-        Trainer::new(AdaGrad::new(lr))
+        Trainer::new(opt)
             .passes(args.passes)
             .threads(threads)
             .sharing(sharing)
@@ -186,8 +202,9 @@ fn compare<I, S>(
     }
     let ratio = |k: usize| median(&series[k].rows_per_s) / one;
     println!(
-        "RESULT model={} passes={} runs={} rows_per_s_1={:.0} speedup_replicas={:.2} speedup_hogwild={:.2} speedup_ceiling={:.2} logloss_1={:.4} logloss_replicas={:.4} logloss_hogwild={:.4}",
+        "RESULT model={} optimizer={} passes={} runs={} rows_per_s_1={:.0} speedup_replicas={:.2} speedup_hogwild={:.2} speedup_ceiling={:.2} logloss_1={:.4} logloss_replicas={:.4} logloss_hogwild={:.4}",
         args.model,
+        args.optimizer,
         args.passes,
         args.runs,
         one,

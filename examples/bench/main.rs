@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- --train train.svm --test test.svm \
-//!     --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] \
+//!     --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned|mlp16-rowwise-reference|mlp16-rowwise-tuned --passes N --threads T [--lr X] \
 //!     [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]
 //! ```
 //!
@@ -107,6 +107,37 @@ macro_rules! with_optimizer {
     }};
 }
 
+/// The names `--model` takes.
+const MODELS: [&str; 9] = [
+    "lr",
+    "mlp16",
+    "mlp16-small",
+    "lr-reference",
+    "lr-tuned",
+    "mlp16-reference",
+    "mlp16-tuned",
+    "mlp16-rowwise-reference",
+    "mlp16-rowwise-tuned",
+];
+
+/// Trains a hand-written MLP loop (`*-tuned` or plain) with first layer `F`: the
+/// training seconds and the test predictions.
+fn mlp_loop<F: reference::FirstLayer>(
+    args: &Args,
+    train: &SparseRows,
+    test: &SparseRows,
+) -> (f64, Vec<f32>) {
+    let mut m = reference::MlpModel::<F>::new(DIM, 42);
+    let began = Instant::now();
+    let lr = args.lr.unwrap_or(0.02);
+    if args.model.ends_with("-tuned") {
+        m.train_tuned(train, args.passes, lr);
+    } else {
+        m.train(train, args.passes, lr);
+    }
+    (began.elapsed().as_secs_f64(), m.predict_all(test))
+}
+
 struct Args {
     train: PathBuf,
     test: PathBuf,
@@ -190,7 +221,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
+            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned|mlp16-rowwise-reference|mlp16-rowwise-tuned --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
             return ExitCode::from(2);
         }
     };
@@ -243,18 +274,14 @@ fn main() -> ExitCode {
             Ok((began.elapsed().as_secs_f64(), m.predict_all(&test)))
         }
         "mlp16-reference" | "mlp16-tuned" => {
-            let mut m = reference::MlpModel::new(DIM, 42);
-            let began = Instant::now();
-            let lr = args.lr.unwrap_or(0.02);
-            if args.model == "mlp16-tuned" {
-                m.train_tuned(&train, args.passes, lr);
-            } else {
-                m.train(&train, args.passes, lr);
-            }
-            Ok((began.elapsed().as_secs_f64(), m.predict_all(&test)))
+            Ok(mlp_loop::<reference::PerWeight>(&args, &train, &test))
+        }
+        "mlp16-rowwise-reference" | "mlp16-rowwise-tuned" => {
+            Ok(mlp_loop::<reference::PerRow>(&args, &train, &test))
         }
         other => Err(Fail::Other(format!(
-            "unknown model {other}; expected lr, mlp16, mlp16-small, lr-reference, lr-tuned, mlp16-reference or mlp16-tuned"
+            "unknown model {other}; expected one of {}",
+            MODELS.join(", ")
         ))),
     };
     match trained {

@@ -7,6 +7,9 @@
 //!   could make of the same arithmetic: the plain layout, rows aligned to cache lines,
 //!   the next rows' features prefetched while this row trains, and (MLP) the whole loop
 //!   compiled for AVX-512 or AVX2 when the CPU has it.
+//! - `mlp16-rowwise-reference` and `mlp16-rowwise-tuned` are the same two loops with
+//!   row-wise AdaGrad on the first layer (`RowAdaGrad`'s arithmetic): each feature's 16
+//!   weights on one cache line, its one accumulator in an array of its own.
 //!
 //! Both compute exactly what the library computes (same initialisation, same order, same
 //! AdaGrad), so the test figures agree. Models are built by `new`, outside the timer;
@@ -167,12 +170,114 @@ pub struct Row16 {
     pub g: [f32; HIDDEN],
 }
 
+/// One feature's first-layer weights alone: 64 bytes, one cache line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub struct W16(pub [f32; HIDDEN]);
+
+/// The first layer's rows and how AdaGrad steps them.
+pub trait FirstLayer {
+    /// `rows` of weights with fresh accumulators.
+    fn new(rows: Vec<[f32; HIDDEN]>) -> Self;
+    /// The rows.
+    fn len(&self) -> usize;
+    /// Row `id`'s weights.
+    fn row(&self, id: usize) -> &[f32; HIDDEN];
+    /// Steps the rows of a data row's features, `ids` with `vals`, whose gradient at the
+    /// hidden pre-activations is `dh`.
+    fn step(&mut self, ids: &[u32], vals: &[f32], dh: &[f32; HIDDEN], lr: f32);
+    /// Prefetches row `id` and its accumulators.
+    fn prefetch(&self, id: usize);
+}
+
+/// Per-coordinate AdaGrad: each weight beside its own accumulator.
+pub type PerWeight = Vec<Row16>;
+
+impl FirstLayer for PerWeight {
+    fn new(rows: Vec<[f32; HIDDEN]>) -> Self {
+        let g = [ADAGRAD_EPS; HIDDEN];
+        rows.into_iter().map(|w| Row16 { w, g }).collect()
+    }
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    #[inline(always)]
+    fn row(&self, id: usize) -> &[f32; HIDDEN] {
+        &self[id].w
+    }
+    #[inline(always)]
+    fn step(&mut self, ids: &[u32], vals: &[f32], dh: &[f32; HIDDEN], lr: f32) {
+        for (&id, &v) in ids.iter().zip(vals) {
+            let grad: [f32; HIDDEN] = std::array::from_fn(|k| dh[k] * v);
+            adagrad16(&mut self[id as usize], &grad, lr);
+        }
+    }
+    #[inline(always)]
+    fn prefetch(&self, id: usize) {
+        if let Some(r) = self.get(id) {
+            prefetch(std::slice::from_ref(&r.w), 0);
+            prefetch(std::slice::from_ref(&r.g), 0);
+        }
+    }
+}
+
+/// Row-wise AdaGrad: one accumulator per row, which takes the mean square of the row's
+/// gradient, as `RowAdaGrad` does.
+pub struct PerRow {
+    /// The rows' weights.
+    pub w: Vec<W16>,
+    /// One accumulator per row.
+    pub acc: Vec<f32>,
+}
+
+impl FirstLayer for PerRow {
+    fn new(rows: Vec<[f32; HIDDEN]>) -> Self {
+        let acc = vec![ADAGRAD_EPS; rows.len()];
+        PerRow {
+            w: rows.into_iter().map(W16).collect(),
+            acc,
+        }
+    }
+    fn len(&self) -> usize {
+        self.w.len()
+    }
+    #[inline(always)]
+    fn row(&self, id: usize) -> &[f32; HIDDEN] {
+        &self.w[id].0
+    }
+    #[inline(always)]
+    fn step(&mut self, ids: &[u32], vals: &[f32], dh: &[f32; HIDDEN], lr: f32) {
+        // A row's gradient is v·dh: its mean square is v² times dh's (in 8 lanes).
+        let mut lanes = [0.0f32; 8];
+        for (k, d) in dh.iter().enumerate() {
+            lanes[k % 8] += d * d;
+        }
+        let dh_sq = lanes.iter().sum::<f32>() / HIDDEN as f32;
+        for (&id, &v) in ids.iter().zip(vals) {
+            let acc = &mut self.acc[id as usize];
+            *acc += v * v * dh_sq;
+            let rate = lr * v / acc.sqrt();
+            for (w, d) in self.w[id as usize].0.iter_mut().zip(dh) {
+                *w -= rate * d;
+            }
+        }
+    }
+    #[inline(always)]
+    fn prefetch(&self, id: usize) {
+        if id < self.w.len() {
+            prefetch(&self.w, id);
+            prefetch(&self.acc, id);
+        }
+    }
+}
+
 /// A sparse one-hidden-layer network:
-/// `Sparse(dim) -> Linear(16) -> ReLU -> Linear(1) -> sigmoid`.
+/// `Sparse(dim) -> Linear(16) -> ReLU -> Linear(1) -> sigmoid`, its first layer stepped
+/// by per-coordinate ([`PerWeight`]) or row-wise ([`PerRow`]) AdaGrad.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MlpModel {
+pub struct MlpModel<F = PerWeight> {
     /// First-layer rows with their accumulators, one per feature.
-    pub w1: Vec<Row16>,
+    pub w1: F,
     /// First-layer biases and their accumulators.
     pub b1: Row16,
     /// Second-layer weights and their accumulators.
@@ -181,21 +286,18 @@ pub struct MlpModel {
     pub b2: [f32; 2],
 }
 
-impl MlpModel {
+impl<F: FirstLayer> MlpModel<F> {
     /// A model of `dim` features: first-layer rows uniform in `±0.1`, second-layer
     /// weights uniform in `±1/sqrt(16)`, biases at zero, from a splitmix64 generator
     /// seeded by `seed`.
-    pub fn new(dim: usize, seed: u64) -> MlpModel {
+    pub fn new(dim: usize, seed: u64) -> MlpModel<F> {
         let mut rng = SplitMix64(seed);
         let zero = Row16 {
             w: [0.0; HIDDEN],
             g: [ADAGRAD_EPS; HIDDEN],
         };
-        let w1: Vec<Row16> = (0..dim)
-            .map(|_| Row16 {
-                w: std::array::from_fn(|_| rng.uniform(0.1)),
-                g: [ADAGRAD_EPS; HIDDEN],
-            })
+        let w1 = (0..dim)
+            .map(|_| std::array::from_fn(|_| rng.uniform(0.1)))
             .collect();
         let w2_scale = 1.0 / (HIDDEN as f32).sqrt();
         let w2 = Row16 {
@@ -203,7 +305,7 @@ impl MlpModel {
             g: [ADAGRAD_EPS; HIDDEN],
         };
         MlpModel {
-            w1,
+            w1: F::new(w1),
             b1: zero,
             w2,
             b2: [0.0, ADAGRAD_EPS],
@@ -216,8 +318,8 @@ impl MlpModel {
     fn hidden(&self, ids: &[u32], vals: &[f32]) -> [f32; HIDDEN] {
         let mut h = self.b1.w;
         for (&id, &v) in ids.iter().zip(vals) {
-            if let Some(row) = self.w1.get(id as usize) {
-                for (h, &w) in h.iter_mut().zip(&row.w) {
+            if (id as usize) < self.w1.len() {
+                for (h, &w) in h.iter_mut().zip(self.w1.row(id as usize)) {
                     *h += w * v;
                 }
             }
@@ -253,7 +355,7 @@ impl MlpModel {
     fn train_row(&mut self, ids: &[u32], vals: &[f32], y: f32, lr: f32) {
         let mut h = self.b1.w;
         for (&id, &v) in ids.iter().zip(vals) {
-            let row = &self.w1[id as usize].w;
+            let row = self.w1.row(id as usize);
             for (h, &w) in h.iter_mut().zip(row) {
                 *h += w * v;
             }
@@ -273,10 +375,7 @@ impl MlpModel {
         *gb2 += g * g;
         *b2 -= lr * g / gb2.sqrt();
         adagrad16(&mut self.b1, &dh, lr);
-        for (&id, &v) in ids.iter().zip(vals) {
-            let grad: [f32; HIDDEN] = std::array::from_fn(|k| dh[k] * v);
-            adagrad16(&mut self.w1[id as usize], &grad, lr);
-        }
+        self.w1.step(ids, vals, &dh, lr);
     }
 
     /// The plain loop: rows in file order, `passes` times.
@@ -329,11 +428,7 @@ impl MlpModel {
             for (i, &y) in data.labels().iter().enumerate() {
                 if i + 1 < n {
                     for &id in data.row(i + 1).ids() {
-                        let row = self.w1.get(id as usize);
-                        if let Some(r) = row {
-                            prefetch(std::slice::from_ref(&r.w), 0);
-                            prefetch(std::slice::from_ref(&r.g), 0);
-                        }
+                        self.w1.prefetch(id as usize);
                     }
                 }
                 let row = data.row(i);
@@ -392,13 +487,23 @@ mod tests {
         let mut tuned = LrModel::new(32);
         tuned.train_tuned(&d, 3, 0.5);
         assert_eq!(tuned, lr, "the tuned loop computes what the plain one does");
-        let mut mlp = MlpModel::new(32, 7);
+        let mut mlp = MlpModel::<PerWeight>::new(32, 7);
         mlp.train(&d, 3, 0.1);
         let m = vectorflow::metrics::binary(&mlp.predict_all(&d), d.labels());
         assert!(m.accuracy > 0.99 && m.logloss < 0.1, "{m:?}");
-        let mut tuned = MlpModel::new(32, 7);
+        let mut tuned = MlpModel::<PerWeight>::new(32, 7);
         tuned.train_tuned(&d, 3, 0.1);
         let m2 = vectorflow::metrics::binary(&tuned.predict_all(&d), d.labels());
         assert!((m2.logloss - m.logloss).abs() < 1e-4, "{m2:?} vs {m:?}");
+        let mut rows = MlpModel::<PerRow>::new(32, 7);
+        rows.train(&d, 3, 0.1);
+        let m = vectorflow::metrics::binary(&rows.predict_all(&d), d.labels());
+        assert!(m.accuracy > 0.99 && m.logloss < 0.1, "row-wise: {m:?}");
+        let mut tuned = MlpModel::<PerRow>::new(32, 7);
+        tuned.train_tuned(&d, 3, 0.1);
+        assert_eq!(
+            tuned.w1.w, rows.w1.w,
+            "the tuned row-wise loop computes the plain one"
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::features::Features;
 use crate::layers::InputFeed;
 use crate::loss::{LabelError, Loss};
 use crate::network::{Net, Stack};
-use crate::optim::{AdaGrad, Adam, Ftrl, Optimizer, Sgd};
+use crate::optim::{AdaGrad, Adam, Ftrl, Optimizer, RowAdaGrad, Sgd};
 use crate::train::{Holdout, Prior, Progress, TrainError, TrainReport, Trainer};
 
 /// The trainer settings a setting leaves to the caller.
@@ -96,6 +96,7 @@ impl Setting {
         let prior = Prior::l1(self.l1).and_l2(self.l2);
         match self.opt {
             Opt::AdaGrad => self.train(AdaGrad::new(self.lr), prior, net, rows, loss, run),
+            Opt::RowAdaGrad => self.train(RowAdaGrad::new(self.lr), prior, net, rows, loss, run),
             Opt::Adam => self.train(Adam::new(self.lr), prior, net, rows, loss, run),
             Opt::Sgd => self.train(Sgd::new(self.lr), prior, net, rows, loss, run),
             // FTRL's state determines its weights, so a prior step outside the update

@@ -9,6 +9,8 @@ use std::fmt;
 pub enum Opt {
     /// [`crate::optim::AdaGrad`].
     AdaGrad,
+    /// [`crate::optim::RowAdaGrad`]: one accumulator per sparse row.
+    RowAdaGrad,
     /// [`crate::optim::Adam`] with its default betas.
     Adam,
     /// Plain [`crate::optim::Sgd`].
@@ -23,6 +25,7 @@ impl Opt {
     pub fn name(self) -> &'static str {
         match self {
             Opt::AdaGrad => "AdaGrad",
+            Opt::RowAdaGrad => "RowAdaGrad",
             Opt::Adam => "Adam",
             Opt::Sgd => "Sgd",
             Opt::Ftrl => "Ftrl",

@@ -83,6 +83,23 @@ fn value(rng: &mut Rng) -> f32 {
     }
 }
 
+/// Value tokens that repeat, spell one value differently or begin with one another
+/// (up to and past the 15 bytes the reader compares at once).
+const SPELLINGS: [&str; 12] = [
+    "1",
+    "1.0",
+    "1.00",
+    "0.5",
+    "0.55",
+    "0.5e1",
+    "0.0944911",
+    "0.09449110",
+    "-0.0944911",
+    "0.0944911000000",
+    "0.09449110000000",
+    "0.094491100000000001",
+];
+
 /// Random valid LIBSVM text and the rows it must give.
 fn libsvm_case(rng: &mut Rng) -> (String, SparseRows) {
     let mut text = String::new();
@@ -108,12 +125,19 @@ fn libsvm_case(rng: &mut Rng) -> (String, SparseRows) {
                 }
                 let mut feats = Vec::new();
                 for _ in 0..rng.below(6) {
+                    let id = rng.below(1 << 20) as u32;
+                    // Repeated values, one value in several spellings, and tokens that
+                    // begin with another: the reader remembers a line's last value.
+                    let token = match rng.below(3) {
+                        0 => SPELLINGS[rng.below(SPELLINGS.len())].to_string(),
+                        _ => value(rng).to_string(),
+                    };
                     let f = SparseF {
-                        id: rng.below(1 << 20) as u32,
-                        value: value(rng),
+                        id,
+                        value: token.parse().unwrap(),
                     };
                     text.push_str(blank(rng));
-                    text.push_str(&format!("{}:{}", f.id + 1, f.value));
+                    text.push_str(&format!("{}:{token}", f.id + 1));
                     feats.push(f);
                 }
                 if rng.below(5) == 0 {

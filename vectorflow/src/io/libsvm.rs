@@ -116,6 +116,91 @@ fn number(line: &[u8], pos: usize) -> Option<(f32, usize)> {
     }
 }
 
+/// `MASKS[n]` keeps the first `n` bytes of a little-endian pair of words (`n < 16`).
+const MASKS: [[u64; 2]; 16] = {
+    let mut m = [[0u64; 2]; 16];
+    let mut n = 1;
+    while n < 16 {
+        m[n] = if n < 8 {
+            [(1 << (8 * n)) - 1, 0]
+        } else {
+            [u64::MAX, (1 << (8 * (n - 8))) - 1]
+        };
+        n += 1;
+    }
+    m
+};
+
+/// Misses in a row after which a line stops asking its [`Memo`].
+const MEMO_TRIES: u32 = 8;
+
+/// The last value token read from a line and its value. Sparse rows often repeat one
+/// value (`1`, or a row's normalised weight), whose bytes are then compared rather than
+/// parsed again: same bytes, same value. After [`MEMO_TRIES`] misses in a row a line
+/// is parsed without it.
+struct Memo {
+    /// The token's bytes as two little-endian words, zero past its length.
+    bytes: [u64; 2],
+    /// Its length, 1 to 15; 0 when nothing is remembered.
+    len: usize,
+    value: f32,
+    /// Misses in a row left before the line stops asking: a miss costs a comparison
+    /// and a copy.
+    tries: u32,
+}
+
+impl Default for Memo {
+    fn default() -> Memo {
+        Memo {
+            bytes: [0; 2],
+            len: 0,
+            value: 0.0,
+            tries: MEMO_TRIES,
+        }
+    }
+}
+
+impl Memo {
+    /// [`number`] at `pos`, from the memo when the token there has its bytes.
+    #[inline]
+    fn number(&mut self, line: &[u8], pos: usize) -> Option<(f32, usize)> {
+        // Sixteen bytes hold a token of up to 15 and the blank that ends it; a token
+        // nearer the line's end than that is parsed.
+        if self.tries == 0 {
+            return number(line, pos);
+        }
+        let Some(window) = line.get(pos..pos + 16) else {
+            return number(line, pos);
+        };
+        let word = |k: usize| {
+            u64::from_le_bytes(window[8 * k..8 * k + 8].try_into().expect("eight bytes"))
+        };
+        let mask = MASKS[self.len & 15];
+        // The first word tells most tokens apart: the second is read only when it agrees.
+        if word(0) & mask[0] == self.bytes[0]
+            && self.len > 0
+            && word(1) & mask[1] == self.bytes[1]
+            && is_blank(window[self.len & 15])
+        {
+            self.tries = MEMO_TRIES;
+            return Some((self.value, pos + self.len));
+        }
+        self.tries -= 1;
+        let (value, end) = number(line, pos)?;
+        let len = end - pos;
+        if len < 16 {
+            let mask = MASKS[len];
+            *self = Memo {
+                bytes: [word(0) & mask[0], word(1) & mask[1]],
+                len,
+                value,
+                ..*self
+            };
+        }
+        Some((value, end))
+    }
+}
+
 impl ParseLine for LibSvm {
     fn parse_line(&self, line: &[u8], line_no: u64, out: &mut SparseRows) -> Result<(), LineError> {
         let mut pos = skip_blanks(line, 0);
@@ -132,6 +217,7 @@ impl ParseLine for LibSvm {
         };
         pos = end;
         let mut k = 0;
+        let mut memo = Memo::default();
         loop {
             pos = skip_blanks(line, pos);
             if pos == line.len() || line[pos] == b'#' {
@@ -173,7 +259,7 @@ impl ParseLine for LibSvm {
                 LineError::new(format!("id of feature {k}"), expected, &line[tok..pos])
             })?;
             pos += 1;
-            let Some((value, end)) = number(line, pos) else {
+            let Some((value, end)) = memo.number(line, pos) else {
                 return Err(LineError::new(
                     format!("value of feature {k}"),
                     "a finite number",
@@ -212,5 +298,67 @@ impl LibSvm {
                 OutOfRange::Error => Err(format!("a feature id of at most the dimension {d}")),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn the_memo_reads_every_token_as_number_does() {
+        // Repeats, one value spelled several ways, tokens that begin with another, a
+        // token of 15 bytes and longer ones, and tokens that are not numbers.
+        let tokens = [
+            "1",
+            "1.0",
+            "0.5",
+            "0.55",
+            "0.5e1",
+            "0.5e",
+            "-0.5",
+            "0.0944911",
+            "0.09449110",
+            "0.0944911000000",
+            "0.09449110000000",
+            "1e40",
+            "x",
+            "0.5#",
+            "0.5:1",
+        ];
+        let blanks = [" ", "\t", "  ", "\r"];
+        let mut rng = Rng::new(3);
+        let mut hits = 0;
+        for _ in 0..3000 {
+            let mut line = String::new();
+            let mut starts = Vec::new();
+            for _ in 0..1 + rng.below(12) {
+                line.push_str(blanks[rng.below(blanks.len())]);
+                starts.push(line.len());
+                // Runs of one token, as sparse rows have.
+                let t = tokens[rng.below(tokens.len())];
+                for _ in 0..1 + rng.below(3) {
+                    if line.len() > *starts.last().unwrap() {
+                        line.push(' ');
+                        starts.push(line.len());
+                    }
+                    line.push_str(t);
+                }
+            }
+            if rng.below(2) == 0 {
+                line.push('\r');
+            }
+            let line = line.as_bytes();
+            let mut memo = Memo::default();
+            for &pos in &starts {
+                let got = memo.number(line, pos);
+                assert_eq!(got, number(line, pos), "{:?} at {pos}", line);
+                // Only an answer from the memo leaves all its tries: a miss takes one.
+                let asked = pos + 16 <= line.len();
+                hits += (asked && got.is_some() && memo.tries == MEMO_TRIES) as usize;
+            }
+        }
+        assert!(hits > 1000, "the memo answered {hits} times");
     }
 }

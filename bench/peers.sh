@@ -98,12 +98,13 @@ run_one() {
     rm -f "$t" "$WORK/pred"
     case "$system/$setting" in
         vectorflow/*)
-            local model passes mode
-            read -r model passes mode <<<"$setting"
-            # "stream": through the streaming reader (and the cache after pass 1).
+            local model passes mode opt
+            read -r model passes mode opt <<<"$setting"
+            # "stream": through the streaming reader (and the cache after pass 1); a
+            # fourth word names the optimizer (AdaGrad otherwise).
             timed "$t" target/release/examples/bench --train "$DATA/train.svm" \
                 --test "$DATA/test.svm" --model "$model" --passes "${passes%p}" \
-                --threads "$THREADS" ${mode:+--$mode} >"$WORK/vf.out"
+                --threads "$THREADS" ${mode:+--$mode} ${opt:+--optimizer $opt} >"$WORK/vf.out"
             printf '%s\t%s\n' >&3 "$(steps "$t")" "$(grep '^RESULT' "$WORK/vf.out" |
                 sed -E 's/.*test_logloss=([^ ]+) test_acc=([^ ]+) test_auc=([^ ]+).*/\1\t\2\t\3/')"
             return
@@ -148,6 +149,7 @@ SETTINGS=(
     "vectorflow|lr 1p stream"
     "vectorflow|lr 3p stream"
     "vectorflow|mlp16 1p stream"
+    "vectorflow|mlp16 1p stream rowadagrad"
     "vectorflow|mlp16-small 1p stream"
     "vw|lr 1p"
     "vw|lr 3p"

@@ -218,11 +218,12 @@ impl<O: Optimizer> Trainer<O> {
     }
     /// The number of training threads (1 by default, so that a seed gives the same model
     /// on every machine and no replica of the weights is made unasked). On the 2-core
-    /// machine of the README two threads with replicas trained logistic regression
-    /// 1.4–1.7× faster than one and `Sparse → 16 → ReLU → 1` 1.3× faster; two fits
-    /// sharing nothing reach 1.4–1.8× there, because training is bound by memory
-    /// traffic. Each replica holds a copy of the weights and optimizer state. Measure
-    /// your machine with `examples/threads.rs` before setting more.
+    /// virtual machines of the README two threads with replicas trained logistic
+    /// regression 0.8–1.7× as fast as one and `Sparse → 16 → ReLU → 1` 0.6–1.5×, at
+    /// 70–93% of what two fits sharing nothing reached at the time (0.7–1.8×): training
+    /// is bound by memory traffic, which the cores share. Each replica holds a copy of
+    /// the weights and optimizer state. Measure your machine with `examples/threads.rs`
+    /// before setting more.
     pub fn threads(self, threads: usize) -> Self {
         Trainer { threads, ..self }
     }

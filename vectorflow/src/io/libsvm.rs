@@ -164,17 +164,18 @@ impl Memo {
     /// [`number`] at `pos`, from the memo when the token there has its bytes.
     #[inline]
     fn number(&mut self, line: &[u8], pos: usize) -> Option<(f32, usize)> {
-        // Sixteen bytes hold a token of up to 15 and the blank that ends it; a token
-        // nearer the line's end than that is parsed.
         if self.tries == 0 {
             return number(line, pos);
         }
+        // Sixteen bytes hold a token of up to 15 and the blank that ends it; a token
+        // nearer the line's end than that is parsed.
         let Some(window) = line.get(pos..pos + 16) else {
             return number(line, pos);
         };
         let word = |k: usize| {
             u64::from_le_bytes(window[8 * k..8 * k + 8].try_into().expect("eight bytes"))
         };
+        // `len` is below 16: the mask makes that plain to the bounds checks.
         let mask = MASKS[self.len & 15];
         // The first word tells most tokens apart: the second is read only when it agrees.
         if word(0) & mask[0] == self.bytes[0]

@@ -221,7 +221,10 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench --train F --test F --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned|mlp16-rowwise-reference|mlp16-rowwise-tuned --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]");
+            eprintln!(
+                "bench: {e}\nusage: bench --train F --test F --model {} --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]",
+                MODELS.join("|")
+            );
             return ExitCode::from(2);
         }
     };

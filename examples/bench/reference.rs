@@ -471,6 +471,18 @@ impl SplitMix64 {
 mod tests {
     use super::*;
 
+    /// The plain and the tuned MLP loop with first layer `F` trained on `d`, the plain
+    /// one checked to have learnt it.
+    fn mlp_both<F: FirstLayer>(d: &SparseRows) -> (MlpModel<F>, MlpModel<F>) {
+        let mut plain = MlpModel::<F>::new(32, 7);
+        plain.train(d, 3, 0.1);
+        let m = vectorflow::metrics::binary(&plain.predict_all(d), d.labels());
+        assert!(m.accuracy > 0.99 && m.logloss < 0.1, "{m:?}");
+        let mut tuned = MlpModel::<F>::new(32, 7);
+        tuned.train_tuned(d, 3, 0.1);
+        (plain, tuned)
+    }
+
     #[test]
     fn models_learn_a_separable_toy_problem() {
         let mut d = SparseRows::new();
@@ -487,20 +499,11 @@ mod tests {
         let mut tuned = LrModel::new(32);
         tuned.train_tuned(&d, 3, 0.5);
         assert_eq!(tuned, lr, "the tuned loop computes what the plain one does");
-        let mut mlp = MlpModel::<PerWeight>::new(32, 7);
-        mlp.train(&d, 3, 0.1);
+        let (mlp, tuned) = mlp_both::<PerWeight>(&d);
         let m = vectorflow::metrics::binary(&mlp.predict_all(&d), d.labels());
-        assert!(m.accuracy > 0.99 && m.logloss < 0.1, "{m:?}");
-        let mut tuned = MlpModel::<PerWeight>::new(32, 7);
-        tuned.train_tuned(&d, 3, 0.1);
         let m2 = vectorflow::metrics::binary(&tuned.predict_all(&d), d.labels());
         assert!((m2.logloss - m.logloss).abs() < 1e-4, "{m2:?} vs {m:?}");
-        let mut rows = MlpModel::<PerRow>::new(32, 7);
-        rows.train(&d, 3, 0.1);
-        let m = vectorflow::metrics::binary(&rows.predict_all(&d), d.labels());
-        assert!(m.accuracy > 0.99 && m.logloss < 0.1, "row-wise: {m:?}");
-        let mut tuned = MlpModel::<PerRow>::new(32, 7);
-        tuned.train_tuned(&d, 3, 0.1);
+        let (rows, tuned) = mlp_both::<PerRow>(&d);
         assert_eq!(
             tuned.w1.w, rows.w1.w,
             "the tuned row-wise loop computes the plain one"

@@ -143,6 +143,7 @@ struct Memo {
     bytes: [u64; 2],
     /// Its length, 1 to 15; 0 when nothing is remembered.
     len: usize,
+    /// What the token parses to.
     value: f32,
     /// Misses in a row left before the line stops asking: a miss costs a comparison
     /// and a copy.

@@ -22,7 +22,7 @@ pub struct SparseF {
 }
 
 /// A feature value that cannot be fed to training, with the field it came from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct FeatureError {
     /// The row struct's field that produced the value.
     pub field: &'static str,
@@ -39,6 +39,8 @@ impl fmt::Display for FeatureError {
         )
     }
 }
+
+debug_as_message!(FeatureError);
 
 impl std::error::Error for FeatureError {}
 

@@ -238,7 +238,7 @@ pub enum GradErrorKind {
 }
 
 /// A failed [`check_gradients`]: the layer, the trial and mode, and what failed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct GradError {
     /// The layer's description ([`Layer::describe`]).
     pub layer: String,
@@ -283,6 +283,8 @@ impl fmt::Display for GradError {
         }
     }
 }
+
+debug_as_message!(GradError);
 
 impl std::error::Error for GradError {}
 

@@ -1,8 +1,8 @@
 //! # vectorflow
 //!
 //! Shallow neural networks and linear models on very sparse data — tens of millions of
-//! features, a handful of non-zeros per row — trained on one multi-core machine with
-//! lock-free Hogwild SGD.
+//! features, a handful of non-zeros per row — trained by SGD with sparse updates on one
+//! thread or several (per-thread replicas merged at chunk boundaries, or lock-free Hogwild).
 //!
 //! - `#[derive(Features)]` turns a row struct into a zero-copy sparse feature extractor.
 //! - `network!` builds a statically typed layer stack; shape mistakes are compile errors.
@@ -38,6 +38,19 @@
 //! ```
 
 #![warn(missing_docs)]
+
+/// `Debug` for a public error type is its message, which already names every cause, so
+/// that `fn main() -> Result<(), Box<dyn Error>>` prints the sentence a user can act on
+/// rather than a struct dump. The fields stay readable through the types' accessors.
+macro_rules! debug_as_message {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(self, f)
+            }
+        }
+    )+};
+}
 
 pub mod explain;
 pub mod features;

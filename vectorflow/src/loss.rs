@@ -33,7 +33,7 @@ use crate::features::Labeled;
 use std::fmt;
 
 /// A label a loss does not accept, with the field it came from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct LabelError {
     /// The `#[label]` field ([`Labeled::LABEL_FIELD`]).
     pub field: &'static str,
@@ -65,6 +65,8 @@ impl fmt::Display for LabelError {
         )
     }
 }
+
+debug_as_message!(LabelError);
 
 impl std::error::Error for LabelError {}
 

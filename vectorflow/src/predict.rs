@@ -31,7 +31,6 @@ use std::fmt;
 const CHUNK: usize = 1024;
 
 /// A row that could not be predicted: its index and why.
-#[derive(Debug)]
 pub struct PredictError {
     /// The row's index in the batch.
     pub row: usize,
@@ -44,6 +43,8 @@ impl fmt::Display for PredictError {
         write!(f, "row {}: {}", self.row, self.source)
     }
 }
+
+debug_as_message!(PredictError);
 
 impl std::error::Error for PredictError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

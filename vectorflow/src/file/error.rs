@@ -4,7 +4,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A model file that could not be written or read, and where.
-#[derive(Debug)]
 pub struct ModelError {
     /// The file, when the model was saved to or loaded from a path.
     pub path: Option<PathBuf>,
@@ -102,6 +101,8 @@ impl fmt::Display for ModelError {
         }
     }
 }
+
+debug_as_message!(ModelError);
 
 impl std::error::Error for ModelError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

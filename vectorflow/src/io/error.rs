@@ -7,7 +7,6 @@ use std::sync::Arc;
 ///
 /// Displays as `file:line: field `f`: expected X, found `Y``, with the parts that are
 /// known; the accessors give each part to programs.
-#[derive(Debug)]
 pub struct ReadError {
     file: Arc<str>,
     line: u64,
@@ -159,6 +158,8 @@ impl fmt::Display for ReadError {
         Ok(())
     }
 }
+
+debug_as_message!(ReadError);
 
 impl std::error::Error for ReadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

@@ -55,7 +55,7 @@ impl TrainReport {
 }
 
 /// Why training stopped with an error.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum TrainError {
     /// There were no rows to train on (after the holdout is set apart).
     NoRows,
@@ -156,6 +156,8 @@ impl fmt::Display for TrainError {
         }
     }
 }
+
+debug_as_message!(TrainError);
 
 impl std::error::Error for TrainError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {

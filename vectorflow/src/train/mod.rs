@@ -1,4 +1,4 @@
-//! Training: a generic Hogwild solver.
+//! Training: SGD with sparse updates on one thread (the default) or several.
 //!
 //! [`Trainer`] is a builder; [`Trainer::fit`] trains any network on a slice of any row
 //! type, and [`Trainer::fit_stream`] on a [`Stream`] of rows in bounded memory, with any
@@ -218,7 +218,7 @@ impl<O: Optimizer> Trainer<O> {
     }
     /// The number of training threads (1 by default, so that a seed gives the same model
     /// on every machine and no replica of the weights is made unasked). On the 2-core
-    /// virtual machines of the README two threads with replicas trained logistic
+    /// virtual machines of `docs/performance.md` two threads with replicas trained logistic
     /// regression 0.8–1.7× as fast as one and `Sparse → 16 → ReLU → 1` 0.6–1.5×, at
     /// 70–93% of what two fits sharing nothing reached at the time (0.7–1.8×): training
     /// is bound by memory traffic, which the cores share. Each replica holds a copy of

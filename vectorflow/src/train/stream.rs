@@ -85,9 +85,12 @@ pub trait Stream: Send {
     fn rewind(&mut self) -> Result<(), StreamError>;
 
     /// What it reads, identified well enough that a cache built from it can be reused
-    /// by a later `fit` (a file's path, size and modification time, say). Empty (the
-    /// default) when unknown: a cache is then built anew by every `fit`, and serves
-    /// only that fit's later passes.
+    /// by a later `fit`: everything that decides its rows (for the crate's file
+    /// streams, the file's path, size, times and a hash of its ends, and the reader's
+    /// options). Training also reads it before and after each pass that reads the
+    /// stream, and stops with an error when it changed. Empty (the default) when
+    /// unknown: a cache is then built anew by every `fit`, and serves only that fit's
+    /// later passes, and changes go unnoticed.
     fn source(&self) -> String {
         String::new()
     }

@@ -418,3 +418,27 @@ fn a_file_rewritten_between_passes_is_an_error() {
     assert!(msg.contains(&data.display().to_string()), "{msg}");
     assert!(msg.contains("changed while pass 2 read it"), "{msg}");
 }
+
+/// A pipe is read once, whole, by the stream alone: its source is unknown (nothing to
+/// reuse a cache by, nothing opened again to hash), and its cache serves the later
+/// passes of the fit that wrote it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_pipe_trains_through_its_cache_as_its_rows_in_memory() {
+    let (file, fifo, cache) = (temp("piped.svm"), temp("rows.fifo"), temp("piped.vfcache"));
+    libsvm(&file, 6);
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read(&file).unwrap();
+    let (to, writer_fifo) = (text.clone(), fifo.clone());
+    let writer = std::thread::spawn(move || std::fs::write(&writer_fifo, to).unwrap());
+    let mut stream = LibSvm::new().stream(&fifo).unwrap();
+    assert_eq!(stream.source(), "");
+    let piped = fit(&mut stream, Some(&cache), Square).unwrap();
+    writer.join().unwrap();
+    let in_file = fit(&mut LibSvm::new().stream(&file).unwrap(), None, Square).unwrap();
+    assert_eq!(piped, in_file);
+}

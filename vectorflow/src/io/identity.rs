@@ -16,14 +16,22 @@ const END_BYTES: u64 = 16 << 10;
 /// modification time (as `cp -p`, `rsync -t`, `tar` or `touch -r` leave it) still
 /// differs: its status-change time is set by the system, never copied, and its ends
 /// most likely differ too. A file that cannot be read says why.
+///
+/// Empty (unknown) for what is not a regular file: a pipe such as `/dev/stdin` has no
+/// identity to reuse a cache by, and opening it again to hash its start would take
+/// rows from the stream.
 pub(crate) fn file_source(path: &Path) -> String {
     match identity(path) {
-        Ok(id) => format!("{} ({id})", path.display()),
+        Ok(Some(id)) => format!("{} ({id})", path.display()),
+        Ok(None) => String::new(),
         Err(e) => format!("{} (cannot be read: {e})", path.display()),
     }
 }
 
-fn identity(path: &Path) -> std::io::Result<String> {
+fn identity(path: &Path) -> std::io::Result<Option<String>> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
+    }
     let mut file = File::open(path)?;
     let meta = file.metadata()?;
     let len = meta.len();
@@ -55,7 +63,7 @@ fn identity(path: &Path) -> std::io::Result<String> {
         let tail = crate::file::read_full(&mut file, &mut buf[..(len - tail_start) as usize])?;
         crc.update(&buf[..tail]);
     }
-    Ok(format!("{id}, ends {:08x}", crc.finalize()))
+    Ok(Some(format!("{id}, ends {:08x}", crc.finalize())))
 }
 
 #[cfg(test)]
@@ -88,5 +96,6 @@ mod tests {
         }
         std::fs::remove_file(&path).unwrap();
         assert!(file_source(&path).contains("cannot be read"));
+        assert_eq!(file_source(&dir), "", "not a regular file");
     }
 }

@@ -111,7 +111,10 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
     /// The file (its path, size, times and ends) and the reader's options: a cache
     /// built from another version of the file, or read with other options, is rebuilt.
     fn source(&self) -> String {
-        format!("{} read by {:?}", file_source(&self.path), self.format)
+        match file_source(&self.path) {
+            file if file.is_empty() => file,
+            file => format!("{file} read by {:?}", self.format),
+        }
     }
 }
 
@@ -224,6 +227,9 @@ where
             SerdeReader::Csv(_) => "CSV",
             SerdeReader::JsonLines(_) => "JSON lines",
         };
-        format!("{} read as {format}", file_source(&self.path))
+        match file_source(&self.path) {
+            file if file.is_empty() => file,
+            file => format!("{file} read as {format}"),
+        }
     }
 }

@@ -546,3 +546,63 @@ fn a_libsvm_file_streams_the_weights_of_its_rows_in_memory() {
     }
     let _ = std::fs::remove_file(&cache);
 }
+
+/// The blocks of a cache (each from its `VFBL` tag to the next), the bytes before them
+/// and the end marker.
+fn blocks(cache: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<u8>) {
+    let meta = u32::from_le_bytes(cache[12..16].try_into().unwrap()) as usize;
+    let mut at = 16 + meta + 4;
+    let head = cache[..at].to_vec();
+    let mut blocks = Vec::new();
+    while &cache[at..at + 4] == b"VFBL" {
+        let stored = u32::from_le_bytes(cache[at + 9..at + 13].try_into().unwrap()) as usize;
+        let end = at + 4 + 17 + stored;
+        blocks.push(cache[at..end].to_vec());
+        at = end;
+    }
+    (head, blocks, cache[at..].to_vec())
+}
+
+/// Blocks put together in another order, with the end marker's counts fixed to match.
+fn reassembled(head: &[u8], blocks: &[&Vec<u8>], end: &[u8]) -> Vec<u8> {
+    let mut out = head.to_vec();
+    let mut rows = 0u64;
+    for b in blocks {
+        rows += u32::from_le_bytes(b[4..8].try_into().unwrap()) as u64;
+        out.extend_from_slice(b);
+    }
+    let mut end = end.to_vec();
+    end[4..12].copy_from_slice(&rows.to_le_bytes());
+    end[12..16].copy_from_slice(&(blocks.len() as u32).to_le_bytes());
+    out.extend_from_slice(&end);
+    out
+}
+
+/// Every block is whole, but in another order, repeated or missing: an error, never
+/// rows trained in another order or twice.
+#[test]
+fn blocks_moved_repeated_or_dropped_are_an_error() {
+    let path = temp("edited.cache");
+    let good = cache_bytes(&path);
+    let (head, b, end) = blocks(&good);
+    assert_eq!(b.len(), 3, "2000 rows in chunks of 700");
+    let edits: [(&str, Vec<&Vec<u8>>); 4] = [
+        ("swapped", vec![&b[1], &b[0], &b[2]]),
+        ("repeated", vec![&b[0], &b[0], &b[1], &b[2]]),
+        ("dropped", vec![&b[0], &b[2]]),
+        ("last dropped", vec![&b[0], &b[1]]),
+    ];
+    for (what, order) in edits {
+        std::fs::write(&path, reassembled(&head, &order, &end)).unwrap();
+        match fit_cached(&path) {
+            Ok(read) => panic!("{what}: trained, {read} rows read from the stream"),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("out of order") || msg.contains("removed or reordered"),
+                    "{what}: {msg}"
+                );
+            }
+        }
+    }
+}

@@ -1,11 +1,13 @@
 //! `#[derive(Features)]`: parse ([`ast`]), validate ([`check`]), expand ([`expand`], and
-//! [`named`] for the audit visitor); [`root_cross`] resolves and expands `cross_roots`.
+//! [`named`] for the audit visitor); [`root_cross`] resolves and expands `cross_roots`;
+//! [`spec`] fingerprints the row type for binary caches.
 
 mod ast;
 mod check;
 mod expand;
 mod named;
 mod root_cross;
+mod spec;
 
 use proc_macro2::TokenStream;
 

@@ -71,6 +71,12 @@ pub const fn group_id(name: &str) -> u64 {
 
 /// A row type: the part common to all rows, whatever their feature groups.
 pub trait Features {
+    /// A fingerprint of the row type's features: every marked field's kind, arguments,
+    /// name and type, and every cross. `#[derive(Features)]` computes it; a binary cache
+    /// ([`Trainer::cache`](crate::train::Trainer::cache)) built for rows of another
+    /// spec is rebuilt. 0 for a hand-written impl, whose cache is then told apart only
+    /// by the type's name and the stream's [`source`](crate::train::Stream::source).
+    const SPEC: u64 = 0;
     /// The name of the `#[weight]` field, for error messages.
     const WEIGHT_FIELD: &'static str = "weight";
     /// The example weight (`#[weight]`), 1 when the row has none. Training stops with an

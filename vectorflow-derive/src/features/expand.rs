@@ -8,6 +8,7 @@
 use super::ast::{Cross, Field, Input, Kind};
 use super::check::dense_width;
 use super::root_cross;
+use super::spec;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::{Ident, LitStr, WherePredicate};
@@ -44,6 +45,7 @@ pub fn expand(input: &Input) -> TokenStream {
 
     // Features: the weight.
     let where_features = with_kinds(&[]);
+    let spec = spec::expand(input);
     let weight = find(input, Kind::Weight).map(|f| {
         let (ty, member) = (f.ty, f.ident);
         let name = LitStr::new(&f.name, f.ident.span());
@@ -57,6 +59,7 @@ pub fn expand(input: &Input) -> TokenStream {
     });
     out.extend(quote! {
         impl #impl_generics ::vectorflow::features::Features for #ident #ty_generics #where_features {
+            #spec
             #weight
         }
     });

@@ -19,7 +19,8 @@ pub(crate) fn write_atomic(
 /// the rename cannot cross file systems), then flushed, fsynced and renamed over it, with
 /// the directory fsynced so the rename itself is durable. Dropped before
 /// [`AtomicFile::commit`], or on a failed commit, it removes the temporary file and
-/// leaves the final name untouched.
+/// leaves the final name untouched. A process killed while writing cannot remove its
+/// temporary file: the next writer of the same name does, once that process is gone.
 pub(crate) struct AtomicFile {
     w: Option<BufWriter<File>>,
     tmp: PathBuf,
@@ -30,6 +31,7 @@ impl AtomicFile {
     /// Starts writing `path`.
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
         let tmp = temp_name(path)?;
+        remove_stale(path);
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         Ok(AtomicFile {
             w: Some(BufWriter::with_capacity(1 << 16, file)),
@@ -77,6 +79,58 @@ fn temp_name(path: &Path) -> io::Result<PathBuf> {
     Ok(path.with_file_name(tmp))
 }
 
+/// Removes the temporary files of earlier writers of `path` whose process is gone
+/// (killed before they could remove them), so that repeated crashes do not fill the
+/// disk. Best effort: a file that cannot be listed or removed stays.
+fn remove_stale(path: &Path) {
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let writer = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix)?.strip_suffix(".tmp"))
+            .and_then(|rest| {
+                let (pid, n) = rest.split_once('.')?;
+                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                if !digits(pid) || !digits(n) {
+                    return None;
+                }
+                pid.parse::<u32>().ok()
+            });
+        if writer.is_some_and(process_gone) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether no process `pid` runs. Only Linux can tell (from `/proc`); elsewhere every
+/// writer is taken to be alive and its file stays.
+fn process_gone(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // Without `/proc` mounted, nothing can be told.
+        pid != std::process::id()
+            && Path::new("/proc/self").exists()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
 /// Makes a rename in `path`'s directory durable where the platform allows it.
 fn sync_dir(path: &Path) {
     #[cfg(unix)]
@@ -118,6 +172,42 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, vec![std::ffi::OsString::from("m.vf")]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A temporary file left by a killed writer goes at the next write of the same
+    /// name; a live writer's, another name's and files not named by us stay.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_dead_writers_temporary_goes_at_the_next_write() {
+        let dir = std::env::temp_dir().join(format!("vf-stale-tmp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let own = std::process::id();
+        let names = [
+            format!(".m.vf.{dead}.0.tmp"),
+            format!(".m.vf.{own}.999999.tmp"),
+            format!(".n.vf.{dead}.0.tmp"),
+            format!(".m.vf.{dead}.x.tmp"),
+            format!(".m.vf.{dead}.tmp"),
+            format!("m.vf.{dead}.0.tmp"),
+        ];
+        for name in &names {
+            fs::write(dir.join(name), b"partial").unwrap();
+        }
+        write_atomic(&dir.join("m.vf"), |w| w.write_all(b"new")).unwrap();
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut kept: Vec<String> = names[1..].to_vec();
+        kept.push("m.vf".into());
+        kept.sort();
+        assert_eq!(left, kept);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -47,6 +47,7 @@
 mod ahead;
 mod chunk;
 mod error;
+mod identity;
 mod libsvm;
 mod number;
 #[cfg(feature = "parquet")]

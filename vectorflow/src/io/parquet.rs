@@ -203,13 +203,13 @@ where
         Ok(())
     }
 
-    /// Each file's path, size and modification time.
+    /// Each file's path, size, times and ends.
     fn source(&self) -> String {
         let files: Vec<_> = self
             .data
             .files
             .iter()
-            .map(|f| super::stream::file_source(&f.path))
+            .map(|f| super::identity::file_source(&f.path))
             .collect();
         files.join("; ")
     }

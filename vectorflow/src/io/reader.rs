@@ -34,7 +34,10 @@ pub(crate) mod sealed {
 }
 
 /// A line-based sparse text format: [`LibSvm`](super::LibSvm) or [`Vw`](super::Vw).
-pub trait SparseFormat: sealed::ParseLine + Clone {
+///
+/// Its `Debug` text lists every option: a [`SparseStream`](super::SparseStream)'s
+/// source includes it, so a binary cache read with other options is rebuilt.
+pub trait SparseFormat: sealed::ParseLine + Clone + std::fmt::Debug {
     /// Opens `path` for streaming, chunk by chunk.
     fn open(&self, path: impl AsRef<Path>) -> Result<SparseReader<std::fs::File, Self>, ReadError> {
         let chunker = Chunker::open(path)?;

@@ -5,6 +5,7 @@
 //! [`Trainer::fit_stream`]: crate::train::Trainer::fit_stream
 //! [`Trainer::cache`]: crate::train::Trainer::cache
 
+use super::identity::file_source;
 use super::reader::{SparseFormat, SparseReader};
 use super::rows::{SparseRow, SparseRows};
 use super::ReadAhead;
@@ -107,10 +108,13 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
         Ok(())
     }
 
-    /// The path, its size and modification time: a cache built from another version of
-    /// the file is rebuilt.
+    /// The file (its path, size, times and ends) and the reader's options: a cache
+    /// built from another version of the file, or read with other options, is rebuilt.
     fn source(&self) -> String {
-        file_source(&self.path)
+        match file_source(&self.path) {
+            file if file.is_empty() => file,
+            file => format!("{file} read by {:?}", self.format),
+        }
     }
 }
 
@@ -217,17 +221,15 @@ where
         Ok(())
     }
 
+    /// The file (its path, size, times and ends) and its format.
     fn source(&self) -> String {
-        file_source(&self.path)
+        let format = match self.reader {
+            SerdeReader::Csv(_) => "CSV",
+            SerdeReader::JsonLines(_) => "JSON lines",
+        };
+        match file_source(&self.path) {
+            file if file.is_empty() => file,
+            file => format!("{file} read as {format}"),
+        }
     }
-}
-
-/// A file's path, size and modification time.
-pub(crate) fn file_source(path: &Path) -> String {
-    let meta = std::fs::metadata(path);
-    let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
-    let modified = modified
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    format!("{} ({len} bytes, modified {modified})", path.display())
 }

@@ -5,11 +5,16 @@
 //! Layout (integers little-endian):
 //!
 //! - header: `VFCACHE\0`, the format version (u32), the length of the metadata (u32),
-//!   the metadata (`key=value` lines: the hashing scheme, the net's inputs, the chunk
-//!   size and the stream's source), and its CRC-32;
+//!   the metadata (`key=value` lines: the hashing scheme, the net's inputs, the row
+//!   type and its feature spec, the chunk size and the stream's source), and its CRC-32;
 //! - blocks, one per chunk: `VFBL`, rows (u32), codec (u8: 0 raw, 1 LZ4), stored and raw
-//!   lengths (u32 each), the CRC-32 of the stored bytes, then the bytes;
-//! - an end marker: `VFEN`, the total rows (u64) and blocks (u32).
+//!   lengths (u32 each), a CRC-32, then the stored bytes;
+//! - an end marker: `VFEN`, the total rows (u64) and blocks (u32), and a CRC-32.
+//!
+//! The CRCs are chained: a block's covers the previous block's CRC (the header's for
+//! the first), its index, its header fields and its bytes; the end marker's covers the
+//! last block's CRC and its counts. A block dropped, duplicated or moved, even with the
+//! end marker's counts fixed, is an error, never rows trained in another order.
 //!
 //! A row is its label (f32), a flag byte (bit 0: a weight other than 1 follows, f32;
 //! bit 1: the row's values come from a palette; bit 2: its ids are sorted), the number
@@ -25,19 +30,22 @@
 //! not, the next 15 are written raw without trying).
 //!
 //! A cache whose metadata differs from what this training expects (another net input,
-//! chunk size, hashing scheme, source or format version) is rebuilt, never misread; a
+//! row spec, chunk size, hashing scheme, source or format version) is rebuilt, never misread; a
 //! damaged one is an error that names the file and the block. Every length is checked
 //! before anything is allocated by it.
 
 use super::chunk::{Hashed, StreamRow};
 use super::TrainError;
+use crate::features::Features;
 use crate::file::atomic::AtomicFile;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"VFCACHE\0";
-const VERSION: u32 = 2;
+/// 3: the row type's spec in the metadata, content identity in the source, and
+/// chained CRCs.
+const VERSION: u32 = 3;
 const BLOCK: &[u8; 4] = b"VFBL";
 const END: &[u8; 4] = b"VFEN";
 /// No block of ours is larger: a longer length is damage, never an allocation.
@@ -48,6 +56,8 @@ const MAX_BLOCK: usize = 1 << 30;
 pub(crate) struct Meta {
     pub hashing: String,
     pub inputs: String,
+    /// The row type and its feature spec ([`rows`]).
+    pub rows: String,
     pub chunk_rows: usize,
     /// What the stream read ([`super::Stream::source`]); empty when unknown, and then
     /// the cache is rebuilt by every `fit`.
@@ -57,9 +67,10 @@ pub(crate) struct Meta {
 impl Meta {
     fn encode(&self) -> String {
         format!(
-            "hashing={}\ninputs={}\nchunk_rows={}\nsource={}\n",
+            "hashing={}\ninputs={}\nrows={}\nchunk_rows={}\nsource={}\n",
             self.hashing,
             self.inputs,
+            self.rows.replace('\n', " "),
             self.chunk_rows,
             self.source.replace('\n', " ")
         )
@@ -79,6 +90,12 @@ pub(crate) fn inputs<I: crate::layers::InputLayer>() -> String {
     roots.join(" + ")
 }
 
+/// The row type `R` as a cache records it: its name and [`Features::SPEC`], which
+/// changes with any field or cross that decides its hashed rows.
+pub(crate) fn rows<R: Features>() -> String {
+    format!("{} (spec {:016x})", std::any::type_name::<R>(), R::SPEC)
+}
+
 fn err(path: &Path, what: impl std::fmt::Display) -> TrainError {
     TrainError::Read(format!("cache {}: {what}", path.display()))
 }
@@ -93,6 +110,8 @@ pub(crate) struct CacheWriter {
     blocks: u32,
     /// Blocks still to write without trying to compress them.
     skip: u32,
+    /// The CRC of the last block written (the header's before the first).
+    chain: u32,
 }
 
 impl CacheWriter {
@@ -106,8 +125,8 @@ impl CacheWriter {
         w.write_all(&(text.len() as u32).to_le_bytes())
             .map_err(fail)?;
         w.write_all(text.as_bytes()).map_err(fail)?;
-        w.write_all(&crc32fast::hash(text.as_bytes()).to_le_bytes())
-            .map_err(fail)?;
+        let chain = crc32fast::hash(text.as_bytes());
+        w.write_all(&chain.to_le_bytes()).map_err(fail)?;
         Ok(CacheWriter {
             file,
             path: path.to_path_buf(),
@@ -116,6 +135,7 @@ impl CacheWriter {
             rows: 0,
             blocks: 0,
             skip: 0,
+            chain,
         })
     }
 
@@ -133,19 +153,16 @@ impl CacheWriter {
             self.skip = SKIP_AFTER_RAW;
         }
         let w = self.file.writer();
-        let head = [
-            &BLOCK[..],
-            &(h.rows() as u32).to_le_bytes(),
-            &[codec],
-            &(stored.len() as u32).to_le_bytes(),
-            &(self.raw.len() as u32).to_le_bytes(),
-            &crc32fast::hash(stored).to_le_bytes(),
-        ];
+        let mut fields = [0u8; 13];
+        fields[..4].copy_from_slice(&(h.rows() as u32).to_le_bytes());
+        fields[4] = codec;
+        fields[5..9].copy_from_slice(&(stored.len() as u32).to_le_bytes());
+        fields[9..].copy_from_slice(&(self.raw.len() as u32).to_le_bytes());
+        self.chain = block_crc(self.chain, self.blocks, &fields, stored);
         let fail = |e: io::Error| err(&self.path, format!("cannot write it: {e}"));
-        for part in head {
+        for part in [&BLOCK[..], &fields, &self.chain.to_le_bytes(), stored] {
             w.write_all(part).map_err(fail)?;
         }
-        w.write_all(stored).map_err(fail)?;
         self.rows += h.rows() as u64;
         self.blocks += 1;
         Ok(())
@@ -155,11 +172,34 @@ impl CacheWriter {
     pub fn finish(mut self) -> Result<(), TrainError> {
         let fail = |e: io::Error| err(&self.path, format!("cannot write it: {e}"));
         let w = self.file.writer();
-        w.write_all(END).map_err(fail)?;
-        w.write_all(&self.rows.to_le_bytes()).map_err(fail)?;
-        w.write_all(&self.blocks.to_le_bytes()).map_err(fail)?;
+        let mut counts = [0u8; 12];
+        counts[..8].copy_from_slice(&self.rows.to_le_bytes());
+        counts[8..].copy_from_slice(&self.blocks.to_le_bytes());
+        let crc = end_crc(self.chain, &counts);
+        for part in [&END[..], &counts, &crc.to_le_bytes()] {
+            w.write_all(part).map_err(fail)?;
+        }
         self.file.commit().map_err(fail)
     }
+}
+
+/// Block `index`'s CRC, chained to the CRC before it: over the previous CRC, the index,
+/// the block header's fields and the stored bytes.
+fn block_crc(prev: u32, index: u32, fields: &[u8; 13], stored: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&prev.to_le_bytes());
+    h.update(&index.to_le_bytes());
+    h.update(fields);
+    h.update(stored);
+    h.finalize()
+}
+
+/// The end marker's CRC: over the last block's CRC and the counts.
+fn end_crc(prev: u32, counts: &[u8; 12]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&prev.to_le_bytes());
+    h.update(counts);
+    h.finalize()
 }
 
 /// LZ4 when it saves a fifth, else the raw bytes.
@@ -184,6 +224,8 @@ pub(crate) struct CacheReader {
     path: PathBuf,
     block: u32,
     rows: u64,
+    /// The CRC of the last block read (the header's before the first).
+    chain: u32,
     stored: Vec<u8>,
     raw: Vec<u8>,
 }
@@ -235,6 +277,7 @@ impl CacheReader {
             path: path.to_path_buf(),
             block: 0,
             rows: 0,
+            chain: crc,
             stored: Vec::new(),
             raw: Vec::new(),
         }))
@@ -247,17 +290,22 @@ impl CacheReader {
         let mut tag = [0u8; 4];
         let got = read_full(&mut self.r, &mut tag).map_err(|e| at(e.to_string()))?;
         if got == 4 && &tag == END {
-            let mut end = [0u8; 12];
-            if read_full(&mut self.r, &mut end).map_err(|e| at(e.to_string()))? < 12 {
+            let mut end = [0u8; 16];
+            if read_full(&mut self.r, &mut end).map_err(|e| at(e.to_string()))? < 16 {
                 return Err(at("the end marker is cut short".into()));
             }
+            let counts: &[u8; 12] = end[..12].try_into().expect("12 bytes");
             let rows = u64::from_le_bytes(end[..8].try_into().expect("8 bytes"));
-            let blocks = u32::from_le_bytes(end[8..].try_into().expect("4 bytes"));
+            let blocks = u32::from_le_bytes(end[8..12].try_into().expect("4 bytes"));
             if (rows, blocks) != (self.rows, self.block) {
                 return Err(at(format!(
                     "the end marker counts {rows} rows in {blocks} blocks, but the file has {} in {}",
                     self.rows, self.block
                 )));
+            }
+            let crc = u32::from_le_bytes(end[12..].try_into().expect("4 bytes"));
+            if end_crc(self.chain, counts) != crc {
+                return Err(at("the end marker does not match the blocks before it (blocks were removed or reordered; remove the cache to rebuild)".into()));
             }
             return Ok(false);
         }
@@ -289,9 +337,11 @@ impl CacheReader {
         if read_full(&mut self.r, &mut self.stored).map_err(|e| at(e.to_string()))? < stored_len {
             return Err(at("the file ends inside the block".into()));
         }
-        if crc32fast::hash(&self.stored) != crc {
+        let fields: &[u8; 13] = head[..13].try_into().expect("13 bytes");
+        let chained = block_crc(self.chain, n, fields, &self.stored);
+        if chained != crc {
             return Err(at(
-                "checksum mismatch (the cache is damaged; remove it to rebuild)".into(),
+                "checksum mismatch (the cache is damaged, or its blocks are out of order; remove it to rebuild)".into(),
             ));
         }
         let raw: &[u8] = match codec {
@@ -308,6 +358,7 @@ impl CacheReader {
         decode(raw, rows, first, h).map_err(|e| at(e.into()))?;
         self.block += 1;
         self.rows += rows as u64;
+        self.chain = crc;
         Ok(true)
     }
 }

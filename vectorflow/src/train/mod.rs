@@ -282,8 +282,10 @@ impl<O: Optimizer> Trainer<O> {
     /// stream's hashed rows to it (atomically: it appears when complete), and later
     /// passes read it instead of the stream, several times faster than parsing text;
     /// a one-pass stream can then be trained for several passes. A later `fit` reuses
-    /// a cache built for the same net inputs, chunk size and [`Stream::source`], and
-    /// rebuilds any other.
+    /// a cache built for the same net inputs, chunk size, row type and spec
+    /// ([`Features::SPEC`](crate::features::Features::SPEC)) and [`Stream::source`]
+    /// (for a file: its content identity and the reader's options), and rebuilds any
+    /// other.
     pub fn cache(self, path: impl Into<std::path::PathBuf>) -> Self {
         Trainer {
             cache: Some(path.into()),
@@ -403,6 +405,10 @@ impl<O: Optimizer> Trainer<O> {
     /// stream (or reads the [`Trainer::cache`]). Shuffling shuffles within each chunk.
     /// Row numbers in errors count from where the first pass started.
     ///
+    /// A stream whose [`Stream::source`] changes while a pass reads it, or between
+    /// passes (a file rewritten meanwhile), stops training with an error naming it, and
+    /// no cache is built from it.
+    ///
     /// The loss sees each row as a [`StreamRow`] (its label and weight).
     pub fn fit_stream<I, S, St, L>(
         &self,
@@ -418,13 +424,16 @@ impl<O: Optimizer> Trainer<O> {
     {
         self.check()?;
         let chunk_rows = self.chunk_rows.unwrap_or(STREAM_CHUNK);
+        // Read once here, and again around each pass that reads the stream.
+        let source = stream.source();
         let cache = match &self.cache {
             Some(path) => {
                 let meta = cache::Meta {
                     hashing: crate::hash::SCHEME.to_string(),
                     inputs: cache::inputs::<I>(),
+                    rows: cache::rows::<St::Row<'static>>(),
                     chunk_rows,
-                    source: stream.source(),
+                    source: source.clone(),
                 };
                 // A cache of an unknown source may hold other rows: it is rebuilt.
                 let ready =
@@ -439,6 +448,7 @@ impl<O: Optimizer> Trainer<O> {
             shuffle: self.shuffle,
             seed: self.seed,
             started: false,
+            source,
             cache,
         };
         self.fit_feed(net, &mut feed, &loss)

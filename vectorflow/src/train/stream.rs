@@ -85,9 +85,12 @@ pub trait Stream: Send {
     fn rewind(&mut self) -> Result<(), StreamError>;
 
     /// What it reads, identified well enough that a cache built from it can be reused
-    /// by a later `fit` (a file's path, size and modification time, say). Empty (the
-    /// default) when unknown: a cache is then built anew by every `fit`, and serves
-    /// only that fit's later passes.
+    /// by a later `fit`: everything that decides its rows (for the crate's file
+    /// streams, the file's path, size, times and a hash of its ends, and the reader's
+    /// options). Training also reads it before and after each pass that reads the
+    /// stream, and stops with an error when it changed. Empty (the default) when
+    /// unknown: a cache is then built anew by every `fit`, and serves only that fit's
+    /// later passes, and changes go unnoticed.
     fn source(&self) -> String {
         String::new()
     }
@@ -101,6 +104,9 @@ pub(crate) struct StreamFeed<'s, St> {
     pub seed: u64,
     /// Whether a pass has read it (the next pass rewinds it first).
     pub started: bool,
+    /// Its [`Stream::source`] when training started: a pass that reads the stream
+    /// checks it is unchanged before and after (unless empty, unknown).
+    pub source: String,
     /// The binary cache: where, what it must have been built for, and whether it is
     /// complete (then passes read it instead of the stream).
     pub cache: Option<(PathBuf, Meta, bool)>,
@@ -140,6 +146,7 @@ where
             },
             cache => {
                 if self.started {
+                    unchanged(&self.source, &*self.stream, pass)?;
                     self.stream
                         .rewind()
                         .map_err(|e| TrainError::Read(e.to_string()))?;
@@ -152,6 +159,7 @@ where
             }
         };
         self.started = true;
+        let reads_stream = matches!(input, Input::Stream(_));
         let (chunk_rows, shuffle, seed) = (self.chunk_rows, self.shuffle, self.seed);
         // The reader fills one buffer while training reads another (and, when a cache is
         // being written, the writer a third).
@@ -238,6 +246,11 @@ where
                 )),
             }
         })?;
+        if reads_stream {
+            // Rows read from a file rewritten meanwhile may be torn: an error, and
+            // never a cache of them.
+            unchanged(&self.source, &*self.stream, pass)?;
+        }
         if let (true, Some(w)) = (complete, writer) {
             // Only a cache of every row is put under its name.
             w.finish()?;
@@ -247,6 +260,23 @@ where
         }
         Ok(())
     }
+}
+
+/// An error naming the stream's source if it differs from `before` (its source when
+/// training started); nothing for a stream that does not know its source.
+fn unchanged<St: Stream>(before: &str, stream: &St, pass: u64) -> Result<(), TrainError> {
+    if before.is_empty() {
+        return Ok(());
+    }
+    let now = stream.source();
+    if now == before {
+        return Ok(());
+    }
+    Err(TrainError::Read(format!(
+        "{now}: the input changed while pass {pass} read it (it was {before}); \
+         its rows may mix two versions, so training stopped and no cache was written; \
+         train on a copy that nothing writes to"
+    )))
 }
 
 /// Reads up to `max` rows of `stream` into `chunk`, hashing each for input layer `I`;

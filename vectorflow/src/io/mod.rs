@@ -48,6 +48,7 @@ mod ahead;
 mod chunk;
 mod error;
 mod libsvm;
+mod names;
 mod number;
 #[cfg(feature = "parquet")]
 pub mod parquet;

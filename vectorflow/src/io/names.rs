@@ -11,7 +11,7 @@ use crate::features::{FeatureError, Named, NamedFeature, Slot};
 use std::fmt;
 
 /// How the features of a [`SparseRows`](super::SparseRows) are named.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Naming {
     /// Added to a stored id to give the id as written: 1 for LIBSVM's 1-based ids.
     base: u32,
@@ -20,6 +20,14 @@ pub(crate) struct Naming {
     /// The end of each kept name in `text`: the first `ends.len()` features have one,
     /// the others are named by their id.
     ends: Vec<usize>,
+}
+
+impl PartialEq for Naming {
+    /// The same kept names. The base is how a reader counts ids, not part of the data:
+    /// rows parsed from a 1-based file equal the same rows pushed by hand.
+    fn eq(&self, other: &Self) -> bool {
+        (&self.text, &self.ends) == (&other.text, &other.ends)
+    }
 }
 
 /// One feature's name: kept text, or its id as written.
@@ -39,10 +47,18 @@ impl fmt::Display for Name<'_> {
 }
 
 impl Naming {
-    /// Sets the number added to stored ids to give the ids as written.
+    /// Sets the number added to the stored ids of the features pushed from now on to
+    /// give their ids as written; the features before, `ids`, keep their names.
     #[inline]
-    pub(crate) fn set_base(&mut self, base: u32) {
-        self.base = base;
+    pub(crate) fn set_base(&mut self, ids: &[u32], base: u32) {
+        if base != self.base {
+            // The names of features counted from the old base are written out first,
+            // unless there are none.
+            if !ids.is_empty() {
+                self.fill(ids);
+            }
+            self.base = base;
+        }
     }
 
     /// The name of feature `k` (over all rows), whose stored id is `id`.
@@ -98,18 +114,17 @@ impl Naming {
 
     /// Appends the names of `other`'s features (`other_ids`) after this one's (`ids`).
     pub(crate) fn append(&mut self, ids: &[u32], other: &Naming, other_ids: &[u32]) {
-        if self.ends.is_empty() && other.ends.is_empty() {
-            if other_ids.is_empty() {
-                return;
-            }
-            if ids.is_empty() || self.base == other.base {
-                self.base = other.base;
-                return;
-            }
+        if other_ids.is_empty() {
+            return;
         }
-        // Names kept on one side, or ids counted from different bases: every name is
-        // written out, so that each keeps its meaning.
+        if other.ends.is_empty() {
+            self.set_base(ids, other.base);
+            return;
+        }
+        // Names kept by `other`: this side's are written out too, so that the next
+        // kept name is the next feature's.
         self.fill(ids);
+        self.base = other.base;
         if other.ends.len() == other_ids.len() {
             let at = self.text.len();
             self.text.push_str(&other.text);
@@ -145,6 +160,14 @@ impl<'a> RowNames<'a> {
     #[inline]
     pub(crate) fn name(&self, k: usize, id: u32) -> Name<'a> {
         self.naming.name(self.first + k, id)
+    }
+
+    /// The kept name of the row's feature `k`, if it has one.
+    pub(crate) fn kept(&self, k: usize) -> Option<&'a str> {
+        match self.naming.name(self.first + k, 0) {
+            Name::Text(s) => Some(s),
+            Name::Id(_) => None,
+        }
     }
 }
 

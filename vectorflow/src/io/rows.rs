@@ -127,6 +127,7 @@ impl SparseRows {
     }
 
     /// Appends a row; `tag` is kept only by inputs that have tags (pass `""` otherwise).
+    /// Audits name its features by their ids as given.
     pub fn push(
         &mut self,
         label: f32,
@@ -135,6 +136,7 @@ impl SparseRows {
         line: u64,
         tag: &str,
     ) {
+        self.naming.set_base(&self.ids, 0);
         for f in features {
             self.push_feature(f.id, f.value);
         }
@@ -194,7 +196,7 @@ impl SparseRows {
     /// LIBSVM ids).
     #[inline]
     pub(crate) fn set_id_base(&mut self, base: u32) {
-        self.naming.set_base(base);
+        self.naming.set_base(&self.ids, base);
     }
 
     /// Ends the row whose features were pushed since the last one.
@@ -245,11 +247,11 @@ pub struct SparseRow<'a> {
 }
 
 impl PartialEq for SparseRow<'_> {
-    /// Equal fields, and the same name for each feature.
+    /// Equal fields, and the same kept name (if any) for each feature.
     fn eq(&self, other: &Self) -> bool {
         let names = |r: &Self| {
             let n = r.names;
-            r.ids.iter().enumerate().map(move |(k, &id)| n.name(k, id))
+            (0..r.ids.len()).map(move |k| n.kept(k))
         };
         (
             self.label,

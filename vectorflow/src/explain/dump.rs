@@ -51,6 +51,8 @@ pub struct FeatureNames {
     limit: usize,
     rows: u64,
     unkept: u64,
+    /// The name being looked up, kept to reuse its buffer.
+    scratch: String,
 }
 
 /// A name's slot (as the row gives it) and how many times it occurred.
@@ -79,6 +81,7 @@ impl FeatureNames {
             limit: DEFAULT_NAME_LIMIT,
             rows: 0,
             unkept: 0,
+            scratch: String::new(),
         }
     }
 
@@ -91,10 +94,10 @@ impl FeatureNames {
     /// Adds the names of `row`'s features. The error is the row's [`Named`] visitor's
     /// (a value training would refuse); the features visited before it are counted.
     pub fn add<R: Named>(&mut self, row: &R) -> Result<(), FeatureError> {
-        let mut name = String::new();
+        let name = &mut self.scratch;
         row.visit_named(|f| {
             name.clear();
-            write_name(&f, &mut name);
+            write_name(&f, name);
             let at = match self.groups.iter().position(|(g, _)| *g == f.group) {
                 Some(at) => at,
                 None => {

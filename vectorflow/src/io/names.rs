@@ -203,3 +203,72 @@ impl Named for SparseRow<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(n: &Naming, ids: &[u32]) -> Vec<String> {
+        (0..ids.len())
+            .map(|k| n.name(k, ids[k]).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn kept_names_follow_their_features_through_base_changes_and_truncation() {
+        let mut n = Naming::default();
+        let mut ids = vec![6, 1];
+        n.set_base(&[], 1);
+        assert_eq!(all(&n, &ids), ["7", "2"]);
+        // A named feature after unnamed ones: those are written out first.
+        ids.push(99);
+        n.push(&ids[..2], &[b"a^", b"x"]);
+        assert_eq!(all(&n, &ids), ["7", "2", "a^x"]);
+        // Features pushed later without names are counted from the new base.
+        n.set_base(&ids, 0);
+        ids.push(5);
+        assert_eq!(all(&n, &ids), ["7", "2", "a^x", "5"]);
+        // A dropped row takes its names along; invalid UTF-8 is replaced.
+        n.truncate(2);
+        ids.truncate(2);
+        ids.push(3);
+        n.push(&ids[..2], &[b"\xff"]);
+        assert_eq!(all(&n, &ids), ["7", "2", "\u{fffd}"]);
+        n.clear();
+        assert_eq!(all(&n, &[4]), ["4"]);
+    }
+
+    #[test]
+    fn appending_keeps_each_side_s_names() {
+        let one_based = |ids: &[u32]| {
+            let mut n = Naming::default();
+            n.set_base(&[], 1);
+            (n, ids.to_vec())
+        };
+        // Unkept on both sides, same base: nothing is written out.
+        let (mut a, ids) = one_based(&[0, 1]);
+        let (b, bids) = one_based(&[2]);
+        a.append(&ids, &b, &bids);
+        assert!(a.text.is_empty() && a.ends.is_empty());
+        assert_eq!(all(&a, &[0, 1, 2]), ["1", "2", "3"]);
+        // Another base: the names before are written out.
+        let mut c = Naming::default();
+        c.append(&[], &a, &[0, 1, 2]);
+        let mut zero = Naming::default();
+        zero.set_base(&[], 0);
+        c.append(&[0, 1, 2], &zero, &[8]);
+        assert_eq!(all(&c, &[0, 1, 2, 8]), ["1", "2", "3", "8"]);
+        // Kept names on the other side only, and on both.
+        let mut kept = Naming::default();
+        kept.push(&[], &[b"x"]);
+        let (mut d, ids) = one_based(&[4]);
+        d.append(&ids, &kept, &[77]);
+        assert_eq!(all(&d, &[4, 77]), ["5", "x"]);
+        d.append(&[4, 77], &kept, &[77]);
+        assert_eq!(all(&d, &[4, 77, 77]), ["5", "x", "x"]);
+        // Kept names here, none there: the other side's ids are written with its base.
+        let (e, eids) = one_based(&[9]);
+        d.append(&[4, 77, 77], &e, &eids);
+        assert_eq!(all(&d, &[4, 77, 77, 9]), ["5", "x", "x", "10"]);
+    }
+}

@@ -361,6 +361,61 @@ fn multi_output_multi_root_linear_audits_are_exact_per_output() {
     }
 }
 
+#[test]
+fn readable_models_list_each_group_and_dense_column() {
+    type M = network![Sparse<64>, ctx: Dense<2> => Linear<3>];
+    let net = M::new(Init::uniform(0.5).seed(11));
+    let rows = flights(30);
+    let mut names = vectorflow::explain::FeatureNames::new();
+    names.extend(&rows).unwrap();
+    let model = vectorflow::explain::readable_model(&net, &names);
+    // Every distinct name, each once: the sparse input's first, then the dense one's.
+    let mut want: Vec<(&str, String)> = Vec::new();
+    for r in &rows {
+        r.visit_named(|f| want.push((f.group, f.name.to_string())))
+            .unwrap();
+    }
+    want.sort();
+    want.dedup();
+    let mut got: Vec<(&str, String)> = model
+        .features
+        .iter()
+        .map(|d| (d.group, d.name.clone()))
+        .collect();
+    let groups: Vec<&str> = got.iter().map(|g| g.0).collect();
+    assert!(groups.windows(2).all(|w| w[0] <= w[1]), "{groups:?}");
+    got.sort();
+    assert_eq!(got, want);
+    // A dense value's weights are its column of the first layer.
+    let d = model
+        .features
+        .iter()
+        .find(|d| d.name == "weather[1]")
+        .unwrap();
+    let column: Vec<f32> = (0..3).map(|o| net.params()[64 * 3 + o * 2 + 1]).collect();
+    assert_eq!((d.group, d.slot, d.count), ("ctx", Slot::DenseIndex(1), 30));
+    assert_eq!(d.weights, column);
+    let line = format!(
+        "ctx/weather[1]:[1]:{} {} {}",
+        column[0], column[1], column[2]
+    );
+    assert!(model.to_string().lines().any(|l| l == line), "{model}");
+    // A sparse feature's weights are the row of its slot.
+    let d = model
+        .features
+        .iter()
+        .find(|d| d.name == "carrier=UA")
+        .unwrap();
+    let Slot::SparseId(at) = d.slot else { panic!() };
+    assert!(at < 64);
+    assert_eq!(
+        d.weights,
+        net.params()[at as usize * 3..at as usize * 3 + 3]
+    );
+    assert_eq!(model.bias, net.params()[net.params().len() - 3..]);
+    assert!(model.layers.is_empty() && model.later_biases.count == 0);
+}
+
 /// A row whose every value can be nudged: pre-indexed pairs, a value and dense inputs.
 #[derive(Features, Clone)]
 struct Nudge {

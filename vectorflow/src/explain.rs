@@ -9,8 +9,15 @@
 //! - [`top_features`] ranks the named features of a sample of rows by weight or by total
 //!   contribution, and names the other features seen in the same slot (hash collisions).
 //!
-//! Names come from [`Named`], which `#[derive(Features)]` implements; training never calls
-//! it, so the training path keeps no strings and pays nothing for audits.
+//! - [`readable_model`] lists every feature named in a [`FeatureNames`] (collected from
+//!   any rows) with its slot and first-layer weights, and sums up the rest of the net:
+//!   Vowpal Wabbit's `--invert_hash`; [`ReadableModel::save`] writes it to a file.
+//!
+//! Names come from [`Named`], which `#[derive(Features)]` implements, and so do the rows
+//! of the sparse readers ([`SparseRow`](crate::io::SparseRow)): a LIBSVM feature is named
+//! by its id as written in the file, a Vowpal Wabbit feature read with
+//! [`Vw::names`](crate::io::Vw::names) as VW's audit names it (`ns^name`). Training never
+//! calls it, so the training path keeps no strings and pays nothing for audits.
 //!
 //! ```
 //! use vectorflow::prelude::*;
@@ -42,6 +49,12 @@
 //! assert_eq!(top.features.len(), 3);
 //! println!("{top}");
 //! ```
+
+mod dump;
+
+pub use dump::{
+    readable_model, DumpedFeature, FeatureNames, ReadableModel, Summary, DEFAULT_NAME_LIMIT,
+};
 
 use crate::features::{group_id, FeatureError, Named, NamedFeature, Slot};
 use crate::layers::{Buf, InputFeed, InputLayer, InputLayout, Zeroed};
@@ -326,15 +339,20 @@ impl<'n> Model<'n> {
 
     /// The input that reads `f` and the slot of its weights there.
     fn locate(&self, f: &NamedFeature) -> Option<(usize, Slot)> {
-        let group = group_id(f.group);
-        let sparse = matches!(f.slot, Slot::SparseId(_));
+        self.locate_slot(f.group, f.slot)
+    }
+
+    /// The input that reads `slot` of `group` and the slot of its weights there.
+    fn locate_slot(&self, group: &str, slot: Slot) -> Option<(usize, Slot)> {
+        let group = group_id(group);
+        let sparse = matches!(slot, Slot::SparseId(_));
         let root = self
             .layout
             .roots
             .iter()
             .position(|r| r.group == group && r.sparse == sparse)?;
         let width = self.layout.roots[root].width;
-        let slot = match f.slot {
+        let slot = match slot {
             Slot::SparseId(id) => Slot::SparseId((id as usize % width) as u32),
             Slot::DenseIndex(j) if j < width => Slot::DenseIndex(j),
             Slot::DenseIndex(_) => return None,

@@ -23,7 +23,10 @@ pub enum OutOfRange {
 /// - ids: 1-based by default, 0-based with [`zero_based`](Self::zero_based); stored
 ///   0-based; unsorted and repeated ids are kept as they are;
 /// - `qid:N` is checked to be an integer and ignored; `#` starts a comment to the end of
-///   the line; blank lines are skipped; `\r\n` line endings are accepted.
+///   the line; blank lines are skipped; `\r\n` line endings are accepted;
+/// - audits ([`crate::explain`]) name a feature by its id as written in the file (`7`
+///   for `7:1.5`), 1- or 0-based alike; with [`OutOfRange::Modulo`], an id folded into
+///   [`dim`](Self::dim) is named as folded.
 ///
 /// ```
 /// use vectorflow::io::{LibSvm, SparseFormat};
@@ -218,6 +221,8 @@ impl ParseLine for LibSvm {
             ));
         };
         pos = end;
+        // Audits name a feature by its id as written: the stored id plus this.
+        out.set_id_base(u32::from(!self.zero_based));
         let mut k = 0;
         let mut memo = Memo::default();
         loop {

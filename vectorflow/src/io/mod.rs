@@ -35,6 +35,8 @@
 //! `SparseGroup`, so `Trainer::fit` takes `rows.to_rows()` directly. Each chunk (4 MiB by
 //! default) is split at line boundaries among rayon's threads while the calling thread
 //! reads the next one. The Vowpal Wabbit reader gives VW's own feature ids (see [`Vw`]).
+//! Audits ([`crate::explain`]) name a LIBSVM feature by its id as written, and a VW
+//! feature as VW does (`ns^name`) when the reader keeps names ([`Vw::names`]).
 //! CSV and JSON lines are parsed into the caller's `#[derive(Deserialize)]` type, whose
 //! `&str` fields borrow from the reader's chunk: CSV on the calling thread (quoted
 //! newlines keep it from being split at line boundaries), JSON lines on the calling
@@ -49,6 +51,7 @@ mod chunk;
 mod error;
 mod identity;
 mod libsvm;
+mod names;
 mod number;
 #[cfg(feature = "parquet")]
 pub mod parquet;

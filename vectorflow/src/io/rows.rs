@@ -1,5 +1,6 @@
 //! Parsed sparse rows in CSR form, and the row view that training reads.
 
+use super::names::{Naming, RowNames};
 use crate::features::{group_id, FeatureError, Features, Labeled, SparseGroup};
 use crate::SparseF;
 
@@ -21,6 +22,8 @@ pub struct SparseRows {
     /// Tag bytes (Vowpal Wabbit); `tag_ends` is empty or has one entry per row.
     tags: String,
     tag_ends: Vec<usize>,
+    /// How the features are named in audits: LIBSVM ids as written, kept VW names.
+    naming: Naming,
 }
 
 impl SparseRows {
@@ -86,6 +89,7 @@ impl SparseRows {
             values: &self.values[start..end],
             line: self.lines[i],
             tag,
+            names: self.naming.row(start),
         }
     }
 
@@ -119,9 +123,11 @@ impl SparseRows {
         self.lines.clear();
         self.tags.clear();
         self.tag_ends.clear();
+        self.naming.clear();
     }
 
     /// Appends a row; `tag` is kept only by inputs that have tags (pass `""` otherwise).
+    /// Audits name its features by their ids as given.
     pub fn push(
         &mut self,
         label: f32,
@@ -130,6 +136,7 @@ impl SparseRows {
         line: u64,
         tag: &str,
     ) {
+        self.naming.set_base(&self.ids, 0);
         for f in features {
             self.push_feature(f.id, f.value);
         }
@@ -142,6 +149,7 @@ impl SparseRows {
     /// Appends the rows of `other`, adding `line_offset` to their line numbers.
     pub fn append(&mut self, other: &SparseRows, line_offset: u64) {
         let base = self.ids.len();
+        self.naming.append(&self.ids, &other.naming, &other.ids);
         if !other.tag_ends.is_empty() && self.tag_ends.len() < self.len() {
             self.tag_ends.resize(self.len(), self.tags.len());
         }
@@ -177,6 +185,20 @@ impl SparseRows {
         self.values.push(value);
     }
 
+    /// Keeps the name of the feature just pushed, the concatenation of `parts`.
+    #[inline]
+    pub(crate) fn push_name(&mut self, parts: &[&[u8]]) {
+        let before = &self.ids[..self.ids.len().saturating_sub(1)];
+        self.naming.push(before, parts);
+    }
+
+    /// Sets the number added to stored ids to name features as written (1 for 1-based
+    /// LIBSVM ids).
+    #[inline]
+    pub(crate) fn set_id_base(&mut self, base: u32) {
+        self.naming.set_base(&self.ids, base);
+    }
+
     /// Ends the row whose features were pushed since the last one.
     #[inline]
     pub(crate) fn finish_row(&mut self, label: f32, weight: f32, line: u64) {
@@ -191,6 +213,7 @@ impl SparseRows {
         let end = self.ends.last().copied().unwrap_or(0);
         self.ids.truncate(end);
         self.values.truncate(end);
+        self.naming.truncate(end);
     }
 
     /// Whether some row has a tag.
@@ -210,8 +233,9 @@ impl SparseRows {
 }
 
 /// One parsed row, borrowed from its [`SparseRows`]: label, weight, the `(id, value)`
-/// features of the default group, the input line and (Vowpal Wabbit) the tag.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// features of the default group, the input line, (Vowpal Wabbit) the tag, and the
+/// features' names for audits (see its [`Named`](crate::features::Named) impl).
+#[derive(Clone, Copy, Debug)]
 pub struct SparseRow<'a> {
     label: f32,
     weight: f32,
@@ -219,6 +243,32 @@ pub struct SparseRow<'a> {
     values: &'a [f32],
     line: u64,
     tag: &'a str,
+    names: RowNames<'a>,
+}
+
+impl PartialEq for SparseRow<'_> {
+    /// Equal fields, and the same kept name (if any) for each feature.
+    fn eq(&self, other: &Self) -> bool {
+        let names = |r: &Self| {
+            let n = r.names;
+            (0..r.ids.len()).map(move |k| n.kept(k))
+        };
+        (
+            self.label,
+            self.weight,
+            self.ids,
+            self.values,
+            self.line,
+            self.tag,
+        ) == (
+            other.label,
+            other.weight,
+            other.ids,
+            other.values,
+            other.line,
+            other.tag,
+        ) && names(self).eq(names(other))
+    }
 }
 
 impl<'a> SparseRow<'a> {
@@ -258,6 +308,11 @@ impl<'a> SparseRow<'a> {
     /// The tag (Vowpal Wabbit), empty when the row has none.
     pub fn tag(&self) -> &'a str {
         self.tag
+    }
+
+    /// The names of the features, for audits.
+    pub(crate) fn names(&self) -> RowNames<'a> {
+        self.names
     }
 }
 

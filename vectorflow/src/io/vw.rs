@@ -53,6 +53,7 @@ pub enum VwHash {
 pub struct Vw {
     hash: VwHash,
     labels: Labels,
+    names: bool,
 }
 
 impl Default for Vw {
@@ -67,6 +68,7 @@ impl Vw {
         Vw {
             hash: VwHash::Strings,
             labels: Labels::AsRead,
+            names: false,
         }
     }
 
@@ -79,6 +81,27 @@ impl Vw {
     /// How labels are stored (default [`Labels::AsRead`]).
     pub fn labels(mut self, labels: Labels) -> Self {
         self.labels = labels;
+        self
+    }
+
+    /// Whether to keep each feature's name beside its id (default: no), so that audits
+    /// and readable models ([`crate::explain`]) name it as VW's `--audit` and
+    /// `--invert_hash` do: `ns^name`, `name` in the default namespace, `ns^name^text` for a
+    /// string value `name:text`, `ns^` for an anonymous `:value` (invalid UTF-8 shown as
+    /// U+FFFD). Without names a feature is named by its 32-bit hash. The names take
+    /// about as much memory as they take in the file; training never reads them.
+    ///
+    /// ```
+    /// use vectorflow::features::Named;
+    /// use vectorflow::io::{SparseFormat, Vw};
+    /// let rows = Vw::new().names(true).parse_bytes(b"1 |carrier UA |a x:2 | 42\n", "<text>")?;
+    /// let mut names = Vec::new();
+    /// rows.row(0).visit_named(|f| names.push(f.name.to_string())).unwrap();
+    /// assert_eq!(names, ["carrier^UA", "a^x", "42"]);
+    /// # Ok::<(), vectorflow::io::ReadError>(())
+    /// ```
+    pub fn names(mut self, yes: bool) -> Self {
+        self.names = yes;
         self
     }
 
@@ -164,6 +187,7 @@ impl ParseLine for Vw {
             _ => 1.0,
         };
         let tag = std::str::from_utf8(tag).map_err(|_| LineError::new("tag", "UTF-8 text", tag))?;
+        out.set_id_base(0);
         if let Some(bar) = bar {
             for segment in line[bar + 1..].split(|&b| b == b'|') {
                 self.namespace(segment, out)?;
@@ -246,6 +270,19 @@ impl Vw {
             };
             if v != 0.0 {
                 out.push_feature(id, v);
+                if self.names {
+                    // VW's audit name: the default namespace (" ") is left out.
+                    let (ns, caret): (&[u8], &[u8]) = match ns_name {
+                        b" " => (b"", b""),
+                        _ => (ns_name, b"^"),
+                    };
+                    match value {
+                        Some(text) if number(text).is_none() => {
+                            out.push_name(&[ns, caret, name, b"^", text])
+                        }
+                        _ => out.push_name(&[ns, caret, name]),
+                    }
+                }
             }
         }
         Ok(())

@@ -734,6 +734,12 @@ fn unknown_fields_are_ignored_by_default_and_refused_by_deny_unknown_fields() {
     let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
     let rows = reader.next_rows::<Lenient>().unwrap().unwrap();
     assert_eq!((rows[0].opt, rows[1].opt), (Some(1), None));
+    let known = text.lines().next().unwrap();
+    let mut reader = JsonLines::new(known.as_bytes(), "e.jsonl");
+    assert_eq!(
+        reader.next_rows::<Strict>().unwrap().unwrap()[0].opt,
+        Some(1)
+    );
     let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
     let e = reader.next_rows::<Strict>().unwrap_err();
     assert_eq!(e.line(), 2);

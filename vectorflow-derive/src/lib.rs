@@ -34,6 +34,7 @@ mod network;
 ///     #[tokens] remarks: &'a str,               // one id per whitespace-separated word
 ///     #[sparse] extra: Vec<(u32, f32)>,         // pre-indexed pairs, passed through
 ///     #[dense(root = "ctx")] ctx: [f32; 3],     // DenseGroup<group_id("ctx"), 3>
+///     #[aux] taxi_minutes: f32,                 // FlightAux { taxi_minutes }, for a streamed loss
 ///     #[skip] note: String,                     // unmarked fields are ignored too
 /// }
 /// ```
@@ -44,11 +45,12 @@ mod network;
 /// |---|---|---|
 /// | `#[label]` | bool, integers (class index), floats | `Labeled` (at most one) |
 /// | `#[weight]` | floats, integers | `Features::weight` (at most one; default 1) |
-/// | `#[hash]` | `&str`, `String`, integers, bool, char, `#[derive(Category)]` enums, `Option` of these | one id `Category::category(&f, namespace_seed(ns))`, value 1 |
+/// | `#[hash]` | `&str`, `Cow<str>`, `String`, integers, bool, char, `#[derive(Category)]` enums, `Option` of these | one id `Category::category(&f, namespace_seed(ns))`, value 1 |
 /// | `#[value]` | floats, integers, bool, `Option` of these | id `slot_id(ns)`, value = the field (must be finite) |
 /// | `#[tokens]` | text (split on whitespace), `Vec`/slices of categories | one id per token, value 1 (`#[tokens(mean)]`: 1/len, fastText's average bag) |
 /// | `#[sparse]` | `[SparseF]`, `[(u32, f32)]`, `Vec`s of these, `Option` | the pairs unchanged (values must be finite) |
 /// | `#[dense]` | `[f32; N]`, `&[f32; N]`, `Option<[f32; N]>` (None = zeros) | the group's dense values, fields in order |
+/// | `#[aux]` | numbers, bool, arrays of these (`Copy`, no generics) | a field of the struct `{Row}Aux` that a loss trained from a stream reads as `StreamRow::aux` |
 /// | `#[skip]`, none | anything | nothing |
 ///
 /// `#[hash]`, `#[value]` and `#[tokens]` take `namespace = "name"` (default: the field's
@@ -84,7 +86,7 @@ mod network;
 /// the field's type.
 #[proc_macro_derive(
     Features,
-    attributes(label, weight, hash, value, tokens, sparse, dense, features, skip)
+    attributes(label, weight, hash, value, tokens, sparse, dense, aux, features, skip)
 )]
 pub fn derive_features(input: TokenStream) -> TokenStream {
     features::expand(input.into()).into()

@@ -9,6 +9,10 @@
 //! group has the empty name). Groups are told apart at the type level by
 //! [`group_id`], a hash of the name computed at compile time.
 
+pub mod aux;
+
+pub use aux::{AuxFields, AuxValue};
+
 use crate::hash::{hash_i128, murmur3_32};
 use std::borrow::Cow;
 use std::fmt;

@@ -71,6 +71,20 @@ pub fn check(input: &Input, errors: &mut Errors) {
                     );
                 }
             }
+            Kind::Aux => {
+                let params: Vec<&syn::Ident> =
+                    input.generics.type_params().map(|p| &p.ident).collect();
+                if super::expand::mentions(quote::ToTokens::to_token_stream(field.ty), &params) {
+                    errors.spanned(
+                        field.ty,
+                        format!(
+                            "the #[aux] field `{}` has a type that uses the row's type parameters; \
+                             the struct of #[aux] values has no parameters, so give it a concrete type such as `f32`",
+                            field.name
+                        ),
+                    );
+                }
+            }
             Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Skip => {}
         }
     }

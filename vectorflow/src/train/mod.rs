@@ -73,7 +73,7 @@ pub use report::{PassReport, TrainError, TrainReport};
 pub use state::TrainState;
 pub use stream::{Stream, StreamError};
 
-use crate::features::Features;
+use crate::features::{AuxFields, AuxValue, Features};
 use crate::layers::{InputFeed, InputLayer};
 use crate::loss::Loss;
 use crate::network::{Net, Stack};
@@ -403,8 +403,10 @@ impl<O: Optimizer> Trainer<O> {
     /// stream (or reads the [`Trainer::cache`]). Shuffling shuffles within each chunk.
     /// Row numbers in errors count from where the first pass started.
     ///
-    /// The loss sees each row as a [`StreamRow`] (its label and weight).
-    pub fn fit_stream<I, S, St, L>(
+    /// The loss sees each row as a [`StreamRow`]: its label, its weight and its
+    /// `#[aux]` fields ([`crate::features::aux`]), the only parts of a row kept once its
+    /// features are hashed.
+    pub fn fit_stream<I, S, St, L, A>(
         &self,
         net: &mut Net<I, S>,
         stream: &mut St,
@@ -414,7 +416,9 @@ impl<O: Optimizer> Trainer<O> {
         I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
         S: Stack<In = I::Out>,
         St: Stream,
-        L: Loss<StreamRow, S::Out>,
+        for<'a> St::Row<'a>: AuxFields<Aux = A>,
+        A: AuxValue,
+        L: Loss<StreamRow<A>, S::Out>,
     {
         self.check()?;
         let chunk_rows = self.chunk_rows.unwrap_or(STREAM_CHUNK);
@@ -425,6 +429,7 @@ impl<O: Optimizer> Trainer<O> {
                     inputs: cache::inputs::<I>(),
                     chunk_rows,
                     source: stream.source(),
+                    aux: cache::aux_key::<A>(),
                 };
                 // A cache of an unknown source may hold other rows: it is rebuilt.
                 let ready =
@@ -440,6 +445,7 @@ impl<O: Optimizer> Trainer<O> {
             seed: self.seed,
             started: false,
             cache,
+            aux: std::marker::PhantomData,
         };
         self.fit_feed(net, &mut feed, &loss)
     }

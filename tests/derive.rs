@@ -757,3 +757,57 @@ fn cow_text_borrows_without_escapes_decodes_them_and_hashes_as_str() {
     }
     assert_eq!(visit_default(&rows[1])[0], (h("café", "city"), 1.0));
 }
+
+/// A survival row: the duration, censoring and a per-row array ride beside the hashed
+/// features as `#[aux]`.
+#[derive(vectorflow::Features)]
+struct Promo<'a> {
+    #[weight]
+    w: f32,
+    #[hash]
+    country: &'a str,
+    #[aux]
+    duration: f32,
+    #[aux]
+    observed: bool,
+    #[aux]
+    r#type: u8,
+    #[aux]
+    spend: [f64; 2],
+}
+
+#[test]
+fn aux_fields_become_a_copy_struct_that_round_trips_through_bytes() {
+    use vectorflow::features::{AuxFields, AuxValue};
+    let row = Promo {
+        w: 2.0,
+        country: "FR",
+        duration: 0.75,
+        observed: true,
+        r#type: 3,
+        spend: [1.5, -2.0],
+    };
+    let aux: PromoAux = row.aux();
+    let copy = aux;
+    assert_eq!(
+        copy,
+        PromoAux {
+            duration: 0.75,
+            observed: true,
+            r#type: 3,
+            spend: [1.5, -2.0]
+        }
+    );
+    assert_eq!(PromoAux::BYTES, 4 + 1 + 1 + 16);
+    assert_eq!(
+        PromoAux::layout(),
+        "PromoAux { duration: f32, observed: bool, type: u8, spend: [f64; 2] }"
+    );
+    let mut bytes = Vec::new();
+    aux.put(&mut bytes);
+    assert_eq!(bytes.len(), PromoAux::BYTES);
+    assert_eq!(PromoAux::get(&bytes), aux);
+    // Aux fields are not features, and a row without them carries `()`.
+    assert_eq!(visit_default(&row), vec![(h("FR", "country"), 1.0)]);
+    let () = Raw { r#type: 1 }.aux();
+}

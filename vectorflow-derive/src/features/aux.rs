@@ -3,20 +3,21 @@
 //! has no `#[aux]` field.
 
 use super::ast::{Field, Input, Kind};
+use super::check::borrows;
 use super::expand::mentions;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 use syn::LitStr;
 
 /// The fields marked `#[aux]` (first of their kinds), in declaration order; those whose
-/// type uses the row's type parameters are left out (the check reports them).
+/// type borrows or uses the row's type parameters are left out (the check reports them).
 fn aux_fields<'i, 'a>(input: &'i Input<'a>) -> Vec<&'i Field<'a>> {
     let params: Vec<&syn::Ident> = input.generics.type_params().map(|p| &p.ident).collect();
     input
         .fields
         .iter()
         .filter(|f| f.role().is_some_and(|r| r.kind == Kind::Aux))
-        .filter(|f| !mentions(f.ty.to_token_stream(), &params))
+        .filter(|f| !mentions(f.ty.to_token_stream(), &params) && !borrows(f.ty))
         .collect()
 }
 
@@ -79,7 +80,13 @@ pub fn expand(input: &Input) -> TokenStream {
             fn get(__vf_bytes: &[u8]) -> Self {
                 let mut __vf_at = 0usize;
                 #aux {
-                    #( #names: ::vectorflow::features::aux::take::<#tys>(__vf_bytes, &mut __vf_at), )*
+                    #(
+                        #names: {
+                            let __vf_rest = __vf_bytes.get(__vf_at..).unwrap_or(&[]);
+                            __vf_at += <#tys as ::vectorflow::features::AuxValue>::BYTES;
+                            <#tys as ::vectorflow::features::AuxValue>::get(__vf_rest)
+                        },
+                    )*
                 }
             }
         }
@@ -89,7 +96,9 @@ pub fn expand(input: &Input) -> TokenStream {
             type Aux = #aux;
             #[inline]
             fn aux(&self) -> #aux {
-                #aux { #( #names: self.#names ),* }
+                // `clone` rather than a copy: a field that is not `Copy` is reported
+                // once, at its type, not again here.
+                #aux { #( #names: ::core::clone::Clone::clone(&self.#names) ),* }
             }
         }
     }

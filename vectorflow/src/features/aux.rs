@@ -86,11 +86,9 @@ fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
     a
 }
 
-/// Reads the `T` at `*at` in `bytes` and moves `at` past it: the derive's decoder of an
-/// aux struct, one field after another.
-#[doc(hidden)]
+/// Reads the `T` at `*at` in `bytes` and moves `at` past it.
 #[inline]
-pub fn take<T: AuxValue>(bytes: &[u8], at: &mut usize) -> T {
+fn take<T: AuxValue>(bytes: &[u8], at: &mut usize) -> T {
     let v = T::get(bytes.get(*at..).unwrap_or(&[]));
     *at += T::BYTES;
     v

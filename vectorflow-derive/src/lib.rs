@@ -53,6 +53,16 @@ mod network;
 /// | `#[aux]` | numbers, bool, arrays of these (`Copy`, no generics) | a field of the struct `{Row}Aux` that a loss trained from a stream reads as `StreamRow::aux` |
 /// | `#[skip]`, none | anything | nothing |
 ///
+/// Text that may hold escapes (JSON's `"caf\u00e9"`, `"a\"b"`) is a `Cow<'a, str>` marked
+/// `#[serde(borrow)]`: it borrows text without escapes and decodes the rest into its own
+/// string, and `#[hash]` and `#[tokens]` give it the ids of the same text in a `&str`.
+///
+/// `#[aux]` fields are gathered into a `Copy` struct named after the row (`FlightAux`
+/// for `Flight`, with the row's visibility; `()` when there are none), which
+/// `vectorflow::features::AuxFields` hands out: training from a stream keeps it beside
+/// each hashed row (and in the binary cache), and a closure loss reads it as
+/// `StreamRow::aux`, as in `|out: &[f32; 1], r: &StreamRow<FlightAux>, grad: &mut [f32; 1]|`.
+///
 /// `#[hash]`, `#[value]` and `#[tokens]` take `namespace = "name"` (default: the field's
 /// name; fields sharing a namespace share ids). All feature kinds take `root = "name"`,
 /// which puts the field in the feature group `name` (default: the group `""`); a network

@@ -8,6 +8,9 @@
 //! A feature group is a named input of a network (`root = "name"` on a field; the default
 //! group has the empty name). Groups are told apart at the type level by
 //! [`group_id`], a hash of the name computed at compile time.
+//!
+//! A row's `#[aux]` fields are not features: they ride beside the hashed row to a loss
+//! trained from a stream ([`aux`]).
 
 pub mod aux;
 

@@ -27,9 +27,9 @@
 //! not, the next 15 are written raw without trying).
 //!
 //! A cache whose metadata differs from what this training expects (another net input,
-//! chunk size, hashing scheme, source, `#[aux]` layout or format version) is rebuilt, never misread; a
-//! damaged one is an error that names the file and the block. Every length is checked
-//! before anything is allocated by it.
+//! chunk size, hashing scheme, source, `#[aux]` layout or format version) is rebuilt,
+//! never misread; a damaged one is an error that names the file and the block. Every
+//! length is checked before anything is allocated by it.
 
 use super::chunk::{Hashed, StreamRow};
 use super::TrainError;

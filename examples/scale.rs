@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use synth::{Generator, Row, Spec, SplitMix64};
-use vectorflow::features::{group_id, FeatureError, SparseGroup};
+use vectorflow::features::{group_id, AuxFields, FeatureError, SparseGroup};
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
@@ -37,6 +37,12 @@ const DIM: usize = 1 << 20;
 struct Synthetic<'a>(&'a Row);
 
 impl Features for Synthetic<'_> {}
+
+/// A generated row carries nothing but its label to the loss.
+impl AuxFields for Synthetic<'_> {
+    type Aux = ();
+    fn aux(&self) {}
+}
 
 impl Labeled for Synthetic<'_> {
     const LABEL_FIELD: &'static str = "label";
@@ -191,7 +197,7 @@ where
         .passes(args.passes)
         .threads(args.threads)
         .cache(&cache)
-        .fit_stream::<I, S, Generated<'g>, _>(&mut net, &mut train, Logistic)
+        .fit_stream::<I, S, Generated<'g>, _, _>(&mut net, &mut train, Logistic)
         .map_err(|e| e.to_string())?;
     let wall = start.elapsed().as_secs_f64();
     let cache_mb = std::fs::metadata(&cache).map_or(0.0, |m| m.len() as f64 / 1e6);

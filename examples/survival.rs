@@ -2,7 +2,7 @@
 //! example, on synthetic data with a known hazard.
 //!
 //! ```text
-//! cargo run --release --example survival
+//! cargo run --release --example survival [-- --rows N] [--dir D]
 //! ```
 //!
 //! Each row is a customer with a few categorical attributes (country, device, plan,
@@ -15,14 +15,26 @@
 //! Three models, as in the blog (rates and passes tuned by hand on this data):
 //! - (a) a linear model on a tiny feature set (country and device, 513 parameters);
 //! - (b) a linear model on ~1M hashed parameters (every field and a few crosses);
-//! - (c) a shallow net with ~10M parameters, trained on twice the data.
+//! - (c) a shallow net with ~10M parameters, trained on twice the data (or `--rows N`),
+//!   streamed from a CSV file the example writes first (in `--dir D`, by default the
+//!   temporary directory; removed at the end): the first pass reads the file and writes
+//!   the binary cache, the second reads the cache. The loss reads each row's duration,
+//!   which the file's rows carry as an `#[aux]` field, since a streamed row is hashed
+//!   as it is read; memory stays bounded by the chunk size, whatever `N`.
 //!
-//! Each is scored by the weighted mean log-likelihood per row on held-out rows, next to
-//! the log-likelihood of the true hazard (the best any model can do).
+//! Models (a) and (b) train on the first 200,000 rows held in memory. Each model is
+//! scored by the weighted mean log-likelihood per row on held-out rows, next to the
+//! log-likelihood of the true hazard (the best any model can do).
 
+#[path = "common/rss.rs"]
+mod rss;
+
+use std::path::PathBuf;
 use std::time::Instant;
+use vectorflow::io::SerdeStream;
 use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
+use vectorflow::train::StreamRow;
 
 const COUNTRIES: usize = 50;
 const DEVICES: usize = 10;
@@ -36,9 +48,10 @@ const TRAIN_SMALL: usize = 200_000;
 const TRAIN_LARGE: usize = 2 * TRAIN_SMALL;
 const TEST: usize = 100_000;
 
-/// One customer: every attribute hashed, plus crosses for the pairwise interactions.
+/// One customer: every attribute hashed, plus crosses for the pairwise interactions; a
+/// line of the training file (the true log-hazard is not written).
 #[allow(clippy::duplicated_attributes)]
-#[derive(Features, Clone)]
+#[derive(Features, Clone, serde::Serialize, serde::Deserialize)]
 #[features(
     cross(country, device),
     cross(device, plan),
@@ -59,13 +72,15 @@ struct Customer {
     #[hash]
     segment: u32,
     /// 1 if the event was seen before the horizon, 0 if censored.
-    #[skip]
+    #[label]
     observed: f32,
-    /// The time to the event, or the horizon if censored.
-    #[skip]
+    /// The time to the event, or the horizon if censored: kept beside each streamed row
+    /// (`CustomerAux`) for the loss.
+    #[aux]
     duration: f32,
     /// The true log-hazard (never shown to the models).
     #[skip]
+    #[serde(skip)]
     log_hazard: f32,
 }
 
@@ -99,6 +114,14 @@ impl Survival for Customer {
 impl Survival for Tiny {
     fn outcome(&self) -> (f32, f32, f32) {
         (self.w, self.observed, self.duration)
+    }
+}
+
+/// A customer streamed from the file: hashed as it was read, its weight, label
+/// (`observed`) and `#[aux]` duration are what the loss sees.
+impl Survival for StreamRow<CustomerAux> {
+    fn outcome(&self) -> (f32, f32, f32) {
+        (self.weight, self.label, self.aux.duration)
     }
 }
 
@@ -214,26 +237,127 @@ struct Scored {
     log_rates: Vec<f32>,
 }
 
+/// The command line: how many rows (c) streams, and where its file and cache go.
+struct Args {
+    rows: usize,
+    dir: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        rows: TRAIN_LARGE,
+        dir: std::env::temp_dir(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--rows" => {
+                args.rows = value
+                    .parse()
+                    .ok()
+                    .filter(|&n| n >= TRAIN_SMALL)
+                    .ok_or(format!(
+                        "--rows takes a number of rows of at least {TRAIN_SMALL}, not `{value}`"
+                    ))?
+            }
+            "--dir" => args.dir = PathBuf::from(value),
+            _ => {
+                return Err(format!(
+                    "unknown option {flag}; expected --rows N or --dir D"
+                ))
+            }
+        }
+    }
+    Ok(args)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args().map_err(|e| format!("{e}\nusage: survival [--rows N] [--dir D]"))?;
     let total = Instant::now();
     let mut rng = Rng::new(2017);
     let world = World::new(&mut rng);
-    let train: Vec<Customer> = (0..TRAIN_LARGE).map(|_| world.customer(&mut rng)).collect();
+
+    // The training rows go to a file as they are drawn; the first TRAIN_SMALL stay in
+    // memory for (a) and (b), and the best constant hazard is summed on the way.
+    let file = args
+        .dir
+        .join(format!("vectorflow-survival-{}.csv", std::process::id()));
+    let cache = file.with_extension("vfcache");
+    let mut writer = csv::Writer::from_path(&file)?;
+    let mut train = Vec::with_capacity(TRAIN_SMALL);
+    let (mut observed, mut events, mut exposure) = (0usize, 0.0f64, 0.0f64);
+    for _ in 0..args.rows {
+        let c = world.customer(&mut rng);
+        writer.serialize(&c)?;
+        observed += (c.observed > 0.0) as usize;
+        events += (c.w * c.observed) as f64;
+        exposure += (c.w * c.duration) as f64;
+        if train.len() < TRAIN_SMALL {
+            train.push(c);
+        }
+    }
+    writer.flush()?;
+    drop(writer);
     let test: Vec<Customer> = (0..TEST).map(|_| world.customer(&mut rng)).collect();
-    let observed = train.iter().filter(|r| r.observed > 0.0).count();
+    let file_mb = std::fs::metadata(&file)?.len() as f64 / 1e6;
     println!(
-        "synthetic survival data: {} training rows, {} test rows, {:.0}% events observed before the horizon",
-        TRAIN_LARGE,
+        "synthetic survival data: {} training rows ({file_mb:.0} MB of CSV in {}), {} test rows, {:.0}% events observed before the horizon",
+        args.rows,
+        file.display(),
         TEST,
-        100.0 * observed as f64 / TRAIN_LARGE as f64
+        100.0 * observed as f64 / args.rows as f64
     );
 
     let mut scored = Vec::new();
 
+    // (c) A shallow net with ~10M parameters on all the rows, streamed from the file:
+    // pass 1 parses the CSV and writes the cache, pass 2 reads the cache.
+    let streamed = {
+        type Model = network![Sparse<{ 1 << 19 }> => Linear<20> => ReLU => Linear<1>];
+        let mut net = Model::new(Init::uniform(0.05).seed(7));
+        let mut rows = SerdeStream::<Customer>::csv(&file)?;
+        let t = Instant::now();
+        let report = Trainer::new(AdaGrad::new(0.02))
+            .passes(2)
+            .seed(1)
+            .cache(&cache)
+            .progress(Progress::Silent)
+            .fit_stream(&mut net, &mut rows, survival::<StreamRow<CustomerAux>>());
+        let seconds = t.elapsed().as_secs_f64();
+        let cache_mb = std::fs::metadata(&cache).map_or(0.0, |m| m.len() as f64 / 1e6);
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(&cache);
+        let report = report?;
+        let log_rates = test
+            .iter()
+            .map(|r| net.predict(r).map(|[o]| o))
+            .collect::<Result<Vec<_>, _>>()?;
+        scored.push(Scored {
+            name: "(c) net 20 ReLU, streamed",
+            params: Model::PARAMS,
+            rows: args.rows,
+            seconds,
+            ll: log_likelihood(&test, log_rates.iter().copied()),
+            log_rates,
+        });
+        let passes: Vec<String> = report
+            .passes
+            .iter()
+            .map(|p| format!("{:.2} s", p.seconds))
+            .collect();
+        (
+            passes.join(" (CSV, writing the cache), then ") + " (cache)",
+            cache_mb,
+        )
+    };
+    // Peak memory so far: the streamed fit, plus the rows (a) and (b) hold and the test rows.
+    let streamed_rss = rss::max_rss_mb();
+
     // (a) A linear model on a tiny feature set.
     {
         type Model = network![Sparse<512> => Linear<1>];
-        let rows: Vec<Tiny> = train[..TRAIN_SMALL].iter().map(tiny).collect();
+        let rows: Vec<Tiny> = train.iter().map(tiny).collect();
         let mut net = Model::new(Init::zeros());
         let t = Instant::now();
         Trainer::new(AdaGrad::new(0.1))
@@ -246,49 +370,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(|r| net.predict(&tiny(r)).map(|[o]| o))
             .collect::<Result<Vec<_>, _>>()?;
-        scored.push(Scored {
-            name: "(a) linear, tiny features",
-            params: Model::PARAMS,
-            rows: TRAIN_SMALL,
-            seconds,
-            ll: log_likelihood(&test, log_rates.iter().copied()),
-            log_rates,
-        });
+        scored.insert(
+            0,
+            Scored {
+                name: "(a) linear, tiny features",
+                params: Model::PARAMS,
+                rows: TRAIN_SMALL,
+                seconds,
+                ll: log_likelihood(&test, log_rates.iter().copied()),
+                log_rates,
+            },
+        );
     }
 
     // (b) A linear model on ~1M hashed parameters: every field and the crosses.
     {
         type Model = network![Sparse<{ 1 << 20 }> => Linear<1>];
-        let rows = &train[..TRAIN_SMALL];
         let mut net = Model::new(Init::zeros());
         let t = Instant::now();
         Trainer::new(AdaGrad::new(0.1))
             .passes(3)
-            .seed(1)
-            .progress(Progress::Silent)
-            .fit(&mut net, rows, survival::<Customer>())?;
-        let seconds = t.elapsed().as_secs_f64();
-        let log_rates = test
-            .iter()
-            .map(|r| net.predict(r).map(|[o]| o))
-            .collect::<Result<Vec<_>, _>>()?;
-        scored.push(Scored {
-            name: "(b) linear, 1M hashed",
-            params: Model::PARAMS,
-            rows: TRAIN_SMALL,
-            seconds,
-            ll: log_likelihood(&test, log_rates.iter().copied()),
-            log_rates,
-        });
-    }
-
-    // (c) A shallow net with ~10M parameters, on twice the data.
-    {
-        type Model = network![Sparse<{ 1 << 19 }> => Linear<20> => ReLU => Linear<1>];
-        let mut net = Model::new(Init::uniform(0.05).seed(7));
-        let t = Instant::now();
-        Trainer::new(AdaGrad::new(0.02))
-            .passes(2)
             .seed(1)
             .progress(Progress::Silent)
             .fit(&mut net, &train, survival::<Customer>())?;
@@ -297,24 +398,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(|r| net.predict(r).map(|[o]| o))
             .collect::<Result<Vec<_>, _>>()?;
-        scored.push(Scored {
-            name: "(c) net 20 ReLU, 2x data",
-            params: Model::PARAMS,
-            rows: TRAIN_LARGE,
-            seconds,
-            ll: log_likelihood(&test, log_rates.iter().copied()),
-            log_rates,
-        });
+        scored.insert(
+            1,
+            Scored {
+                name: "(b) linear, 1M hashed",
+                params: Model::PARAMS,
+                rows: TRAIN_SMALL,
+                seconds,
+                ll: log_likelihood(&test, log_rates.iter().copied()),
+                log_rates,
+            },
+        );
     }
 
     let oracle = log_likelihood(&test, test.iter().map(|r| r.log_hazard));
-    let mean_rate = {
-        // The best constant hazard: events / exposure (weighted).
-        let (e, x) = train.iter().fold((0.0f64, 0.0f64), |(e, x), r| {
-            (e + (r.w * r.observed) as f64, x + (r.w * r.duration) as f64)
-        });
-        (e / x).ln() as f32
-    };
+    // The best constant hazard: events / exposure (weighted).
+    let mean_rate = (events / exposure).ln() as f32;
     let constant = log_likelihood(&test, std::iter::repeat(mean_rate));
 
     println!();
@@ -324,7 +423,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "{:<28} {:>12} {:>10} {:>9} {:>16.5}",
-        "constant hazard", 1, TRAIN_LARGE, "-", constant
+        "constant hazard", 1, args.rows, "-", constant
     );
     for s in &scored {
         println!(
@@ -335,6 +434,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{:<28} {:>12} {:>10} {:>9} {:>16.5}",
         "true hazard (oracle)", "-", "-", "-", oracle
+    );
+    let (passes, cache_mb) = streamed;
+    println!();
+    println!(
+        "(c) streamed {} rows: {passes}; cache {cache_mb:.0} MB; peak RSS {streamed_rss:.0} MB \
+         (with the {} in-memory rows of (a), (b) and the test)",
+        args.rows,
+        TRAIN_SMALL + TEST
     );
 
     println!();

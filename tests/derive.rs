@@ -1,5 +1,6 @@
 //! `#[derive(Features)]` and `#[derive(Category)]`: the exact ids and values they produce.
 
+use std::borrow::Cow;
 use vectorflow::features::{
     group_id, Category, DenseGroup, FeatureError, Features, Labeled, SparseF, SparseGroup,
 };
@@ -684,4 +685,129 @@ fn raw_field_names_drop_the_prefix() {
         visit_default(&Raw { r#type: 1 }),
         vec![(h("1", "type"), 1.0)]
     );
+}
+
+/// Text that may hold JSON escapes: borrowed when it has none, decoded when it has.
+#[derive(serde::Deserialize, vectorflow::Features)]
+#[features(cross(city, shop))]
+struct Escaped<'a> {
+    #[label]
+    bought: bool,
+    #[hash]
+    #[serde(borrow)]
+    city: Cow<'a, str>,
+    #[hash]
+    #[serde(borrow)]
+    shop: Option<Cow<'a, str>>,
+    #[tokens]
+    #[serde(borrow)]
+    review: Cow<'a, str>,
+}
+
+/// The same row with `&str` fields, for the ids `Escaped` must equal.
+#[derive(vectorflow::Features)]
+#[features(cross(city, shop))]
+struct Plain<'a> {
+    #[label]
+    bought: bool,
+    #[hash]
+    city: &'a str,
+    #[hash]
+    shop: Option<&'a str>,
+    #[tokens]
+    review: &'a str,
+}
+
+#[test]
+fn cow_text_borrows_without_escapes_decodes_them_and_hashes_as_str() {
+    // What Python's `json.dumps` writes: non-ASCII as `\u00e9`, quotes as `\"`.
+    let text = concat!(
+        r#"{"bought": true, "city": "Lyon", "shop": "Bio", "review": "good value"}"#,
+        "\n",
+        r#"{"bought": false, "city": "caf\u00e9", "shop": "a\"b", "review": "tr\u00e8s \"bon\""}"#,
+        "\n",
+    );
+    let mut reader = vectorflow::io::JsonLines::new(text.as_bytes(), "e.jsonl");
+    let rows = reader.next_rows::<Escaped>().unwrap().unwrap();
+    assert!(matches!(rows[0].city, Cow::Borrowed(_)));
+    // serde borrows into a `Cow` field only, not into one inside an `Option`.
+    assert!(matches!(rows[0].shop, Some(Cow::Owned(_))));
+    assert!(matches!(rows[0].review, Cow::Borrowed(_)));
+    assert!(matches!(rows[1].city, Cow::Owned(_)));
+    assert_eq!(rows[1].city, "café");
+    assert_eq!(rows[1].shop.as_deref(), Some("a\"b"));
+    assert_eq!(rows[1].review, "très \"bon\"");
+    let plain = [
+        Plain {
+            bought: true,
+            city: "Lyon",
+            shop: Some("Bio"),
+            review: "good value",
+        },
+        Plain {
+            bought: false,
+            city: "café",
+            shop: Some("a\"b"),
+            review: "très \"bon\"",
+        },
+    ];
+    for (row, plain) in rows.iter().zip(&plain) {
+        assert_eq!(visit_default(row), visit_default(plain));
+        assert_eq!(row.label(), plain.label());
+    }
+    assert_eq!(visit_default(&rows[1])[0], (h("café", "city"), 1.0));
+}
+
+/// A survival row: the duration, censoring and a per-row array ride beside the hashed
+/// features as `#[aux]`.
+#[derive(vectorflow::Features)]
+struct Promo<'a> {
+    #[weight]
+    w: f32,
+    #[hash]
+    country: &'a str,
+    #[aux]
+    duration: f32,
+    #[aux]
+    observed: bool,
+    #[aux]
+    r#type: u8,
+    #[aux]
+    spend: [f64; 2],
+}
+
+#[test]
+fn aux_fields_become_a_copy_struct_that_round_trips_through_bytes() {
+    use vectorflow::features::{AuxFields, AuxValue};
+    let row = Promo {
+        w: 2.0,
+        country: "FR",
+        duration: 0.75,
+        observed: true,
+        r#type: 3,
+        spend: [1.5, -2.0],
+    };
+    let aux: PromoAux = row.aux();
+    let copy = aux;
+    assert_eq!(
+        copy,
+        PromoAux {
+            duration: 0.75,
+            observed: true,
+            r#type: 3,
+            spend: [1.5, -2.0]
+        }
+    );
+    assert_eq!(PromoAux::BYTES, 4 + 1 + 1 + 16);
+    assert_eq!(
+        PromoAux::layout(),
+        "PromoAux { duration: f32, observed: bool, type: u8, spend: [f64; 2] }"
+    );
+    let mut bytes = Vec::new();
+    aux.put(&mut bytes);
+    assert_eq!(bytes.len(), PromoAux::BYTES);
+    assert_eq!(PromoAux::get(&bytes), aux);
+    // Aux fields are not features, and a row without them carries `()`.
+    assert_eq!(visit_default(&row), vec![(h("FR", "country"), 1.0)]);
+    let () = Raw { r#type: 1 }.aux();
 }

@@ -696,3 +696,68 @@ fn read_ahead_gives_the_readers_chunks_and_errors() {
     assert!(ahead.read_into(&mut b).unwrap());
     drop(ahead);
 }
+
+#[test]
+fn a_str_field_refusing_an_escape_says_to_use_cow() {
+    let text = "{\"user\":\"ann\",\"note\":\"\",\"clicks\":3}\n{\"user\":\"caf\\u00e9\",\"note\":\"\",\"clicks\":1}\n";
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
+    let e = reader.next_rows::<Event>().unwrap_err();
+    assert_eq!((e.line(), e.field()), (2, Some("field `user`")));
+    assert!(
+        e.to_string().ends_with(
+            "expected a borrowed string (column 19); a `&str` field cannot hold text with escapes: make it a `Cow<'a, str>` marked #[serde(borrow)]"
+        ),
+        "{e}"
+    );
+}
+
+/// A row that refuses fields it does not have.
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Strict<'a> {
+    #[allow(dead_code)]
+    user: &'a str,
+    opt: Option<u32>,
+}
+
+/// The same row with serde's default: unknown fields are ignored.
+#[derive(serde::Deserialize, Debug)]
+struct Lenient<'a> {
+    #[allow(dead_code)]
+    user: &'a str,
+    opt: Option<u32>,
+}
+
+#[test]
+fn unknown_fields_are_ignored_by_default_and_refused_by_deny_unknown_fields() {
+    let text = "{\"user\":\"ann\",\"opt\":1}\n{\"user\":\"bob\",\"opts\":2}\n";
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
+    let rows = reader.next_rows::<Lenient>().unwrap().unwrap();
+    assert_eq!((rows[0].opt, rows[1].opt), (Some(1), None));
+    let known = text.lines().next().unwrap();
+    let mut reader = JsonLines::new(known.as_bytes(), "e.jsonl");
+    assert_eq!(
+        reader.next_rows::<Strict>().unwrap().unwrap()[0].opt,
+        Some(1)
+    );
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
+    let e = reader.next_rows::<Strict>().unwrap_err();
+    assert_eq!(e.line(), 2);
+    assert_eq!(
+        e.to_string(),
+        "e.jsonl:2: field `opts`: unknown field `opts`, expected `user` or `opt` (column 20)"
+    );
+
+    let text = "user,opts\nann,1\n";
+    let mut reader = CsvReader::new(text.as_bytes(), "f.csv").unwrap();
+    let rows = reader.next_rows::<Lenient>().unwrap().unwrap();
+    assert_eq!(rows[0].opt, None);
+    let mut reader = CsvReader::new(text.as_bytes(), "f.csv").unwrap();
+    let e = reader.next_rows::<Strict>().unwrap_err();
+    assert_eq!(e.line(), 2);
+    assert_eq!(e.field(), Some("column `opts`"));
+    assert_eq!(
+        e.to_string(),
+        "f.csv:2: column `opts`: unknown field `opts`, expected `user` or `opt`"
+    );
+}

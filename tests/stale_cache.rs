@@ -35,7 +35,8 @@ fn fit<St: Stream>(
     loss: impl Loss<vectorflow::train::StreamRow, [f32; 1]>,
 ) -> Result<Vec<f32>, vectorflow::train::TrainError>
 where
-    for<'a> St::Row<'a>: vectorflow::features::SparseGroup<{ vectorflow::features::group_id("") }>,
+    for<'a> St::Row<'a>: vectorflow::features::SparseGroup<{ vectorflow::features::group_id("") }>
+        + vectorflow::features::AuxFields<Aux = ()>,
 {
     let mut net = Lr::new(Init::zeros());
     let t = match cache {

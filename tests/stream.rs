@@ -606,3 +606,108 @@ fn blocks_moved_repeated_or_dropped_are_an_error() {
         }
     }
 }
+
+/// A customer seen at a shop: whether they came back (the label), after how long, and
+/// how many visits they made; the two last ride beside the hashed row as `#[aux]`.
+#[derive(Features, serde::Deserialize)]
+struct Visit<'a> {
+    #[label]
+    returned: bool,
+    #[weight]
+    w: f32,
+    #[hash]
+    shop: &'a str,
+    #[aux]
+    days: f32,
+    #[aux]
+    visits: u16,
+}
+
+/// The same rows without `#[aux]` fields.
+#[derive(Features, serde::Deserialize)]
+struct PlainVisit<'a> {
+    #[label]
+    returned: bool,
+    #[weight]
+    w: f32,
+    #[hash]
+    shop: &'a str,
+}
+
+/// The exponential-survival loss of `log_rate` for one row's outcome.
+fn survival_loss(
+    log_rate: f32,
+    w: f32,
+    seen: bool,
+    days: f32,
+    visits: u16,
+    g: &mut [f32; 1],
+) -> f32 {
+    // `visits` scales the exposure: a check that every aux field reaches the loss.
+    let exposure = days * visits as f32;
+    let seen = seen as u8 as f32;
+    g[0] = w * (log_rate.exp() * exposure - seen);
+    w * (log_rate.exp() * exposure - seen * log_rate)
+}
+
+#[test]
+fn a_streamed_closure_loss_reads_the_rows_aux_fields_through_the_cache() {
+    let mut rng = Rng::new(31);
+    let mut json = String::new();
+    for _ in 0..4000 {
+        let shop = rng.below(30);
+        let rate = 0.2 + (shop % 5) as f32 * 0.3;
+        let t = -rng.uniform_open().ln() as f32 / rate;
+        let (returned, days) = if t < 2.0 { (true, t) } else { (false, 2.0) };
+        let (w, visits) = (1 + rng.below(2), 1 + rng.below(3));
+        json += &format!(
+            "{{\"returned\":{returned},\"w\":{w},\"shop\":\"s{shop}\",\"days\":{days},\"visits\":{visits}}}\n"
+        );
+    }
+    let path = temp("visits.jsonl");
+    std::fs::write(&path, &json).unwrap();
+    let mut reader = vectorflow::io::JsonLines::open(&path).unwrap();
+    let rows = reader.next_rows::<Visit>().unwrap().unwrap();
+    assert_eq!(rows.len(), 4000);
+    let t = trainer().passes(3);
+
+    let mut in_memory = Lr::new(Init::zeros());
+    let on_rows = |out: &[f32; 1], r: &Visit, g: &mut [f32; 1]| {
+        survival_loss(out[0], r.w, r.returned, r.days, r.visits, g)
+    };
+    t.fit(&mut in_memory, &rows, on_rows).unwrap();
+
+    let on_stream = |out: &[f32; 1], r: &StreamRow<VisitAux>, g: &mut [f32; 1]| {
+        survival_loss(out[0], r.weight, r.label > 0.5, r.aux.days, r.aux.visits, g)
+    };
+    let stream = || vectorflow::io::SerdeStream::<Visit<'static>>::json_lines(&path).unwrap();
+    let mut streamed = Lr::new(Init::zeros());
+    t.fit_stream(&mut streamed, &mut stream(), on_stream)
+        .unwrap();
+    assert_eq!(streamed.params(), in_memory.params());
+
+    // A cache of the same file and net, built for rows without `#[aux]` fields, is
+    // rebuilt rather than misread; the rebuilt one serves a later fit whole.
+    let cache = temp("visits.vfcache");
+    let mut plain = vectorflow::io::SerdeStream::<PlainVisit<'static>>::json_lines(&path).unwrap();
+    trainer()
+        .cache(&cache)
+        .fit_stream(&mut Lr::new(Init::zeros()), &mut plain, Logistic)
+        .unwrap();
+    let mut built = None;
+    for _ in 0..2 {
+        let mut cached = Lr::new(Init::zeros());
+        t.clone()
+            .cache(&cache)
+            .fit_stream(&mut cached, &mut stream(), on_stream)
+            .unwrap();
+        assert_eq!(cached.params(), in_memory.params());
+        let modified = std::fs::metadata(&cache).unwrap().modified().unwrap();
+        assert_eq!(
+            *built.get_or_insert(modified),
+            modified,
+            "the cache was rebuilt twice"
+        );
+    }
+    let _ = std::fs::remove_file(&cache);
+}

@@ -383,7 +383,8 @@ where
             t = t.cache(&cache);
         }
         // Named: the stream type is not inferred under the generic net's bound.
-        let report = t.fit_stream::<I, S, SparseStream<LibSvm>, _>(&mut net, &mut rows, Logistic);
+        let report =
+            t.fit_stream::<I, S, SparseStream<LibSvm>, _, _>(&mut net, &mut rows, Logistic);
         let _ = std::fs::remove_file(&temp);
         let report = report.map_err(|e| fail(&e))?;
         for p in &report.passes {

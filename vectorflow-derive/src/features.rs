@@ -1,8 +1,10 @@
 //! `#[derive(Features)]`: parse ([`ast`]), validate ([`check`]), expand ([`expand`], and
-//! [`named`] for the audit visitor); [`root_cross`] resolves and expands `cross_roots`;
-//! [`spec`] fingerprints the row type for binary caches.
+//! [`named`] for the audit visitor, [`aux`] for the values a streamed loss reads);
+//! [`root_cross`] resolves and expands `cross_roots`; [`spec`] fingerprints the row type
+//! for binary caches.
 
 mod ast;
+mod aux;
 mod check;
 mod expand;
 mod named;
@@ -25,11 +27,16 @@ pub fn expand(input: TokenStream) -> TokenStream {
         (Some(parsed), None) => {
             let mut out = expand::expand(&parsed);
             out.extend(named::expand(&parsed));
+            out.extend(aux::expand(&parsed));
             out
         }
         (parsed, Some(e)) => {
             let mut out = e.to_compile_error();
             out.extend(expand::fallback(&input, parsed.as_ref()));
+            // The aux struct as written, so that a loss naming it adds no error.
+            if let Some(parsed) = &parsed {
+                out.extend(aux::expand(parsed));
+            }
             out
         }
         (None, None) => unreachable!("parse reports why it gave up"),

@@ -34,6 +34,7 @@ mod network;
 ///     #[tokens] remarks: &'a str,               // one id per whitespace-separated word
 ///     #[sparse] extra: Vec<(u32, f32)>,         // pre-indexed pairs, passed through
 ///     #[dense(root = "ctx")] ctx: [f32; 3],     // DenseGroup<group_id("ctx"), 3>
+///     #[aux] taxi_minutes: f32,                 // FlightAux { taxi_minutes }, for a streamed loss
 ///     #[skip] note: String,                     // unmarked fields are ignored too
 /// }
 /// ```
@@ -44,12 +45,23 @@ mod network;
 /// |---|---|---|
 /// | `#[label]` | bool, integers (class index), floats | `Labeled` (at most one) |
 /// | `#[weight]` | floats, integers | `Features::weight` (at most one; default 1) |
-/// | `#[hash]` | `&str`, `String`, integers, bool, char, `#[derive(Category)]` enums, `Option` of these | one id `Category::category(&f, namespace_seed(ns))`, value 1 |
+/// | `#[hash]` | `&str`, `Cow<str>`, `String`, integers, bool, char, `#[derive(Category)]` enums, `Option` of these | one id `Category::category(&f, namespace_seed(ns))`, value 1 |
 /// | `#[value]` | floats, integers, bool, `Option` of these | id `slot_id(ns)`, value = the field (must be finite) |
 /// | `#[tokens]` | text (split on whitespace), `Vec`/slices of categories | one id per token, value 1 (`#[tokens(mean)]`: 1/len, fastText's average bag) |
 /// | `#[sparse]` | `[SparseF]`, `[(u32, f32)]`, `Vec`s of these, `Option` | the pairs unchanged (values must be finite) |
 /// | `#[dense]` | `[f32; N]`, `&[f32; N]`, `Option<[f32; N]>` (None = zeros) | the group's dense values, fields in order |
+/// | `#[aux]` | numbers, bool, arrays of these (`Copy`, no generics) | a field of the struct `{Row}Aux` that a loss trained from a stream reads as `StreamRow::aux` |
 /// | `#[skip]`, none | anything | nothing |
+///
+/// Text that may hold escapes (JSON's `"caf\u00e9"`, `"a\"b"`) is a `Cow<'a, str>` marked
+/// `#[serde(borrow)]`: it borrows text without escapes and decodes the rest into its own
+/// string, and `#[hash]` and `#[tokens]` give it the ids of the same text in a `&str`.
+///
+/// `#[aux]` fields are gathered into a `Copy` struct named after the row (`FlightAux`
+/// for `Flight`, with the row's visibility; `()` when there are none), which
+/// `vectorflow::features::AuxFields` hands out: training from a stream keeps it beside
+/// each hashed row (and in the binary cache), and a closure loss reads it as
+/// `StreamRow::aux`, as in `|out: &[f32; 1], r: &StreamRow<FlightAux>, grad: &mut [f32; 1]|`.
 ///
 /// `#[hash]`, `#[value]` and `#[tokens]` take `namespace = "name"` (default: the field's
 /// name; fields sharing a namespace share ids). All feature kinds take `root = "name"`,
@@ -84,7 +96,7 @@ mod network;
 /// the field's type.
 #[proc_macro_derive(
     Features,
-    attributes(label, weight, hash, value, tokens, sparse, dense, features, skip)
+    attributes(label, weight, hash, value, tokens, sparse, dense, aux, features, skip)
 )]
 pub fn derive_features(input: TokenStream) -> TokenStream {
     features::expand(input.into()).into()

@@ -8,8 +8,16 @@
 //! A feature group is a named input of a network (`root = "name"` on a field; the default
 //! group has the empty name). Groups are told apart at the type level by
 //! [`group_id`], a hash of the name computed at compile time.
+//!
+//! A row's `#[aux]` fields are not features: they ride beside the hashed row to a loss
+//! trained from a stream ([`aux`]).
+
+pub mod aux;
+
+pub use aux::{AuxFields, AuxValue};
 
 use crate::hash::{hash_i128, murmur3_32};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A pre-indexed sparse feature: an id in the hashed feature space and its value.
@@ -345,6 +353,19 @@ impl Category for String {
         f.write_str(self)
     }
 }
+/// Text that is borrowed when it can be and owned when it must (a JSON string with
+/// escapes such as `"caf\u00e9"` has to be decoded into a new buffer): hashed as the
+/// same text in a `&str` field. With serde, mark the field `#[serde(borrow)]`, or serde
+/// copies every value.
+impl Category for Cow<'_, str> {
+    #[inline]
+    fn category(&self, seed: u32) -> Option<u32> {
+        (**self).category(seed)
+    }
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
 impl Category for bool {
     #[inline]
     fn category(&self, seed: u32) -> Option<u32> {
@@ -522,6 +543,20 @@ impl Tokens for String {
     }
     fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
         self.as_str().named_tokens(seed, f)
+    }
+}
+/// As [`Category`] for `Cow<str>`: tokenized as the same text in a `&str` field.
+impl Tokens for Cow<'_, str> {
+    #[inline]
+    fn tokens<F: FnMut(u32)>(&self, seed: u32, f: F) {
+        (**self).tokens(seed, f)
+    }
+    #[inline]
+    fn count(&self) -> usize {
+        (**self).count()
+    }
+    fn named_tokens<F: FnMut(u32, &dyn fmt::Display)>(&self, seed: u32, f: F) {
+        (**self).named_tokens(seed, f)
     }
 }
 impl<T: Category> Tokens for [T] {

@@ -6,7 +6,10 @@
 //! one, does not implement the trait for the net's output, so `fit` does not compile.
 //!
 //! Built-in losses multiply both the loss and its gradient by the row's `#[weight]`.
-//! A closure sees the row and weighs it as it likes.
+//! A closure sees the row and weighs it as it likes. Trained from a stream, whose rows
+//! are hashed as they are read, the row a loss sees is a
+//! [`StreamRow<A>`](crate::train::StreamRow): the label, the weight and `A`, the struct
+//! of the row's `#[aux]` fields ([`crate::features::aux`]).
 //!
 //! Training checks every row's label with [`Loss::check_row`] (`Logistic` and `Hinge`
 //! take 0/1 or ±1, `Multinomial<K>` a class index below K, ...) and stops, naming the

@@ -6,7 +6,7 @@
 
 use syn::ext::IdentExt;
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, LitStr, Token, Type};
+use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, LitStr, Token, Type, Visibility};
 
 /// Accumulates errors, combined into one `syn::Error`.
 #[derive(Default)]
@@ -32,6 +32,7 @@ impl Errors {
 /// A row struct.
 pub struct Input<'a> {
     pub ident: &'a Ident,
+    pub vis: &'a Visibility,
     pub generics: &'a Generics,
     pub fields: Vec<Field<'a>>,
     pub crosses: Vec<Cross>,
@@ -41,6 +42,7 @@ pub struct Input<'a> {
 /// One named field and the feature kinds written on it (the check allows at most one).
 pub struct Field<'a> {
     pub ident: &'a Ident,
+    pub vis: &'a Visibility,
     /// The field's name without `r#`, used as the default namespace and in errors.
     pub name: String,
     pub ty: &'a Type,
@@ -63,11 +65,12 @@ pub enum Kind {
     Tokens,
     Sparse,
     Dense,
+    Aux,
     Skip,
 }
 
 impl Kind {
-    pub const ALL: [(&'static str, Kind); 8] = [
+    pub const ALL: [(&'static str, Kind); 9] = [
         ("label", Kind::Label),
         ("weight", Kind::Weight),
         ("hash", Kind::Hash),
@@ -75,6 +78,7 @@ impl Kind {
         ("tokens", Kind::Tokens),
         ("sparse", Kind::Sparse),
         ("dense", Kind::Dense),
+        ("aux", Kind::Aux),
         ("skip", Kind::Skip),
     ];
 
@@ -213,6 +217,7 @@ pub fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a
             let ident = f.ident.as_ref().expect("named field");
             Field {
                 ident,
+                vis: &f.vis,
                 name: ident.unraw().to_string(),
                 ty: &f.ty,
                 roles: f
@@ -226,6 +231,7 @@ pub fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a
 
     Some(Input {
         ident: &input.ident,
+        vis: &input.vis,
         generics: &input.generics,
         fields,
         crosses,

@@ -71,6 +71,29 @@ pub fn check(input: &Input, errors: &mut Errors) {
                     );
                 }
             }
+            Kind::Aux => {
+                let params: Vec<&syn::Ident> =
+                    input.generics.type_params().map(|p| &p.ident).collect();
+                if borrows(field.ty) {
+                    errors.spanned(
+                        field.ty,
+                        format!(
+                            "the #[aux] field `{}` borrows, but #[aux] values are kept after the row's buffer is gone; \
+                             use a number or a bool (hash text with #[hash])",
+                            field.name
+                        ),
+                    );
+                } else if super::expand::mentions(quote::ToTokens::to_token_stream(field.ty), &params) {
+                    errors.spanned(
+                        field.ty,
+                        format!(
+                            "the #[aux] field `{}` has a type that uses the row's type parameters; \
+                             the struct of #[aux] values has no parameters, so give it a concrete type such as `f32`",
+                            field.name
+                        ),
+                    );
+                }
+            }
             Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Skip => {}
         }
     }
@@ -258,4 +281,16 @@ pub fn dense_width(ty: &Type) -> Option<&Expr> {
         Type::Array(a) => Some(&a.len),
         _ => None,
     }
+}
+
+/// Whether a type holds a reference or names a lifetime.
+pub fn borrows(ty: &Type) -> bool {
+    fn any(tokens: proc_macro2::TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Punct(p) => matches!(p.as_char(), '&' | '\''),
+            proc_macro2::TokenTree::Group(g) => any(g.stream()),
+            _ => false,
+        })
+    }
+    any(quote::ToTokens::to_token_stream(ty))
 }

@@ -375,6 +375,7 @@ pub(super) fn kind_trait(f: &Field) -> Option<TokenStream> {
             let w = dense_width(f.ty)?;
             quote!(::vectorflow::features::DenseValues<{ #w }>)
         }
+        Kind::Aux => quote!(::vectorflow::features::AuxValue),
         Kind::Skip => return None,
     })
 }

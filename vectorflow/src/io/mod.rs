@@ -40,7 +40,11 @@
 //! CSV and JSON lines are parsed into the caller's `#[derive(Deserialize)]` type, whose
 //! `&str` fields borrow from the reader's chunk: CSV on the calling thread (quoted
 //! newlines keep it from being split at line boundaries), JSON lines on the calling
-//! thread or, with `next_rows_parallel`, on rayon's.
+//! thread or, with `next_rows_parallel`, on rayon's. A JSON string with escapes
+//! (`\u00e9`, `\"`) cannot be borrowed: a field that may hold one is a `Cow<'a, str>`
+//! marked `#[serde(borrow)]` (see [`JsonLines`]). Columns and fields the row type does not
+//! have are ignored by default; `#[serde(deny_unknown_fields)]` on the row type makes
+//! them errors that name them.
 //!
 //! Every error is a [`ReadError`] naming the file, the 1-based line, the field and what
 //! was expected. Nothing panics on malformed input, and no line longer than the maximum

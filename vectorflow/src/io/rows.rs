@@ -1,7 +1,7 @@
 //! Parsed sparse rows in CSR form, and the row view that training reads.
 
 use super::names::{Naming, RowNames};
-use crate::features::{group_id, FeatureError, Features, Labeled, SparseGroup};
+use crate::features::{group_id, AuxFields, FeatureError, Features, Labeled, SparseGroup};
 use crate::SparseF;
 
 /// Rows of sparse features in CSR (compressed sparse row) form: what the LIBSVM and
@@ -321,6 +321,13 @@ impl Features for SparseRow<'_> {
     fn weight(&self) -> f32 {
         self.weight
     }
+}
+
+/// A sparse format's row carries nothing but its label and weight to a streamed loss.
+impl AuxFields for SparseRow<'_> {
+    type Aux = ();
+    #[inline]
+    fn aux(&self) {}
 }
 
 #[diagnostic::do_not_recommend]

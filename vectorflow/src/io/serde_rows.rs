@@ -10,8 +10,10 @@ use std::sync::Arc;
 /// A streaming CSV reader: chunks of rows of the caller's `#[derive(Deserialize)]` type,
 /// whose `&str` fields borrow from the reader's buffers.
 ///
-/// The first record is the header; columns are matched to fields by name. Quoted fields
-/// may hold newlines. Each chunk is about [`DEFAULT_CHUNK_BYTES`] of records (settable);
+/// The first record is the header; columns are matched to fields by name. Columns the
+/// row type has no field for are ignored by default; `#[serde(deny_unknown_fields)]` on
+/// the row type makes them errors naming the file, the line and the column. Quoted
+/// fields may hold newlines. Each chunk is about [`DEFAULT_CHUNK_BYTES`] of records (settable);
 /// a record longer than the maximum ([`DEFAULT_MAX_LINE`](super::DEFAULT_MAX_LINE)) is an
 /// error naming its line, not an unbounded buffer. Parsing runs on the calling thread
 /// (quoted newlines keep a CSV file from being split at arbitrary line boundaries).
@@ -235,7 +237,17 @@ fn deserialize_error(
         csv::ErrorKind::Deserialize { err, .. } => err,
         other => return ReadError::message(file, line, None, format!("{other:?}")),
     };
-    let field = e.field().map(|i| column_name(headers, i as usize));
+    // serde names an unknown field (`deny_unknown_fields`) only in its message.
+    let unknown = e
+        .kind()
+        .to_string()
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| format!("column `{name}`"));
+    let field = e
+        .field()
+        .map(|i| column_name(headers, i as usize))
+        .or(unknown);
     let found = e.field().and_then(|i| record.get(i as usize));
     let msg = match found {
         Some(v) => format!(
@@ -252,9 +264,38 @@ fn deserialize_error(
 /// `#[derive(Deserialize)]` type, whose `&str` fields borrow from the chunk.
 ///
 /// Blank lines are skipped. [`next_rows_parallel`](Self::next_rows_parallel) splits each
-/// chunk among rayon's threads when the row type is `Send`. A borrowed `&str` cannot hold a string with escapes
-/// (`\"`, `\n`, ...): use `Cow<'a, str>` for fields that may have them. Lines longer than
-/// the maximum are errors naming the line, as for [`Chunker`].
+/// chunk among rayon's threads when the row type is `Send`. Lines longer than the maximum
+/// are errors naming the line, as for [`Chunker`].
+///
+/// A borrowed `&str` cannot hold a string with escapes (`\"`, `\n`, and `\u00e9`, which
+/// Python's `json.dumps` writes for every non-ASCII letter by default): such a line is
+/// an error naming the field. A field that may have them is a `Cow<'a, str>` marked
+/// `#[serde(borrow)]`, which borrows text without escapes and decodes the rest into its
+/// own string; `#[hash]` and `#[tokens]` take it and give the ids of the same text in a
+/// `&str`. Without `#[serde(borrow)]` (and inside an `Option`) serde copies every value.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use vectorflow::io::JsonLines;
+/// use vectorflow::prelude::*;
+/// #[derive(Features, serde::Deserialize)]
+/// struct Visit<'a> {
+///     #[hash]
+///     #[serde(borrow)]
+///     city: Cow<'a, str>,
+/// }
+/// let text = "{\"city\": \"Lyon\"}\n{\"city\": \"caf\\u00e9\"}\n";
+/// let mut reader = JsonLines::new(text.as_bytes(), "<text>");
+/// let rows = reader.next_rows::<Visit>()?.unwrap();
+/// assert!(matches!(rows[0].city, Cow::Borrowed("Lyon")));
+/// assert_eq!(rows[1].city, "café");
+/// # Ok::<(), vectorflow::io::ReadError>(())
+/// ```
+///
+/// Fields of the line that the row type does not have are ignored by default, as serde
+/// does; `#[serde(deny_unknown_fields)]` on the row type makes them errors naming the
+/// file, the line and the field, so a misspelled optional field (`"opts"` for `opt`)
+/// does not silently leave it `None`. [`CsvReader`] reads its columns the same way.
 ///
 /// ```
 /// use vectorflow::io::JsonLines;
@@ -411,9 +452,14 @@ fn json_error(
 ) -> ReadError {
     // serde_json's message ends with "at line 1 column N": keep the column only.
     let msg = e.to_string();
-    let msg = match msg.rfind(" at line ") {
+    let mut msg = match msg.rfind(" at line ") {
         Some(i) => format!("{} (column {})", &msg[..i], e.column()),
         None => msg,
     };
+    if msg.contains("expected a borrowed string") {
+        msg.push_str(
+            "; a `&str` field cannot hold text with escapes: make it a `Cow<'a, str>` marked #[serde(borrow)]",
+        );
+    }
     ReadError::message(file, line, field, msg)
 }

@@ -25,26 +25,28 @@
 //! bits of a palette index, above the index of the pair's value. A row with more than 16
 //! distinct values has no palette: its f32 values follow the fields. Fixed-width fields
 //! decode without a branch per byte, and a row of normalised counts (a few distinct
-//! values) stores about 3 bytes a pair.
+//! values) stores about 3 bytes a pair. The row ends with its `#[aux]` values
+//! ([`AuxValue::put`], as many bytes as the `aux` line of the metadata says; none for
+//! rows without `#[aux]` fields).
 //! Blocks compress with LZ4 when that saves at least a fifth (after a block that does
 //! not, the next 15 are written raw without trying).
 //!
 //! A cache whose metadata differs from what this training expects (another net input,
-//! row spec, chunk size, hashing scheme, source or format version) is rebuilt, never misread; a
-//! damaged one is an error that names the file and the block. Every length is checked
-//! before anything is allocated by it.
+//! row spec, chunk size, hashing scheme, source, `#[aux]` layout or format version) is
+//! rebuilt, never misread; a damaged one is an error that names the file and the block.
+//! Every length is checked before anything is allocated by it.
 
 use super::chunk::{Hashed, StreamRow};
 use super::TrainError;
-use crate::features::Features;
+use crate::features::{AuxValue, Features};
 use crate::file::atomic::AtomicFile;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"VFCACHE\0";
-/// 3: the row type's spec in the metadata, content identity in the source, and
-/// chained CRCs.
+/// 3: the row type's spec in the metadata, content identity in the source, chained
+/// CRCs, and rows that end with their `#[aux]` bytes.
 const VERSION: u32 = 3;
 const BLOCK: &[u8; 4] = b"VFBL";
 const END: &[u8; 4] = b"VFEN";
@@ -62,19 +64,27 @@ pub(crate) struct Meta {
     /// What the stream read ([`super::Stream::source`]); empty when unknown, and then
     /// the cache is rebuilt by every `fit`.
     pub source: String,
+    /// The layout and size of the rows' `#[aux]` values ([`aux_key`]).
+    pub aux: String,
 }
 
 impl Meta {
     fn encode(&self) -> String {
         format!(
-            "hashing={}\ninputs={}\nrows={}\nchunk_rows={}\nsource={}\n",
+            "hashing={}\ninputs={}\nrows={}\nchunk_rows={}\nsource={}\naux={}\n",
             self.hashing,
             self.inputs,
             self.rows.replace('\n', " "),
             self.chunk_rows,
-            self.source.replace('\n', " ")
+            self.source.replace('\n', " "),
+            self.aux,
         )
     }
+}
+
+/// The `#[aux]` values `A` as a cache records them: their layout and size in bytes.
+pub(crate) fn aux_key<A: AuxValue>() -> String {
+    format!("{} ({} bytes)", A::layout(), A::BYTES)
 }
 
 /// The inputs of a net as a cache records them: each root's kind, width and group.
@@ -140,7 +150,7 @@ impl CacheWriter {
     }
 
     /// Appends a chunk as one block.
-    pub fn write(&mut self, h: &Hashed) -> Result<(), TrainError> {
+    pub fn write<A: AuxValue>(&mut self, h: &Hashed<A>) -> Result<(), TrainError> {
         encode(h, &mut self.raw);
         let tried = self.skip == 0;
         let (codec, stored) = if tried {
@@ -284,7 +294,11 @@ impl CacheReader {
     }
 
     /// Reads the next block into `h` (its rows numbered from `first`); false at the end.
-    pub fn next(&mut self, h: &mut Hashed, first: usize) -> Result<bool, TrainError> {
+    pub fn next<A: AuxValue>(
+        &mut self,
+        h: &mut Hashed<A>,
+        first: usize,
+    ) -> Result<bool, TrainError> {
         let n = self.block;
         let at = |what: String| err(&self.path, format!("block {n}: {what}"));
         let mut tag = [0u8; 4];
@@ -376,7 +390,7 @@ fn varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Encodes every row of `h` (in stored order) into `out`.
-fn encode(h: &Hashed, out: &mut Vec<u8>) {
+fn encode<A: AuxValue>(h: &Hashed<A>, out: &mut Vec<u8>) {
     out.clear();
     let mut start = [0usize; 3];
     let mut palette = Vec::with_capacity(MAX_PALETTE);
@@ -403,6 +417,7 @@ fn encode(h: &Hashed, out: &mut Vec<u8>) {
         }
         start = *end;
         if pairs.is_empty() {
+            row.aux.put(out);
             continue;
         }
         // A field per pair: the id (its increase over the previous id when the ids are
@@ -440,6 +455,7 @@ fn encode(h: &Hashed, out: &mut Vec<u8>) {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
+        row.aux.put(out);
     }
 }
 
@@ -527,7 +543,12 @@ impl Bytes<'_> {
 }
 
 /// Decodes `rows` rows from `raw` into `h`, numbering them from `first`.
-fn decode(raw: &[u8], rows: usize, first: usize, h: &mut Hashed) -> Result<(), &'static str> {
+fn decode<A: AuxValue>(
+    raw: &[u8],
+    rows: usize,
+    first: usize,
+    h: &mut Hashed<A>,
+) -> Result<(), &'static str> {
     h.clear(first);
     let mut b = Bytes { b: raw, at: 0 };
     let mut palette = [0f32; MAX_PALETTE];
@@ -586,7 +607,8 @@ fn decode(raw: &[u8], rows: usize, first: usize, h: &mut Hashed) -> Result<(), &
                 return Err("an id or a palette index is out of range");
             }
         }
-        h.push_decoded(StreamRow { label, weight });
+        let aux = A::get(b.take(A::BYTES)?);
+        h.push_decoded(StreamRow { label, weight, aux });
     }
     if b.at != raw.len() {
         return Err("the block has bytes after its last row");
@@ -745,6 +767,7 @@ mod tests {
                 StreamRow {
                     label: *label,
                     weight: *weight,
+                    aux: (),
                 },
             );
         }
@@ -762,6 +785,57 @@ mod tests {
         for cut in 0..raw.len() {
             assert!(
                 decode(&raw[..cut], rows.len(), 10, &mut back).is_err(),
+                "{cut}"
+            );
+        }
+    }
+
+    /// Each row's `#[aux]` bytes follow it, with or without pairs, and come back whole;
+    /// a block cut inside them is an error.
+    #[test]
+    fn aux_values_round_trip_beside_their_rows() {
+        let mut h: Hashed<[f32; 2]> = Hashed::default();
+        h.clear(0);
+        let rows = [
+            (row(&[(5, 1.0), (3, 1.0)], &[2], &[]), [0.25, 1.0]),
+            (row(&[], &[0], &[]), [f32::MAX, -0.0]),
+            (row(&[(1, 0.5)], &[1], &[2.0]), [7.0, 0.0]),
+        ];
+        let mut without: Hashed = Hashed::default();
+        without.clear(0);
+        for (cache, aux) in &rows {
+            let (label, weight) = (1.0, 1.0);
+            h.push(
+                cache,
+                StreamRow {
+                    label,
+                    weight,
+                    aux: *aux,
+                },
+            );
+            without.push(
+                cache,
+                StreamRow {
+                    label,
+                    weight,
+                    aux: (),
+                },
+            );
+        }
+        let (mut raw, mut plain) = (Vec::new(), Vec::new());
+        encode(&h, &mut raw);
+        encode(&without, &mut plain);
+        assert_eq!(raw.len(), plain.len() + rows.len() * 8);
+        let mut back: Hashed<[f32; 2]> = Hashed::default();
+        decode(&raw, rows.len(), 0, &mut back).unwrap();
+        assert_eq!(back.rows, h.rows);
+        assert_eq!(
+            (&back.sparse, &back.dense, &back.ends),
+            (&h.sparse, &h.dense, &h.ends)
+        );
+        for cut in 0..raw.len() {
+            assert!(
+                decode(&raw[..cut], rows.len(), 0, &mut back).is_err(),
                 "{cut}"
             );
         }
@@ -798,6 +872,7 @@ mod tests {
                     StreamRow {
                         label: rng.below(2) as f32,
                         weight,
+                        aux: (),
                     },
                 );
             }

@@ -4,7 +4,7 @@
 //! on them) or rows a reader thread has already read and hashed into the input cache's
 //! form ([`Hashed`]), so that the training threads only copy them.
 
-use crate::features::{FeatureError, Features, Labeled};
+use crate::features::{AuxValue, FeatureError, Features, Labeled};
 use crate::layers::{InputCache, InputFeed, InputLayer};
 
 /// Rows the training threads read by position `0..len()`.
@@ -53,24 +53,28 @@ impl<I: InputFeed<R>, R: Features + Sync> Chunk<I> for SliceChunk<'_, R> {
     }
 }
 
-/// What a loss sees of a streamed row: its label and weight (its features were read
-/// and hashed when the row was read).
+/// What a loss sees of a streamed row: its label, its weight and its `#[aux]` fields
+/// (its features were read and hashed when the row was read). `A` is the struct
+/// `#[derive(Features)]` makes of the row's `#[aux]` fields, `()` when it has none; see
+/// [`crate::features::aux`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct StreamRow {
+pub struct StreamRow<A = ()> {
     /// The label.
     pub label: f32,
     /// The row's weight.
     pub weight: f32,
+    /// The row's `#[aux]` fields.
+    pub aux: A,
 }
 
-impl Features for StreamRow {
+impl<A> Features for StreamRow<A> {
     #[inline]
     fn weight(&self) -> f32 {
         self.weight
     }
 }
 
-impl Labeled for StreamRow {
+impl<A> Labeled for StreamRow<A> {
     const LABEL_FIELD: &'static str = "label";
     #[inline]
     fn label(&self) -> f32 {
@@ -80,11 +84,10 @@ impl Labeled for StreamRow {
 
 /// Rows already read into the input cache's form: every row's sparse pairs, dense
 /// values and per-root pair counts, back to back, visited in the order `perm`.
-#[derive(Default)]
-pub(crate) struct Hashed {
+pub(crate) struct Hashed<A = ()> {
     /// The source index of the first row.
     pub first: usize,
-    pub rows: Vec<StreamRow>,
+    pub rows: Vec<StreamRow<A>>,
     /// Where each row's pairs, dense values and counts end.
     pub ends: Vec<[usize; 3]>,
     pub sparse: Vec<(u32, f32)>,
@@ -94,7 +97,21 @@ pub(crate) struct Hashed {
     pub perm: Vec<u32>,
 }
 
-impl Hashed {
+impl<A> Default for Hashed<A> {
+    fn default() -> Self {
+        Hashed {
+            first: 0,
+            rows: Vec::new(),
+            ends: Vec::new(),
+            sparse: Vec::new(),
+            dense: Vec::new(),
+            counts: Vec::new(),
+            perm: Vec::new(),
+        }
+    }
+}
+
+impl<A> Hashed<A> {
     /// Empties it for the rows from source index `first` on, keeping its buffers.
     pub fn clear(&mut self, first: usize) {
         self.first = first;
@@ -107,7 +124,7 @@ impl Hashed {
     }
 
     /// Appends a row whose inputs `cache` holds.
-    pub fn push(&mut self, cache: &InputCache, row: StreamRow) {
+    pub fn push(&mut self, cache: &InputCache, row: StreamRow<A>) {
         self.sparse.extend_from_slice(&cache.sparse);
         self.dense.extend_from_slice(&cache.dense);
         self.counts.extend_from_slice(&cache.counts);
@@ -115,7 +132,7 @@ impl Hashed {
     }
 
     /// Appends a row whose inputs were appended to the arrays directly (a cache).
-    pub fn push_decoded(&mut self, row: StreamRow) {
+    pub fn push_decoded(&mut self, row: StreamRow<A>) {
         self.perm.push(self.rows.len() as u32);
         self.rows.push(row);
         self.ends
@@ -137,8 +154,8 @@ impl Hashed {
     }
 }
 
-impl<I: InputLayer> Chunk<I> for Hashed {
-    type Row = StreamRow;
+impl<I: InputLayer, A: AuxValue> Chunk<I> for Hashed<A> {
+    type Row = StreamRow<A>;
     #[inline]
     fn len(&self) -> usize {
         self.perm.len()
@@ -148,7 +165,7 @@ impl<I: InputLayer> Chunk<I> for Hashed {
         self.first + self.perm[i] as usize
     }
     #[inline]
-    fn row(&self, i: usize) -> &StreamRow {
+    fn row(&self, i: usize) -> &StreamRow<A> {
         &self.rows[self.perm[i] as usize]
     }
     /// A shuffled chunk is read in random order: without hints every row's pairs would

@@ -73,7 +73,7 @@ pub use report::{PassReport, TrainError, TrainReport};
 pub use state::TrainState;
 pub use stream::{Stream, StreamError};
 
-use crate::features::Features;
+use crate::features::{AuxFields, AuxValue, Features};
 use crate::layers::{InputFeed, InputLayer};
 use crate::loss::Loss;
 use crate::network::{Net, Stack};
@@ -409,8 +409,10 @@ impl<O: Optimizer> Trainer<O> {
     /// passes (a file rewritten meanwhile), stops training with an error naming it, and
     /// no cache is built from it.
     ///
-    /// The loss sees each row as a [`StreamRow`] (its label and weight).
-    pub fn fit_stream<I, S, St, L>(
+    /// The loss sees each row as a [`StreamRow`]: its label, its weight and its
+    /// `#[aux]` fields ([`crate::features::aux`]), the only parts of a row kept once its
+    /// features are hashed.
+    pub fn fit_stream<I, S, St, L, A>(
         &self,
         net: &mut Net<I, S>,
         stream: &mut St,
@@ -420,7 +422,9 @@ impl<O: Optimizer> Trainer<O> {
         I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
         S: Stack<In = I::Out>,
         St: Stream,
-        L: Loss<StreamRow, S::Out>,
+        for<'a> St::Row<'a>: AuxFields<Aux = A>,
+        A: AuxValue,
+        L: Loss<StreamRow<A>, S::Out>,
     {
         self.check()?;
         let chunk_rows = self.chunk_rows.unwrap_or(STREAM_CHUNK);
@@ -434,6 +438,7 @@ impl<O: Optimizer> Trainer<O> {
                     rows: cache::rows::<St::Row<'static>>(),
                     chunk_rows,
                     source: source.clone(),
+                    aux: cache::aux_key::<A>(),
                 };
                 // A cache of an unknown source may hold other rows: it is rebuilt.
                 let ready =
@@ -450,6 +455,7 @@ impl<O: Optimizer> Trainer<O> {
             started: false,
             source,
             cache,
+            aux: std::marker::PhantomData,
         };
         self.fit_feed(net, &mut feed, &loss)
     }

@@ -12,7 +12,7 @@ use super::cache::{CacheReader, CacheWriter, Meta};
 use super::chunk::{Hashed, StreamRow};
 use super::feed::{shuffle_seed, Feed};
 use super::TrainError;
-use crate::features::{Features, Labeled};
+use crate::features::{AuxFields, AuxValue, Features, Labeled};
 use crate::layers::{InputCache, InputFeed, InputLayer};
 use crate::rng::Rng;
 use std::path::PathBuf;
@@ -96,8 +96,9 @@ pub trait Stream: Send {
     }
 }
 
-/// A stream read by a reader thread into chunks of hashed rows.
-pub(crate) struct StreamFeed<'s, St> {
+/// A stream read by a reader thread into chunks of hashed rows, each with its row's
+/// `#[aux]` values `A`.
+pub(crate) struct StreamFeed<'s, St, A> {
     pub stream: &'s mut St,
     pub chunk_rows: usize,
     pub shuffle: bool,
@@ -110,6 +111,7 @@ pub(crate) struct StreamFeed<'s, St> {
     /// The binary cache: where, what it must have been built for, and whether it is
     /// complete (then passes read it instead of the stream).
     pub cache: Option<(PathBuf, Meta, bool)>,
+    pub aux: std::marker::PhantomData<fn() -> A>,
 }
 
 /// Where the reader thread takes a pass's rows from.
@@ -118,12 +120,14 @@ enum Input<'a, St> {
     Cache(CacheReader),
 }
 
-impl<I, St> Feed<I> for StreamFeed<'_, St>
+impl<I, St, A> Feed<I> for StreamFeed<'_, St, A>
 where
     I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
     St: Stream,
+    for<'a> St::Row<'a>: AuxFields<Aux = A>,
+    A: AuxValue,
 {
-    type Chunk = Hashed;
+    type Chunk = Hashed<A>;
 
     fn rows(&self) -> Option<u64> {
         None
@@ -132,7 +136,7 @@ where
     fn pass(
         &mut self,
         pass: u64,
-        f: &mut dyn FnMut(&Hashed) -> Result<(), TrainError>,
+        f: &mut dyn FnMut(&Hashed<A>) -> Result<(), TrainError>,
     ) -> Result<(), TrainError> {
         let (mut input, writer) = match &self.cache {
             Some((path, meta, true)) => match CacheReader::open(path, meta)? {
@@ -163,8 +167,8 @@ where
         let (chunk_rows, shuffle, seed) = (self.chunk_rows, self.shuffle, self.seed);
         // The reader fills one buffer while training reads another (and, when a cache is
         // being written, the writer a third).
-        let (full_tx, full_rx) = sync_channel::<Result<Hashed, TrainError>>(1);
-        let (free_tx, free_rx) = channel::<Hashed>();
+        let (full_tx, full_rx) = sync_channel::<Result<Hashed<A>, TrainError>>(1);
+        let (free_tx, free_rx) = channel::<Hashed<A>>();
         for _ in 0..2 + writer.is_some() as usize {
             free_tx
                 .send(Hashed::default())
@@ -175,7 +179,7 @@ where
             // training, so that encoding and writing overlap the next chunk's parsing.
             let (hop_tx, writing) = match writer {
                 Some(mut w) => {
-                    let (hop_tx, hop_rx) = sync_channel::<Result<Hashed, TrainError>>(1);
+                    let (hop_tx, hop_rx) = sync_channel::<Result<Hashed<A>, TrainError>>(1);
                     let full_tx = full_tx.clone();
                     let writing = s.spawn(move || -> Option<CacheWriter> {
                         for msg in hop_rx {
@@ -199,7 +203,7 @@ where
                 while let Ok(mut chunk) = free_rx.recv() {
                     let read = match &mut input {
                         Input::Cache(r) => r.next(&mut chunk, first),
-                        Input::Stream(stream) => read_chunk::<I, St>(
+                        Input::Stream(stream) => read_chunk::<I, St, A>(
                             stream, chunk_rows, &mut cache, &mut chunk, first, pass,
                         )
                         .map(|n| n > 0),
@@ -282,17 +286,18 @@ fn unchanged<St: Stream>(before: &str, stream: &St, pass: u64) -> Result<(), Tra
 /// Reads up to `max` rows of `stream` into `chunk`, hashing each for input layer `I`;
 /// the number read (0 at the end). A row whose features are not finite is an error
 /// naming its index from the stream's start.
-fn read_chunk<I, St>(
+fn read_chunk<I, St, A>(
     stream: &mut St,
     max: usize,
     cache: &mut InputCache,
-    chunk: &mut Hashed,
+    chunk: &mut Hashed<A>,
     first: usize,
     pass: u64,
 ) -> Result<usize, TrainError>
 where
     I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
     St: Stream,
+    for<'a> St::Row<'a>: AuxFields<Aux = A>,
 {
     chunk.clear(first);
     let mut bad = None;
@@ -306,6 +311,7 @@ where
                 StreamRow {
                     label: row.label(),
                     weight: row.weight(),
+                    aux: row.aux(),
                 },
             ),
             Err(e) => bad = Some((first + chunk.rows(), e)),

@@ -2,14 +2,32 @@
 //!
 //! A model file is a [safetensors](https://github.com/huggingface/safetensors) file: an
 //! 8-byte little-endian header length, a JSON header, then little-endian tensor bytes.
-//! Its tensors are `params` (the flat parameter buffer, [`Net::params`]) and, when the
-//! net carries a [`TrainState`], its optimizer planes `state.0`, `state.1`, ... The
-//! header's `__metadata__` map holds:
+//! Its tensors (all documented in `docs/model_files.md`) are, weights first:
 //!
-//! - `format` = `vectorflow` (the magic) and `format_version`;
+//! - `params`: the flat parameter buffer ([`Net::params`]), less any sparse table
+//!   stored as listed rows;
+//! - for each such table `t`: `table.t.ids` (U32 `[k]`, the rows that differ from their
+//!   initial draws, ascending) and `table.t.rows` (F32 `[k, width]`, those rows);
+//! - with a [`TrainState`], for each optimizer plane `j`: `state.j` (laid out like
+//!   `params`), and for each table `table.t.state.j.fill` (F32 `[width]`, the state row
+//!   of every unlisted row) and `table.t.state.j` (F32 `[k, width]`).
+//!
+//! A row is listed when its weights differ, bit for bit, from the draws of the net's
+//! seeded [`crate::Init`] (or from zeros, when the initialisation is unknown), or its
+//! state from the fill row; loading draws them again and writes the listed rows over
+//! them. A table is stored so only when that is smaller than dense: a net trained on
+//! two rows of a 2^20 × 16 table saves 2 KB instead of 134 MB. [`Net::save_for_predict`]
+//! writes the weights alone. The header's `__metadata__` map holds:
+//!
+//! - `format` = `vectorflow` (the magic) and `format_version` (1, or 2 with sparse
+//!   tables, so older builds refuse those by name);
 //! - `topology` ([`Net::topology`]), `inputs` (each input's kind and DIM), `hashing`
 //!   ([`crate::hash::SCHEME`]) and `params` (the count);
-//! - with a training state: `optimizer`, `passes` and `rows`;
+//! - with a training state: `optimizer`, `passes` and `rows`; or `saved_for` =
+//!   `predict` in a file saved for prediction, which [`Net::load`] refuses;
+//! - `init`, the initialisation the weights were drawn with, when known and
+//!   reproducible; `table.t` = `offset,rows,width` for each table stored as listed
+//!   rows, and `crc32.weights`, the CRC-32 of the whole rebuilt parameter buffer;
 //! - `crc32.<tensor>` for each tensor's bytes, and `checksum`, the CRC-32 of the header
 //!   itself (length prefix included) computed with that value written as `00000000`.
 //!   Together they cover every byte of the file.
@@ -27,8 +45,11 @@
 //!
 //! Loading checks, in order: the header length (at most 1 MiB, so a foreign file never
 //! causes a large allocation), the JSON, `format`, `format_version`, the header checksum,
-//! then the hashing scheme, inputs and topology against the net's type, then each
-//! tensor's length and checksum while reading it. Every failure is a [`ModelError`].
+//! then the hashing scheme, inputs and topology against the net's type, every table and
+//! tensor shape against the net's (a table listing more rows than it has is refused
+//! before anything is allocated), then each tensor's checksum while reading it, each
+//! table's ids (strictly increasing, below its rows), and the rebuilt weights' checksum.
+//! Every failure is a [`ModelError`].
 //!
 //! ```
 //! use vectorflow::prelude::*;

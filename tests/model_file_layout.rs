@@ -218,7 +218,7 @@ fn rewrite(bytes: &[u8], edit: impl FnOnce(&mut Map<String, Value>, &mut Vec<Ten
     meta.insert("checksum".into(), "00000000".into());
     root.insert("__metadata__".into(), Value::Object(meta));
     let mut text = Value::Object(root).to_string();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let mut out = (text.len() as u64).to_le_bytes().to_vec();

@@ -93,6 +93,10 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     /// Saves the net, with its training state if it has one, to `path`, atomically: the
     /// file is written under a temporary name in the same directory, fsynced, then
     /// renamed, so `path` holds either the old file or the whole new one.
+    ///
+    /// A sparse table is stored as the rows that differ from their initial draws when
+    /// that is smaller (see the [module docs](crate::file)); finding them draws the
+    /// input layer's initial weights once more, into a temporary of its size.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         self.save_as(path.as_ref(), true)
     }
@@ -516,15 +520,14 @@ impl Data<'_> {
                 }
             }
         }
-        drop(put);
         out(&buf[..used])
     }
 }
 
 fn crc_of(data: &[f32]) -> u32 {
     let mut h = crc32fast::Hasher::new();
-    let all = [0..data.len()];
-    let _ = Data::Floats(data, Ranges::Gaps(&all)).emit(|b| {
+    let whole = 0..data.len();
+    let _ = Data::Floats(data, Ranges::Gaps(std::slice::from_ref(&whole))).emit(|b| {
         h.update(b);
         Ok(())
     });

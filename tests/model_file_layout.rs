@@ -440,3 +440,32 @@ fn damage_to_sparse_and_predict_only_files_is_always_an_error() {
         }
     }
 }
+
+/// FTRL starts each weight's state from the weight itself, so over random draws no row
+/// of its table matches a fill row: the file stays dense, format version 1, as every
+/// file before sparse tables was, and round trips exactly.
+#[test]
+fn a_table_whose_every_row_differs_is_stored_dense_as_version_1() {
+    let net = trained(
+        vectorflow::optim::Ftrl::new(0.1),
+        Init::uniform(0.1).seed(3),
+    );
+    let bytes = full(&net);
+    let (header, data) = parse(&bytes);
+    let meta = &header["__metadata__"];
+    assert_eq!(meta["format_version"], "1");
+    assert_eq!(meta["optimizer"], "Ftrl");
+    assert!(
+        header.keys().all(|k| !k.starts_with("table.")),
+        "{header:?}"
+    );
+    assert_eq!(data.len(), 4 * 3 * Mlp::PARAMS);
+    let back = Mlp::from_reader(&bytes[..]).unwrap();
+    assert_eq!(bits(back.params()), bits(net.params()));
+    assert_eq!(back.train_state(), net.train_state());
+    // Saved for prediction, the same weights list only the rows training changed.
+    let weights = predict_only(&net);
+    assert!(String::from_utf8_lossy(&weights).contains(r#""table.0":"0,4096,8""#));
+    let back = Mlp::weights_from_reader(&weights[..]).unwrap();
+    assert_eq!(bits(back.params()), bits(net.params()));
+}

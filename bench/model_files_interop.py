@@ -105,10 +105,10 @@ ids = ts["table.0.ids"]
 table = dense["params"][offset : offset + rows * width].reshape(rows, width)
 assert np.array_equal(table[ids].view(np.uint32), ts["table.0.rows"].view(np.uint32))
 assert np.array_equal(dense["params"][rows * width :], ts["params"])
-assert [ts[f"state.{j}"].shape for j in range(1)] == [ts["params"].shape]
+assert ts["state.0"].shape == ts["params"].shape and meta["optimizer"] == "AdaGrad"
 print(
     f"ok: {len(os.listdir(out))} files; lin-sparse lists {k} of {rows} rows; "
     f"mlp-sparse lists {ids.shape[0]} of {rows} rows "
-    f"({os.path.getsize(os.path.join(out, 'mlp-sparse.vf'))} bytes against "
-    f"{os.path.getsize(os.path.join(out, 'mlp-dense.vf'))} dense, weights only)"
+    f"({os.path.getsize(os.path.join(out, 'mlp-sparse.vf'))} bytes with its AdaGrad state; "
+    f"mlp-dense, weights only, {os.path.getsize(os.path.join(out, 'mlp-dense.vf'))} bytes)"
 )

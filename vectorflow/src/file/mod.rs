@@ -319,12 +319,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
             let t = tensors
                 .next()
                 .ok_or_else(|| corrupt("the header lists too few tensors".into()))?;
-            if t.shape
-                .iter()
-                .map(|&d| d as usize)
-                .ne(shape.iter().copied())
-                || t.shape.iter().any(|&d| d > usize::MAX as u64)
-            {
+            if t.shape.iter().copied().ne(shape.iter().map(|&d| d as u64)) {
                 return Err(corrupt(format!(
                     "tensor {} has shape {:?}, but this net needs {shape:?}",
                     t.name, t.shape

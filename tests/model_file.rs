@@ -102,29 +102,75 @@ fn a_net_without_state_saves_only_its_weights() {
     assert!(bytes_of(&net).len() < 4 * 2 * Mlp::PARAMS);
 }
 
+/// The header's JSON text, and where the data starts.
+fn header_of(bytes: &[u8]) -> (&str, usize) {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    (std::str::from_utf8(&bytes[8..8 + n]).unwrap(), 8 + n)
+}
+
 #[test]
 fn the_file_is_safetensors_with_our_metadata() {
-    let bytes = bytes_of(&trained_mlp());
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    assert_eq!((8 + n) % 8, 0, "data is 8-byte aligned");
-    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+    // Weights of unknown initialisation (from_params) are stored dense, as version 1.
+    let trained = trained_mlp();
+    let net = Mlp::from_params(trained.params().to_vec()).unwrap();
+    let bytes = bytes_of(&net);
+    let (header, data) = header_of(&bytes);
+    assert_eq!(data % 8, 0, "data is 8-byte aligned");
     for needle in [
         r#""format":"vectorflow""#,
         r#""format_version":"1""#,
         r#""topology":"Sparse(1024) => Linear(1024->8) => ReLU => Dropout(0.2) => Linear(8->1)""#,
         r#""inputs":"Sparse(1024)""#,
         r#""hashing":"murmur3_x86_32/namespace-seeded/1""#,
-        r#""optimizer":"Adam""#,
         r#""params":{"data_offsets":[0,"#,
         r#""dtype":"F32""#,
     ] {
         assert!(header.contains(needle), "{needle} not in {header}");
     }
-    let params = 4 * Mlp::PARAMS;
-    assert_eq!(bytes.len(), 8 + n + 4 * params);
+    assert_eq!(bytes.len(), data + 4 * Mlp::PARAMS);
     // The parameters follow the header as little-endian f32s.
-    let first = f32::from_le_bytes(bytes[8 + n..12 + n].try_into().unwrap());
-    assert_eq!(first, trained_mlp().params()[0]);
+    let first = f32::from_le_bytes(bytes[data..data + 4].try_into().unwrap());
+    assert_eq!(first, trained.params()[0]);
+}
+
+#[test]
+fn a_sparse_table_is_stored_as_the_rows_training_changed() {
+    let net = trained_mlp();
+    let bytes = bytes_of(&net);
+    let (header, data) = header_of(&bytes);
+    for needle in [
+        r#""format_version":"2""#,
+        r#""optimizer":"Adam""#,
+        r#""init":"uniform:0.1 seed:5 sparse_scale:0.05""#,
+        r#""table.0":"0,1024,8""#,
+        r#""table.0.ids":{"data_offsets":["#,
+        r#""dtype":"U32""#,
+        r#""table.0.state.2.fill":{"data_offsets":["#,
+    ] {
+        assert!(header.contains(needle), "{needle} not in {header}");
+    }
+    // The ids are the rows whose weights or Adam state left their start, ascending.
+    let fresh = Mlp::new(Init::uniform(0.1).seed(5));
+    let changed: Vec<u32> = (0..1024u32)
+        .filter(|&r| {
+            let row = 8 * r as usize..8 * r as usize + 8;
+            net.params()[row.clone()] != fresh.params()[row]
+        })
+        .collect();
+    let k = changed.len();
+    assert!((20..200).contains(&k), "{k}");
+    let rest = Mlp::PARAMS - 1024 * 8;
+    // params: the weights outside the table; then the ids, after the rest's floats.
+    let ids_at = data + 4 * rest;
+    let ids: Vec<u32> = bytes[ids_at..ids_at + 4 * k]
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(ids, changed);
+    // Weights and three Adam planes, each: the rest, k rows of 8, and a fill row of 8
+    // per plane; and the ids.
+    assert_eq!(bytes.len(), data + 4 * (4 * (rest + 8 * k) + 3 * 8 + k));
+    assert!(bytes.len() < 4 * Mlp::PARAMS);
 }
 
 /// Two passes, saved, loaded and one more pass: the weights of three passes, exactly,
@@ -372,7 +418,10 @@ fn a_truncated_file_is_an_error_at_every_length() {
         msg.starts_with(&format!("model file {}: ", path.display())),
         "{msg}"
     );
-    assert!(msg.contains("truncated: tensor state.2 needs"), "{msg}");
+    assert!(
+        msg.contains("truncated: tensor table.0.state.2 needs"),
+        "{msg}"
+    );
     // A predict-only load reads no state, and still notices the file is short.
     let msg = Mlp::load_weights(&path).err().unwrap().to_string();
     assert!(msg.contains("truncated: the file needs"), "{msg}");
@@ -408,7 +457,7 @@ fn every_flipped_bit_is_caught() {
     b[last] ^= 0x10;
     let msg = Lr::from_reader(&b[..]).err().unwrap().to_string();
     assert!(
-        msg.starts_with("the file is corrupt: tensor state.0 has checksum"),
+        msg.starts_with("the file is corrupt: tensor table.0.state.0 has checksum"),
         "{msg}"
     );
 }
@@ -448,15 +497,15 @@ fn crc32fast_hash(data: &[u8]) -> u32 {
 #[test]
 fn a_future_version_is_refused_by_name() {
     let bytes = bytes_of(&trained_mlp());
-    let future = with_meta(&bytes, r#""format_version":"1""#, r#""format_version":"2""#);
+    let future = with_meta(&bytes, r#""format_version":"2""#, r#""format_version":"3""#);
     let e = Mlp::from_reader(&future[..]).err().unwrap();
     assert_eq!(
         e.to_string(),
-        "written in model format version 2, but this build reads versions up to 1: load it \
+        "written in model format version 3, but this build reads versions up to 2: load it \
          with a newer vectorflow"
     );
-    // The same rewrite at version 1 loads: the test's checksum matches the library's.
-    let same = with_meta(&bytes, r#""format_version":"1""#, r#""format_version":"1""#);
+    // The same rewrite at version 2 loads: the test's checksum matches the library's.
+    let same = with_meta(&bytes, r#""format_version":"2""#, r#""format_version":"2""#);
     assert!(Mlp::from_reader(&same[..]).is_ok());
     let hashing = with_meta(&bytes, "namespace-seeded/1", "namespace-seeded/2");
     let msg = Mlp::from_reader(&hashing[..]).err().unwrap().to_string();

@@ -1,5 +1,6 @@
 //! Writes the seed corpus of the `model_file` target: real model files of its two net
-//! types, with and without training state.
+//! types, with and without training state, dense, with sparse tables, and saved for
+//! prediction.
 //!
 //! ```text
 //! cargo +nightly run --bin model_file_corpus -- corpus/model_file
@@ -30,6 +31,12 @@ fn main() {
         .fit(&mut lr, &rows, Logistic)
         .unwrap();
     lr.save(dir.join("lr-adagrad.vf")).unwrap();
+    lr.save_for_predict(dir.join("lr-predict.vf")).unwrap();
+    // Weights of unknown initialisation, stored dense.
+    Lr::from_params(lr.params().to_vec())
+        .unwrap()
+        .save(dir.join("lr-dense.vf"))
+        .unwrap();
     let mut mlp = Mlp::new(Init::uniform(0.1).seed(2));
     Trainer::new(Adam::new(0.01))
         .threads(1)
@@ -37,4 +44,5 @@ fn main() {
         .fit(&mut mlp, &rows, Logistic)
         .unwrap();
     mlp.save(dir.join("mlp-adam.vf")).unwrap();
+    mlp.save_for_predict(dir.join("mlp-predict.vf")).unwrap();
 }

@@ -187,6 +187,9 @@ impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
 pub struct Net<I, S> {
     params: Vec<f32>,
     state: Option<TrainState>,
+    /// The initialisation the weights were drawn with, when known: model files store
+    /// sparse tables as the rows that differ from these draws.
+    init: Option<Init>,
     _layers: PhantomData<fn() -> (I, S)>,
 }
 
@@ -195,6 +198,7 @@ impl<I, S> Clone for Net<I, S> {
         Net {
             params: self.params.clone(),
             state: self.state.clone(),
+            init: self.init,
             _layers: PhantomData,
         }
     }
@@ -218,10 +222,21 @@ impl<I, S> Net<I, S> {
         (&mut self.params, &mut self.state)
     }
 
-    pub(crate) fn from_parts(params: Vec<f32>, state: Option<TrainState>) -> Self {
+    /// The initialisation the weights were drawn with, when known (see
+    /// [`crate::file`]).
+    pub(crate) fn init(&self) -> Option<&Init> {
+        self.init.as_ref()
+    }
+
+    pub(crate) fn from_parts(
+        params: Vec<f32>,
+        state: Option<TrainState>,
+        init: Option<Init>,
+    ) -> Self {
         Net {
             params,
             state,
+            init,
             _layers: PhantomData,
         }
     }
@@ -238,13 +253,13 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         let (input, stack) = params.split_at_mut(I::PARAMS);
         I::init(input, &init, &mut rng);
         S::init(stack, &init, &mut rng);
-        Net::from_parts(params, None)
+        Net::from_parts(params, None, Some(init))
     }
 
     /// A network with the given parameters, or `None` if their count is not
     /// [`Self::PARAMS`].
     pub fn from_params(params: Vec<f32>) -> Option<Self> {
-        (params.len() == Self::PARAMS).then(|| Net::from_parts(params, None))
+        (params.len() == Self::PARAMS).then(|| Net::from_parts(params, None, None))
     }
 
     /// The flat parameter buffer (input layer first, then each layer of the stack).

@@ -37,6 +37,9 @@ pub enum ModelErrorKind {
         /// The bytes there were.
         found: u64,
     },
+    /// The file was saved for prediction ([`crate::Net::save_for_predict`]) and has no
+    /// training state to resume from: load it with [`crate::Net::load_weights`].
+    PredictOnly,
     /// The file holds another model than the net it is loaded into.
     Mismatch {
         /// What differs (`topology`, `hashing`, ...).
@@ -93,6 +96,12 @@ impl fmt::Display for ModelError {
             } => write!(
                 f,
                 "the file is truncated: {section} needs {expected} bytes, but it ends after {found}"
+            ),
+            ModelErrorKind::PredictOnly => write!(
+                f,
+                "it was saved for prediction only (Net::save_for_predict), without the \
+                 optimizer state training resumes from: load it with Net::load_weights, \
+                 and training it then starts a fresh optimizer state"
             ),
             ModelErrorKind::Mismatch { what, file, net } => write!(
                 f,

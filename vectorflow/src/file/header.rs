@@ -8,8 +8,11 @@ use std::io::Read;
 
 /// The `format` every vectorflow model file declares in its metadata.
 pub const FORMAT: &str = "vectorflow";
-/// The newest format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build writes and reads. Files without sparse tables
+/// are written as version 1, which builds before sparse tables read too.
+pub const FORMAT_VERSION: u32 = 2;
+/// The `saved_for` metadata value of a file written by [`crate::Net::save_for_predict`].
+const PREDICT: &str = "predict";
 /// No vectorflow header comes near this; a longer one is another kind of file (and is
 /// never allocated).
 const MAX_HEADER: u64 = 1 << 20;
@@ -25,22 +28,74 @@ pub(crate) struct Meta {
     pub params: u64,
     /// The training state's optimizer kind, passes and rows, when the file has one.
     pub state: Option<(String, u64, u64)>,
-    /// The tensors in data order: `params`, then `state.0`, `state.1`, ...
+    /// Written by [`crate::Net::save_for_predict`]: weights only, never resumed from.
+    pub predict_only: bool,
+    /// The initialisation the net was drawn with (see [`super::sparse::init_text`]).
+    pub init: Option<String>,
+    /// The sparse tables stored as listed rows, in ascending index order.
+    pub tables: Vec<TableMeta>,
+    /// The CRC-32 of the whole rebuilt parameter buffer, in a file with sparse tables.
+    pub weights_crc: Option<u32>,
+    /// The tensors in data order (see [`tensor_names`]).
     pub tensors: Vec<Tensor>,
 }
 
-/// One tensor of f32s: its name, length in floats and CRC-32 of its bytes.
+/// A sparse table stored as listed rows: its index among the net's sparse blocks, and
+/// where it is in the parameter buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct TableMeta {
+    pub index: usize,
+    pub offset: u64,
+    pub rows: u64,
+    pub width: u64,
+}
+
+/// An element type: both are 4 bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Dtype {
+    F32,
+    U32,
+}
+
+impl Dtype {
+    fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "F32",
+            Dtype::U32 => "U32",
+        }
+    }
+}
+
+/// One tensor: its name, element type, shape and the CRC-32 of its bytes.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Tensor {
     pub name: String,
-    pub len: u64,
+    pub dtype: Dtype,
+    pub shape: Vec<u64>,
     pub crc: u32,
+}
+
+impl Tensor {
+    /// The number of elements (the shape's product, checked when the header was read).
+    pub fn len(&self) -> u64 {
+        self.shape.iter().product()
+    }
 }
 
 impl Meta {
     /// The bytes of all tensors.
     pub fn data_len(&self) -> u64 {
-        self.tensors.iter().map(|t| 4 * t.len).sum()
+        self.tensors.iter().map(|t| 4 * t.len()).sum()
+    }
+
+    /// The format version the file needs: 2 with sparse tables, else 1 (which older
+    /// builds read).
+    pub fn version(&self) -> u32 {
+        if self.tables.is_empty() {
+            1
+        } else {
+            2
+        }
     }
 }
 
@@ -49,7 +104,7 @@ pub(crate) fn encode(m: &Meta) -> Vec<u8> {
     let mut meta = Map::new();
     let mut put = |k: &str, v: String| meta.insert(k.to_string(), Value::String(v));
     put("format", FORMAT.into());
-    put("format_version", FORMAT_VERSION.to_string());
+    put("format_version", m.version().to_string());
     put(
         "library",
         concat!("vectorflow ", env!("CARGO_PKG_VERSION")).into(),
@@ -63,6 +118,21 @@ pub(crate) fn encode(m: &Meta) -> Vec<u8> {
         put("passes", passes.to_string());
         put("rows", rows.to_string());
     }
+    if m.predict_only {
+        put("saved_for", PREDICT.into());
+    }
+    if let Some(init) = &m.init {
+        put("init", init.clone());
+    }
+    for t in &m.tables {
+        put(
+            &format!("table.{}", t.index),
+            format!("{},{},{}", t.offset, t.rows, t.width),
+        );
+    }
+    if let Some(crc) = m.weights_crc {
+        put("crc32.weights", format!("{crc:08x}"));
+    }
     for t in &m.tensors {
         put(&format!("crc32.{}", t.name), format!("{:08x}", t.crc));
     }
@@ -71,10 +141,10 @@ pub(crate) fn encode(m: &Meta) -> Vec<u8> {
     root.insert("__metadata__".into(), Value::Object(meta));
     let mut off = 0u64;
     for t in &m.tensors {
-        let end = off + 4 * t.len;
+        let end = off + 4 * t.len();
         root.insert(
             t.name.clone(),
-            json!({"dtype": "F32", "shape": [t.len], "data_offsets": [off, end]}),
+            json!({"dtype": t.dtype.name(), "shape": t.shape, "data_offsets": [off, end]}),
         );
         off = end;
     }
@@ -175,36 +245,64 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Meta, u64), ModelError> {
         Some(opt) => Some((opt.to_string(), number("passes")?, number("rows")?)),
         None => None,
     };
-    if root.len() - 1 > 1 + MAX_STATE {
+    let predict_only = match get("saved_for") {
+        None => false,
+        Some(PREDICT) => true,
+        Some(other) => return Err(corrupt(format!("its metadata says saved_for {other:?}"))),
+    };
+    if predict_only && state.is_some() {
+        return Err(corrupt(
+            "it is saved for prediction but names an optimizer".into(),
+        ));
+    }
+    let tables = tables(meta).map_err(corrupt)?;
+    let hex = |k: &str| {
+        get(k)
+            .and_then(|c| u32::from_str_radix(c, 16).ok())
+            .ok_or_else(|| corrupt(format!("the metadata has no checksum {k}")))
+    };
+    let weights_crc = if tables.is_empty() {
+        None
+    } else {
+        Some(hex("crc32.weights")?)
+    };
+    let planes = (0..MAX_STATE)
+        .take_while(|j| root.contains_key(&format!("state.{j}")))
+        .count();
+    if planes > 0 && state.is_none() {
+        return Err(corrupt("state tensors without an optimizer".into()));
+    }
+    let indices: Vec<usize> = tables.iter().map(|t| t.index).collect();
+    let names = tensor_names(&indices, planes);
+    if root.len() - 1 != names.len() {
         return Err(corrupt(format!(
-            "the header lists {} tensors; a model has at most {}",
+            "the header lists {} tensors; its metadata implies {}",
             root.len() - 1,
-            1 + MAX_STATE
+            names.len()
         )));
     }
-    let mut tensors = Vec::new();
+    let mut tensors = Vec::with_capacity(names.len());
     let mut off = 0u64;
-    for (i, expected) in tensor_names(root.len() - 1).enumerate() {
-        let Some(t) = root.get(&expected) else {
-            return Err(corrupt(format!("the header has no tensor {expected}")));
+    for name in names {
+        let Some(t) = root.get(&name) else {
+            return Err(corrupt(format!("the header has no tensor {name}")));
         };
-        let len = tensor_len(t, off)
-            .ok_or_else(|| corrupt(format!("tensor {expected} is not F32 data at offset {off}")))?;
-        if i > 0 && state.is_none() {
-            return Err(corrupt("state tensors without an optimizer".into()));
-        }
-        let crc = get(&format!("crc32.{expected}"))
-            .and_then(|c| u32::from_str_radix(c, 16).ok())
-            .ok_or_else(|| corrupt(format!("tensor {expected} has no checksum")))?;
-        off += 4 * len;
-        tensors.push(Tensor {
-            name: expected,
-            len,
+        let (dtype, rank) = kind_of(&name);
+        let shape = tensor_shape(t, dtype, rank, off).ok_or_else(|| {
+            corrupt(format!(
+                "tensor {name} is not {} data of rank {rank} at offset {off}",
+                dtype.name()
+            ))
+        })?;
+        let crc = hex(&format!("crc32.{name}"))?;
+        let t = Tensor {
+            name,
+            dtype,
+            shape,
             crc,
-        });
-    }
-    if tensors.is_empty() {
-        return Err(corrupt("the header has no params tensor".into()));
+        };
+        off += 4 * t.len();
+        tensors.push(t);
     }
     let meta = Meta {
         topology: field("topology")?,
@@ -212,32 +310,99 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Meta, u64), ModelError> {
         hashing: field("hashing")?,
         params: number("params")?,
         state,
+        predict_only,
+        init: get("init").map(str::to_string),
+        tables,
+        weights_crc,
         tensors,
     };
     Ok((meta, 8 + n))
 }
 
-/// The tensor names of a file with `n` tensors, in data order.
-pub(crate) fn tensor_names(n: usize) -> impl Iterator<Item = String> {
-    std::iter::once("params".to_string())
-        .chain((0..MAX_STATE).map(|j| format!("state.{j}")))
-        .take(n)
+/// The tables a file stores as listed rows: its `table.<index>` metadata entries, each
+/// `offset,rows,width`, in ascending index order.
+fn tables(meta: &Map<String, Value>) -> Result<Vec<TableMeta>, String> {
+    let mut out = Vec::new();
+    for (k, v) in meta {
+        let Some(index) = k.strip_prefix("table.") else {
+            continue;
+        };
+        let index = index
+            .parse::<usize>()
+            .ok()
+            .filter(|i| i.to_string() == index)
+            .ok_or_else(|| format!("its metadata has an entry {k:?}, not table.<number>"))?;
+        let nums: Vec<Option<u64>> = v
+            .as_str()
+            .map(|v| v.split(',').map(|x| x.parse().ok()).collect())
+            .unwrap_or_default();
+        let [Some(offset), Some(rows), Some(width)] = nums[..] else {
+            return Err(format!("its metadata's {k} is not offset,rows,width"));
+        };
+        out.push(TableMeta {
+            index,
+            offset,
+            rows,
+            width,
+        });
+    }
+    // serde_json keeps keys sorted as strings ("table.10" before "table.2").
+    out.sort_by_key(|t| t.index);
+    Ok(out)
 }
 
-/// The length in floats of an F32 vector tensor whose data starts at `off`.
-fn tensor_len(t: &Value, off: u64) -> Option<u64> {
-    if t.get("dtype")?.as_str()? != "F32" {
+/// The tensor names of a file with sparse tables `tables` (their indices) and `planes`
+/// state planes, in data order: the weights first (`params`, then each table's `ids`
+/// and `rows`), so a weights-only load stops early, then each state plane (`state.j`,
+/// then each table's `state.j.fill` and `state.j`).
+pub(crate) fn tensor_names(tables: &[usize], planes: usize) -> Vec<String> {
+    let mut v = vec!["params".to_string()];
+    for t in tables {
+        v.push(format!("table.{t}.ids"));
+        v.push(format!("table.{t}.rows"));
+    }
+    for j in 0..planes {
+        v.push(format!("state.{j}"));
+        for t in tables {
+            v.push(format!("table.{t}.state.{j}.fill"));
+            v.push(format!("table.{t}.state.{j}"));
+        }
+    }
+    v
+}
+
+/// The element type and rank of the tensor `name` (one of [`tensor_names`]).
+fn kind_of(name: &str) -> (Dtype, usize) {
+    if name.ends_with(".ids") {
+        (Dtype::U32, 1)
+    } else if name.starts_with("table.") && !name.ends_with(".fill") {
+        (Dtype::F32, 2)
+    } else {
+        (Dtype::F32, 1)
+    }
+}
+
+/// The shape of a tensor of `dtype` and `rank` whose data starts at `off`, if its
+/// header entry says so and its byte length fits in a u64.
+fn tensor_shape(t: &Value, dtype: Dtype, rank: usize, off: u64) -> Option<Vec<u64>> {
+    if t.get("dtype")?.as_str()? != dtype.name() {
         return None;
     }
-    let [len] = t.get("shape")?.as_array()?.as_slice() else {
+    let shape = t
+        .get("shape")?
+        .as_array()?
+        .iter()
+        .map(Value::as_u64)
+        .collect::<Option<Vec<u64>>>()?;
+    if shape.len() != rank {
         return None;
-    };
-    let len = len.as_u64()?;
+    }
+    let bytes = shape.iter().try_fold(4u64, |n, &d| n.checked_mul(d))?;
     let [a, b] = t.get("data_offsets")?.as_array()?.as_slice() else {
         return None;
     };
     let (a, b) = (a.as_u64()?, b.as_u64()?);
-    (a == off && b.checked_sub(a)? == len.checked_mul(4)?).then_some(len)
+    (a == off && b.checked_sub(a)? == bytes).then_some(shape)
 }
 
 /// The offset of the 8 hex digits after `"checksum":"` when they read `value`.

@@ -2,14 +2,32 @@
 //!
 //! A model file is a [safetensors](https://github.com/huggingface/safetensors) file: an
 //! 8-byte little-endian header length, a JSON header, then little-endian tensor bytes.
-//! Its tensors are `params` (the flat parameter buffer, [`Net::params`]) and, when the
-//! net carries a [`TrainState`], its optimizer planes `state.0`, `state.1`, ... The
-//! header's `__metadata__` map holds:
+//! Its tensors (all documented in `docs/model_files.md`) are, weights first:
 //!
-//! - `format` = `vectorflow` (the magic) and `format_version`;
+//! - `params`: the flat parameter buffer ([`Net::params`]), less any sparse table
+//!   stored as listed rows;
+//! - for each such table `t`: `table.t.ids` (U32 `[k]`, the rows that differ from their
+//!   initial draws, ascending) and `table.t.rows` (F32 `[k, width]`, those rows);
+//! - with a [`TrainState`], for each optimizer plane `j`: `state.j` (laid out like
+//!   `params`), and for each table `table.t.state.j.fill` (F32 `[width]`, the state row
+//!   of every unlisted row) and `table.t.state.j` (F32 `[k, width]`).
+//!
+//! A row is listed when its weights differ, bit for bit, from the draws of the net's
+//! seeded [`crate::Init`] (or from zeros, when the initialisation is unknown), or its
+//! state from the fill row; loading draws them again and writes the listed rows over
+//! them. A table is stored so only when that is smaller than dense: a net trained on
+//! two rows of a 2^20 × 16 table saves 2 KB instead of 134 MB. [`Net::save_for_predict`]
+//! writes the weights alone. The header's `__metadata__` map holds:
+//!
+//! - `format` = `vectorflow` (the magic) and `format_version` (1, or 2 with sparse
+//!   tables, so older builds refuse those by name);
 //! - `topology` ([`Net::topology`]), `inputs` (each input's kind and DIM), `hashing`
 //!   ([`crate::hash::SCHEME`]) and `params` (the count);
-//! - with a training state: `optimizer`, `passes` and `rows`;
+//! - with a training state: `optimizer`, `passes` and `rows`; or `saved_for` =
+//!   `predict` in a file saved for prediction, which [`Net::load`] refuses;
+//! - `init`, the initialisation the weights were drawn with, when known and
+//!   reproducible; `table.t` = `offset,rows,width` for each table stored as listed
+//!   rows, and `crc32.weights`, the CRC-32 of the whole rebuilt parameter buffer;
 //! - `crc32.<tensor>` for each tensor's bytes, and `checksum`, the CRC-32 of the header
 //!   itself (length prefix included) computed with that value written as `00000000`.
 //!   Together they cover every byte of the file.
@@ -27,8 +45,11 @@
 //!
 //! Loading checks, in order: the header length (at most 1 MiB, so a foreign file never
 //! causes a large allocation), the JSON, `format`, `format_version`, the header checksum,
-//! then the hashing scheme, inputs and topology against the net's type, then each
-//! tensor's length and checksum while reading it. Every failure is a [`ModelError`].
+//! then the hashing scheme, inputs and topology against the net's type, every table and
+//! tensor shape against the net's (a table listing more rows than it has is refused
+//! before anything is allocated), then each tensor's checksum while reading it, each
+//! table's ids (strictly increasing, below its rows), and the rebuilt weights' checksum.
+//! Every failure is a [`ModelError`].
 //!
 //! ```
 //! use vectorflow::prelude::*;
@@ -48,97 +69,183 @@
 pub(crate) mod atomic;
 mod error;
 mod header;
+mod sparse;
+mod tensor;
 
 pub use error::{ModelError, ModelErrorKind};
 pub use header::{FORMAT, FORMAT_VERSION};
 
 use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
+use crate::rng::Rng;
 use crate::train::TrainState;
 pub(crate) use header::read_full;
-use header::{Meta, Tensor};
+use header::{Meta, TableMeta, Tensor};
+use sparse::Table;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
-
-/// Tensor data moves through buffers of this many bytes (a multiple of 4).
-const BUF: usize = 1 << 16;
+use tensor::{crc_of, read_ids, read_tensor, scatter, Data, Ranges, BUF};
 
 impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     /// Saves the net, with its training state if it has one, to `path`, atomically: the
     /// file is written under a temporary name in the same directory, fsynced, then
     /// renamed, so `path` holds either the old file or the whole new one.
+    ///
+    /// A sparse table is stored as the rows that differ from their initial draws when
+    /// that is smaller (see the [module docs](crate::file)); finding them draws the
+    /// input layer's initial weights once more, into a temporary of its size.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        let path = path.as_ref();
-        atomic::write_atomic(path, |w| self.write_to(w)).map_err(|e| ModelError::from(e).at(path))
+        self.save_as(path.as_ref(), true)
+    }
+
+    /// Saves the weights alone to `path`, atomically, for prediction: no training state,
+    /// so the file is a fraction of [`Net::save`]'s. [`Net::load_weights`] reads it and
+    /// predicts exactly as this net does; [`Net::load`], which resumes training, refuses
+    /// it ([`ModelErrorKind::PredictOnly`]), since its optimizer state is gone.
+    pub fn save_for_predict(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        self.save_as(path.as_ref(), false)
     }
 
     /// Writes the net (and its training state, if any) as a model file to `w`.
     pub fn to_writer(&self, w: impl Write) -> Result<(), ModelError> {
-        Ok(self.write_to(w)?)
+        Ok(self.write_to(w, true)?)
     }
 
-    fn write_to(&self, mut w: impl Write) -> std::io::Result<()> {
-        let mut data: Vec<&[f32]> = vec![self.params()];
-        data.extend(self.train_state().into_iter().flat_map(|s| s.planes()));
-        let names = header::tensor_names(data.len());
-        let tensors = names
-            .zip(&data)
-            .map(|(name, d)| Tensor {
-                name,
-                len: d.len() as u64,
-                crc: crc_of(d),
+    /// Writes the weights alone as a model file to `w` (see [`Net::save_for_predict`]).
+    pub fn to_writer_for_predict(&self, w: impl Write) -> Result<(), ModelError> {
+        Ok(self.write_to(w, false)?)
+    }
+
+    fn save_as(&self, path: &Path, with_state: bool) -> Result<(), ModelError> {
+        atomic::write_atomic(path, |w| self.write_to(w, with_state))
+            .map_err(|e| ModelError::from(e).at(path))
+    }
+
+    /// The net's sparse blocks, in order: the tables a file may store as listed rows.
+    fn sparse_blocks() -> Vec<sparse::Block> {
+        Self::blocks()
+            .into_iter()
+            .filter_map(|b| {
+                let width = b.row?;
+                Some(sparse::Block {
+                    offset: b.offset,
+                    rows: b.len.checked_div(width)?,
+                    width,
+                })
             })
-            .collect();
+            .collect()
+    }
+
+    /// The input layer's weights as `init` draws them: the base of sparse tables.
+    fn initial_input(init: &crate::init::Init) -> Vec<f32> {
+        let mut w = vec![0.0f32; I::PARAMS];
+        I::init(&mut w, init, &mut Rng::new(init.seed));
+        w
+    }
+
+    fn write_to(&self, mut w: impl Write, with_state: bool) -> std::io::Result<()> {
+        let params = self.params();
+        let state = self.train_state().filter(|_| with_state);
+        let planes: Vec<&[f32]> = state.into_iter().flat_map(|s| s.planes()).collect();
+        let init = self.init().and_then(|i| Some((*i, sparse::init_text(i)?)));
+        let blocks = Self::sparse_blocks();
+        let base = match &init {
+            Some((i, _)) if !blocks.is_empty() => Some(Self::initial_input(i)),
+            _ => None,
+        };
+        let tables = sparse::plan(params, &planes, &blocks, base.as_deref());
+        drop(base);
+        let gaps = sparse::gaps(params.len(), &tables);
+        let indices: Vec<usize> = tables.iter().map(|t| t.index).collect();
+        let names = header::tensor_names(&indices, planes.len());
+        // The tensors' data, in the order of `names`.
+        let mut data = vec![Data::Floats(params, Ranges::Gaps(&gaps))];
+        for t in &tables {
+            data.push(Data::Ids(&t.ids));
+            data.push(Data::Floats(params, Ranges::Rows(t)));
+        }
+        for &p in &planes {
+            data.push(Data::Floats(p, Ranges::Gaps(&gaps)));
+            for t in &tables {
+                data.push(Data::Floats(p, Ranges::Fill(t)));
+                data.push(Data::Floats(p, Ranges::Rows(t)));
+            }
+        }
+        let tensors = names
+            .into_iter()
+            .zip(&data)
+            .map(|(name, d)| {
+                let mut h = crc32fast::Hasher::new();
+                d.emit(|b| {
+                    h.update(b);
+                    Ok(())
+                })?;
+                Ok(Tensor {
+                    name,
+                    dtype: d.dtype(),
+                    shape: d.shape(),
+                    crc: h.finalize(),
+                })
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
         let meta = Meta {
             topology: Self::topology(),
             inputs: inputs(&Self::topology()),
             hashing: crate::hash::SCHEME.to_string(),
             params: Self::PARAMS as u64,
-            state: self
-                .train_state()
-                .map(|s| (s.optimizer().to_string(), s.passes(), s.rows())),
+            state: state.map(|s| (s.optimizer().to_string(), s.passes(), s.rows())),
+            predict_only: !with_state,
+            init: init.map(|(_, text)| text),
+            tables: tables
+                .iter()
+                .map(|t| TableMeta {
+                    index: t.index,
+                    offset: t.offset as u64,
+                    rows: t.rows as u64,
+                    width: t.width as u64,
+                })
+                .collect(),
+            weights_crc: (!tables.is_empty()).then(|| crc_of(params)),
             tensors,
         };
         w.write_all(&header::encode(&meta))?;
-        let mut buf = vec![0u8; BUF];
-        for d in data {
-            for chunk in d.chunks(BUF / 4) {
-                let bytes = le_bytes(chunk, &mut buf);
-                w.write_all(bytes)?;
-            }
+        for d in &data {
+            d.emit(|b| w.write_all(b))?;
         }
         w.flush()?;
         Ok(())
     }
 
-    /// Loads a net and its training state (if the file has one) from `path`.
+    /// Loads a net and its training state (if the file has one) from `path`, to predict
+    /// with or to train on exactly where it left off.
     ///
     /// Fails with a [`ModelError`] naming what differs if the file holds another
     /// topology, input DIM or hashing scheme, and on a truncated, damaged, newer or
-    /// foreign file; it never allocates more than the net's own size.
+    /// foreign file, or one saved for prediction only ([`Net::save_for_predict`]); it
+    /// never allocates more than the net's own size.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         Self::load_path(path.as_ref(), true)
     }
 
     /// Loads only the weights from `path`, for prediction: the training state, if the
-    /// file has one, is neither read nor kept. The parameters are read once, straight
-    /// into the net's buffer.
+    /// file has one, is neither read nor kept, and training the net starts a fresh
+    /// optimizer state. It reads files of [`Net::save`] and [`Net::save_for_predict`].
     pub fn load_weights(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         Self::load_path(path.as_ref(), false)
     }
 
-    /// Reads a net and its training state (if any) from a model file's bytes.
+    /// Reads a net and its training state (if any) from a model file's bytes (see
+    /// [`Net::load`]).
     pub fn from_reader(r: impl Read) -> Result<Self, ModelError> {
         Self::read(&mut { r }, true).map(|(net, _)| net)
     }
 
     /// Reads only the weights from a model file's bytes (see [`Net::load_weights`]); the
-    /// reader is left after the parameters.
+    /// reader is left after the weights.
     pub fn weights_from_reader(r: impl Read) -> Result<Self, ModelError> {
         Self::read(&mut { r }, false).map(|(net, _)| net)
     }
-
     fn load_path(path: &Path, state: bool) -> Result<Self, ModelError> {
         let at = |e: ModelError| e.at(path);
         let file = File::open(path).map_err(|e| at(e.into()))?;
@@ -184,25 +291,148 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         if meta.topology != topology {
             return mismatch("topology", &meta.topology, topology);
         }
-        let n = Self::PARAMS as u64;
-        if meta.params != n || meta.tensors.iter().any(|t| t.len != n) {
-            return Err(ModelErrorKind::Corrupt(format!(
-                "its topology has {n} parameters, but its tensors do not"
-            ))
-            .into());
+        if meta.predict_only && with_state {
+            return Err(ModelErrorKind::PredictOnly.into());
         }
-        let params = read_f32s(r, &meta.tensors[0])?;
+        let corrupt = |m: String| ModelError::from(ModelErrorKind::Corrupt(m));
+        let init = match &meta.init {
+            Some(text) => Some(sparse::parse_init(text).ok_or_else(|| {
+                corrupt(format!(
+                    "its metadata's init {text:?} is not an initialisation"
+                ))
+            })?),
+            None => None,
+        };
+        let n = Self::PARAMS;
+        if meta.params != n as u64 {
+            return Err(corrupt(format!(
+                "its topology has {n} parameters, but its metadata says {}",
+                meta.params
+            )));
+        }
+        let tables = Self::tables_of(&meta)?;
+        let gaps = sparse::gaps(n, &tables);
+        let rest: usize = gaps.iter().map(|g| g.len()).sum();
+        // Every tensor's shape, checked before anything is allocated.
+        let mut tensors = meta.tensors.iter();
+        let mut expect = |shape: &[usize]| -> Result<&Tensor, ModelError> {
+            let t = tensors
+                .next()
+                .ok_or_else(|| corrupt("the header lists too few tensors".into()))?;
+            if t.shape.iter().copied().ne(shape.iter().map(|&d| d as u64)) {
+                return Err(corrupt(format!(
+                    "tensor {} has shape {:?}, but this net needs {shape:?}",
+                    t.name, t.shape
+                )));
+            }
+            Ok(t)
+        };
+        let t_params = expect(&[rest])?;
+        let mut t_tables = Vec::new();
+        for t in &tables {
+            // The header put this table's ids tensor, of rank 1, next.
+            let ids = meta.tensors[1 + 2 * t_tables.len()].shape[0];
+            let ids = usize::try_from(ids).unwrap_or(usize::MAX);
+            if ids > t.rows {
+                return Err(corrupt(format!(
+                    "table {} lists {ids} rows, but it has {}",
+                    t.index, t.rows
+                )));
+            }
+            t_tables.push((expect(&[ids])?, expect(&[ids, t.width])?));
+        }
+        let mut t_planes = Vec::new();
+        let planes = meta.tensors.len() - 1 - 2 * tables.len();
+        for _ in 0..planes / (1 + 2 * tables.len()) {
+            let dense = expect(&[rest])?;
+            let mut per_table = Vec::new();
+            for (t, (ids, _)) in tables.iter().zip(&t_tables) {
+                per_table.push((expect(&[t.width])?, expect(&[ids.len() as usize, t.width])?));
+            }
+            t_planes.push((dense, per_table));
+        }
+        // The weights: the base, the listed rows over it, the rest between the tables.
+        let mut params = vec![0.0f32; n];
+        if let (false, Some(init)) = (tables.is_empty(), &init) {
+            I::init(&mut params[..I::PARAMS], init, &mut Rng::new(init.seed));
+        }
+        read_tensor(r, t_params, scatter(&mut params, gaps.iter().cloned()))?;
+        let mut tables = tables;
+        for (t, (ids, rows)) in tables.iter_mut().zip(&t_tables) {
+            t.ids = read_ids(r, ids, t.rows)?;
+            read_tensor(
+                r,
+                rows,
+                scatter(&mut params, t.ids.iter().map(|&i| t.row(i as usize))),
+            )?;
+        }
+        if let Some(stored) = meta.weights_crc {
+            let crc = crc_of(&params);
+            if crc != stored {
+                let base = meta.init.as_deref().unwrap_or("zeros");
+                return Err(corrupt(format!(
+                    "its weights rebuilt over the initial draws ({base}) have checksum \
+                     {crc:08x}, but the header says {stored:08x}"
+                )));
+            }
+        }
         let state = match (&meta.state, with_state) {
             (Some((opt, passes, rows)), true) => {
-                let planes = meta.tensors[1..]
-                    .iter()
-                    .map(|t| read_f32s(r, t))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let mut planes = Vec::new();
+                for (dense, per_table) in &t_planes {
+                    let mut plane = vec![0.0f32; n];
+                    read_tensor(r, dense, scatter(&mut plane, gaps.iter().cloned()))?;
+                    for (t, (fill, listed)) in tables.iter().zip(per_table) {
+                        let mut row = vec![0.0f32; t.width];
+                        read_tensor(r, fill, scatter(&mut row, std::iter::once(0..t.width)))?;
+                        for dst in plane[t.range()].chunks_exact_mut(t.width) {
+                            dst.copy_from_slice(&row);
+                        }
+                        let rows = t.ids.iter().map(|&i| t.row(i as usize));
+                        read_tensor(r, listed, scatter(&mut plane, rows))?;
+                    }
+                    planes.push(plane);
+                }
                 Some(TrainState::from_parts(opt.clone(), planes, *passes, *rows))
             }
             _ => None,
         };
-        Ok((Net::from_parts(params, state), header_len + meta.data_len()))
+        Ok((
+            Net::from_parts(params, state, init),
+            header_len + meta.data_len(),
+        ))
+    }
+
+    /// The sparse tables a file lists, checked against the net's sparse blocks (their
+    /// row ids are read later).
+    fn tables_of(meta: &Meta) -> Result<Vec<Table>, ModelError> {
+        let blocks = Self::sparse_blocks();
+        let mut out: Vec<Table> = Vec::new();
+        for m in &meta.tables {
+            let b = blocks.get(m.index).filter(|b| {
+                (b.offset as u64, b.rows as u64, b.width as u64) == (m.offset, m.rows, m.width)
+            });
+            let Some(b) = b else {
+                return Err(ModelErrorKind::Corrupt(format!(
+                    "its metadata lists table {} at {},{},{}, which is not a sparse table \
+                     of this net",
+                    m.index, m.offset, m.rows, m.width
+                ))
+                .into());
+            };
+            if out.last().is_some_and(|t| t.index >= m.index) {
+                return Err(ModelErrorKind::Corrupt("its tables are listed twice".into()).into());
+            }
+            out.push(Table {
+                index: m.index,
+                offset: b.offset,
+                rows: b.rows,
+                width: b.width,
+                ids: Vec::new(),
+                fill: 0,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -213,58 +443,4 @@ fn inputs(topology: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
-}
-
-/// `data` as little-endian bytes in `buf` (at least `4 · data.len()` long).
-fn le_bytes<'b>(data: &[f32], buf: &'b mut [u8]) -> &'b [u8] {
-    for (b, x) in buf.chunks_exact_mut(4).zip(data) {
-        b.copy_from_slice(&x.to_le_bytes());
-    }
-    &buf[..4 * data.len()]
-}
-
-fn crc_of(data: &[f32]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; BUF];
-    for chunk in data.chunks(BUF / 4) {
-        h.update(le_bytes(chunk, &mut buf));
-    }
-    h.finalize()
-}
-
-/// Reads tensor `t` (its length already checked against the net), verifying its CRC.
-fn read_f32s(r: &mut impl Read, t: &Tensor) -> Result<Vec<f32>, ModelError> {
-    let total = 4 * t.len;
-    let mut out = Vec::with_capacity(t.len as usize);
-    let mut h = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; BUF];
-    let mut done = 0u64;
-    while done < total {
-        let want = (total - done).min(BUF as u64) as usize;
-        let got = read_full(r, &mut buf[..want])?;
-        h.update(&buf[..got]);
-        out.extend(
-            buf[..got]
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        );
-        done += got as u64;
-        if got < want {
-            return Err(ModelErrorKind::Truncated {
-                section: format!("tensor {}", t.name),
-                expected: total,
-                found: done,
-            }
-            .into());
-        }
-    }
-    let crc = h.finalize();
-    if crc != t.crc {
-        return Err(ModelErrorKind::Corrupt(format!(
-            "tensor {} has checksum {crc:08x}, but the header says {:08x}",
-            t.name, t.crc
-        ))
-        .into());
-    }
-    Ok(out)
 }

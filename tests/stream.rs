@@ -527,7 +527,7 @@ fn a_libsvm_file_streams_the_weights_of_its_rows_in_memory() {
     std::fs::write(&path, &text).unwrap();
     let format = LibSvm::new().labels(Labels::Binary);
     let t = trainer().passes(2);
-    let rows = format.read_file(&path).unwrap();
+    let rows = format.open(&path).unwrap().read_all().unwrap();
     let mut in_memory = Sparse::new(Init::zeros());
     t.fit(&mut in_memory, &rows.to_rows(), Logistic).unwrap();
     let cache = temp("rows.vfcache");

@@ -246,7 +246,8 @@ fn main() -> ExitCode {
     let read = |p: &PathBuf| {
         LibSvm::new()
             .labels(Labels::Binary)
-            .read_file(p)
+            .open(p)
+            .and_then(|r| r.read_all())
             .map_err(|e| e.to_string())
     };
     let (train, test) = match (read(&args.train), read(&args.test)) {

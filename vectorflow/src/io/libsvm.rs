@@ -33,8 +33,8 @@ pub enum OutOfRange {
 /// assert_eq!(rows.row(0).values(), [0.5, 2.0]);
 /// # Ok::<(), vectorflow::io::ReadError>(())
 /// ```
-/// Reading a file: `LibSvm::new().read_file("train.svm")?` (whole, in parallel) or
-/// `LibSvm::new().open("train.svm")?` (streaming, see [`SparseReader`](super::SparseReader)).
+/// Reading a file: `LibSvm::new().open("train.svm")?` then `.read_all()?` (every row, in
+/// parallel) or `.read_into(&mut rows)?` chunk by chunk (see [`SparseReader`](super::SparseReader)).
 #[derive(Clone, Debug)]
 pub struct LibSvm {
     zero_based: bool,

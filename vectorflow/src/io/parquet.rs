@@ -233,7 +233,7 @@ where
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// type Lr = network![Sparse<{ 1 << 20 }> => Linear<1>];
 /// let mut net = Lr::new(Init::zeros());
-/// let data = ParquetData::read::<Click>("clicks.parquet")?;
+/// let data = ParquetData::read_all::<Click>("clicks.parquet")?;
 /// let rows: Vec<Click> = data.rows()?;
 /// Trainer::new(AdaGrad::new(0.5)).fit(&mut net, &rows, Logistic)?;
 /// # Ok(())
@@ -245,8 +245,9 @@ pub struct ParquetData {
 }
 
 impl ParquetData {
-    /// Reads and decodes a file or a partitioned directory, only the columns `R` reads.
-    pub fn read<'de, R: Deserialize<'de>>(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+    /// Reads and decodes every row of a file or a partitioned directory (only the
+    /// columns `R` reads); [`rows`](Self::rows) then gives them.
+    pub fn read_all<'de, R: Deserialize<'de>>(path: impl AsRef<Path>) -> Result<Self, ReadError> {
         let data = Dataset::open(path.as_ref(), fields_of::<R>())?;
         let units = data
             .units

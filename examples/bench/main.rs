@@ -257,6 +257,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Training on nothing would report the untrained net's figures as the model's.
+    if train.is_empty() && args.passes > 0 {
+        eprintln!("bench: {}: no rows to train on", args.train.display());
+        return ExitCode::FAILURE;
+    }
     let (train_rows, test_rows) = (train.to_rows(), test.to_rows());
     let trained = match args.model.as_str() {
         "lr" => with_optimizer!(&args, opt => fit(models::lr, &args, opt, &train_rows, &test_rows)),
@@ -459,8 +464,13 @@ where
     Ok((secs, p))
 }
 
-/// Prints the `RESULT` line; `wall` started before reading any data.
+/// Prints the `RESULT` line; `wall` started before reading any data. A test file without
+/// rows is an error: it has no figures to print.
 fn finish(args: &Args, run: Run, wall: Instant) -> ExitCode {
+    if run.y.is_empty() {
+        eprintln!("bench: {}: no rows to evaluate on", args.test.display());
+        return ExitCode::FAILURE;
+    }
     let m = metrics::binary(&run.p, &run.y);
     let secs = run.secs;
     // Evaluation only (`--passes 0`) trains nothing.

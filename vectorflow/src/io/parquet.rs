@@ -203,6 +203,11 @@ where
         Ok(())
     }
 
+    /// The file or directory opened.
+    fn name(&self) -> String {
+        self.data.root.display().to_string()
+    }
+
     /// Each file's path, size and modification time.
     fn source(&self) -> String {
         let files: Vec<_> = self

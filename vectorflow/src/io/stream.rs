@@ -112,6 +112,11 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
     fn source(&self) -> String {
         file_source(&self.path)
     }
+
+    /// The path.
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
 }
 
 /// A CSV or JSON lines file read as a stream of the caller's rows, which borrow their
@@ -219,6 +224,11 @@ where
 
     fn source(&self) -> String {
         file_source(&self.path)
+    }
+
+    /// The path.
+    fn name(&self) -> String {
+        self.path.display().to_string()
     }
 }
 

@@ -58,7 +58,11 @@ impl TrainReport {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainError {
     /// There were no rows to train on (after the holdout is set apart).
-    NoRows,
+    NoRows {
+        /// What was read: a stream's [`name`](crate::train::Stream::name) (the file of the
+        /// readers' streams), empty for a slice.
+        input: String,
+    },
     /// A setting is out of range.
     Config(String),
     /// The stream of rows failed (its message names the file and line).
@@ -119,7 +123,8 @@ pub enum TrainError {
 impl fmt::Display for TrainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TrainError::NoRows => write!(f, "no rows to train on"),
+            TrainError::NoRows { input } if input.is_empty() => write!(f, "no rows to train on"),
+            TrainError::NoRows { input } => write!(f, "{input}: no rows to train on"),
             TrainError::Config(m) => write!(f, "invalid training setting: {m}"),
             TrainError::Read(m) => write!(f, "reading the rows: {m}"),
             TrainError::Feature { pass, row, source } => {

@@ -91,6 +91,12 @@ pub trait Stream: Send {
     fn source(&self) -> String {
         String::new()
     }
+
+    /// What it reads, for messages: a file's path, say (an error about an empty stream
+    /// names it). Empty (the default) when it has no name.
+    fn name(&self) -> String {
+        String::new()
+    }
 }
 
 /// A stream read by a reader thread into chunks of hashed rows.
@@ -121,6 +127,10 @@ where
 
     fn rows(&self) -> Option<u64> {
         None
+    }
+
+    fn name(&self) -> String {
+        self.stream.name()
     }
 
     fn pass(

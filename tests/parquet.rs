@@ -765,3 +765,59 @@ fn a_dictionary_page_claiming_more_values_than_it_holds_is_an_error_not_an_alloc
     fails_small(&path, &want, 64 << 20);
     let _ = (std::fs::remove_file(&good), std::fs::remove_file(&path));
 }
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Checked<'a> {
+    id: i64,
+    score: f64,
+    site: &'a str,
+}
+
+#[test]
+fn a_bit_flipped_in_a_checksummed_page_is_an_error() {
+    // Written by pyarrow with page checksums (tests/data/make_checksummed.py): arrow-rs
+    // 60 writes none. Uncompressed, one data page per column.
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/checksummed.parquet");
+    let data = ParquetData::read_all::<Checked>(&good).unwrap();
+    let rows: Vec<Checked> = data.rows().unwrap();
+    assert_eq!(rows.len(), 200);
+    assert_eq!(
+        rows[199],
+        Checked {
+            id: 199,
+            score: 49.75,
+            site: "site3"
+        }
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    let file = std::fs::File::open(&good).unwrap();
+    let meta =
+        parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default()).unwrap();
+    let path = temp("flipped.parquet");
+    let mut flips = 0;
+    for col in meta.metadata().row_group(0).columns() {
+        let end = (col.data_page_offset() + col.compressed_size()) as usize;
+        let name = col.column_path().string();
+        // The last 1,000 bytes of the chunk are its data page's values.
+        for k in 0..100 {
+            let (at, bit) = (end - 1 - k * 10, k % 8);
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1 << bit;
+            std::fs::write(&path, &flipped).unwrap();
+            let e = match ParquetData::read_all::<Checked>(&path) {
+                Ok(data) => panic!(
+                    "byte {at} bit {bit} of column `{name}` flipped, read as {:?}",
+                    data.rows::<Checked>().map(|r| r.len())
+                ),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                e.contains(&format!("column `{name}`")) && e.contains("checksum"),
+                "{e}"
+            );
+            flips += 1;
+        }
+    }
+    assert_eq!(flips, 300);
+    let _ = std::fs::remove_file(&path);
+}

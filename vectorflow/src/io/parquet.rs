@@ -35,6 +35,9 @@
 //! column chunk, decompresses to at most its chunk's total uncompressed size and 256 MiB
 //! (snappy: at most 32 times its compressed size), and a dictionary page claims no more
 //! values than its bytes hold; else the error names the file, row group, column and page.
+//! A page whose writer stored a CRC-32 checksum (pyarrow's `write_page_checksum=True`,
+//! Spark's `parquet.page.write-checksum.enabled`) is verified when decoded: a damaged page
+//! is an error naming the column, not other values.
 //!
 //! ```no_run
 //! use vectorflow::io::parquet::ParquetStream;

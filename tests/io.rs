@@ -870,3 +870,104 @@ fn json_lines_skip_a_byte_order_mark_at_the_start() {
     let e = reader.read_all::<Event>().unwrap_err().to_string();
     assert_eq!(e, "e.jsonl:2: expected value (column 1)");
 }
+
+// ---- Ids beyond a network's input ------------------------------------------------------
+
+#[test]
+fn ids_beyond_the_inputs_dimension_are_refused_unless_folding_is_asked_for() {
+    use vectorflow::io::SparseStream;
+    type Lr = network![Sparse<16> => Linear<1>];
+    let trainer = || {
+        Trainer::new(AdaGrad::new(0.5))
+            .threads(1)
+            .shuffle(false)
+            .progress(Progress::Silent)
+    };
+    // Line 3 has id 17 (1-based): stored 16, beyond Sparse<16>.
+    let text = "1 1:1 16:1\n\n0 2:1 17:0.5\n";
+    let path = temp_file("beyond.svm", text);
+    let shown = path.display();
+    let want = format!(
+        "pass 1, row 1: {shown}:3: feature id 17: expected an id from 1 to 16 (the network's \
+         input has 16); read the file with `OutOfRange::Modulo` to fold ids modulo 16"
+    );
+    let rows = LibSvm::new().open(&path).unwrap().read_all().unwrap();
+    assert!(!rows.folding());
+    let e = trainer()
+        .fit(&mut Lr::new(Init::zeros()), &rows.to_rows(), Logistic)
+        .unwrap_err();
+    assert_eq!(e.to_string(), want);
+    assert!(matches!(
+        e,
+        vectorflow::train::TrainError::IdBeyondInput {
+            pass: 1,
+            row: 1,
+            ..
+        }
+    ));
+    // Streamed: the same message.
+    let mut stream = LibSvm::new().stream(&path).unwrap();
+    let e = trainer()
+        .fit_stream::<_, _, SparseStream<LibSvm>, _>(
+            &mut Lr::new(Init::zeros()),
+            &mut stream,
+            Logistic,
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), want);
+    // Held out: checked before training.
+    let e = trainer()
+        .holdout(vectorflow::train::Holdout::EveryKth(2))
+        .fit(&mut Lr::new(Init::zeros()), &rows.to_rows(), Logistic)
+        .unwrap_err();
+    assert!(
+        e.to_string().ends_with(&want["pass 1, row 1: ".len()..]),
+        "{e}"
+    );
+    // Predicting.
+    let net = Lr::new(Init::zeros());
+    assert_eq!(
+        net.predict(&rows.row(1)).unwrap_err().field,
+        FeatureError::ID_BEYOND_INPUT
+    );
+    // 0-based files are named with their own ids.
+    let zero = LibSvm::new()
+        .zero_based(true)
+        .parse_bytes(b"1 16:1\n", "z.svm")
+        .unwrap();
+    let e = trainer()
+        .fit(&mut Lr::new(Init::zeros()), &zero.to_rows(), Logistic)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("z.svm:1: feature id 16: expected an id from 0 to 15"),
+        "{e}"
+    );
+
+    // Asked for: ids fold modulo 16, as the same rows with the ids folded by hand.
+    let folded = LibSvm::new()
+        .out_of_range(OutOfRange::Modulo)
+        .open(&path)
+        .unwrap()
+        .read_all()
+        .unwrap();
+    assert!(folded.folding());
+    let by_hand = LibSvm::new()
+        .parse_bytes(b"1 1:1 16:1\n0 2:1 1:0.5\n", "h.svm")
+        .unwrap();
+    let (mut a, mut b) = (Lr::new(Init::zeros()), Lr::new(Init::zeros()));
+    trainer().fit(&mut a, &folded.to_rows(), Logistic).unwrap();
+    trainer().fit(&mut b, &by_hand.to_rows(), Logistic).unwrap();
+    assert_eq!(a.params(), b.params());
+    let mut rows = rows;
+    rows.set_folding(true);
+    let mut c = Lr::new(Init::zeros());
+    trainer().fit(&mut c, &rows.to_rows(), Logistic).unwrap();
+    assert_eq!(c.params(), b.params());
+    // Vowpal Wabbit ids are hashes: always folded.
+    let vw_rows = vw("1 |a x y z\n").unwrap();
+    assert!(vw_rows.folding() && vw_rows.row(0).ids().iter().any(|&id| id >= 16));
+    trainer()
+        .fit(&mut Lr::new(Init::zeros()), &vw_rows.to_rows(), Logistic)
+        .unwrap();
+}

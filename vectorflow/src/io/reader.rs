@@ -30,6 +30,13 @@ pub(crate) mod sealed {
             line_no: u64,
             out: &mut SparseRows,
         ) -> Result<(), LineError>;
+
+        /// Whether the format's ids are folded into a network's input (hashes, or
+        /// folding asked for).
+        fn folds(&self) -> bool;
+
+        /// What the format writes for stored id 0.
+        fn first_id(&self) -> u32;
     }
 }
 
@@ -161,6 +168,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// expected. After an error `out` holds an unspecified part of the chunk.
     pub fn read_into(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
         out.clear();
+        self.mark(out);
         while self.next_chunk()? {
             self.parse_chunk(out)?;
             if !out.is_empty() {
@@ -192,6 +200,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
             }
         }
         let mut out = SparseRows::new();
+        self.mark(&mut out);
         let mut first = true;
         while self.next_chunk()? {
             let bytes = self.chunk.text().len() as u64;
@@ -201,6 +210,12 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
             }
         }
         Ok(out)
+    }
+
+    /// Records in `out` where its rows are read and whether their ids fold.
+    fn mark(&self, out: &mut SparseRows) {
+        let f = &self.format;
+        out.set_origin(self.chunker.file(), f.folds(), f.first_id());
     }
 
     /// Moves the next chunk into `self.chunk`: the one read ahead, if any.
@@ -372,6 +387,7 @@ fn read_range<F: SparseFormat>(
     let mut reader = SparseReader::new(chunker, format.clone()).threads(1);
     reader.input_len = end - start;
     let mut rows = SparseRows::new();
+    reader.mark(&mut rows);
     let mut first = true;
     while reader.next_chunk()? {
         let bytes = reader.chunk.text().len() as u64;

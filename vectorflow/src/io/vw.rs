@@ -124,6 +124,14 @@ fn tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 impl ParseLine for Vw {
+    fn folds(&self) -> bool {
+        true
+    }
+
+    fn first_id(&self) -> u32 {
+        0
+    }
+
     fn parse_line(&self, line: &[u8], line_no: u64, out: &mut SparseRows) -> Result<(), LineError> {
         let bar = memchr::memchr(b'|', line);
         let head = &line[..bar.unwrap_or(line.len())];

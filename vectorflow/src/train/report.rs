@@ -76,6 +76,18 @@ pub enum TrainError {
         /// The field and value.
         source: FeatureError,
     },
+    /// A row's feature id is at or beyond its `Sparse<DIM>` input's `DIM`, and the rows
+    /// do not ask for ids to be folded (a reader's rows, unless read with
+    /// [`OutOfRange::Modulo`](crate::io::OutOfRange::Modulo)).
+    IdBeyondInput {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`, or in the stream.
+        row: usize,
+        /// The id and where the row was read (`file:line`), what was expected, and how
+        /// to ask for folding.
+        message: String,
+    },
     /// A row's label is not one the loss accepts (see [`crate::loss::Loss::check_row`]).
     InvalidLabel {
         /// The pass, from 1.
@@ -129,6 +141,9 @@ impl fmt::Display for TrainError {
             TrainError::Read(m) => write!(f, "reading the rows: {m}"),
             TrainError::Feature { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")
+            }
+            TrainError::IdBeyondInput { pass, row, message } => {
+                write!(f, "pass {pass}, row {row}: {message}")
             }
             TrainError::InvalidLabel { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")

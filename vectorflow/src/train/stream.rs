@@ -288,16 +288,15 @@ where
                     weight: row.weight(),
                 },
             ),
-            Err(e) => bad = Some((first + chunk.rows(), e)),
+            Err(e) => {
+                let at = first + chunk.rows();
+                bad = Some(super::validate::feature::<I, _>(pass as usize, at, row, e));
+            }
         }
     });
     match (read, bad) {
         (Err(e), _) => Err(TrainError::Read(e.to_string())),
-        (Ok(_), Some((row, source))) => Err(TrainError::Feature {
-            pass: pass as usize,
-            row,
-            source,
-        }),
+        (Ok(_), Some(e)) => Err(e),
         (Ok(n), None) => Ok(n),
     }
 }

@@ -130,13 +130,8 @@ fn run(args: &Args) -> Result<(), String> {
     let wall = Instant::now();
     let fail = |e: &dyn std::fmt::Display| e.to_string();
     if args.flights {
-        let mut reader = CsvReader::open(flights::path())
-            .map_err(|e| fail(&e))?
-            .chunk_bytes(usize::MAX);
-        let rows: Vec<flights::Flight> = reader
-            .next_rows()
-            .map_err(|e| fail(&e))?
-            .unwrap_or_default();
+        let mut reader = CsvReader::open(flights::path()).map_err(|e| fail(&e))?;
+        let rows: Vec<flights::Flight> = reader.read_all().map_err(|e| fail(&e))?;
         let (train, test) = flights::split(rows);
         return match args.model.as_str() {
             "lr" => tune(models::lr, args, &train, &test, wall),
@@ -146,7 +141,8 @@ fn run(args: &Args) -> Result<(), String> {
     let read = |p: &PathBuf| {
         LibSvm::new()
             .labels(Labels::Binary)
-            .read_file(p)
+            .open(p)
+            .and_then(|r| r.read_all())
             .map_err(|e| fail(&e))
     };
     let (train, test) = match (&args.train, &args.test) {

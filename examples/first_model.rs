@@ -46,8 +46,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let path = path.as_deref().unwrap_or("data/flights_sample.csv");
 
     // Every row of the file; an error names the file, line and field.
-    let mut reader = CsvReader::open(path)?.chunk_bytes(usize::MAX);
-    let mut rows: Vec<Flight> = reader.next_rows()?.unwrap_or_default();
+    let mut reader = CsvReader::open(path)?;
+    let mut rows: Vec<Flight> = reader.read_all()?;
     for r in &mut rows {
         r.delayed = r.arr_delay > 15.0;
         r.distance /= 1000.0; // thousands of miles: the scale of the one-hot features

@@ -57,7 +57,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let read = |p: &PathBuf| LibSvm::new().labels(Labels::Binary).read_file(p);
+    let read = |p: &PathBuf| {
+        LibSvm::new()
+            .labels(Labels::Binary)
+            .open(p)
+            .and_then(|r| r.read_all())
+    };
     let (train, test) = match (read(&train), read(&test)) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => {

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 
 fn run(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
-    let data = ParquetData::read::<Click>(path)?;
+    let data = ParquetData::read_all::<Click>(path)?;
     let rows: Vec<Click> = data.rows()?;
     let read_s = start.elapsed().as_secs_f64();
     println!(

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! "whole file" collects every row in memory, as the plain loop does (fresh memory has
-//! to be paged in): `LibSvm::read_file` with all threads, one stream with one thread.
+//! to be paged in): `LibSvm::new().open(path)?.read_all()` with all threads, one stream with one thread.
 //! "streaming" reuses one chunk of rows (`read_into`), as a training source would.
 //! `--vw F` also times the Vowpal Wabbit reader on F. The last two lines are the binary
 //! cache: a 2-pass fit of a 16-weight logistic regression, its first pass over the text
@@ -67,10 +67,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         speed(plain)
     );
     for t in [1, threads] {
-        // All threads: `read_file`, one file range per thread; one thread: one stream.
+        // All threads: `read_all` of a file, one range per thread; one thread: one stream.
         let whole = match t {
             1 => median(runs, || library(&LibSvm::new(), &path, 1))?,
-            _ => median(runs, || Ok(LibSvm::new().read_file(&path)?.nnz() as u64))?,
+            _ => median(runs, || {
+                Ok(LibSvm::new().open(&path)?.read_all()?.nnz() as u64)
+            })?,
         };
         let label = format!("vectorflow::io::LibSvm, whole file ({t} threads)");
         println!("{label:<52} {:>8.0}", speed(whole));

@@ -52,10 +52,10 @@ fn run() -> Result<(), Box<dyn Error>> {
     let path = flights::path();
     let shown = path.display();
 
-    // The whole file as one chunk, so that every row can borrow its text from it (and
-    // be shuffled before the split). Errors name the file, line and field.
-    let mut reader = CsvReader::open(&path)?.chunk_bytes(usize::MAX);
-    let rows: Vec<Flight> = reader.next_rows()?.unwrap_or_default();
+    // Every row, in memory: the rows borrow their text from the reader (and are
+    // shuffled before the split). Errors name the file, line and field.
+    let mut reader = CsvReader::open(&path)?;
+    let rows: Vec<Flight> = reader.read_all()?;
     let records = rows.len();
     // A seeded 80/20 split.
     let (train, test) = flights::split(rows);

@@ -101,7 +101,8 @@ fn main() {
     let read = |p: &PathBuf| {
         LibSvm::new()
             .labels(Labels::Binary)
-            .read_file(p)
+            .open(p)
+            .and_then(|r| r.read_all())
             .unwrap_or_else(|e| {
                 eprintln!("threads: {e}");
                 std::process::exit(1)

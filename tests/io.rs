@@ -160,7 +160,7 @@ fn files_are_named_in_errors() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.svm");
     std::fs::write(&path, "1 1:1\n1 1:1 2\n").unwrap();
-    let e = LibSvm::new().read_file(&path).unwrap_err();
+    let e = LibSvm::new().open(&path).unwrap().read_all().unwrap_err();
     assert_eq!(
         e.to_string(),
         format!(
@@ -168,9 +168,7 @@ fn files_are_named_in_errors() {
             path.display()
         )
     );
-    let e = LibSvm::new()
-        .read_file(dir.join("missing.svm"))
-        .unwrap_err();
+    let e = LibSvm::new().open(dir.join("missing.svm")).unwrap_err();
     assert!(e
         .to_string()
         .starts_with(&format!("{}: ", dir.join("missing.svm").display())));
@@ -760,4 +758,281 @@ fn unknown_fields_are_ignored_by_default_and_refused_by_deny_unknown_fields() {
         e.to_string(),
         "f.csv:2: column `opts`: unknown field `opts`, expected `user` or `opt`"
     );
+}
+
+// ---- Every row at once (`read_all`) ---------------------------------------------------
+
+/// Writes `text` to a file of this test process, named `name`.
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vf_io_all_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `n` lines made by `line`, more than one default chunk in all.
+fn lines_over_a_chunk(n: usize, line: impl Fn(usize) -> String) -> String {
+    let text: String = (0..n).map(line).collect();
+    assert!(
+        text.len() > vectorflow::io::DEFAULT_CHUNK_BYTES,
+        "{}",
+        text.len()
+    );
+    text
+}
+
+#[derive(serde::Deserialize)]
+struct Numbered<'a> {
+    id: u32,
+    name: &'a str,
+}
+
+#[test]
+fn read_all_gives_every_row_of_a_file_larger_than_a_chunk() {
+    const N: usize = 200_000;
+    let check = |rows: &[Numbered]| {
+        assert_eq!(rows.len(), N);
+        assert!(rows.iter().enumerate().all(|(i, r)| r.id as usize == i));
+        assert_eq!(rows[N - 1].name, format!("row number {}", N - 1));
+    };
+    let csv = lines_over_a_chunk(N, |i| format!("{i},row number {i}\n"));
+    let path = temp_file("all.csv", &format!("id,name\n{csv}"));
+    // One chunk is not the file (what a single `next_rows` call gives).
+    let mut reader = CsvReader::open(&path).unwrap();
+    assert!(reader.next_rows::<Numbered>().unwrap().unwrap().len() < N);
+    let mut reader = CsvReader::open(&path).unwrap();
+    check(&reader.read_all::<Numbered>().unwrap());
+
+    let json = lines_over_a_chunk(N, |i| {
+        format!("{{\"id\": {i}, \"name\": \"row number {i}\"}}\n")
+    });
+    let path = temp_file("all.jsonl", &json);
+    let mut reader = JsonLines::open(&path).unwrap();
+    assert!(reader.next_rows::<Numbered>().unwrap().unwrap().len() < N);
+    let mut reader = JsonLines::open(&path).unwrap();
+    check(&reader.read_all::<Numbered>().unwrap());
+    // After the end, nothing more.
+    assert!(reader.read_all::<Numbered>().unwrap().is_empty());
+
+    let svm = lines_over_a_chunk(N, |i| {
+        format!("{} {}:1 7:0.25 9:0.125 11:3\n", i % 2, i % 5 + 1)
+    });
+    let path = temp_file("all.svm", &svm);
+    let rows = LibSvm::new().open(&path).unwrap().read_all().unwrap();
+    assert_eq!(rows.len(), N);
+    assert_eq!(rows.lines()[N - 1], N as u64);
+    assert_eq!(
+        rows,
+        LibSvm::new().parse_bytes(svm.as_bytes(), "x").unwrap()
+    );
+
+    let vw_text = lines_over_a_chunk(N, |i| {
+        format!("{} |a x{} y:0.5 z:0.25 |b w:2\n", i % 2, i % 5)
+    });
+    let path = temp_file("all.vw", &vw_text);
+    let rows = Vw::new().open(&path).unwrap().read_all().unwrap();
+    assert_eq!(rows.len(), N);
+    assert_eq!(rows.lines()[N - 1], N as u64);
+}
+
+#[test]
+fn read_all_of_a_large_file_in_ranges_keeps_the_readers_settings() {
+    // 17 MiB: read in one range per thread; each range keeps the longest line set.
+    let line = format!("1 {}\n", "3:1 ".repeat(40));
+    let mut text = line.repeat((17 << 20) / line.len());
+    let long = format!("1 {}\n", "2:1 ".repeat(300));
+    text.push_str(&long);
+    let path = temp_file("ranges.svm", &text);
+    let rows = LibSvm::new().open(&path).unwrap().threads(2).read_all();
+    assert_eq!(rows.unwrap().len(), text.lines().count());
+    let e = LibSvm::new()
+        .open(&path)
+        .unwrap()
+        .threads(2)
+        .max_line(1000)
+        .chunk_bytes(1000)
+        .read_all()
+        .unwrap_err();
+    assert_eq!(e.line(), text.lines().count() as u64, "{e}");
+}
+
+// ---- Untrusted bytes in messages ------------------------------------------------------
+
+#[test]
+fn vw_non_finite_values_are_errors_not_categories() {
+    for value in ["nan", "NaN", "inf", "-inf", "+Infinity", "1e39"] {
+        assert_eq!(
+            err(vw(&format!("1 |a x:{value}\n"))),
+            format!("t.vw:1: feature 1 of namespace `a`: expected `name`, `name:value` with a finite number, or `name:text`, found `x:{value}`")
+        );
+    }
+    // Text that only starts like a number is still a category.
+    let rows = vw("1 |a x:infant y:nanny\n").unwrap();
+    let seed = namespace_seed("a");
+    let cat =
+        |name: &str, text: &str| murmur3_32(text.as_bytes(), murmur3_32(name.as_bytes(), seed));
+    assert_eq!(ids(&rows, 0), [cat("x", "infant"), cat("y", "nanny")]);
+}
+
+#[test]
+fn messages_escape_control_and_invisible_bytes() {
+    assert_eq!(
+        err(libsvm("1 1:1\x1b[2J\n")),
+        "t.svm:1: value of feature 1: expected a finite number, found `1\\x1b[2J`"
+    );
+    assert_eq!(
+        err(libsvm("\u{feff}1 1:1\n")),
+        "t.svm:1: label: expected a number (0/1, -1/+1 or a real value), found `\\u{feff}1`"
+    );
+    assert_eq!(
+        err(LibSvm::new().parse_bytes(b"1 1:\x00\xff\n", "t.svm")),
+        "t.svm:1: value of feature 1: expected a finite number, found `\\0\\xff`"
+    );
+    assert_eq!(
+        err(vw("1 |a\u{202e} x:1e99\n")),
+        "t.vw:1: feature 1 of namespace `a\\u{202e}`: expected `name`, `name:value` with a finite number, or `name:text`, found `x:1e99`"
+    );
+    // CSV: a value that does not deserialize, and a column name.
+    let text = "carrier,dest,distance,delayed\nUA,IAH,\x1b]0;x\x07,true\n";
+    let mut reader = CsvReader::new(text.as_bytes(), "f.csv").unwrap();
+    let e = reader.next_rows::<Flight>().unwrap_err().to_string();
+    assert!(e.contains("(found `\\x1b]0;x\\x07`)"), "{e}");
+    // JSON lines: serde's message holds the decoded input.
+    #[derive(serde::Deserialize, Debug)]
+    enum Color {
+        Red,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Paint {
+        color: Color,
+    }
+    let text = "{\"color\":\"\\u001b[2J\"}\n";
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl\u{7}");
+    let e = reader.next_rows::<Paint>().unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "e.jsonl\\x07:1: field `color`: unknown variant `\\x1b[2J`, expected `Red` (column 20)"
+    );
+    assert!(!e.chars().any(char::is_control), "{e:?}");
+}
+
+#[test]
+fn json_lines_skip_a_byte_order_mark_at_the_start() {
+    let text = "\u{feff}{\"user\":\"ann\",\"note\":\"\",\"clicks\":3}\n";
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
+    let rows = reader.read_all::<Event>().unwrap();
+    assert_eq!((rows.len(), rows[0].user), (1, "ann"));
+    let mut reader = JsonLines::new(text.as_bytes(), "e.jsonl");
+    assert_eq!(
+        reader.next_rows_parallel::<Event>().unwrap().unwrap().len(),
+        1
+    );
+    // Only at the start of the input: elsewhere it is an error, shown escaped.
+    let twice = format!("{text}{text}");
+    let mut reader = JsonLines::new(twice.as_bytes(), "e.jsonl");
+    let e = reader.read_all::<Event>().unwrap_err().to_string();
+    assert_eq!(e, "e.jsonl:2: expected value (column 1)");
+}
+
+// ---- Ids beyond a network's input ------------------------------------------------------
+
+#[test]
+fn ids_beyond_the_inputs_dimension_are_refused_unless_folding_is_asked_for() {
+    use vectorflow::io::SparseStream;
+    type Lr = network![Sparse<16> => Linear<1>];
+    let trainer = || {
+        Trainer::new(AdaGrad::new(0.5))
+            .threads(1)
+            .shuffle(false)
+            .progress(Progress::Silent)
+    };
+    // Line 3 has id 17 (1-based): stored 16, beyond Sparse<16>.
+    let text = "1 1:1 16:1\n\n0 2:1 17:0.5\n";
+    let path = temp_file("beyond.svm", text);
+    let shown = path.display();
+    let want = format!(
+        "pass 1, row 1: {shown}:3: feature id 17: expected an id from 1 to 16 (the network's \
+         input has 16); read the file with `OutOfRange::Modulo` to fold ids modulo 16"
+    );
+    let rows = LibSvm::new().open(&path).unwrap().read_all().unwrap();
+    assert!(!rows.folding());
+    let e = trainer()
+        .fit(&mut Lr::new(Init::zeros()), &rows.to_rows(), Logistic)
+        .unwrap_err();
+    assert_eq!(e.to_string(), want);
+    assert!(matches!(
+        e,
+        vectorflow::train::TrainError::IdBeyondInput {
+            pass: 1,
+            row: 1,
+            ..
+        }
+    ));
+    // Streamed: the same message.
+    let mut stream = LibSvm::new().stream(&path).unwrap();
+    let e = trainer()
+        .fit_stream::<_, _, SparseStream<LibSvm>, _, _>(
+            &mut Lr::new(Init::zeros()),
+            &mut stream,
+            Logistic,
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), want);
+    // Held out: checked before training.
+    let e = trainer()
+        .holdout(vectorflow::train::Holdout::EveryKth(2))
+        .fit(&mut Lr::new(Init::zeros()), &rows.to_rows(), Logistic)
+        .unwrap_err();
+    assert!(
+        e.to_string().ends_with(&want["pass 1, row 1: ".len()..]),
+        "{e}"
+    );
+    // Predicting.
+    let net = Lr::new(Init::zeros());
+    assert_eq!(
+        net.predict(&rows.row(1)).unwrap_err().field,
+        FeatureError::ID_BEYOND_INPUT
+    );
+    // 0-based files are named with their own ids.
+    let zero = LibSvm::new()
+        .zero_based(true)
+        .parse_bytes(b"1 16:1\n", "z.svm")
+        .unwrap();
+    let e = trainer()
+        .fit(&mut Lr::new(Init::zeros()), &zero.to_rows(), Logistic)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("z.svm:1: feature id 16: expected an id from 0 to 15"),
+        "{e}"
+    );
+
+    // Asked for: ids fold modulo 16, as the same rows with the ids folded by hand.
+    let folded = LibSvm::new()
+        .out_of_range(OutOfRange::Modulo)
+        .open(&path)
+        .unwrap()
+        .read_all()
+        .unwrap();
+    assert!(folded.folding());
+    let by_hand = LibSvm::new()
+        .parse_bytes(b"1 1:1 16:1\n0 2:1 1:0.5\n", "h.svm")
+        .unwrap();
+    let (mut a, mut b) = (Lr::new(Init::zeros()), Lr::new(Init::zeros()));
+    trainer().fit(&mut a, &folded.to_rows(), Logistic).unwrap();
+    trainer().fit(&mut b, &by_hand.to_rows(), Logistic).unwrap();
+    assert_eq!(a.params(), b.params());
+    let mut rows = rows;
+    rows.set_folding(true);
+    let mut c = Lr::new(Init::zeros());
+    trainer().fit(&mut c, &rows.to_rows(), Logistic).unwrap();
+    assert_eq!(c.params(), b.params());
+    // Vowpal Wabbit ids are hashes: always folded.
+    let vw_rows = vw("1 |a x y z\n").unwrap();
+    assert!(vw_rows.folding() && vw_rows.row(0).ids().iter().any(|&id| id >= 16));
+    trainer()
+        .fit(&mut Lr::new(Init::zeros()), &vw_rows.to_rows(), Logistic)
+        .unwrap();
 }

@@ -181,7 +181,7 @@ fn a_file_of_several_row_groups_trains_as_its_rows_from_a_slice() {
     assert_eq!(from_file.params(), from_slice.params());
 
     // The whole-file helper gives the same rows, in order.
-    let data = ParquetData::read::<Review>(&path).unwrap();
+    let data = ParquetData::read_all::<Review>(&path).unwrap();
     assert_eq!(data.rows::<Review>().unwrap(), rows);
 
     let source = stream.source();
@@ -259,7 +259,7 @@ fn a_partitioned_directory_is_one_dataset_with_its_keys_as_columns() {
         day: u8,
         country: &'a str,
     }
-    let data = ParquetData::read::<Day>(&dir).unwrap();
+    let data = ParquetData::read_all::<Day>(&dir).unwrap();
     let days: Vec<Day> = data.rows().unwrap();
     assert_eq!(days.len(), 12000);
     assert_eq!((days[0].day, days[0].country), (1, "FR"));
@@ -277,7 +277,7 @@ where
         Ok(s) => s,
         Err(e) => return e,
     };
-    let data = ParquetData::read::<R::Row<'_>>(path);
+    let data = ParquetData::read_all::<R::Row<'_>>(path);
     let data = data.and_then(|d| d.rows::<R::Row<'_>>().map(|_| ()));
     let e = data.expect_err("reading should fail");
     // The stream fails the same way.
@@ -397,7 +397,7 @@ fn a_value_that_does_not_fit_names_its_row_group_row_and_column() {
     struct MaybeN {
         n: Option<u8>,
     }
-    let data = ParquetData::read::<MaybeN>(&path).unwrap();
+    let data = ParquetData::read_all::<MaybeN>(&path).unwrap();
     let ns: Vec<Option<u8>> = data.rows::<MaybeN>().unwrap().iter().map(|r| r.n).collect();
     assert_eq!(ns, [Some(1), Some(2), None, Some(4), Some(5)]);
 }
@@ -521,7 +521,7 @@ fn a_file_that_is_not_parquet_or_is_cut_or_corrupt_is_an_error() {
         let mut flipped = bytes.clone();
         flipped[at] ^= 0x5a;
         std::fs::write(&path, &flipped).unwrap();
-        let read = ParquetData::read::<Review>(&path);
+        let read = ParquetData::read_all::<Review>(&path);
         if read
             .and_then(|data| data.rows::<Review>().map(|_| ()))
             .is_err()
@@ -594,7 +594,7 @@ fn dictionary_encoded_strings_are_read_as_borrowed_str() {
         good: bool,
         shop: Option<&'a str>,
     }
-    let data = ParquetData::read::<Shop>(&path).unwrap();
+    let data = ParquetData::read_all::<Shop>(&path).unwrap();
     let shops: Vec<Option<&str>> = data
         .rows::<Shop>()
         .unwrap()
@@ -618,7 +618,7 @@ fn partition_values_are_unescaped_and_hive_nulls_are_none() {
         city: Option<&'a str>,
         n: i64,
     }
-    let data = ParquetData::read::<City>(&dir).unwrap();
+    let data = ParquetData::read_all::<City>(&dir).unwrap();
     let rows: Vec<(Option<&str>, i64)> = (data.rows::<City>().unwrap().iter())
         .map(|r| (r.city, r.n))
         .collect();
@@ -697,7 +697,7 @@ fn fails_small(path: &Path, want: &str, limit: usize) {
     assert_eq!(e.to_string(), format!("{}: {want}", path.display()));
     assert_eq!((e.row_group(), e.field()), (Some(0), Some("column `id`")));
     assert!(largest < limit, "allocated {largest} bytes at once");
-    let e = ParquetData::read::<Id>(path)
+    let e = ParquetData::read_all::<Id>(path)
         .err()
         .expect("a corrupt header");
     assert_eq!(e.to_string(), format!("{}: {want}", path.display()));
@@ -710,7 +710,7 @@ fn a_page_header_claiming_a_huge_uncompressed_size_is_an_error_not_an_allocation
     let good = temp("zeros.parquet");
     let zeros = Arc::new(Int64Array::from(vec![0; 600_000]));
     let mut bytes = one_page_file(&good, zeros, false, Compression::SNAPPY);
-    let rows = ParquetData::read::<Id>(&good).unwrap();
+    let rows = ParquetData::read_all::<Id>(&good).unwrap();
     assert_eq!(rows.rows::<Id>().unwrap().len(), 600_000);
 
     let at = first_page(&good);
@@ -743,7 +743,7 @@ fn a_dictionary_page_claiming_more_values_than_it_holds_is_an_error_not_an_alloc
     let n = 1_100_000;
     let ids = Arc::new(arrow_array::Int32Array::from_iter_values(0..n));
     let mut bytes = one_page_file(&good, ids, true, Compression::UNCOMPRESSED);
-    let rows = ParquetData::read::<Id>(&good).unwrap();
+    let rows = ParquetData::read_all::<Id>(&good).unwrap();
     let ids: Vec<Id> = rows.rows().unwrap();
     assert_eq!((ids.len(), ids[1_099_999].id), (1_100_000, 1_099_999));
 
@@ -764,4 +764,60 @@ fn a_dictionary_page_claiming_more_values_than_it_holds_is_an_error_not_an_alloc
     );
     fails_small(&path, &want, 64 << 20);
     let _ = (std::fs::remove_file(&good), std::fs::remove_file(&path));
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Checked<'a> {
+    id: i64,
+    score: f64,
+    site: &'a str,
+}
+
+#[test]
+fn a_bit_flipped_in_a_checksummed_page_is_an_error() {
+    // Written by pyarrow with page checksums (tests/data/make_checksummed.py): arrow-rs
+    // 60 writes none. Uncompressed, one data page per column.
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/checksummed.parquet");
+    let data = ParquetData::read_all::<Checked>(&good).unwrap();
+    let rows: Vec<Checked> = data.rows().unwrap();
+    assert_eq!(rows.len(), 200);
+    assert_eq!(
+        rows[199],
+        Checked {
+            id: 199,
+            score: 49.75,
+            site: "site3"
+        }
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    let file = std::fs::File::open(&good).unwrap();
+    let meta =
+        parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default()).unwrap();
+    let path = temp("flipped.parquet");
+    let mut flips = 0;
+    for col in meta.metadata().row_group(0).columns() {
+        let end = (col.data_page_offset() + col.compressed_size()) as usize;
+        let name = col.column_path().string();
+        // The last 1,000 bytes of the chunk are its data page's values.
+        for k in 0..100 {
+            let (at, bit) = (end - 1 - k * 10, k % 8);
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1 << bit;
+            std::fs::write(&path, &flipped).unwrap();
+            let e = match ParquetData::read_all::<Checked>(&path) {
+                Ok(data) => panic!(
+                    "byte {at} bit {bit} of column `{name}` flipped, read as {:?}",
+                    data.rows::<Checked>().map(|r| r.len())
+                ),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                e.contains(&format!("column `{name}`")) && e.contains("checksum"),
+                "{e}"
+            );
+            flips += 1;
+        }
+    }
+    assert_eq!(flips, 300);
+    let _ = std::fs::remove_file(&path);
 }

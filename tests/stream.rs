@@ -527,7 +527,7 @@ fn a_libsvm_file_streams_the_weights_of_its_rows_in_memory() {
     std::fs::write(&path, &text).unwrap();
     let format = LibSvm::new().labels(Labels::Binary);
     let t = trainer().passes(2);
-    let rows = format.read_file(&path).unwrap();
+    let rows = format.open(&path).unwrap().read_all().unwrap();
     let mut in_memory = Sparse::new(Init::zeros());
     t.fit(&mut in_memory, &rows.to_rows(), Logistic).unwrap();
     let cache = temp("rows.vfcache");
@@ -710,4 +710,54 @@ fn a_streamed_closure_loss_reads_the_rows_aux_fields_through_the_cache() {
         );
     }
     let _ = std::fs::remove_file(&cache);
+}
+
+#[test]
+fn an_empty_file_is_an_error_naming_it() {
+    use vectorflow::io::{LibSvm, SerdeStream, SparseFormat};
+    type Sparse = network![Sparse<{ 1 << 10 }> => Linear<1>];
+    // Blank lines and comments only: no rows.
+    let path = temp("empty.svm");
+    std::fs::write(&path, "\n# nothing here\n\n").unwrap();
+    let mut stream = LibSvm::new().stream(&path).unwrap();
+    let e = trainer()
+        .fit_stream(&mut Sparse::new(Init::zeros()), &mut stream, Logistic)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        TrainError::NoRows {
+            input: path.display().to_string()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("{}: no rows to train on", path.display())
+    );
+    // A CSV file with its header alone.
+    #[derive(Features, serde::Deserialize)]
+    struct Shop<'a> {
+        #[label]
+        good: bool,
+        #[hash]
+        shop: &'a str,
+    }
+    let path = temp("empty.csv");
+    std::fs::write(&path, "good,shop\n").unwrap();
+    let mut stream = SerdeStream::<Shop<'static>>::csv(&path).unwrap();
+    let e = trainer()
+        .fit_stream(&mut Sparse::new(Init::zeros()), &mut stream, Logistic)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("{}: no rows to train on", path.display())
+    );
+    // A slice names nothing.
+    let e = trainer()
+        .fit(
+            &mut Sparse::new(Init::zeros()),
+            &Vec::<Shop>::new(),
+            Logistic,
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), "no rows to train on");
 }

@@ -22,6 +22,10 @@
 //! evaluates). `--passes 2 --save m.vf` then `--load m.vf --passes 1` gives the test
 //! figures of `--passes 3`. A file that cannot be loaded exits with status 2.
 //!
+//! Ids are 1-based and below 2^20 (`models::DIM`): a larger one is an error naming its
+//! file and line. `mlp16-small` folds them into its 2^16 slots, as it asks the reader to
+//! (`OutOfRange::Modulo`).
+//!
 //! The `*-reference` models are plain loops with the same algorithm (per-row AdaGrad,
 //! rows in file order) and no library machinery, and the `*-tuned` models the best
 //! hand-written loops we could make of it (see `reference.rs`). Every model is built
@@ -38,7 +42,9 @@ use rss::max_rss_mb;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows, SparseStream};
+use vectorflow::io::{
+    Labels, LibSvm, OutOfRange, SparseFormat, SparseRow, SparseRows, SparseStream,
+};
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
@@ -244,9 +250,9 @@ fn main() -> ExitCode {
         };
     }
     let read = |p: &PathBuf| {
-        LibSvm::new()
-            .labels(Labels::Binary)
-            .read_file(p)
+        libsvm(&args)
+            .open(p)
+            .and_then(|r| r.read_all())
             .map_err(|e| e.to_string())
     };
     let (train, test) = match (read(&args.train), read(&args.test)) {
@@ -256,6 +262,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Training on nothing would report the untrained net's figures as the model's.
+    if train.is_empty() && args.passes > 0 {
+        eprintln!("bench: {}: no rows to train on", args.train.display());
+        return ExitCode::FAILURE;
+    }
     let (train_rows, test_rows) = (train.to_rows(), test.to_rows());
     let trained = match args.model.as_str() {
         "lr" => with_optimizer!(&args, opt => fit(models::lr, &args, opt, &train_rows, &test_rows)),
@@ -305,6 +316,16 @@ fn main() -> ExitCode {
             )
         }
         Err(e) => e.exit(),
+    }
+}
+
+/// The reader of the train and test files: 0/1 labels, ids below [`DIM`], the feature
+/// space of every model but `mlp16-small`, which folds them into its smaller input.
+fn libsvm(args: &Args) -> LibSvm {
+    let format = LibSvm::new().labels(Labels::Binary).dim(DIM as u32);
+    match args.model.as_str() {
+        "mlp16-small" => format.out_of_range(OutOfRange::Modulo),
+        _ => format,
     }
 }
 
@@ -370,7 +391,7 @@ where
     S: Stack<In = I::Out, Out = [f32; 1]>,
 {
     let mut net = start(fresh, args)?;
-    let format = LibSvm::new().labels(Labels::Binary);
+    let format = libsvm(args);
     let fail = |e: &dyn std::fmt::Display| Fail::Other(e.to_string());
     let mut rows = format.stream(&args.train).map_err(|e| fail(&e))?;
     let temp = std::env::temp_dir().join(format!("bench-{}.vfcache", std::process::id()));
@@ -459,8 +480,13 @@ where
     Ok((secs, p))
 }
 
-/// Prints the `RESULT` line; `wall` started before reading any data.
+/// Prints the `RESULT` line; `wall` started before reading any data. A test file without
+/// rows is an error: it has no figures to print.
 fn finish(args: &Args, run: Run, wall: Instant) -> ExitCode {
+    if run.y.is_empty() {
+        eprintln!("bench: {}: no rows to evaluate on", args.test.display());
+        return ExitCode::FAILURE;
+    }
     let m = metrics::binary(&run.p, &run.y);
     let secs = run.secs;
     // Evaluation only (`--passes 0`) trains nothing.

@@ -38,8 +38,23 @@ pub struct FeatureError {
     pub value: f32,
 }
 
+impl FeatureError {
+    /// The `field` of the error a row gives for a feature id at or beyond its `Sparse<DIM>`
+    /// input's `DIM` when its ids are not to be folded (the rows of [`crate::io`]'s
+    /// readers, unless read with [`OutOfRange::Modulo`](crate::io::OutOfRange::Modulo));
+    /// `value` is then NaN. Training names the id and the file and line instead
+    /// ([`SparseGroup::why_refused`]).
+    pub const ID_BEYOND_INPUT: &'static str = "<feature id beyond the input>";
+}
+
 impl fmt::Display for FeatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field == FeatureError::ID_BEYOND_INPUT {
+            return f.write_str(
+                "a feature id is at or beyond the sparse input's dimension; read the rows with \
+                 `OutOfRange::Modulo` to fold ids into the input",
+            );
+        }
         write!(
             f,
             "field `{}` has the non-finite value {}; expected a finite number",
@@ -152,6 +167,15 @@ pub trait SparseGroup<const G: u64>: Features {
     #[inline]
     fn extend_pairs(&self, dim: usize, out: &mut Vec<(u32, f32)>) -> Result<(), FeatureError> {
         self.visit(|id, v| out.push(((id as usize % dim) as u32, v)))
+    }
+
+    /// Why [`extend_pairs`](Self::extend_pairs) refused the row for a `Sparse<dim>` input
+    /// with [`FeatureError::ID_BEYOND_INPUT`], in words: the id, and where the row was
+    /// read. `None` (the default) for rows whose ids are hashes, folded modulo `dim` by
+    /// design.
+    fn why_refused(&self, dim: usize) -> Option<String> {
+        let _ = dim;
+        None
     }
 }
 

@@ -11,7 +11,8 @@ pub struct Binary {
     pub auc: f64,
 }
 
-/// Log loss, accuracy and AUC of probabilities `p` for labels `y` (0 or 1).
+/// Log loss, accuracy and AUC of probabilities `p` for labels `y` (0 or 1). With no rows
+/// all three are NaN: there is nothing to measure, and a 0 would read as a figure.
 ///
 /// ```
 /// let m = vectorflow::metrics::binary(&[0.9, 0.2, 0.6, 0.4], &[1.0, 0.0, 0.0, 1.0]);
@@ -20,7 +21,14 @@ pub struct Binary {
 /// ```
 pub fn binary(p: &[f32], y: &[f32]) -> Binary {
     assert_eq!(p.len(), y.len(), "one probability per label");
-    let n = p.len().max(1) as f64;
+    if p.is_empty() {
+        return Binary {
+            logloss: f64::NAN,
+            accuracy: f64::NAN,
+            auc: f64::NAN,
+        };
+    }
+    let n = p.len() as f64;
     let (mut ll, mut ok) = (0.0f64, 0usize);
     for (&p, &y) in p.iter().zip(y) {
         let q = (p as f64).clamp(1e-7, 1.0 - 1e-7);
@@ -87,6 +95,15 @@ mod tests {
             }
         }
         assert!((auc(&p, &y) - good / pairs).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_rows_give_no_figures() {
+        let m = binary(&[], &[]);
+        assert!(
+            m.logloss.is_nan() && m.accuracy.is_nan() && m.auc.is_nan(),
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -104,6 +104,16 @@ impl<R: Read> Chunker<R> {
         self
     }
 
+    /// As [`chunk_bytes`](Self::chunk_bytes), in place.
+    pub(crate) fn set_chunk_bytes(&mut self, bytes: usize) {
+        self.chunk_bytes = bytes.max(1);
+    }
+
+    /// The chunk size and the longest line accepted.
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.chunk_bytes, self.max_line)
+    }
+
     /// Sets the longest line accepted beyond the chunk size (default
     /// [`DEFAULT_MAX_LINE`]).
     pub fn max_line(mut self, bytes: usize) -> Self {

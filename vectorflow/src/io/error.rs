@@ -36,7 +36,8 @@ impl ReadError {
     }
 
     /// A malformed line: `file`, 1-based `line`, the field, what was expected and what was
-    /// found (quoted and cut to 64 bytes).
+    /// found (quoted and cut to 64 bytes). Input bytes in any part are escaped (`\0`,
+    /// `\x1b`, `\u{feff}`): messages are safe to print on a terminal.
     pub fn parse(
         file: &Arc<str>,
         line: u64,
@@ -44,11 +45,12 @@ impl ReadError {
         expected: impl Into<String>,
         found: Option<&[u8]>,
     ) -> ReadError {
+        let expected = expected.into();
         ReadError {
             file: file.clone(),
             line,
-            field,
-            expected: expected.into(),
+            field: field.map(|f| escape_str(&f).into_owned()),
+            expected: escape_str(&expected).into_owned(),
             found: found.map(quote),
             io: None,
             row_group: None,
@@ -79,7 +81,7 @@ impl ReadError {
 
     /// Replaces what was found by a description of it (not quoted).
     pub(crate) fn with_found_text(mut self, found: String) -> Self {
-        self.found = Some(found);
+        self.found = Some(escape_str(&found).into_owned());
         self
     }
 
@@ -123,27 +125,81 @@ impl ReadError {
     }
 }
 
-/// Quotes a token for a message: at most 64 bytes, lossy UTF-8, `end of line` if empty.
+/// Quotes a token for a message: at most 64 bytes, [`escape`]d, `end of line` if empty.
 fn quote(token: &[u8]) -> String {
     if token.is_empty() {
         return "end of line".into();
     }
     let cut = &token[..token.len().min(64)];
     let more = if token.len() > 64 { "..." } else { "" };
-    format!("`{}{more}`", String::from_utf8_lossy(cut))
+    format!("`{}{more}`", escape(cut))
+}
+
+/// Input bytes as message text: control characters, invisible ones (a byte-order mark,
+/// zero-width and direction marks) and bytes that are not UTF-8 written as escapes
+/// (`\0`, `\t`, `\x1b`, `\u{feff}`, `\xff`), so that a crafted file cannot put terminal
+/// control codes on the screen or hide what is wrong. Every reader's message goes
+/// through it. Backslashes are kept, so escaping twice changes nothing.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_char(&mut out, c);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// [`escape`] of text.
+pub(crate) fn escape_str(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(|c| !needs_escape(c)) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_char(&mut out, c);
+    }
+    out.into()
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}' // zero-width spaces and joiners, direction marks
+            | '\u{202a}'..='\u{202e}' // direction embeddings and overrides
+            | '\u{2060}'..='\u{2069}' // word joiner, invisible operators, isolates
+            | '\u{feff}' // byte-order mark
+            | '\u{fff9}'..='\u{fffb}') // interlinear annotations
+}
+
+fn push_char(out: &mut String, c: char) {
+    match c {
+        '\0' => out.push_str("\\0"),
+        '\t' => out.push_str("\\t"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        c if (c as u32) < 0x80 && c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c => out.push(c),
+    }
 }
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The parts are escaped when made; the file name and I/O messages here.
+        let file = escape_str(&self.file);
         if let Some(io) = &self.io {
-            return write!(f, "{}: {io}", self.file);
+            return write!(f, "{file}: {}", escape_str(&io.to_string()));
         }
         match self.row_group {
             Some(g) if self.line > 0 => {
-                write!(f, "{}: row group {g}, row {}: ", self.file, self.line - 1)?
+                write!(f, "{file}: row group {g}, row {}: ", self.line - 1)?
             }
-            Some(g) => write!(f, "{}: row group {g}: ", self.file)?,
-            None => write!(f, "{}:{}: ", self.file, self.line)?,
+            Some(g) => write!(f, "{file}: row group {g}: ")?,
+            None => write!(f, "{file}:{}: ", self.line)?,
         }
         if let Some(field) = &self.field {
             write!(f, "{field}: ")?;

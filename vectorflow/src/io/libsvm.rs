@@ -6,13 +6,16 @@ use super::reader::{sealed::ParseLine, SparseFormat};
 use super::rows::SparseRows;
 use super::Labels;
 
-/// What to do with a feature id outside the feature space set by [`LibSvm::dim`].
+/// What to do with a feature id outside the feature space: the one set by
+/// [`LibSvm::dim`] when reading, and a network's `Sparse<DIM>` input when training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutOfRange {
-    /// An error naming the line and the id (the default: a wrong `dim` or a file from
-    /// another feature space is caught, not silently folded).
+    /// An error naming the file, the line and the id (the default: a wrong `dim` or
+    /// `DIM`, or a file from another feature space, is caught, not silently folded).
     Error,
-    /// The id modulo the dimension, as a network's `Sparse<DIM>` input would reduce it.
+    /// The id modulo the dimension, when read (with [`LibSvm::dim`]) and again by a
+    /// network's `Sparse<DIM>` input, which then folds ids at or beyond `DIM` into it (a
+    /// smaller table of weights shared by several ids, as with hashed features).
     Modulo,
 }
 
@@ -36,8 +39,8 @@ pub enum OutOfRange {
 /// assert_eq!(rows.row(0).values(), [0.5, 2.0]);
 /// # Ok::<(), vectorflow::io::ReadError>(())
 /// ```
-/// Reading a file: `LibSvm::new().read_file("train.svm")?` (whole, in parallel) or
-/// `LibSvm::new().open("train.svm")?` (streaming, see [`SparseReader`](super::SparseReader)).
+/// Reading a file: `LibSvm::new().open("train.svm")?` then `.read_all()?` (every row, in
+/// parallel) or `.read_into(&mut rows)?` chunk by chunk (see [`SparseReader`](super::SparseReader)).
 #[derive(Clone, Debug)]
 pub struct LibSvm {
     zero_based: bool,
@@ -76,7 +79,9 @@ impl LibSvm {
         self
     }
 
-    /// What to do with ids outside [`dim`](Self::dim) (default [`OutOfRange::Error`]).
+    /// What to do with ids outside [`dim`](Self::dim), and with ids at or beyond a
+    /// network's `Sparse<DIM>` input when the rows are trained on or predicted (default
+    /// [`OutOfRange::Error`]: both are errors naming the file and line).
     pub fn out_of_range(mut self, policy: OutOfRange) -> Self {
         self.out_of_range = policy;
         self
@@ -207,6 +212,14 @@ impl Memo {
 }
 
 impl ParseLine for LibSvm {
+    fn folds(&self) -> bool {
+        self.out_of_range == OutOfRange::Modulo
+    }
+
+    fn first_id(&self) -> u32 {
+        u32::from(!self.zero_based)
+    }
+
     fn parse_line(&self, line: &[u8], line_no: u64, out: &mut SparseRows) -> Result<(), LineError> {
         let mut pos = skip_blanks(line, 0);
         if pos == line.len() || line[pos] == b'#' {

@@ -3,13 +3,18 @@
 //! in bounded chunks, and each has a [`Stream`](crate::train::Stream) for
 //! `Trainer::fit_stream`.
 //!
-//! | format | whole file, in memory | chunk by chunk | as a `Stream` |
+//! | format | every row, in memory | chunk by chunk | as a `Stream` |
 //! | --- | --- | --- | --- |
-//! | LIBSVM | `LibSvm::new().read_file(path)?` | `LibSvm::new().open(path)?.read_into(&mut rows)?` | `LibSvm::new().stream(path)?` |
-//! | Vowpal Wabbit | `Vw::new().read_file(path)?` | `Vw::new().open(path)?.read_into(&mut rows)?` | `Vw::new().stream(path)?` |
-//! | CSV | | `CsvReader::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::csv(path)?` |
-//! | JSON lines | | `JsonLines::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::json_lines(path)?` |
-//! | Parquet | `parquet::ParquetData::read::<Row>(path)?` | | `parquet::ParquetStream::<Row<'static>>::open(path)?` |
+//! | LIBSVM | `LibSvm::new().open(path)?.read_all()?` | `LibSvm::new().open(path)?.read_into(&mut rows)?` | `LibSvm::new().stream(path)?` |
+//! | Vowpal Wabbit | `Vw::new().open(path)?.read_all()?` | `Vw::new().open(path)?.read_into(&mut rows)?` | `Vw::new().stream(path)?` |
+//! | CSV | `CsvReader::open(path)?.read_all::<Row>()?` | `CsvReader::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::csv(path)?` |
+//! | JSON lines | `JsonLines::open(path)?.read_all::<Row>()?` | `JsonLines::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::json_lines(path)?` |
+//! | Parquet | `parquet::ParquetData::read_all::<Row>(path)?.rows::<Row>()?` | | `parquet::ParquetStream::<Row<'static>>::open(path)?` |
+//!
+//! `read_all` reads every row whatever the input's size; `next_rows` and `read_into` give
+//! one chunk (about [`DEFAULT_CHUNK_BYTES`]) per call, and are called until they say the
+//! input is over. (CSV and JSON rows borrow the reader, so they are read into a
+//! variable: `let mut reader = CsvReader::open(path)?; let rows: Vec<Row> = reader.read_all()?;`.)
 //!
 //! ```no_run
 //! use vectorflow::io::{LibSvm, SparseFormat, SparseRows};
@@ -17,8 +22,8 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! type Lr = network![Sparse<{ 1 << 20 }> => Linear<1>];
 //! let mut net = Lr::new(Init::zeros());
-//! // Whole file: parsed in parallel, then trained on as a slice.
-//! let rows = LibSvm::new().read_file("train.svm")?;
+//! // Every row: the file parsed in parallel, then trained on as a slice.
+//! let rows = LibSvm::new().open("train.svm")?.read_all()?;
 //! Trainer::new(AdaGrad::new(0.5)).fit(&mut net, &rows.to_rows(), Logistic)?;
 //! // Streaming: one bounded chunk at a time, buffers reused.
 //! let mut reader = LibSvm::new().open("train.svm")?;

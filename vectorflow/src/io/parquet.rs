@@ -35,6 +35,9 @@
 //! column chunk, decompresses to at most its chunk's total uncompressed size and 256 MiB
 //! (snappy: at most 32 times its compressed size), and a dictionary page claims no more
 //! values than its bytes hold; else the error names the file, row group, column and page.
+//! A page whose writer stored a CRC-32 checksum (pyarrow's `write_page_checksum=True`,
+//! Spark's `parquet.page.write-checksum.enabled`) is verified when decoded: a damaged page
+//! is an error naming the column, not other values.
 //!
 //! ```no_run
 //! use vectorflow::io::parquet::ParquetStream;
@@ -203,6 +206,11 @@ where
         Ok(())
     }
 
+    /// The file or directory opened.
+    fn name(&self) -> String {
+        self.data.root.display().to_string()
+    }
+
     /// Each file's path, size, times and ends.
     fn source(&self) -> String {
         let files: Vec<_> = self
@@ -233,7 +241,7 @@ where
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// type Lr = network![Sparse<{ 1 << 20 }> => Linear<1>];
 /// let mut net = Lr::new(Init::zeros());
-/// let data = ParquetData::read::<Click>("clicks.parquet")?;
+/// let data = ParquetData::read_all::<Click>("clicks.parquet")?;
 /// let rows: Vec<Click> = data.rows()?;
 /// Trainer::new(AdaGrad::new(0.5)).fit(&mut net, &rows, Logistic)?;
 /// # Ok(())
@@ -245,8 +253,9 @@ pub struct ParquetData {
 }
 
 impl ParquetData {
-    /// Reads and decodes a file or a partitioned directory, only the columns `R` reads.
-    pub fn read<'de, R: Deserialize<'de>>(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+    /// Reads and decodes every row of a file or a partitioned directory (only the
+    /// columns `R` reads); [`rows`](Self::rows) then gives them.
+    pub fn read_all<'de, R: Deserialize<'de>>(path: impl AsRef<Path>) -> Result<Self, ReadError> {
         let data = Dataset::open(path.as_ref(), fields_of::<R>())?;
         let units = data
             .units

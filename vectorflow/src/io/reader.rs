@@ -30,6 +30,13 @@ pub(crate) mod sealed {
             line_no: u64,
             out: &mut SparseRows,
         ) -> Result<(), LineError>;
+
+        /// Whether the format's ids are folded into a network's input (hashes, or
+        /// folding asked for).
+        fn folds(&self) -> bool;
+
+        /// What the format writes for stored id 0.
+        fn first_id(&self) -> u32;
     }
 }
 
@@ -40,10 +47,11 @@ pub(crate) mod sealed {
 pub trait SparseFormat: sealed::ParseLine + Clone + std::fmt::Debug {
     /// Opens `path` for streaming, chunk by chunk.
     fn open(&self, path: impl AsRef<Path>) -> Result<SparseReader<std::fs::File, Self>, ReadError> {
-        let chunker = Chunker::open(path)?;
+        let chunker = Chunker::open(path.as_ref())?;
         let len = chunker.get_ref().metadata().map_or(0, |m| m.len());
         let mut reader = SparseReader::new(chunker, self.clone());
         reader.input_len = len;
+        reader.path = Some(path.as_ref().to_path_buf());
         Ok(reader)
     }
 
@@ -59,17 +67,6 @@ pub trait SparseFormat: sealed::ParseLine + Clone + std::fmt::Debug {
     /// Streams from any reader; `name` stands for it in error messages.
     fn reader<R: Read>(&self, reader: R, name: &str) -> SparseReader<R, Self> {
         SparseReader::new(Chunker::new(reader, name), self.clone())
-    }
-
-    /// Reads a whole file into memory, parsing in parallel: one line-aligned byte range
-    /// of the file per rayon thread, each streamed through its own chunks.
-    fn read_file(&self, path: impl AsRef<Path>) -> Result<SparseRows, ReadError> {
-        read_file_ranges(
-            self,
-            path.as_ref(),
-            rayon::current_num_threads(),
-            RANGES_MIN_BYTES,
-        )
     }
 
     /// Parses text held in memory; `name` stands for it in error messages.
@@ -104,6 +101,8 @@ pub struct SparseReader<R, F> {
     parallel_min: usize,
     /// The input's length in bytes when known (a file), to size `read_all`'s output.
     input_len: u64,
+    /// The file, until the first chunk is read: `read_all` then reads it in ranges.
+    path: Option<std::path::PathBuf>,
     /// Per-thread rows of the pieces after the first, kept across chunks.
     pieces: Vec<Piece>,
 }
@@ -126,6 +125,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
             threads: rayon::current_num_threads(),
             parallel_min: PARALLEL_MIN_BYTES,
             input_len: 0,
+            path: None,
             pieces: Vec::new(),
         }
     }
@@ -171,6 +171,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// expected. After an error `out` holds an unspecified part of the chunk.
     pub fn read_into(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
         out.clear();
+        self.mark(out);
         while self.next_chunk()? {
             self.parse_chunk(out)?;
             if !out.is_empty() {
@@ -180,9 +181,29 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         Ok(false)
     }
 
-    /// Reads the rest of the input into one [`SparseRows`].
+    /// Every remaining row, in memory: the rest of the input into one [`SparseRows`],
+    /// whatever its size. A file opened with [`SparseFormat::open`] and not read from yet
+    /// is parsed in parallel, one line-aligned byte range of it per thread.
+    ///
+    /// ```no_run
+    /// use vectorflow::io::{LibSvm, SparseFormat};
+    /// let rows = LibSvm::new().open("train.svm")?.read_all()?;
+    /// println!("{} rows", rows.len());
+    /// # Ok::<(), vectorflow::io::ReadError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`read_into`](Self::read_into).
     pub fn read_all(mut self) -> Result<SparseRows, ReadError> {
+        if let Some(path) = self.path.take() {
+            if self.threads > 1 && self.input_len >= RANGES_MIN_BYTES {
+                let sizes = self.chunker.sizes();
+                return read_file_ranges(&self.format, &path, self.threads, sizes);
+            }
+        }
         let mut out = SparseRows::new();
+        self.mark(&mut out);
         let mut first = true;
         while self.next_chunk()? {
             let bytes = self.chunk.text().len() as u64;
@@ -194,8 +215,15 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         Ok(out)
     }
 
+    /// Records in `out` where its rows are read and whether their ids fold.
+    fn mark(&self, out: &mut SparseRows) {
+        let f = &self.format;
+        out.set_origin(self.chunker.file(), f.folds(), f.first_id());
+    }
+
     /// Moves the next chunk into `self.chunk`: the one read ahead, if any.
     fn next_chunk(&mut self) -> Result<bool, ReadError> {
+        self.path = None;
         match self.ahead_read.take() {
             Some(read) => {
                 std::mem::swap(&mut self.chunk, &mut self.ahead);
@@ -269,23 +297,21 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
 /// threads) rather than as one range per thread.
 const RANGES_MIN_BYTES: u64 = 16 << 20;
 
-/// [`SparseFormat::read_file`] on `threads` ranges. Independent ranges, rather than
-/// chunks split among threads, need no barrier per chunk: a thread that is preempted
-/// (on a busy machine) delays only its own range.
+/// [`SparseReader::read_all`] of a whole file on `threads` ranges, with the reader's
+/// chunk size and longest line. Independent ranges, rather than chunks split among
+/// threads, need no barrier per chunk: a thread that is preempted (on a busy machine)
+/// delays only its own range.
 fn read_file_ranges<F: SparseFormat>(
     format: &F,
     path: &Path,
     threads: usize,
-    min_bytes: u64,
+    sizes: (usize, usize),
 ) -> Result<SparseRows, ReadError> {
     let name: Arc<str> = path.display().to_string().into();
     let io = |e| ReadError::io(&name, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
-    let threads = if len < min_bytes { 1 } else { threads.max(1) };
-    if threads == 1 {
-        return format.open(path)?.read_all();
-    }
+    let threads = threads.max(1);
     let mut bounds = vec![0];
     for k in 1..threads as u64 {
         let at = line_start_at(&mut file, len * k / threads as u64).map_err(io)?;
@@ -297,7 +323,7 @@ fn read_file_ranges<F: SparseFormat>(
     rayon::scope(|s| {
         for (slot, w) in ranges.iter_mut().zip(bounds.windows(2)) {
             let (start, end, name) = (w[0], w[1], name.clone());
-            s.spawn(move |_| *slot = Some(read_range(format, path, name, start, end)));
+            s.spawn(move |_| *slot = Some(read_range(format, path, name, (start, end), sizes)));
         }
     });
     let mut out = SparseRows::new();
@@ -351,17 +377,20 @@ fn read_range<F: SparseFormat>(
     format: &F,
     path: &Path,
     name: Arc<str>,
-    start: u64,
-    end: u64,
+    (start, end): (u64, u64),
+    (chunk_bytes, max_line): (usize, usize),
 ) -> Result<(SparseRows, u64), ReadError> {
     use std::io::{Seek, SeekFrom};
     let io = |e| ReadError::io(&name, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(start)).map_err(io)?;
-    let chunker = Chunker::with_name(file.take(end - start), name.clone());
+    let chunker = Chunker::with_name(file.take(end - start), name.clone())
+        .chunk_bytes(chunk_bytes)
+        .max_line(max_line);
     let mut reader = SparseReader::new(chunker, format.clone()).threads(1);
     reader.input_len = end - start;
     let mut rows = SparseRows::new();
+    reader.mark(&mut rows);
     let mut first = true;
     while reader.next_chunk()? {
         let bytes = reader.chunk.text().len() as u64;
@@ -424,7 +453,9 @@ fn parse_piece<F: sealed::ParseLine>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::{LibSvm, Vw};
+    use crate::io::{LibSvm, Vw, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
+
+    const SIZES: (usize, usize) = (DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE);
 
     #[test]
     fn file_ranges_agree_with_one_stream() {
@@ -449,7 +480,7 @@ mod tests {
             let vw_text = t.replace(" 1:1", "");
             for threads in [1, 2, 3, 7] {
                 let one = LibSvm::new().parse_bytes(t.as_bytes(), &path.display().to_string());
-                let ranges = read_file_ranges(&LibSvm::new(), &path, threads, 0);
+                let ranges = read_file_ranges(&LibSvm::new(), &path, threads, SIZES);
                 match (one, ranges) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b),
                     (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
@@ -457,7 +488,7 @@ mod tests {
                 }
                 std::fs::write(&path, &vw_text).unwrap();
                 let one = Vw::new().parse_bytes(vw_text.as_bytes(), &path.display().to_string());
-                let ranges = read_file_ranges(&Vw::new(), &path, threads, 0);
+                let ranges = read_file_ranges(&Vw::new(), &path, threads, SIZES);
                 assert_eq!(format!("{one:?}"), format!("{ranges:?}"));
                 std::fs::write(&path, &t).unwrap();
             }

@@ -3,6 +3,7 @@
 use super::names::{Naming, RowNames};
 use crate::features::{group_id, AuxFields, FeatureError, Features, Labeled, SparseGroup};
 use crate::SparseF;
+use std::sync::Arc;
 
 /// Rows of sparse features in CSR (compressed sparse row) form: what the LIBSVM and
 /// Vowpal Wabbit readers produce, one chunk at a time or for a whole file.
@@ -10,6 +11,13 @@ use crate::SparseF;
 /// Ids and values are kept in two parallel arrays so that a dot product over a row reads
 /// each contiguously. [`SparseRows::row`] gives a [`SparseRow`], which a network trains on
 /// directly.
+///
+/// Ids are indices, not hashes: a network's `Sparse<DIM>` input refuses an id at or
+/// beyond `DIM` (training stops with an error naming the file and line) unless folding
+/// was asked for, by reading with [`OutOfRange::Modulo`](super::OutOfRange::Modulo) or
+/// with [`set_folding`](Self::set_folding). The Vowpal Wabbit reader's ids are hashes,
+/// always folded. Two sets of rows are equal when their data are (labels, weights,
+/// features, lines and tags), wherever they were read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SparseRows {
     labels: Vec<f32>,
@@ -24,6 +32,26 @@ pub struct SparseRows {
     tag_ends: Vec<usize>,
     /// How the features are named in audits: LIBSVM ids as written, kept VW names.
     naming: Naming,
+    origin: Origin,
+}
+
+/// Where a set of rows was read and how its ids meet a network's input.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Origin {
+    /// The input's name in messages (empty for rows built by hand).
+    file: Arc<str>,
+    /// Whether ids at or beyond a `Sparse<DIM>` input's `DIM` are folded modulo `DIM`.
+    fold: bool,
+    /// What the input writes for stored id 0: 1 for 1-based LIBSVM files.
+    first_id: u32,
+}
+
+/// Rows compare by their data alone: the same rows read from two files, or built by
+/// hand, are equal whatever their origin.
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
 }
 
 impl SparseRows {
@@ -62,6 +90,29 @@ impl SparseRows {
         &self.lines
     }
 
+    /// Asks a network's `Sparse<DIM>` input to fold ids at or beyond `DIM` modulo `DIM`
+    /// (`true`) or to refuse them (`false`, the default for the LIBSVM reader's rows and
+    /// rows built by hand).
+    pub fn set_folding(&mut self, fold: bool) {
+        self.origin.fold = fold;
+    }
+
+    /// Whether ids at or beyond a `Sparse<DIM>` input's `DIM` are folded modulo `DIM`
+    /// (see [`set_folding`](Self::set_folding)).
+    pub fn folding(&self) -> bool {
+        self.origin.fold
+    }
+
+    /// Records where the rows were read (`file`; the input writes stored id 0 as
+    /// `first_id`) and whether their ids are folded.
+    pub(crate) fn set_origin(&mut self, file: &Arc<str>, fold: bool, first_id: u32) {
+        if *self.origin.file != **file {
+            self.origin.file = file.clone();
+        }
+        self.origin.fold = fold;
+        self.origin.first_id = first_id;
+    }
+
     /// Smallest feature-space size holding every id: the largest id plus one.
     pub fn min_dim(&self) -> usize {
         self.ids.iter().max().map_or(0, |&m| m as usize + 1)
@@ -90,6 +141,7 @@ impl SparseRows {
             line: self.lines[i],
             tag,
             names: self.naming.row(start),
+            origin: &self.origin,
         }
     }
 
@@ -146,8 +198,13 @@ impl SparseRows {
         }
     }
 
-    /// Appends the rows of `other`, adding `line_offset` to their line numbers.
+    /// Appends the rows of `other`, adding `line_offset` to their line numbers. Rows
+    /// appended to new rows (no rows, not read from a file) take `other`'s file name and
+    /// [`folding`](Self::folding).
     pub fn append(&mut self, other: &SparseRows, line_offset: u64) {
+        if self.is_empty() && self.origin.file.is_empty() {
+            self.origin = other.origin.clone();
+        }
         let base = self.ids.len();
         self.naming.append(&self.ids, &other.naming, &other.ids);
         if !other.tag_ends.is_empty() && self.tag_ends.len() < self.len() {
@@ -243,6 +300,7 @@ pub struct SparseRow<'a> {
     values: &'a [f32],
     line: u64,
     tag: &'a str,
+    origin: &'a Origin,
     names: RowNames<'a>,
 }
 
@@ -353,9 +411,37 @@ impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
 
     #[inline]
     fn extend_pairs(&self, dim: usize, out: &mut Vec<(u32, f32)>) -> Result<(), FeatureError> {
+        // Ids are indices: one beyond the input is a wrong `DIM` or another feature
+        // space, refused unless folding was asked for.
+        if !self.origin.fold && self.ids.iter().any(|&id| id as usize >= dim) {
+            return Err(FeatureError {
+                field: FeatureError::ID_BEYOND_INPUT,
+                value: f32::NAN,
+            });
+        }
         // One reservation and a loop over two slices, not a push per feature.
         let ids = self.ids.iter().map(|&id| (id as usize % dim) as u32);
         out.extend(ids.zip(self.values.iter().copied()));
         Ok(())
+    }
+
+    #[cold]
+    fn why_refused(&self, dim: usize) -> Option<String> {
+        let o = self.origin;
+        if o.fold {
+            return None;
+        }
+        let &id = self.ids.iter().find(|&&id| id as usize >= dim)?;
+        let first = u64::from(o.first_id);
+        let at = match &*o.file {
+            "" => format!("line {}", self.line),
+            file => format!("{}:{}", super::error::escape_str(file), self.line),
+        };
+        Some(format!(
+            "{at}: feature id {}: expected an id from {first} to {} (the network's input has \
+             {dim}); read the file with `OutOfRange::Modulo` to fold ids modulo {dim}",
+            u64::from(id) + first,
+            dim as u64 - 1 + first,
+        ))
     }
 }

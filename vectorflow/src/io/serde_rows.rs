@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// A streaming CSV reader: chunks of rows of the caller's `#[derive(Deserialize)]` type,
-/// whose `&str` fields borrow from the reader's buffers.
+/// whose `&str` fields borrow from the reader's buffers. [`read_all`](Self::read_all)
+/// gives every row at once; [`next_rows`](Self::next_rows) one chunk (about 4 MiB).
 ///
 /// The first record is the header; columns are matched to fields by name. Columns the
 /// row type has no field for are ignored by default; `#[serde(deny_unknown_fields)]` on
@@ -178,6 +179,32 @@ impl<R: Read> CsvReader<R> {
         Ok(Some(rows))
     }
 
+    /// Every remaining row, in memory: all the records are read, whatever their size, and
+    /// the rows borrow them. For inputs larger than memory, use
+    /// [`next_rows`](Self::next_rows) chunk by chunk.
+    ///
+    /// ```
+    /// use vectorflow::io::CsvReader;
+    /// #[derive(serde::Deserialize)]
+    /// struct Flight<'a> {
+    ///     carrier: &'a str,
+    ///     distance: f32,
+    /// }
+    /// let text = "carrier,distance\nUA,1400\nB6,1089\n";
+    /// let mut reader = CsvReader::new(text.as_bytes(), "<text>")?.chunk_bytes(8);
+    /// let rows: Vec<Flight> = reader.read_all()?;
+    /// assert_eq!(rows.len(), 2);
+    /// # Ok::<(), vectorflow::io::ReadError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`next_rows`](Self::next_rows).
+    pub fn read_all<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Vec<T>, ReadError> {
+        self.chunk_bytes = usize::MAX;
+        Ok(self.next_rows()?.unwrap_or_default())
+    }
+
     fn csv_error(&self, e: csv::Error) -> ReadError {
         let bounded = self.reader.get_ref();
         if bounded.exceeded {
@@ -253,7 +280,7 @@ fn deserialize_error(
         Some(v) => format!(
             "{} (found `{}`)",
             e.kind(),
-            String::from_utf8_lossy(&v[..v.len().min(64)])
+            super::error::escape(&v[..v.len().min(64)])
         ),
         None => e.kind().to_string(),
     };
@@ -262,8 +289,10 @@ fn deserialize_error(
 
 /// A streaming JSON lines reader: one JSON object per line into the caller's
 /// `#[derive(Deserialize)]` type, whose `&str` fields borrow from the chunk.
+/// [`read_all`](Self::read_all) gives every row at once; [`next_rows`](Self::next_rows)
+/// one chunk (about 4 MiB).
 ///
-/// Blank lines are skipped. [`next_rows_parallel`](Self::next_rows_parallel) splits each
+/// Blank lines and a byte-order mark at the start are skipped. [`next_rows_parallel`](Self::next_rows_parallel) splits each
 /// chunk among rayon's threads when the row type is `Send`. Lines longer than the maximum
 /// are errors naming the line, as for [`Chunker`].
 ///
@@ -367,12 +396,37 @@ impl<R: Read> JsonLines<R> {
         }
         let mut rows = Vec::new();
         parse_json_lines(
-            self.chunk.text(),
+            without_bom(&self.chunk),
             self.chunk.first_line(),
             self.chunker.file(),
             &mut rows,
         )?;
         Ok(Some(rows))
+    }
+
+    /// Every remaining row, in memory: the rest of the input is read as one chunk,
+    /// whatever its size, and the rows borrow it. For inputs larger than memory, use
+    /// [`next_rows`](Self::next_rows) chunk by chunk.
+    ///
+    /// ```
+    /// use vectorflow::io::JsonLines;
+    /// #[derive(serde::Deserialize)]
+    /// struct Flight<'a> {
+    ///     carrier: &'a str,
+    /// }
+    /// let text = "{\"carrier\": \"UA\"}\n\n{\"carrier\": \"B6\"}\n";
+    /// let mut reader = JsonLines::new(text.as_bytes(), "<text>").chunk_bytes(16);
+    /// let rows: Vec<Flight> = reader.read_all()?;
+    /// assert_eq!(rows.len(), 2);
+    /// # Ok::<(), vectorflow::io::ReadError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`next_rows`](Self::next_rows).
+    pub fn read_all<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Vec<T>, ReadError> {
+        self.chunker.set_chunk_bytes(usize::MAX);
+        Ok(self.next_rows()?.unwrap_or_default())
     }
 
     /// As [`next_rows`](Self::next_rows), with each chunk split at line boundaries among
@@ -389,7 +443,7 @@ impl<R: Read> JsonLines<R> {
                 break;
             }
         }
-        let text = self.chunk.text();
+        let text = without_bom(&self.chunk);
         let file = self.chunker.file();
         let k = rayon::current_num_threads();
         let bounds = super::reader::split_lines(text, k);
@@ -413,6 +467,16 @@ impl<R: Read> JsonLines<R> {
             rows.extend(piece);
         }
         Ok(Some(rows))
+    }
+}
+
+/// The chunk's text without the UTF-8 byte-order mark some editors put at the start of a
+/// file (skipped, as the CSV reader skips it).
+fn without_bom(chunk: &Chunk) -> &[u8] {
+    let text = chunk.text();
+    match chunk.first_line() {
+        1 => text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text),
+        _ => text,
     }
 }
 

@@ -116,6 +116,11 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
             file => format!("{file} read by {:?}", self.format),
         }
     }
+
+    /// The path.
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
 }
 
 /// A CSV or JSON lines file read as a stream of the caller's rows, which borrow their
@@ -231,5 +236,10 @@ where
             file if file.is_empty() => file,
             file => format!("{file} read as {format}"),
         }
+    }
+
+    /// The path.
+    fn name(&self) -> String {
+        self.path.display().to_string()
     }
 }

@@ -135,12 +135,26 @@ fn number(token: &[u8]) -> Option<f32> {
     }
 }
 
+/// Whether all of `token` is a number, finite or not (`nan`, `inf`, `1e39`): such a value
+/// is a bad number, not text to hash.
+fn is_number(token: &[u8]) -> bool {
+    parse_f32(token, 0).is_some_and(|(_, end)| end == token.len())
+}
+
 /// The blank-separated tokens of `s`.
 fn tokens(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     s.split(|&b| is_blank(b)).filter(|t| !t.is_empty())
 }
 
 impl ParseLine for Vw {
+    fn folds(&self) -> bool {
+        true
+    }
+
+    fn first_id(&self) -> u32 {
+        0
+    }
+
     fn parse_line(&self, line: &[u8], line_no: u64, out: &mut SparseRows) -> Result<(), LineError> {
         let bar = memchr::memchr(b'|', line);
         let head = &line[..bar.unwrap_or(line.len())];
@@ -257,7 +271,8 @@ impl Vw {
                     Some(v) => (self.hash_name(name, seed), v * scale),
                     None if text.is_empty()
                         || name.is_empty()
-                        || matches!(text[0], b'0'..=b'9' | b'-' | b'+' | b'.') =>
+                        || matches!(text[0], b'0'..=b'9' | b'-' | b'+' | b'.')
+                        || is_number(text) =>
                     {
                         return Err(LineError::new(
                             field(),

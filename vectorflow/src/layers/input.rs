@@ -90,6 +90,13 @@ impl<const N: usize, const G: u64> Root for Dense<N, G> {
 pub trait RootFeed<R, const OUT: usize>: RootCompute<OUT> {
     /// Appends this root's inputs of `row` to `cache`.
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+
+    /// Why `load` refused `row` with [`FeatureError::ID_BEYOND_INPUT`], in words (see
+    /// [`SparseGroup::why_refused`]).
+    fn why_refused(row: &R) -> Option<String> {
+        let _ = row;
+        None
+    }
 }
 
 /// What a root computes from the inputs in an [`InputCache`], whatever row they came
@@ -156,6 +163,10 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
         cache.counts.push(sparse.len() - start);
         cache.sparse = sparse;
         visited
+    }
+
+    fn why_refused(row: &R) -> Option<String> {
+        row.why_refused(DIM)
     }
 }
 
@@ -333,6 +344,9 @@ pub struct InputLayout {
 pub trait RootsFeed<R, const OUT: usize>: RootsCompute<OUT> {
     /// Every root's inputs of `row`, into `cache`.
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+
+    /// The first root's [`RootFeed::why_refused`] that has something to say.
+    fn why_refused(row: &R) -> Option<String>;
 }
 
 /// What a list of roots computes from the inputs in an [`InputCache`].
@@ -359,6 +373,10 @@ impl<R, const OUT: usize> RootsFeed<R, OUT> for () {
     #[inline(always)]
     fn load(_row: &R, _cache: &mut InputCache) -> Result<(), FeatureError> {
         Ok(())
+    }
+
+    fn why_refused(_row: &R) -> Option<String> {
+        None
     }
 }
 
@@ -388,6 +406,10 @@ impl<R, A: RootFeed<R, OUT>, B: RootsFeed<R, OUT>, const OUT: usize> RootsFeed<R
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
         A::load(row, cache)?;
         B::load(row, cache)
+    }
+
+    fn why_refused(row: &R) -> Option<String> {
+        A::why_refused(row).or_else(|| B::why_refused(row))
     }
 }
 
@@ -507,6 +529,13 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
 pub trait InputFeed<R>: InputLayer {
     /// Reads (and hashes) the row's inputs into `cache`, once per row.
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+
+    /// Why `load` refused `row` with [`FeatureError::ID_BEYOND_INPUT`], in words (see
+    /// [`SparseGroup::why_refused`]); `None` by default.
+    fn why_refused(row: &R) -> Option<String> {
+        let _ = row;
+        None
+    }
 }
 
 impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
@@ -516,5 +545,9 @@ impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
     fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
         cache.clear();
         Rs::load(row, cache)
+    }
+
+    fn why_refused(row: &R) -> Option<String> {
+        Rs::why_refused(row)
     }
 }

@@ -4,6 +4,7 @@
 //! on them) or rows a reader thread has already read and hashed into the input cache's
 //! form ([`Hashed`]), so that the training threads only copy them.
 
+use super::TrainError;
 use crate::features::{AuxValue, FeatureError, Features, Labeled};
 use crate::layers::{InputCache, InputFeed, InputLayer};
 
@@ -20,6 +21,15 @@ pub(crate) trait Chunk<I: InputLayer>: Sync {
     fn row(&self, i: usize) -> &Self::Row;
     /// Reads row `i`'s inputs into `cache`.
     fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError>;
+    /// The training error for row `i`, which `load` refused with `source`, in pass `pass`.
+    #[cold]
+    fn load_error(&self, i: usize, pass: usize, source: FeatureError) -> TrainError {
+        TrainError::Feature {
+            pass,
+            row: self.index(i),
+            source,
+        }
+    }
     /// Hints that row `i`'s inputs will be loaded soon (`far`: its index data only).
     #[inline(always)]
     fn prefetch(&self, i: usize, far: bool) {
@@ -50,6 +60,11 @@ impl<I: InputFeed<R>, R: Features + Sync> Chunk<I> for SliceChunk<'_, R> {
     #[inline]
     fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError> {
         I::load(&self.rows[self.order[i] as usize], cache)
+    }
+    #[cold]
+    fn load_error(&self, i: usize, pass: usize, source: FeatureError) -> TrainError {
+        let r = self.order[i] as usize;
+        super::validate::feature::<I, R>(pass, r, &self.rows[r], source)
     }
 }
 

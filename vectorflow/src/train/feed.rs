@@ -12,6 +12,9 @@ pub(crate) trait Feed<I: InputLayer> {
     type Chunk: Chunk<I>;
     /// The number of rows of a pass, when known before reading it.
     fn rows(&self) -> Option<u64>;
+    /// What it reads, for messages (a stream's [`name`](crate::train::Stream::name)); empty for a
+    /// slice.
+    fn name(&self) -> String;
     /// Hands each chunk of pass number `pass` (counted over the net's whole training,
     /// from 1) to `f`, in order, stopping at the first error.
     fn pass(
@@ -67,6 +70,10 @@ impl<'r, I: InputFeed<R>, R: Features + Sync> Feed<I> for SliceFeed<'r, R> {
 
     fn rows(&self) -> Option<u64> {
         Some(self.train.len() as u64)
+    }
+
+    fn name(&self) -> String {
+        String::new()
     }
 
     fn pass(

@@ -191,11 +191,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 ahead = Some(loaded);
             }
             if let Err(source) = loaded {
-                self.fail(TrainError::Feature {
-                    pass: self.pass,
-                    row: ri,
-                    source,
-                });
+                self.fail(chunk.load_error(i, self.pass, source));
                 break;
             }
             if let Err(e) = validate::row(self.loss, row, self.pass, ri) {
@@ -299,11 +295,7 @@ where
                     let row = chunk.row(i);
                     chunk
                         .load(i, ws.cache_mut())
-                        .map_err(|source| TrainError::Feature {
-                            pass,
-                            row: ri,
-                            source,
-                        })?;
+                        .map_err(|source| chunk.load_error(i, pass, source))?;
                     validate::row(loss, row, pass, ri)?;
                     let out = *Net::<I, S>::forward_loaded(params, &mut ws);
                     let loss = loss.loss(&out, row, &mut S::Out::zeroed());

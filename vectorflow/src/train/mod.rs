@@ -384,7 +384,9 @@ impl<O: Optimizer> Trainer<O> {
         let (train, holdout): (Vec<u32>, Vec<u32>) =
             (0..rows.len() as u32).partition(|&i| !self.is_holdout(i as usize));
         if train.is_empty() {
-            return Err(TrainError::NoRows);
+            return Err(TrainError::NoRows {
+                input: String::new(),
+            });
         }
         validate::holdout::<I, S, R, L>(rows, &holdout, &loss)?;
         let split = (train, holdout);

@@ -242,7 +242,7 @@ impl<O: Optimizer> Trainer<O> {
                     Ok(())
                 })?;
                 if seen == 0 {
-                    return Err(TrainError::NoRows);
+                    return Err(TrainError::NoRows { input: feed.name() });
                 }
                 if let Some(reps) = replicas.as_mut() {
                     let (params, _) = net.parts_mut();

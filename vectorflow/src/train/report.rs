@@ -58,7 +58,11 @@ impl TrainReport {
 #[derive(Clone, PartialEq)]
 pub enum TrainError {
     /// There were no rows to train on (after the holdout is set apart).
-    NoRows,
+    NoRows {
+        /// What was read: a stream's [`name`](crate::train::Stream::name) (the file of the
+        /// readers' streams), empty for a slice.
+        input: String,
+    },
     /// A setting is out of range.
     Config(String),
     /// The stream of rows failed (its message names the file and line).
@@ -71,6 +75,18 @@ pub enum TrainError {
         row: usize,
         /// The field and value.
         source: FeatureError,
+    },
+    /// A row's feature id is at or beyond its `Sparse<DIM>` input's `DIM`, and the rows
+    /// do not ask for ids to be folded (a reader's rows, unless read with
+    /// [`OutOfRange::Modulo`](crate::io::OutOfRange::Modulo)).
+    IdBeyondInput {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit`, or in the stream.
+        row: usize,
+        /// The id and where the row was read (`file:line`), what was expected, and how
+        /// to ask for folding.
+        message: String,
     },
     /// A row's label is not one the loss accepts (see [`crate::loss::Loss::check_row`]).
     InvalidLabel {
@@ -119,11 +135,15 @@ pub enum TrainError {
 impl fmt::Display for TrainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TrainError::NoRows => write!(f, "no rows to train on"),
+            TrainError::NoRows { input } if input.is_empty() => write!(f, "no rows to train on"),
+            TrainError::NoRows { input } => write!(f, "{input}: no rows to train on"),
             TrainError::Config(m) => write!(f, "invalid training setting: {m}"),
             TrainError::Read(m) => write!(f, "reading the rows: {m}"),
             TrainError::Feature { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")
+            }
+            TrainError::IdBeyondInput { pass, row, message } => {
+                write!(f, "pass {pass}, row {row}: {message}")
             }
             TrainError::InvalidLabel { pass, row, source } => {
                 write!(f, "pass {pass}, row {row}: {source}")

@@ -94,6 +94,12 @@ pub trait Stream: Send {
     fn source(&self) -> String {
         String::new()
     }
+
+    /// What it reads, for messages: a file's path, say (an error about an empty stream
+    /// names it). Empty (the default) when it has no name.
+    fn name(&self) -> String {
+        String::new()
+    }
 }
 
 /// A stream read by a reader thread into chunks of hashed rows, each with its row's
@@ -131,6 +137,10 @@ where
 
     fn rows(&self) -> Option<u64> {
         None
+    }
+
+    fn name(&self) -> String {
+        self.stream.name()
     }
 
     fn pass(
@@ -314,16 +324,15 @@ where
                     aux: row.aux(),
                 },
             ),
-            Err(e) => bad = Some((first + chunk.rows(), e)),
+            Err(e) => {
+                let at = first + chunk.rows();
+                bad = Some(super::validate::feature::<I, _>(pass as usize, at, row, e));
+            }
         }
     });
     match (read, bad) {
         (Err(e), _) => Err(TrainError::Read(e.to_string())),
-        (Ok(_), Some((row, source))) => Err(TrainError::Feature {
-            pass: pass as usize,
-            row,
-            source,
-        }),
+        (Ok(_), Some(e)) => Err(e),
         (Ok(n), None) => Ok(n),
     }
 }

@@ -4,7 +4,7 @@
 //! The per-row checks cost a compare or two; messages are formatted only on failure.
 
 use super::{TrainError, Trainer};
-use crate::features::Features;
+use crate::features::{FeatureError, Features};
 use crate::layers::InputFeed;
 use crate::loss::Loss;
 use crate::network::{Net, Stack, Workspace};
@@ -20,6 +20,24 @@ impl<O: Optimizer> Trainer<O> {
         }
         Ok(())
     }
+}
+
+/// The error for row `r` (number `row`) whose inputs `I` could not load: a feature id
+/// beyond a `Sparse<DIM>` input is named with the row's file and line where the row
+/// knows them.
+#[cold]
+pub(super) fn feature<I: InputFeed<R>, R>(
+    pass: usize,
+    row: usize,
+    r: &R,
+    source: FeatureError,
+) -> TrainError {
+    if source.field == FeatureError::ID_BEYOND_INPUT {
+        if let Some(message) = I::why_refused(r) {
+            return TrainError::IdBeyondInput { pass, row, message };
+        }
+    }
+    TrainError::Feature { pass, row, source }
 }
 
 /// Checks row `row`'s weight (finite, at least 0) and its label (as `loss` wants it).
@@ -72,11 +90,8 @@ where
     let mut ws = Workspace::<I, S>::predict();
     for &i in idx {
         let r = &rows[i as usize];
-        Net::<I, S>::load_row(&mut ws, r).map_err(|source| TrainError::Feature {
-            pass: 1,
-            row: i as usize,
-            source,
-        })?;
+        Net::<I, S>::load_row(&mut ws, r)
+            .map_err(|source| feature::<I, R>(1, i as usize, r, source))?;
         row(loss, r, 1, i as usize)?;
     }
     Ok(())

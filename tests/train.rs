@@ -669,6 +669,92 @@ fn a_non_finite_loss_names_the_pass_and_the_row() {
     assert!(text.contains("pass 3, row 7"), "{text}");
 }
 
+/// A huge feature value (its square past `f32::MAX`) overflows AdaGrad's accumulator of
+/// squared gradients while the loss stays finite: the weights would stop moving without
+/// a word. Every store (one thread, Hogwild, replicas), the row-wise optimizer and
+/// mini-batches stop with an error naming the row instead.
+#[test]
+fn an_overflowing_optimizer_state_names_the_pass_and_the_row() {
+    let mut rows = lr_rows(300, 73);
+    // A wrong label keeps the gradient away from 0 however far the margin goes.
+    (rows[137].x1, rows[137].y) = (1e25, false);
+    let fits: [(
+        &str,
+        Box<dyn Fn(&mut Lr) -> Result<TrainReport, TrainError>>,
+    ); 5] = [
+        (
+            "one thread",
+            Box::new(|net| {
+                quiet(AdaGrad::new(0.1))
+                    .shuffle(false)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "row-wise",
+            Box::new(|net| {
+                quiet(RowAdaGrad::new(0.1))
+                    .shuffle(false)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "hogwild",
+            Box::new(|net| {
+                quiet(AdaGrad::new(0.1))
+                    .shuffle(false)
+                    .threads(2)
+                    .sharing(Sharing::Hogwild)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "row-wise hogwild",
+            Box::new(|net| {
+                quiet(RowAdaGrad::new(0.1))
+                    .shuffle(false)
+                    .threads(2)
+                    .sharing(Sharing::Hogwild)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "replicas",
+            Box::new(|net| {
+                quiet(AdaGrad::new(0.1))
+                    .shuffle(false)
+                    .threads(2)
+                    .sharing(Sharing::Replicas)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+    ];
+    for (name, fit) in &fits {
+        let mut net = Lr::new(Init::zeros());
+        let err = fit(&mut net).unwrap_err();
+        assert!(
+            matches!(err, TrainError::NonFiniteState { pass: 1, row: 137 }),
+            "{name}: {err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("pass 1, row 137: the optimizer's state"),
+            "{err}"
+        );
+    }
+    // A mini-batch's step comes after its last row: that is the row named.
+    let mut net = Lr::new(Init::zeros());
+    let err = quiet(AdaGrad::new(0.1))
+        .shuffle(false)
+        .batch(8)
+        .fit(&mut net, &rows, Logistic)
+        .unwrap_err();
+    assert!(
+        matches!(err, TrainError::NonFiniteState { pass: 1, row: 143 }),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn bad_settings_are_config_errors() {
     let rows = lr_rows(50, 81);

@@ -1,6 +1,11 @@
 use super::{check, Optimizer, MAX_STATE};
 
-/// AdaGrad: each coordinate's step is `lr · g / sqrt(ε + Σ g²)`.
+/// The accumulator AdaGrad and [`super::RowAdaGrad`] start from unless set otherwise
+/// (see [`AdaGrad::init_acc`]).
+pub const INIT_ACC: f32 = 1e-8;
+
+/// AdaGrad: each coordinate's step is `lr · g / sqrt(a₀ + Σ g²)`, where `a₀` is the
+/// initial accumulator ([`AdaGrad::init_acc`]).
 ///
 /// ```
 /// use vectorflow::optim::{AdaGrad, Optimizer};
@@ -13,14 +18,33 @@ use super::{check, Optimizer, MAX_STATE};
 pub struct AdaGrad {
     /// The learning rate.
     pub lr: f32,
-    /// The initial accumulator, which bounds the first steps.
-    pub eps: f32,
+    /// The initial accumulator `a₀`, which bounds the first steps: a weight's first
+    /// step has length `lr · |g| / sqrt(a₀ + g²)`, under `lr` and under `lr · |g| / √a₀`.
+    pub init_acc: f32,
 }
 
 impl AdaGrad {
-    /// AdaGrad with learning rate `lr`.
+    /// AdaGrad with learning rate `lr`, starting every accumulator at [`INIT_ACC`].
     pub fn new(lr: f32) -> AdaGrad {
-        AdaGrad { lr, eps: 1e-8 }
+        AdaGrad {
+            lr,
+            init_acc: INIT_ACC,
+        }
+    }
+
+    /// The same with initial accumulator `a₀` (finite and above 0), as fwumious_wabbit's
+    /// `--init_acc_gradient`: a larger one damps the first steps of rare features.
+    ///
+    /// ```
+    /// use vectorflow::optim::{AdaGrad, Optimizer};
+    /// let ada = AdaGrad::new(0.1).init_acc(3.0);
+    /// let mut s = ada.init_state();
+    /// assert_eq!(s[0], 3.0);
+    /// let w = ada.update(0.0, &mut s, 1.0, 1.0);
+    /// assert!((w + 0.05).abs() < 1e-6); // 0.1 · 1 / sqrt(3 + 1)
+    /// ```
+    pub fn init_acc(self, init_acc: f32) -> AdaGrad {
+        AdaGrad { init_acc, ..self }
     }
 }
 
@@ -33,17 +57,17 @@ impl Optimizer for AdaGrad {
     }
 
     fn describe(&self) -> String {
-        format!("AdaGrad(lr={})", self.lr)
+        format!("AdaGrad(lr={}, init_acc={:e})", self.lr, self.init_acc)
     }
 
     fn check(&self) -> Result<(), String> {
         check::positive("AdaGrad", "learning rate", self.lr)?;
-        // The accumulator starts at eps: at 0, a first zero gradient would step by 0/0.
-        check::positive("AdaGrad", "eps", self.eps)
+        // At 0, a first zero gradient would step by 0/0.
+        check::positive("AdaGrad", "initial accumulator", self.init_acc)
     }
 
     fn init_state(&self) -> [f32; MAX_STATE] {
-        [self.eps, 0.0, 0.0]
+        [self.init_acc, 0.0, 0.0]
     }
 
     #[inline(always)]

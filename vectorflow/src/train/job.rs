@@ -215,6 +215,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                     scale,
                     batch: None,
                     prefetch: !prefetched,
+                    finite: true,
                 };
                 *Net::<I, S>::forward_loaded(&stepper, &mut ws)
             };
@@ -245,14 +246,25 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 scale,
                 batch: batched.then_some(&mut batch),
                 prefetch: false,
+                finite: true,
             };
             Net::<I, S>::backward(&mut stepper, &ws, &dy);
+            let mut finite = stepper.finite;
             if batched {
                 pending += 1;
                 if pending == t.batch {
-                    apply_batch(&t.opt, store, &mut batch, pending, scale);
+                    finite &= apply_batch(&t.opt, store, &mut batch, pending, scale);
                     pending = 0;
                 }
+            }
+            // Checked on the state the steps just wrote, as they wrote it: an overflowing
+            // accumulator would otherwise freeze its weights without a word.
+            if !finite {
+                self.fail(TrainError::NonFiniteState {
+                    pass: self.pass,
+                    row: ri,
+                });
+                break;
             }
             if priors {
                 self.priors.step_dense(store, scale);
@@ -265,7 +277,13 @@ impl<O: Optimizer, L> Job<'_, O, L> {
         if pending > 0 {
             let end = clock.base + rows.len() * clock.stride;
             let scale = t.schedule.scale(clock.pass + end as u64);
-            apply_batch(&t.opt, store, &mut batch, pending, scale);
+            if !apply_batch(&t.opt, store, &mut batch, pending, scale) {
+                let last = rows.last().map_or(0, |&i| chunk.index(i as usize));
+                self.fail(TrainError::NonFiniteState {
+                    pass: self.pass,
+                    row: last,
+                });
+            }
         }
         self.counters.add(n, nnz, loss_sum, weight_sum);
     }

@@ -310,7 +310,11 @@ where
         trial.seconds += t0.elapsed().as_secs_f64();
         let report = match fitted {
             Ok(r) => r,
-            Err(TrainError::NonFiniteLoss { .. } | TrainError::NonFiniteGradient { .. }) => {
+            Err(
+                TrainError::NonFiniteLoss { .. }
+                | TrainError::NonFiniteGradient { .. }
+                | TrainError::NonFiniteState { .. },
+            ) => {
                 trial.passes_run += 1;
                 stop(trial, done, Outcome::Diverged);
                 return Ok(());

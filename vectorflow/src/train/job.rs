@@ -2,7 +2,7 @@
 
 use super::chunk::Chunk;
 use super::priors::Priors;
-use super::progress::Counters;
+use super::progress::{Counters, Tally};
 use super::store::{apply_batch, Batch, Stepper, Store};
 use super::{validate, TrainError, Trainer};
 use crate::features::Features;
@@ -155,7 +155,8 @@ impl<O: Optimizer, L> Job<'_, O, L> {
         let t = self.trainer;
         let mut ws = Workspace::<I, S>::train(seed);
         let (mut batch, mut pending) = (Batch::default(), 0);
-        let (mut n, mut nnz, mut loss_sum, mut weight_sum) = (0u64, 0u64, 0f64, 0f64);
+        let mut tally = Tally::new(self.counters, self.pass);
+        let mut features = 0u64;
         let priors = self.priors.active();
         let (mut next, mut ahead) = (InputCache::default(), None);
         let mut scratch = I::Out::zeroed();
@@ -235,10 +236,8 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 self.fail(e);
                 break;
             }
-            n += 1;
-            nnz += (ws.cache().sparse.len() + ws.cache().dense.len()) as u64;
-            loss_sum += l as f64;
-            weight_sum += row.weight() as f64;
+            features = (ws.cache().sparse.len() + ws.cache().dense.len()) as u64;
+            tally.row(features, l, row.weight());
             let batched = t.batch > 1;
             let mut stepper = Stepper {
                 opt: &t.opt,
@@ -269,10 +268,6 @@ impl<O: Optimizer, L> Job<'_, O, L> {
             if priors {
                 self.priors.step_dense(store, scale);
             }
-            if n % 512 == 0 {
-                self.counters.add(n, nnz, loss_sum, weight_sum);
-                (n, nnz, loss_sum, weight_sum) = (0, 0, 0.0, 0.0);
-            }
         }
         if pending > 0 {
             let end = clock.base + rows.len() * clock.stride;
@@ -285,7 +280,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 });
             }
         }
-        self.counters.add(n, nnz, loss_sum, weight_sum);
+        tally.flush(features);
     }
 }
 

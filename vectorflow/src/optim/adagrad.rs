@@ -2,7 +2,13 @@ use super::{check, Optimizer, MAX_STATE};
 
 /// The accumulator AdaGrad and [`super::RowAdaGrad`] start from unless set otherwise
 /// (see [`AdaGrad::init_acc`]).
-pub const INIT_ACC: f32 = 1e-8;
+///
+/// 0.01 rather than a mere guard against dividing by zero: it damps the first steps of
+/// rare features, whose few gradients would otherwise each move a weight by the full
+/// rate. On the synthetic benchmark data (3 passes) it gave logistic regression a test
+/// logloss of 0.4109 against 0.4122 at 1e-8 and the 16-unit net 0.4089 against 0.4127,
+/// the best of 1e-8 to 1 for both; see `docs/init_accumulator.md`.
+pub const INIT_ACC: f32 = 1e-2;
 
 /// AdaGrad: each coordinate's step is `lr · g / sqrt(a₀ + Σ g²)`, where `a₀` is the
 /// initial accumulator ([`AdaGrad::init_acc`]).
@@ -12,7 +18,8 @@ pub const INIT_ACC: f32 = 1e-8;
 /// let ada = AdaGrad::new(0.1);
 /// let mut s = ada.init_state();
 /// let w = ada.update(0.0, &mut s, 2.0, 1.0);
-/// assert!((w + 0.1).abs() < 1e-6); // the first step has length lr
+/// // The first step is a little under lr: 0.1 · 2 / sqrt(0.01 + 2²).
+/// assert!((w + 0.2 / 4.01f32.sqrt()).abs() < 1e-6);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdaGrad {

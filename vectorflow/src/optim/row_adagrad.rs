@@ -20,10 +20,11 @@ use super::{check, Optimizer, MAX_STATE};
 /// use vectorflow::optim::{Optimizer, RowAdaGrad};
 /// let opt = RowAdaGrad::new(0.1);
 /// let mut acc = opt.init_state()[0];
-/// // A row of two weights with gradient (3, 4): mean square 12.5.
+/// // A row of two weights with gradient (3, 4): mean square 12.5, on top of the
+/// // initial 0.01.
 /// let rate = opt.row_rate(&mut acc, 12.5, 1.0);
-/// assert!((acc - 12.5).abs() < 1e-5);
-/// assert!((rate - 0.1 / 12.5f32.sqrt()).abs() < 1e-6);
+/// assert!((acc - 12.51).abs() < 1e-5);
+/// assert!((rate - 0.1 / 12.51f32.sqrt()).abs() < 1e-6);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RowAdaGrad {

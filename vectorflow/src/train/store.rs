@@ -71,10 +71,15 @@ pub(crate) struct Plain<'a> {
     pub stamps: &'a mut [u32],
 }
 
-/// Whether every float of `s` is finite, as one branch-free reduction that vectorises.
+/// Whether every float of `s` is finite.
+///
+/// The largest exponent field is all ones only for an infinity or a NaN: an integer max
+/// reduction, which vectorises. (A fold of `is_finite` bools stayed scalar and made the
+/// 16-unit net's AdaGrad steps 1.8× slower.)
 #[inline(always)]
 pub(crate) fn all_finite(s: &[f32]) -> bool {
-    s.iter().fold(true, |ok, x| ok & x.is_finite())
+    const EXP: u32 = 0x7f80_0000;
+    s.iter().fold(0u32, |top, x| top.max(x.to_bits() & EXP)) != EXP
 }
 
 /// One optimizer step on a row of weights and its state planes (empty when unused);
@@ -94,11 +99,14 @@ pub(crate) fn update_row<O: Optimizer>(
 ) -> bool {
     let n = w.len();
     let grad = &grad[..n];
+    // Each arm reads back the state it wrote while it is still in L1: a check of the
+    // touched floats only (see `Job::rows` for what it costs).
     match O::STATE {
         0 => {
             for k in 0..n {
                 w[k] = opt.update(w[k], &mut [0.0; MAX_STATE], grad[k], scale);
             }
+            true
         }
         1 => {
             let s0 = &mut s0[..n];
@@ -107,6 +115,7 @@ pub(crate) fn update_row<O: Optimizer>(
                 w[k] = opt.update(w[k], &mut s, grad[k], scale);
                 s0[k] = s[0];
             }
+            all_finite(s0)
         }
         2 => {
             let (s0, s1) = (&mut s0[..n], &mut s1[..n]);
@@ -116,6 +125,7 @@ pub(crate) fn update_row<O: Optimizer>(
                 s0[k] = s[0];
                 s1[k] = s[1];
             }
+            all_finite(s0) & all_finite(s1)
         }
         _ => {
             let (s0, s1, s2) = (&mut s0[..n], &mut s1[..n], &mut s2[..n]);
@@ -126,11 +136,9 @@ pub(crate) fn update_row<O: Optimizer>(
                 s1[k] = s[1];
                 s2[k] = s[2];
             }
+            all_finite(s0) & all_finite(s1) & all_finite(s2)
         }
     }
-    // The state is read back while it is still in L1: a check of the touched floats
-    // only, which cost no measurable time (see `Job::rows`).
-    all_finite(s0) & all_finite(s1) & all_finite(s2)
 }
 
 /// [`update_row`], never inlined: called on local copies of atomic rows, where inlined

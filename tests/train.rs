@@ -669,6 +669,9 @@ fn a_non_finite_loss_names_the_pass_and_the_row() {
     assert!(text.contains("pass 3, row 7"), "{text}");
 }
 
+/// A training run of the logistic regression, by what it shares the weights with.
+type LrFit<'a> = dyn Fn(&mut Lr) -> Result<TrainReport, TrainError> + 'a;
+
 /// A huge feature value (its square past `f32::MAX`) overflows AdaGrad's accumulator of
 /// squared gradients while the loss stays finite: the weights would stop moving without
 /// a word. Every store (one thread, Hogwild, replicas), the row-wise optimizer and
@@ -678,10 +681,7 @@ fn an_overflowing_optimizer_state_names_the_pass_and_the_row() {
     let mut rows = lr_rows(300, 73);
     // A wrong label keeps the gradient away from 0 however far the margin goes.
     (rows[137].x1, rows[137].y) = (1e25, false);
-    let fits: [(
-        &str,
-        Box<dyn Fn(&mut Lr) -> Result<TrainReport, TrainError>>,
-    ); 5] = [
+    let fits: [(&str, Box<LrFit>); 5] = [
         (
             "one thread",
             Box::new(|net| {

@@ -269,13 +269,15 @@ fn header() -> String {
 }
 
 /// A line of the table: `prev` is the line before (for the loss since), `total` the
-/// rows all passes will train on (0 when unknown: then no time left is shown).
+/// rows all passes will train on (0 when unknown: then no time left is shown, nor in
+/// the first second).
 fn format_line(line: &Line, prev: Option<&Line>, holdout: f64, total: u64) -> String {
     let (l0, w0) = prev.map_or((0.0, 0.0), |p| (p.loss, p.weight));
     let avg = |l: f64, w: f64| if w > 0.0 { l / w } else { f64::NAN };
     let secs = line.secs.max(1e-9);
     let rate = line.rows as f64 / secs;
-    let left = if rate > 0.0 && total > 0 {
+    // The rate of the first second is mostly start-up: no time left from it.
+    let left = if rate > 0.0 && total > 0 && line.secs >= 1.0 {
         format!("{:.1}s", total.saturating_sub(line.rows) as f64 / rate)
     } else {
         "-".to_string()
@@ -443,6 +445,10 @@ mod tests {
             ["2", "8", "8.0", "0.750000", "1.000000", "-", "5", "4", "2.0s", "2.0s"]
         );
         assert_eq!(text.len(), header().len(), "{text}\n{}", header());
+        let early = Line { secs: 0.5, ..line };
+        let text = format_line(&early, Some(&prev), 0.25, 16);
+        let cols: Vec<&str> = text.split_whitespace().collect();
+        assert_eq!(cols[5..], ["0.250000", "5", "16", "0.5s", "-"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example autotune -- --train F.svm --test F.svm --model lr|mlp16 \
-//!     --budget-s S [--trials N] [--threads T] [--seed N] [--grid]
+//!     --budget-s S [--trials N] [--threads T] [--seed N] [--grid] [--init-acc A,B,..]
 //! cargo run --release --example autotune -- --flights --model lr|mlp16 --budget-s S ...
 //! ```
 //!
@@ -12,6 +12,8 @@
 //! split) instead of LIBSVM files. `--grid` runs the exhaustive grid of the same space
 //! instead (every optimizer × 7 learning rates × L1 × L2 × batch, each up to the most
 //! passes with early stopping, no budget): the baseline the tuner is measured against.
+//! `--init-acc` lists the initial accumulators AdaGrad tries (by default the library's
+//! `INIT_ACC` alone), a dimension of the space like L1 and L2.
 //! One line per trial goes to stderr; the last line printed is
 //! `RESULT model=.. trials=.. wall_s=.. best_lr=.. best_passes=.. test_logloss=.. test_acc=..
 //! test_auc=..` followed by the rest of the best setting and the search's own seconds.
@@ -33,7 +35,8 @@ use vectorflow::prelude::*;
 use vectorflow::tune::{Opt, Space, Tuner};
 
 const USAGE: &str = "usage: autotune (--train F.svm --test F.svm | --flights) --model lr|mlp16 \
-                     --budget-s S [--trials N] [--threads T] [--seed N] [--grid]";
+                     --budget-s S [--trials N] [--threads T] [--seed N] [--grid] \
+                     [--init-acc A,B,..]";
 
 struct Args {
     train: Option<PathBuf>,
@@ -45,6 +48,7 @@ struct Args {
     threads: usize,
     seed: u64,
     grid: bool,
+    init_acc: Vec<f32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -58,6 +62,7 @@ fn parse_args() -> Result<Args, String> {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         seed: 0,
         grid: false,
+        init_acc: vec![vectorflow::optim::INIT_ACC],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,6 +79,16 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--seed" => a.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--grid" => a.grid = true,
+            "--init-acc" => {
+                a.init_acc = value()?
+                    .split(',')
+                    .map(|v| {
+                        v.trim()
+                            .parse()
+                            .map_err(|e| format!("--init-acc {v:?}: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -95,9 +110,10 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// The space searched for each model: AdaGrad and Adam over three decades of rate
-/// each, no prior or a light one, per-row updates or batches of 8, up to 9 passes.
-fn space(model: &str) -> Space {
+/// The space searched for each model: AdaGrad (with each of `init_acc`) and Adam over
+/// three decades of rate each, no prior or a light one, per-row updates or batches of 8,
+/// up to 9 passes.
+fn space(model: &str, init_acc: &[f32]) -> Space {
     let space = match model {
         "lr" => Space::new(Opt::AdaGrad, 0.003, 3.0).or(Opt::Adam, 1e-4, 0.1),
         _ => Space::new(Opt::AdaGrad, 0.001, 1.0).or(Opt::Adam, 3e-5, 0.03),
@@ -106,6 +122,7 @@ fn space(model: &str) -> Space {
         .l1(&[0.0, 1e-6])
         .l2(&[0.0, 1e-6])
         .batch(&[1, 8])
+        .init_acc(init_acc)
         .max_passes(9)
 }
 
@@ -170,7 +187,7 @@ where
     S: Stack<In = I::Out, Out = [f32; 1]>,
     R: Features + Labeled + Sync,
 {
-    let tuner = Tuner::new(space(&args.model))
+    let tuner = Tuner::new(space(&args.model, &args.init_acc))
         .trials(args.trials)
         .threads(args.threads)
         .seed(args.seed)
@@ -199,7 +216,7 @@ where
     let y: Vec<f32> = test.iter().map(|r| r.label()).collect();
     let m = metrics::binary(&p, &y);
     println!(
-        "RESULT model={} trials={} wall_s={:.3} best_lr={:.4e} best_passes={} test_logloss={:.4} test_acc={:.4} test_auc={:.4} best_opt={} best_l1={} best_l2={} best_batch={} val_logloss={:.4} search_s={:.3} search_passes={} retrain_s={:.3} mode={}",
+        "RESULT model={} trials={} wall_s={:.3} best_lr={:.4e} best_passes={} test_logloss={:.4} test_acc={:.4} test_auc={:.4} best_opt={} best_init_acc={:e} best_l1={} best_l2={} best_batch={} val_logloss={:.4} search_s={:.3} search_passes={} retrain_s={:.3} mode={}",
         args.model,
         report.trials.len(),
         wall.elapsed().as_secs_f64(),
@@ -209,6 +226,7 @@ where
         m.accuracy,
         m.auc,
         best.opt.name(),
+        best.init_acc,
         best.l1,
         best.l2,
         best.batch,

@@ -179,8 +179,8 @@ fn optimizer_settings_are_checked_before_training() {
             "AdaGrad's learning rate must be finite and above 0, not -1",
         ),
         (
-            config_err(quiet(AdaGrad { lr: 0.1, eps: 0.0 })),
-            "AdaGrad's eps must be finite and above 0, not 0",
+            config_err(quiet(AdaGrad::new(0.1).init_acc(0.0))),
+            "AdaGrad's initial accumulator must be finite and above 0, not 0",
         ),
         (
             config_err(quiet(Adam::new(f32::INFINITY))),

@@ -179,6 +179,10 @@ fn a_sparse_table_is_stored_as_the_rows_training_changed() {
 fn resuming_from_a_file_equals_training_without_a_break() {
     resumes_exactly(AdaGrad::new(0.1));
     resumes_exactly(RowAdaGrad::new(0.1));
+    // The initial accumulator lives on in the saved state planes: a resumed fit
+    // continues from them, whatever it starts fresh rows at.
+    resumes_exactly(AdaGrad::new(0.1).init_acc(0.5));
+    resumes_exactly(RowAdaGrad::new(0.1).init_acc(3.0));
 }
 
 fn resumes_exactly<O: Optimizer>(opt: O) {

@@ -14,7 +14,7 @@ fn rows(ids: &[(u32, f32)]) -> Vec<Ids> {
 }
 
 const LR: f32 = 0.1;
-const EPS: f32 = 1e-8;
+const EPS: f32 = vectorflow::optim::INIT_ACC;
 
 type Table = network![Sparse<16> => Linear<4, bias = false>];
 

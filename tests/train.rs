@@ -669,6 +669,92 @@ fn a_non_finite_loss_names_the_pass_and_the_row() {
     assert!(text.contains("pass 3, row 7"), "{text}");
 }
 
+/// A training run of the logistic regression, by what it shares the weights with.
+type LrFit<'a> = dyn Fn(&mut Lr) -> Result<TrainReport, TrainError> + 'a;
+
+/// A huge feature value (its square past `f32::MAX`) overflows AdaGrad's accumulator of
+/// squared gradients while the loss stays finite: the weights would stop moving without
+/// a word. Every store (one thread, Hogwild, replicas), the row-wise optimizer and
+/// mini-batches stop with an error naming the row instead.
+#[test]
+fn an_overflowing_optimizer_state_names_the_pass_and_the_row() {
+    let mut rows = lr_rows(300, 73);
+    // A wrong label keeps the gradient away from 0 however far the margin goes.
+    (rows[137].x1, rows[137].y) = (1e25, false);
+    let fits: [(&str, Box<LrFit>); 5] = [
+        (
+            "one thread",
+            Box::new(|net| {
+                quiet(AdaGrad::new(0.1))
+                    .shuffle(false)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "row-wise",
+            Box::new(|net| {
+                quiet(RowAdaGrad::new(0.1))
+                    .shuffle(false)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "hogwild",
+            Box::new(|net| {
+                quiet(AdaGrad::new(0.1))
+                    .shuffle(false)
+                    .threads(2)
+                    .sharing(Sharing::Hogwild)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "row-wise hogwild",
+            Box::new(|net| {
+                quiet(RowAdaGrad::new(0.1))
+                    .shuffle(false)
+                    .threads(2)
+                    .sharing(Sharing::Hogwild)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+        (
+            "replicas",
+            Box::new(|net| {
+                quiet(AdaGrad::new(0.1))
+                    .shuffle(false)
+                    .threads(2)
+                    .sharing(Sharing::Replicas)
+                    .fit(net, &rows, Logistic)
+            }),
+        ),
+    ];
+    for (name, fit) in &fits {
+        let mut net = Lr::new(Init::zeros());
+        let err = fit(&mut net).unwrap_err();
+        assert!(
+            matches!(err, TrainError::NonFiniteState { pass: 1, row: 137 }),
+            "{name}: {err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("pass 1, row 137: the optimizer's state"),
+            "{err}"
+        );
+    }
+    // A mini-batch's step comes after its last row: that is the row named.
+    let mut net = Lr::new(Init::zeros());
+    let err = quiet(AdaGrad::new(0.1))
+        .shuffle(false)
+        .batch(8)
+        .fit(&mut net, &rows, Logistic)
+        .unwrap_err();
+    assert!(
+        matches!(err, TrainError::NonFiniteState { pass: 1, row: 143 }),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn bad_settings_are_config_errors() {
     let rows = lr_rows(50, 81);
@@ -896,14 +982,16 @@ fn a_mini_batch_takes_one_averaged_step() {
         }
         0.0
     };
-    Trainer::new(AdaGrad::new(0.1))
+    // A vanishing initial accumulator makes every first step exactly lr long.
+    Trainer::new(AdaGrad::new(0.1).init_acc(1e-8))
         .batch(3)
         .shuffle(false)
         .threads(1)
         .progress(Progress::Silent)
         .fit(&mut net, &rows, loss)
         .unwrap();
-    // AdaGrad's first step has length lr whatever the gradient: one step per weight.
+    // AdaGrad's first step (from a vanishing accumulator) has length lr whatever the
+    // gradient: one step per weight.
     let touched: Vec<f32> = net.params().iter().copied().filter(|w| *w != 0.0).collect();
     assert_eq!(touched.len(), 8, "{touched:?}");
     for w in touched {
@@ -927,7 +1015,7 @@ fn a_mini_batch_steps_the_bias_after_a_tables_last_row() {
         *g = [1.0, 1.0];
         0.0
     };
-    Trainer::new(AdaGrad::new(0.1))
+    Trainer::new(AdaGrad::new(0.1).init_acc(1e-8))
         .batch(2)
         .threads(1)
         .progress(Progress::Silent)

@@ -3,8 +3,11 @@
 //! ```text
 //! cargo run --release --example bench -- --train train.svm --test test.svm \
 //!     --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned|mlp16-rowwise-reference|mlp16-rowwise-tuned --passes N --threads T [--lr X] \
-//!     [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]
+//!     [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--init-acc X] [--save FILE] [--load FILE] [--stream [--cache FILE]]
 //! ```
+//!
+//! `--init-acc` sets AdaGrad's (and `rowadagrad`'s) initial accumulator, by default the
+//! library's `INIT_ACC` (see `docs/init_accumulator.md`).
 //!
 //! `--optimizer` picks the library models' optimizer (AdaGrad by default, as the reference
 //! loops use; `rowadagrad` is AdaGrad with one accumulator per sparse row, at AdaGrad's
@@ -101,11 +104,13 @@ macro_rules! with_optimizer {
                 $body
             }
             "adagrad" => {
-                let $opt = AdaGrad::new(lr);
+                let ada = AdaGrad::new(lr);
+                let $opt = args.init_acc.map_or(ada, |a| ada.init_acc(a));
                 $body
             }
             "rowadagrad" => {
-                let $opt = RowAdaGrad::new(lr);
+                let ada = RowAdaGrad::new(lr);
+                let $opt = args.init_acc.map_or(ada, |a| ada.init_acc(a));
                 $body
             }
             other => unreachable!("--optimizer {other} was checked against OPTIMIZERS"),
@@ -151,6 +156,8 @@ struct Args {
     passes: usize,
     threads: usize,
     lr: Option<f32>,
+    /// `--init-acc`: AdaGrad's initial accumulator, the library's default without it.
+    init_acc: Option<f32>,
     optimizer: String,
     save: Option<PathBuf>,
     load: Option<PathBuf>,
@@ -166,6 +173,7 @@ fn parse_args() -> Result<Args, String> {
         passes: 3,
         threads: 1,
         lr: None,
+        init_acc: None,
         optimizer: "adagrad".into(),
         save: None,
         load: None,
@@ -182,6 +190,9 @@ fn parse_args() -> Result<Args, String> {
             "--passes" => a.passes = value()?.parse().map_err(|e| format!("--passes: {e}"))?,
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--lr" => a.lr = Some(value()?.parse().map_err(|e| format!("--lr: {e}"))?),
+            "--init-acc" => {
+                a.init_acc = Some(value()?.parse().map_err(|e| format!("--init-acc: {e}"))?)
+            }
             "--optimizer" => a.optimizer = value()?,
             "--save" => a.save = Some(value()?.into()),
             "--load" => a.load = Some(value()?.into()),
@@ -217,6 +228,16 @@ fn parse_args() -> Result<Args, String> {
             "--optimizer applies to the library's models; the reference loops are AdaGrad".into(),
         );
     }
+    if a.init_acc.is_some()
+        && (!a.optimizer.ends_with("adagrad")
+            || a.model.ends_with("-reference")
+            || a.model.ends_with("-tuned"))
+    {
+        return Err(
+            "--init-acc applies to the library's models with --optimizer adagrad or rowadagrad"
+                .into(),
+        );
+    }
     if a.cache.is_some() && !a.stream {
         return Err("--cache needs --stream".into());
     }
@@ -228,7 +249,7 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "bench: {e}\nusage: bench --train F --test F --model {} --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--save FILE] [--load FILE] [--stream [--cache FILE]]",
+                "bench: {e}\nusage: bench --train F --test F --model {} --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--init-acc X] [--save FILE] [--load FILE] [--stream [--cache FILE]]",
                 MODELS.join("|")
             );
             return ExitCode::from(2);

@@ -17,8 +17,9 @@
 
 use vectorflow::io::SparseRows;
 
-/// Added to AdaGrad accumulators so the first step never divides by zero.
-const ADAGRAD_EPS: f32 = 1e-8;
+/// AdaGrad's initial accumulator: the library's default, so that the loops stay the
+/// library's algorithm (the bench's `--init-acc` applies to the library's models only).
+const ADAGRAD_EPS: f32 = vectorflow::optim::INIT_ACC;
 
 /// Width of the MLP hidden layer.
 const HIDDEN: usize = 16;

@@ -13,7 +13,7 @@ mod ftrl;
 mod row_adagrad;
 mod sgd;
 
-pub use adagrad::AdaGrad;
+pub use adagrad::{AdaGrad, INIT_ACC};
 pub use adam::Adam;
 pub use ftrl::Ftrl;
 pub use row_adagrad::RowAdaGrad;
@@ -37,7 +37,7 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     /// either way.
     const ROW_WISE: bool = false;
 
-    /// A short description for reports, e.g. `AdaGrad(lr=0.1)`.
+    /// A short description for reports, e.g. `AdaGrad(lr=0.1, init_acc=1e-8)`.
     fn describe(&self) -> String;
 
     /// The base learning rate, which also scales prior steps.

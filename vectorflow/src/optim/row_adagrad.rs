@@ -20,23 +20,43 @@ use super::{check, Optimizer, MAX_STATE};
 /// use vectorflow::optim::{Optimizer, RowAdaGrad};
 /// let opt = RowAdaGrad::new(0.1);
 /// let mut acc = opt.init_state()[0];
-/// // A row of two weights with gradient (3, 4): mean square 12.5.
+/// // A row of two weights with gradient (3, 4): mean square 12.5, on top of the
+/// // initial 0.01.
 /// let rate = opt.row_rate(&mut acc, 12.5, 1.0);
-/// assert!((acc - 12.5).abs() < 1e-5);
-/// assert!((rate - 0.1 / 12.5f32.sqrt()).abs() < 1e-6);
+/// assert!((acc - 12.51).abs() < 1e-5);
+/// assert!((rate - 0.1 / 12.51f32.sqrt()).abs() < 1e-6);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RowAdaGrad {
     /// The learning rate.
     pub lr: f32,
-    /// The initial accumulator, which bounds the first steps.
-    pub eps: f32,
+    /// The initial accumulator of every row (and dense weight), as
+    /// [`super::AdaGrad::init_acc`].
+    pub init_acc: f32,
 }
 
 impl RowAdaGrad {
-    /// Row-wise AdaGrad with learning rate `lr`.
+    /// Row-wise AdaGrad with learning rate `lr`, starting every accumulator at
+    /// [`super::INIT_ACC`].
     pub fn new(lr: f32) -> RowAdaGrad {
-        RowAdaGrad { lr, eps: 1e-8 }
+        RowAdaGrad {
+            lr,
+            init_acc: super::INIT_ACC,
+        }
+    }
+
+    /// The same with initial accumulator `init_acc` (finite and above 0), as
+    /// [`super::AdaGrad::init_acc`].
+    ///
+    /// ```
+    /// use vectorflow::optim::{Optimizer, RowAdaGrad};
+    /// let opt = RowAdaGrad::new(0.1).init_acc(3.0);
+    /// let mut acc = opt.init_state()[0];
+    /// let rate = opt.row_rate(&mut acc, 1.0, 1.0);
+    /// assert!((rate - 0.05).abs() < 1e-6); // 0.1 / sqrt(3 + 1)
+    /// ```
+    pub fn init_acc(self, init_acc: f32) -> RowAdaGrad {
+        RowAdaGrad { init_acc, ..self }
     }
 }
 
@@ -50,16 +70,16 @@ impl Optimizer for RowAdaGrad {
     }
 
     fn describe(&self) -> String {
-        format!("RowAdaGrad(lr={})", self.lr)
+        format!("RowAdaGrad(lr={}, init_acc={:e})", self.lr, self.init_acc)
     }
 
     fn check(&self) -> Result<(), String> {
         check::positive("RowAdaGrad", "learning rate", self.lr)?;
-        check::positive("RowAdaGrad", "eps", self.eps)
+        check::positive("RowAdaGrad", "initial accumulator", self.init_acc)
     }
 
     fn init_state(&self) -> [f32; MAX_STATE] {
-        [self.eps, 0.0, 0.0]
+        [self.init_acc, 0.0, 0.0]
     }
 
     #[inline(always)]

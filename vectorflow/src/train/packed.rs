@@ -23,7 +23,7 @@
 
 use super::lines::Lines;
 use super::replica::UNIT;
-use super::store::{update_row, Plain, Store};
+use super::store::{all_finite, update_row, Plain, Store};
 use crate::kernels;
 use crate::layers::Block;
 use crate::optim::{Optimizer, MAX_STATE};
@@ -148,11 +148,12 @@ pub(crate) fn row_step<O: Optimizer>(
     grad: &[f32],
     out: usize,
     scale: f32,
-) {
+) -> bool {
     let rate = opt.row_rate(s, mean_square(grad, out), scale);
     for (w, g) in w.iter_mut().zip(grad) {
         *w -= rate * g;
     }
+    s.is_finite()
 }
 
 /// `Σ g² / out`, summed in 8 lanes: a sum in one would be a chain of dependent adds.
@@ -273,14 +274,14 @@ impl<'a> Store for Packed<'a> {
     }
 
     #[inline(always)]
-    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
+    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) -> bool {
         // A local copy, as in `update_rows`: what the optimizer derives from its fields
         // alone is then computed once for the loop.
         let opt = *opt;
         // Dense weights, single outputs of a sparse row (a backward pass with few
         // non-zero gradients), or a mini-batch's run, which may cross a table's ends:
         // one piece at a time, the weights up to the next table or a table's row.
-        let mut k = 0;
+        let (mut k, mut finite) = (0, true);
         while k < grad.len() {
             let i = off + k;
             let Some((t, p)) = holding(self.tables, i) else {
@@ -288,7 +289,7 @@ impl<'a> Store for Packed<'a> {
                 let n = next
                     .min()
                     .map_or(grad.len() - k, |o| (o - i).min(grad.len() - k));
-                self.rest.update(&opt, i, &grad[k..k + n], scale);
+                finite &= self.rest.update(&opt, i, &grad[k..k + n], scale);
                 k += n;
                 continue;
             };
@@ -299,7 +300,7 @@ impl<'a> Store for Packed<'a> {
             if O::ROW_WISE {
                 let a = t.row_state(r).expect("a row-wise table has row states");
                 let mut s = t.data[a];
-                row_step(opt, &mut t.data[p..p + n], &mut s, g, t.out, scale);
+                finite &= row_step(opt, &mut t.data[p..p + n], &mut s, g, t.out, scale);
                 t.data[a] = s;
             } else {
                 for (q, &g) in (p..p + n).zip(g) {
@@ -311,10 +312,12 @@ impl<'a> Store for Packed<'a> {
                     for (j, s) in s.iter().enumerate().take(O::STATE) {
                         t.data[q + t.out * (j + 1)] = *s;
                     }
+                    finite &= all_finite(&s[..O::STATE]);
                 }
             }
             k += n;
         }
+        finite
     }
 
     #[inline(always)]
@@ -325,7 +328,7 @@ impl<'a> Store for Packed<'a> {
         pairs: &[(u32, f32)],
         dy: &[f32; OUT],
         scale: f32,
-    ) {
+    ) -> bool {
         let Some(t) = self.tables.iter_mut().find(|t| t.offset == off) else {
             return self.rest.update_rows(opt, off, pairs, dy, scale);
         };
@@ -338,6 +341,7 @@ impl<'a> Store for Packed<'a> {
             let (rows, states) = t.data.split_at_mut(a);
             // Row i's gradient is v·dy: its mean square is v² times dy's.
             let dy_sq = mean_square(dy, OUT);
+            let mut finite = true;
             for &(i, v) in pairs {
                 let i = i as usize;
                 let w: &mut [f32; OUT] = (&mut rows[i * OUT..(i + 1) * OUT])
@@ -347,17 +351,20 @@ impl<'a> Store for Packed<'a> {
                 for k in 0..OUT {
                     w[k] -= rate * dy[k];
                 }
+                finite &= states[i].is_finite();
             }
-            return;
+            return finite;
         }
+        let mut finite = true;
         for &(i, v) in pairs {
             let row = &mut t.data[i as usize * stride..(i as usize + 1) * stride];
             let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
             let (w, s) = row.split_at_mut(OUT);
             let (s0, s) = s.split_at_mut(if O::STATE > 0 { OUT } else { 0 });
             let (s1, s2) = s.split_at_mut(if O::STATE > 1 { OUT } else { 0 });
-            update_row(opt, w, s0, s1, s2, &g, scale);
+            finite &= update_row(opt, w, s0, s1, s2, &g, scale);
         }
+        finite
     }
 
     #[inline]

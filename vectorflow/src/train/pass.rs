@@ -54,12 +54,11 @@ impl<O: Optimizer> Trainer<O> {
             .map_err(|e| {
                 TrainError::Config(format!("cannot start {} threads: {e}", self.threads))
             })?;
-        let counters = Counters::new();
+        let counters = Counters::new(self.progress, Instant::now());
         // Progress counts training rows; holdout rows are a small share of a pass.
         let total = feed.rows().map_or(0, |n| n * self.passes as u64);
         let mut report = TrainReport::default();
         let mut early = EarlyStop::new(self.patience);
-        let start = Instant::now();
         let error = Mutex::new(None);
         let stop = AtomicBool::new(false);
         let (mut train, mut hold) = (Vec::new(), Vec::new());
@@ -84,7 +83,7 @@ impl<O: Optimizer> Trainer<O> {
         });
 
         let trained = std::thread::scope(|scope| -> Result<(), TrainError> {
-            scope.spawn(|| progress::report(self.progress, &counters, total, start));
+            scope.spawn(|| progress::report(self.progress, &counters, total));
             // Ends the progress thread however this closure ends, a panic included:
             // the scope would otherwise wait for it forever.
             let _done = progress::Done(&counters.done);

@@ -543,7 +543,7 @@ impl<'a> Store for Tracked<'a> {
     }
 
     #[inline(always)]
-    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) {
+    fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) -> bool {
         if holding(self.packed.tables, off).is_some() {
             for k in 0..grad.len() {
                 self.touch_weight::<O>(off + k);
@@ -551,7 +551,7 @@ impl<'a> Store for Tracked<'a> {
         } else {
             self.touch_span(0, off, grad.len());
         }
-        self.packed.update(opt, off, grad, scale);
+        self.packed.update(opt, off, grad, scale)
     }
 
     #[inline(always)]
@@ -562,7 +562,7 @@ impl<'a> Store for Tracked<'a> {
         pairs: &[(u32, f32)],
         dy: &[f32; OUT],
         scale: f32,
-    ) {
+    ) -> bool {
         match self
             .packed
             .tables
@@ -582,7 +582,7 @@ impl<'a> Store for Tracked<'a> {
             }
             None => self.touch_rows(0, off, OUT, OUT, pairs),
         }
-        self.packed.update_rows(opt, off, pairs, dy, scale);
+        self.packed.update_rows(opt, off, pairs, dy, scale)
     }
 
     #[inline]

@@ -130,6 +130,16 @@ pub enum TrainError {
         /// The loss.
         loss: f32,
     },
+    /// The optimizer's state became NaN or infinite in the step of a row, most often an
+    /// accumulator of squared gradients overflowing on huge feature values (near
+    /// 3.4e38, `f32::MAX`), which would freeze the weights it divides.
+    NonFiniteState {
+        /// The pass, from 1.
+        pass: usize,
+        /// The row's index in the slice given to `fit` (with mini-batches, the batch's
+        /// last row).
+        row: usize,
+    },
 }
 
 impl fmt::Display for TrainError {
@@ -172,6 +182,12 @@ impl fmt::Display for TrainError {
                 f,
                 "pass {pass}, row {row}: the loss is {loss}; check the row's label and weight, \
                  or lower the learning rate"
+            ),
+            TrainError::NonFiniteState { pass, row } => write!(
+                f,
+                "pass {pass}, row {row}: the optimizer's state is no longer finite after the \
+                 row's step; check the row's feature values (scale them down) or lower the \
+                 learning rate"
             ),
         }
     }

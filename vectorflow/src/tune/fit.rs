@@ -51,7 +51,15 @@ impl Setting {
     /// let rows: Vec<Row> = (0..1000)
     ///     .map(|i| Row { y: i % 2 == 0, word: if i % 2 == 0 { "good" } else { "bad" } })
     ///     .collect();
-    /// let best = Setting { opt: Opt::AdaGrad, lr: 0.5, l1: 0.0, l2: 0.0, batch: 1, passes: 2 };
+    /// let best = Setting {
+    ///     opt: Opt::AdaGrad,
+    ///     lr: 0.5,
+    ///     init_acc: 0.01,
+    ///     l1: 0.0,
+    ///     l2: 0.0,
+    ///     batch: 1,
+    ///     passes: 2,
+    /// };
     /// let mut net = <network![Sparse<1024> => Linear<1>]>::new(Init::zeros());
     /// let report = best.fit(&mut net, &rows, Logistic, 1, 7).unwrap();
     /// assert_eq!(report.passes.len(), 2);
@@ -95,8 +103,14 @@ impl Setting {
     {
         let prior = Prior::l1(self.l1).and_l2(self.l2);
         match self.opt {
-            Opt::AdaGrad => self.train(AdaGrad::new(self.lr), prior, net, rows, loss, run),
-            Opt::RowAdaGrad => self.train(RowAdaGrad::new(self.lr), prior, net, rows, loss, run),
+            Opt::AdaGrad => {
+                let opt = AdaGrad::new(self.lr).init_acc(self.init_acc);
+                self.train(opt, prior, net, rows, loss, run)
+            }
+            Opt::RowAdaGrad => {
+                let opt = RowAdaGrad::new(self.lr).init_acc(self.init_acc);
+                self.train(opt, prior, net, rows, loss, run)
+            }
             Opt::Adam => self.train(Adam::new(self.lr), prior, net, rows, loss, run),
             Opt::Sgd => self.train(Sgd::new(self.lr), prior, net, rows, loss, run),
             // FTRL's state determines its weights, so a prior step outside the update

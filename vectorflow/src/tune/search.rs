@@ -310,7 +310,11 @@ where
         trial.seconds += t0.elapsed().as_secs_f64();
         let report = match fitted {
             Ok(r) => r,
-            Err(TrainError::NonFiniteLoss { .. } | TrainError::NonFiniteGradient { .. }) => {
+            Err(
+                TrainError::NonFiniteLoss { .. }
+                | TrainError::NonFiniteGradient { .. }
+                | TrainError::NonFiniteState { .. },
+            ) => {
                 trial.passes_run += 1;
                 stop(trial, done, Outcome::Diverged);
                 return Ok(());
@@ -363,8 +367,13 @@ fn progress_line(t: &Trial, done: bool, rung: usize) {
         t.setting.passes,
         t.setting.opt.name(),
         format_args!(
-            "lr={:.3e} l1={} l2={} batch={}",
+            "lr={:.3e}{} l1={} l2={} batch={}",
             t.setting.lr,
+            if t.setting.opt.has_init_acc() {
+                format!(" init_acc={:e}", t.setting.init_acc)
+            } else {
+                String::new()
+            },
             short(t.setting.l1),
             short(t.setting.l2),
             t.setting.batch

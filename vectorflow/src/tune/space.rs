@@ -21,6 +21,11 @@ pub enum Opt {
 }
 
 impl Opt {
+    /// Whether it starts from an initial accumulator ([`Setting::init_acc`]).
+    pub fn has_init_acc(self) -> bool {
+        matches!(self, Opt::AdaGrad | Opt::RowAdaGrad)
+    }
+
     /// The optimizer's name, as its type is spelt.
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +45,9 @@ pub struct Setting {
     pub opt: Opt,
     /// Its learning rate (FTRL's α).
     pub lr: f32,
+    /// AdaGrad's and RowAdaGrad's initial accumulator ([`crate::optim::AdaGrad::init_acc`]);
+    /// the other optimizers have none and ignore it.
+    pub init_acc: f32,
     /// L1 strength of the prior on every layer's weights (FTRL's λ₁).
     pub l1: f32,
     /// L2 strength of the prior on every layer's weights (FTRL's λ₂).
@@ -52,11 +60,13 @@ pub struct Setting {
 
 impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} lr={:.3e}", self.opt.name(), self.lr)?;
+        if self.opt.has_init_acc() {
+            write!(f, " init_acc={:e}", self.init_acc)?;
+        }
         write!(
             f,
-            "{} lr={:.3e} l1={} l2={} batch={} passes={}",
-            self.opt.name(),
-            self.lr,
+            " l1={} l2={} batch={} passes={}",
             short(self.l1),
             short(self.l2),
             self.batch,
@@ -75,8 +85,9 @@ pub(crate) fn short(v: f32) -> String {
 }
 
 /// The settings a tuner searches: for each optimizer a learning-rate range (searched on
-/// a log scale), lists of L1 and L2 strengths and of mini-batch sizes, and the most
-/// passes a setting may run (the passes themselves are chosen by early stopping).
+/// a log scale), lists of L1 and L2 strengths, of mini-batch sizes and of AdaGrad's
+/// initial accumulators, and the most passes a setting may run (the passes themselves
+/// are chosen by early stopping).
 ///
 /// ```
 /// use vectorflow::tune::{Opt, Space};
@@ -84,9 +95,10 @@ pub(crate) fn short(v: f32) -> String {
 ///     .or(Opt::Adam, 1e-4, 0.05)
 ///     .l2(&[0.0, 1e-6])
 ///     .batch(&[1, 16])
+///     .init_acc(&[1e-8, 0.01])
 ///     .max_passes(9);
-/// // 2 optimizers × 7 learning rates × 1 L1 × 2 L2 × 2 batch sizes
-/// assert_eq!(space.grid().len(), 56);
+/// // 7 learning rates × 2 L2 × 2 batch sizes × (2 AdaGrad accumulators + Adam)
+/// assert_eq!(space.grid().len(), 84);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Space {
@@ -94,19 +106,22 @@ pub struct Space {
     l1: Vec<f32>,
     l2: Vec<f32>,
     batch: Vec<usize>,
+    init_acc: Vec<f32>,
     max_passes: usize,
     lr_points: usize,
 }
 
 impl Space {
     /// Optimizer `opt` with learning rates from `lr_min` to `lr_max`; no prior, per-row
-    /// updates, up to 8 passes, 7 learning rates on the grid.
+    /// updates, AdaGrad's default initial accumulator ([`crate::optim::INIT_ACC`]), up
+    /// to 8 passes, 7 learning rates on the grid.
     pub fn new(opt: Opt, lr_min: f32, lr_max: f32) -> Space {
         Space {
             opts: vec![(opt, lr_min, lr_max)],
             l1: vec![0.0],
             l2: vec![0.0],
             batch: vec![1],
+            init_acc: vec![crate::optim::INIT_ACC],
             max_passes: 8,
             lr_points: 7,
         }
@@ -136,6 +151,14 @@ impl Space {
     pub fn batch(self, batch: &[usize]) -> Space {
         Space {
             batch: batch.to_vec(),
+            ..self
+        }
+    }
+    /// The initial accumulators AdaGrad and RowAdaGrad try (each finite and above 0);
+    /// the other optimizers have none, so this multiplies only their settings.
+    pub fn init_acc(self, init_acc: &[f32]) -> Space {
+        Space {
+            init_acc: init_acc.to_vec(),
             ..self
         }
     }
@@ -170,6 +193,12 @@ impl Space {
                 ));
             }
         }
+        if self.init_acc.is_empty() || self.init_acc.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!(
+                "the initial accumulators must be a non-empty list of finite numbers > 0, not {:?}",
+                self.init_acc
+            ));
+        }
         if self.batch.is_empty() || self.batch.contains(&0) {
             return Err(format!(
                 "the mini-batch sizes must be a non-empty list of sizes ≥ 1, not {:?}",
@@ -182,23 +211,33 @@ impl Space {
         Ok(())
     }
 
-    /// Every combination of the space's lists (optimizer, L1, L2, batch), with the
-    /// optimizer's learning-rate range; the rate and passes are left to the caller.
+    /// Every combination of the space's lists (optimizer, initial accumulator for the
+    /// optimizers that have one, L1, L2, batch), with the optimizer's learning-rate
+    /// range; the rate and passes are left to the caller.
     fn combos(&self) -> Vec<(Setting, f32, f32)> {
         let mut out = Vec::new();
+        let unused = [crate::optim::INIT_ACC];
         for &(opt, lo, hi) in &self.opts {
-            for &l1 in &self.l1 {
-                for &l2 in &self.l2 {
-                    for &batch in &self.batch {
-                        let s = Setting {
-                            opt,
-                            lr: lo,
-                            l1,
-                            l2,
-                            batch,
-                            passes: self.max_passes,
-                        };
-                        out.push((s, lo, hi));
+            let accs = if opt.has_init_acc() {
+                &self.init_acc[..]
+            } else {
+                &unused[..]
+            };
+            for &init_acc in accs {
+                for &l1 in &self.l1 {
+                    for &l2 in &self.l2 {
+                        for &batch in &self.batch {
+                            let s = Setting {
+                                opt,
+                                lr: lo,
+                                init_acc,
+                                l1,
+                                l2,
+                                batch,
+                                passes: self.max_passes,
+                            };
+                            out.push((s, lo, hi));
+                        }
                     }
                 }
             }
@@ -314,5 +353,54 @@ mod tests {
             .check()
             .unwrap_err();
         assert!(e.starts_with("the mini-batch sizes must be"), "{e}");
+        let e = Space::new(Opt::AdaGrad, 0.1, 1.0)
+            .init_acc(&[0.01, 0.0])
+            .check()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "the initial accumulators must be a non-empty list of finite numbers > 0, not [0.01, 0.0]"
+        );
+    }
+
+    /// The accumulators multiply AdaGrad's and RowAdaGrad's settings alone: Adam has
+    /// none, and its settings keep the default, which they ignore.
+    #[test]
+    fn initial_accumulators_are_a_dimension_of_adagrads_settings() {
+        let space = Space::new(Opt::AdaGrad, 0.01, 1.0)
+            .or(Opt::RowAdaGrad, 0.01, 1.0)
+            .or(Opt::Adam, 0.001, 0.1)
+            .init_acc(&[1e-8, 0.01, 1.0])
+            .lr_points(2);
+        let grid = space.grid();
+        assert_eq!(grid.len(), 2 * 3 * 2 + 2);
+        for opt in [Opt::AdaGrad, Opt::RowAdaGrad] {
+            for acc in [1e-8, 0.01, 1.0] {
+                let n = grid
+                    .iter()
+                    .filter(|s| s.opt == opt && s.init_acc == acc)
+                    .count();
+                assert_eq!(n, 2, "{opt:?} {acc}");
+            }
+        }
+        let adam: Vec<_> = grid.iter().filter(|s| s.opt == Opt::Adam).collect();
+        assert!(adam.iter().all(|s| s.init_acc == crate::optim::INIT_ACC));
+        assert_eq!(
+            grid[2].to_string(),
+            "AdaGrad lr=1.000e-2 init_acc=1e-2 l1=0 l2=0 batch=1 passes=8"
+        );
+        assert_eq!(
+            adam[0].to_string(),
+            "Adam lr=1.000e-3 l1=0 l2=0 batch=1 passes=8"
+        );
+        // A sample covers each accumulator of each optimizer as evenly.
+        let s = space.sample(14, 5);
+        for acc in [1e-8, 0.01, 1.0] {
+            let n = s
+                .iter()
+                .filter(|s| s.opt == Opt::AdaGrad && s.init_acc == acc)
+                .count();
+            assert_eq!(n, 2, "{acc}");
+        }
     }
 }

@@ -443,3 +443,55 @@ fn a_pipe_trains_through_its_cache_as_its_rows_in_memory() {
     let in_file = fit(&mut LibSvm::new().stream(&file).unwrap(), None, Square).unwrap();
     assert_eq!(piped, in_file);
 }
+
+/// A cache holds every row of the file it is keyed on: a stream that was read from
+/// before the fit, or whose file was replaced after it was opened, still caches the
+/// whole file as it is now, and a later fit from that cache trains those rows.
+#[test]
+fn a_cache_holds_the_whole_current_file_whatever_the_stream_read_before() {
+    let (data, cache) = (temp("moved.svm"), temp("moved.vfcache"));
+    let old = "1 1:1\n1 1:1\n1 1:1\n1 1:1\n";
+    let new = "0 2:1\n0 2:1\n0 2:1\n0 2:1\n";
+    let fresh = |text: &str| {
+        std::fs::write(&data, text).unwrap();
+        let _ = std::fs::remove_file(&cache);
+        fit(&mut LibSvm::new().stream(&data).unwrap(), None, Logistic).unwrap()
+    };
+    let (want_old, want_new) = (fresh(old), fresh(new));
+
+    // One row read before the fit: the cache still holds all four.
+    std::fs::write(&data, old).unwrap();
+    let _ = std::fs::remove_file(&cache);
+    let mut s = LibSvm::new().stream(&data).unwrap();
+    assert_eq!(s.read(1, |_| {}).unwrap(), 1);
+    assert_eq!(fit(&mut s, Some(&cache), Logistic).unwrap(), want_old);
+    let mut again = LibSvm::new().stream(&data).unwrap();
+    assert_eq!(fit(&mut again, Some(&cache), Logistic).unwrap(), want_old);
+
+    // The file replaced between opening the stream and the fit: the new rows train
+    // and are cached, never the old ones under the new file's name.
+    std::fs::write(&data, old).unwrap();
+    let _ = std::fs::remove_file(&cache);
+    let mut s = LibSvm::new().stream(&data).unwrap();
+    let other = temp("moved.svm.new");
+    std::fs::write(&other, new).unwrap();
+    std::fs::rename(&other, &data).unwrap();
+    assert_eq!(fit(&mut s, Some(&cache), Logistic).unwrap(), want_new);
+    let mut again = LibSvm::new().stream(&data).unwrap();
+    assert_eq!(fit(&mut again, Some(&cache), Logistic).unwrap(), want_new);
+}
+
+/// A file with no rows is an error, and leaves no cache behind that would make every
+/// later fit fail.
+#[test]
+fn no_cache_of_no_rows() {
+    let (data, cache) = (temp("empty.svm"), temp("empty.vfcache"));
+    std::fs::write(&data, "").unwrap();
+    let e = error(fit(
+        &mut LibSvm::new().stream(&data).unwrap(),
+        Some(&cache),
+        Logistic,
+    ));
+    assert!(e.contains("no rows to train on"), "{e}");
+    assert!(!cache.exists(), "an empty cache was written");
+}

@@ -152,6 +152,18 @@ impl CacheWriter {
     /// Appends a chunk as one block.
     pub fn write<A: AuxValue>(&mut self, h: &Hashed<A>) -> Result<(), TrainError> {
         encode(h, &mut self.raw);
+        // The reader refuses larger blocks as damage: refuse to write one instead.
+        if self.raw.len() > MAX_BLOCK {
+            return Err(err(
+                &self.path,
+                format!(
+                    "a chunk of {} rows encodes to {} bytes, more than a block's limit of \
+                     {MAX_BLOCK}: lower Trainer::chunk_rows",
+                    h.rows(),
+                    self.raw.len()
+                ),
+            ));
+        }
         let tried = self.skip == 0;
         let (codec, stored) = if tried {
             compress(&self.raw, &mut self.packed)
@@ -176,6 +188,11 @@ impl CacheWriter {
         self.rows += h.rows() as u64;
         self.blocks += 1;
         Ok(())
+    }
+
+    /// The rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// Writes the end marker and puts the cache under its name.

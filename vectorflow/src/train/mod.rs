@@ -403,8 +403,10 @@ impl<O: Optimizer> Trainer<O> {
     /// Trains `net` on the rows of `stream` with `loss`, like [`Trainer::fit`], in
     /// bounded memory: a reader thread reads and hashes the next chunk of rows
     /// ([`Trainer::chunk_rows`]) while the training threads work through this one.
-    /// The first pass reads the stream from where it is; each pass after it rewinds the
-    /// stream (or reads the [`Trainer::cache`]). Shuffling shuffles within each chunk.
+    /// The first pass reads the stream from where it is, or from its start when it
+    /// writes the [`Trainer::cache`] of a stream that knows its [`Stream::source`] (a
+    /// cache holds every row of its source); each pass after it rewinds the stream (or
+    /// reads the cache). Shuffling shuffles within each chunk.
     /// Row numbers in errors count from where the first pass started.
     ///
     /// A stream whose [`Stream::source`] changes while a pass reads it, or between

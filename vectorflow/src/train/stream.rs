@@ -161,6 +161,13 @@ where
             cache => {
                 if self.started {
                     unchanged(&self.source, &*self.stream, pass)?;
+                }
+                // A cache is keyed on its source, so it must hold every row of the
+                // source as it is now: a first pass that writes one starts from the
+                // beginning, not from wherever the stream stood, nor from a file the
+                // stream opened before it was replaced.
+                let writes = matches!(cache, Some((_, _, false))) && !self.source.is_empty();
+                if self.started || writes {
                     self.stream
                         .rewind()
                         .map_err(|e| TrainError::Read(e.to_string()))?;
@@ -265,8 +272,8 @@ where
             // never a cache of them.
             unchanged(&self.source, &*self.stream, pass)?;
         }
-        if let (true, Some(w)) = (complete, writer) {
-            // Only a cache of every row is put under its name.
+        if let (true, Some(w)) = (complete, writer.filter(|w| w.rows() > 0)) {
+            // Only a cache of every row, and of some rows, is put under its name.
             w.finish()?;
             if let Some((_, _, ready)) = &mut self.cache {
                 *ready = true;

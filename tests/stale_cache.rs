@@ -225,6 +225,40 @@ mod specs {
         #[weight]
         pub w: f32,
     }
+
+    /// `Base` reading its hashed field from another column.
+    #[derive(Features, serde::Deserialize)]
+    pub struct Column<'a> {
+        #[label]
+        pub y: f32,
+        #[hash]
+        #[serde(rename = "store")]
+        pub shop: &'a str,
+        #[value]
+        pub price: f32,
+    }
+
+    /// `Base` with a default for a missing price.
+    #[derive(Features, serde::Deserialize)]
+    #[serde(default)]
+    pub struct Defaulted<'a> {
+        #[label]
+        pub y: f32,
+        #[hash]
+        pub shop: &'a str,
+        #[value]
+        pub price: f32,
+    }
+
+    impl Default for Defaulted<'_> {
+        fn default() -> Self {
+            Defaulted {
+                y: 0.0,
+                shop: "",
+                price: 1.0,
+            }
+        }
+    }
 }
 
 #[test]
@@ -239,6 +273,8 @@ fn the_spec_changes_with_every_field_attribute_and_nothing_else() {
         <Type<'static> as Features>::SPEC,
         <Root<'static> as Features>::SPEC,
         <Weighted<'static> as Features>::SPEC,
+        <Column<'static> as Features>::SPEC,
+        <Defaulted<'static> as Features>::SPEC,
         <crate::v1::Visit<'static> as Features>::SPEC,
         <crate::v2::Visit<'static> as Features>::SPEC,
         <crate::v3::Visit<'static> as Features>::SPEC,
@@ -249,8 +285,7 @@ fn the_spec_changes_with_every_field_attribute_and_nothing_else() {
             assert_ne!(a, b, "{i}");
         }
     }
-    // A hash of the spec's canonical text alone: the same on every build and platform
-    // (a cache moved to another machine is still reused).
+    // A hash of the spec's canonical text alone: the same on every build and platform.
     let text = "label(namespace=None,root=None,mean=false) \"y\": f32\n\
                 hash(namespace=None,root=None,mean=false) \"shop\": & 'a str\n\
                 value(namespace=None,root=None,mean=false) \"price\": f32\n";

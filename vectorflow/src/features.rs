@@ -95,7 +95,10 @@ pub const fn group_id(name: &str) -> u64 {
 /// A row type: the part common to all rows, whatever their feature groups.
 pub trait Features {
     /// A fingerprint of the row type's features: every marked field's kind, arguments,
-    /// name and type, and every cross. `#[derive(Features)]` computes it; a binary cache
+    /// name and type, every `#[serde(..)]` attribute of the struct and its fields, and
+    /// every cross. It cannot see outside the struct: a `#[derive(Category)]` enum's
+    /// variants or a hand-written `Category` impl (remove a cache by hand after changing
+    /// those). `#[derive(Features)]` computes it; a binary cache
     /// ([`Trainer::cache`](crate::train::Trainer::cache)) built for rows of another
     /// spec is rebuilt. 0 for a hand-written impl, whose cache is then told apart only
     /// by the type's name and the stream's [`source`](crate::train::Stream::source).

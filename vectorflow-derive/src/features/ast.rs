@@ -32,6 +32,8 @@ impl Errors {
 /// A row struct.
 pub struct Input<'a> {
     pub ident: &'a Ident,
+    /// The struct's attributes, as written (for the spec's fingerprint).
+    pub attrs: &'a [Attribute],
     pub vis: &'a Visibility,
     pub generics: &'a Generics,
     pub fields: Vec<Field<'a>>,
@@ -47,6 +49,8 @@ pub struct Field<'a> {
     pub name: String,
     pub ty: &'a Type,
     pub roles: Vec<Role>,
+    /// The field's attributes, as written (for the spec's fingerprint).
+    pub attrs: &'a [Attribute],
 }
 
 impl Field<'_> {
@@ -220,6 +224,7 @@ pub fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a
                 vis: &f.vis,
                 name: ident.unraw().to_string(),
                 ty: &f.ty,
+                attrs: &f.attrs,
                 roles: f
                     .attrs
                     .iter()
@@ -231,6 +236,7 @@ pub fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a
 
     Some(Input {
         ident: &input.ident,
+        attrs: &input.attrs,
         vis: &input.vis,
         generics: &input.generics,
         fields,

@@ -4,9 +4,15 @@
 //!
 //! The fingerprint is FNV-1a (`vectorflow::features::group_id`, evaluated at compile
 //! time) of a canonical text: one line per marked field (its kind, arguments, name and
-//! type as tokens) in declaration order, then one per `cross` and `cross_roots`. The
-//! text is built from the parsed attributes, not from the source's spelling, so
-//! formatting and comments do not change it, and it is the same on every platform.
+//! type as tokens) in declaration order, one per `#[serde(..)]` attribute of a field or
+//! of the struct (a renamed column, a default or a `deserialize_with` feeds a feature
+//! other data), then one per `cross` and `cross_roots`. The text is built from the
+//! parsed attributes and tokens, not from the source's spelling, so formatting and
+//! comments do not change it, and it is the same on every platform.
+//!
+//! What lies outside the struct is not seen: a `#[derive(Category)]` enum's variant
+//! names, and hand-written `Category` or `Tokens` impls. Changing those means removing
+//! the cache by hand, as the `Features` docs say.
 
 use super::ast::{Field, Input, Role};
 use proc_macro2::{Span, TokenStream};
@@ -29,6 +35,12 @@ fn text(input: &Input) -> String {
             out += &field_line(f, role);
             out.push('\n');
         }
+        for attr in serde_attrs(f.attrs) {
+            out += &format!("serde {:?}: {attr}\n", f.name);
+        }
+    }
+    for attr in serde_attrs(input.attrs) {
+        out += &format!("serde: {attr}\n");
     }
     for c in &input.crosses {
         let fields: Vec<String> = c.fields.iter().map(|f| f.to_string()).collect();
@@ -54,4 +66,12 @@ fn field_line(f: &Field, role: &Role) -> String {
         f.name,
         f.ty.to_token_stream()
     )
+}
+
+/// The `#[serde(..)]` attributes among `attrs`, each as its tokens' text.
+fn serde_attrs(attrs: &[syn::Attribute]) -> impl Iterator<Item = String> + '_ {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .map(|a| a.meta.to_token_stream().to_string())
 }

@@ -867,6 +867,11 @@ fn vw_non_finite_values_are_errors_not_categories() {
             format!("t.vw:1: feature 1 of namespace `a`: expected `name`, `name:value` with a finite number, or `name:text`, found `x:{value}`")
         );
     }
+    // Finite, but not once scaled by the namespace.
+    assert_eq!(
+        err(vw("1 |a:10 x:3e38\n")),
+        "t.vw:1: feature 1 of namespace `a`: expected a value that stays finite times the namespace's scale, found `x:3e38`"
+    );
     // Text that only starts like a number is still a category.
     let rows = vw("1 |a x:infant y:nanny\n").unwrap();
     let seed = namespace_seed("a");

@@ -283,6 +283,14 @@ impl Vw {
                     None => (self.hash_name(text, self.hash_name(name, seed)), 1.0),
                 },
             };
+            // Two finite numbers can multiply past f32's range.
+            if !v.is_finite() {
+                return Err(LineError::new(
+                    field(),
+                    "a value that stays finite times the namespace's scale",
+                    tok,
+                ));
+            }
             if v != 0.0 {
                 out.push_feature(id, v);
                 if self.names {

@@ -108,10 +108,26 @@ fn remove_stale(path: &Path) {
                 }
                 pid.parse::<u32>().ok()
             });
-        if writer.is_some_and(process_gone) {
+        if writer.is_some_and(process_gone) && untouched_for(&entry, STALE_AFTER) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// How long a temporary file must have gone unwritten before it is taken for stale. A
+/// writer in another PID namespace sharing the directory (a container on a shared
+/// volume) looks gone from here, but it writes its file as it goes (a cache block per
+/// chunk), so its file is never this old.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Whether the file was last written at least `age` ago.
+fn untouched_for(entry: &fs::DirEntry, age: std::time::Duration) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|e| e >= age)
 }
 
 /// Whether no process `pid` runs. Only Linux can tell (from `/proc`); elsewhere every
@@ -175,8 +191,20 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Sets a file's modification time `age` in the past.
+    fn set_age(path: &Path, age: std::time::Duration) {
+        let when = std::time::SystemTime::now() - age;
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+
     /// A temporary file left by a killed writer goes at the next write of the same
-    /// name; a live writer's, another name's and files not named by us stay.
+    /// name; a live writer's, another name's, files not named by us, and a gone
+    /// writer's file written recently (by a writer this machine cannot see) stay.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_dead_writers_temporary_goes_at_the_next_write() {
@@ -197,7 +225,10 @@ mod tests {
         ];
         for name in &names {
             fs::write(dir.join(name), b"partial").unwrap();
+            set_age(&dir.join(name), 2 * STALE_AFTER);
         }
+        let recent = format!(".m.vf.{dead}.1.tmp");
+        fs::write(dir.join(&recent), b"partial").unwrap();
         write_atomic(&dir.join("m.vf"), |w| w.write_all(b"new")).unwrap();
         let mut left: Vec<String> = fs::read_dir(&dir)
             .unwrap()
@@ -205,6 +236,7 @@ mod tests {
             .collect();
         left.sort();
         let mut kept: Vec<String> = names[1..].to_vec();
+        kept.push(recent);
         kept.push("m.vf".into());
         kept.sort();
         assert_eq!(left, kept);

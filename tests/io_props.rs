@@ -151,6 +151,19 @@ fn libsvm_case(rng: &mut Rng) -> (String, SparseRows) {
     (text, want)
 }
 
+/// Found by the `libsvm` fuzz target: a piece whose rows have no features (after a
+/// blank line in another piece) kept another count of ids than the whole parse.
+#[test]
+fn pieces_without_features_count_ids_as_the_file_does() {
+    for text in [&b"\n2"[..], b"\n2\n1 3:1\n\n0\n4 5:2"] {
+        for chunk in 1..8 {
+            parse_both(&LibSvm::new().dim(1000), text, chunk, true).unwrap();
+            parse_both(&LibSvm::new().zero_based(true), text, chunk, true).unwrap();
+            parse_both(&Vw::new().names(true), text, chunk, true).ok();
+        }
+    }
+}
+
 #[test]
 fn libsvm_round_trips_and_survives_mutation() {
     let mut rng = Rng::new(1);

@@ -234,8 +234,6 @@ impl ParseLine for LibSvm {
             ));
         };
         pos = end;
-        // Audits name a feature by its id as written: the stored id plus this.
-        out.set_id_base(u32::from(!self.zero_based));
         let mut k = 0;
         let mut memo = Memo::default();
         loop {

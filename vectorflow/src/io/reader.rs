@@ -252,8 +252,11 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         // Piece 0 goes straight into `out`; pieces 1.. into their own rows.
         let bounds = split_lines(text, k);
         self.pieces.resize_with(k - 1, Piece::default);
+        let (fold, first_id) = (self.format.folds(), self.format.first_id());
         for (p, w) in self.pieces.iter_mut().zip(bounds.windows(2).skip(1)) {
             p.rows.clear();
+            // Each piece counts ids as the file does, so appending it changes nothing.
+            p.rows.set_origin(file, fold, first_id);
             p.range = (w[0], w[1]);
             p.outcome = None;
         }

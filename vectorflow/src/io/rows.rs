@@ -111,6 +111,8 @@ impl SparseRows {
         }
         self.origin.fold = fold;
         self.origin.first_id = first_id;
+        // Audits name the features pushed from now on by their ids as written.
+        self.naming.set_base(&self.ids, first_id);
     }
 
     /// Smallest feature-space size holding every id: the largest id plus one.
@@ -247,13 +249,6 @@ impl SparseRows {
     pub(crate) fn push_name(&mut self, parts: &[&[u8]]) {
         let before = &self.ids[..self.ids.len().saturating_sub(1)];
         self.naming.push(before, parts);
-    }
-
-    /// Sets the number added to stored ids to name features as written (1 for 1-based
-    /// LIBSVM ids).
-    #[inline]
-    pub(crate) fn set_id_base(&mut self, base: u32) {
-        self.naming.set_base(&self.ids, base);
     }
 
     /// Ends the row whose features were pushed since the last one.

@@ -201,7 +201,6 @@ impl ParseLine for Vw {
             _ => 1.0,
         };
         let tag = std::str::from_utf8(tag).map_err(|_| LineError::new("tag", "UTF-8 text", tag))?;
-        out.set_id_base(0);
         if let Some(bar) = bar {
             for segment in line[bar + 1..].split(|&b| b == b'|') {
                 self.namespace(segment, out)?;

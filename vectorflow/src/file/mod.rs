@@ -137,11 +137,10 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
             .collect()
     }
 
-    /// The input layer's weights as `init` draws them: the base of sparse tables.
-    fn initial_input(init: &crate::init::Init) -> Vec<f32> {
-        let mut w = vec![0.0f32; I::PARAMS];
-        I::init(&mut w, init, &mut Rng::new(init.seed));
-        w
+    /// Writes the input layer's weights as `init` draws them into `w`: the base of
+    /// sparse tables, the same on save and on load.
+    fn initial_input(init: &crate::init::Init, w: &mut [f32]) {
+        I::init(&mut w[..I::PARAMS], init, &mut Rng::new(init.seed));
     }
 
     fn write_to(&self, mut w: impl Write, with_state: bool) -> std::io::Result<()> {
@@ -151,7 +150,11 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         let init = self.init().and_then(|i| Some((*i, sparse::init_text(i)?)));
         let blocks = Self::sparse_blocks();
         let base = match &init {
-            Some((i, _)) if !blocks.is_empty() => Some(Self::initial_input(i)),
+            Some((i, _)) if !blocks.is_empty() => {
+                let mut w = vec![0.0f32; I::PARAMS];
+                Self::initial_input(i, &mut w);
+                Some(w)
+            }
             _ => None,
         };
         let tables = sparse::plan(params, &planes, &blocks, base.as_deref());
@@ -354,7 +357,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         // The weights: the base, the listed rows over it, the rest between the tables.
         let mut params = vec![0.0f32; n];
         if let (false, Some(init)) = (tables.is_empty(), &init) {
-            I::init(&mut params[..I::PARAMS], init, &mut Rng::new(init.seed));
+            Self::initial_input(init, &mut params);
         }
         read_tensor(r, t_params, scatter(&mut params, gaps.iter().cloned()))?;
         let mut tables = tables;

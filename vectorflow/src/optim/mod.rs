@@ -37,7 +37,7 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     /// either way.
     const ROW_WISE: bool = false;
 
-    /// A short description for reports, e.g. `AdaGrad(lr=0.1, init_acc=1e-8)`.
+    /// A short description for reports, e.g. `AdaGrad(lr=0.1, init_acc=1e-2)`.
     fn describe(&self) -> String;
 
     /// The base learning rate, which also scales prior steps.

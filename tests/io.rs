@@ -1041,3 +1041,20 @@ fn ids_beyond_the_inputs_dimension_are_refused_unless_folding_is_asked_for() {
         .fit(&mut Lr::new(Init::zeros()), &vw_rows.to_rows(), Logistic)
         .unwrap();
 }
+
+/// Rows that refuse ids beyond the input keep refusing them once appended to rows that
+/// fold (Vowpal Wabbit's hashes), never folded silently.
+#[test]
+fn appended_rows_that_refuse_ids_beyond_the_input_still_refuse_them() {
+    type Lr = network![Sparse<16> => Linear<1>];
+    let mut rows = vw("1 |a x\n").unwrap();
+    assert!(rows.folding());
+    rows.append(&libsvm("0 17:1\n").unwrap(), 1);
+    assert!(!rows.folding());
+    let e = Trainer::new(AdaGrad::new(0.5))
+        .threads(1)
+        .progress(Progress::Silent)
+        .fit(&mut Lr::new(Init::zeros()), &rows.to_rows(), Logistic)
+        .unwrap_err();
+    assert!(e.to_string().contains("fold ids modulo 16"), "{e}");
+}

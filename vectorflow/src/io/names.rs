@@ -162,6 +162,11 @@ impl<'a> RowNames<'a> {
         self.naming.name(self.first + k, id)
     }
 
+    /// What stored id 0 is written as in the features named by their ids from now on.
+    pub(crate) fn base(&self) -> u32 {
+        self.naming.base
+    }
+
     /// The kept name of the row's feature `k`, if it has one.
     pub(crate) fn kept(&self, k: usize) -> Option<&'a str> {
         match self.naming.name(self.first + k, 0) {

@@ -42,8 +42,6 @@ pub(crate) struct Origin {
     file: Arc<str>,
     /// Whether ids at or beyond a `Sparse<DIM>` input's `DIM` are folded modulo `DIM`.
     fold: bool,
-    /// What the input writes for stored id 0: 1 for 1-based LIBSVM files.
-    first_id: u32,
 }
 
 /// Rows compare by their data alone: the same rows read from two files, or built by
@@ -104,13 +102,12 @@ impl SparseRows {
     }
 
     /// Records where the rows were read (`file`; the input writes stored id 0 as
-    /// `first_id`) and whether their ids are folded.
+    /// `first_id`, kept with the names) and whether their ids are folded.
     pub(crate) fn set_origin(&mut self, file: &Arc<str>, fold: bool, first_id: u32) {
         if *self.origin.file != **file {
             self.origin.file = file.clone();
         }
         self.origin.fold = fold;
-        self.origin.first_id = first_id;
         // Audits name the features pushed from now on by their ids as written.
         self.naming.set_base(&self.ids, first_id);
     }
@@ -206,6 +203,9 @@ impl SparseRows {
     pub fn append(&mut self, other: &SparseRows, line_offset: u64) {
         if self.is_empty() && self.origin.file.is_empty() {
             self.origin = other.origin.clone();
+        } else if !other.is_empty() {
+            // Rows that refuse ids beyond the input keep refusing them among others.
+            self.origin.fold &= other.origin.fold;
         }
         let base = self.ids.len();
         self.naming.append(&self.ids, &other.naming, &other.ids);
@@ -426,8 +426,9 @@ impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
         if o.fold {
             return None;
         }
-        let &id = self.ids.iter().find(|&&id| id as usize >= dim)?;
-        let first = u64::from(o.first_id);
+        let k = self.ids.iter().position(|&id| id as usize >= dim)?;
+        // Ids as the file wrote them: the names audits give, counted from the same base.
+        let first = u64::from(self.names.base());
         let at = match &*o.file {
             "" => format!("line {}", self.line),
             file => format!("{}:{}", super::error::escape_str(file), self.line),
@@ -435,7 +436,7 @@ impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
         Some(format!(
             "{at}: feature id {}: expected an id from {first} to {} (the network's input has \
              {dim}); read the file with `OutOfRange::Modulo` to fold ids modulo {dim}",
-            u64::from(id) + first,
+            self.names.name(k, self.ids[k]),
             dim as u64 - 1 + first,
         ))
     }

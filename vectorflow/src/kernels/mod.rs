@@ -78,6 +78,19 @@ pub fn level() -> Level {
     }
 }
 
+/// Makes every kernel, and the trainer's per-row loop, run at `level` from now on: the
+/// weights a seed trains are bit-identical only at one level (fused multiply-adds and
+/// vector widths round differently), so tests that pin trained weights run each level
+/// in turn. A level this CPU lacks is refused.
+#[doc(hidden)]
+pub fn set_level(level: Level) -> Result<(), String> {
+    if !level.supported() {
+        return Err(format!("this CPU cannot run {} kernels", level.name()));
+    }
+    LEVEL.store(level as u8, Ordering::Relaxed);
+    Ok(())
+}
+
 pub use dense::{matvec, matvec_at};
 pub use sparse::{gather, gather_at, gather_strided};
 

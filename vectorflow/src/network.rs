@@ -8,9 +8,9 @@ use crate::init::Init;
 use crate::layers::{
     Activation, Block, Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed,
 };
+use crate::optim::TrainState;
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
-use crate::train::TrainState;
 use std::marker::PhantomData;
 
 /// The dense stack after the input layer, as a list: `Seq<L1, Seq<L2, End<N>>>`.

@@ -77,8 +77,8 @@ pub use header::{FORMAT, FORMAT_VERSION};
 
 use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
+use crate::optim::TrainState;
 use crate::rng::Rng;
-use crate::train::TrainState;
 pub(crate) use header::read_full;
 use header::{Meta, TableMeta, Tensor};
 use sparse::Table;

@@ -12,12 +12,14 @@ mod check;
 mod ftrl;
 mod row_adagrad;
 mod sgd;
+mod state;
 
 pub use adagrad::{AdaGrad, INIT_ACC};
 pub use adam::Adam;
 pub use ftrl::Ftrl;
 pub use row_adagrad::RowAdaGrad;
 pub use sgd::{Momentum, Sgd};
+pub use state::TrainState;
 
 /// The most state floats an optimizer keeps per weight.
 pub const MAX_STATE: usize = 3;

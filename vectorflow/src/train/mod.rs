@@ -12,11 +12,12 @@
 //! Each chunk's training rows are split into one contiguous part per thread, and every
 //! thread runs per-row SGD (or mini-batches) on its part, without locks.
 //! What a pass depends on besides the weights (optimizer state, passes and rows so far)
-//! is a [`TrainState`] the net keeps, so training continues across calls and files.
-//! The parts: `state` (the training state), `pass` (the pass driver), `job` (one
-//! thread's rows), `feed`/`chunk`/`stream` (where rows come from), `store` (how
-//! threads read and update weights), `replica` (per-thread copies and their merges),
-//! `priors`, `early` (early stopping), `validate`, `progress` and `report`.
+//! is a [`TrainState`] the net keeps, so training continues across calls and files (it
+//! lives in [`crate::optim`], so that the net and model files need not import the
+//! trainer). The parts: `pass` (the pass driver), `job` (one thread's rows),
+//! `feed`/`chunk`/`stream` (where rows come from), `store` (how threads read and update
+//! weights), `replica` (per-thread copies and their merges), `priors`, `early` (early
+//! stopping), `validate`, `progress` and `report`.
 //!
 //! **How threads share the weights** ([`Sharing`]). With one thread, training updates
 //! the net's buffers in place, and a seed gives bit-identical results. With several:
@@ -60,7 +61,6 @@ mod priors;
 mod progress;
 mod replica;
 mod report;
-mod state;
 mod store;
 mod stream;
 mod validate;
@@ -69,8 +69,10 @@ pub use chunk::StreamRow;
 pub use priors::Prior;
 pub use progress::Progress;
 
+/// Re-exported from [`crate::optim`], where it lives beside the optimizers whose state it
+/// holds.
+pub use crate::optim::TrainState;
 pub use report::{PassReport, TrainError, TrainReport};
-pub use state::TrainState;
 pub use stream::{Stream, StreamError};
 
 use crate::features::{AuxFields, AuxValue, Features};

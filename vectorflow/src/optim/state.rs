@@ -1,14 +1,16 @@
-//! What a pass depends on besides the weights, kept across [`Trainer::fit`] calls.
+//! What a pass depends on besides the weights, kept across [`Trainer::fit`] calls. It
+//! lives with the optimizers, whose state it holds, so that the net and model files
+//! keep it without depending on the trainer.
 //!
-//! [`Trainer::fit`]: super::Trainer::fit
+//! [`Trainer::fit`]: crate::train::Trainer::fit
 
-use crate::optim::{Optimizer, MAX_STATE};
+use super::{Optimizer, MAX_STATE};
 
 /// The state training continues from: the optimizer's per-weight state planes, the
 /// passes run so far (which seed each pass's shuffle and dropout masks) and the rows
 /// trained so far (the learning-rate schedule's clock).
 ///
-/// A net keeps it after [`Trainer::fit`](super::Trainer::fit), and the next `fit` with
+/// A net keeps it after [`Trainer::fit`](crate::train::Trainer::fit), and the next `fit` with
 /// an optimizer of the same kind continues from it, so two passes and then one more give
 /// exactly the weights of three passes on one thread. It is saved with the model
 /// ([`Net::save`](crate::Net::save)) and loaded back ([`Net::load`](crate::Net::load)).

@@ -55,6 +55,7 @@ macro_rules! debug_as_message {
 pub mod explain;
 pub mod features;
 pub mod file;
+mod fsio;
 pub mod gradcheck;
 pub mod hash;
 pub mod init;

@@ -3,8 +3,8 @@
 
 use super::{label, norm, write_name, Model};
 use crate::features::{FeatureError, Named, Slot};
-use crate::file::atomic::write_atomic;
 use crate::file::ModelError;
+use crate::fsio::write_atomic;
 use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use std::collections::HashMap;

@@ -2,6 +2,7 @@
 //! JSON) whose `__metadata__` says what the model is and carries the checksums.
 
 use super::error::{ModelError, ModelErrorKind};
+use crate::fsio::read_full;
 use crate::optim::MAX_STATE;
 use serde_json::{json, Map, Value};
 use std::io::Read;
@@ -416,18 +417,4 @@ fn find_checksum(bytes: &[u8], value: &str) -> Option<usize> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Reads until `buf` is full or the input ends; the bytes read.
-pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

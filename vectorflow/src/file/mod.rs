@@ -66,7 +66,6 @@
 //! assert!(err.to_string().contains("another topology"));
 //! ```
 
-pub(crate) mod atomic;
 mod error;
 mod header;
 mod sparse;
@@ -75,11 +74,11 @@ mod tensor;
 pub use error::{ModelError, ModelErrorKind};
 pub use header::{FORMAT, FORMAT_VERSION};
 
+use crate::fsio::write_atomic;
 use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use crate::optim::TrainState;
 use crate::rng::Rng;
-pub(crate) use header::read_full;
 use header::{Meta, TableMeta, Tensor};
 use sparse::Table;
 use std::fs::File;
@@ -118,7 +117,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 
     fn save_as(&self, path: &Path, with_state: bool) -> Result<(), ModelError> {
-        atomic::write_atomic(path, |w| self.write_to(w, with_state))
+        write_atomic(path, |w| self.write_to(w, with_state))
             .map_err(|e| ModelError::from(e).at(path))
     }
 

@@ -2,8 +2,9 @@
 //! CRC-32s.
 
 use super::error::{ModelError, ModelErrorKind};
-use super::header::{read_full, Dtype, Tensor};
+use super::header::{Dtype, Tensor};
 use super::sparse::Table;
+use crate::fsio::read_full;
 use std::io::Read;
 use std::ops::Range;
 

@@ -55,12 +55,12 @@ fn identity(path: &Path) -> std::io::Result<Option<String>> {
     // The first block, then the last (or what of it the first did not cover).
     let mut crc = crc32fast::Hasher::new();
     let mut buf = vec![0u8; END_BYTES as usize];
-    let head = crate::file::read_full(&mut file, &mut buf[..len.min(END_BYTES) as usize])?;
+    let head = crate::fsio::read_full(&mut file, &mut buf[..len.min(END_BYTES) as usize])?;
     crc.update(&buf[..head]);
     let tail_start = len.saturating_sub(END_BYTES).max(END_BYTES);
     if tail_start < len {
         file.seek(SeekFrom::Start(tail_start))?;
-        let tail = crate::file::read_full(&mut file, &mut buf[..(len - tail_start) as usize])?;
+        let tail = crate::fsio::read_full(&mut file, &mut buf[..(len - tail_start) as usize])?;
         crc.update(&buf[..tail]);
     }
     Ok(Some(format!("{id}, ends {:08x}", crc.finalize())))

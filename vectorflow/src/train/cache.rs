@@ -39,9 +39,9 @@
 use super::chunk::{Hashed, StreamRow};
 use super::TrainError;
 use crate::features::{AuxValue, Features};
-use crate::file::atomic::AtomicFile;
+use crate::fsio::{read_full, AtomicFile};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, Write};
+use std::io::{self, BufReader, Seek, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"VFCACHE\0";
@@ -392,10 +392,6 @@ impl CacheReader {
         self.chain = crc;
         Ok(true)
     }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    crate::file::read_full(r, buf)
 }
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {

@@ -56,10 +56,10 @@
 //! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
 
 mod ahead;
-mod chunk;
 mod error;
 mod identity;
 mod libsvm;
+mod line_chunks;
 mod names;
 mod number;
 #[cfg(feature = "parquet")]
@@ -67,17 +67,17 @@ pub mod parquet;
 mod reader;
 mod rows;
 mod serde_rows;
-mod stream;
+mod sources;
 mod vw;
 
 pub use ahead::ReadAhead;
-pub use chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
 pub use error::ReadError;
 pub use libsvm::{LibSvm, OutOfRange};
+pub use line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
 pub use reader::{SparseFormat, SparseReader};
 pub use rows::{SparseRow, SparseRows};
 pub use serde_rows::{CsvReader, JsonLines};
-pub use stream::{SerdeStream, SparseStream};
+pub use sources::{SerdeStream, SparseStream};
 pub use vw::{Vw, VwHash};
 
 /// How a sparse reader stores labels.

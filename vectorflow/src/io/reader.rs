@@ -1,8 +1,8 @@
 //! The streaming reader shared by the line-based sparse formats: chunk, split among
 //! threads, parse, concatenate.
 
-use super::chunk::{Chunk, Chunker};
 use super::error::{LineError, ReadError};
+use super::line_chunks::{Chunk, Chunker};
 use super::rows::SparseRows;
 use std::io::Read;
 use std::path::Path;

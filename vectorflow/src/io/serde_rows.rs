@@ -1,7 +1,7 @@
 //! CSV and JSON lines into the user's row type via serde, borrowing text from the chunk.
 
-use super::chunk::{Chunk, Chunker, DEFAULT_CHUNK_BYTES};
 use super::error::ReadError;
+use super::line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES};
 use serde::Deserialize;
 use std::io::Read;
 use std::path::Path;

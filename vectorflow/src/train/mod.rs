@@ -15,9 +15,10 @@
 //! is a [`TrainState`] the net keeps, so training continues across calls and files (it
 //! lives in [`crate::optim`], so that the net and model files need not import the
 //! trainer). The parts: `pass` (the pass driver), `job` (one thread's rows),
-//! `feed`/`chunk`/`stream` (where rows come from), `store` (how threads read and update
-//! weights), `replica` (per-thread copies and their merges), `priors`, `early` (early
-//! stopping), `validate`, `progress` and `report`.
+//! `feed`/`chunk`/`stream` (where rows come from), `row_cache` (a stream's hashed rows
+//! on disk), `store` (how threads read and update weights), `replica` (per-thread
+//! copies and their merges), `priors`, `early` (early stopping), `validate`, `progress`
+//! and `report`.
 //!
 //! **How threads share the weights** ([`Sharing`]). With one thread, training updates
 //! the net's buffers in place, and a seed gives bit-identical results. With several:
@@ -47,9 +48,8 @@
 //! `examples/threads.rs` measures both schemes against one thread and against the
 //! machine's ceiling (two independent fits at once, sharing nothing).
 
-mod cache;
 #[doc(hidden)]
-pub use cache::fuzz_block as __fuzz_cache_block;
+pub use row_cache::fuzz_block as __fuzz_cache_block;
 mod chunk;
 mod early;
 mod feed;
@@ -61,6 +61,7 @@ mod priors;
 mod progress;
 mod replica;
 mod report;
+mod row_cache;
 mod store;
 mod stream;
 mod validate;
@@ -438,18 +439,18 @@ impl<O: Optimizer> Trainer<O> {
         let source = stream.source();
         let cache = match &self.cache {
             Some(path) => {
-                let meta = cache::Meta {
+                let key = row_cache::CacheKey {
                     hashing: crate::hash::SCHEME.to_string(),
-                    inputs: cache::inputs::<I>(),
-                    rows: cache::rows::<St::Row<'static>>(),
+                    inputs: row_cache::inputs::<I>(),
+                    rows: row_cache::rows::<St::Row<'static>>(),
                     chunk_rows,
                     source: source.clone(),
-                    aux: cache::aux_key::<A>(),
+                    aux: row_cache::aux_key::<A>(),
                 };
                 // A cache of an unknown source may hold other rows: it is rebuilt.
                 let ready =
-                    !meta.source.is_empty() && cache::CacheReader::open(path, &meta)?.is_some();
-                Some((path.clone(), meta, ready))
+                    !key.source.is_empty() && row_cache::CacheReader::open(path, &key)?.is_some();
+                Some((path.clone(), key, ready))
             }
             None => None,
         };

@@ -8,9 +8,9 @@
 //! writer thread encodes and writes one): memory is bounded by the chunk size, not the
 //! data.
 
-use super::cache::{CacheReader, CacheWriter, Meta};
 use super::chunk::{Hashed, StreamRow};
 use super::feed::{shuffle_seed, Feed};
+use super::row_cache::{CacheKey, CacheReader, CacheWriter};
 use super::TrainError;
 use crate::features::{AuxFields, AuxValue, Features, Labeled};
 use crate::layers::{InputCache, InputFeed, InputLayer};
@@ -116,7 +116,7 @@ pub(crate) struct StreamFeed<'s, St, A> {
     pub source: String,
     /// The binary cache: where, what it must have been built for, and whether it is
     /// complete (then passes read it instead of the stream).
-    pub cache: Option<(PathBuf, Meta, bool)>,
+    pub cache: Option<(PathBuf, CacheKey, bool)>,
     pub aux: std::marker::PhantomData<fn() -> A>,
 }
 
@@ -149,7 +149,7 @@ where
         f: &mut dyn FnMut(&Hashed<A>) -> Result<(), TrainError>,
     ) -> Result<(), TrainError> {
         let (mut input, writer) = match &self.cache {
-            Some((path, meta, true)) => match CacheReader::open(path, meta)? {
+            Some((path, key, true)) => match CacheReader::open(path, key)? {
                 Some(r) => (Input::Cache(r), None),
                 None => {
                     return Err(TrainError::Read(format!(
@@ -173,7 +173,7 @@ where
                         .map_err(|e| TrainError::Read(e.to_string()))?;
                 }
                 let writer = match cache {
-                    Some((path, meta, false)) => Some(CacheWriter::create(path, meta)?),
+                    Some((path, key, false)) => Some(CacheWriter::create(path, key)?),
                     _ => None,
                 };
                 (Input::Stream(&mut *self.stream), writer)

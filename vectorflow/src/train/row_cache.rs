@@ -55,7 +55,7 @@ const MAX_BLOCK: usize = 1 << 30;
 
 /// What a cache was built for; any difference means it is rebuilt.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Meta {
+pub(crate) struct CacheKey {
     pub hashing: String,
     pub inputs: String,
     /// The row type and its feature spec ([`rows`]).
@@ -68,7 +68,7 @@ pub(crate) struct Meta {
     pub aux: String,
 }
 
-impl Meta {
+impl CacheKey {
     fn encode(&self) -> String {
         format!(
             "hashing={}\ninputs={}\nrows={}\nchunk_rows={}\nsource={}\naux={}\n",
@@ -125,10 +125,10 @@ pub(crate) struct CacheWriter {
 }
 
 impl CacheWriter {
-    pub fn create(path: &Path, meta: &Meta) -> Result<CacheWriter, TrainError> {
+    pub fn create(path: &Path, key: &CacheKey) -> Result<CacheWriter, TrainError> {
         let fail = |e: io::Error| err(path, format!("cannot write it: {e}"));
         let mut file = AtomicFile::create(path).map_err(fail)?;
-        let text = meta.encode();
+        let text = key.encode();
         let w = file.writer();
         w.write_all(MAGIC).map_err(fail)?;
         w.write_all(&VERSION.to_le_bytes()).map_err(fail)?;
@@ -258,9 +258,9 @@ pub(crate) struct CacheReader {
 }
 
 impl CacheReader {
-    /// Opens the cache at `path` if it exists and was built for `meta`; `None` when it
+    /// Opens the cache at `path` if it exists and was built for `key`; `None` when it
     /// must be (re)built.
-    pub fn open(path: &Path, meta: &Meta) -> Result<Option<CacheReader>, TrainError> {
+    pub fn open(path: &Path, key: &CacheKey) -> Result<Option<CacheReader>, TrainError> {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -295,7 +295,7 @@ impl CacheReader {
         if crc32fast::hash(&text[..len]) != crc {
             return Err(err(path, "its header is damaged (checksum mismatch)"));
         }
-        if text[..len] != *meta.encode().as_bytes() {
+        if text[..len] != *key.encode().as_bytes() {
             return Ok(None);
         }
         Ok(Some(CacheReader {

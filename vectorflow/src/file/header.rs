@@ -20,9 +20,9 @@ const MAX_HEADER: u64 = 1 << 20;
 /// The header checksum is computed with its own value written as this.
 const PLACEHOLDER: &str = "00000000";
 
-/// What a model file holds, besides the tensor bytes.
+/// What a model file's header says: everything the file holds besides the tensor bytes.
 #[derive(Debug, PartialEq)]
-pub(crate) struct Meta {
+pub(crate) struct Header {
     pub topology: String,
     pub inputs: String,
     pub hashing: String,
@@ -83,7 +83,7 @@ impl Tensor {
     }
 }
 
-impl Meta {
+impl Header {
     /// The bytes of all tensors.
     pub fn data_len(&self) -> u64 {
         self.tensors.iter().map(|t| 4 * t.len()).sum()
@@ -101,7 +101,7 @@ impl Meta {
 }
 
 /// The header bytes (length prefix included), padded so the data is 8-byte aligned.
-pub(crate) fn encode(m: &Meta) -> Vec<u8> {
+pub(crate) fn encode(m: &Header) -> Vec<u8> {
     let mut meta = Map::new();
     let mut put = |k: &str, v: String| meta.insert(k.to_string(), Value::String(v));
     put("format", FORMAT.into());
@@ -164,7 +164,7 @@ pub(crate) fn encode(m: &Meta) -> Vec<u8> {
 /// Reads and checks a header: magic (`format`), version, header checksum and tensor
 /// layout, returning it with the header's length in bytes. Allocates at most
 /// [`MAX_HEADER`] bytes whatever the input.
-pub(crate) fn decode(r: &mut impl Read) -> Result<(Meta, u64), ModelError> {
+pub(crate) fn decode(r: &mut impl Read) -> Result<(Header, u64), ModelError> {
     let not_model = |m: String| ModelError::from(ModelErrorKind::NotAModel(m));
     let corrupt = |m: String| ModelError::from(ModelErrorKind::Corrupt(m));
     let mut prefix = [0u8; 8];
@@ -305,7 +305,7 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Meta, u64), ModelError> {
         off += 4 * t.len();
         tensors.push(t);
     }
-    let meta = Meta {
+    let header = Header {
         topology: field("topology")?,
         inputs: field("inputs")?,
         hashing: field("hashing")?,
@@ -317,7 +317,7 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Meta, u64), ModelError> {
         weights_crc,
         tensors,
     };
-    Ok((meta, 8 + n))
+    Ok((header, 8 + n))
 }
 
 /// The tables a file stores as listed rows: its `table.<index>` metadata entries, each

@@ -79,7 +79,7 @@ use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use crate::optim::TrainState;
 use crate::rng::Rng;
-use header::{Meta, TableMeta, Tensor};
+use header::{Header, TableMeta, Tensor};
 use sparse::Table;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -191,7 +191,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
                 })
             })
             .collect::<std::io::Result<Vec<_>>>()?;
-        let meta = Meta {
+        let head = Header {
             topology: Self::topology(),
             inputs: inputs(&Self::topology()),
             hashing: crate::hash::SCHEME.to_string(),
@@ -211,7 +211,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
             weights_crc: (!tables.is_empty()).then(|| crc_of(params)),
             tensors,
         };
-        w.write_all(&header::encode(&meta))?;
+        w.write_all(&header::encode(&head))?;
         for d in &data {
             d.emit(|b| w.write_all(b))?;
         }
@@ -274,7 +274,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
 
     /// Reads a net, and the file length its header implies.
     fn read(r: &mut impl Read, with_state: bool) -> Result<(Self, u64), ModelError> {
-        let (meta, header_len) = header::decode(r)?;
+        let (head, header_len) = header::decode(r)?;
         let mismatch = |what, file: &str, net: String| {
             Err(ModelErrorKind::Mismatch {
                 what,
@@ -283,21 +283,21 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
             }
             .into())
         };
-        if meta.hashing != crate::hash::SCHEME {
-            return mismatch("hashing scheme", &meta.hashing, crate::hash::SCHEME.into());
+        if head.hashing != crate::hash::SCHEME {
+            return mismatch("hashing scheme", &head.hashing, crate::hash::SCHEME.into());
         }
         let topology = Self::topology();
-        if meta.inputs != inputs(&topology) {
-            return mismatch("input (kind or DIM)", &meta.inputs, inputs(&topology));
+        if head.inputs != inputs(&topology) {
+            return mismatch("input (kind or DIM)", &head.inputs, inputs(&topology));
         }
-        if meta.topology != topology {
-            return mismatch("topology", &meta.topology, topology);
+        if head.topology != topology {
+            return mismatch("topology", &head.topology, topology);
         }
-        if meta.predict_only && with_state {
+        if head.predict_only && with_state {
             return Err(ModelErrorKind::PredictOnly.into());
         }
         let corrupt = |m: String| ModelError::from(ModelErrorKind::Corrupt(m));
-        let init = match &meta.init {
+        let init = match &head.init {
             Some(text) => Some(sparse::parse_init(text).ok_or_else(|| {
                 corrupt(format!(
                     "its metadata's init {text:?} is not an initialisation"
@@ -306,17 +306,17 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
             None => None,
         };
         let n = Self::PARAMS;
-        if meta.params != n as u64 {
+        if head.params != n as u64 {
             return Err(corrupt(format!(
                 "its topology has {n} parameters, but its metadata says {}",
-                meta.params
+                head.params
             )));
         }
-        let tables = Self::tables_of(&meta)?;
+        let tables = Self::tables_of(&head)?;
         let gaps = sparse::gaps(n, &tables);
         let rest: usize = gaps.iter().map(|g| g.len()).sum();
         // Every tensor's shape, checked before anything is allocated.
-        let mut tensors = meta.tensors.iter();
+        let mut tensors = head.tensors.iter();
         let mut expect = |shape: &[usize]| -> Result<&Tensor, ModelError> {
             let t = tensors
                 .next()
@@ -333,7 +333,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         let mut t_tables = Vec::new();
         for t in &tables {
             // The header put this table's ids tensor, of rank 1, next.
-            let ids = meta.tensors[1 + 2 * t_tables.len()].shape[0];
+            let ids = head.tensors[1 + 2 * t_tables.len()].shape[0];
             let ids = usize::try_from(ids).unwrap_or(usize::MAX);
             if ids > t.rows {
                 return Err(corrupt(format!(
@@ -344,7 +344,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
             t_tables.push((expect(&[ids])?, expect(&[ids, t.width])?));
         }
         let mut t_planes = Vec::new();
-        let planes = meta.tensors.len() - 1 - 2 * tables.len();
+        let planes = head.tensors.len() - 1 - 2 * tables.len();
         for _ in 0..planes / (1 + 2 * tables.len()) {
             let dense = expect(&[rest])?;
             let mut per_table = Vec::new();
@@ -368,17 +368,17 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
                 scatter(&mut params, t.ids.iter().map(|&i| t.row(i as usize))),
             )?;
         }
-        if let Some(stored) = meta.weights_crc {
+        if let Some(stored) = head.weights_crc {
             let crc = crc_of(&params);
             if crc != stored {
-                let base = meta.init.as_deref().unwrap_or("zeros");
+                let base = head.init.as_deref().unwrap_or("zeros");
                 return Err(corrupt(format!(
                     "its weights rebuilt over the initial draws ({base}) have checksum \
                      {crc:08x}, but the header says {stored:08x}"
                 )));
             }
         }
-        let state = match (&meta.state, with_state) {
+        let state = match (&head.state, with_state) {
             (Some((opt, passes, rows)), true) => {
                 let mut planes = Vec::new();
                 for (dense, per_table) in &t_planes {
@@ -401,16 +401,16 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         };
         Ok((
             Net::from_parts(params, state, init),
-            header_len + meta.data_len(),
+            header_len + head.data_len(),
         ))
     }
 
     /// The sparse tables a file lists, checked against the net's sparse blocks (their
     /// row ids are read later).
-    fn tables_of(meta: &Meta) -> Result<Vec<Table>, ModelError> {
+    fn tables_of(head: &Header) -> Result<Vec<Table>, ModelError> {
         let blocks = Self::sparse_blocks();
         let mut out: Vec<Table> = Vec::new();
-        for m in &meta.tables {
+        for m in &head.tables {
             let b = blocks.get(m.index).filter(|b| {
                 (b.offset as u64, b.rows as u64, b.width as u64) == (m.offset, m.rows, m.width)
             });

@@ -139,7 +139,7 @@ fn forward_and_backward_passes_do_not_allocate() {
     let mut ws = vectorflow::network::Workspace::train(7);
     with_row(|row| {
         let dy = [0.5f32, -1.0];
-        // The first row sizes the workspace's input cache.
+        // The first row sizes the workspace's row inputs.
         Net::forward(net.params(), &mut ws, row).unwrap();
         Net::backward(&mut acc, &ws, &dy);
         net.predict(row).unwrap();

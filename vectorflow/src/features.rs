@@ -164,7 +164,8 @@ pub trait SparseGroup<const G: u64>: Features {
     fn visit<F: FnMut(u32, f32)>(&self, f: F) -> Result<(), FeatureError>;
 
     /// Appends `(id mod dim, value)` for each feature of the group to `out`: what a
-    /// `Sparse<dim>` input caches of a row before training on it. By default through
+    /// `Sparse<dim>` input copies of a row into the
+    /// [`RowInputs`](crate::layers::RowInputs) before training on it. By default through
     /// [`SparseGroup::visit`]; a row that holds its features in arrays can copy them in
     /// one pass.
     #[inline]

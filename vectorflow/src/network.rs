@@ -5,9 +5,7 @@
 
 use crate::features::FeatureError;
 use crate::init::Init;
-use crate::layers::{
-    Activation, Block, Buf, Ctx, InputCache, InputFeed, InputLayer, Layer, Zeroed,
-};
+use crate::layers::{Activation, Block, Buf, Ctx, InputFeed, InputLayer, Layer, RowInputs, Zeroed};
 use crate::optim::TrainState;
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
@@ -297,15 +295,15 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         I: InputFeed<R>,
     {
         thread_local! {
-            static CACHE: std::cell::RefCell<InputCache> = Default::default();
+            static INPUTS: std::cell::RefCell<RowInputs> = Default::default();
         }
-        CACHE.with(|c| {
+        INPUTS.with(|c| {
             let mut ws = Workspace::<I, S> {
-                cache: std::mem::take(&mut *c.borrow_mut()),
+                inputs: std::mem::take(&mut *c.borrow_mut()),
                 ..Workspace::predict()
             };
             let out = Self::forward(self.params.as_slice(), &mut ws, row).copied();
-            *c.borrow_mut() = ws.cache;
+            *c.borrow_mut() = ws.inputs;
             out
         })
     }
@@ -331,7 +329,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     where
         I: InputFeed<R>,
     {
-        I::load(row, &mut ws.cache)
+        I::load(row, &mut ws.inputs)
     }
 
     /// The second half of [`Net::forward`]: computes every layer from the inputs that
@@ -341,7 +339,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         p: &P,
         ws: &'w mut Workspace<I, S>,
     ) -> &'w S::Out {
-        I::compute(p, &ws.cache, &mut ws.x);
+        I::compute(p, &ws.inputs, &mut ws.x);
         S::forward(p, I::PARAMS, &ws.x, &mut ws.acts, &mut ws.ctx);
         S::output(&ws.x, &ws.acts)
     }
@@ -353,7 +351,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     pub fn backward<L: Learn + ?Sized>(p: &mut L, ws: &Workspace<I, S>, dy: &S::Out) {
         let mut dx = I::Out::zeroed();
         S::backward(p, I::PARAMS, &ws.x, &ws.acts, dy, &mut dx);
-        I::backward(p, &ws.cache, &dx);
+        I::backward(p, &ws.inputs, &dx);
     }
 
     /// The dense stack's half of [`Net::backward`]: back-propagates `dy` through every
@@ -371,11 +369,11 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 }
 
-/// One thread's activations, input cache and random stream.
+/// One thread's activations, row inputs and random stream.
 pub struct Workspace<I: InputLayer, S: Stack> {
     x: I::Out,
     acts: S::Acts,
-    cache: InputCache,
+    inputs: RowInputs,
     /// Training or prediction mode, and the dropout stream.
     pub ctx: Ctx,
 }
@@ -393,18 +391,18 @@ impl<I: InputLayer, S: Stack> Workspace<I, S> {
         Workspace {
             x: I::Out::zeroed(),
             acts: S::Acts::zeroed(),
-            cache: InputCache::default(),
+            inputs: RowInputs::default(),
             ctx,
         }
     }
-    /// The input-layer cache of the last forward pass.
-    pub fn cache(&self) -> &InputCache {
-        &self.cache
+    /// The inputs of the row of the last forward pass.
+    pub fn inputs(&self) -> &RowInputs {
+        &self.inputs
     }
-    /// The input-layer cache, to fill with inputs read earlier (see
+    /// The row inputs, to fill with inputs read earlier (see
     /// [`Net::forward_loaded`]).
-    pub fn cache_mut(&mut self) -> &mut InputCache {
-        &mut self.cache
+    pub fn inputs_mut(&mut self) -> &mut RowInputs {
+        &mut self.inputs
     }
 }
 

@@ -2,7 +2,7 @@
 //! model's uses (`new`, `predict`, `fit`) do not pile further errors on the one that
 //! names the mistake. Code using it never compiles, so none of it ever runs.
 
-use super::{Block, InputCache, InputFeed, InputLayer};
+use super::{Block, InputFeed, InputLayer, RowInputs};
 use crate::features::FeatureError;
 use crate::init::Init;
 use crate::params::{Learn, Params};
@@ -27,16 +27,16 @@ impl<const OUT: usize> InputLayer for Fallback<OUT> {
     fn layout() -> super::InputLayout {
         unreachable!("a network! with errors does not compile")
     }
-    fn compute<P: Params + ?Sized>(_p: &P, _cache: &InputCache, _y: &mut [f32; OUT]) {
+    fn compute<P: Params + ?Sized>(_p: &P, _inputs: &RowInputs, _y: &mut [f32; OUT]) {
         unreachable!("a network! with errors does not compile")
     }
-    fn backward<L: Learn + ?Sized>(_p: &mut L, _cache: &InputCache, _dy: &[f32; OUT]) {
+    fn backward<L: Learn + ?Sized>(_p: &mut L, _inputs: &RowInputs, _dy: &[f32; OUT]) {
         unreachable!("a network! with errors does not compile")
     }
 }
 
 impl<R, const OUT: usize> InputFeed<R> for Fallback<OUT> {
-    fn load(_row: &R, _cache: &mut InputCache) -> Result<(), FeatureError> {
+    fn load(_row: &R, _inputs: &mut RowInputs) -> Result<(), FeatureError> {
         unreachable!("a network! with errors does not compile")
     }
 }

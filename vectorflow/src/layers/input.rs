@@ -18,11 +18,12 @@ pub struct Sparse<const DIM: usize, const G: u64>;
 /// A dense input of width `N`, fed by the row's feature group `G`.
 pub struct Dense<const N: usize, const G: u64>;
 
-/// Per-thread copy of the row's inputs, filled by forward and read by backward, so
-/// features are visited (and hashed) once per row. Its vectors are reused: after the
-/// first rows no pass allocates.
+/// One row's inputs as the input layer reads them: the per-thread copy filled by
+/// forward (or by a trainer that read the row ahead) and read by backward, so features
+/// are visited (and hashed) once per row. Its vectors are reused: after the first rows
+/// no pass allocates.
 #[derive(Clone, Debug, Default)]
-pub struct InputCache {
+pub struct RowInputs {
     /// `(slot, value)` of every sparse root, root after root; slots are reduced modulo
     /// the root's dimension.
     pub sparse: Vec<(u32, f32)>,
@@ -32,7 +33,7 @@ pub struct InputCache {
     pub counts: Vec<usize>,
 }
 
-impl InputCache {
+impl RowInputs {
     /// Empties it, keeping its capacity.
     pub fn clear(&mut self) {
         self.sparse.clear();
@@ -88,8 +89,8 @@ impl<const N: usize, const G: u64> Root for Dense<N, G> {
 
 /// A root that can read rows of type `R` into an `OUT`-wide first layer.
 pub trait RootFeed<R, const OUT: usize>: RootCompute<OUT> {
-    /// Appends this root's inputs of `row` to `cache`.
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+    /// Appends this root's inputs of `row` to `inputs`.
+    fn load(row: &R, inputs: &mut RowInputs) -> Result<(), FeatureError>;
 
     /// Why `load` refused `row` with [`FeatureError::ID_BEYOND_INPUT`], in words (see
     /// [`SparseGroup::why_refused`]).
@@ -99,25 +100,25 @@ pub trait RootFeed<R, const OUT: usize>: RootCompute<OUT> {
     }
 }
 
-/// What a root computes from the inputs in an [`InputCache`], whatever row they came
+/// What a root computes from the inputs in an [`RowInputs`], whatever row they came
 /// from.
 pub trait RootCompute<const OUT: usize>: Root {
-    /// Adds this root's contribution to `y` from `cache`, advancing the cursors
+    /// Adds this root's contribution to `y` from `inputs`, advancing the cursors
     /// `(sparse, dense, count)`.
     fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     );
 
     /// Hands the gradient of this root's weights to `p`, advancing the cursors
-    /// `(sparse, dense, count)` into `cache`.
+    /// `(sparse, dense, count)` into `inputs`.
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     );
@@ -155,13 +156,13 @@ impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFe
     for Sparse<DIM, G>
 {
     #[inline]
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
+    fn load(row: &R, inputs: &mut RowInputs) -> Result<(), FeatureError> {
         // A local vector keeps its length in a register while the row is visited.
-        let mut sparse = std::mem::take(&mut cache.sparse);
+        let mut sparse = std::mem::take(&mut inputs.sparse);
         let start = sparse.len();
         let visited = row.extend_pairs(DIM, &mut sparse);
-        cache.counts.push(sparse.len() - start);
-        cache.sparse = sparse;
+        inputs.counts.push(sparse.len() - start);
+        inputs.sparse = sparse;
         visited
     }
 
@@ -175,12 +176,12 @@ impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Spar
     fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     ) {
-        let n = cache.counts[cursor[2]];
-        let pairs = &cache.sparse[cursor[0]..cursor[0] + n];
+        let n = inputs.counts[cursor[2]];
+        let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
         p.prefetch_rows::<OUT>(off, pairs);
         p.gather::<OUT>(off, pairs, y);
         cursor[0] += n;
@@ -191,12 +192,12 @@ impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Spar
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        let n = cache.counts[cursor[2]];
-        let pairs = &cache.sparse[cursor[0]..cursor[0] + n];
+        let n = inputs.counts[cursor[2]];
+        let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
         cursor[0] += n;
         cursor[2] += 1;
         if is_dense(dy) {
@@ -213,10 +214,10 @@ impl<R: DenseGroup<G, N>, const N: usize, const G: u64, const OUT: usize> RootFe
     for Dense<N, G>
 {
     #[inline]
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
+    fn load(row: &R, inputs: &mut RowInputs) -> Result<(), FeatureError> {
         let mut x = [0.0f32; N];
         row.dense(&mut x)?;
-        cache.dense.extend_from_slice(&x);
+        inputs.dense.extend_from_slice(&x);
         Ok(())
     }
 }
@@ -226,13 +227,13 @@ impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<
     fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     ) {
-        let x: &[f32; N] = cache.dense[cursor[1]..cursor[1] + N]
+        let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
             .try_into()
-            .expect("cached");
+            .expect("loaded");
         p.matvec::<N, OUT>(off, x, y);
         cursor[1] += N;
     }
@@ -241,13 +242,13 @@ impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        let x: &[f32; N] = cache.dense[cursor[1]..cursor[1] + N]
+        let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
             .try_into()
-            .expect("cached");
+            .expect("loaded");
         cursor[1] += N;
         for (o, &g) in dy.iter().enumerate() {
             if g != 0.0 {
@@ -342,20 +343,20 @@ pub struct InputLayout {
 
 /// Roots that can all read rows of type `R`.
 pub trait RootsFeed<R, const OUT: usize>: RootsCompute<OUT> {
-    /// Every root's inputs of `row`, into `cache`.
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+    /// Every root's inputs of `row`, into `inputs`.
+    fn load(row: &R, inputs: &mut RowInputs) -> Result<(), FeatureError>;
 
     /// The first root's [`RootFeed::why_refused`] that has something to say.
     fn why_refused(row: &R) -> Option<String>;
 }
 
-/// What a list of roots computes from the inputs in an [`InputCache`].
+/// What a list of roots computes from the inputs in an [`RowInputs`].
 pub trait RootsCompute<const OUT: usize>: Roots {
     /// Sum of every root's contribution.
     fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     );
@@ -363,7 +364,7 @@ pub trait RootsCompute<const OUT: usize>: Roots {
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     );
@@ -371,7 +372,7 @@ pub trait RootsCompute<const OUT: usize>: Roots {
 
 impl<R, const OUT: usize> RootsFeed<R, OUT> for () {
     #[inline(always)]
-    fn load(_row: &R, _cache: &mut InputCache) -> Result<(), FeatureError> {
+    fn load(_row: &R, _inputs: &mut RowInputs) -> Result<(), FeatureError> {
         Ok(())
     }
 
@@ -385,7 +386,7 @@ impl<const OUT: usize> RootsCompute<OUT> for () {
     fn compute<P: Params + ?Sized>(
         _p: &P,
         _off: usize,
-        _cache: &InputCache,
+        _inputs: &RowInputs,
         _cursor: &mut [usize; 3],
         _y: &mut [f32; OUT],
     ) {
@@ -394,7 +395,7 @@ impl<const OUT: usize> RootsCompute<OUT> for () {
     fn backward<L: Learn + ?Sized>(
         _p: &mut L,
         _off: usize,
-        _cache: &InputCache,
+        _inputs: &RowInputs,
         _cursor: &mut [usize; 3],
         _dy: &[f32; OUT],
     ) {
@@ -403,9 +404,9 @@ impl<const OUT: usize> RootsCompute<OUT> for () {
 
 impl<R, A: RootFeed<R, OUT>, B: RootsFeed<R, OUT>, const OUT: usize> RootsFeed<R, OUT> for (A, B) {
     #[inline(always)]
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
-        A::load(row, cache)?;
-        B::load(row, cache)
+    fn load(row: &R, inputs: &mut RowInputs) -> Result<(), FeatureError> {
+        A::load(row, inputs)?;
+        B::load(row, inputs)
     }
 
     fn why_refused(row: &R) -> Option<String> {
@@ -418,23 +419,23 @@ impl<A: RootCompute<OUT>, B: RootsCompute<OUT>, const OUT: usize> RootsCompute<O
     fn compute<P: Params + ?Sized>(
         p: &P,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     ) {
-        A::compute(p, off, cache, cursor, y);
-        B::compute(p, off + A::WIDTH * OUT, cache, cursor, y);
+        A::compute(p, off, inputs, cursor, y);
+        B::compute(p, off + A::WIDTH * OUT, inputs, cursor, y);
     }
     #[inline(always)]
     fn backward<L: Learn + ?Sized>(
         p: &mut L,
         off: usize,
-        cache: &InputCache,
+        inputs: &RowInputs,
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        A::backward(p, off, cache, cursor, dy);
-        B::backward(p, off + A::WIDTH * OUT, cache, cursor, dy);
+        A::backward(p, off, inputs, cursor, dy);
+        B::backward(p, off + A::WIDTH * OUT, inputs, cursor, dy);
     }
 }
 
@@ -455,10 +456,10 @@ pub trait InputLayer: 'static {
     fn blocks(v: &mut Vec<Block>);
     /// Where its weights and biases are.
     fn layout() -> InputLayout;
-    /// Computes the layer's output from the inputs in `cache`.
-    fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut Self::Out);
+    /// Computes the layer's output from the inputs in `inputs`.
+    fn compute<P: Params + ?Sized>(p: &P, inputs: &RowInputs, y: &mut Self::Out);
     /// Hands the gradient of the layer's parameters to `p`.
-    fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &Self::Out);
+    fn backward<L: Learn + ?Sized>(p: &mut L, inputs: &RowInputs, dy: &Self::Out);
 }
 
 impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
@@ -507,18 +508,18 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
     }
 
     #[inline(always)]
-    fn compute<P: Params + ?Sized>(p: &P, cache: &InputCache, y: &mut [f32; OUT]) {
+    fn compute<P: Params + ?Sized>(p: &P, inputs: &RowInputs, y: &mut [f32; OUT]) {
         *y = if BIAS {
             p.row::<OUT>(Rs::WIDTH * OUT)
         } else {
             <[f32; OUT]>::zeroed()
         };
-        Rs::compute(p, 0, cache, &mut [0; 3], y);
+        Rs::compute(p, 0, inputs, &mut [0; 3], y);
     }
 
     #[inline(always)]
-    fn backward<L: Learn + ?Sized>(p: &mut L, cache: &InputCache, dy: &[f32; OUT]) {
-        Rs::backward(p, 0, cache, &mut [0; 3], dy);
+    fn backward<L: Learn + ?Sized>(p: &mut L, inputs: &RowInputs, dy: &[f32; OUT]) {
+        Rs::backward(p, 0, inputs, &mut [0; 3], dy);
         if BIAS {
             step_row(p, Rs::WIDTH * OUT, 1.0, dy, is_dense(dy));
         }
@@ -527,8 +528,8 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
 
 /// An input layer that reads rows of type `R`.
 pub trait InputFeed<R>: InputLayer {
-    /// Reads (and hashes) the row's inputs into `cache`, once per row.
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError>;
+    /// Reads (and hashes) the row's inputs into `inputs`, once per row.
+    fn load(row: &R, inputs: &mut RowInputs) -> Result<(), FeatureError>;
 
     /// Why `load` refused `row` with [`FeatureError::ID_BEYOND_INPUT`], in words (see
     /// [`SparseGroup::why_refused`]); `None` by default.
@@ -542,9 +543,9 @@ impl<R, Rs: RootsFeed<R, OUT>, const OUT: usize, const BIAS: bool> InputFeed<R>
     for Input<Rs, OUT, BIAS>
 {
     #[inline]
-    fn load(row: &R, cache: &mut InputCache) -> Result<(), FeatureError> {
-        cache.clear();
-        Rs::load(row, cache)
+    fn load(row: &R, inputs: &mut RowInputs) -> Result<(), FeatureError> {
+        inputs.clear();
+        Rs::load(row, inputs)
     }
 
     fn why_refused(row: &R) -> Option<String> {

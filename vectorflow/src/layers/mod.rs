@@ -18,8 +18,8 @@ pub use fallback::Fallback;
 #[doc(hidden)]
 pub use input::check_sparse_dim;
 pub use input::{
-    Dense, Input, InputCache, InputFeed, InputLayer, InputLayout, Root, RootCompute, RootFeed,
-    RootLayout, Roots, RootsCompute, RootsFeed, Sparse, MAX_SPARSE_DIM,
+    Dense, Input, InputFeed, InputLayer, InputLayout, Root, RootCompute, RootFeed, RootLayout,
+    Roots, RootsCompute, RootsFeed, RowInputs, Sparse, MAX_SPARSE_DIM,
 };
 pub use linear::Linear;
 

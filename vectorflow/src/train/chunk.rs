@@ -1,12 +1,12 @@
 //! Chunks of rows: what the pass driver hands the training threads, one at a time.
 //!
 //! A chunk is either a run of a slice's rows (read and hashed by the thread that trains
-//! on them) or rows a reader thread has already read and hashed into the input cache's
+//! on them) or rows a reader thread has already read and hashed into the row inputs'
 //! form ([`Hashed`]), so that the training threads only copy them.
 
 use super::TrainError;
 use crate::features::{AuxValue, FeatureError, Features, Labeled};
-use crate::layers::{InputCache, InputFeed, InputLayer};
+use crate::layers::{InputFeed, InputLayer, RowInputs};
 
 /// Rows the training threads read by position `0..len()`.
 pub(crate) trait Chunk<I: InputLayer>: Sync {
@@ -19,8 +19,8 @@ pub(crate) trait Chunk<I: InputLayer>: Sync {
     fn index(&self, i: usize) -> usize;
     /// Row `i`, for the loss.
     fn row(&self, i: usize) -> &Self::Row;
-    /// Reads row `i`'s inputs into `cache`.
-    fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError>;
+    /// Reads row `i`'s inputs into `inputs`.
+    fn load(&self, i: usize, inputs: &mut RowInputs) -> Result<(), FeatureError>;
     /// The training error for row `i`, which `load` refused with `source`, in pass `pass`.
     #[cold]
     fn load_error(&self, i: usize, pass: usize, source: FeatureError) -> TrainError {
@@ -58,8 +58,8 @@ impl<I: InputFeed<R>, R: Features + Sync> Chunk<I> for SliceChunk<'_, R> {
         &self.rows[self.order[i] as usize]
     }
     #[inline]
-    fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError> {
-        I::load(&self.rows[self.order[i] as usize], cache)
+    fn load(&self, i: usize, inputs: &mut RowInputs) -> Result<(), FeatureError> {
+        I::load(&self.rows[self.order[i] as usize], inputs)
     }
     #[cold]
     fn load_error(&self, i: usize, pass: usize, source: FeatureError) -> TrainError {
@@ -97,7 +97,7 @@ impl<A> Labeled for StreamRow<A> {
     }
 }
 
-/// Rows already read into the input cache's form: every row's sparse pairs, dense
+/// Rows already read into the form of [`RowInputs`]: every row's sparse pairs, dense
 /// values and per-root pair counts, back to back, visited in the order `perm`.
 pub(crate) struct Hashed<A = ()> {
     /// The source index of the first row.
@@ -138,15 +138,15 @@ impl<A> Hashed<A> {
         self.perm.clear();
     }
 
-    /// Appends a row whose inputs `cache` holds.
-    pub fn push(&mut self, cache: &InputCache, row: StreamRow<A>) {
-        self.sparse.extend_from_slice(&cache.sparse);
-        self.dense.extend_from_slice(&cache.dense);
-        self.counts.extend_from_slice(&cache.counts);
+    /// Appends a row whose inputs `inputs` holds.
+    pub fn push(&mut self, inputs: &RowInputs, row: StreamRow<A>) {
+        self.sparse.extend_from_slice(&inputs.sparse);
+        self.dense.extend_from_slice(&inputs.dense);
+        self.counts.extend_from_slice(&inputs.counts);
         self.push_decoded(row);
     }
 
-    /// Appends a row whose inputs were appended to the arrays directly (a cache).
+    /// Appends a row whose inputs were appended to the arrays directly (a row cache).
     pub fn push_decoded(&mut self, row: StreamRow<A>) {
         self.perm.push(self.rows.len() as u32);
         self.rows.push(row);
@@ -201,13 +201,13 @@ impl<I: InputLayer, A: AuxValue> Chunk<I> for Hashed<A> {
     }
 
     #[inline]
-    fn load(&self, i: usize, cache: &mut InputCache) -> Result<(), FeatureError> {
+    fn load(&self, i: usize, inputs: &mut RowInputs) -> Result<(), FeatureError> {
         let r = self.perm[i] as usize;
         let ([s0, d0, c0], [s1, d1, c1]) = (self.start(r), self.ends[r]);
-        cache.clear();
-        cache.sparse.extend_from_slice(&self.sparse[s0..s1]);
-        cache.dense.extend_from_slice(&self.dense[d0..d1]);
-        cache.counts.extend_from_slice(&self.counts[c0..c1]);
+        inputs.clear();
+        inputs.sparse.extend_from_slice(&self.sparse[s0..s1]);
+        inputs.dense.extend_from_slice(&self.dense[d0..d1]);
+        inputs.counts.extend_from_slice(&self.counts[c0..c1]);
         Ok(())
     }
 }

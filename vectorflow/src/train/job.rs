@@ -7,7 +7,7 @@ use super::store::{apply_batch, Batch, Stepper, Store};
 use super::{validate, TrainError, Trainer};
 use crate::features::Features;
 use crate::kernels::{self, Level};
-use crate::layers::{InputCache, InputLayer, Zeroed};
+use crate::layers::{InputLayer, RowInputs, Zeroed};
 use crate::loss::Loss;
 use crate::network::{Net, Stack, Workspace};
 use crate::optim::Optimizer;
@@ -158,7 +158,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
         let mut tally = Tally::new(self.counters, self.pass);
         let mut features = 0u64;
         let priors = self.priors.active();
-        let (mut next, mut ahead) = (InputCache::default(), None);
+        let (mut next, mut ahead) = (RowInputs::default(), None);
         let mut scratch = I::Out::zeroed();
         for (k, &i) in rows.iter().enumerate() {
             if k % 64 == 0 && self.stop.load(Ordering::Relaxed) {
@@ -179,10 +179,10 @@ impl<O: Optimizer, L> Job<'_, O, L> {
             let prefetched = ahead.is_some();
             let loaded = match ahead.take() {
                 Some(loaded) => {
-                    std::mem::swap(ws.cache_mut(), &mut next);
+                    std::mem::swap(ws.inputs_mut(), &mut next);
                     loaded
                 }
-                None => chunk.load(i, ws.cache_mut()),
+                None => chunk.load(i, ws.inputs_mut()),
             };
             if let Some(&j) = rows.get(k + 1) {
                 let loaded = chunk.load(j as usize, &mut next);
@@ -203,7 +203,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
             let scale = t.schedule.scale(clock.pass + in_pass as u64);
             if priors {
                 self.priors
-                    .catch_up(store, ws.cache(), in_pass as u32, scale);
+                    .catch_up(store, ws.inputs(), in_pass as u32, scale);
             }
             let out = {
                 let stepper = Stepper {
@@ -232,7 +232,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 self.fail(e);
                 break;
             }
-            features = (ws.cache().sparse.len() + ws.cache().dense.len()) as u64;
+            features = (ws.inputs().sparse.len() + ws.inputs().dense.len()) as u64;
             tally.row(features, l, row.weight());
             let batched = t.batch > 1;
             let mut stepper = Stepper {
@@ -310,7 +310,7 @@ where
                     let (i, ri) = (i as usize, chunk.index(i as usize));
                     let row = chunk.row(i);
                     chunk
-                        .load(i, ws.cache_mut())
+                        .load(i, ws.inputs_mut())
                         .map_err(|source| chunk.load_error(i, pass, source))?;
                     validate::row(loss, row, pass, ri)?;
                     let out = *Net::<I, S>::forward_loaded(params, &mut ws);

@@ -44,7 +44,7 @@
 //!   floats are loaded and stored one float at a time. Lazy priors need it (their
 //!   stamps are shared), so [`Sharing::Auto`] uses it when priors are on.
 //!
-//! Each thread owns its activations, gradients, input cache and random stream.
+//! Each thread owns its activations, gradients, row inputs and random stream.
 //! `examples/threads.rs` measures both schemes against one thread and against the
 //! machine's ceiling (two independent fits at once, sharing nothing).
 

@@ -11,7 +11,7 @@
 //! learning rate the result equals applying `P` to every weight after every row.
 
 use super::store::Store;
-use crate::layers::{Block, InputCache};
+use crate::layers::{Block, RowInputs};
 
 /// L1 and L2 strengths of a layer's prior.
 ///
@@ -134,7 +134,7 @@ impl Priors {
     }
 
     /// Brings the rows of the cached sparse features up to `now` steps.
-    pub fn catch_up<S: Store>(&self, store: &mut S, cache: &InputCache, now: u32, scale: f32) {
+    pub fn catch_up<S: Store>(&self, store: &mut S, cache: &RowInputs, now: u32, scale: f32) {
         let (mut start, mut root) = (0, 0);
         for e in self.entries.iter().filter(|e| e.block.layer == 0) {
             let Some(width) = e.block.row else { continue };

@@ -736,10 +736,10 @@ pub fn fuzz_block(raw: &[u8], rows: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::InputCache;
+    use crate::layers::RowInputs;
 
-    fn row(sparse: &[(u32, f32)], counts: &[usize], dense: &[f32]) -> InputCache {
-        InputCache {
+    fn row(sparse: &[(u32, f32)], counts: &[usize], dense: &[f32]) -> RowInputs {
+        RowInputs {
             sparse: sparse.to_vec(),
             dense: dense.to_vec(),
             counts: counts.to_vec(),

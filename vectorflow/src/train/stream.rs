@@ -2,8 +2,8 @@
 //!
 //! A [`Stream`] hands out rows a chunk at a time; the rows may borrow from a buffer the
 //! stream owns (a chunk of a file's text, say). While the training threads work through
-//! one chunk, a reader thread reads the next and hashes its rows into the input cache's
-//! form, so reading, parsing and hashing overlap training, and only two chunks of
+//! one chunk, a reader thread reads the next and hashes its rows into the form of
+//! [`RowInputs`](crate::layers::RowInputs), so reading, parsing and hashing overlap training, and only two chunks of
 //! hashed rows exist at a time (three in a pass that writes the binary cache, whose
 //! writer thread encodes and writes one): memory is bounded by the chunk size, not the
 //! data.
@@ -13,7 +13,7 @@ use super::feed::{shuffle_seed, Feed};
 use super::row_cache::{CacheKey, CacheReader, CacheWriter};
 use super::TrainError;
 use crate::features::{AuxFields, AuxValue, Features, Labeled};
-use crate::layers::{InputCache, InputFeed, InputLayer};
+use crate::layers::{InputFeed, InputLayer, RowInputs};
 use crate::rng::Rng;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, sync_channel};
@@ -214,14 +214,19 @@ where
             };
             drop(full_tx);
             let reader = s.spawn(move || -> bool {
-                let mut cache = InputCache::default();
+                let mut inputs = RowInputs::default();
                 let (mut first, mut n) = (0usize, 0u64);
                 // Ends when training stops taking chunks (it drops its channel ends).
                 while let Ok(mut chunk) = free_rx.recv() {
                     let read = match &mut input {
                         Input::Cache(r) => r.next(&mut chunk, first),
                         Input::Stream(stream) => read_chunk::<I, St, A>(
-                            stream, chunk_rows, &mut cache, &mut chunk, first, pass,
+                            stream,
+                            chunk_rows,
+                            &mut inputs,
+                            &mut chunk,
+                            first,
+                            pass,
                         )
                         .map(|n| n > 0),
                     };
@@ -306,7 +311,7 @@ fn unchanged<St: Stream>(before: &str, stream: &St, pass: u64) -> Result<(), Tra
 fn read_chunk<I, St, A>(
     stream: &mut St,
     max: usize,
-    cache: &mut InputCache,
+    inputs: &mut RowInputs,
     chunk: &mut Hashed<A>,
     first: usize,
     pass: u64,
@@ -322,9 +327,9 @@ where
         if bad.is_some() {
             return;
         }
-        match I::load(row, cache) {
+        match I::load(row, inputs) {
             Ok(()) => chunk.push(
-                cache,
+                inputs,
                 StreamRow {
                     label: row.label(),
                     weight: row.weight(),

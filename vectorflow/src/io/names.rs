@@ -6,8 +6,6 @@
 //! hashed away by the time a row exists, so [`Vw::names`](super::Vw::names) keeps their
 //! text beside the ids, about as many bytes as the names take in the file.
 
-use super::rows::SparseRow;
-use crate::features::{FeatureError, Named, NamedFeature, Slot};
 use std::fmt;
 
 /// How the features of a [`SparseRows`](super::SparseRows) are named.
@@ -183,29 +181,6 @@ impl fmt::Debug for RowNames<'_> {
             .field("base", &self.naming.base)
             .field("kept", &(self.first < self.naming.ends.len()))
             .finish()
-    }
-}
-
-/// Names a row's features as its reader read them: a LIBSVM feature by its id as
-/// written (`7` for `7:1.5`, whether the file is 1- or 0-based), a Vowpal Wabbit feature
-/// read with [`Vw::names`](super::Vw::names) as VW's audit does (`ns^name`, `name` in
-/// the default namespace, `ns^name^text` for a string value `name:text`), and any other
-/// feature by its stored id (a VW row read without names: its 32-bit hash). The group
-/// is the default one (`""`), the field `features`.
-impl Named for SparseRow<'_> {
-    fn visit_named<F: FnMut(NamedFeature<'_>)>(&self, mut f: F) -> Result<(), FeatureError> {
-        let names = self.names();
-        for (k, (&id, &value)) in self.ids().iter().zip(self.values()).enumerate() {
-            let name = names.name(k, id);
-            f(NamedFeature {
-                group: "",
-                field: "features",
-                name: format_args!("{name}"),
-                slot: Slot::SparseId(id),
-                value,
-            });
-        }
-        Ok(())
     }
 }
 

@@ -1,7 +1,9 @@
 //! Parsed sparse rows in CSR form, and the row view that training reads.
 
 use super::names::{Naming, RowNames};
-use crate::features::{group_id, AuxFields, FeatureError, Features, Labeled, SparseGroup};
+use crate::features::{
+    group_id, AuxFields, FeatureError, Features, Labeled, Named, NamedFeature, Slot, SparseGroup,
+};
 use crate::SparseF;
 use std::sync::Arc;
 
@@ -439,5 +441,28 @@ impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
             self.names.name(k, self.ids[k]),
             dim as u64 - 1 + first,
         ))
+    }
+}
+
+/// Names a row's features as its reader read them: a LIBSVM feature by its id as
+/// written (`7` for `7:1.5`, whether the file is 1- or 0-based), a Vowpal Wabbit feature
+/// read with [`Vw::names`](super::Vw::names) as VW's audit does (`ns^name`, `name` in
+/// the default namespace, `ns^name^text` for a string value `name:text`), and any other
+/// feature by its stored id (a VW row read without names: its 32-bit hash). The group
+/// is the default one (`""`), the field `features`.
+impl Named for SparseRow<'_> {
+    fn visit_named<F: FnMut(NamedFeature<'_>)>(&self, mut f: F) -> Result<(), FeatureError> {
+        let names = self.names();
+        for (k, (&id, &value)) in self.ids().iter().zip(self.values()).enumerate() {
+            let name = names.name(k, id);
+            f(NamedFeature {
+                group: "",
+                field: "features",
+                name: format_args!("{name}"),
+                slot: Slot::SparseId(id),
+                value,
+            });
+        }
+        Ok(())
     }
 }

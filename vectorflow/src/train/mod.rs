@@ -286,7 +286,7 @@ impl<O: Optimizer> Trainer<O> {
     /// passes read it instead of the stream, several times faster than parsing text;
     /// a one-pass stream can then be trained for several passes. A later `fit` reuses
     /// a cache built for the same net inputs, chunk size, row type and spec
-    /// ([`Features::SPEC`](crate::features::Features::SPEC)) and [`Stream::source`]
+    /// ([`Features::SPEC`]) and [`Stream::source`]
     /// (for a file: its content identity and the reader's options), and rebuilds any
     /// other.
     pub fn cache(self, path: impl Into<std::path::PathBuf>) -> Self {

@@ -70,6 +70,7 @@ pub mod params;
 pub mod predict;
 pub mod rng;
 pub mod train;
+mod trainable;
 pub mod tune;
 
 pub use features::{FeatureError, Features, Labeled, SparseF};

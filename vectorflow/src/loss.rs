@@ -96,7 +96,7 @@ fn binary<R: Labeled>(label: f32, loss: &str) -> Result<(), LabelError> {
     note = "the built-in losses read the row's label: does `{R}` have a field marked #[label]? `Logistic`, `Square`, `Hinge` and `Poisson` need one output, `Multinomial<K>` needs K",
     note = "a closure loss is `|out: &{O}, row: &{R}, grad: &mut {O}| -> f32`"
 )]
-pub trait Loss<R, O>: Sync {
+pub trait Loss<R, O: ?Sized>: Sync {
     /// Sets `grad` (all zeros on entry) to the gradient of the loss with respect to
     /// `out` and returns the loss. Entries left at zero are skipped by the backward pass.
     fn loss(&self, out: &O, row: &R, grad: &mut O) -> f32;

@@ -344,6 +344,12 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         S::output(&ws.x, &ws.acts)
     }
 
+    /// The output of the last forward pass on `ws`.
+    #[inline(always)]
+    pub(crate) fn output(ws: &Workspace<I, S>) -> &S::Out {
+        S::output(&ws.x, &ws.acts)
+    }
+
     /// The backward pass after [`Net::forward`] on the same workspace: back-propagates
     /// `dy`, the gradient of the loss with respect to the output, and hands every
     /// parameter's gradient to `p`.

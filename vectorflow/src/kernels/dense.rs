@@ -128,16 +128,27 @@ mod x86 {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn avx2<const IN: usize, const OUT: usize>(w: &[f32], x: &[f32; IN], y: &mut [f32; OUT]) {
-    x86::matvec::<IN, OUT>(w, x, y)
+/// One matvec, for [`super::dispatch_at`].
+struct Matvec<'a, const IN: usize, const OUT: usize> {
+    w: &'a [f32],
+    x: &'a [f32; IN],
+    y: &'a mut [f32; OUT],
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn avx512<const IN: usize, const OUT: usize>(w: &[f32], x: &[f32; IN], y: &mut [f32; OUT]) {
-    x86::matvec::<IN, OUT>(w, x, y)
+impl<const IN: usize, const OUT: usize> super::PerLevel for Matvec<'_, IN, OUT> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self, at: super::Supported) {
+        match at.level() {
+            Level::Baseline => body::<IN, OUT, false>(self.w, self.x, self.y),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `x86::matvec` needs AVX2 and FMA, which every level above the
+            // baseline has, and `at` is a level this CPU supports.
+            _ => unsafe { x86::matvec::<IN, OUT>(self.w, self.x, self.y) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => body::<IN, OUT, true>(self.w, self.x, self.y),
+        }
+    }
 }
 
 /// `y += W x` for the `OUT × IN` row-major matrix `W` (the first `IN * OUT` floats of
@@ -162,15 +173,7 @@ pub fn matvec_at<const IN: usize, const OUT: usize>(
     x: &[f32; IN],
     y: &mut [f32; OUT],
 ) {
-    match level {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `avx512` needs AVX-512F, AVX2 and FMA, which `supported` detected.
-        Level::Avx512 if level.supported() => unsafe { avx512(w, x, y) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `avx2` needs AVX2 and FMA, which `supported` detected.
-        Level::Avx2Fma if level.supported() => unsafe { avx2(w, x, y) },
-        _ => body::<IN, OUT, false>(w, x, y),
-    }
+    super::dispatch_at(level, Matvec { w, x, y })
 }
 
 #[cfg(test)]

@@ -2,12 +2,16 @@
 //! run time.
 //!
 //! Each kernel body is one generic `#[inline(always)]` function written with lane-array
-//! accumulators so LLVM vectorises it; thin wrappers compile it with
-//! `#[target_feature]` for AVX2+FMA and AVX-512 on x86-64. [`level`] detects the best
-//! level once; the `*_at` functions run a given level (for benchmarks and tests).
+//! accumulators so LLVM vectorises it; `dispatch` compiles it with `#[target_feature]`
+//! for AVX2+FMA and AVX-512 on x86-64 (the trainer's per-row loop too). [`level`]
+//! detects the best level once; the `*_at` functions run a given level (for benchmarks
+//! and tests).
 
 mod dense;
+mod dispatch;
 mod sparse;
+
+pub(crate) use dispatch::{dispatch, dispatch_at, PerLevel, Supported};
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

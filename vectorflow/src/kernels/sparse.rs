@@ -98,16 +98,33 @@ impl Rows<'_> {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn avx2<const OUT: usize>(w: &[f32], stride: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
-    strided::<OUT, true>(w, stride, pairs, y)
+/// One gather of rows every `stride` floats, for [`super::dispatch_at`].
+struct Gather<'a, const OUT: usize> {
+    w: &'a [f32],
+    stride: usize,
+    pairs: &'a [(u32, f32)],
+    y: &'a mut [f32; OUT],
+    /// Whether the baseline reads contiguous rows (`stride == OUT`) with the plain body.
+    contiguous: bool,
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn avx512<const OUT: usize>(w: &[f32], stride: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
-    strided::<OUT, true>(w, stride, pairs, y)
+impl<const OUT: usize> super::PerLevel for Gather<'_, OUT> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self, at: super::Supported) {
+        let Gather {
+            w,
+            stride,
+            pairs,
+            y,
+            contiguous,
+        } = self;
+        match at.level() {
+            Level::Baseline if contiguous => body::<OUT, false>(w, pairs, y),
+            Level::Baseline => strided::<OUT, false>(w, stride, pairs, y),
+            _ => strided::<OUT, true>(w, stride, pairs, y),
+        }
+    }
 }
 
 /// `y += Σ v · w[i·OUT .. i·OUT + OUT]` over `(i, v)` in `pairs`, at the best level.
@@ -131,15 +148,17 @@ pub fn gather_at<const OUT: usize>(
     pairs: &[(u32, f32)],
     y: &mut [f32; OUT],
 ) {
-    match level {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `avx512` needs AVX-512F, AVX2 and FMA, which `supported` detected.
-        Level::Avx512 if level.supported() => unsafe { avx512(w, OUT, pairs, y) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `avx2` needs AVX2 and FMA, which `supported` detected.
-        Level::Avx2Fma if level.supported() => unsafe { avx2(w, OUT, pairs, y) },
-        _ => body::<OUT, false>(w, pairs, y),
-    }
+    let contiguous = true;
+    super::dispatch_at(
+        level,
+        Gather {
+            w,
+            stride: OUT,
+            pairs,
+            y,
+            contiguous,
+        },
+    )
 }
 
 /// [`gather`] over rows that start every `stride ≥ OUT` floats: row `i` is
@@ -160,15 +179,14 @@ pub fn gather_strided<const OUT: usize>(
     y: &mut [f32; OUT],
 ) {
     assert!(stride >= OUT, "rows of {OUT} every {stride} floats overlap");
-    match level() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `avx512` needs AVX-512F, AVX2 and FMA, which `level` detected.
-        Level::Avx512 => unsafe { avx512(w, stride, pairs, y) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `avx2` needs AVX2 and FMA, which `level` detected.
-        Level::Avx2Fma => unsafe { avx2(w, stride, pairs, y) },
-        _ => strided::<OUT, false>(w, stride, pairs, y),
-    }
+    let contiguous = false;
+    super::dispatch(Gather {
+        w,
+        stride,
+        pairs,
+        y,
+        contiguous,
+    })
 }
 
 #[cfg(test)]

@@ -85,3 +85,15 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
         check::positive("the optimizer", "learning rate", self.lr())
     }
 }
+
+/// The mean square of a sparse row's gradient that [`Optimizer::row_rate`] takes:
+/// `Σ g² / out` over the `out` weights of the row (`g` may be part of it; the rest is
+/// zero), summed in 8 lanes: a sum in one would be a chain of dependent adds.
+#[inline(always)]
+pub(crate) fn mean_square(g: &[f32], out: usize) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    for (k, g) in g.iter().enumerate() {
+        lanes[k % 8] += g * g;
+    }
+    lanes.iter().sum::<f32>() / out as f32
+}

@@ -6,10 +6,11 @@
 
 use super::TrainError;
 use crate::features::{AuxValue, FeatureError, Features, Labeled};
-use crate::layers::{InputFeed, InputLayer, RowInputs};
+use crate::layers::RowInputs;
+use crate::trainable::{LoadRow, Trainable};
 
 /// Rows the training threads read by position `0..len()`.
-pub(crate) trait Chunk<I: InputLayer>: Sync {
+pub(crate) trait Chunk<M: Trainable>: Sync {
     /// The row a loss sees.
     type Row: Features + Sync;
     /// The number of rows.
@@ -19,11 +20,12 @@ pub(crate) trait Chunk<I: InputLayer>: Sync {
     fn index(&self, i: usize) -> usize;
     /// Row `i`, for the loss.
     fn row(&self, i: usize) -> &Self::Row;
-    /// Reads row `i`'s inputs into `inputs`.
-    fn load(&self, i: usize, inputs: &mut RowInputs) -> Result<(), FeatureError>;
+    /// Reads row `i`'s inputs for `net` into `cache`.
+    fn load(&self, net: &M, i: usize, cache: &mut RowInputs) -> Result<(), FeatureError>;
     /// The training error for row `i`, which `load` refused with `source`, in pass `pass`.
     #[cold]
-    fn load_error(&self, i: usize, pass: usize, source: FeatureError) -> TrainError {
+    fn load_error(&self, net: &M, i: usize, pass: usize, source: FeatureError) -> TrainError {
+        let _ = net;
         TrainError::Feature {
             pass,
             row: self.index(i),
@@ -43,7 +45,7 @@ pub(crate) struct SliceChunk<'r, R> {
     pub order: Vec<u32>,
 }
 
-impl<I: InputFeed<R>, R: Features + Sync> Chunk<I> for SliceChunk<'_, R> {
+impl<M: LoadRow<R>, R: Features + Sync> Chunk<M> for SliceChunk<'_, R> {
     type Row = R;
     #[inline]
     fn len(&self) -> usize {
@@ -58,13 +60,13 @@ impl<I: InputFeed<R>, R: Features + Sync> Chunk<I> for SliceChunk<'_, R> {
         &self.rows[self.order[i] as usize]
     }
     #[inline]
-    fn load(&self, i: usize, inputs: &mut RowInputs) -> Result<(), FeatureError> {
-        I::load(&self.rows[self.order[i] as usize], inputs)
+    fn load(&self, net: &M, i: usize, cache: &mut RowInputs) -> Result<(), FeatureError> {
+        net.load(&self.rows[self.order[i] as usize], cache)
     }
     #[cold]
-    fn load_error(&self, i: usize, pass: usize, source: FeatureError) -> TrainError {
+    fn load_error(&self, net: &M, i: usize, pass: usize, source: FeatureError) -> TrainError {
         let r = self.order[i] as usize;
-        super::validate::feature::<I, R>(pass, r, &self.rows[r], source)
+        super::validate::feature(net, pass, r, &self.rows[r], source)
     }
 }
 
@@ -169,7 +171,7 @@ impl<A> Hashed<A> {
     }
 }
 
-impl<I: InputLayer, A: AuxValue> Chunk<I> for Hashed<A> {
+impl<M: Trainable, A: AuxValue> Chunk<M> for Hashed<A> {
     type Row = StreamRow<A>;
     #[inline]
     fn len(&self) -> usize {
@@ -201,7 +203,7 @@ impl<I: InputLayer, A: AuxValue> Chunk<I> for Hashed<A> {
     }
 
     #[inline]
-    fn load(&self, i: usize, inputs: &mut RowInputs) -> Result<(), FeatureError> {
+    fn load(&self, _: &M, i: usize, inputs: &mut RowInputs) -> Result<(), FeatureError> {
         let r = self.perm[i] as usize;
         let ([s0, d0, c0], [s1, d1, c1]) = (self.start(r), self.ends[r]);
         inputs.clear();

@@ -3,22 +3,23 @@
 use super::chunk::{Chunk, SliceChunk};
 use super::TrainError;
 use crate::features::Features;
-use crate::layers::{InputFeed, InputLayer};
 use crate::rng::Rng;
+use crate::trainable::{LoadRow, Trainable};
 
 /// A source of chunks, pass after pass.
-pub(crate) trait Feed<I: InputLayer> {
+pub(crate) trait Feed<M: Trainable> {
     /// The chunks it hands out.
-    type Chunk: Chunk<I>;
+    type Chunk: Chunk<M>;
     /// The number of rows of a pass, when known before reading it.
     fn rows(&self) -> Option<u64>;
     /// What it reads, for messages (a stream's [`name`](crate::train::Stream::name)); empty for a
     /// slice.
     fn name(&self) -> String;
     /// Hands each chunk of pass number `pass` (counted over the net's whole training,
-    /// from 1) to `f`, in order, stopping at the first error.
+    /// from 1), its rows read for `net`, to `f`, in order, stopping at the first error.
     fn pass(
         &mut self,
+        net: &M,
         pass: u64,
         f: &mut dyn FnMut(&Self::Chunk) -> Result<(), TrainError>,
     ) -> Result<(), TrainError>;
@@ -65,7 +66,7 @@ impl<'r, R> SliceFeed<'r, R> {
     }
 }
 
-impl<'r, I: InputFeed<R>, R: Features + Sync> Feed<I> for SliceFeed<'r, R> {
+impl<'r, M: LoadRow<R>, R: Features + Sync> Feed<M> for SliceFeed<'r, R> {
     type Chunk = SliceChunk<'r, R>;
 
     fn rows(&self) -> Option<u64> {
@@ -78,6 +79,7 @@ impl<'r, I: InputFeed<R>, R: Features + Sync> Feed<I> for SliceFeed<'r, R> {
 
     fn pass(
         &mut self,
+        _: &M,
         pass: u64,
         f: &mut dyn FnMut(&Self::Chunk) -> Result<(), TrainError>,
     ) -> Result<(), TrainError> {

@@ -14,11 +14,13 @@
 //! What a pass depends on besides the weights (optimizer state, passes and rows so far)
 //! is a [`TrainState`] the net keeps, so training continues across calls and files (it
 //! lives in [`crate::optim`], so that the net and model files need not import the
-//! trainer). The parts: `pass` (the pass driver), `job` (one thread's rows),
-//! `feed`/`chunk`/`stream` (where rows come from), `row_cache` (a stream's hashed rows
-//! on disk), `store` (how threads read and update weights), `replica` (per-thread
-//! copies and their merges), `priors`, `early` (early stopping), `validate`, `progress`
-//! and `report`.
+//! trainer). The parts: `pass` (the pass driver), `step` (the
+//! per-row step, which reaches the net only through `crate::trainable::Trainable`),
+//! `feed`/`chunk`/`stream` (where rows come from), `sharing` (how threads share the
+//! weights, one file per scheme: `one_thread`, `hogwild`, `replicas`), `store` (the
+//! buffers a fit trains and how threads read and update them: plain, shared, packed,
+//! replica copies and their merges), `priors`, `early` (early stopping), `validate`,
+//! `progress` and `report`.
 //!
 //! **How threads share the weights** ([`Sharing`]). With one thread, training updates
 //! the net's buffers in place, and a seed gives bit-identical results. With several:
@@ -53,15 +55,16 @@ pub use row_cache::fuzz_block as __fuzz_cache_block;
 mod chunk;
 mod early;
 mod feed;
-mod job;
-mod lines;
-mod packed;
+mod hogwild;
+mod one_thread;
 mod pass;
 mod priors;
 mod progress;
-mod replica;
+mod replicas;
 mod report;
 mod row_cache;
+mod sharing;
+mod step;
 mod store;
 mod stream;
 mod validate;
@@ -82,8 +85,8 @@ use crate::loss::Loss;
 use crate::network::{Net, Stack};
 use crate::optim::Optimizer;
 use crate::rng::splitmix64;
+use crate::trainable::Typed;
 use chunk::Chunk;
-use early::EarlyStop;
 use feed::{Feed, SliceFeed};
 use stream::StreamFeed;
 
@@ -391,7 +394,7 @@ impl<O: Optimizer> Trainer<O> {
                 input: String::new(),
             });
         }
-        validate::holdout::<I, S, R, L>(rows, &holdout, &loss)?;
+        validate::holdout(&Typed::<I, S>::new(), rows, &holdout, &loss)?;
         let split = (train, holdout);
         let mut feed = SliceFeed::new(
             rows,
@@ -478,15 +481,15 @@ impl<O: Optimizer> Trainer<O> {
     where
         I: InputLayer,
         S: Stack<In = I::Out>,
-        F: Feed<I>,
-        L: Loss<<F::Chunk as Chunk<I>>::Row, S::Out>,
+        F: Feed<Typed<I, S>>,
+        L: Loss<<F::Chunk as Chunk<Typed<I, S>>>::Row, S::Out>,
     {
-        let state = net.parts_mut().1.take();
-        let mut state = match state {
-            Some(s) => s.resume(&self.opt, net.params()),
-            None => TrainState::new(&self.opt, net.params()),
+        let (params, state) = net.parts_mut();
+        let mut state = match state.take() {
+            Some(s) => s.resume(&self.opt, params),
+            None => TrainState::new(&self.opt, params),
         };
-        let result = self.run(net, &mut state, feed, loss);
+        let result = self.run(&Typed::<I, S>::new(), params, &mut state, feed, loss);
         // Kept whatever happened: the state matches the weights as training left them.
         *net.parts_mut().1 = Some(state);
         result

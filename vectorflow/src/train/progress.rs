@@ -8,6 +8,7 @@
 //! terminal a status line below the table is redrawn in place; when stderr is piped
 //! only the table lines are written.
 
+use super::PassReport;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -68,6 +69,54 @@ pub(crate) struct Counters {
     pub done: Finish,
     /// The last holdout loss, as f64 bits (NaN if none yet).
     pub holdout: AtomicU64,
+}
+
+/// The counters when a pass started, to report the pass from.
+pub(crate) struct Mark {
+    t0: Instant,
+    rows: u64,
+    nnz: u64,
+    sums: (f64, f64),
+}
+
+impl Mark {
+    /// The counters now.
+    pub fn now(c: &Counters) -> Mark {
+        Mark {
+            t0: Instant::now(),
+            rows: c.rows.load(Ordering::Relaxed),
+            nnz: c.nnz.load(Ordering::Relaxed),
+            sums: c.loss_sums(),
+        }
+    }
+
+    /// The report of pass `pass`, which started at this mark and whose holdout rows'
+    /// weighted loss sum, weight sum and count are `held`; records its holdout loss in
+    /// `c`. No usable holdout row gives NaN, never an improvement.
+    pub fn report(self, pass: usize, held: (f64, f64, usize), c: &Counters) -> PassReport {
+        let holdout_loss = (held.2 > 0).then(|| {
+            if held.1 > 0.0 {
+                held.0 / held.1
+            } else {
+                f64::NAN
+            }
+        });
+        if let Some(h) = holdout_loss {
+            c.holdout.store(h.to_bits(), Ordering::Relaxed);
+        }
+        let ((l0, w0), (l1, w1)) = (self.sums, c.loss_sums());
+        let seconds = self.t0.elapsed().as_secs_f64();
+        let rows = c.rows.load(Ordering::Relaxed) - self.rows;
+        PassReport {
+            pass,
+            train_loss: (l1 - l0) / (w1 - w0).max(f64::MIN_POSITIVE),
+            holdout_loss,
+            rows,
+            nnz: c.nnz.load(Ordering::Relaxed) - self.nnz,
+            seconds,
+            rows_per_s: rows as f64 / seconds.max(1e-9),
+        }
+    }
 }
 
 impl Counters {

@@ -13,8 +13,9 @@ use super::feed::{shuffle_seed, Feed};
 use super::row_cache::{CacheKey, CacheReader, CacheWriter};
 use super::TrainError;
 use crate::features::{AuxFields, AuxValue, Features, Labeled};
-use crate::layers::{InputFeed, InputLayer, RowInputs};
+use crate::layers::RowInputs;
 use crate::rng::Rng;
+use crate::trainable::LoadRow;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, sync_channel};
 
@@ -126,9 +127,9 @@ enum Input<'a, St> {
     Cache(CacheReader),
 }
 
-impl<I, St, A> Feed<I> for StreamFeed<'_, St, A>
+impl<M, St, A> Feed<M> for StreamFeed<'_, St, A>
 where
-    I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
+    M: for<'a> LoadRow<St::Row<'a>>,
     St: Stream,
     for<'a> St::Row<'a>: AuxFields<Aux = A>,
     A: AuxValue,
@@ -145,6 +146,7 @@ where
 
     fn pass(
         &mut self,
+        net: &M,
         pass: u64,
         f: &mut dyn FnMut(&Hashed<A>) -> Result<(), TrainError>,
     ) -> Result<(), TrainError> {
@@ -220,7 +222,8 @@ where
                 while let Ok(mut chunk) = free_rx.recv() {
                     let read = match &mut input {
                         Input::Cache(r) => r.next(&mut chunk, first),
-                        Input::Stream(stream) => read_chunk::<I, St, A>(
+                        Input::Stream(stream) => read_chunk(
+                            net,
                             stream,
                             chunk_rows,
                             &mut inputs,
@@ -305,10 +308,11 @@ fn unchanged<St: Stream>(before: &str, stream: &St, pass: u64) -> Result<(), Tra
     )))
 }
 
-/// Reads up to `max` rows of `stream` into `chunk`, hashing each for input layer `I`;
+/// Reads up to `max` rows of `stream` into `chunk`, hashing each for `net`;
 /// the number read (0 at the end). A row whose features are not finite is an error
 /// naming its index from the stream's start.
-fn read_chunk<I, St, A>(
+fn read_chunk<M, St, A>(
+    net: &M,
     stream: &mut St,
     max: usize,
     inputs: &mut RowInputs,
@@ -317,7 +321,7 @@ fn read_chunk<I, St, A>(
     pass: u64,
 ) -> Result<usize, TrainError>
 where
-    I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
+    M: for<'a> LoadRow<St::Row<'a>>,
     St: Stream,
     for<'a> St::Row<'a>: AuxFields<Aux = A>,
 {
@@ -327,7 +331,7 @@ where
         if bad.is_some() {
             return;
         }
-        match I::load(row, inputs) {
+        match net.load(row, inputs) {
             Ok(()) => chunk.push(
                 inputs,
                 StreamRow {
@@ -338,7 +342,7 @@ where
             ),
             Err(e) => {
                 let at = first + chunk.rows();
-                bad = Some(super::validate::feature::<I, _>(pass as usize, at, row, e));
+                bad = Some(super::validate::feature(net, pass as usize, at, row, e));
             }
         }
     });

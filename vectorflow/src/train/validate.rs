@@ -5,10 +5,10 @@
 
 use super::{TrainError, Trainer};
 use crate::features::{FeatureError, Features};
-use crate::layers::InputFeed;
+use crate::layers::RowInputs;
 use crate::loss::Loss;
-use crate::network::{Net, Stack, Workspace};
 use crate::optim::Optimizer;
+use crate::trainable::LoadRow;
 
 impl<O: Optimizer> Trainer<O> {
     /// The optimizer's settings and the prior strengths.
@@ -22,18 +22,19 @@ impl<O: Optimizer> Trainer<O> {
     }
 }
 
-/// The error for row `r` (number `row`) whose inputs `I` could not load: a feature id
+/// The error for row `r` (number `row`) whose inputs `net` could not load: a feature id
 /// beyond a `Sparse<DIM>` input is named with the row's file and line where the row
 /// knows them.
 #[cold]
-pub(super) fn feature<I: InputFeed<R>, R>(
+pub(super) fn feature<M: LoadRow<R>, R>(
+    net: &M,
     pass: usize,
     row: usize,
     r: &R,
     source: FeatureError,
 ) -> TrainError {
     if source.field == FeatureError::ID_BEYOND_INPUT {
-        if let Some(message) = I::why_refused(r) {
+        if let Some(message) = net.why_refused(r) {
             return TrainError::IdBeyondInput { pass, row, message };
         }
     }
@@ -42,7 +43,7 @@ pub(super) fn feature<I: InputFeed<R>, R>(
 
 /// Checks row `row`'s weight (finite, at least 0) and its label (as `loss` wants it).
 #[inline]
-pub(super) fn row<R: Features, O, L: Loss<R, O>>(
+pub(super) fn row<R: Features, O: ?Sized, L: Loss<R, O>>(
     loss: &L,
     r: &R,
     pass: usize,
@@ -80,18 +81,17 @@ pub(super) fn gradient(dy: &[f32], pass: usize, row: usize) -> Result<(), TrainE
 /// Checks the holdout rows once before training, as training checks its rows: their
 /// features, weights and labels. (The holdout loss is taken after pass 1, so errors name
 /// pass 1.)
-pub(super) fn holdout<I, S, R, L>(rows: &[R], idx: &[u32], loss: &L) -> Result<(), TrainError>
+pub(super) fn holdout<M, R, L>(net: &M, rows: &[R], idx: &[u32], loss: &L) -> Result<(), TrainError>
 where
-    I: InputFeed<R>,
-    S: Stack<In = I::Out>,
+    M: LoadRow<R>,
     R: Features,
-    L: Loss<R, S::Out>,
+    L: Loss<R, M::Out>,
 {
-    let mut ws = Workspace::<I, S>::predict();
+    let mut inputs = RowInputs::default();
     for &i in idx {
         let r = &rows[i as usize];
-        Net::<I, S>::load_row(&mut ws, r)
-            .map_err(|source| feature::<I, R>(1, i as usize, r, source))?;
+        net.load(r, &mut inputs)
+            .map_err(|source| feature(net, 1, i as usize, r, source))?;
         row(loss, r, 1, i as usize)?;
     }
     Ok(())

@@ -8,7 +8,7 @@
 //! regression's weight and accumulator two misses for 8 bytes. Training is bound by
 //! those misses, so for the length of a fit the sparse tables are *packed*: row `r` of a
 //! table is `[w(out) | s₀(out) | … ]`, `out·(1 + STATE)` floats in a row, one or two
-//! adjacent lines that the CPU fetches together (the table starts on a line: `lines.rs`).
+//! adjacent lines that the CPU fetches together (the table starts on a line: `aligned.rs`).
 //! Everything else (dense roots, biases, hidden layers: a few lines every row touches)
 //! stays where it is.
 //!
@@ -21,12 +21,11 @@
 //! stay those of the net's flat buffer, so the layers, priors and merges need not know.
 //! The tables are packed once per fit and written back at the end of every pass.
 
-use super::lines::Lines;
-use super::replica::UNIT;
-use super::store::{all_finite, update_row, Plain, Store};
+use super::aligned::{Aligned, UNIT};
+use super::{all_finite, update_row, Plain, Store};
 use crate::kernels;
 use crate::layers::Block;
-use crate::optim::{Optimizer, MAX_STATE};
+use crate::optim::{mean_square, Optimizer, MAX_STATE};
 use crate::params::Params;
 
 /// One sparse table, packed.
@@ -43,7 +42,7 @@ pub(crate) struct Table {
     /// Where the rows' own state begins (one float per row), for a row-wise optimizer.
     row_state: Option<usize>,
     /// The packed rows, the first on a cache line.
-    pub data: Lines,
+    pub data: Aligned,
 }
 
 impl Table {
@@ -94,7 +93,7 @@ pub(crate) fn pack<O: Optimizer>(
             };
             // Row states start on a line, so that merges see them in units of their own.
             let row_state = O::ROW_WISE.then(|| (rows * stride).next_multiple_of(UNIT));
-            let mut data = Lines::zeros(row_state.map_or(rows * stride, |a| a + rows));
+            let mut data = Aligned::zeros(row_state.map_or(rows * stride, |a| a + rows));
             for (r, packed) in data.chunks_exact_mut(stride).take(rows).enumerate() {
                 let at = b.offset + r * out;
                 packed[..out].copy_from_slice(&w[at..at + out]);
@@ -154,16 +153,6 @@ pub(crate) fn row_step<O: Optimizer>(
         *w -= rate * g;
     }
     s.is_finite()
-}
-
-/// `Σ g² / out`, summed in 8 lanes: a sum in one would be a chain of dependent adds.
-#[inline(always)]
-pub(crate) fn mean_square(g: &[f32], out: usize) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    for (k, g) in g.iter().enumerate() {
-        lanes[k % 8] += g * g;
-    }
-    lanes.iter().sum::<f32>() / out as f32
 }
 
 /// The store over packed tables and, for everything else, the plain buffers.

@@ -1,4 +1,7 @@
-//! One training thread's work: per-row SGD (or mini-batches) on its share of a chunk.
+//! The per-row step: forward, loss, backward and optimizer (or mini-batches), with the
+//! row checks, lazy priors and prefetching, on one thread's share of a chunk. Every way
+//! of sharing the weights calls it, with its own store; it reaches the net only through
+//! [`Trainable`].
 
 use super::chunk::Chunk;
 use super::priors::Priors;
@@ -6,12 +9,13 @@ use super::progress::{Counters, Tally};
 use super::store::{apply_batch, Batch, Stepper, Store};
 use super::{validate, TrainError, Trainer};
 use crate::features::Features;
-use crate::kernels::{self, Level};
-use crate::layers::{InputLayer, RowInputs, Zeroed};
+use crate::kernels::{self, PerLevel, Supported};
+use crate::layers::RowInputs;
 use crate::loss::Loss;
-use crate::network::{Net, Stack, Workspace};
 use crate::optim::Optimizer;
 use crate::params::Params;
+use crate::rng::splitmix64;
+use crate::trainable::Trainable;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -24,6 +28,22 @@ pub(crate) struct Clock {
     pub base: usize,
     pub stride: usize,
     pub phase: usize,
+}
+
+/// Where a chunk falls in training: its first row's clock (one thread's, `stride` 1)
+/// and the key of its threads' random streams.
+#[derive(Clone, Copy)]
+pub(crate) struct At {
+    pub clock: Clock,
+    pub key: u64,
+}
+
+impl At {
+    /// The dropout seed of the chunk's `t`-th share (a thread, or a thread's round).
+    pub fn seed(&self, t: u64) -> u64 {
+        let mut s = self.key ^ t;
+        splitmix64(&mut s)
+    }
 }
 
 /// Parameters that read nothing: a forward pass of the input layer through them only
@@ -56,7 +76,8 @@ impl<O: Optimizer, St: Store> Params for Ahead<'_, O, St> {
 }
 
 /// What every thread of a pass shares.
-pub(crate) struct Job<'a, O, L> {
+pub(crate) struct Job<'a, M, O, L> {
+    pub net: &'a M,
     pub trainer: &'a Trainer<O>,
     pub loss: &'a L,
     pub priors: &'a Priors,
@@ -66,7 +87,7 @@ pub(crate) struct Job<'a, O, L> {
     pub pass: usize,
 }
 
-impl<O: Optimizer, L> Job<'_, O, L> {
+impl<M: Trainable, O: Optimizer, L> Job<'_, M, O, L> {
     /// Records the first error of the pass and tells every thread to stop.
     pub fn fail(&self, e: TrainError) {
         let mut slot = self.error.lock().unwrap_or_else(|e| e.into_inner());
@@ -81,85 +102,37 @@ impl<O: Optimizer, L> Job<'_, O, L> {
     /// The whole per-row loop (forward, loss, backward, optimizer) is compiled once per
     /// CPU level and the best one this CPU has runs, as the kernels are: the optimizer's
     /// steps and the backward pass vectorise to the CPU's width only then.
-    pub fn run<I, S, C, St>(&self, store: &mut St, chunk: &C, rows: &[u32], clock: Clock, seed: u64)
+    pub fn run<C, St>(&self, store: &mut St, chunk: &C, rows: &[u32], clock: Clock, seed: u64)
     where
-        I: InputLayer,
-        S: Stack<In = I::Out>,
-        C: Chunk<I>,
-        L: Loss<C::Row, S::Out>,
+        C: Chunk<M>,
+        L: Loss<C::Row, M::Out>,
         St: Store,
     {
-        match kernels::level() {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `level` detected AVX-512F, AVX2 and FMA, all the function enables.
-            Level::Avx512 => unsafe {
-                self.run_avx512::<I, S, C, St>(store, chunk, rows, clock, seed)
-            },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `level` detected AVX2 and FMA, all the function enables.
-            Level::Avx2Fma => unsafe {
-                self.run_avx2::<I, S, C, St>(store, chunk, rows, clock, seed)
-            },
-            _ => self.rows::<I, S, C, St>(store, chunk, rows, clock, seed),
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    fn run_avx512<I, S, C, St>(
-        &self,
-        store: &mut St,
-        chunk: &C,
-        rows: &[u32],
-        clock: Clock,
-        seed: u64,
-    ) where
-        I: InputLayer,
-        S: Stack<In = I::Out>,
-        C: Chunk<I>,
-        L: Loss<C::Row, S::Out>,
-        St: Store,
-    {
-        self.rows::<I, S, C, St>(store, chunk, rows, clock, seed)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn run_avx2<I, S, C, St>(
-        &self,
-        store: &mut St,
-        chunk: &C,
-        rows: &[u32],
-        clock: Clock,
-        seed: u64,
-    ) where
-        I: InputLayer,
-        S: Stack<In = I::Out>,
-        C: Chunk<I>,
-        L: Loss<C::Row, S::Out>,
-        St: Store,
-    {
-        self.rows::<I, S, C, St>(store, chunk, rows, clock, seed)
+        kernels::dispatch(Rows {
+            job: self,
+            store,
+            chunk,
+            rows,
+            clock,
+            seed,
+        })
     }
 
     /// [`Job::run`]'s loop, inlined into each level's function.
     #[inline(always)]
-    fn rows<I, S, C, St>(&self, store: &mut St, chunk: &C, rows: &[u32], clock: Clock, seed: u64)
+    fn rows<C, St>(&self, store: &mut St, chunk: &C, rows: &[u32], clock: Clock, seed: u64)
     where
-        I: InputLayer,
-        S: Stack<In = I::Out>,
-        C: Chunk<I>,
-        L: Loss<C::Row, S::Out>,
+        C: Chunk<M>,
+        L: Loss<C::Row, M::Out>,
         St: Store,
     {
-        let t = self.trainer;
-        let mut ws = Workspace::<I, S>::train(seed);
+        let (t, net) = (self.trainer, self.net);
+        let mut ws = net.workspace(Some(seed));
         let (mut batch, mut pending) = (Batch::default(), 0);
         let mut tally = Tally::new(self.counters, self.pass);
         let mut features = 0u64;
         let priors = self.priors.active();
         let (mut next, mut ahead) = (RowInputs::default(), None);
-        let mut scratch = I::Out::zeroed();
         for (k, &i) in rows.iter().enumerate() {
             if k % 64 == 0 && self.stop.load(Ordering::Relaxed) {
                 break;
@@ -179,20 +152,20 @@ impl<O: Optimizer, L> Job<'_, O, L> {
             let prefetched = ahead.is_some();
             let loaded = match ahead.take() {
                 Some(loaded) => {
-                    std::mem::swap(ws.inputs_mut(), &mut next);
+                    std::mem::swap(net.inputs(&mut ws), &mut next);
                     loaded
                 }
-                None => chunk.load(i, ws.inputs_mut()),
+                None => chunk.load(net, i, net.inputs(&mut ws)),
             };
             if let Some(&j) = rows.get(k + 1) {
-                let loaded = chunk.load(j as usize, &mut next);
+                let loaded = chunk.load(net, j as usize, &mut next);
                 if loaded.is_ok() {
-                    I::compute(&Ahead::<O, St>(store, PhantomData), &next, &mut scratch);
+                    net.prefetch(&Ahead::<O, St>(store, PhantomData), &mut ws, &next);
                 }
                 ahead = Some(loaded);
             }
             if let Err(source) = loaded {
-                self.fail(chunk.load_error(i, self.pass, source));
+                self.fail(chunk.load_error(net, i, self.pass, source));
                 break;
             }
             if let Err(e) = validate::row(self.loss, row, self.pass, ri) {
@@ -203,22 +176,21 @@ impl<O: Optimizer, L> Job<'_, O, L> {
             let scale = t.schedule.scale(clock.pass + in_pass as u64);
             if priors {
                 self.priors
-                    .catch_up(store, ws.inputs(), in_pass as u32, scale);
+                    .catch_up(store, net.loaded(&ws), in_pass as u32, scale);
             }
-            let out = {
-                let stepper = Stepper {
-                    opt: &t.opt,
-                    store: &mut *store,
-                    scale,
-                    batch: None,
-                    prefetch: !prefetched,
-                    finite: true,
-                };
-                *Net::<I, S>::forward_loaded(&stepper, &mut ws)
+            let stepper = Stepper {
+                opt: &t.opt,
+                store: &mut *store,
+                scale,
+                batch: None,
+                prefetch: !prefetched,
+                finite: true,
             };
+            net.forward(&stepper, &mut ws);
+            let (out, dy) = net.output(&mut ws);
             // Cleared for every row: a loss may set only the entries it has.
-            let mut dy = S::Out::zeroed();
-            let l = self.loss.loss(&out, row, &mut dy);
+            dy.as_mut().fill(0.0);
+            let l = self.loss.loss(out, row, dy);
             if !l.is_finite() {
                 self.fail(TrainError::NonFiniteLoss {
                     pass: self.pass,
@@ -232,7 +204,8 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 self.fail(e);
                 break;
             }
-            features = (ws.inputs().sparse.len() + ws.inputs().dense.len()) as u64;
+            let loaded = net.loaded(&ws);
+            features = (loaded.sparse.len() + loaded.dense.len()) as u64;
             tally.row(features, l, row.weight());
             let batched = t.batch > 1;
             let mut stepper = Stepper {
@@ -243,7 +216,7 @@ impl<O: Optimizer, L> Job<'_, O, L> {
                 prefetch: false,
                 finite: true,
             };
-            Net::<I, S>::backward(&mut stepper, &ws, &dy);
+            net.backward(&mut stepper, &ws);
             let mut finite = stepper.finite;
             if batched {
                 pending += 1;
@@ -283,10 +256,37 @@ impl<O: Optimizer, L> Job<'_, O, L> {
     }
 }
 
+/// One call of [`Job::rows`], compiled per CPU level by [`kernels::dispatch`].
+struct Rows<'j, 'a, M, O, L, C, St> {
+    job: &'j Job<'a, M, O, L>,
+    store: &'j mut St,
+    chunk: &'j C,
+    rows: &'j [u32],
+    clock: Clock,
+    seed: u64,
+}
+
+impl<M, O, L, C, St> PerLevel for Rows<'_, '_, M, O, L, C, St>
+where
+    M: Trainable,
+    O: Optimizer,
+    C: Chunk<M>,
+    L: Loss<C::Row, M::Out>,
+    St: Store,
+{
+    type Output = ();
+    #[inline(always)]
+    fn run(self, _: Supported) {
+        self.job
+            .rows(self.store, self.chunk, self.rows, self.clock, self.seed)
+    }
+}
+
 /// The weighted loss sum and weight sum of the rows of `chunk` at positions `rows`,
 /// predicted with `params` on `pool`. The rows are checked as training rows are.
-pub(crate) fn holdout<I, S, C, L, P>(
+pub(crate) fn holdout<M, C, L, P>(
     pool: &rayon::ThreadPool,
+    net: &M,
     params: &P,
     chunk: &C,
     rows: &[u32],
@@ -294,27 +294,28 @@ pub(crate) fn holdout<I, S, C, L, P>(
     pass: usize,
 ) -> Result<(f64, f64), TrainError>
 where
-    I: InputLayer,
-    S: Stack<In = I::Out>,
-    C: Chunk<I>,
-    L: Loss<C::Row, S::Out>,
+    M: Trainable,
+    C: Chunk<M>,
+    L: Loss<C::Row, M::Out>,
     P: crate::params::Params + Sync + ?Sized,
 {
     use rayon::prelude::*;
     pool.install(|| {
         rows.par_chunks(4096)
             .map(|part| {
-                let mut ws = Workspace::<I, S>::predict();
+                let mut ws = net.workspace(None);
                 let (mut l, mut w) = (0.0f64, 0.0f64);
                 for &i in part {
                     let (i, ri) = (i as usize, chunk.index(i as usize));
                     let row = chunk.row(i);
                     chunk
-                        .load(i, ws.inputs_mut())
-                        .map_err(|source| chunk.load_error(i, pass, source))?;
+                        .load(net, i, net.inputs(&mut ws))
+                        .map_err(|source| chunk.load_error(net, i, pass, source))?;
                     validate::row(loss, row, pass, ri)?;
-                    let out = *Net::<I, S>::forward_loaded(params, &mut ws);
-                    let loss = loss.loss(&out, row, &mut S::Out::zeroed());
+                    net.forward(params, &mut ws);
+                    let (out, dy) = net.output(&mut ws);
+                    dy.as_mut().fill(0.0);
+                    let loss = loss.loss(out, row, dy);
                     // A non-finite holdout loss is left out, not an error: training
                     // did not use the row.
                     if loss.is_finite() {
@@ -326,22 +327,4 @@ where
             })
             .try_reduce(|| (0.0, 0.0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))
     })
-}
-
-/// Sorts the positions of `chunk`'s rows into training and holdout rows.
-pub(crate) fn split<I: InputLayer, C: Chunk<I>, O: Optimizer>(
-    t: &Trainer<O>,
-    chunk: &C,
-    train: &mut Vec<u32>,
-    hold: &mut Vec<u32>,
-) {
-    train.clear();
-    hold.clear();
-    for i in 0..chunk.len() {
-        if t.is_holdout(chunk.index(i)) {
-            hold.push(i as u32);
-        } else {
-            train.push(i as u32);
-        }
-    }
 }

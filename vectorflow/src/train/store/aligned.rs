@@ -1,8 +1,9 @@
-//! The buffer of a packed table: rows that start on cache lines.
+//! The buffer of a packed table: rows that start on cache lines, and the unit of a
+//! cache line that merges count in.
 //!
 //! A `Vec<f32>` from the system allocator starts 16 bytes past a page (the allocator's
 //! header), so a packed row of 32 floats (16 weights, 16 AdaGrad accumulators) spans
-//! three cache lines instead of two, and a row of 16 two instead of one. [`Lines`]
+//! three cache lines instead of two, and a row of 16 two instead of one. [`Aligned`]
 //! starts its floats on a 64-byte boundary (measured: the 16-unit net trains 1.5×
 //! faster on one thread).
 //!
@@ -16,35 +17,39 @@ use std::ops::{Deref, DerefMut};
 /// A cache line, in bytes.
 const LINE: usize = 64;
 
+/// Floats per cache line: the unit in which replicas mark what they touched and merge
+/// (see [`super::replica`]), and to which a row-wise table's row states are aligned.
+pub(crate) const UNIT: usize = LINE / 4;
+
 /// A zeroed buffer of floats whose first float starts a cache line.
-pub(crate) struct Lines {
+pub(crate) struct Aligned {
     /// The allocation: `start` floats of padding, then the floats.
     buf: Vec<f32>,
     /// Where the floats begin in `buf`.
     start: usize,
 }
 
-impl Lines {
+impl Aligned {
     /// `len` zeros.
-    pub fn zeros(len: usize) -> Lines {
-        let mut l = Lines::padded(len);
+    pub fn zeros(len: usize) -> Aligned {
+        let mut l = Aligned::padded(len);
         l.buf.resize(l.start + len, 0.0);
         l
     }
 
     /// Room for `len` floats after the padding, which is all `buf` holds yet.
-    fn padded(len: usize) -> Lines {
+    fn padded(len: usize) -> Aligned {
         // Room for the padding up to the first line, so filling never reallocates.
         let mut buf: Vec<f32> = Vec::with_capacity(len + LINE / 4 - 1);
         let addr = buf.as_ptr().addr();
         // `addr` is a multiple of 4 (an f32's alignment), so the padding is whole floats.
         let start = (addr.next_multiple_of(LINE) - addr) / 4;
         buf.resize(start, 0.0);
-        Lines { buf, start }
+        Aligned { buf, start }
     }
 }
 
-impl Deref for Lines {
+impl Deref for Aligned {
     type Target = [f32];
 
     #[inline(always)]
@@ -53,30 +58,30 @@ impl Deref for Lines {
     }
 }
 
-impl DerefMut for Lines {
+impl DerefMut for Aligned {
     #[inline(always)]
     fn deref_mut(&mut self) -> &mut [f32] {
         &mut self.buf[self.start..]
     }
 }
 
-impl Clone for Lines {
+impl Clone for Aligned {
     /// An aligned copy (the padding of the copy's own allocation may differ), written
     /// once: a replica's copy of a 128 MB table is not zeroed first.
-    fn clone(&self) -> Lines {
-        let mut l = Lines::padded(self.len());
+    fn clone(&self) -> Aligned {
+        let mut l = Aligned::padded(self.len());
         l.buf.extend_from_slice(self);
         l
     }
 }
 
-impl PartialEq for Lines {
-    fn eq(&self, other: &Lines) -> bool {
+impl PartialEq for Aligned {
+    fn eq(&self, other: &Aligned) -> bool {
         **self == **other
     }
 }
 
-impl std::fmt::Debug for Lines {
+impl std::fmt::Debug for Aligned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         (**self).fmt(f)
     }
@@ -91,7 +96,7 @@ mod tests {
         // Small buffers (from the allocator's pools) and large ones (their own pages,
         // 16 bytes past a page boundary).
         for len in [1, 15, 17, 1000, 1 << 20, 3 << 20] {
-            let mut a = Lines::zeros(len);
+            let mut a = Aligned::zeros(len);
             assert_eq!(a.len(), len);
             assert_eq!(a.as_ptr().addr() % LINE, 0, "len {len}");
             assert!(a.iter().all(|&x| x == 0.0));

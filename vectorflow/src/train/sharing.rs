@@ -1,0 +1,220 @@
+//! How threads share the weights: the pass driver's one interface to it ([`Scheme`]),
+//! and the buffers every scheme trains ([`Weights`]).
+//!
+//! One file per scheme: `one_thread.rs`, `hogwild.rs`, `replicas.rs`. Each builds its
+//! stores in one place, from its `Weights`; the driver (`pass.rs`) never knows which
+//! scheme runs. A new scheme (ranks on several machines) is a new file implementing
+//! [`Scheme`], and a line where [`super::Trainer::fit`] picks one.
+
+use super::chunk::Chunk;
+use super::feed::Feed;
+use super::hogwild::Hogwild;
+use super::one_thread::OneThread;
+use super::priors::Priors;
+use super::replicas::Replicated;
+use super::step::{At, Job};
+use super::store::{packed, Master, Packed, Plain, Shared, Table, View};
+use super::{Sharing, TrainError, TrainReport, TrainState, Trainer};
+use crate::layers::Block;
+use crate::loss::Loss;
+use crate::optim::Optimizer;
+use crate::params::{as_atomic, as_atomic_u32};
+use crate::trainable::Trainable;
+
+/// Every buffer a fit trains: the net's weights and training state (whose sparse
+/// tables are stale while they are packed), the packed tables, and the priors' row
+/// stamps.
+pub(crate) struct Weights<'w> {
+    pub w: &'w mut [f32],
+    pub state: &'w mut TrainState,
+    pub tables: Vec<Table>,
+    pub stamps: Vec<u32>,
+}
+
+impl<'w> Weights<'w> {
+    /// The net's buffers with its sparse tables packed for `O` (see
+    /// [`super::store::packed`]), and `stamps` zeroed stamps.
+    pub fn packed<O: Optimizer>(
+        w: &'w mut [f32],
+        state: &'w mut TrainState,
+        blocks: &[Block],
+        stamps: usize,
+    ) -> Self {
+        let tables = packed::pack::<O>(blocks, w, state.planes_mut());
+        Weights {
+            w,
+            state,
+            tables,
+            stamps: vec![0; stamps],
+        }
+    }
+
+    /// The net's buffers as they are, and `stamps` zeroed stamps.
+    pub fn flat(w: &'w mut [f32], state: &'w mut TrainState, stamps: usize) -> Self {
+        Weights {
+            w,
+            state,
+            tables: Vec::new(),
+            stamps: vec![0; stamps],
+        }
+    }
+
+    /// The store of one thread that owns every buffer.
+    pub fn store(&mut self) -> Packed<'_> {
+        let [s0, s1, s2] = self.state.planes_mut();
+        Packed {
+            rest: Plain {
+                w: self.w,
+                s: [s0, s1, s2],
+                stamps: &mut self.stamps,
+            },
+            tables: &mut self.tables,
+        }
+    }
+
+    /// The store Hogwild threads share (over unpacked buffers; `blocks` are the net's).
+    pub fn shared<'a>(&'a mut self, blocks: &'a [Block]) -> Shared<'a> {
+        let [p0, p1, p2] = self.state.planes_mut();
+        Shared {
+            w: as_atomic(self.w),
+            s: [as_atomic(p0), as_atomic(p1), as_atomic(p2)],
+            stamps: as_atomic_u32(&mut self.stamps),
+            blocks,
+        }
+    }
+
+    /// What replicas copy and merge into.
+    pub fn master(&mut self) -> Master<'_> {
+        Master::of(self.w, self.state.planes_mut(), &mut self.tables)
+    }
+
+    /// Read access to the weights, for scoring holdout rows.
+    pub fn view(&self) -> View<'_> {
+        View {
+            rest: self.w,
+            tables: &self.tables,
+        }
+    }
+
+    /// Writes the packed tables back into the net's buffers.
+    pub fn write_back<O: Optimizer>(&mut self) {
+        packed::unpack::<O>(&self.tables, self.w, self.state.planes_mut());
+    }
+
+    /// Ends a pass of `seen` training rows: brings every sparse row's prior up to the
+    /// pass's end (at rate `scale`) and writes the weights back, so that the net holds
+    /// every weight for early stopping's snapshot and for the caller.
+    pub fn end_pass<O: Optimizer>(&mut self, priors: &Priors, seen: u32, scale: f32) {
+        // Prior stamps count this pass's rows; the flush brings every row to the pass's
+        // end, after which they start again from 0.
+        priors.flush(&mut self.store(), seen, scale);
+        self.write_back::<O>();
+        self.stamps.fill(0);
+        self.state.end_pass(seen as u64);
+    }
+}
+
+/// A way for the training threads to share the weights, through a pass:
+/// [`Scheme::begin_pass`], then for each chunk [`Scheme::train`] and, when the chunk
+/// has holdout rows, [`Scheme::sync`] before they are scored from
+/// [`Weights::view`]; then [`Scheme::end_pass`]. When training fails,
+/// [`Scheme::fail`].
+pub(crate) trait Scheme<'w, O: Optimizer> {
+    /// The buffers the scheme trains and keeps up to date at each [`Scheme::sync`].
+    fn weights(&mut self) -> &mut Weights<'w>;
+
+    /// Starts a pass.
+    fn begin_pass(&mut self) {}
+
+    /// Trains the rows `rows` of `chunk` with `job`, shared among the threads: each
+    /// thread's rows go through [`Job::run`] with the thread's store, clock and seed
+    /// (from `at`). `holdout` says whether holdout rows of the chunk will be scored
+    /// after it. Errors are left in the job.
+    fn train<M, C, L>(
+        &mut self,
+        job: &Job<'_, M, O, L>,
+        chunk: &C,
+        rows: &[u32],
+        at: At,
+        holdout: bool,
+    ) where
+        M: Trainable,
+        C: Chunk<M>,
+        L: Loss<C::Row, M::Out>;
+
+    /// Brings [`Scheme::weights`] up to date with every thread's steps.
+    fn sync(&mut self) {}
+
+    /// Ends a pass of `seen` rows, `scale` the rate at its end (see
+    /// [`Weights::end_pass`]).
+    fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32) {
+        self.sync();
+        self.weights().end_pass::<O>(priors, seen, scale);
+    }
+
+    /// After a failed pass: the net keeps what the rows before the failure trained,
+    /// as it would had the threads updated its own buffers.
+    fn fail(&mut self) {
+        self.sync();
+        self.weights().write_back::<O>();
+    }
+}
+
+impl<O: Optimizer> Trainer<O> {
+    /// Picks how the threads share the weights of `net` (its buffers `params` and
+    /// `state`) and runs the passes over `feed` with it.
+    pub(super) fn run<M, F, L>(
+        &self,
+        net: &M,
+        params: &mut [f32],
+        state: &mut TrainState,
+        feed: &mut F,
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        M: Trainable,
+        F: Feed<M>,
+        L: Loss<<F::Chunk as Chunk<M>>::Row, M::Out>,
+    {
+        let blocks = net.blocks();
+        let priors = Priors::new(
+            blocks.clone(),
+            |layer| {
+                self.priors
+                    .iter()
+                    .find(|(l, _)| *l == layer)
+                    .map_or(self.prior_all, |p| p.1)
+            },
+            self.opt.lr(),
+        );
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .build()
+            .map_err(|e| {
+                TrainError::Config(format!("cannot start {} threads: {e}", self.threads))
+            })?;
+        if self.threads > 1 && self.sharing == Sharing::Replicas && priors.active() {
+            return Err(TrainError::Config(
+                "priors need shared weights: use Sharing::Hogwild (or Sharing::Auto) with priors"
+                    .into(),
+            ));
+        }
+        let (stamps, with) = (priors.stamps, (&pool, &priors));
+        if self.threads == 1 {
+            let weights = Weights::packed::<O>(params, state, &blocks, stamps);
+            self.drive(net, &mut OneThread::new(weights), with, feed, loss)
+        } else if self.replicated(priors.active()) {
+            let weights = Weights::packed::<O>(params, state, &blocks, stamps);
+            self.drive(net, &mut Replicated::new(weights, &pool), with, feed, loss)
+        } else {
+            let weights = Weights::flat(params, state, stamps);
+            self.drive(
+                net,
+                &mut Hogwild::new(weights, blocks, &pool),
+                with,
+                feed,
+                loss,
+            )
+        }
+    }
+}

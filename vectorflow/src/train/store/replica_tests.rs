@@ -1,0 +1,283 @@
+//! Tests of the replicas: marks, hot units, scans, and merges through them.
+
+use super::super::merge::DeltaSum;
+use super::*;
+use crate::optim::AdaGrad;
+use crate::train::replicas::FULL_EVERY;
+
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// Adds `d` to weight `i` of the rest and `d²` to its state in replica `t`, as a
+/// training step would.
+fn bump(reps: &mut Replicas, t: usize, i: usize, d: f32) {
+    let mut stores = reps.stores();
+    let st = &mut stores[t];
+    st.touch(0, i / UNIT);
+    st.packed.rest.w[i] += d;
+    st.packed.rest.s[0][i] += d * d;
+}
+
+#[test]
+fn merges_sum_every_threads_changes_and_copy_them_back() {
+    let n = 5 * UNIT + 3;
+    let mut w: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let mut s0 = vec![1.0f32; n];
+    let (mut e1, mut e2) = (Vec::new(), Vec::new());
+    let mut tables = Vec::new();
+    macro_rules! master {
+        () => {
+            Master {
+                w: &mut w,
+                s: [&mut s0, &mut e1, &mut e2],
+                tables: &mut tables,
+            }
+        };
+    }
+    let mut reps = Replicas::new(&pool(), 2, &master!());
+    reps.found = true;
+    bump(&mut reps, 0, 3, 0.5); // only thread 0
+    bump(&mut reps, 1, 40, -2.0); // only thread 1
+    bump(&mut reps, 0, 81, 1.0); // both, in the last, short unit
+    bump(&mut reps, 1, 81, 3.0);
+    reps.merge_all::<AdaGrad>(&pool(), &mut master!(), &DeltaSum);
+    let mut want: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    want[3] += 0.5;
+    want[40] -= 2.0;
+    want[81] += 4.0;
+    assert_eq!(w, want);
+    assert_eq!((s0[3], s0[40], s0[81], s0[0]), (1.25, 5.0, 11.0, 1.0));
+    for r in &reps.threads {
+        assert_eq!(r.w, want, "every replica holds the merged weights");
+        assert_eq!(r.s[0], s0);
+        assert!(r.dirty.iter().flatten().all(|&d| d == 0));
+    }
+    // Nothing touched since: a second merge changes nothing.
+    reps.merge_all::<AdaGrad>(&pool(), &mut master!(), &DeltaSum);
+    assert_eq!(w, want);
+}
+
+#[test]
+fn hot_units_are_the_ones_many_rows_touch() {
+    let n = 4 * UNIT;
+    let (mut w, mut s0) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let (mut e1, mut e2, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+    let mut master = Master {
+        w: &mut w,
+        s: [&mut s0, &mut e1, &mut e2],
+        tables: &mut tables,
+    };
+    let mut reps = Replicas::new(&pool(), 2, &master);
+    // 640 rows: unit 1 touched by 20 of them (1/32), unit 2 by 5 (under 1/64).
+    for k in 0..20 {
+        reps.stores()[k % 2].touch(0, 1);
+    }
+    for k in 0..5 {
+        reps.stores()[k % 2].touch(0, 2);
+    }
+    reps.merge_hot::<AdaGrad>(&pool(), &mut master, 640, FULL_EVERY, &DeltaSum);
+    assert_eq!(reps.hot, [vec![1]]);
+    assert!(reps.threads.iter().all(|r| r.counts.is_empty()));
+}
+
+#[test]
+fn merges_cut_among_threads_sum_every_change() {
+    use crate::layers::Block;
+    use crate::rng::Rng;
+    // The rest and a table (1024 rows of 2, packed with AdaGrad's state to 4
+    // floats a row) are each several words of marks long, so each thread's piece
+    // holds some of both.
+    let n = 6000;
+    let blocks = [Block {
+        layer: 0,
+        offset: 1000,
+        len: 2048,
+        row: Some(2),
+    }];
+    let mut rng = Rng::new(3);
+    // Multiples of 1/4 add exactly in any order: the merge must be exact.
+    let quarter = |rng: &mut Rng, k: usize| (rng.below(k) as f32 - (k / 2) as f32) * 0.25;
+    // Tables are marked or scanned; either way the same units merge.
+    for (threads, scan) in [(2, false), (3, false), (2, true), (3, true)] {
+        let mut w: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
+        let s0: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
+        let mut planes = [s0, Vec::new(), Vec::new()];
+        let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
+        let mut master = Master::of(&mut w, &mut planes, &mut tables);
+        let mut reps = Replicas::new(&pool(), threads, &master);
+        reps.found = true;
+        reps.scan = vec![false, scan];
+        let (mut want_w, mut want_s0) = (master.w.to_vec(), master.s[0].to_vec());
+        let mut want_t = master.tables[0].data.clone();
+        let (mut all_w, mut all_t) = (want_w.clone(), want_t.clone());
+        for round in 0..2 {
+            for t in 0..threads {
+                for _ in 0..300 {
+                    let d = quarter(&mut rng, 16);
+                    let st = &mut reps.stores()[t];
+                    if quarter(&mut rng, 4) < 0.0 {
+                        // A float of the rest outside the table's range.
+                        let i = [rng.below(1000), 3048 + rng.below(n - 3048)][rng.below(2)];
+                        st.touch(0, i / UNIT);
+                        st.packed.rest.w[i] += d;
+                        st.packed.rest.s[0][i] -= d;
+                        if round == 0 || hot_unit(0, i / UNIT) {
+                            want_w[i] += d;
+                            want_s0[i] -= d;
+                        }
+                        all_w[i] += d;
+                    } else {
+                        let p = rng.below(4096);
+                        if !scan {
+                            st.touch(1, p / UNIT);
+                        }
+                        st.packed.tables[0].data[p] += d;
+                        if round == 0 || hot_unit(1, p / UNIT) {
+                            want_t[p] += d;
+                        }
+                        all_t[p] += d;
+                    }
+                }
+            }
+            if round == 0 {
+                reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+            } else {
+                // Only the hot units: a few of the rest's, in every piece, and one
+                // of the table's.
+                reps.hot = vec![hot_units(0), hot_units(1)];
+                reps.merge_hot::<AdaGrad>(&pool(), &mut master, 0, FULL_EVERY, &DeltaSum);
+            }
+            let at = format!("{threads} threads, scan {scan}, round {round}");
+            // The rest's floats in the table's range are stale while it is packed
+            // (a unit that straddles its edge merges them too): they are not
+            // compared.
+            let rest = |v: &[f32]| [&v[..1000], &v[3048..]].concat();
+            same(&rest(master.w), &rest(&want_w), &at);
+            same(&rest(master.s[0]), &rest(&want_s0), &at);
+            same(&master.tables[0].data, &want_t, &at);
+        }
+        // What the hot merge left behind is merged by the next full one.
+        reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+        let rest = |v: &[f32]| [&v[..1000], &v[3048..]].concat();
+        same(&rest(master.w), &rest(&all_w), "the last full merge");
+        same(&master.tables[0].data, &all_t, "the last full merge");
+        for r in &reps.threads {
+            same(&rest(&r.w), &rest(master.w), "a replica");
+            same(&r.tables[0].data, &master.tables[0].data, "a replica");
+        }
+    }
+}
+
+#[test]
+fn rows_mark_every_unit_they_span() {
+    let n = 4096;
+    let (mut w, mut s0) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let (mut e1, mut e2, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+    let master = Master {
+        w: &mut w,
+        s: [&mut s0, &mut e1, &mut e2],
+        tables: &mut tables,
+    };
+    let pairs: Vec<(u32, f32)> = [0u32, 5, 7, 8, 63, 100].map(|i| (i, 1.0)).to_vec();
+    // Rows within one unit (the fast path) and rows across two (the general one).
+    for (base, stride, len) in [
+        (0, 2, 2),
+        (32, 4, 4),
+        (16, 16, 16),
+        (2, 4, 4),
+        (8, 16, 16),
+        (3, 3, 3),
+        (0, 24, 20),
+    ] {
+        let mut reps = Replicas::new(&pool(), 1, &master);
+        reps.stores()[0].touch_rows(0, base, stride, len, &pairs);
+        let mut want = vec![0u64; reps.threads[0].dirty[0].len()];
+        for &(i, _) in &pairs {
+            for f in base + i as usize * stride..base + i as usize * stride + len {
+                want[f / UNIT / 64] |= 1 << (f / UNIT % 64);
+            }
+        }
+        assert_eq!(
+            reps.threads[0].dirty[0], want,
+            "rows of {len} every {stride} from {base}"
+        );
+        let counted: usize = reps.threads[0].counts[0].iter().map(|&c| c as usize).sum();
+        assert!(counted >= pairs.len(), "the first round counts the touches");
+    }
+}
+
+/// Asserts `a == b`, naming the first float that differs.
+fn same(a: &[f32], b: &[f32], at: &str) {
+    assert_eq!(a.len(), b.len(), "{at}");
+    if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+        panic!("{at}: float {i} is {}, expected {}", a[i], b[i]);
+    }
+}
+
+/// The test's hot units of `group`: some everywhere, and those either side of every
+/// cut into 2 or 3 pieces (units 128, 192 and 256 of the rest, 64 and 128 of the
+/// table).
+fn hot_units(group: usize) -> Vec<u32> {
+    let mut hot: Vec<u32> = if group == 0 {
+        (0..375)
+            .step_by(37)
+            .chain([127, 128, 191, 192, 255, 256])
+            .collect()
+    } else {
+        vec![63, 64, 100, 127, 128]
+    };
+    hot.sort_unstable();
+    hot.dedup();
+    hot
+}
+
+/// Whether unit `u` of `group` is one of the test's hot units.
+fn hot_unit(group: usize, u: usize) -> bool {
+    hot_units(group).contains(&(u as u32))
+}
+
+#[test]
+fn a_small_table_is_scanned_after_the_first_round() {
+    use super::super::Store;
+    use crate::layers::Block;
+    // 64 rows of 1 (2 floats with AdaGrad's state: 8 units), then a dense weight.
+    let blocks = [Block {
+        layer: 0,
+        offset: 0,
+        len: 64,
+        row: Some(1),
+    }];
+    let mut w = vec![0.0f32; 65];
+    let mut planes = [vec![0.0f32; 65], Vec::new(), Vec::new()];
+    let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
+    let mut master = Master::of(&mut w, &mut planes, &mut tables);
+    let mut reps = Replicas::new(&pool(), 2, &master);
+    let opt = AdaGrad::new(0.1);
+    let pairs: Vec<(u32, f32)> = (0..64).map(|i| (i, 1.0)).collect();
+    let step = |reps: &mut Replicas, t: usize| {
+        reps.stores()[t].update_rows::<AdaGrad, 1>(&opt, 0, &pairs, &[1.0], 1.0)
+    };
+    // The first round marks and counts: 128 touches of 8 units, read 3 times at a
+    // merge, is a table to scan.
+    step(&mut reps, 0);
+    step(&mut reps, 1);
+    reps.merge_hot::<AdaGrad>(&pool(), &mut master, 2, FULL_EVERY, &DeltaSum);
+    assert_eq!(reps.scan, [false, true]);
+    reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+    assert!(reps
+        .threads
+        .iter()
+        .all(|r| r.dirty[1].iter().all(|&d| d == 0)));
+    // Later steps of the table are not marked, and merge all the same.
+    let before = master.tables[0].data.clone();
+    step(&mut reps, 1);
+    assert!(reps.threads[1].dirty[1].iter().all(|&d| d == 0));
+    reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+    assert_ne!(master.tables[0].data, before, "the step is merged");
+    assert_eq!(reps.threads[0].tables[0].data, master.tables[0].data);
+    assert_eq!(reps.threads[1].tables[0].data, master.tables[0].data);
+}

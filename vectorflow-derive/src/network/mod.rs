@@ -1,9 +1,10 @@
 //! `network![...]`: parse the inputs and layers ([`parse`]), resolve every layer through
-//! one table and check every width ([`check`]), expand to a `Net` type ([`expand`]).
+//! one table ([`table`]) and check every width ([`check`]), expand to a `Net` type ([`expand`]).
 
 mod check;
 mod expand;
 mod parse;
+mod table;
 
 use parse::{Arg, Layer, Width};
 use proc_macro2::TokenStream;
@@ -43,7 +44,7 @@ fn output_width(spec: &parse::Spec) -> Option<TokenStream> {
     let last = spec.layers.iter().rev().find(|l| match l {
         Layer::Builtin(item) => item.name == "Linear",
         // A typo (`Relu`) names no type: pass over it.
-        Layer::User(path) => check::near_miss(path).is_none(),
+        Layer::User(path) => table::near_miss(path).is_none(),
         Layer::Act { .. } => false,
     })?;
     let item = match last {

@@ -59,6 +59,9 @@ pub mod gradcheck;
 pub mod hash;
 pub mod init;
 pub mod io;
+// The compute kernels and CPU levels are the crate's own: hidden from the docs, public
+// for its benchmarks (`examples/kernels.rs`) and the tests that pin weights at every level.
+#[doc(hidden)]
 pub mod kernels;
 pub mod layers;
 pub mod loss;
@@ -70,6 +73,9 @@ pub mod predict;
 pub mod rng;
 pub mod train;
 pub mod tune;
+
+#[doc(hidden)]
+pub mod __private;
 
 pub use features::{FeatureError, Features, Labeled, SparseF};
 pub use file::ModelError;

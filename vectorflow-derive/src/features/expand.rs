@@ -162,7 +162,7 @@ pub fn expand(input: &Input) -> TokenStream {
                     match <#ty as ::vectorflow::features::DenseValues<{ #w }>>::dense_values(&self.#member) {
                         ::core::option::Option::Some(__vf_v) => {
                             for (__vf_o, &__vf_x) in __vf_part.iter_mut().zip(__vf_v.iter()) {
-                                *__vf_o = ::vectorflow::features::finite(#name, __vf_x)?;
+                                *__vf_o = ::vectorflow::__private::finite(#name, __vf_x)?;
                             }
                         }
                         ::core::option::Option::None => __vf_part.fill(0.0),

@@ -77,7 +77,7 @@ fn visit_dense(f: &Field, group: &LitStr) -> TokenStream {
         &name,
         quote!(::core::format_args!(#fmt, __vf_i)),
         quote!(::vectorflow::features::Slot::DenseIndex(__vf_base + __vf_i)),
-        quote!(::vectorflow::features::finite(#name, __vf_x)?),
+        quote!(::vectorflow::__private::finite(#name, __vf_x)?),
     );
     quote! {
         if let ::core::option::Option::Some(__vf_v) =

@@ -44,7 +44,7 @@ fn prelude(fields: &[&Field]) -> TokenStream {
                     let #v: ::core::option::Option<f32> =
                         match <#ty as ::vectorflow::features::Numeric>::numeric(&self.#member) {
                             ::core::option::Option::Some(__vf_x) => ::core::option::Option::Some(
-                                ::vectorflow::features::finite(#name, __vf_x)?,
+                                ::vectorflow::__private::finite(#name, __vf_x)?,
                             ),
                             ::core::option::Option::None => ::core::option::Option::None,
                         };

@@ -164,7 +164,7 @@ fn field(f: &Field, sink: &Sink) -> TokenStream {
                     quote!(::core::format_args!(#fmt))
                 },
                 quote!(__VF_SLOT),
-                quote!(::vectorflow::features::finite(#name, __vf_v)?),
+                quote!(::vectorflow::__private::finite(#name, __vf_v)?),
             );
             quote! {
                 {

@@ -32,8 +32,8 @@ fn fallback(e: Error, out: Option<TokenStream>) -> TokenStream {
     let errors = e.to_compile_error();
     let out = out.unwrap_or_else(|| quote!(1usize));
     quote! {
-        <[(); { #errors 0 }] as ::vectorflow::network::Checked<
-            ::vectorflow::Net<::vectorflow::layers::Fallback<#out>, ::vectorflow::network::End<#out>>,
+        <[(); { #errors 0 }] as ::vectorflow::__private::Checked<
+            ::vectorflow::Net<::vectorflow::__private::Fallback<#out>, ::vectorflow::network::End<#out>>,
         >>::Net
     }
 }

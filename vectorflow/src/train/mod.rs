@@ -47,8 +47,7 @@
 //! machine's ceiling (two independent fits at once, sharing nothing).
 
 mod cache;
-#[doc(hidden)]
-pub use cache::fuzz_block as __fuzz_cache_block;
+pub(crate) use cache::fuzz_block as fuzz_cache_block;
 mod chunk;
 mod early;
 mod feed;

@@ -7,6 +7,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     // The first byte is the block's row count, as its header would give it.
     if let Some((&rows, raw)) = data.split_first() {
-        vectorflow::train::__fuzz_cache_block(raw, rows as usize);
+        vectorflow::__private::fuzz_cache_block(raw, rows as usize);
     }
 });

@@ -1,15 +1,18 @@
-//! `#[derive(Features)]`: parse ([`ast`]), validate ([`check`]), expand ([`expand`], and
-//! [`named`] for the audit visitor, [`aux`] for the values a streamed loss reads);
-//! [`root_cross`] resolves and expands `cross_roots`; [`spec`] fingerprints the row type
-//! for binary caches.
+//! `#[derive(Features)]`: parse ([`parse`]) into the row's description ([`ast`], which
+//! answers every question about it), validate ([`check`]), expand ([`expand`], and
+//! [`named`] for the audit visitor, both visiting sparse features through [`visit`];
+//! [`aux`] for the values a streamed loss reads); [`root_cross`] expands `cross_roots`;
+//! [`spec`] fingerprints the row type for binary caches.
 
 mod ast;
 mod aux;
 mod check;
 mod expand;
 mod named;
+mod parse;
 mod root_cross;
 mod spec;
+mod visit;
 
 use proc_macro2::TokenStream;
 
@@ -19,7 +22,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
         Err(e) => return e.to_compile_error(),
     };
     let mut errors = ast::Errors::default();
-    let parsed = ast::parse(&input, &mut errors);
+    let parsed = parse::parse(&input, &mut errors);
     if let Some(parsed) = &parsed {
         check::check(parsed, &mut errors);
     }

@@ -67,16 +67,6 @@ debug_as_message!(FeatureError);
 
 impl std::error::Error for FeatureError {}
 
-/// Checks that `value` is finite, naming `field` if not.
-#[inline(always)]
-pub fn finite(field: &'static str, value: f32) -> Result<f32, FeatureError> {
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(FeatureError { field, value })
-    }
-}
-
 /// The type-level id of a feature group: FNV-1a (64-bit) of its name.
 ///
 /// The default group is `group_id("")`.

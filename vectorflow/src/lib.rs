@@ -60,6 +60,9 @@ pub mod gradcheck;
 pub mod hash;
 pub mod init;
 pub mod io;
+// The compute kernels and CPU levels are the crate's own: hidden from the docs, public
+// for its benchmarks (`examples/kernels.rs`) and the tests that pin weights at every level.
+#[doc(hidden)]
 pub mod kernels;
 pub mod layers;
 pub mod loss;
@@ -72,6 +75,9 @@ pub mod rng;
 pub mod train;
 mod trainable;
 pub mod tune;
+
+#[doc(hidden)]
+pub mod __private;
 
 pub use features::{FeatureError, Features, Labeled, SparseF};
 pub use file::ModelError;

@@ -5,7 +5,7 @@
 
 use crate::features::FeatureError;
 use crate::init::Init;
-use crate::layers::{Activation, Block, Buf, Ctx, InputFeed, InputLayer, Layer, RowInputs, Zeroed};
+use crate::layers::{Block, Buf, Ctx, InputFeed, InputLayer, Layer, RowInputs, Zeroed};
 use crate::optim::TrainState;
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
@@ -410,61 +410,4 @@ impl<I: InputLayer, S: Stack> Workspace<I, S> {
     pub fn inputs_mut(&mut self) -> &mut RowInputs {
         &mut self.inputs
     }
-}
-
-/// A width as a type, so `network!` can check that two widths it cannot evaluate itself
-/// (named constants) agree, through [`SameWidth`].
-pub struct Width<const N: usize>;
-
-/// Implemented only when a width written in `network!` equals the width the layer before
-/// it outputs; `network!` emits a [`same_width`] call for each width it cannot evaluate.
-#[diagnostic::on_unimplemented(
-    message = "this layer takes an input of width {WRITTEN}, but the layer before it outputs width {PREV}",
-    label = "this width is {WRITTEN}, the previous layer outputs {PREV}",
-    note = "a layer's input width is the previous layer's output width; write {PREV} here, or leave the input width out and `network!` infers it"
-)]
-pub trait SameWidth<const WRITTEN: usize, const PREV: usize> {}
-
-impl<const N: usize> SameWidth<N, N> for Width<N> {}
-
-/// Compiles only when `WRITTEN == PREV` (see [`SameWidth`]).
-#[doc(hidden)]
-pub const fn same_width<const WRITTEN: usize, const PREV: usize>()
-where
-    Width<WRITTEN>: SameWidth<WRITTEN, PREV>,
-{
-}
-
-/// Implemented only when a user layer `L`'s input width `IN` (its `Layer::In`) equals the
-/// width `PREV` the layer before it outputs; `network!` emits a [`layer_takes`] call for
-/// each user layer.
-#[diagnostic::on_unimplemented(
-    message = "the layer `{L}` takes an input of width {IN}, but the layer before it outputs width {PREV}",
-    label = "this layer's `Layer::In` is [f32; {IN}], the previous layer outputs {PREV}",
-    note = "a layer's input width is the previous layer's output width: make the layer before it output {IN}, or give this one an input of width {PREV}"
-)]
-pub trait LayerTakes<L, const IN: usize, const PREV: usize> {}
-
-impl<L, const N: usize> LayerTakes<L, N, N> for Width<N> {}
-
-/// Compiles only when the user layer `L` takes width `PREV` (see [`LayerTakes`]).
-#[doc(hidden)]
-pub const fn layer_takes<L, const IN: usize, const PREV: usize>()
-where
-    Width<IN>: LayerTakes<L, IN, PREV>,
-{
-}
-
-/// Compiles only when `F` implements [`Activation`], the type `Act<F>` applies.
-#[doc(hidden)]
-pub const fn activation<F: Activation>() {}
-
-/// Carries a network type through the width checks `network!` emits.
-pub trait Checked<T> {
-    /// The network type.
-    type Net;
-}
-
-impl<T, const N: usize> Checked<T> for [(); N] {
-    type Net = T;
 }

@@ -1,12 +1,17 @@
-//! The typed description of a `#[derive(Features)]` input, and its parser.
-//!
-//! Parsing is lenient: every malformed attribute is recorded in [`Errors`] and parsing
-//! goes on, so one derive reports all its syntax mistakes at once. Rules that relate
-//! several fields (one label, cross members, groups) are checked later, in `check.rs`.
+//! The typed description of a `#[derive(Features)]` input (parsed by `parse.rs`), and
+//! every question asked of it: a field's group and namespace, the groups of a row, the
+//! fields of a cross and of a `cross_roots`, the width of a dense type. The check and the
+//! code generators all ask here, so that they agree, and this module uses none of them
+//! (as serde_derive's `internals`).
 
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
-use syn::meta::ParseNestedMeta;
-use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, LitStr, Token, Type, Visibility};
+use syn::{
+    Attribute, Expr, GenericArgument, Generics, Ident, LitStr, PathArguments, Type, Visibility,
+};
+
+/// The kinds that give sparse features: what a group's `visit` reads and a cross crosses.
+pub const SPARSE: [Kind; 4] = [Kind::Hash, Kind::Value, Kind::Tokens, Kind::Sparse];
 
 /// Accumulates errors, combined into one `syn::Error`.
 #[derive(Default)]
@@ -58,6 +63,29 @@ impl Field<'_> {
     pub fn role(&self) -> Option<&Role> {
         self.roles.first()
     }
+
+    /// The feature group: the role's `root`, or `""` for the default group.
+    pub fn group(&self) -> String {
+        self.role().map(Role::group).unwrap_or_default()
+    }
+
+    /// Whether the field is a feature of one of `kinds` in group `g`.
+    pub fn in_group(&self, g: &str, kinds: &[Kind]) -> bool {
+        self.role()
+            .is_some_and(|r| kinds.contains(&r.kind) && r.group() == g)
+    }
+
+    /// The namespace: given, or the field's name.
+    pub fn namespace_name(&self) -> String {
+        self.role()
+            .and_then(|r| r.namespace.as_ref())
+            .map(LitStr::value)
+            .unwrap_or_else(|| self.name.clone())
+    }
+
+    fn is_sparse(&self) -> bool {
+        self.role().is_some_and(|r| SPARSE.contains(&r.kind))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -93,28 +121,6 @@ impl Kind {
             .map(|(n, _)| *n)
             .unwrap_or("?")
     }
-
-    fn takes_namespace(self) -> bool {
-        matches!(self, Kind::Hash | Kind::Value | Kind::Tokens)
-    }
-
-    fn takes_root(self) -> bool {
-        matches!(
-            self,
-            Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Dense
-        )
-    }
-
-    fn expected_keys(self) -> &'static str {
-        match (self.takes_namespace(), self.takes_root()) {
-            (true, _) if self == Kind::Tokens => {
-                "`namespace = \"...\"`, `root = \"...\"` or `mean`"
-            }
-            (true, _) => "`namespace = \"...\"` or `root = \"...\"`",
-            (false, true) => "`root = \"...\"` (only hashed features have a namespace)",
-            (false, false) => "no arguments",
-        }
-    }
 }
 
 /// One feature-kind attribute on a field, e.g. `#[hash(namespace = "route")]`.
@@ -126,6 +132,13 @@ pub struct Role {
     pub root: Option<LitStr>,
     /// `#[tokens(mean)]`: each token weighs 1/len instead of 1.
     pub mean: Option<Ident>,
+}
+
+impl Role {
+    /// The feature group: `root`, or `""` for the default group.
+    pub fn group(&self) -> String {
+        self.root.as_ref().map(LitStr::value).unwrap_or_default()
+    }
 }
 
 /// `cross(a, b, ..., namespace = "...")` in `#[features(..)]`.
@@ -162,322 +175,252 @@ pub struct RootCross {
     pub root: Option<LitStr>,
 }
 
-/// Parses the derive input. Returns `None` when it is not a struct with named fields (the
-/// error is then in `errors`).
-pub fn parse<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a>> {
-    let named = match &input.data {
-        Data::Struct(s) => match &s.fields {
-            Fields::Named(named) => Some(named),
-            Fields::Unnamed(_) | Fields::Unit => {
-                let what = if matches!(s.fields, Fields::Unit) {
-                    "a unit struct"
-                } else {
-                    "a tuple struct"
-                };
-                errors.spanned(
-                    &input.ident,
-                    format!(
-                        "#[derive(Features)] needs a struct with named fields, found {what}; \
-                         name the fields so that each can be marked (#[label], #[hash], ...)"
-                    ),
-                );
-                None
-            }
-        },
-        Data::Enum(e) => {
-            errors.spanned(
-                e.enum_token,
-                "#[derive(Features)] works on structs with named fields, not enums; \
-                 a row is a struct, and a fieldless enum used as a category takes #[derive(Category)]",
-            );
-            None
-        }
-        Data::Union(u) => {
-            errors.spanned(
-                u.union_token,
-                "#[derive(Features)] works on structs with named fields, not unions",
-            );
-            None
-        }
-    };
-
-    let (mut crosses, mut root_crosses) = (Vec::new(), Vec::new());
-    for attr in &input.attrs {
-        if attr.path().is_ident("features") {
-            parse_features_attr(attr, &mut crosses, &mut root_crosses, errors);
-        } else if let Some((name, _)) = Kind::ALL.iter().find(|(n, _)| attr.path().is_ident(n)) {
-            errors.spanned(
-                attr,
-                format!("#[{name}] goes on a field of the struct, not on the struct itself"),
-            );
-        }
+impl<'a> Input<'a> {
+    /// The struct's type parameters.
+    pub fn type_params(&self) -> Vec<&'a Ident> {
+        self.generics.type_params().map(|p| &p.ident).collect()
     }
 
-    let named = named?;
-    let fields = named
-        .named
-        .iter()
-        .map(|f| {
-            let ident = f.ident.as_ref().expect("named field");
-            Field {
-                ident,
-                vis: &f.vis,
-                name: ident.unraw().to_string(),
-                ty: &f.ty,
-                attrs: &f.attrs,
-                roles: f
-                    .attrs
-                    .iter()
-                    .filter_map(|a| parse_field_attr(a, errors))
-                    .collect(),
+    /// The first field of `kind`.
+    pub fn find(&self, kind: Kind) -> Option<&Field<'a>> {
+        self.fields
+            .iter()
+            .find(|f| f.role().is_some_and(|r| r.kind == kind))
+    }
+
+    /// The feature groups, in order of first appearance.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = Vec::new();
+        for f in &self.fields {
+            if let Some(role) = f.role() {
+                if SPARSE.contains(&role.kind) || role.kind == Kind::Dense {
+                    let g = role.group();
+                    if !groups.contains(&g) {
+                        groups.push(g);
+                    }
+                }
             }
+        }
+        for rc in &self.root_crosses {
+            let g = self.group_guess(rc);
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        groups
+    }
+
+    /// The fields a checked cross names, in its order.
+    pub fn cross_fields(&self, c: &Cross) -> Vec<&Field<'a>> {
+        c.fields
+            .iter()
+            .map(|n| self.fields.iter().find(|f| f.ident == n).expect("checked"))
+            .collect()
+    }
+
+    /// The group of a checked cross: its fields'.
+    pub fn cross_group(&self, c: &Cross) -> String {
+        self.cross_fields(c)[0].group()
+    }
+
+    /// The sparse fields a side of `cross_roots` names: a root's if some field has
+    /// `root = "name"`, else the fields of the namespace `name` (a root takes precedence,
+    /// so that `#[hash(root = "user")] user: ..` still names the root).
+    fn side(&self, name: &Ident) -> Result<Vec<&Field<'a>>, String> {
+        let n = name.unraw().to_string();
+        let in_root: Vec<&Field> = self
+            .fields
+            .iter()
+            .filter(|f| f.role().is_some_and(|r| r.root.is_some()) && f.group() == n)
+            .collect();
+        if !in_root.is_empty() {
+            let sparse: Vec<&Field> = in_root.into_iter().filter(|f| f.is_sparse()).collect();
+            if sparse.is_empty() {
+                return Err(format!(
+                    "the root `{n}` has only #[dense] fields; cross_roots(..) crosses sparse features (#[hash], #[value], #[tokens], #[sparse])"
+                ));
+            }
+            return Ok(sparse);
+        }
+        let in_ns: Vec<&Field> = self
+            .fields
+            .iter()
+            .filter(|f| {
+                f.role()
+                    .is_some_and(|r| matches!(r.kind, Kind::Hash | Kind::Value | Kind::Tokens))
+                    && f.namespace_name() == n
+            })
+            .collect();
+        if !in_ns.is_empty() {
+            return Ok(in_ns);
+        }
+        let field = self.fields.iter().find(|f| f.name == n);
+        Err(match field.and_then(|f| f.role()) {
+            Some(r) if r.kind == Kind::Sparse => format!(
+                "`{n}` is a #[sparse] field, which has no namespace; put it in a root (`root = \"...\"`) to cross it"
+            ),
+            Some(r) if r.namespace.is_some() => format!(
+                "`{n}` is a field in the namespace \"{}\"; cross_roots(..) names roots and namespaces, not fields",
+                field.expect("found").namespace_name()
+            ),
+            Some(r) => format!(
+                "`{n}` is a #[{}] field, which gives no sparse feature to cross",
+                r.kind.name()
+            ),
+            None => format!(
+                "the struct has no root or namespace named `{n}`; cross_roots(..) names a `root = \"...\"` or the namespace of #[hash], #[value] or #[tokens] fields (by default the field's name)"
+            ),
         })
-        .collect();
+    }
 
-    Some(Input {
-        ident: &input.ident,
-        attrs: &input.attrs,
-        vis: &input.vis,
-        generics: &input.generics,
-        fields,
-        crosses,
-        root_crosses,
-    })
-}
-
-fn parse_features_attr(
-    attr: &Attribute,
-    crosses: &mut Vec<Cross>,
-    root_crosses: &mut Vec<RootCross>,
-    errors: &mut Errors,
-) {
-    if let syn::Meta::Path(_) | syn::Meta::NameValue(_) = &attr.meta {
-        errors.spanned(
-            attr,
-            "expected #[features(cross(field, field, ...))] or #[features(cross_roots(a, b))] with a list of interactions",
-        );
-        return;
-    }
-    let r = attr.parse_nested_meta(|meta| {
-        if meta.path.is_ident("cross") {
-            crosses.push(parse_cross(&meta, errors)?);
-            Ok(())
-        } else if meta.path.is_ident("cross_roots") {
-            root_crosses.push(parse_root_cross(&meta)?);
-            Ok(())
-        } else {
-            Err(meta.error(format!(
-                "unknown key `{}` in #[features(..)]; expected `cross(field, field, ...)` or `cross_roots(a, b)`",
-                path_text(&meta.path)
-            )))
-        }
-    });
-    if let Err(e) = r {
-        errors.push(e);
-    }
-}
-
-fn parse_cross(meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Result<Cross> {
-    let keyword = meta.path.get_ident().expect("checked `cross`").clone();
-    if !meta.input.peek(syn::token::Paren) {
-        return Err(meta.error(
-            "expected a list of fields: `cross(a, b)` hashes the interaction of the #[hash] fields `a` and `b`",
-        ));
-    }
-    let mut fields = Vec::new();
-    let mut namespace = None;
-    meta.parse_nested_meta(|inner| {
-        if inner.input.peek(Token![=]) {
-            if inner.path.is_ident("namespace") {
-                let lit = string_value(&inner, &mut namespace, "namespace")?;
-                check_namespace(&lit, errors);
-                Ok(())
-            } else {
-                Err(inner.error(format!(
-                    "unknown key `{}` in cross(..); expected field names and optionally `namespace = \"...\"`",
-                    path_text(&inner.path)
-                )))
-            }
-        } else if let Some(ident) = inner.path.get_ident() {
-            if inner.input.peek(syn::token::Paren) {
-                return Err(inner.error("expected a field name in cross(..), not a list"));
-            }
-            if namespace.is_some() {
-                errors.spanned(ident, "put the fields of a cross before its `namespace = \"...\"`");
-            }
-            fields.push(ident.clone());
-            Ok(())
-        } else {
-            Err(inner.error("expected a field name in cross(..)"))
-        }
-    })?;
-    Ok(Cross {
-        keyword,
-        fields,
-        namespace,
-    })
-}
-
-fn parse_root_cross(meta: &ParseNestedMeta) -> syn::Result<RootCross> {
-    let keyword = meta
-        .path
-        .get_ident()
-        .expect("checked `cross_roots`")
-        .clone();
-    if !meta.input.peek(syn::token::Paren) {
-        return Err(meta.error(
-            "expected two roots or namespaces: `cross_roots(user, item)` crosses every feature of `user` with every feature of `item`",
-        ));
-    }
-    let mut sides = Vec::new();
-    let mut root = None;
-    meta.parse_nested_meta(|inner| {
-        if inner.input.peek(Token![=]) {
-            if inner.path.is_ident("root") {
-                string_value(&inner, &mut root, "root").map(drop)
-            } else {
-                Err(inner.error(format!(
-                    "unknown key `{}` in cross_roots(..); expected two roots or namespaces and optionally `root = \"...\"`",
-                    path_text(&inner.path)
-                )))
-            }
-        } else if let Some(ident) = inner.path.get_ident() {
-            if inner.input.peek(syn::token::Paren) {
-                return Err(inner.error("expected a root or namespace name in cross_roots(..), not a list"));
-            }
-            sides.push(ident.clone());
-            Ok(())
-        } else {
-            Err(inner.error("expected a root or namespace name in cross_roots(..)"))
-        }
-    })?;
-    Ok(RootCross {
-        keyword,
-        sides,
-        root,
-    })
-}
-
-/// Parses one attribute of a field; `None` if it is not one of ours (or malformed).
-fn parse_field_attr(attr: &Attribute, errors: &mut Errors) -> Option<Role> {
-    let path = attr.path();
-    if path.is_ident("features") {
-        errors.spanned(
-            attr,
-            "#[features(..)] goes on the struct; mark a field with its kind alone, e.g. #[hash] or #[value]",
-        );
-        return None;
-    }
-    if path.is_ident("feature") {
-        // The design's first spelling, `#[feature(hash)]`: `feature` is a built-in
-        // attribute, so each kind is its own helper attribute now.
-        if let syn::Meta::List(list) = &attr.meta {
-            if let Ok(kind) = list.parse_args::<Ident>() {
-                if Kind::ALL.iter().any(|(n, _)| kind == n) {
-                    errors.spanned(
-                        attr,
-                        format!("#[feature({kind})] is spelled #[{kind}]: each feature kind is its own attribute"),
-                    );
-                }
-            }
-        }
-        return None;
-    }
-    let &(_, kind) = Kind::ALL.iter().find(|(n, _)| path.is_ident(n))?;
-    let mut role = Role {
-        kind,
-        path: path.clone(),
-        namespace: None,
-        root: None,
-        mean: None,
-    };
-    match &attr.meta {
-        syn::Meta::Path(_) => {}
-        syn::Meta::NameValue(nv) => {
-            errors.spanned(
-                &nv.value,
+    /// Resolves `rc`, or the errors, each with the token it points at.
+    pub fn resolve(&self, rc: &RootCross) -> Result<Resolved<'_, 'a>, Vec<(Span, String)>> {
+        if rc.sides.len() != 2 {
+            return Err(vec![(
+                rc.keyword.span(),
                 format!(
-                    "expected #[{}] or #[{}(..)], not `= ...`",
-                    kind.name(),
-                    kind.name()
+                    "cross_roots(..) crosses two roots or namespaces, e.g. `cross_roots(user, item)`, but {} given",
+                    match rc.sides.len() {
+                        0 => "none is".to_string(),
+                        1 => "one is".to_string(),
+                        k => format!("{k} are"),
+                    }
                 ),
-            );
+            )]);
         }
-        syn::Meta::List(_) => {
-            let r = attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("namespace") && kind.takes_namespace() {
-                    let lit = string_value(&meta, &mut role.namespace, "namespace")?;
-                    check_namespace(&lit, errors);
-                    Ok(())
-                } else if meta.path.is_ident("root") && kind.takes_root() {
-                    string_value(&meta, &mut role.root, "root").map(drop)
-                } else if meta.path.is_ident("mean") && kind == Kind::Tokens {
-                    if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
-                        return Err(meta.error("write `mean` alone: #[tokens(mean)] scales each token by 1/len"));
-                    }
-                    if role.mean.is_some() {
-                        return Err(meta.error("`mean` is given twice"));
-                    }
-                    role.mean = meta.path.get_ident().cloned();
-                    Ok(())
-                } else if meta.path.is_ident("mean") {
-                    Err(meta.error(format!(
-                        "`mean` applies to #[tokens] only: it scales each token of a bag by 1/len, and #[{}] gives one feature",
-                        kind.name()
-                    )))
+        let (a, b) = (&rc.sides[0], &rc.sides[1]);
+        if a.unraw() == b.unraw() {
+            return Err(vec![(
+                b.span(),
+                format!(
+                    "cross_roots({a}, {b}) crosses `{a}` with itself, which is not supported; cross two different roots or namespaces, or list pairs of fields with cross(x, y)"
+                ),
+            )]);
+        }
+        let mut errors = Vec::new();
+        let sa = self.side(a).map_err(|e| errors.push((a.span(), e)));
+        let sb = self.side(b).map_err(|e| errors.push((b.span(), e)));
+        let (Ok(sa), Ok(sb)) = (sa, sb) else {
+            return Err(errors);
+        };
+        if let Some(f) = sb.iter().find(|f| sa.iter().any(|g| g.ident == f.ident)) {
+            return Err(vec![(
+                b.span(),
+                format!(
+                    "`{a}` and `{b}` share the field `{}`, which would be crossed with itself; cross roots or namespaces without common fields",
+                    f.name
+                ),
+            )]);
+        }
+        let group = match &rc.root {
+            Some(r) => r.value(),
+            None => {
+                let first = sa[0].group();
+                if sa.iter().chain(&sb).all(|f| f.group() == first) {
+                    first
                 } else {
-                    Err(meta.error(format!(
-                        "unknown key `{}` in #[{}]; expected {}",
-                        path_text(&meta.path),
-                        kind.name(),
-                        kind.expected_keys()
-                    )))
+                    String::new()
                 }
-            });
-            if let Err(e) = r {
-                errors.push(e);
             }
+        };
+        Ok(Resolved {
+            sides: [sa, sb],
+            group,
+        })
+    }
+
+    /// The group `rc` feeds, as far as it can be told (for the fallback impls).
+    pub fn group_guess(&self, rc: &RootCross) -> String {
+        self.resolve(rc)
+            .map(|r| r.group)
+            .unwrap_or_else(|_| rc.root.as_ref().map(LitStr::value).unwrap_or_default())
+    }
+}
+
+/// A checked `cross_roots`: the fields of each side, and the group it feeds.
+pub struct Resolved<'i, 'a> {
+    pub sides: [Vec<&'i Field<'a>>; 2],
+    pub group: String,
+}
+
+/// Strips references, parentheses and invisible groups.
+fn peel_refs(mut ty: &Type) -> &Type {
+    loop {
+        ty = match ty {
+            Type::Reference(r) => &r.elem,
+            Type::Paren(p) => &p.elem,
+            Type::Group(g) => &g.elem,
+            _ => return ty,
+        };
+    }
+}
+
+/// The `T` of `Option<T>` (by name: a type alias or another `Option` is not seen).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let last = p.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(t) if args.args.len() == 1 => Some(t),
+        _ => None,
+    }
+}
+
+/// `ty` without references and one `Option`.
+fn peel(ty: &Type) -> &Type {
+    let ty = peel_refs(ty);
+    option_inner(ty).map(peel_refs).unwrap_or(ty)
+}
+
+/// The `f32`/`f64` token of a float (or optional float) type.
+pub fn float_type(ty: &Type) -> Option<&Type> {
+    let inner = peel(ty);
+    match inner {
+        Type::Path(p)
+            if p.qself.is_none() && (p.path.is_ident("f32") || p.path.is_ident("f64")) =>
+        {
+            Some(inner)
         }
-    }
-    Some(role)
-}
-
-/// Parses `key = "string"` into `slot`, refusing a second one.
-fn string_value(
-    meta: &ParseNestedMeta,
-    slot: &mut Option<LitStr>,
-    key: &str,
-) -> syn::Result<LitStr> {
-    let value = meta.value()?;
-    let lit: LitStr = value
-        .parse()
-        .map_err(|e| syn::Error::new(e.span(), format!("expected a string: `{key} = \"name\"`")))?;
-    if slot.is_some() {
-        return Err(syn::Error::new(
-            lit.span(),
-            format!("`{key}` is given twice"),
-        ));
-    }
-    *slot = Some(lit.clone());
-    Ok(lit)
-}
-
-fn check_namespace(lit: &LitStr, errors: &mut Errors) {
-    if lit.value().is_empty() {
-        errors.spanned(
-            lit,
-            "a namespace needs a name; leave out `namespace` to use the field's name",
-        );
+        _ => None,
     }
 }
 
-fn path_text(path: &syn::Path) -> String {
-    let mut s = String::new();
-    for (i, seg) in path.segments.iter().enumerate() {
-        if i > 0 {
-            s.push_str("::");
-        }
-        s.push_str(&seg.ident.to_string());
+/// The width `N` of a `[T; N]`, `&[T; N]` or `Option<[T; N]>` type.
+pub fn dense_width(ty: &Type) -> Option<&Expr> {
+    match peel(ty) {
+        Type::Array(a) => Some(&a.len),
+        _ => None,
     }
-    s
+}
+
+/// Whether a type holds a reference or names a lifetime.
+pub fn borrows(ty: &Type) -> bool {
+    fn any(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|t| match t {
+            TokenTree::Punct(p) => matches!(p.as_char(), '&' | '\''),
+            TokenTree::Group(g) => any(g.stream()),
+            _ => false,
+        })
+    }
+    any(quote::ToTokens::to_token_stream(ty))
+}
+
+/// Whether a type names one of `params`.
+pub fn mentions(ty: &Type, params: &[&Ident]) -> bool {
+    fn any(tokens: TokenStream, params: &[&Ident]) -> bool {
+        tokens.into_iter().any(|t| match t {
+            TokenTree::Ident(i) => params.iter().any(|p| **p == i),
+            TokenTree::Group(g) => any(g.stream(), params),
+            _ => false,
+        })
+    }
+    any(quote::ToTokens::to_token_stream(ty), params)
 }

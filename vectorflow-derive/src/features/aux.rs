@@ -2,22 +2,20 @@
 //! streamed loss: `struct PromoAux { duration: f32, .. }` for `Promo`, `()` when the row
 //! has no `#[aux]` field.
 
-use super::ast::{Field, Input, Kind};
-use super::check::borrows;
-use super::expand::mentions;
+use super::ast::{borrows, mentions, Field, Input, Kind};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote};
 use syn::LitStr;
 
 /// The fields marked `#[aux]` (first of their kinds), in declaration order; those whose
 /// type borrows or uses the row's type parameters are left out (the check reports them).
 fn aux_fields<'i, 'a>(input: &'i Input<'a>) -> Vec<&'i Field<'a>> {
-    let params: Vec<&syn::Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+    let params = input.type_params();
     input
         .fields
         .iter()
         .filter(|f| f.role().is_some_and(|r| r.kind == Kind::Aux))
-        .filter(|f| !mentions(f.ty.to_token_stream(), &params) && !borrows(f.ty))
+        .filter(|f| !mentions(f.ty, &params) && !borrows(f.ty))
         .collect()
 }
 

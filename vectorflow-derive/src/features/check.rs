@@ -2,10 +2,8 @@
 //! field types. Every broken rule becomes an error at the offending token; expansion only
 //! runs on an input that passed.
 
-use super::ast::{Errors, Input, Kind};
-use super::root_cross;
+use super::ast::{borrows, dense_width, float_type, mentions, Errors, Input, Kind};
 use syn::ext::IdentExt;
-use syn::{Expr, GenericArgument, PathArguments, Type};
 
 pub fn check(input: &Input, errors: &mut Errors) {
     let mut label: Option<&str> = None;
@@ -72,8 +70,6 @@ pub fn check(input: &Input, errors: &mut Errors) {
                 }
             }
             Kind::Aux => {
-                let params: Vec<&syn::Ident> =
-                    input.generics.type_params().map(|p| &p.ident).collect();
                 if borrows(field.ty) {
                     errors.spanned(
                         field.ty,
@@ -83,7 +79,7 @@ pub fn check(input: &Input, errors: &mut Errors) {
                             field.name
                         ),
                     );
-                } else if super::expand::mentions(quote::ToTokens::to_token_stream(field.ty), &params) {
+                } else if mentions(field.ty, &input.type_params()) {
                     errors.spanned(
                         field.ty,
                         format!(
@@ -135,7 +131,7 @@ pub fn check(input: &Input, errors: &mut Errors) {
                 );
                 continue;
             }
-            let root = role.root.as_ref().map(|r| r.value()).unwrap_or_default();
+            let root = role.group();
             match &group {
                 None => group = Some((name, root)),
                 Some((first, g)) if *g != root => errors.spanned(
@@ -168,20 +164,20 @@ fn check_root_crosses(input: &Input, errors: &mut Errors) {
     for c in &input.crosses {
         if let [a, b] = c.fields.as_slice() {
             if c.namespace.is_none() {
-                if let Some(g) = input
+                if let Some(role) = input
                     .fields
                     .iter()
                     .find(|f| f.ident == a)
                     .and_then(|f| f.role())
                 {
-                    let g = g.root.as_ref().map(|r| r.value()).unwrap_or_default();
+                    let g = role.group();
                     pairs.push((a.unraw().to_string(), b.unraw().to_string(), g));
                 }
             }
         }
     }
     for (i, rc) in input.root_crosses.iter().enumerate() {
-        let r = match root_cross::resolve(input, rc) {
+        let r = match input.resolve(rc) {
             Ok(r) => r,
             Err(es) => {
                 for (span, msg) in es {
@@ -192,7 +188,7 @@ fn check_root_crosses(input: &Input, errors: &mut Errors) {
         };
         let same = input.root_crosses[..i]
             .iter()
-            .any(|o| o.sides == rc.sides && root_cross::group_guess(input, o) == r.group);
+            .any(|o| o.sides == rc.sides && input.group_guess(o) == r.group);
         if same {
             errors.spanned(&rc.keyword, "this cross_roots(..) is listed twice");
             continue;
@@ -223,74 +219,4 @@ fn group_text(g: &str) -> String {
     } else {
         format!("root \"{g}\"")
     }
-}
-
-/// Strips references, parentheses and invisible groups.
-fn peel_refs(mut ty: &Type) -> &Type {
-    loop {
-        ty = match ty {
-            Type::Reference(r) => &r.elem,
-            Type::Paren(p) => &p.elem,
-            Type::Group(g) => &g.elem,
-            _ => return ty,
-        };
-    }
-}
-
-/// The `T` of `Option<T>` (by name: a type alias or another `Option` is not seen).
-fn option_inner(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = ty else { return None };
-    if p.qself.is_some() {
-        return None;
-    }
-    let last = p.path.segments.last()?;
-    if last.ident != "Option" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        GenericArgument::Type(t) if args.args.len() == 1 => Some(t),
-        _ => None,
-    }
-}
-
-/// `ty` without references and one `Option`.
-fn peel(ty: &Type) -> &Type {
-    let ty = peel_refs(ty);
-    option_inner(ty).map(peel_refs).unwrap_or(ty)
-}
-
-/// The `f32`/`f64` token of a float (or optional float) type.
-fn float_type(ty: &Type) -> Option<&Type> {
-    let inner = peel(ty);
-    match inner {
-        Type::Path(p)
-            if p.qself.is_none() && (p.path.is_ident("f32") || p.path.is_ident("f64")) =>
-        {
-            Some(inner)
-        }
-        _ => None,
-    }
-}
-
-/// The width `N` of a `[T; N]`, `&[T; N]` or `Option<[T; N]>` type.
-pub fn dense_width(ty: &Type) -> Option<&Expr> {
-    match peel(ty) {
-        Type::Array(a) => Some(&a.len),
-        _ => None,
-    }
-}
-
-/// Whether a type holds a reference or names a lifetime.
-pub fn borrows(ty: &Type) -> bool {
-    fn any(tokens: proc_macro2::TokenStream) -> bool {
-        tokens.into_iter().any(|t| match t {
-            proc_macro2::TokenTree::Punct(p) => matches!(p.as_char(), '&' | '\''),
-            proc_macro2::TokenTree::Group(g) => any(g.stream()),
-            _ => false,
-        })
-    }
-    any(quote::ToTokens::to_token_stream(ty))
 }

@@ -5,24 +5,23 @@
 //! tokens carry the user's spans, so a field type lacking the trait is reported at the
 //! field's type with the trait's `#[diagnostic::on_unimplemented]` message.
 
-use super::ast::{Cross, Field, Input, Kind};
-use super::check::dense_width;
-use super::root_cross;
+use super::ast::{dense_width, mentions, Field, Input, Kind, SPARSE};
 use super::spec;
-use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{quote, ToTokens};
-use syn::{Ident, LitStr, WherePredicate};
+use super::visit::{self, Sink};
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::{LitStr, WherePredicate};
 
 pub fn expand(input: &Input) -> TokenStream {
     let ident = input.ident;
     let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
-    let params: Vec<&Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+    let params = input.type_params();
 
     // Bounds for fields whose type mentions a type parameter, e.g. `T: Category` for
     // `#[hash] x: T`; other fields are checked in the method bodies, at their types.
     let bound = |fields: &mut dyn Iterator<Item = &Field>| -> Vec<WherePredicate> {
         fields
-            .filter(|f| mentions(f.ty.to_token_stream(), &params))
+            .filter(|f| mentions(f.ty, &params))
             .filter_map(|f| {
                 let ty = f.ty;
                 let tr = kind_trait(f)?;
@@ -46,7 +45,7 @@ pub fn expand(input: &Input) -> TokenStream {
     // Features: the weight.
     let where_features = with_kinds(&[]);
     let spec = spec::expand(input);
-    let weight = find(input, Kind::Weight).map(|f| {
+    let weight = input.find(Kind::Weight).map(|f| {
         let (ty, member) = (f.ty, f.ident);
         let name = LitStr::new(&f.name, f.ident.span());
         quote! {
@@ -65,7 +64,7 @@ pub fn expand(input: &Input) -> TokenStream {
     });
 
     // Labeled.
-    if let Some(f) = find(input, Kind::Label) {
+    if let Some(f) = input.find(Kind::Label) {
         let (ty, member) = (f.ty, f.ident);
         let name = LitStr::new(&f.name, f.ident.span());
         let where_label = with_kinds(&[Kind::Label]);
@@ -80,21 +79,20 @@ pub fn expand(input: &Input) -> TokenStream {
         });
     }
 
-    for g in &groups(input) {
+    for g in &input.groups() {
         let group_lit = LitStr::new(g, Span::call_site());
         let group = quote!({ ::vectorflow::features::group_id(#group_lit) });
 
-        let sparse_kinds = [Kind::Hash, Kind::Value, Kind::Tokens, Kind::Sparse];
         let sparse: Vec<&Field> = input
             .fields
             .iter()
-            .filter(|f| in_group(f, g, &sparse_kinds))
+            .filter(|f| f.in_group(g, &SPARSE))
             .collect();
         let root_crosses: Vec<_> = input
             .root_crosses
             .iter()
-            .filter_map(|rc| root_cross::resolve(input, rc).ok().map(|r| (rc, r)))
-            .filter(|(_, r)| r.group == *g)
+            .filter_map(|rc| input.resolve(rc).ok())
+            .filter(|r| r.group == *g)
             .collect();
         if !sparse.is_empty() || !root_crosses.is_empty() {
             let mut g2 = input.generics.clone();
@@ -107,10 +105,7 @@ pub fn expand(input: &Input) -> TokenStream {
             preds.extend(bound(&mut sparse.iter().copied()));
             // A root cross may read fields of other groups.
             let mut crossed: Vec<&Field> = Vec::new();
-            for f in root_crosses
-                .iter()
-                .flat_map(|(_, r)| r.sides.iter().flatten())
-            {
+            for f in root_crosses.iter().flat_map(|r| r.sides.iter().flatten()) {
                 if !sparse.iter().chain(&crossed).any(|s| s.ident == f.ident) {
                     crossed.push(f);
                 }
@@ -118,17 +113,7 @@ pub fn expand(input: &Input) -> TokenStream {
             preds.extend(bound(&mut crossed.into_iter()));
             g2.make_where_clause().predicates.extend(preds);
             let where_sparse = &g2.where_clause;
-            let visits = sparse.iter().map(|f| visit_field(f));
-            let crosses = input
-                .crosses
-                .iter()
-                .filter(|c| cross_group(input, c) == *g)
-                .map(|c| visit_cross(input, c));
-            let crosses = crosses.chain(
-                root_crosses
-                    .iter()
-                    .map(|(rc, _)| root_cross::visit(input, rc, None)),
-            );
+            let visits = visit::group(input, g, &Sink::Ids);
             out.extend(quote! {
                 impl #impl_generics ::vectorflow::features::SparseGroup<#group> for #ident #ty_generics #where_sparse {
                     #[inline]
@@ -136,8 +121,7 @@ pub fn expand(input: &Input) -> TokenStream {
                         &self,
                         mut __vf_f: __VfF,
                     ) -> ::core::result::Result<(), ::vectorflow::features::FeatureError> {
-                        #(#visits)*
-                        #(#crosses)*
+                        #visits
                         ::core::result::Result::Ok(())
                     }
                 }
@@ -147,7 +131,7 @@ pub fn expand(input: &Input) -> TokenStream {
         let dense: Vec<&Field> = input
             .fields
             .iter()
-            .filter(|f| in_group(f, g, &[Kind::Dense]))
+            .filter(|f| f.in_group(g, &[Kind::Dense]))
             .collect();
         if !dense.is_empty() {
             let widths: Vec<_> = dense
@@ -178,7 +162,7 @@ pub fn expand(input: &Input) -> TokenStream {
                     match <#ty as ::vectorflow::features::DenseValues<{ #w }>>::dense_values(&self.#member) {
                         ::core::option::Option::Some(__vf_v) => {
                             for (__vf_o, &__vf_x) in __vf_part.iter_mut().zip(__vf_v.iter()) {
-                                *__vf_o = ::vectorflow::features::finite(#name, __vf_x)?;
+                                *__vf_o = ::vectorflow::__private::finite(#name, __vf_x)?;
                             }
                         }
                         ::core::option::Option::None => __vf_part.fill(0.0),
@@ -230,38 +214,6 @@ fn row_type(input: &Input) -> TokenStream {
     }
 }
 
-/// The feature groups, in order of first appearance.
-pub(super) fn groups(input: &Input) -> Vec<String> {
-    let mut groups: Vec<String> = Vec::new();
-    for f in &input.fields {
-        if let Some(role) = f.role() {
-            if matches!(
-                role.kind,
-                Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse | Kind::Dense
-            ) {
-                let g = role.root.as_ref().map(LitStr::value).unwrap_or_default();
-                if !groups.contains(&g) {
-                    groups.push(g);
-                }
-            }
-        }
-    }
-    for rc in &input.root_crosses {
-        let g = root_cross::group_guess(input, rc);
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
-    }
-    groups
-}
-
-/// Whether `f` is a feature of one of `kinds` in group `g`.
-pub(super) fn in_group(f: &Field, g: &str, kinds: &[Kind]) -> bool {
-    f.role().is_some_and(|r| {
-        kinds.contains(&r.kind) && r.root.as_ref().map(LitStr::value).unwrap_or_default() == g
-    })
-}
-
 /// The impls that stand in for the real ones when the input has errors, so that uses of
 /// the row elsewhere (`predict`, `fit`) do not pile further errors on top: `Features`
 /// always, and when the fields parsed, `Labeled` and the group impls their attributes
@@ -293,10 +245,9 @@ pub fn fallback(input: &syn::DeriveInput, parsed: Option<&Input>) -> TokenStream
             }
         });
     }
-    let group_of = |r: &super::ast::Role| r.root.as_ref().map(LitStr::value).unwrap_or_default();
     let (mut sparse, mut dense): (Vec<String>, Vec<(String, Vec<&syn::Expr>)>) = (vec![], vec![]);
     for (f, r) in roles() {
-        let g = group_of(r);
+        let g = r.group();
         match r.kind {
             Kind::Hash | Kind::Value | Kind::Tokens | Kind::Sparse if !sparse.contains(&g) => {
                 sparse.push(g)
@@ -314,7 +265,7 @@ pub fn fallback(input: &syn::DeriveInput, parsed: Option<&Input>) -> TokenStream
         }
     }
     for rc in &parsed.root_crosses {
-        let g = root_cross::group_guess(parsed, rc);
+        let g = parsed.group_guess(rc);
         if !sparse.contains(&g) {
             sparse.push(g);
         }
@@ -356,13 +307,6 @@ pub fn fallback(input: &syn::DeriveInput, parsed: Option<&Input>) -> TokenStream
     out
 }
 
-fn find<'i, 'a>(input: &'i Input<'a>, kind: Kind) -> Option<&'i Field<'a>> {
-    input
-        .fields
-        .iter()
-        .find(|f| f.role().is_some_and(|r| r.kind == kind))
-}
-
 pub(super) fn kind_trait(f: &Field) -> Option<TokenStream> {
     Some(match f.role()?.kind {
         Kind::Label => quote!(::vectorflow::features::Label),
@@ -377,138 +321,5 @@ pub(super) fn kind_trait(f: &Field) -> Option<TokenStream> {
         }
         Kind::Aux => quote!(::vectorflow::features::AuxValue),
         Kind::Skip => return None,
-    })
-}
-
-/// The namespace literal of a hashed field: given, or the field's name.
-pub(super) fn namespace(f: &Field) -> LitStr {
-    f.role()
-        .and_then(|r| r.namespace.clone())
-        .unwrap_or_else(|| LitStr::new(&f.name, f.ident.span()))
-}
-
-fn visit_field(f: &Field) -> TokenStream {
-    let (ty, member) = (f.ty, f.ident);
-    let name = LitStr::new(&f.name, f.ident.span());
-    let ns = namespace(f);
-    match f.role().map(|r| r.kind) {
-        Some(Kind::Hash) => quote! {
-            {
-                const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
-                if let ::core::option::Option::Some(__vf_id) =
-                    <#ty as ::vectorflow::features::Category>::category(&self.#member, __VF_SEED)
-                {
-                    __vf_f(__vf_id, 1.0);
-                }
-            }
-        },
-        Some(Kind::Value) => quote! {
-            {
-                const __VF_SLOT: u32 = ::vectorflow::hash::slot_id(#ns);
-                if let ::core::option::Option::Some(__vf_v) =
-                    <#ty as ::vectorflow::features::Numeric>::numeric(&self.#member)
-                {
-                    __vf_f(__VF_SLOT, ::vectorflow::features::finite(#name, __vf_v)?);
-                }
-            }
-        },
-        Some(Kind::Tokens) => {
-            let (count, w) = token_weight(f);
-            quote! {
-                {
-                    const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
-                    #count
-                    <#ty as ::vectorflow::features::Tokens>::tokens(&self.#member, __VF_SEED, |__vf_id| {
-                        __vf_f(__vf_id, #w)
-                    });
-                }
-            }
-        }
-        Some(Kind::Sparse) => quote! {
-            {
-                let mut __vf_bad: ::core::option::Option<f32> = ::core::option::Option::None;
-                <#ty as ::vectorflow::features::SparsePairs>::pairs(&self.#member, |__vf_id, __vf_v| {
-                    if __vf_v.is_finite() {
-                        __vf_f(__vf_id, __vf_v)
-                    } else if __vf_bad.is_none() {
-                        __vf_bad = ::core::option::Option::Some(__vf_v);
-                    }
-                });
-                if let ::core::option::Option::Some(__vf_v) = __vf_bad {
-                    return ::core::result::Result::Err(::vectorflow::features::FeatureError {
-                        field: #name,
-                        value: __vf_v,
-                    });
-                }
-            }
-        },
-        _ => TokenStream::new(),
-    }
-}
-
-/// The weight of each token of a bag: 1, or for `#[tokens(mean)]` 1/len, computed first.
-pub(super) fn token_weight(f: &Field) -> (TokenStream, TokenStream) {
-    if f.role().is_some_and(|r| r.mean.is_some()) {
-        let (ty, member) = (f.ty, f.ident);
-        (
-            quote! {
-                let __vf_w: f32 = 1.0
-                    / (<#ty as ::vectorflow::features::Tokens>::count(&self.#member).max(1) as f32);
-            },
-            quote!(__vf_w),
-        )
-    } else {
-        (TokenStream::new(), quote!(1.0))
-    }
-}
-
-pub(super) fn cross_fields<'i, 'a>(input: &'i Input<'a>, c: &Cross) -> Vec<&'i Field<'a>> {
-    c.fields
-        .iter()
-        .map(|n| input.fields.iter().find(|f| f.ident == n).expect("checked"))
-        .collect()
-}
-
-pub(super) fn cross_group(input: &Input, c: &Cross) -> String {
-    cross_fields(input, c)[0]
-        .role()
-        .and_then(|r| r.root.as_ref())
-        .map(LitStr::value)
-        .unwrap_or_default()
-}
-
-/// `h = category(a, seed("a^b")); h = category(b, h); ...`, nothing if any is absent.
-fn visit_cross(input: &Input, c: &Cross) -> TokenStream {
-    let ns = LitStr::new(&c.namespace_name(), c.keyword.span());
-    let mut body = quote!(__vf_f(__vf_h, 1.0););
-    for (i, f) in cross_fields(input, c).iter().enumerate().rev() {
-        let (ty, member) = (f.ty, f.ident);
-        let seed = if i == 0 {
-            quote!(__VF_SEED)
-        } else {
-            quote!(__vf_h)
-        };
-        body = quote! {
-            if let ::core::option::Option::Some(__vf_h) =
-                <#ty as ::vectorflow::features::Category>::category(&self.#member, #seed)
-            {
-                #body
-            }
-        };
-    }
-    quote! {
-        {
-            const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);
-            #body
-        }
-    }
-}
-
-/// Whether `tokens` name one of `params`.
-pub(super) fn mentions(tokens: TokenStream, params: &[&Ident]) -> bool {
-    tokens.into_iter().any(|t| match t {
-        TokenTree::Ident(i) => params.iter().any(|p| **p == i),
-        TokenTree::Group(g) => mentions(g.stream(), params),
-        _ => false,
     })
 }

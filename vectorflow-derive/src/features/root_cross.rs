@@ -10,154 +10,10 @@
 //! place, values checked once up front.
 
 use super::ast::{Field, Input, Kind, RootCross};
-use super::named;
+use super::visit::{category_name, Sink};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::ext::IdentExt;
 use syn::{Ident, LitStr};
-
-/// The kinds a cross can read: those that give sparse features.
-const SPARSE: [Kind; 4] = [Kind::Hash, Kind::Value, Kind::Tokens, Kind::Sparse];
-
-/// A checked `cross_roots`: the fields of each side, and the group it feeds.
-pub struct Resolved<'i, 'a> {
-    pub sides: [Vec<&'i Field<'a>>; 2],
-    pub group: String,
-}
-
-fn root_of(f: &Field) -> String {
-    f.role()
-        .and_then(|r| r.root.as_ref())
-        .map(LitStr::value)
-        .unwrap_or_default()
-}
-
-fn namespace_of(f: &Field) -> String {
-    f.role()
-        .and_then(|r| r.namespace.as_ref())
-        .map(LitStr::value)
-        .unwrap_or_else(|| f.name.clone())
-}
-
-fn is_sparse(f: &Field) -> bool {
-    f.role().is_some_and(|r| SPARSE.contains(&r.kind))
-}
-
-/// The sparse fields a side names: a root's if some field has `root = "name"`, else the
-/// fields of the namespace `name` (a root takes precedence, so that `#[hash(root =
-/// "user")] user: ..` still names the root).
-fn side<'i, 'a>(input: &'i Input<'a>, name: &Ident) -> Result<Vec<&'i Field<'a>>, String> {
-    let n = name.unraw().to_string();
-    let in_root: Vec<&Field> = input
-        .fields
-        .iter()
-        .filter(|f| f.role().is_some_and(|r| r.root.is_some()) && root_of(f) == n)
-        .collect();
-    if !in_root.is_empty() {
-        let sparse: Vec<&Field> = in_root.into_iter().filter(|f| is_sparse(f)).collect();
-        if sparse.is_empty() {
-            return Err(format!(
-                "the root `{n}` has only #[dense] fields; cross_roots(..) crosses sparse features (#[hash], #[value], #[tokens], #[sparse])"
-            ));
-        }
-        return Ok(sparse);
-    }
-    let in_ns: Vec<&Field> = input
-        .fields
-        .iter()
-        .filter(|f| {
-            f.role()
-                .is_some_and(|r| matches!(r.kind, Kind::Hash | Kind::Value | Kind::Tokens))
-                && namespace_of(f) == n
-        })
-        .collect();
-    if !in_ns.is_empty() {
-        return Ok(in_ns);
-    }
-    let field = input.fields.iter().find(|f| f.name == n);
-    Err(match field.and_then(|f| f.role()) {
-        Some(r) if r.kind == Kind::Sparse => format!(
-            "`{n}` is a #[sparse] field, which has no namespace; put it in a root (`root = \"...\"`) to cross it"
-        ),
-        Some(r) if r.namespace.is_some() => format!(
-            "`{n}` is a field in the namespace \"{}\"; cross_roots(..) names roots and namespaces, not fields",
-            namespace_of(field.expect("found"))
-        ),
-        Some(r) => format!(
-            "`{n}` is a #[{}] field, which gives no sparse feature to cross",
-            r.kind.name()
-        ),
-        None => format!(
-            "the struct has no root or namespace named `{n}`; cross_roots(..) names a `root = \"...\"` or the namespace of #[hash], #[value] or #[tokens] fields (by default the field's name)"
-        ),
-    })
-}
-
-/// Resolves `rc`, or the errors, each with the token it points at.
-pub fn resolve<'i, 'a>(
-    input: &'i Input<'a>,
-    rc: &RootCross,
-) -> Result<Resolved<'i, 'a>, Vec<(Span, String)>> {
-    if rc.sides.len() != 2 {
-        return Err(vec![(
-            rc.keyword.span(),
-            format!(
-                "cross_roots(..) crosses two roots or namespaces, e.g. `cross_roots(user, item)`, but {} given",
-                match rc.sides.len() {
-                    0 => "none is".to_string(),
-                    1 => "one is".to_string(),
-                    k => format!("{k} are"),
-                }
-            ),
-        )]);
-    }
-    let (a, b) = (&rc.sides[0], &rc.sides[1]);
-    if a.unraw() == b.unraw() {
-        return Err(vec![(
-            b.span(),
-            format!(
-                "cross_roots({a}, {b}) crosses `{a}` with itself, which is not supported; cross two different roots or namespaces, or list pairs of fields with cross(x, y)"
-            ),
-        )]);
-    }
-    let mut errors = Vec::new();
-    let sa = side(input, a).map_err(|e| errors.push((a.span(), e)));
-    let sb = side(input, b).map_err(|e| errors.push((b.span(), e)));
-    let (Ok(sa), Ok(sb)) = (sa, sb) else {
-        return Err(errors);
-    };
-    if let Some(f) = sb.iter().find(|f| sa.iter().any(|g| g.ident == f.ident)) {
-        return Err(vec![(
-            b.span(),
-            format!(
-                "`{a}` and `{b}` share the field `{}`, which would be crossed with itself; cross roots or namespaces without common fields",
-                f.name
-            ),
-        )]);
-    }
-    let group = match &rc.root {
-        Some(r) => r.value(),
-        None => {
-            let first = root_of(sa[0]);
-            if sa.iter().chain(&sb).all(|f| root_of(f) == first) {
-                first
-            } else {
-                String::new()
-            }
-        }
-    };
-    Ok(Resolved {
-        sides: [sa, sb],
-        group,
-    })
-}
-
-/// The group `rc` feeds, as far as it can be told (for the fallback impls).
-pub fn group_guess(input: &Input, rc: &RootCross) -> String {
-    resolve(input, rc)
-        .map(|r| r.group)
-        .unwrap_or_else(|_| rc.root.as_ref().map(LitStr::value).unwrap_or_default())
-}
 
 /// The idents of a field's per-visit values: `#[value]`'s checked number, a mean bag's
 /// weight.
@@ -188,7 +44,7 @@ fn prelude(fields: &[&Field]) -> TokenStream {
                     let #v: ::core::option::Option<f32> =
                         match <#ty as ::vectorflow::features::Numeric>::numeric(&self.#member) {
                             ::core::option::Option::Some(__vf_x) => ::core::option::Option::Some(
-                                ::vectorflow::features::finite(#name, __vf_x)?,
+                                ::vectorflow::__private::finite(#name, __vf_x)?,
                             ),
                             ::core::option::Option::None => ::core::option::Option::None,
                         };
@@ -307,7 +163,7 @@ fn pair_name(fa: &Field, fb: &Field, ba: &Bind, bb: &Bind) -> TokenStream {
             Kind::Hash => {
                 names.push(f.name.clone());
                 values.push("{}");
-                value_args.push(named::category_name(f.ty, f.ident));
+                value_args.push(category_name(f.ty, f.ident));
             }
             Kind::Tokens => {
                 names.push(f.name.clone());
@@ -326,10 +182,11 @@ fn pair_name(fa: &Field, fb: &Field, ba: &Bind, bb: &Bind) -> TokenStream {
     quote!(::core::format_args!(#fmt #(, #name_args)* #(, #value_args)*))
 }
 
-/// The visiting code of `rc`: `__vf_f(id, value)` for every crossed pair (`names` false),
-/// or `__vf_f(NamedFeature { .. })` in the group `group` (`names` true).
-pub fn visit(input: &Input, rc: &RootCross, names: Option<&LitStr>) -> TokenStream {
-    let r = resolve(input, rc).unwrap_or_else(|_| unreachable!("checked"));
+/// The visiting code of `rc`: every crossed pair handed to `sink`.
+pub fn visit(input: &Input, rc: &RootCross, sink: &Sink) -> TokenStream {
+    let r = input
+        .resolve(rc)
+        .unwrap_or_else(|_| unreachable!("checked"));
     let [sa, sb] = &r.sides;
     let all: Vec<&Field> = sa.iter().chain(sb).copied().collect();
     let prelude = prelude(&all);
@@ -347,25 +204,16 @@ pub fn visit(input: &Input, rc: &RootCross, names: Option<&LitStr>) -> TokenStre
     for fa in sa {
         for fb in sb {
             let (ida, idb, va, vb) = (&ba.id, &bb.id, &ba.val, &bb.val);
-            let emit = match names {
-                None => quote!(__vf_f(#idb, #va * #vb);),
-                Some(group) => {
-                    let field = LitStr::new(&fa.name, fa.ident.span());
-                    let name = pair_name(fa, fb, &ba, &bb);
-                    quote! {
-                        __vf_f(::vectorflow::features::NamedFeature {
-                            group: #group,
-                            field: #field,
-                            name: #name,
-                            slot: ::vectorflow::features::Slot::SparseId(#idb),
-                            value: #va * #vb,
-                        });
-                    }
-                }
-            };
-            let inner = keyed(fb, &quote!(#ida), &bb, emit, names.is_some());
+            let field = LitStr::new(&fa.name, fa.ident.span());
+            let call = sink.call(
+                &field,
+                || pair_name(fa, fb, &ba, &bb),
+                quote!(#idb),
+                quote!(#va * #vb),
+            );
+            let inner = keyed(fb, &quote!(#ida), &bb, quote!(#call;), sink.names());
             let ns = LitStr::new(&format!("{}^{}", fa.name, fb.name), rc.keyword.span());
-            let outer = keyed(fa, &quote!(__VF_SEED), &ba, inner, names.is_some());
+            let outer = keyed(fa, &quote!(__VF_SEED), &ba, inner, sink.names());
             pairs.extend(quote! {
                 {
                     const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);

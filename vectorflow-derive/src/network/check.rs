@@ -1,8 +1,9 @@
-//! Validation of a parsed `network!`: the layer table, every layer's arguments, and
-//! the width each layer takes against the width the one before it outputs. Widths the
+//! Validation of a parsed `network!`: every layer's name against the layer table
+//! ([`super::table`]), its arguments, and the width each layer takes against the width the one before it outputs. Widths the
 //! macro can evaluate are compared here; the others become [`Check`]s the compiler runs.
 
 use super::parse::{Arg, Item, Layer, Root, Spec, Width};
+use super::table::{builtin, near_miss, Builtin};
 use proc_macro2::Span;
 use quote::quote;
 use syn::spanned::Spanned;
@@ -10,33 +11,6 @@ use syn::{Error, Expr, Lit};
 
 /// The largest `Sparse` width: feature ids are `u32`, so 2^32 slots hold every id.
 const MAX_SPARSE: u128 = 1 << 32;
-
-/// What a built-in layer name stands for.
-pub enum Builtin {
-    Linear,
-    /// `Act<vectorflow::layers::F>`: the same layer as a user's `Act<F>`.
-    Act(&'static str),
-    Dropout,
-}
-
-/// Every built-in layer name. Any other path in the stack is a user type implementing
-/// `Layer`, and `Act<F>` a user's activation.
-const TABLE: &[(&str, Builtin)] = &[
-    ("Linear", Builtin::Linear),
-    ("ReLU", Builtin::Act("ReLU")),
-    ("TanH", Builtin::Act("TanH")),
-    ("Sigmoid", Builtin::Act("Sigmoid")),
-    ("SeLU", Builtin::Act("SeLU")),
-    ("Dropout", Builtin::Dropout),
-];
-
-pub fn builtin(name: &str) -> Option<&'static Builtin> {
-    TABLE.iter().find(|(n, _)| *n == name).map(|(_, b)| b)
-}
-
-pub fn is_input(name: &str) -> bool {
-    name == "Sparse" || name == "Dense"
-}
 
 /// The activation function of an `Act` layer.
 pub enum ActFn {
@@ -304,20 +278,6 @@ fn resolve(
             }
         }
     }
-}
-
-/// A lone name that differs from a built-in only in case (`Relu`) is a typo far more
-/// often than a type of the user's: say so, and how to write such a type.
-pub fn near_miss(path: &syn::TypePath) -> Option<Error> {
-    let ident = path.path.get_ident()?;
-    let name = ident.to_string();
-    let (hit, _) = TABLE.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name))?;
-    Some(Error::new(
-        ident.span(),
-        format!(
-            "unknown layer `{name}`; did you mean `{hit}`? Layer names are case-sensitive (a layer type of your own named `{name}` is written with its path, e.g. `self::{name}`)"
-        ),
-    ))
 }
 
 /// The output width of a layer with a mistake: unknown, so the layers after it are not

@@ -45,7 +45,7 @@ pub fn expand(net: &Net) -> TokenStream {
         return net_ty;
     }
     let checks = net.checks.iter().map(check);
-    quote!(<[(); { #(#checks)* 0 }] as #vf::network::Checked<#net_ty>>::Net)
+    quote!(<[(); { #(#checks)* 0 }] as #vf::__private::Checked<#net_ty>>::Net)
 }
 
 /// A const call that compiles only when the rule holds. Every token is spanned at the
@@ -54,18 +54,18 @@ fn check(c: &Check) -> TokenStream {
     match c {
         Check::SparseDim(w) => {
             let t = w.tokens();
-            quote_spanned!(w.span=> ::vectorflow::layers::check_sparse_dim::<#t>();)
+            quote_spanned!(w.span=> ::vectorflow::__private::check_sparse_dim::<#t>();)
         }
         Check::Written { written, prev } => {
             let (e, p) = (written.tokens(), prev.tokens());
-            quote_spanned!(written.span=> ::vectorflow::network::same_width::<#e, #p>();)
+            quote_spanned!(written.span=> ::vectorflow::__private::same_width::<#e, #p>();)
         }
         Check::LayerIn { layer, prev } => {
             let p = prev.tokens();
-            quote_spanned!(layer.span()=> ::vectorflow::network::layer_takes::<#layer, { <<#layer as ::vectorflow::layers::Layer>::In as ::vectorflow::layers::Buf>::WIDTH }, #p>();)
+            quote_spanned!(layer.span()=> ::vectorflow::__private::layer_takes::<#layer, { <<#layer as ::vectorflow::layers::Layer>::In as ::vectorflow::layers::Buf>::WIDTH }, #p>();)
         }
         Check::Activation(f) => {
-            quote_spanned!(f.span()=> ::vectorflow::network::activation::<#f>();)
+            quote_spanned!(f.span()=> ::vectorflow::__private::activation::<#f>();)
         }
     }
 }

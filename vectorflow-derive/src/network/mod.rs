@@ -1,9 +1,10 @@
 //! `network![...]`: parse the inputs and layers ([`parse`]), resolve every layer through
-//! one table and check every width ([`check`]), expand to a `Net` type ([`expand`]).
+//! one table ([`table`]) and check every width ([`check`]), expand to a `Net` type ([`expand`]).
 
 mod check;
 mod expand;
 mod parse;
+mod table;
 
 use parse::{Arg, Layer, Width};
 use proc_macro2::TokenStream;
@@ -31,8 +32,8 @@ fn fallback(e: Error, out: Option<TokenStream>) -> TokenStream {
     let errors = e.to_compile_error();
     let out = out.unwrap_or_else(|| quote!(1usize));
     quote! {
-        <[(); { #errors 0 }] as ::vectorflow::network::Checked<
-            ::vectorflow::Net<::vectorflow::layers::Fallback<#out>, ::vectorflow::network::End<#out>>,
+        <[(); { #errors 0 }] as ::vectorflow::__private::Checked<
+            ::vectorflow::Net<::vectorflow::__private::Fallback<#out>, ::vectorflow::network::End<#out>>,
         >>::Net
     }
 }
@@ -43,7 +44,7 @@ fn output_width(spec: &parse::Spec) -> Option<TokenStream> {
     let last = spec.layers.iter().rev().find(|l| match l {
         Layer::Builtin(item) => item.name == "Linear",
         // A typo (`Relu`) names no type: pass over it.
-        Layer::User(path) => check::near_miss(path).is_none(),
+        Layer::User(path) => table::near_miss(path).is_none(),
         Layer::Act { .. } => false,
     })?;
     let item = match last {

@@ -2,7 +2,7 @@
 //! the first malformed token; which names are layers, and what their arguments mean, is
 //! for `check.rs`.
 
-use super::check;
+use super::table;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
@@ -198,7 +198,7 @@ impl Parse for Layer {
             None
         };
         match lone.as_deref() {
-            Some(name) if check::builtin(name).is_some() || check::is_input(name) => {
+            Some(name) if table::builtin(name).is_some() || table::is_input(name) => {
                 Ok(Layer::Builtin(input.parse()?))
             }
             Some("Act") => {
@@ -307,7 +307,7 @@ fn root(group: Option<Ident>, item: Item) -> Result<Root> {
         "Sparse" => false,
         "Dense" => true,
         other => {
-            let hint = if check::builtin(other).is_some() {
+            let hint = if table::builtin(other).is_some() {
                 format!("a network starts with its inputs, not with `{other}`: ")
             } else {
                 format!("unknown input `{other}`: ")

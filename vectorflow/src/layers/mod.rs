@@ -7,20 +7,16 @@
 
 mod activation;
 mod dropout;
-mod fallback;
-mod input;
+// `pub(crate)`: the macros' stand-in layer and the roots' machinery are named through
+// `crate::__private`, not here.
+pub(crate) mod fallback;
+pub(crate) mod input;
 mod linear;
 
 pub use activation::{Act, Activation, ReLU, SeLU, Sigmoid, TanH};
 pub use dropout::Dropout;
-#[doc(hidden)]
-pub use fallback::Fallback;
-#[doc(hidden)]
-pub use input::check_sparse_dim;
-pub use input::{
-    Dense, Input, InputFeed, InputLayer, InputLayout, Root, RootCompute, RootFeed, RootLayout,
-    Roots, RootsCompute, RootsFeed, RowInputs, Sparse, MAX_SPARSE_DIM,
-};
+pub(crate) use input::InputLayout;
+pub use input::{Dense, Input, InputFeed, InputLayer, RowInputs, Sparse, MAX_SPARSE_DIM};
 pub use linear::Linear;
 
 /// A block of weights in the flat buffer, for priors.

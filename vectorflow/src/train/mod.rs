@@ -50,8 +50,7 @@
 //! `examples/threads.rs` measures both schemes against one thread and against the
 //! machine's ceiling (two independent fits at once, sharing nothing).
 
-#[doc(hidden)]
-pub use row_cache::fuzz_block as __fuzz_cache_block;
+pub(crate) use row_cache::fuzz_block as fuzz_cache_block;
 mod chunk;
 mod early;
 mod feed;

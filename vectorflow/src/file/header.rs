@@ -2,7 +2,6 @@
 //! JSON) whose `__metadata__` says what the model is and carries the checksums.
 
 use super::error::{ModelError, ModelErrorKind};
-use crate::optim::MAX_STATE;
 use serde_json::{json, Map, Value};
 use std::io::Read;
 
@@ -266,7 +265,8 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Meta, u64), ModelError> {
     } else {
         Some(hex("crc32.weights")?)
     };
-    let planes = (0..MAX_STATE)
+    // At most one plane per tensor the header lists.
+    let planes = (0..root.len())
         .take_while(|j| root.contains_key(&format!("state.{j}")))
         .count();
     if planes > 0 && state.is_none() {

@@ -5,7 +5,7 @@
 use vectorflow::loss::{sigmoid, softplus};
 use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
-use vectorflow::train::{TrainError, TrainReport};
+use vectorflow::train::{Sharing, TrainError, TrainReport};
 
 const CATS: [&str; 8] = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"];
 const EFFECT: [f32; 8] = [1.0, -1.0, 0.5, -0.5, 0.0, 2.0, -2.0, 0.25];
@@ -133,6 +133,76 @@ fn plain_sgd_steps_as_momentum_zero_without_its_plane() {
     assert_eq!(planes, 0);
     assert_eq!(fit(Some(0.0)), (plain.clone(), 1));
     assert_ne!(fit(Some(0.5)).0, plain, "momentum changes the steps");
+}
+
+/// AdaGrad with three more state floats, which it updates but never reads: an optimizer
+/// of four states, declared here alone.
+#[derive(Clone, Copy)]
+struct Wide(AdaGrad);
+
+impl vectorflow::optim::Optimizer for Wide {
+    type State = [f32; 4];
+    const NAME: &'static str = "Wide";
+    fn describe(&self) -> String {
+        "Wide".into()
+    }
+    fn lr(&self) -> f32 {
+        self.0.lr
+    }
+    fn init_state(&self) -> [f32; 4] {
+        let acc = self.0.init_state()[0];
+        [acc, 0.0, -1.0, acc]
+    }
+    fn update(&self, w: f32, s: &mut [f32; 4], g: f32, scale: f32) -> f32 {
+        let mut acc = [s[0]];
+        let w = self.0.update(w, &mut acc, g, scale);
+        // Plane 1 counts the steps, plane 3 copies the accumulator.
+        (s[0], s[1], s[2], s[3]) = (acc[0], s[1] + 1.0, -1.0, acc[0]);
+        w
+    }
+}
+
+#[test]
+fn an_optimizer_of_four_states_trains_as_the_rule_it_wraps() {
+    // The trainer keeps and steps any number of state floats: the weights are
+    // AdaGrad's, bit for bit, on one thread and with replicas, and its four planes are
+    // kept in the net's training state.
+    let train = lr_rows(3000, 1);
+    let fit = |wide: bool, threads: usize, sharing: Sharing| {
+        let mut net = Mlp::new(Init::uniform(0.1).seed(3));
+        if wide {
+            let t = Trainer::new(Wide(AdaGrad::new(0.1)));
+            let t = t.passes(2).threads(threads).sharing(sharing);
+            t.progress(Progress::Silent).fit(&mut net, &train, Logistic)
+        } else {
+            let t = Trainer::new(AdaGrad::new(0.1));
+            let t = t.passes(2).threads(threads).sharing(sharing);
+            t.progress(Progress::Silent).fit(&mut net, &train, Logistic)
+        }
+        .unwrap();
+        let state = net.train_state().unwrap();
+        let planes: Vec<Vec<f32>> = state.planes().map(<[f32]>::to_vec).collect();
+        (net.params().to_vec(), planes)
+    };
+    for (threads, sharing) in [
+        (1, Sharing::Auto),
+        (2, Sharing::Replicas),
+        (2, Sharing::Hogwild),
+    ] {
+        let (w4, planes) = fit(true, threads, sharing);
+        assert_eq!(planes.len(), 4, "{threads} threads, {sharing:?}");
+        assert!(w4.iter().all(|w| w.is_finite()));
+        assert!(planes[2].iter().all(|&s| s == -1.0));
+        assert!(planes[1].iter().any(|&s| s > 0.0), "the planes are stepped");
+        if sharing != Sharing::Hogwild {
+            // Deterministic schemes: AdaGrad's weights and accumulators exactly.
+            let (w1, ada) = fit(false, threads, sharing);
+            let at = format!("{threads} threads, {sharing:?}");
+            assert!(w4 == w1, "{at}: AdaGrad's weights");
+            assert!(planes[0] == ada[0], "{at}: AdaGrad's accumulators");
+            assert!(planes[3] == planes[0], "{at}: plane 3 copies plane 0");
+        }
+    }
 }
 
 /// Two categorical fields whose label is the parity of their categories: no additive

@@ -3,7 +3,6 @@
 
 use super::error::{ModelError, ModelErrorKind};
 use crate::fsio::read_full;
-use crate::optim::MAX_STATE;
 use serde_json::{json, Map, Value};
 use std::io::Read;
 
@@ -267,7 +266,8 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Header, u64), ModelError> {
     } else {
         Some(hex("crc32.weights")?)
     };
-    let planes = (0..MAX_STATE)
+    // At most one plane per tensor the header lists.
+    let planes = (0..root.len())
         .take_while(|j| root.contains_key(&format!("state.{j}")))
         .count();
     if planes > 0 && state.is_none() {

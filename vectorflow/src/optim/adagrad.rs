@@ -1,4 +1,4 @@
-use super::{check, Optimizer, MAX_STATE};
+use super::{check, Optimizer};
 
 /// The accumulator AdaGrad and [`super::RowAdaGrad`] start from unless set otherwise
 /// (see [`AdaGrad::init_acc`]).
@@ -56,7 +56,7 @@ impl AdaGrad {
 }
 
 impl Optimizer for AdaGrad {
-    const STATE: usize = 1;
+    type State = [f32; 1];
     const NAME: &'static str = "AdaGrad";
 
     fn lr(&self) -> f32 {
@@ -73,12 +73,12 @@ impl Optimizer for AdaGrad {
         check::positive("AdaGrad", "initial accumulator", self.init_acc)
     }
 
-    fn init_state(&self) -> [f32; MAX_STATE] {
-        [self.init_acc, 0.0, 0.0]
+    fn init_state(&self) -> [f32; 1] {
+        [self.init_acc]
     }
 
     #[inline(always)]
-    fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+    fn update(&self, w: f32, s: &mut [f32; 1], g: f32, scale: f32) -> f32 {
         s[0] += g * g;
         // Exact on purpose: an estimate of 1/√ with one Newton step (0.18% off) measured
         // no faster in `examples/bench` (2 passes, 1 thread, medians of 5: LR 2.15M vs

@@ -1,4 +1,4 @@
-use super::{check, Optimizer, MAX_STATE};
+use super::{check, Optimizer};
 
 /// Adam with bias correction. Its step count is kept per weight, so a rare feature's
 /// first update is corrected like a frequent one's (sparse rows touch few weights).
@@ -43,7 +43,7 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
-    const STATE: usize = 3;
+    type State = [f32; 3];
     const NAME: &'static str = "Adam";
 
     fn lr(&self) -> f32 {
@@ -65,7 +65,7 @@ impl Optimizer for Adam {
     }
 
     #[inline(always)]
-    fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+    fn update(&self, w: f32, s: &mut [f32; 3], g: f32, scale: f32) -> f32 {
         // First, unconditionally: they depend on the settings alone, and the compiler
         // computes them once per row (a loop over weights) only if every pass of the
         // loop body does.
@@ -116,7 +116,7 @@ mod tests {
     use crate::rng::Rng;
 
     /// One Adam step as the paper writes it, in f64 with `powf`, from the f32 state `s`.
-    fn reference(adam: &Adam, w: f32, s: &[f32; MAX_STATE], g: f32) -> f64 {
+    fn reference(adam: &Adam, w: f32, s: &[f32; 3], g: f32) -> f64 {
         let (b1, b2) = (adam.beta1 as f64, adam.beta2 as f64);
         let (g, t) = (g as f64, s[2] as f64 + 1.0);
         let m = b1 * s[0] as f64 + (1.0 - b1) * g;
@@ -126,7 +126,7 @@ mod tests {
     }
 
     /// The f32 step this module computed before, with `powf` per weight.
-    fn with_powf(adam: &Adam, w: f32, s: &[f32; MAX_STATE], g: f32) -> f32 {
+    fn with_powf(adam: &Adam, w: f32, s: &[f32; 3], g: f32) -> f32 {
         let t = s[2] + 1.0;
         let m = adam.beta1 * s[0] + (1.0 - adam.beta1) * g;
         let v = adam.beta2 * s[1] + (1.0 - adam.beta2) * g * g;

@@ -1,4 +1,4 @@
-use super::{check, Optimizer, MAX_STATE};
+use super::{check, Optimizer};
 
 /// FTRL-proximal (McMahan et al., 2013), the usual choice for sparse logistic regression
 /// with L1: weights of rare, weak features are exactly zero.
@@ -50,7 +50,7 @@ impl Ftrl {
 
 impl Optimizer for Ftrl {
     /// `z` and `n` of the paper.
-    const STATE: usize = 2;
+    type State = [f32; 2];
     const NAME: &'static str = "Ftrl";
 
     fn lr(&self) -> f32 {
@@ -67,13 +67,13 @@ impl Optimizer for Ftrl {
     /// FTRL's weight is a function of `z` and `n`; `z` starts where that function gives
     /// `w` (with `n = 0`), so training continues from existing weights instead of
     /// overwriting them on their first step.
-    fn start(&self, w: f32) -> [f32; MAX_STATE] {
+    fn start(&self, w: f32) -> [f32; 2] {
         let z = if w == 0.0 {
             0.0
         } else {
             -(w * (self.beta / self.alpha + self.l2) + self.l1.copysign(w))
         };
-        [z, 0.0, 0.0]
+        [z, 0.0]
     }
 
     fn check(&self) -> Result<(), String> {
@@ -84,7 +84,7 @@ impl Optimizer for Ftrl {
     }
 
     #[inline(always)]
-    fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+    fn update(&self, w: f32, s: &mut [f32; 2], g: f32, scale: f32) -> f32 {
         let alpha = self.alpha * scale;
         let n_new = s[1] + g * g;
         let sigma = (n_new.sqrt() - s[1].sqrt()) / alpha;

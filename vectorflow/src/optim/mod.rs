@@ -1,6 +1,7 @@
 //! Optimizers: per-coordinate update rules, chosen by type.
 //!
-//! Each optimizer keeps up to [`MAX_STATE`] floats of state per weight. The trainer stores
+//! Each optimizer keeps [`Optimizer::State`], any number of floats of state per weight,
+//! declared in its own file and nowhere else. The trainer stores
 //! state in planes beside the weights (`plane[j][i]` is state `j` of weight `i`), so the
 //! state of a feature's row of weights is contiguous like the row itself and the update
 //! of a row vectorises. A *row-wise* optimizer ([`RowAdaGrad`]) keeps one state float
@@ -21,13 +22,16 @@ pub use row_adagrad::RowAdaGrad;
 pub use sgd::{Momentum, Sgd};
 pub use state::TrainState;
 
-/// The most state floats an optimizer keeps per weight.
-pub const MAX_STATE: usize = 3;
-
 /// A per-coordinate update rule.
 pub trait Optimizer: Copy + Send + Sync + 'static {
-    /// How many state floats it keeps per weight (at most [`MAX_STATE`]).
-    const STATE: usize;
+    /// The state it keeps per weight: `[f32; K]`, `K` floats (`[f32; 0]` for none).
+    /// The trainer keeps state `j` of every weight in a plane of its own, and steps a
+    /// row's weights with their states loaded into local arrays, so any `K` trains
+    /// with the same code.
+    type State: Copy + Default + AsRef<[f32]> + AsMut<[f32]> + Send + Sync + 'static;
+
+    /// How many state floats it keeps per weight: the length of [`Optimizer::State`].
+    const STATE: usize = std::mem::size_of::<Self::State>() / std::mem::size_of::<f32>();
 
     /// The kind of optimizer, naming what its state planes mean (`"AdaGrad"`): a
     /// training state continues only with an optimizer of the same kind.
@@ -46,20 +50,20 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     fn lr(&self) -> f32;
 
     /// The initial state of every weight.
-    fn init_state(&self) -> [f32; MAX_STATE] {
-        [0.0; MAX_STATE]
+    fn init_state(&self) -> Self::State {
+        Self::State::default()
     }
 
     /// The state of a weight that starts training at `w`: [`Optimizer::init_state`],
     /// except for optimizers whose state determines the weight (FTRL).
-    fn start(&self, w: f32) -> [f32; MAX_STATE] {
+    fn start(&self, w: f32) -> Self::State {
         let _ = w;
         self.init_state()
     }
 
     /// The weight after one step with gradient `g`, updating its state `s`. `scale`
     /// multiplies the learning rate (the trainer's schedule; 1 for a constant rate).
-    fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32;
+    fn update(&self, w: f32, s: &mut Self::State, g: f32, scale: f32) -> f32;
 
     /// For a row-wise optimizer: the rate of a sparse row's step, whose weights then
     /// move by `−rate · g_k`, given the mean square of the row's gradient (over all its

@@ -1,4 +1,4 @@
-use super::{check, Optimizer, MAX_STATE};
+use super::{check, Optimizer};
 
 /// Row-wise AdaGrad: one accumulator per sparse row, shared by the row's weights.
 ///
@@ -61,7 +61,7 @@ impl RowAdaGrad {
 }
 
 impl Optimizer for RowAdaGrad {
-    const STATE: usize = 1;
+    type State = [f32; 1];
     const NAME: &'static str = "RowAdaGrad";
     const ROW_WISE: bool = true;
 
@@ -78,12 +78,12 @@ impl Optimizer for RowAdaGrad {
         check::positive("RowAdaGrad", "initial accumulator", self.init_acc)
     }
 
-    fn init_state(&self) -> [f32; MAX_STATE] {
-        [self.init_acc, 0.0, 0.0]
+    fn init_state(&self) -> [f32; 1] {
+        [self.init_acc]
     }
 
     #[inline(always)]
-    fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+    fn update(&self, w: f32, s: &mut [f32; 1], g: f32, scale: f32) -> f32 {
         s[0] += g * g;
         w - self.lr * scale * g / s[0].sqrt()
     }

@@ -1,4 +1,4 @@
-use super::{check, Optimizer, MAX_STATE};
+use super::{check, Optimizer};
 
 /// Plain stochastic gradient descent, `w ← w − lr·g`. It keeps no state, so a sparse
 /// row trains in its weights' bytes alone; [`Sgd::momentum`] gives SGD with momentum.
@@ -31,7 +31,7 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
-    const STATE: usize = 0;
+    type State = [f32; 0];
     /// The kind it shares with [`Momentum`]: see there.
     const NAME: &'static str = "Sgd";
 
@@ -48,7 +48,7 @@ impl Optimizer for Sgd {
     }
 
     #[inline(always)]
-    fn update(&self, w: f32, _: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+    fn update(&self, w: f32, _: &mut [f32; 0], g: f32, scale: f32) -> f32 {
         w - self.lr * scale * g
     }
 }
@@ -77,7 +77,7 @@ pub struct Momentum {
 }
 
 impl Optimizer for Momentum {
-    const STATE: usize = 1;
+    type State = [f32; 1];
     const NAME: &'static str = "Sgd";
 
     fn lr(&self) -> f32 {
@@ -94,7 +94,7 @@ impl Optimizer for Momentum {
     }
 
     #[inline(always)]
-    fn update(&self, w: f32, s: &mut [f32; MAX_STATE], g: f32, scale: f32) -> f32 {
+    fn update(&self, w: f32, s: &mut [f32; 1], g: f32, scale: f32) -> f32 {
         // A weight without gradient keeps its velocity: updates are sparse, like the rows.
         if g == 0.0 {
             return w;

@@ -4,7 +4,7 @@
 //!
 //! [`Trainer::fit`]: crate::train::Trainer::fit
 
-use super::{Optimizer, MAX_STATE};
+use super::Optimizer;
 
 /// The state training continues from: the optimizer's per-weight state planes, the
 /// passes run so far (which seed each pass's shuffle and dropout masks) and the rows
@@ -21,7 +21,9 @@ use super::{Optimizer, MAX_STATE};
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainState {
     optimizer: String,
-    planes: [Vec<f32>; MAX_STATE],
+    /// One plane per state float of the optimizer ([`Optimizer::STATE`] of them while
+    /// it trains).
+    planes: Vec<Vec<f32>>,
     passes: u64,
     rows: u64,
 }
@@ -29,13 +31,11 @@ pub struct TrainState {
 impl TrainState {
     /// A fresh state for optimizer `opt` over the weights `w`.
     pub fn new<O: Optimizer>(opt: &O, w: &[f32]) -> TrainState {
-        let mut planes: [Vec<f32>; MAX_STATE] = Default::default();
-        for plane in planes.iter_mut().take(O::STATE) {
-            plane.reserve_exact(w.len());
-        }
+        let mut planes: Vec<Vec<f32>> =
+            (0..O::STATE).map(|_| Vec::with_capacity(w.len())).collect();
         for &wi in w {
             let s = opt.start(wi);
-            for (plane, s) in planes.iter_mut().zip(s).take(O::STATE) {
+            for (plane, &s) in planes.iter_mut().zip(s.as_ref()) {
                 plane.push(s);
             }
         }
@@ -54,13 +54,9 @@ impl TrainState {
         passes: u64,
         rows: u64,
     ) -> TrainState {
-        let mut all: [Vec<f32>; MAX_STATE] = Default::default();
-        for (slot, plane) in all.iter_mut().zip(planes) {
-            *slot = plane;
-        }
         TrainState {
             optimizer,
-            planes: all,
+            planes,
             passes,
             rows,
         }
@@ -104,9 +100,7 @@ impl TrainState {
         if self.optimizer != O::NAME {
             return TrainState::new(opt, w);
         }
-        for plane in self.planes.iter_mut().skip(O::STATE) {
-            *plane = Vec::new();
-        }
+        self.planes.truncate(O::STATE);
         let kept = self.planes.iter().filter(|p| !p.is_empty()).count();
         if kept == 0 {
             self.planes = TrainState::new(opt, w).planes;
@@ -122,7 +116,8 @@ impl TrainState {
         self
     }
 
-    pub(crate) fn planes_mut(&mut self) -> &mut [Vec<f32>; MAX_STATE] {
+    /// The optimizer's state planes, one per state float.
+    pub(crate) fn planes_mut(&mut self) -> &mut [Vec<f32>] {
         &mut self.planes
     }
 

@@ -42,7 +42,8 @@ impl<'w, O: Optimizer> Scheme<'w, O> for Hogwild<'w, '_> {
         L: Loss<C::Row, M::Out>,
     {
         let threads = self.pool.current_num_threads();
-        let store = self.weights.shared(&self.blocks);
+        let atomics = self.weights.atomics();
+        let store = atomics.store(&self.blocks);
         let part = rows.len().div_ceil(threads).max(1);
         self.pool.scope(|s| {
             for (t, rows) in rows.chunks(part).enumerate() {

@@ -69,6 +69,7 @@ mod stream;
 mod validate;
 
 pub use chunk::StreamRow;
+pub(crate) use feed::SliceFeed;
 pub use priors::Prior;
 pub use progress::Progress;
 
@@ -86,7 +87,7 @@ use crate::optim::Optimizer;
 use crate::rng::splitmix64;
 use crate::trainable::Typed;
 use chunk::Chunk;
-use feed::{Feed, SliceFeed};
+use feed::Feed;
 use stream::StreamFeed;
 
 /// Which rows are held out of training to measure the loss after each pass.

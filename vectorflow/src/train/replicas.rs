@@ -112,10 +112,10 @@ impl<'w, O: Optimizer, C: Combine> Scheme<'w, O> for Replicated<'w, '_, C> {
             drop(stores);
             let master = &mut self.weights.master();
             self.reps
-                .merge_hot::<O>(self.pool, master, rows.len(), tail, &self.combine);
+                .merge_hot(self.pool, master, rows.len(), tail, &self.combine);
             self.since_full += 1;
             if self.since_full == FULL_EVERY {
-                self.reps.merge_all::<O>(self.pool, master, &self.combine);
+                self.reps.merge_all(self.pool, master, &self.combine);
                 self.since_full = 0;
             }
         }
@@ -123,7 +123,7 @@ impl<'w, O: Optimizer, C: Combine> Scheme<'w, O> for Replicated<'w, '_, C> {
 
     fn sync(&mut self) {
         let master = &mut self.weights.master();
-        self.reps.merge_all::<O>(self.pool, master, &self.combine);
+        self.reps.merge_all(self.pool, master, &self.combine);
         self.since_full = 0;
     }
 }

@@ -18,8 +18,9 @@ use super::{Sharing, TrainError, TrainReport, TrainState, Trainer};
 use crate::layers::Block;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
-use crate::params::{as_atomic, as_atomic_u32};
+use crate::params::{as_atomic, as_atomic_u32, AtomicF32};
 use crate::trainable::Trainable;
+use std::sync::atomic::AtomicU32;
 
 /// Every buffer a fit trains: the net's weights and training state (whose sparse
 /// tables are stale while they are packed), the packed tables, and the priors' row
@@ -61,31 +62,38 @@ impl<'w> Weights<'w> {
 
     /// The store of one thread that owns every buffer.
     pub fn store(&mut self) -> Packed<'_> {
-        let [s0, s1, s2] = self.state.planes_mut();
         Packed {
             rest: Plain {
                 w: self.w,
-                s: [s0, s1, s2],
+                s: self.state.planes_mut(),
                 stamps: &mut self.stamps,
             },
             tables: &mut self.tables,
         }
     }
 
-    /// The store Hogwild threads share (over unpacked buffers; `blocks` are the net's).
-    pub fn shared<'a>(&'a mut self, blocks: &'a [Block]) -> Shared<'a> {
-        let [p0, p1, p2] = self.state.planes_mut();
-        Shared {
+    /// The buffers as Hogwild threads share them, as atomics: the weights, the state
+    /// planes and the stamps (see [`super::store::Shared`]).
+    pub fn atomics(&mut self) -> Atomics<'_> {
+        Atomics {
             w: as_atomic(self.w),
-            s: [as_atomic(p0), as_atomic(p1), as_atomic(p2)],
+            s: self
+                .state
+                .planes_mut()
+                .iter_mut()
+                .map(|p| as_atomic(p))
+                .collect(),
             stamps: as_atomic_u32(&mut self.stamps),
-            blocks,
         }
     }
 
     /// What replicas copy and merge into.
     pub fn master(&mut self) -> Master<'_> {
-        Master::of(self.w, self.state.planes_mut(), &mut self.tables)
+        Master {
+            w: self.w,
+            s: self.state.planes_mut(),
+            tables: &mut self.tables,
+        }
     }
 
     /// Read access to the weights, for scoring holdout rows.
@@ -111,6 +119,25 @@ impl<'w> Weights<'w> {
         self.write_back::<O>();
         self.stamps.fill(0);
         self.state.end_pass(seen as u64);
+    }
+}
+
+/// The buffers of [`Weights`] as atomics, for Hogwild threads.
+pub(crate) struct Atomics<'a> {
+    w: &'a [AtomicF32],
+    s: Vec<&'a [AtomicF32]>,
+    stamps: &'a [AtomicU32],
+}
+
+impl Atomics<'_> {
+    /// The store every Hogwild thread copies (`blocks`: the net's).
+    pub fn store<'a>(&'a self, blocks: &'a [Block]) -> Shared<'a> {
+        Shared {
+            w: self.w,
+            s: &self.s,
+            stamps: self.stamps,
+            blocks,
+        }
     }
 }
 
@@ -163,7 +190,7 @@ pub(crate) trait Scheme<'w, O: Optimizer> {
 impl<O: Optimizer> Trainer<O> {
     /// Picks how the threads share the weights of `net` (its buffers `params` and
     /// `state`) and runs the passes over `feed` with it.
-    pub(super) fn run<M, F, L>(
+    pub(crate) fn run<M, F, L>(
         &self,
         net: &M,
         params: &mut [f32],

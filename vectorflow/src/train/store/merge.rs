@@ -15,26 +15,13 @@
 
 use super::aligned::UNIT;
 use super::packed::Table;
-use crate::optim::MAX_STATE;
 
 /// The buffers being trained: the net's weights and state planes (the *rest*, whose
 /// sparse tables are stale while packed) and the packed tables.
 pub(crate) struct Master<'a> {
     pub w: &'a mut [f32],
-    pub s: [&'a mut [f32]; MAX_STATE],
+    pub s: &'a mut [Vec<f32>],
     pub tables: &'a mut [Table],
-}
-
-impl<'a> Master<'a> {
-    /// The net's weights `w`, its state planes `s` and the packed tables.
-    pub fn of(w: &'a mut [f32], s: &'a mut [Vec<f32>; MAX_STATE], tables: &'a mut [Table]) -> Self {
-        let [s0, s1, s2] = s;
-        Master {
-            w,
-            s: [s0, s1, s2],
-            tables,
-        }
-    }
 }
 
 /// How a merge combines a unit's copies into the master's.

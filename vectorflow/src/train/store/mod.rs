@@ -25,7 +25,7 @@ pub(crate) use replica::Replicas;
 pub(crate) use shared::Shared;
 
 use crate::kernels;
-use crate::optim::{Optimizer, MAX_STATE};
+use crate::optim::Optimizer;
 use crate::params::{Learn, Params};
 
 /// A place to read weights from and apply optimizer steps to.
@@ -76,84 +76,88 @@ pub(crate) fn all_finite(s: &[f32]) -> bool {
     s.iter().fold(0u32, |top, x| top.max(x.to_bits() & EXP)) != EXP
 }
 
-/// One optimizer step on a row of weights and its state planes (empty when unused);
-/// whether the state it wrote is all finite.
-///
-/// A function of its own so the slices arrive as distinct `&mut` arguments: LLVM then
-/// knows they do not overlap and vectorises the loop (sqrt and division included).
+/// Whether every state float of `s` is finite: [`all_finite`] over states.
 #[inline(always)]
-pub(crate) fn update_row<O: Optimizer>(
-    opt: O,
-    w: &mut [f32],
-    s0: &mut [f32],
-    s1: &mut [f32],
-    s2: &mut [f32],
-    grad: &[f32],
-    scale: f32,
-) -> bool {
-    let n = w.len();
-    let grad = &grad[..n];
-    // Each arm reads back the state it wrote while it is still in L1: a check of the
-    // touched floats only (see `step.rs` for what it costs).
-    match O::STATE {
-        0 => {
-            for k in 0..n {
-                w[k] = opt.update(w[k], &mut [0.0; MAX_STATE], grad[k], scale);
-            }
-            true
-        }
-        1 => {
-            let s0 = &mut s0[..n];
-            for k in 0..n {
-                let mut s = [s0[k], 0.0, 0.0];
-                w[k] = opt.update(w[k], &mut s, grad[k], scale);
-                s0[k] = s[0];
-            }
-            all_finite(s0)
-        }
-        2 => {
-            let (s0, s1) = (&mut s0[..n], &mut s1[..n]);
-            for k in 0..n {
-                let mut s = [s0[k], s1[k], 0.0];
-                w[k] = opt.update(w[k], &mut s, grad[k], scale);
-                s0[k] = s[0];
-                s1[k] = s[1];
-            }
-            all_finite(s0) & all_finite(s1)
-        }
-        _ => {
-            let (s0, s1, s2) = (&mut s0[..n], &mut s1[..n], &mut s2[..n]);
-            for k in 0..n {
-                let mut s = [s0[k], s1[k], s2[k]];
-                w[k] = opt.update(w[k], &mut s, grad[k], scale);
-                s0[k] = s[0];
-                s1[k] = s[1];
-                s2[k] = s[2];
-            }
-            all_finite(s0) & all_finite(s1) & all_finite(s2)
-        }
-    }
+pub(crate) fn states_finite<S: AsRef<[f32]>>(s: &[S]) -> bool {
+    const EXP: u32 = 0x7f80_0000;
+    let top = s.iter().fold(0u32, |top, s| {
+        s.as_ref()
+            .iter()
+            .fold(top, |top, x| top.max(x.to_bits() & EXP))
+    });
+    top != EXP
 }
 
-/// Prefetches the rows of `pairs` in `w` and in the state planes `O` uses.
+/// Weights a store steps at once from local arrays when they are not a sparse row: a
+/// run of dense weights goes in blocks of this many.
+pub(crate) const BLOCK: usize = 16;
+
+/// One optimizer step on the local copies of `n ≤ N` weights `w`, their states `s` and
+/// their gradient `g`; whether the states it wrote are all finite.
+///
+/// Every store loads a row's weights and states into arrays of its own and steps them
+/// here, whatever the optimizer's number of state floats: arrays on the stack alias
+/// nothing, so LLVM vectorises the loop (sqrt and division included), and it reads
+/// back the states it wrote while they are still in L1, a check of the touched floats
+/// only (see `step.rs` for what it costs).
+#[inline(always)]
+pub(crate) fn step_local<O: Optimizer, const N: usize>(
+    opt: O,
+    w: &mut [f32; N],
+    s: &mut [O::State; N],
+    g: &[f32; N],
+    n: usize,
+    scale: f32,
+) -> bool {
+    let n = n.min(N);
+    for k in 0..n {
+        w[k] = opt.update(w[k], &mut s[k], g[k], scale);
+    }
+    states_finite(&s[..n])
+}
+
+/// One optimizer step on a row of `OUT` weights `w` whose states follow it in `planes`,
+/// state `j` of weight `k` at `OUT·j + k` (the packed layout), with gradient `g`;
+/// whether the states it wrote are all finite.
+///
+/// In place: the states are read and written at offsets LLVM sees apart, in one slice
+/// apart from `w`, so the loop vectorises for any number of state floats (a local copy
+/// as an array of states, `[O::State; OUT]`, made Adam's rows 1.26× slower).
+#[inline(always)]
+pub(crate) fn step_planes<O: Optimizer, const OUT: usize>(
+    opt: O,
+    w: &mut [f32; OUT],
+    planes: &mut [f32],
+    g: &[f32; OUT],
+    scale: f32,
+) -> bool {
+    let planes = &mut planes[..OUT * O::STATE];
+    for k in 0..OUT {
+        let mut s = O::State::default();
+        for j in 0..O::STATE {
+            s.as_mut()[j] = planes[OUT * j + k];
+        }
+        w[k] = opt.update(w[k], &mut s, g[k], scale);
+        for j in 0..O::STATE {
+            planes[OUT * j + k] = s.as_ref()[j];
+        }
+    }
+    all_finite(planes)
+}
+
+/// Prefetches the rows of `pairs` in `w` and in the state planes `s`.
 #[inline(always)]
 pub(crate) fn prefetch_rows<O: Optimizer, T, const OUT: usize>(
     w: &[T],
-    s: &[impl AsRef<[T]>; MAX_STATE],
+    s: &[impl AsRef<[T]>],
     off: usize,
     pairs: &[(u32, f32)],
 ) {
     for &(i, _) in pairs {
         let o = off + i as usize * OUT;
         kernels::prefetch_at(w, o, OUT);
-        if O::STATE > 0 {
-            kernels::prefetch_at(s[0].as_ref(), o, OUT);
-        }
-        if O::STATE > 1 {
-            kernels::prefetch_at(s[1].as_ref(), o, OUT);
-        }
-        if O::STATE > 2 {
-            kernels::prefetch_at(s[2].as_ref(), o, OUT);
+        for plane in s.iter().take(O::STATE) {
+            kernels::prefetch_at(plane.as_ref(), o, OUT);
         }
     }
 }

@@ -22,10 +22,10 @@
 //! The tables are packed once per fit and written back at the end of every pass.
 
 use super::aligned::{Aligned, UNIT};
-use super::{all_finite, update_row, Plain, Store};
+use super::{all_finite, step_planes, Plain, Store};
 use crate::kernels;
 use crate::layers::Block;
-use crate::optim::{mean_square, Optimizer, MAX_STATE};
+use crate::optim::{mean_square, Optimizer};
 use crate::params::Params;
 
 /// One sparse table, packed.
@@ -76,11 +76,7 @@ impl Table {
 }
 
 /// The packed tables of a net's sparse blocks, for optimizer `O`.
-pub(crate) fn pack<O: Optimizer>(
-    blocks: &[Block],
-    w: &[f32],
-    s: &[Vec<f32>; MAX_STATE],
-) -> Vec<Table> {
+pub(crate) fn pack<O: Optimizer>(blocks: &[Block], w: &[f32], s: &[Vec<f32>]) -> Vec<Table> {
     blocks
         .iter()
         .filter_map(|b| {
@@ -119,7 +115,7 @@ pub(crate) fn pack<O: Optimizer>(
 }
 
 /// Writes packed tables back into the net's buffer and the state planes.
-pub(crate) fn unpack<O: Optimizer>(tables: &[Table], w: &mut [f32], s: &mut [Vec<f32>; MAX_STATE]) {
+pub(crate) fn unpack<O: Optimizer>(tables: &[Table], w: &mut [f32], s: &mut [Vec<f32>]) {
     let planes = if O::ROW_WISE { 0 } else { O::STATE };
     for t in tables {
         let out = t.out;
@@ -293,15 +289,15 @@ impl<'a> Store for Packed<'a> {
                 t.data[a] = s;
             } else {
                 for (q, &g) in (p..p + n).zip(g) {
-                    let mut s = [0.0f32; MAX_STATE];
-                    for (j, s) in s.iter_mut().enumerate().take(O::STATE) {
+                    let mut s = O::State::default();
+                    for (j, s) in s.as_mut().iter_mut().enumerate() {
                         *s = t.data[q + t.out * (j + 1)];
                     }
                     t.data[q] = opt.update(t.data[q], &mut s, g, scale);
-                    for (j, s) in s.iter().enumerate().take(O::STATE) {
+                    for (j, s) in s.as_ref().iter().enumerate() {
                         t.data[q + t.out * (j + 1)] = *s;
                     }
-                    finite &= all_finite(&s[..O::STATE]);
+                    finite &= all_finite(s.as_ref());
                 }
             }
             k += n;
@@ -348,10 +344,9 @@ impl<'a> Store for Packed<'a> {
         for &(i, v) in pairs {
             let row = &mut t.data[i as usize * stride..(i as usize + 1) * stride];
             let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
-            let (w, s) = row.split_at_mut(OUT);
-            let (s0, s) = s.split_at_mut(if O::STATE > 0 { OUT } else { 0 });
-            let (s1, s2) = s.split_at_mut(if O::STATE > 1 { OUT } else { 0 });
-            finite &= update_row(opt, w, s0, s1, s2, &g, scale);
+            let (w, planes) = row.split_at_mut(OUT);
+            let w: &mut [f32; OUT] = w.try_into().expect("a row of OUT");
+            finite &= step_planes(opt, w, planes, &g, scale);
         }
         finite
     }
@@ -403,10 +398,9 @@ mod tests {
             row: Some(3),
         }];
         let w: Vec<f32> = (0..21).map(|i| i as f32).collect();
-        let s: [Vec<f32>; MAX_STATE] = [
+        let s: Vec<Vec<f32>> = vec![
             w.iter().map(|x| x + 100.0).collect(),
             w.iter().map(|x| x + 200.0).collect(),
-            Vec::new(),
         ];
         assert_eq!(Ftrl::STATE, 2);
         let mut tables = pack::<Ftrl>(&blocks, &w, &s);
@@ -416,12 +410,12 @@ mod tests {
             [5., 6., 7., 105., 106., 107., 205., 206., 207.]
         );
         let (mut w2, mut s2) = (w.clone(), s.clone());
-        let (mut p0, mut p1, mut p2) = (s2[0].clone(), s2[1].clone(), Vec::new());
+        let mut planes = s2.clone();
         {
             let store = Packed {
                 rest: Plain {
                     w: &mut w2,
-                    s: [&mut p0, &mut p1, &mut p2],
+                    s: &mut planes,
                     stamps: &mut [],
                 },
                 tables: &mut tables,
@@ -453,7 +447,7 @@ mod tests {
             row: Some(4),
         }];
         let w: Vec<f32> = (0..9).map(|i| i as f32).collect();
-        let tables = pack::<Sgd>(&blocks, &w, &Default::default());
+        let tables = pack::<Sgd>(&blocks, &w, &[]);
         assert_eq!(Sgd::STATE, 0);
         assert_eq!((tables[0].stride(), tables[0].out()), (4, 4));
         assert_eq!(tables[0].data[..], w[1..9]);
@@ -469,11 +463,7 @@ mod tests {
             row: Some(16),
         }];
         let w: Vec<f32> = (0..52).map(|i| i as f32).collect();
-        let s: [Vec<f32>; MAX_STATE] = [
-            w.iter().map(|x| x + 100.0).collect(),
-            Vec::new(),
-            Vec::new(),
-        ];
+        let s: Vec<Vec<f32>> = vec![w.iter().map(|x| x + 100.0).collect()];
         let tables = pack::<RowAdaGrad>(&blocks, &w, &s);
         let t = &tables[0];
         assert_eq!(
@@ -483,7 +473,7 @@ mod tests {
         assert_eq!(t.data[..48], w[2..50]);
         // A row's state is its first weight's: 102, 118, 134.
         assert_eq!(t.data[48..], [102.0, 118.0, 134.0]);
-        let (mut w2, mut s2) = (vec![0.0; 52], [vec![0.0; 52], Vec::new(), Vec::new()]);
+        let (mut w2, mut s2) = (vec![0.0; 52], vec![vec![0.0; 52]]);
         unpack::<RowAdaGrad>(&tables, &mut w2, &mut s2);
         assert_eq!(w2[2..50], w[2..50]);
         for (i, x) in s2[0].iter().enumerate() {

@@ -3,13 +3,14 @@
 //! [`super::packed::Packed`], which trains one thread and each replica; sparse rows are
 //! always packed, so it steps them only through the trait's default `update_rows`.
 
-use super::{prefetch_rows, update_row, Store};
-use crate::optim::{Optimizer, MAX_STATE};
+use super::{prefetch_rows, step_local, Store, BLOCK};
+use crate::optim::Optimizer;
 
 /// Buffers owned by one thread.
 pub(crate) struct Plain<'a> {
     pub w: &'a mut [f32],
-    pub s: [&'a mut [f32]; MAX_STATE],
+    /// The optimizer's state planes, one per state float.
+    pub s: &'a mut [Vec<f32>],
     pub stamps: &'a mut [u32],
 }
 
@@ -23,27 +24,33 @@ impl Store for Plain<'_> {
 
     #[inline(always)]
     fn update<O: Optimizer>(&mut self, opt: &O, off: usize, grad: &[f32], scale: f32) -> bool {
-        let n = grad.len();
-        let [s0, s1, s2] = &mut self.s;
-        // Planes an optimizer does not use are empty.
-        let plane = |used: bool| if used { (off, off + n) } else { (0, 0) };
-        let (a0, b0) = plane(O::STATE > 0);
-        let (a1, b1) = plane(O::STATE > 1);
-        let (a2, b2) = plane(O::STATE > 2);
-        update_row(
-            *opt,
-            &mut self.w[off..off + n],
-            &mut s0[a0..b0],
-            &mut s1[a1..b1],
-            &mut s2[a2..b2],
-            grad,
-            scale,
-        )
+        let opt = *opt;
+        let mut finite = true;
+        for (b, grad) in grad.chunks(BLOCK).enumerate() {
+            let (at, n) = (off + b * BLOCK, grad.len());
+            let (mut w, mut g) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+            w[..n].copy_from_slice(&self.w[at..at + n]);
+            g[..n].copy_from_slice(grad);
+            let mut s = [O::State::default(); BLOCK];
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                for (s, &x) in s.iter_mut().zip(&plane[at..at + n]) {
+                    s.as_mut()[j] = x;
+                }
+            }
+            finite &= step_local(opt, &mut w, &mut s, &g, n, scale);
+            self.w[at..at + n].copy_from_slice(&w[..n]);
+            for (j, plane) in self.s.iter_mut().enumerate().take(O::STATE) {
+                for (s, x) in s.iter().zip(&mut plane[at..at + n]) {
+                    *x = s.as_ref()[j];
+                }
+            }
+        }
+        finite
     }
 
     #[inline]
     fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
-        prefetch_rows::<O, f32, OUT>(self.w, &self.s, off, pairs);
+        prefetch_rows::<O, f32, OUT>(self.w, self.s, off, pairs);
     }
 
     #[inline]

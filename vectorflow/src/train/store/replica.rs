@@ -29,7 +29,7 @@ use super::aligned::UNIT;
 use super::merge::{self, Combine, Group, Master};
 use super::packed::{holding, Packed, Table};
 use super::{Plain, Store};
-use crate::optim::{Optimizer, MAX_STATE};
+use crate::optim::Optimizer;
 use rayon::prelude::*;
 
 /// A unit is hot when at least this share of the rows of the first round touch it.
@@ -51,7 +51,7 @@ const MAX_HOT: usize = 1 << 16;
 /// and every state plane at the same offsets), group `1 + t` packed table `t`.
 pub(crate) struct Replica {
     w: Vec<f32>,
-    s: [Vec<f32>; MAX_STATE],
+    s: Vec<Vec<f32>>,
     tables: Vec<Table>,
     /// One bit per unit touched since the last full merge, per group.
     dirty: Vec<Vec<u64>>,
@@ -105,7 +105,7 @@ impl Replicas {
                     .into_par_iter()
                     .map(|_| Replica {
                         w: copy_rest(master.w),
-                        s: std::array::from_fn(|j| copy_rest(&master.s[j][..])),
+                        s: master.s.iter().map(|p| copy_rest(p)).collect(),
                         tables: master.tables.to_vec(),
                         dirty: groups().map(|n| vec![0; n.div_ceil(64)]).collect(),
                         counts: groups().map(|n| vec![0; n]).collect(),
@@ -124,21 +124,18 @@ impl Replicas {
         let scan = &self.scan[..];
         self.threads
             .iter_mut()
-            .map(|r| {
-                let [s0, s1, s2] = &mut r.s;
-                Tracked {
-                    packed: Packed {
-                        rest: Plain {
-                            w: &mut r.w,
-                            s: [s0, s1, s2],
-                            stamps: &mut [],
-                        },
-                        tables: &mut r.tables,
+            .map(|r| Tracked {
+                packed: Packed {
+                    rest: Plain {
+                        w: &mut r.w,
+                        s: &mut r.s,
+                        stamps: &mut [],
                     },
-                    dirty: &mut r.dirty,
-                    counts: (!found).then_some(&mut r.counts[..]),
-                    scan,
-                }
+                    tables: &mut r.tables,
+                },
+                dirty: &mut r.dirty,
+                counts: (!found).then_some(&mut r.counts[..]),
+                scan,
             })
             .collect()
     }
@@ -146,7 +143,7 @@ impl Replicas {
     /// After a round in which the threads trained `rows` rows: finds the hot units on
     /// the first round (`tail` is the number of rounds expected between two merges of
     /// the tail), then merges them into `master`, on the pool's threads.
-    pub fn merge_hot<O: Optimizer>(
+    pub fn merge_hot(
         &mut self,
         pool: &rayon::ThreadPool,
         master: &mut Master<'_>,
@@ -157,18 +154,18 @@ impl Replicas {
         if !self.found {
             self.find_hot(rows, tail);
         }
-        self.merge::<O>(pool, master, true, combine);
+        self.merge(pool, master, true, combine);
     }
 
     /// Merges every unit touched since the last full merge into `master`, on the pool's
     /// threads.
-    pub fn merge_all<O: Optimizer>(
+    pub fn merge_all(
         &mut self,
         pool: &rayon::ThreadPool,
         master: &mut Master<'_>,
         combine: &impl Combine,
     ) {
-        self.merge::<O>(pool, master, false, combine);
+        self.merge(pool, master, false, combine);
     }
 
     /// The units touched by at least one row in [`HOT_SHARE`] of the first round, and
@@ -212,7 +209,7 @@ impl Replicas {
 
     /// Combines the hot units (or every touched unit, clearing the marks) into
     /// `master`, copied back into every replica, on the pool's threads ([`merge`]).
-    fn merge<O: Optimizer>(
+    fn merge(
         &mut self,
         pool: &rayon::ThreadPool,
         master: &mut Master<'_>,
@@ -221,15 +218,14 @@ impl Replicas {
     ) {
         let pieces = self.threads.len();
         let mut groups: Vec<Group<'_>> = Vec::new();
-        {
-            let [s0, s1, s2] = &mut master.s;
-            let planes = [&mut master.w[..], &mut s0[..], &mut s1[..], &mut s2[..]];
-            groups.push(Group {
-                master: planes.into_iter().take(1 + O::STATE).collect(),
-                reps: Vec::new(),
-                dirty: Vec::new(),
-            });
-        }
+        // The rest's planes: the weights, then each state plane.
+        groups.push(Group {
+            master: std::iter::once(&mut master.w[..])
+                .chain(master.s.iter_mut().map(|p| &mut p[..]))
+                .collect(),
+            reps: Vec::new(),
+            dirty: Vec::new(),
+        });
         for t in master.tables.iter_mut() {
             groups.push(Group {
                 master: vec![&mut t.data[..]],
@@ -238,11 +234,11 @@ impl Replicas {
             });
         }
         for r in &mut self.threads {
-            let [s0, s1, s2] = &mut r.s;
-            let planes = [&mut r.w[..], &mut s0[..], &mut s1[..], &mut s2[..]];
-            groups[0]
-                .reps
-                .push(planes.into_iter().take(1 + O::STATE).collect());
+            groups[0].reps.push(
+                std::iter::once(&mut r.w[..])
+                    .chain(r.s.iter_mut().map(|p| &mut p[..]))
+                    .collect(),
+            );
             for (g, t) in r.tables.iter_mut().enumerate() {
                 groups[1 + g].reps.push(vec![&mut t.data[..]]);
             }

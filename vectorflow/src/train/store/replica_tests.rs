@@ -26,14 +26,13 @@ fn bump(reps: &mut Replicas, t: usize, i: usize, d: f32) {
 fn merges_sum_every_threads_changes_and_copy_them_back() {
     let n = 5 * UNIT + 3;
     let mut w: Vec<f32> = (0..n).map(|i| i as f32).collect();
-    let mut s0 = vec![1.0f32; n];
-    let (mut e1, mut e2) = (Vec::new(), Vec::new());
+    let mut s = vec![vec![1.0f32; n]];
     let mut tables = Vec::new();
     macro_rules! master {
         () => {
             Master {
                 w: &mut w,
-                s: [&mut s0, &mut e1, &mut e2],
+                s: &mut s,
                 tables: &mut tables,
             }
         };
@@ -44,31 +43,32 @@ fn merges_sum_every_threads_changes_and_copy_them_back() {
     bump(&mut reps, 1, 40, -2.0); // only thread 1
     bump(&mut reps, 0, 81, 1.0); // both, in the last, short unit
     bump(&mut reps, 1, 81, 3.0);
-    reps.merge_all::<AdaGrad>(&pool(), &mut master!(), &DeltaSum);
+    reps.merge_all(&pool(), &mut master!(), &DeltaSum);
     let mut want: Vec<f32> = (0..n).map(|i| i as f32).collect();
     want[3] += 0.5;
     want[40] -= 2.0;
     want[81] += 4.0;
     assert_eq!(w, want);
+    let s0 = &s[0];
     assert_eq!((s0[3], s0[40], s0[81], s0[0]), (1.25, 5.0, 11.0, 1.0));
     for r in &reps.threads {
         assert_eq!(r.w, want, "every replica holds the merged weights");
-        assert_eq!(r.s[0], s0);
+        assert_eq!(&r.s[0], s0);
         assert!(r.dirty.iter().flatten().all(|&d| d == 0));
     }
     // Nothing touched since: a second merge changes nothing.
-    reps.merge_all::<AdaGrad>(&pool(), &mut master!(), &DeltaSum);
+    reps.merge_all(&pool(), &mut master!(), &DeltaSum);
     assert_eq!(w, want);
 }
 
 #[test]
 fn hot_units_are_the_ones_many_rows_touch() {
     let n = 4 * UNIT;
-    let (mut w, mut s0) = (vec![0.0f32; n], vec![0.0f32; n]);
-    let (mut e1, mut e2, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut w, mut s) = (vec![0.0f32; n], vec![vec![0.0f32; n]]);
+    let mut tables = Vec::new();
     let mut master = Master {
         w: &mut w,
-        s: [&mut s0, &mut e1, &mut e2],
+        s: &mut s,
         tables: &mut tables,
     };
     let mut reps = Replicas::new(&pool(), 2, &master);
@@ -79,7 +79,7 @@ fn hot_units_are_the_ones_many_rows_touch() {
     for k in 0..5 {
         reps.stores()[k % 2].touch(0, 2);
     }
-    reps.merge_hot::<AdaGrad>(&pool(), &mut master, 640, FULL_EVERY, &DeltaSum);
+    reps.merge_hot(&pool(), &mut master, 640, FULL_EVERY, &DeltaSum);
     assert_eq!(reps.hot, [vec![1]]);
     assert!(reps.threads.iter().all(|r| r.counts.is_empty()));
 }
@@ -105,9 +105,13 @@ fn merges_cut_among_threads_sum_every_change() {
     for (threads, scan) in [(2, false), (3, false), (2, true), (3, true)] {
         let mut w: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
         let s0: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
-        let mut planes = [s0, Vec::new(), Vec::new()];
+        let mut planes = vec![s0];
         let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
-        let mut master = Master::of(&mut w, &mut planes, &mut tables);
+        let mut master = Master {
+            w: &mut w,
+            s: &mut planes,
+            tables: &mut tables,
+        };
         let mut reps = Replicas::new(&pool(), threads, &master);
         reps.found = true;
         reps.scan = vec![false, scan];
@@ -144,12 +148,12 @@ fn merges_cut_among_threads_sum_every_change() {
                 }
             }
             if round == 0 {
-                reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+                reps.merge_all(&pool(), &mut master, &DeltaSum);
             } else {
                 // Only the hot units: a few of the rest's, in every piece, and one
                 // of the table's.
                 reps.hot = vec![hot_units(0), hot_units(1)];
-                reps.merge_hot::<AdaGrad>(&pool(), &mut master, 0, FULL_EVERY, &DeltaSum);
+                reps.merge_hot(&pool(), &mut master, 0, FULL_EVERY, &DeltaSum);
             }
             let at = format!("{threads} threads, scan {scan}, round {round}");
             // The rest's floats in the table's range are stale while it is packed
@@ -157,11 +161,11 @@ fn merges_cut_among_threads_sum_every_change() {
             // compared.
             let rest = |v: &[f32]| [&v[..1000], &v[3048..]].concat();
             same(&rest(master.w), &rest(&want_w), &at);
-            same(&rest(master.s[0]), &rest(&want_s0), &at);
+            same(&rest(&master.s[0]), &rest(&want_s0), &at);
             same(&master.tables[0].data, &want_t, &at);
         }
         // What the hot merge left behind is merged by the next full one.
-        reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+        reps.merge_all(&pool(), &mut master, &DeltaSum);
         let rest = |v: &[f32]| [&v[..1000], &v[3048..]].concat();
         same(&rest(master.w), &rest(&all_w), "the last full merge");
         same(&master.tables[0].data, &all_t, "the last full merge");
@@ -175,11 +179,11 @@ fn merges_cut_among_threads_sum_every_change() {
 #[test]
 fn rows_mark_every_unit_they_span() {
     let n = 4096;
-    let (mut w, mut s0) = (vec![0.0f32; n], vec![0.0f32; n]);
-    let (mut e1, mut e2, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut w, mut s) = (vec![0.0f32; n], vec![vec![0.0f32; n]]);
+    let mut tables = Vec::new();
     let master = Master {
         w: &mut w,
-        s: [&mut s0, &mut e1, &mut e2],
+        s: &mut s,
         tables: &mut tables,
     };
     let pairs: Vec<(u32, f32)> = [0u32, 5, 7, 8, 63, 100].map(|i| (i, 1.0)).to_vec();
@@ -252,9 +256,13 @@ fn a_small_table_is_scanned_after_the_first_round() {
         row: Some(1),
     }];
     let mut w = vec![0.0f32; 65];
-    let mut planes = [vec![0.0f32; 65], Vec::new(), Vec::new()];
+    let mut planes = vec![vec![0.0f32; 65]];
     let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
-    let mut master = Master::of(&mut w, &mut planes, &mut tables);
+    let mut master = Master {
+        w: &mut w,
+        s: &mut planes,
+        tables: &mut tables,
+    };
     let mut reps = Replicas::new(&pool(), 2, &master);
     let opt = AdaGrad::new(0.1);
     let pairs: Vec<(u32, f32)> = (0..64).map(|i| (i, 1.0)).collect();
@@ -265,9 +273,9 @@ fn a_small_table_is_scanned_after_the_first_round() {
     // merge, is a table to scan.
     step(&mut reps, 0);
     step(&mut reps, 1);
-    reps.merge_hot::<AdaGrad>(&pool(), &mut master, 2, FULL_EVERY, &DeltaSum);
+    reps.merge_hot(&pool(), &mut master, 2, FULL_EVERY, &DeltaSum);
     assert_eq!(reps.scan, [false, true]);
-    reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+    reps.merge_all(&pool(), &mut master, &DeltaSum);
     assert!(reps
         .threads
         .iter()
@@ -276,7 +284,7 @@ fn a_small_table_is_scanned_after_the_first_round() {
     let before = master.tables[0].data.clone();
     step(&mut reps, 1);
     assert!(reps.threads[1].dirty[1].iter().all(|&d| d == 0));
-    reps.merge_all::<AdaGrad>(&pool(), &mut master, &DeltaSum);
+    reps.merge_all(&pool(), &mut master, &DeltaSum);
     assert_ne!(master.tables[0].data, before, "the step is merged");
     assert_eq!(reps.threads[0].tables[0].data, master.tables[0].data);
     assert_eq!(reps.threads[1].tables[0].data, master.tables[0].data);

@@ -9,9 +9,9 @@
 //! combine atomic accesses), which makes a Hogwild row of 16 about twice as slow as a
 //! plain one.
 
-use super::{all_finite, prefetch_rows, update_row, Store};
+use super::{all_finite, prefetch_rows, step_local, Store};
 use crate::layers::Block;
-use crate::optim::{mean_square, Optimizer, MAX_STATE};
+use crate::optim::{mean_square, Optimizer};
 use crate::params::AtomicF32;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 #[derive(Clone, Copy)]
 pub(crate) struct Shared<'a> {
     pub w: &'a [AtomicF32],
-    pub s: [&'a [AtomicF32]; MAX_STATE],
+    /// The optimizer's state planes, one per state float.
+    pub s: &'a [&'a [AtomicF32]],
     pub stamps: &'a [AtomicU32],
     /// The net's weight blocks: where a row-wise optimizer finds sparse rows.
     pub blocks: &'a [Block],
@@ -55,33 +56,32 @@ impl Shared<'_> {
         let w = &self.w[off..off + grad.len()];
         let mut finite = true;
         for (k, (w, g)) in w.iter().zip(grad).enumerate() {
-            let mut s = [0.0; MAX_STATE];
+            let mut s = O::State::default();
             for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
-                s[j] = plane[off + k].load();
+                s.as_mut()[j] = plane[off + k].load();
             }
             w.store(opt.update(w.load(), &mut s, *g, scale));
             for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
-                plane[off + k].store(s[j]);
+                plane[off + k].store(s.as_ref()[j]);
             }
-            finite &= all_finite(&s[..O::STATE]);
+            finite &= all_finite(s.as_ref());
         }
         finite
     }
 }
 
-/// [`update_row`], never inlined: called on local copies of atomic rows, where inlined
-/// code stays scalar (LLVM does not combine the atomic loads that filled them).
+/// [`step_local`] on a whole row, never inlined: called on local copies of atomic rows,
+/// where inlined code stays scalar (LLVM does not combine the atomic loads that filled
+/// them).
 #[inline(never)]
-fn update_local<O: Optimizer>(
+fn update_local<O: Optimizer, const OUT: usize>(
     opt: O,
-    w: &mut [f32],
-    s0: &mut [f32],
-    s1: &mut [f32],
-    s2: &mut [f32],
-    grad: &[f32],
+    w: &mut [f32; OUT],
+    s: &mut [O::State; OUT],
+    g: &[f32; OUT],
     scale: f32,
 ) -> bool {
-    update_row(opt, w, s0, s1, s2, grad, scale)
+    step_local(opt, w, s, g, OUT, scale)
 }
 
 impl Store for Shared<'_> {
@@ -144,13 +144,6 @@ impl Store for Shared<'_> {
         scale: f32,
     ) -> bool {
         let opt = *opt;
-        let load = |plane: &[AtomicF32], o: usize, used: bool| {
-            if used {
-                AtomicF32::load_row::<OUT>(&plane[o..o + OUT])
-            } else {
-                [0.0; OUT]
-            }
-        };
         let mut finite = true;
         if O::ROW_WISE {
             for &(i, v) in pairs {
@@ -163,31 +156,20 @@ impl Store for Shared<'_> {
         for &(i, v) in pairs {
             let o = off + i as usize * OUT;
             let mut w = AtomicF32::load_row::<OUT>(&self.w[o..o + OUT]);
-            let [p0, p1, p2] = self.s;
-            let mut s0 = load(p0, o, O::STATE > 0);
-            let mut s1 = load(p1, o, O::STATE > 1);
-            let mut s2 = load(p2, o, O::STATE > 2);
+            let mut s = [O::State::default(); OUT];
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                let x = AtomicF32::load_row::<OUT>(&plane[o..o + OUT]);
+                for (s, x) in s.iter_mut().zip(x) {
+                    s.as_mut()[j] = x;
+                }
+            }
             let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
             // The vectorised step of the plain store, on local copies.
-            let n = |used: bool| if used { OUT } else { 0 };
-            finite &= update_local(
-                opt,
-                &mut w,
-                &mut s0[..n(O::STATE > 0)],
-                &mut s1[..n(O::STATE > 1)],
-                &mut s2[..n(O::STATE > 2)],
-                &g,
-                scale,
-            );
+            finite &= update_local(opt, &mut w, &mut s, &g, scale);
             AtomicF32::store_row(&self.w[o..o + OUT], &w);
-            for (used, plane, x) in [
-                (O::STATE > 0, p0, &s0),
-                (O::STATE > 1, p1, &s1),
-                (O::STATE > 2, p2, &s2),
-            ] {
-                if used {
-                    AtomicF32::store_row(&plane[o..o + OUT], x);
-                }
+            for (j, plane) in self.s.iter().enumerate().take(O::STATE) {
+                let x: [f32; OUT] = std::array::from_fn(|k| s[k].as_ref()[j]);
+                AtomicF32::store_row(&plane[o..o + OUT], &x);
             }
         }
         finite
@@ -195,7 +177,7 @@ impl Store for Shared<'_> {
 
     #[inline]
     fn prefetch_rows<O: Optimizer, const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
-        prefetch_rows::<O, AtomicF32, OUT>(self.w, &self.s, off, pairs);
+        prefetch_rows::<O, AtomicF32, OUT>(self.w, self.s, off, pairs);
     }
 
     #[inline]

@@ -1,4 +1,4 @@
-//! The README and the guides in `docs/` stay true: every relative link names a file that
+//! The README, ARCHITECTURE.md and the guides in `docs/` stay true: every relative link names a file that
 //! exists (and a heading that exists, for `#anchors`), and the README's first program is
 //! `examples/first_model.rs`, which the test suite builds and runs.
 
@@ -10,7 +10,7 @@ fn root() -> PathBuf {
 }
 
 fn pages() -> Vec<PathBuf> {
-    let mut pages = vec![root().join("README.md")];
+    let mut pages = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -62,6 +62,8 @@ mod progress;
 mod replicas;
 mod report;
 mod row_cache;
+#[cfg(test)]
+mod seam_tests;
 mod sharing;
 mod step;
 mod store;

@@ -39,7 +39,7 @@ use std::path::Path;
 /// // The ids as written in the file, at their 0-based slots, largest weights first.
 /// let dumped: Vec<_> = model.features.iter().map(|d| (d.name.as_str(), d.slot)).collect();
 /// assert_eq!(dumped, [("7", Slot::SparseId(6)), ("3", Slot::SparseId(2))]);
-/// assert_eq!(model.features[0].weights, net.params()[6..7]);
+/// assert_eq!(model.features[0].weights, [net.params()[6]]);
 /// println!("{model}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

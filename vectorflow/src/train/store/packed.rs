@@ -209,3 +209,63 @@ impl<'a> Store for Packed<'a> {
         self.rest.swap_stamp(r, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::Block;
+    use crate::optim::{AdaGrad, Ftrl};
+
+    #[test]
+    fn the_store_reads_the_tables_like_the_flat_buffer_and_steps_them_in_place() {
+        // A table of 5 rows of 3 after 2 dense weights, then 4 more dense weights.
+        let blocks = [Block {
+            layer: 0,
+            offset: 2,
+            len: 15,
+            row: Some(3),
+        }];
+        let w: Vec<f32> = (0..21).map(|i| i as f32).collect();
+        let planes = vec![vec![0.5; 21], vec![0.25; 21]];
+        let mut tables = crate::weights::laid_out(&Ftrl::new(0.1), &blocks, &w, &planes);
+        assert_eq!(tables[0].stride(), 9);
+        let (mut rest, mut s) = (w.clone(), planes.clone());
+        let store = Packed {
+            rest: Plain {
+                w: &mut rest,
+                s: &mut s,
+                stamps: &mut [],
+            },
+            tables: &mut tables,
+        };
+        for i in 0..21 {
+            assert_eq!(store.get(i), i as f32);
+        }
+        let mut y = [0.0f32; 3];
+        store.gather::<3>(2, &[(1, 1.0), (4, 0.5)], &mut y);
+        assert_eq!(y, [5.0 + 7.0, 6.0 + 7.5, 7.0 + 8.0]);
+        // An AdaGrad step on row 1 moves its weights and accumulators, nothing else.
+        let opt = AdaGrad::new(1.0);
+        let mut tables = crate::weights::laid_out(&opt, &blocks, &w, &planes[..1]);
+        let mut s = planes[..1].to_vec();
+        let mut store = Packed {
+            rest: Plain {
+                w: &mut rest,
+                s: &mut s,
+                stamps: &mut [],
+            },
+            tables: &mut tables,
+        };
+        assert!(store.update_rows::<AdaGrad, 3>(&opt, 2, &[(1, 1.0)], &[1.0, 0.0, 2.0], 1.0));
+        let t = &tables[0];
+        assert_eq!(
+            t.row(1),
+            [5.0 - 1.0 / 1.5f32.sqrt(), 6.0, 7.0 - 2.0 / 4.5f32.sqrt()]
+        );
+        assert_eq!(
+            [t.state(1, 0, 0), t.state(1, 1, 0), t.state(1, 2, 0)],
+            [1.5, 0.5, 4.5]
+        );
+        assert_eq!(t.row(0), [2.0, 3.0, 4.0]);
+    }
+}

@@ -319,4 +319,4 @@ impl std::fmt::Debug for Weights {
     }
 }
 
-params_through_view!(Weights);
+params_through_view!(Weights, view);

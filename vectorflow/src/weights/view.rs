@@ -98,18 +98,18 @@ pub(crate) fn holding<T: Slab>(tables: &[T], i: usize) -> Option<(usize, usize)>
         .find_map(|(k, t)| t.shape().at(i).map(|p| (k, p)))
 }
 
-/// Implements [`Params`] for a type that reads through the [`View`] its method
-/// `view()` gives.
+/// Implements [`Params`] for a type that reads through the [`View`] its method `$view`
+/// gives.
 macro_rules! params_through_view {
-    ($ty:ty) => {
+    ($ty:ty, $view:ident) => {
         impl $crate::params::Params for $ty {
             #[inline(always)]
             fn get(&self, i: usize) -> f32 {
-                $crate::params::Params::get(&self.view(), i)
+                $crate::params::Params::get(&self.$view(), i)
             }
             #[inline(always)]
             fn row<const N: usize>(&self, off: usize) -> [f32; N] {
-                $crate::params::Params::row(&self.view(), off)
+                $crate::params::Params::row(&self.$view(), off)
             }
             #[inline(always)]
             fn matvec<const IN: usize, const OUT: usize>(
@@ -118,7 +118,7 @@ macro_rules! params_through_view {
                 x: &[f32; IN],
                 y: &mut [f32; OUT],
             ) {
-                $crate::params::Params::matvec(&self.view(), off, x, y)
+                $crate::params::Params::matvec(&self.$view(), off, x, y)
             }
             #[inline(always)]
             fn gather<const OUT: usize>(
@@ -127,7 +127,7 @@ macro_rules! params_through_view {
                 pairs: &[(u32, f32)],
                 y: &mut [f32; OUT],
             ) {
-                $crate::params::Params::gather(&self.view(), off, pairs, y)
+                $crate::params::Params::gather(&self.$view(), off, pairs, y)
             }
         }
     };

@@ -9,8 +9,7 @@
 use super::{all_finite, step_planes, Plain, Store};
 use crate::kernels;
 use crate::optim::{mean_square, Optimizer};
-use crate::params::Params;
-use crate::weights::{holding, starting, Shape, Table, View};
+use crate::weights::{holding, params_through_view, starting, Shape, Table, View};
 
 /// One row-wise step on `w`, part or all of a sparse row of `out` weights whose state
 /// is `s`: the gradient `grad` of those weights (zero for the rest of the row).
@@ -59,29 +58,7 @@ impl Packed<'_> {
     }
 }
 
-impl Params for Packed<'_> {
-    #[inline(always)]
-    fn get(&self, i: usize) -> f32 {
-        self.as_view().get(i)
-    }
-    #[inline(always)]
-    fn row<const N: usize>(&self, off: usize) -> [f32; N] {
-        self.as_view().row(off)
-    }
-    #[inline(always)]
-    fn matvec<const IN: usize, const OUT: usize>(
-        &self,
-        off: usize,
-        x: &[f32; IN],
-        y: &mut [f32; OUT],
-    ) {
-        self.as_view().matvec(off, x, y)
-    }
-    #[inline(always)]
-    fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
-        self.as_view().gather(off, pairs, y)
-    }
-}
+params_through_view!(Packed<'_>, as_view);
 
 impl<'a> Store for Packed<'a> {
     type View = Packed<'a>;
@@ -215,6 +192,7 @@ mod tests {
     use super::*;
     use crate::layers::Block;
     use crate::optim::{AdaGrad, Ftrl};
+    use crate::params::Params;
 
     #[test]
     fn the_store_reads_the_tables_like_the_flat_buffer_and_steps_them_in_place() {

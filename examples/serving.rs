@@ -124,7 +124,7 @@ fn sparse_files(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>
         .threads(1)
         .progress(Progress::Silent)
         .fit(&mut net, &rows, Logistic)?;
-    let planes = net.train_state().map_or(0, |s| s.planes().count());
+    let planes = net.train_state().map_or(0, |s| s.plane_count());
     let dense = 4 * Mlp16::PARAMS * (1 + planes);
     net.save(path)?;
     let full = std::fs::metadata(path)?.len();

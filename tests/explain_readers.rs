@@ -261,7 +261,7 @@ fn a_readable_model_lists_the_features_seen_with_the_weights_the_net_holds() {
 
     // Each line's slot is the id modulo the input's dimension, and its 16 weights are
     // the net's row of that slot, read back exactly.
-    let params = net.params();
+    let params = net.params().to_vec();
     for (name, slot, weights) in &lines {
         let id = rows
             .iter()

@@ -110,7 +110,7 @@ where
     I: InputFeed<R>,
     S: Stack<In = I::Out>,
 {
-    outputs::<I, S, R>(net.params(), row, mode)
+    outputs::<I, S, R>(&net.params().to_vec(), row, mode)
 }
 
 /// `Σ c_k · out_k`, in f64.
@@ -177,7 +177,7 @@ where
     I: InputFeed<R>,
     S: Stack<In = I::Out>,
 {
-    let w = net.params();
+    let w = &net.params().to_vec()[..];
     let a = analytic::<I, S, R>(w, row, c, mode);
     let n = numeric::<I, S, R>(w, row, c, mode);
     assert_eq!(a.len(), n.len());
@@ -406,7 +406,7 @@ where
     I: InputFeed<Row>,
     S: Stack<In = I::Out>,
 {
-    let first = First::from_params(net.params()[..First::PARAMS].to_vec()).unwrap();
+    let first = First::from_params(net.params().to_vec()[..First::PARAMS].to_vec()).unwrap();
     rows(32)
         .iter()
         .enumerate()
@@ -465,7 +465,7 @@ fn multi_root() {
     type First = network![Sparse<16>, ctx: Dense<2> => Linear<4>];
     assert_eq!(M::PARAMS, 18 * 4 + 4 + 4 * 2 + 2);
     let net = M::new(Init::normal(0.5).seed(11));
-    let first = First::from_params(net.params()[..First::PARAMS].to_vec()).unwrap();
+    let first = First::from_params(net.params().to_vec()[..First::PARAMS].to_vec()).unwrap();
     let mut rows = rows(16);
     rows[0].ctx = [0.5, -1.0];
     rows[1].ctx = [1.5, 0.25];
@@ -489,7 +489,7 @@ fn deep_net() {
     type M = network![Sparse<32> => Linear<16> => ReLU => Linear<8> => TanH => Linear<3>];
     type First = network![Sparse<32> => Linear<16>];
     let net = M::new(Init::normal(0.5).seed(12));
-    let first = First::from_params(net.params()[..First::PARAMS].to_vec()).unwrap();
+    let first = First::from_params(net.params().to_vec()[..First::PARAMS].to_vec()).unwrap();
     for (r, row) in rows(32).iter().enumerate() {
         let c = coefficients(3, 70 + r as u64);
         let g = check_skipping(&net, row, &c, Mode::Predict, &kinks(&first, row));
@@ -691,7 +691,7 @@ fn gradients_add_up_and_workspaces_forget() {
     type I = <M as Parts>::I;
     type S = <M as Parts>::S;
     let net = M::new(Init::normal(0.5).seed(16));
-    let w = net.params();
+    let w = &net.params().to_vec()[..];
     let mut rows = rows(16);
     rows[1].ctx = [0.5, -2.0];
     rows[2].ctx = [1.0, 0.0];

@@ -83,8 +83,7 @@ fn net_weights<I: InputLayer, S: Stack<In = I::Out>>(net: &vectorflow::Net<I, S>
 fn state_planes<I: InputLayer, S: Stack<In = I::Out>>(
     net: &vectorflow::Net<I, S>,
 ) -> Vec<Vec<f32>> {
-    net.train_state()
-        .map_or(Vec::new(), |s| s.planes().map(<[f32]>::to_vec).collect())
+    net.state_planes()
 }
 
 fn trainer<O: Optimizer>(opt: O, threads: usize) -> Trainer<O> {

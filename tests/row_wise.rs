@@ -118,7 +118,7 @@ fn a_sparse_output_gradient_steps_its_outputs_by_the_row_mean() {
         let w = -LR * 2.0 / (EPS + 4.0 / 8.0f32).sqrt();
         let want = [(8 + 2, w), (6 * 8 + 2, w)];
         assert_weights(
-            net.params(),
+            &net.params().to_vec(),
             &want,
             &format!("{threads} threads, {sharing:?}"),
         );
@@ -140,7 +140,8 @@ fn the_row_state_lives_in_the_rows_first_weights_plane() {
     trainer.clone().fit(&mut net, &data, loss).unwrap();
     let state = net.train_state().unwrap();
     assert_eq!(state.optimizer(), "RowAdaGrad");
-    let plane = state.planes().next().unwrap();
+    let planes = net.state_planes();
+    let plane = &planes[0];
     assert!((plane[3 * 4] - (EPS + 7.5)).abs() < 1e-6, "{}", plane[12]);
     assert_eq!(
         plane[3 * 4 + 1],
@@ -149,5 +150,9 @@ fn the_row_state_lives_in_the_rows_first_weights_plane() {
     );
     // A second fit continues from the saved accumulator: the step of a second visit.
     trainer.fit(&mut net, &data, loss).unwrap();
-    assert_weights(net.params(), &expected(3, &[1.0, 1.0]), "two fits");
+    assert_weights(
+        &net.params().to_vec(),
+        &expected(3, &[1.0, 1.0]),
+        "two fits",
+    );
 }

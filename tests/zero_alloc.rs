@@ -135,7 +135,8 @@ fn visit_without_allocating(row: &Flight<'_>) {
 fn forward_and_backward_passes_do_not_allocate() {
     type Net = vectorflow::network![Sparse<{ 1 << 12 }>, ctx: Dense<5> => Linear<8> => ReLU => Dropout<0.2> => Linear<2>];
     let net = Net::new(vectorflow::Init::normal(0.3).seed(3));
-    let mut acc = vectorflow::params::Accumulate::new(net.params());
+    let flat = net.params().to_vec();
+    let mut acc = vectorflow::params::Accumulate::new(&flat);
     let mut ws = vectorflow::network::Workspace::train(7);
     with_row(|row| {
         let dy = [0.5f32, -1.0];

@@ -17,9 +17,11 @@ fn bits<'a>(planes: impl Iterator<Item = &'a [f32]>) -> Vec<Vec<u32>> {
 /// A net's weights and state planes, bit for bit, and its state's counters.
 fn image(net: &Lr) -> (Vec<Vec<u32>>, Option<(String, u64, u64)>) {
     let state = net.train_state();
-    let planes = state.into_iter().flat_map(|s| s.planes());
+    let planes = net.state_planes();
     let counters = state.map(|s| (s.optimizer().to_string(), s.passes(), s.rows()));
-    (bits(std::iter::once(net.params()).chain(planes)), counters)
+    let weights = net.params().to_vec();
+    let all = std::iter::once(&weights[..]).chain(planes.iter().map(Vec::as_slice));
+    (bits(all), counters)
 }
 
 fuzz_target!(|data: &[u8]| {

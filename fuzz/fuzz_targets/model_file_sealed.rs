@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         let mut out = Vec::new();
         net.to_writer(&mut out).unwrap();
         let back = Lr::from_reader(&out[..]).unwrap();
-        let bits = |p: &[f32]| p.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let bits = |p: &vectorflow::weights::Weights| p.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(back.params()), bits(net.params()));
     }
     let _ = Lr::weights_from_reader(&file[..]);

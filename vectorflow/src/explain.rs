@@ -60,6 +60,7 @@ use crate::features::{group_id, FeatureError, Named, NamedFeature, Slot};
 use crate::layers::{Buf, InputFeed, InputLayer, InputLayout, Zeroed};
 use crate::network::{Net, Stack, Workspace};
 use crate::params::{Learn, Params};
+use crate::weights::Weights;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
@@ -140,7 +141,7 @@ where
     let exact = S::LAYERS == 0;
     let intercept = if exact {
         match model.layout.bias {
-            Some(b) => model.params[b..b + model.hidden].to_vec(),
+            Some(b) => (b..b + model.hidden).map(|i| model.params[i]).collect(),
             None => vec![0.0; model.outputs],
         }
     } else {
@@ -318,7 +319,7 @@ struct Tally {
 
 /// A net's parameters and where its input layer keeps them.
 struct Model<'n> {
-    params: &'n [f32],
+    params: &'n Weights,
     layout: InputLayout,
     /// The width of the first layer.
     hidden: usize,
@@ -366,7 +367,7 @@ impl<'n> Model<'n> {
         match slot {
             Slot::SparseId(i) => {
                 let off = r.offset + i as usize * self.hidden;
-                self.params[off..off + self.hidden].to_vec()
+                (off..off + self.hidden).map(|i| self.params[i]).collect()
             }
             Slot::DenseIndex(j) => (0..self.hidden)
                 .map(|o| self.params[r.offset + o * r.width + j])
@@ -422,12 +423,12 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Pass<I, S> {
 }
 
 /// The net's weights, read by a backward pass that must not change them.
-struct Frozen<'a>(&'a [f32]);
+struct Frozen<'a>(&'a Weights);
 
 impl Params for Frozen<'_> {
     #[inline(always)]
     fn get(&self, i: usize) -> f32 {
-        self.0[i]
+        self.0.get(i)
     }
     fn matvec<const IN: usize, const OUT: usize>(
         &self,

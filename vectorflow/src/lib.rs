@@ -75,6 +75,7 @@ pub mod rng;
 pub mod train;
 mod trainable;
 pub mod tune;
+pub mod weights;
 
 #[doc(hidden)]
 pub mod __private;

@@ -1,4 +1,4 @@
-//! A network: an input layer, a stack of dense layers, and one flat parameter buffer.
+//! A network: an input layer, a stack of dense layers, and their weights.
 //!
 //! `network!` expands to a [`Net`] type; its layers are types, so the whole forward and
 //! backward pass is monomorphised for the exact widths, and a prediction is `[f32; OUT]`.
@@ -9,6 +9,7 @@ use crate::layers::{Block, Buf, Ctx, InputFeed, InputLayer, Layer, RowInputs, Ze
 use crate::optim::TrainState;
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
+use crate::weights::Weights;
 use std::marker::PhantomData;
 
 /// The dense stack after the input layer, as a list: `Seq<L1, Seq<L2, End<N>>>`.
@@ -183,7 +184,7 @@ impl<A: Layer, B: Stack<In = A::Out>> Stack for Seq<A, B> {
 /// assert!(out[0].is_finite());
 /// ```
 pub struct Net<I, S> {
-    params: Vec<f32>,
+    params: Weights,
     state: Option<TrainState>,
     /// The initialisation the weights were drawn with, when known: model files store
     /// sparse tables as the rows that differ from these draws.
@@ -213,10 +214,22 @@ impl<I, S> Net<I, S> {
     /// optimizer afresh, and [`Net::save`] writes the weights alone.
     pub fn clear_train_state(&mut self) {
         self.state = None;
+        self.params.strip();
+    }
+
+    /// The optimizer's state planes, flat like the weights (a copy):
+    /// `state_planes()[j][i]` is state `j` of weight `i`. None without a training state.
+    pub fn state_planes(&self) -> Vec<Vec<f32>> {
+        self.state.as_ref().map_or(Vec::new(), |s| {
+            s.rest_planes()
+                .enumerate()
+                .map(|(j, rest)| self.params.flat_plane(j, rest))
+                .collect()
+        })
     }
 
     /// The parameters and the training state, borrowed together (for the trainer).
-    pub(crate) fn parts_mut(&mut self) -> (&mut [f32], &mut Option<TrainState>) {
+    pub(crate) fn parts_mut(&mut self) -> (&mut Weights, &mut Option<TrainState>) {
         (&mut self.params, &mut self.state)
     }
 
@@ -224,19 +237,6 @@ impl<I, S> Net<I, S> {
     /// [`crate::file`]).
     pub(crate) fn init(&self) -> Option<&Init> {
         self.init.as_ref()
-    }
-
-    pub(crate) fn from_parts(
-        params: Vec<f32>,
-        state: Option<TrainState>,
-        init: Option<Init>,
-    ) -> Self {
-        Net {
-            params,
-            state,
-            init,
-            _layers: PhantomData,
-        }
     }
 }
 
@@ -254,19 +254,39 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         Net::from_parts(params, None, Some(init))
     }
 
-    /// A network with the given parameters, or `None` if their count is not
-    /// [`Self::PARAMS`].
+    /// A network with the given parameters (flat: input layer first, then each layer of
+    /// the stack), or `None` if their count is not [`Self::PARAMS`].
     pub fn from_params(params: Vec<f32>) -> Option<Self> {
         (params.len() == Self::PARAMS).then(|| Net::from_parts(params, None, None))
     }
 
-    /// The flat parameter buffer (input layer first, then each layer of the stack).
-    pub fn params(&self) -> &[f32] {
+    /// A net of the flat weights `params` and a training state whose planes are flat
+    /// too: the sparse tables take their rows of both.
+    pub(crate) fn from_parts(
+        params: Vec<f32>,
+        mut state: Option<TrainState>,
+        init: Option<Init>,
+    ) -> Self {
+        let mut params = Weights::new(params, &Self::blocks());
+        if let Some(s) = &mut state {
+            let n = s.plane_count();
+            params.take_planes(&mut s.planes_mut()[..n]);
+        }
+        Net {
+            params,
+            state,
+            init,
+            _layers: PhantomData,
+        }
+    }
+
+    /// The weights, in the flat order (input layer first, then each layer of the stack).
+    pub fn params(&self) -> &Weights {
         &self.params
     }
 
-    /// The flat parameter buffer, mutably.
-    pub fn params_mut(&mut self) -> &mut [f32] {
+    /// The weights, mutably.
+    pub fn params_mut(&mut self) -> &mut Weights {
         &mut self.params
     }
 
@@ -302,7 +322,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
                 inputs: std::mem::take(&mut *c.borrow_mut()),
                 ..Workspace::predict()
             };
-            let out = Self::forward(self.params.as_slice(), &mut ws, row).copied();
+            let out = Self::forward(&self.params, &mut ws, row).copied();
             *c.borrow_mut() = ws.inputs;
             out
         })

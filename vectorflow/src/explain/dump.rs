@@ -39,7 +39,7 @@ use std::path::Path;
 /// // The ids as written in the file, at their 0-based slots, largest weights first.
 /// let dumped: Vec<_> = model.features.iter().map(|d| (d.name.as_str(), d.slot)).collect();
 /// assert_eq!(dumped, [("7", Slot::SparseId(6)), ("3", Slot::SparseId(2))]);
-/// assert_eq!(model.features[0].weights, net.params()[6..7]);
+/// assert_eq!(model.features[0].weights, [net.params()[6]]);
 /// println!("{model}");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -294,7 +294,7 @@ where
     }
 
     let bias = match model.layout.bias {
-        Some(b) => model.params[b..b + model.hidden].to_vec(),
+        Some(b) => (b..b + model.hidden).map(|i| model.params[i]).collect(),
         None => Vec::new(),
     };
     let params = net.params();
@@ -303,7 +303,7 @@ where
     let mut layers = Vec::new();
     for b in Net::<I, S>::blocks().into_iter().filter(|b| b.layer > 0) {
         in_matrix[b.offset - later..b.offset - later + b.len].fill(true);
-        let summary = Summary::of(params[b.offset..b.offset + b.len].iter().copied());
+        let summary = Summary::of((b.offset..b.offset + b.len).map(|i| params[i]));
         match layers.last_mut() {
             // A layer of several blocks is summed up as one.
             Some((layer, s)) if *layer == b.layer => *s = merge(*s, summary),
@@ -311,8 +311,9 @@ where
         }
     }
     let later_biases = Summary::of(
-        params[later..]
+        params
             .iter()
+            .skip(later)
             .zip(&in_matrix)
             .filter(|(_, m)| !**m)
             .map(|(v, _)| *v),

@@ -79,6 +79,7 @@ use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use crate::optim::TrainState;
 use crate::rng::Rng;
+use crate::weights::Flat;
 use header::{Header, TableMeta, Tensor};
 use sparse::Table;
 use std::fs::File;
@@ -143,9 +144,17 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 
     fn write_to(&self, mut w: impl Write, with_state: bool) -> std::io::Result<()> {
-        let params = self.params();
+        // Read in the flat order where they are: no flat copy of the weights or planes.
+        let weights = self.params();
+        let params = &weights.flat();
         let state = self.train_state().filter(|_| with_state);
-        let planes: Vec<&[f32]> = state.into_iter().flat_map(|s| s.planes()).collect();
+        let planes: Vec<_> = state
+            .into_iter()
+            .flat_map(|s| s.rest_planes())
+            .enumerate()
+            .map(|(j, rest)| weights.flat_state(j, rest))
+            .collect();
+        let planes: Vec<&dyn Flat> = planes.iter().map(|p| p as &dyn Flat).collect();
         let init = self.init().and_then(|i| Some((*i, sparse::init_text(i)?)));
         let blocks = Self::sparse_blocks();
         let base = match &init {
@@ -158,7 +167,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         };
         let tables = sparse::plan(params, &planes, &blocks, base.as_deref());
         drop(base);
-        let gaps = sparse::gaps(params.len(), &tables);
+        let gaps = sparse::gaps(Self::PARAMS, &tables);
         let indices: Vec<usize> = tables.iter().map(|t| t.index).collect();
         let names = header::tensor_names(&indices, planes.len());
         // The tensors' data, in the order of `names`.
@@ -208,7 +217,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
                     width: t.width as u64,
                 })
                 .collect(),
-            weights_crc: (!tables.is_empty()).then(|| crc_of(params)),
+            weights_crc: (!tables.is_empty()).then(|| crc_of(params, Self::PARAMS)),
             tensors,
         };
         w.write_all(&header::encode(&head))?;
@@ -369,7 +378,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
             )?;
         }
         if let Some(stored) = head.weights_crc {
-            let crc = crc_of(&params);
+            let crc = crc_of(&params, n);
             if crc != stored {
                 let base = head.init.as_deref().unwrap_or("zeros");
                 return Err(corrupt(format!(

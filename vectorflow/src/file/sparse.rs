@@ -19,6 +19,7 @@
 //! (metadata `crc32.weights`), so a load is bit-identical or an error.
 
 use crate::init::{Init, Scheme};
+use crate::weights::Flat;
 use std::ops::Range;
 
 /// A sparse table the file stores as listed rows.
@@ -62,8 +63,8 @@ pub(crate) struct Block {
 /// `base` holds the input layer's initial weights (the start of the buffer), or is
 /// `None` for zeros; `planes` are the state planes to be saved.
 pub(crate) fn plan(
-    params: &[f32],
-    planes: &[&[f32]],
+    params: &dyn Flat,
+    planes: &[&dyn Flat],
     blocks: &[Block],
     base: Option<&[f32]>,
 ) -> Vec<Table> {
@@ -86,8 +87,8 @@ pub(crate) fn plan(
         let initial = |t: &Table, r: usize| {
             let row = t.row(r);
             match base {
-                Some(base) => same(&params[row.clone()], &base[row]),
-                None => zeros(&params[row]),
+                Some(base) => same(&params.read(row.clone()), &base[row]),
+                None => zeros(&params.read(row)),
             }
         };
         let probe = table(Vec::new(), 0);
@@ -95,13 +96,14 @@ pub(crate) fn plan(
             continue;
         };
         let mut t = table(Vec::new(), fill);
-        let fill_rows = t.row(fill);
+        let fills: Vec<Vec<f32>> = planes.iter().map(|p| p.read(t.row(fill))).collect();
         for r in 0..b.rows {
             let row = t.row(r);
             let listed = !initial(&t, r)
                 || planes
                     .iter()
-                    .any(|p| !same(&p[row.clone()], &p[fill_rows.clone()]));
+                    .zip(&fills)
+                    .any(|(p, fill)| !same(&p.read(row.clone()), fill));
             if listed {
                 t.ids.push(r as u32);
             }

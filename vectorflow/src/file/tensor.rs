@@ -5,6 +5,7 @@ use super::error::{ModelError, ModelErrorKind};
 use super::header::{Dtype, Tensor};
 use super::sparse::Table;
 use crate::fsio::read_full;
+use crate::weights::Flat;
 use std::io::Read;
 use std::ops::Range;
 
@@ -23,8 +24,8 @@ pub(super) enum Ranges<'a> {
 
 /// One tensor's data, for writing.
 pub(super) enum Data<'a> {
-    /// Floats of a buffer (the weights or a state plane).
-    Floats(&'a [f32], Ranges<'a>),
+    /// Floats of the weights or a state plane, in the flat order.
+    Floats(&'a dyn Flat, Ranges<'a>),
     /// A table's row ids.
     Ids(&'a [u32]),
 }
@@ -63,19 +64,21 @@ impl Data<'_> {
             Ok(())
         };
         match self {
-            Data::Floats(data, Ranges::Gaps(gaps)) => {
-                for x in gaps.iter().flat_map(|g| &data[g.clone()]) {
-                    put(x.to_le_bytes(), &mut buf)?;
-                }
-            }
-            Data::Floats(data, Ranges::Rows(t)) => {
-                for x in t.ids.iter().flat_map(|&i| &data[t.row(i as usize)]) {
-                    put(x.to_le_bytes(), &mut buf)?;
-                }
-            }
-            Data::Floats(data, Ranges::Fill(t)) => {
-                for x in &data[t.row(t.fill)] {
-                    put(x.to_le_bytes(), &mut buf)?;
+            Data::Floats(data, ranges) => {
+                let mut floats =
+                    |p: &[f32]| p.iter().try_for_each(|x| put(x.to_le_bytes(), &mut buf));
+                match ranges {
+                    Ranges::Gaps(gaps) => {
+                        for g in gaps.iter() {
+                            data.each(g.clone(), &mut floats)?;
+                        }
+                    }
+                    Ranges::Rows(t) => {
+                        for &i in &t.ids {
+                            data.each(t.row(i as usize), &mut floats)?;
+                        }
+                    }
+                    Ranges::Fill(t) => data.each(t.row(t.fill), &mut floats)?,
                 }
             }
             Data::Ids(ids) => {
@@ -88,9 +91,10 @@ impl Data<'_> {
     }
 }
 
-pub(super) fn crc_of(data: &[f32]) -> u32 {
+/// The CRC-32 of the little-endian bytes of the `n` floats of `data`.
+pub(super) fn crc_of(data: &dyn Flat, n: usize) -> u32 {
     let mut h = crc32fast::Hasher::new();
-    let whole = 0..data.len();
+    let whole = 0..n;
     let _ = Data::Floats(data, Ranges::Gaps(std::slice::from_ref(&whole))).emit(|b| {
         h.update(b);
         Ok(())

@@ -5,8 +5,11 @@
 //! [`Trainer::fit`]: crate::train::Trainer::fit
 
 use super::Optimizer;
+use std::ops::Range;
 
-/// The state training continues from: the optimizer's per-weight state planes, the
+/// The state training continues from: the optimizer's per-weight state planes (but for
+/// the sparse tables', which the net keeps beside their weights: [`crate::Net::state_planes`]
+/// gives them all), the
 /// passes run so far (which seed each pass's shuffle and dropout masks) and the rows
 /// trained so far (the learning-rate schedule's clock).
 ///
@@ -31,13 +34,23 @@ pub struct TrainState {
 impl TrainState {
     /// A fresh state for optimizer `opt` over the weights `w`.
     pub fn new<O: Optimizer>(opt: &O, w: &[f32]) -> TrainState {
-        let mut planes: Vec<Vec<f32>> =
-            (0..O::STATE).map(|_| Vec::with_capacity(w.len())).collect();
-        for &wi in w {
-            let s = opt.start(wi);
-            for (plane, &s) in planes.iter_mut().zip(s.as_ref()) {
-                plane.push(s);
+        TrainState::fresh(opt, w, &[])
+    }
+
+    /// A fresh state for `opt` over the weights `w` but for the ranges `skip` (the sparse
+    /// tables, which keep their own), left zero: a zeroed allocation there takes no
+    /// memory.
+    pub(crate) fn fresh<O: Optimizer>(opt: &O, w: &[f32], skip: &[Range<usize>]) -> TrainState {
+        let mut planes: Vec<Vec<f32>> = (0..O::STATE).map(|_| vec![0.0; w.len()]).collect();
+        let mut at = 0;
+        for r in skip.iter().chain([&(w.len()..w.len())]) {
+            for i in at..r.start {
+                let s = opt.start(w[i]);
+                for (plane, &s) in planes.iter_mut().zip(s.as_ref()) {
+                    plane[i] = s;
+                }
             }
+            at = r.end;
         }
         TrainState {
             optimizer: O::NAME.to_string(),
@@ -77,16 +90,25 @@ impl TrainState {
         self.rows
     }
 
-    /// The optimizer's state planes: `planes()[j][i]` is state `j` of weight `i`.
-    pub fn planes(&self) -> impl Iterator<Item = &[f32]> {
+    /// How many state floats per weight it keeps ([`crate::Net::state_planes`] gives
+    /// them).
+    pub fn plane_count(&self) -> usize {
+        self.planes.iter().filter(|p| !p.is_empty()).count()
+    }
+
+    /// The optimizer's state planes of the weights outside the sparse tables:
+    /// `rest_planes()[j][i]` is state `j` of weight `i`, zero in the tables' ranges.
+    pub(crate) fn rest_planes(&self) -> impl Iterator<Item = &[f32]> {
         self.planes
             .iter()
             .filter(|p| !p.is_empty())
             .map(Vec::as_slice)
     }
 
-    /// The state training with `opt` continues from, over the net's weights `w`: this one
-    /// if it belongs to an optimizer of the same kind, else a fresh one.
+    /// The state training with `opt` continues from, over the net's weights `w` (but the
+    /// ranges `skip`, see [`TrainState::fresh`]): this one if it belongs to an optimizer
+    /// of the same kind, else a fresh one; and whether it continues (the sparse tables'
+    /// state with it).
     ///
     /// Of one kind, optimizers may keep different planes: plain [`Sgd`] keeps none and
     /// its [`Momentum`] a velocity. So the planes `opt` does not keep are dropped, and a
@@ -96,14 +118,20 @@ impl TrainState {
     ///
     /// [`Sgd`]: crate::optim::Sgd
     /// [`Momentum`]: crate::optim::Momentum
-    pub(crate) fn resume<O: Optimizer>(mut self, opt: &O, w: &[f32]) -> TrainState {
+    pub(crate) fn resume<O: Optimizer>(
+        mut self,
+        opt: &O,
+        w: &[f32],
+        skip: &[Range<usize>],
+    ) -> (TrainState, bool) {
         if self.optimizer != O::NAME {
-            return TrainState::new(opt, w);
+            return (TrainState::fresh(opt, w, skip), false);
         }
         self.planes.truncate(O::STATE);
         let kept = self.planes.iter().filter(|p| !p.is_empty()).count();
         if kept == 0 {
-            self.planes = TrainState::new(opt, w).planes;
+            self.planes = TrainState::fresh(opt, w, skip).planes;
+            return (self, false);
         } else if kept != O::STATE
             || self
                 .planes
@@ -111,9 +139,9 @@ impl TrainState {
                 .take(O::STATE)
                 .any(|p| p.len() != w.len())
         {
-            return TrainState::new(opt, w);
+            return (TrainState::fresh(opt, w, skip), false);
         }
-        self
+        (self, true)
     }
 
     /// The optimizer's state planes, one per state float.

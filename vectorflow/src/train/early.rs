@@ -16,9 +16,15 @@ impl EarlyStop {
         }
     }
 
-    /// Records pass `pass`'s holdout loss `loss` with the weights `params`; true when
-    /// training should stop. A NaN loss is never an improvement.
-    pub fn stop_after(&mut self, pass: usize, loss: f64, params: &[f32]) -> bool {
+    /// Records pass `pass`'s holdout loss `loss`, and the weights `params` gives when it
+    /// is the best so far; true when training should stop. A NaN loss is never an
+    /// improvement.
+    pub fn stop_after(
+        &mut self,
+        pass: usize,
+        loss: f64,
+        params: impl FnOnce() -> Vec<f32>,
+    ) -> bool {
         let Some(patience) = self.patience else {
             return false;
         };
@@ -28,7 +34,7 @@ impl EarlyStop {
             }
             _ if loss.is_nan() => false,
             _ => {
-                self.best = Some((loss, pass, params.to_vec()));
+                self.best = Some((loss, pass, params()));
                 false
             }
         }
@@ -62,7 +68,7 @@ mod tests {
             let mut stopped = None;
             for (i, &l) in losses.iter().enumerate() {
                 let pass = i + 1;
-                if e.stop_after(pass, l, &[pass as f32]) {
+                if e.stop_after(pass, l, || vec![pass as f32]) {
                     stopped = Some(pass);
                     break;
                 }
@@ -71,7 +77,7 @@ mod tests {
             assert_eq!(e.best(), Some((best, &[best as f32][..])), "{losses:?}");
         }
         let mut off = EarlyStop::new(None);
-        assert!(!off.stop_after(1, 0.5, &[1.0]) && !off.stop_after(2, 0.9, &[2.0]));
+        assert!(!off.stop_after(1, 0.5, || vec![1.0]) && !off.stop_after(2, 0.9, || vec![2.0]));
         assert_eq!(off.best(), None);
     }
 }

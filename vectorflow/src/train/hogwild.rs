@@ -6,7 +6,6 @@
 use super::chunk::Chunk;
 use super::sharing::{Scheme, Weights};
 use super::step::{At, Clock, Job};
-use crate::layers::Block;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::trainable::Trainable;
@@ -14,19 +13,13 @@ use crate::trainable::Trainable;
 /// The scheme of threads sharing one copy of the weights.
 pub(crate) struct Hogwild<'w, 'p> {
     weights: Weights<'w>,
-    /// The net's blocks, where a row-wise optimizer finds sparse rows.
-    blocks: Vec<Block>,
     pool: &'p rayon::ThreadPool,
 }
 
 impl<'w, 'p> Hogwild<'w, 'p> {
-    /// Trains `weights`, unpacked, on the threads of `pool`.
-    pub fn new(weights: Weights<'w>, blocks: Vec<Block>, pool: &'p rayon::ThreadPool) -> Self {
-        Hogwild {
-            weights,
-            blocks,
-            pool,
-        }
+    /// Trains `weights` on the threads of `pool`.
+    pub fn new(weights: Weights<'w>, pool: &'p rayon::ThreadPool) -> Self {
+        Hogwild { weights, pool }
     }
 }
 
@@ -43,7 +36,7 @@ impl<'w, O: Optimizer> Scheme<'w, O> for Hogwild<'w, '_> {
     {
         let threads = self.pool.current_num_threads();
         let atomics = self.weights.atomics();
-        let store = atomics.store(&self.blocks);
+        let store = atomics.store();
         let part = rows.len().div_ceil(threads).max(1);
         self.pool.scope(|s| {
             for (t, rows) in rows.chunks(part).enumerate() {

@@ -486,12 +486,13 @@ impl<O: Optimizer> Trainer<O> {
         F: Feed<Typed<I, S>>,
         L: Loss<<F::Chunk as Chunk<Typed<I, S>>>::Row, S::Out>,
     {
-        let (params, state) = net.parts_mut();
-        let mut state = match state.take() {
-            Some(s) => s.resume(&self.opt, params),
-            None => TrainState::new(&self.opt, params),
+        let (weights, state) = net.parts_mut();
+        let skip = weights.table_ranges();
+        let (mut state, keep) = match state.take() {
+            Some(s) => s.resume(&self.opt, weights.rest(), &skip),
+            None => (TrainState::fresh(&self.opt, weights.rest(), &skip), false),
         };
-        let result = self.run(&Typed::<I, S>::new(), params, &mut state, feed, loss);
+        let result = self.run(&Typed::<I, S>::new(), weights, &mut state, keep, feed, loss);
         // Kept whatever happened: the state matches the weights as training left them.
         *net.parts_mut().1 = Some(state);
         result

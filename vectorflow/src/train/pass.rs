@@ -92,7 +92,7 @@ impl<O: Optimizer> Trainer<O> {
                     if !hold.is_empty() {
                         scheme.sync();
                         let view = scheme.weights().view();
-                        let (l, w) = step::holdout(pool, net, &view, chunk, &hold, loss, pass)?;
+                        let (l, w) = step::holdout(pool, net, view, chunk, &hold, loss, pass)?;
                         held = (held.0 + l, held.1 + w, held.2 + hold.len());
                     }
                     Ok(())
@@ -107,7 +107,7 @@ impl<O: Optimizer> Trainer<O> {
                 report.passes.push(pass_report);
                 report.best_pass = pass;
                 if let Some(h) = holdout_loss {
-                    if early.stop_after(pass, h, scheme.weights().w) {
+                    if early.stop_after(pass, h, || scheme.weights().net.to_vec()) {
                         report.stopped_early = pass < self.passes;
                         break;
                     }
@@ -121,7 +121,7 @@ impl<O: Optimizer> Trainer<O> {
         trained?;
         if let Some((pass, params)) = early.best() {
             if pass != report.passes.len() {
-                scheme.weights().w.copy_from_slice(params);
+                scheme.weights().net.copy_from_slice(params);
             }
             report.best_pass = pass;
         }

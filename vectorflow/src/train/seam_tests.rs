@@ -121,12 +121,15 @@ fn a_net_of_run_time_widths_trains_through_the_seam() {
             .threads(threads)
             .sharing(sharing)
             .progress(Progress::Silent);
-        let mut w = vec![0.0f32; 33];
-        let mut state = TrainState::new(&AdaGrad::new(0.5), &w);
+        let mut w = crate::weights::Weights::new(vec![0.0f32; 33], &net.blocks());
+        let mut state = TrainState::new(&AdaGrad::new(0.5), &w.to_vec());
         let split = ((0..2000).collect(), Vec::new());
         let mut feed = SliceFeed::new(&rows, split, true, 0, 1 << 10);
-        let report = t.run(&net, &mut w, &mut state, &mut feed, &Logit).unwrap();
+        let report = t
+            .run(&net, &mut w, &mut state, false, &mut feed, &Logit)
+            .unwrap();
         let at = format!("{threads} threads, {sharing:?}");
+        let w = w.to_vec();
         assert!(report.passes[2].train_loss < 0.1, "{at}: {report:?}");
         assert!(w[..8].iter().all(|&x| x > 1.0), "{at}: {w:?}");
         assert!(w[8..16].iter().all(|&x| x < -1.0), "{at}: {w:?}");

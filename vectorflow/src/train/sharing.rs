@@ -13,70 +13,64 @@ use super::one_thread::OneThread;
 use super::priors::Priors;
 use super::replicas::Replicated;
 use super::step::{At, Job};
-use super::store::{packed, Master, Packed, Plain, Shared, Table, View};
+use super::store::{Master, Packed, Plain, Shared};
 use super::{Sharing, TrainError, TrainReport, TrainState, Trainer};
-use crate::layers::Block;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::params::{as_atomic, as_atomic_u32, AtomicF32};
 use crate::trainable::Trainable;
+use crate::weights::{AtomicTable, Table, View};
 use std::sync::atomic::AtomicU32;
 
-/// Every buffer a fit trains: the net's weights and training state (whose sparse
-/// tables are stale while they are packed), the packed tables, and the priors' row
-/// stamps.
+/// Every buffer a fit trains: the net's weights (its sparse tables in the optimizer's
+/// layout, each row beside its state) and training state (the state of the rest), and
+/// the priors' row stamps.
 pub(crate) struct Weights<'w> {
-    pub w: &'w mut [f32],
+    pub net: &'w mut crate::weights::Weights,
     pub state: &'w mut TrainState,
-    pub tables: Vec<Table>,
     pub stamps: Vec<u32>,
 }
 
 impl<'w> Weights<'w> {
-    /// The net's buffers with its sparse tables packed for `O` (see
-    /// [`super::store::packed`]), and `stamps` zeroed stamps.
+    /// The net's buffers with its sparse tables laid out for `opt` where they are (see
+    /// [`crate::weights`]): `keep` says whether the state they hold is the one training
+    /// continues from, else it starts afresh. And `stamps` zeroed stamps.
     pub fn packed<O: Optimizer>(
-        w: &'w mut [f32],
+        opt: &O,
+        net: &'w mut crate::weights::Weights,
         state: &'w mut TrainState,
-        blocks: &[Block],
+        keep: bool,
         stamps: usize,
     ) -> Self {
-        let tables = packed::pack::<O>(blocks, w, state.planes_mut());
+        net.lay_out(opt, keep);
         Weights {
-            w,
+            net,
             state,
-            tables,
-            stamps: vec![0; stamps],
-        }
-    }
-
-    /// The net's buffers as they are, and `stamps` zeroed stamps.
-    pub fn flat(w: &'w mut [f32], state: &'w mut TrainState, stamps: usize) -> Self {
-        Weights {
-            w,
-            state,
-            tables: Vec::new(),
             stamps: vec![0; stamps],
         }
     }
 
     /// The store of one thread that owns every buffer.
     pub fn store(&mut self) -> Packed<'_> {
+        let (w, tables) = self.net.parts_mut();
         Packed {
             rest: Plain {
-                w: self.w,
+                w,
                 s: self.state.planes_mut(),
                 stamps: &mut self.stamps,
             },
-            tables: &mut self.tables,
+            tables,
         }
     }
 
-    /// The buffers as Hogwild threads share them, as atomics: the weights, the state
-    /// planes and the stamps (see [`super::store::Shared`]).
+    /// The buffers as Hogwild threads share them, as atomics: the weights (the tables'
+    /// rows with their state), the rest's state planes and the stamps (see
+    /// [`super::store::Shared`]).
     pub fn atomics(&mut self) -> Atomics<'_> {
+        let (w, tables) = self.net.parts_mut();
         Atomics {
-            w: as_atomic(self.w),
+            w: as_atomic(w),
+            tables: tables.iter_mut().map(Table::as_atomic).collect(),
             s: self
                 .state
                 .planes_mut()
@@ -89,34 +83,26 @@ impl<'w> Weights<'w> {
 
     /// What replicas copy and merge into.
     pub fn master(&mut self) -> Master<'_> {
+        let (w, tables) = self.net.parts_mut();
         Master {
-            w: self.w,
+            w,
             s: self.state.planes_mut(),
-            tables: &mut self.tables,
+            tables,
         }
     }
 
     /// Read access to the weights, for scoring holdout rows.
-    pub fn view(&self) -> View<'_> {
-        View {
-            rest: self.w,
-            tables: &self.tables,
-        }
-    }
-
-    /// Writes the packed tables back into the net's buffers.
-    pub fn write_back<O: Optimizer>(&mut self) {
-        packed::unpack::<O>(&self.tables, self.w, self.state.planes_mut());
+    pub fn view(&self) -> &crate::weights::Weights {
+        self.net
     }
 
     /// Ends a pass of `seen` training rows: brings every sparse row's prior up to the
-    /// pass's end (at rate `scale`) and writes the weights back, so that the net holds
-    /// every weight for early stopping's snapshot and for the caller.
-    pub fn end_pass<O: Optimizer>(&mut self, priors: &Priors, seen: u32, scale: f32) {
+    /// pass's end (at rate `scale`), so that the net holds every weight as trained for
+    /// early stopping's snapshot and for the caller.
+    pub fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32) {
         // Prior stamps count this pass's rows; the flush brings every row to the pass's
         // end, after which they start again from 0.
         priors.flush(&mut self.store(), seen, scale);
-        self.write_back::<O>();
         self.stamps.fill(0);
         self.state.end_pass(seen as u64);
     }
@@ -125,18 +111,21 @@ impl<'w> Weights<'w> {
 /// The buffers of [`Weights`] as atomics, for Hogwild threads.
 pub(crate) struct Atomics<'a> {
     w: &'a [AtomicF32],
+    tables: Vec<AtomicTable<'a>>,
     s: Vec<&'a [AtomicF32]>,
     stamps: &'a [AtomicU32],
 }
 
 impl Atomics<'_> {
-    /// The store every Hogwild thread copies (`blocks`: the net's).
-    pub fn store<'a>(&'a self, blocks: &'a [Block]) -> Shared<'a> {
+    /// The store every Hogwild thread copies.
+    pub fn store(&self) -> Shared<'_> {
         Shared {
-            w: self.w,
+            view: View {
+                rest: self.w,
+                tables: &self.tables,
+            },
             s: &self.s,
             stamps: self.stamps,
-            blocks,
         }
     }
 }
@@ -176,25 +165,27 @@ pub(crate) trait Scheme<'w, O: Optimizer> {
     /// [`Weights::end_pass`]).
     fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32) {
         self.sync();
-        self.weights().end_pass::<O>(priors, seen, scale);
+        self.weights().end_pass(priors, seen, scale);
     }
 
     /// After a failed pass: the net keeps what the rows before the failure trained,
-    /// as it would had the threads updated its own buffers.
+    /// the replicas' included.
     fn fail(&mut self) {
         self.sync();
-        self.weights().write_back::<O>();
     }
 }
 
 impl<O: Optimizer> Trainer<O> {
     /// Picks how the threads share the weights of `net` (its buffers `params` and
-    /// `state`) and runs the passes over `feed` with it.
+    /// `state`; `keep`: whether the state the sparse tables hold continues, see
+    /// [`Weights::packed`]) and runs the passes over `feed` with it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run<M, F, L>(
         &self,
         net: &M,
-        params: &mut [f32],
+        params: &mut crate::weights::Weights,
         state: &mut TrainState,
+        keep: bool,
         feed: &mut F,
         loss: &L,
     ) -> Result<TrainReport, TrainError>
@@ -203,9 +194,8 @@ impl<O: Optimizer> Trainer<O> {
         F: Feed<M>,
         L: Loss<<F::Chunk as Chunk<M>>::Row, M::Out>,
     {
-        let blocks = net.blocks();
         let priors = Priors::new(
-            blocks.clone(),
+            net.blocks(),
             |layer| {
                 self.priors
                     .iter()
@@ -227,21 +217,14 @@ impl<O: Optimizer> Trainer<O> {
             ));
         }
         let (stamps, with) = (priors.stamps, (&pool, &priors));
+        // Every scheme trains the net's own tables, in the optimizer's layout.
+        let weights = Weights::packed(&self.opt, params, state, keep, stamps);
         if self.threads == 1 {
-            let weights = Weights::packed::<O>(params, state, &blocks, stamps);
             self.drive(net, &mut OneThread::new(weights), with, feed, loss)
         } else if self.replicated(priors.active()) {
-            let weights = Weights::packed::<O>(params, state, &blocks, stamps);
             self.drive(net, &mut Replicated::new(weights, &pool), with, feed, loss)
         } else {
-            let weights = Weights::flat(params, state, stamps);
-            self.drive(
-                net,
-                &mut Hogwild::new(weights, blocks, &pool),
-                with,
-                feed,
-                loss,
-            )
+            self.drive(net, &mut Hogwild::new(weights, &pool), with, feed, loss)
         }
     }
 }

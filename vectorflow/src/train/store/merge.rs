@@ -13,8 +13,7 @@
 //! processes' sums for the same unit (the units a merge visits are the hot ones or the
 //! touched ones, so it exchanges only those). The pass driver never sees which.
 
-use super::aligned::UNIT;
-use super::packed::Table;
+use crate::weights::{Table, UNIT};
 
 /// The buffers being trained: the net's weights and state planes (the *rest*, whose
 /// sparse tables are stale while packed) and the packed tables.

@@ -4,14 +4,13 @@
 //! - [`plain::Plain`]: `&mut` slices of the net's buffers, owned by one thread;
 //! - [`shared::Shared`]: `&[AtomicF32]` views of them, shared by Hogwild threads;
 //! - [`packed::Packed`]: the sparse tables in the training layout (each row beside its
-//!   optimizer state, on cache lines: [`aligned`]) plus a `Plain` for the rest;
+//!   optimizer state, on cache lines: `crate::weights`) plus a `Plain` for the rest;
 //! - [`replica::Tracked`]: a `Packed` over one thread's replica that also records which
 //!   units it touched, for the merges ([`merge`]).
 //!
 //! The backward pass hands its gradients to a [`Stepper`], which steps a store at once
 //! or records a mini-batch for [`apply_batch`].
 
-pub(crate) mod aligned;
 pub(crate) mod merge;
 pub(crate) mod packed;
 pub(crate) mod plain;
@@ -19,7 +18,7 @@ pub(crate) mod replica;
 pub(crate) mod shared;
 
 pub(crate) use merge::Master;
-pub(crate) use packed::{Packed, Table, View};
+pub(crate) use packed::Packed;
 pub(crate) use plain::Plain;
 pub(crate) use replica::Replicas;
 pub(crate) use shared::Shared;

@@ -25,11 +25,11 @@
 //! no undefined behaviour, and training is deterministic for a thread count. The price
 //! is memory: one copy of the weights and state per thread.
 
-use super::aligned::UNIT;
 use super::merge::{self, Combine, Group, Master};
-use super::packed::{holding, Packed, Table};
+use super::packed::Packed;
 use super::{Plain, Store};
 use crate::optim::Optimizer;
+use crate::weights::{holding, Table, UNIT};
 use rayon::prelude::*;
 
 /// A unit is hot when at least this share of the rows of the first round touch it.

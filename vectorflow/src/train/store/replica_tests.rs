@@ -106,7 +106,7 @@ fn merges_cut_among_threads_sum_every_change() {
         let mut w: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
         let s0: Vec<f32> = (0..n).map(|_| quarter(&mut rng, 64)).collect();
         let mut planes = vec![s0];
-        let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
+        let mut tables = crate::weights::laid_out(&AdaGrad::new(0.1), &blocks, &w, &planes);
         let mut master = Master {
             w: &mut w,
             s: &mut planes,
@@ -257,7 +257,7 @@ fn a_small_table_is_scanned_after_the_first_round() {
     }];
     let mut w = vec![0.0f32; 65];
     let mut planes = vec![vec![0.0f32; 65]];
-    let mut tables = super::super::packed::pack::<AdaGrad>(&blocks, &w, &planes);
+    let mut tables = crate::weights::laid_out(&AdaGrad::new(0.1), &blocks, &w, &planes);
     let mut master = Master {
         w: &mut w,
         s: &mut planes,

@@ -18,7 +18,8 @@ use std::ops::{Deref, DerefMut};
 const LINE: usize = 64;
 
 /// Floats per cache line: the unit in which replicas mark what they touched and merge
-/// (see [`super::replica`]), and to which a row-wise table's row states are aligned.
+/// (see `crate::train`'s replica store), and to which a row-wise table's row states are
+/// aligned.
 pub(crate) const UNIT: usize = LINE / 4;
 
 /// A zeroed buffer of floats whose first float starts a cache line.
@@ -35,6 +36,34 @@ impl Aligned {
         let mut l = Aligned::padded(len);
         l.buf.resize(l.start + len, 0.0);
         l
+    }
+
+    /// Makes it `len` floats long: the first `min(len, self.len())` are kept, the rest
+    /// are zeros. The allocation grows or shrinks where it is when it can (a large block
+    /// is remapped, not copied); if the allocator moves it to an address of another
+    /// alignment, the floats are moved to the new first line.
+    pub fn resize(&mut self, len: usize) {
+        let keep = len.min(self.len());
+        // Room for the padding, so that realigning never reallocates.
+        let room = len + LINE / 4 - 1;
+        if room > self.buf.capacity() {
+            self.buf.reserve_exact(room - self.buf.len());
+        } else {
+            self.buf.truncate(self.start + keep);
+            self.buf.shrink_to(room.max(self.buf.len()));
+        }
+        let addr = self.buf.as_ptr().addr();
+        let start = (addr.next_multiple_of(LINE) - addr) / 4;
+        if start != self.start {
+            let need = start.max(self.start) + keep;
+            if self.buf.len() < need {
+                self.buf.resize(need, 0.0);
+            }
+            self.buf.copy_within(self.start..self.start + keep, start);
+            self.start = start;
+        }
+        self.buf.truncate(self.start + keep);
+        self.buf.resize(self.start + len, 0.0);
     }
 
     /// Room for `len` floats after the padding, which is all `buf` holds yet.
@@ -107,6 +136,23 @@ mod tests {
             assert_eq!(b.as_ptr().addr() % LINE, 0);
             assert_eq!(b, a);
             assert_eq!(b[len - 1], (len - 1) as f32);
+        }
+    }
+
+    #[test]
+    fn resizing_keeps_the_floats_on_a_line() {
+        for (from, to) in [(5, 3000), (3000, 7), (1 << 20, 3 << 20), (3 << 20, 1 << 19)] {
+            let mut a = Aligned::zeros(from);
+            for (i, x) in a.iter_mut().enumerate() {
+                *x = i as f32 + 1.0;
+            }
+            a.resize(to);
+            assert_eq!(a.len(), to);
+            assert_eq!(a.as_ptr().addr() % LINE, 0, "{from} -> {to}");
+            for (i, &x) in a.iter().enumerate() {
+                let want = if i < from { i as f32 + 1.0 } else { 0.0 };
+                assert_eq!(x, want, "float {i} of {from} -> {to}");
+            }
         }
     }
 }

@@ -251,27 +251,23 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
         let (input, stack) = params.split_at_mut(I::PARAMS);
         I::init(input, &init, &mut rng);
         S::init(stack, &init, &mut rng);
-        Net::from_parts(params, None, Some(init))
+        Net::from_weights(Weights::new(params, &Self::blocks()), None, Some(init))
     }
 
     /// A network with the given parameters (flat: input layer first, then each layer of
     /// the stack), or `None` if their count is not [`Self::PARAMS`].
     pub fn from_params(params: Vec<f32>) -> Option<Self> {
-        (params.len() == Self::PARAMS).then(|| Net::from_parts(params, None, None))
+        (params.len() == Self::PARAMS)
+            .then(|| Net::from_weights(Weights::new(params, &Self::blocks()), None, None))
     }
 
-    /// A net of the flat weights `params` and a training state whose planes are flat
-    /// too: the sparse tables take their rows of both.
-    pub(crate) fn from_parts(
-        params: Vec<f32>,
-        mut state: Option<TrainState>,
+    /// A net of the weights `params` and the training state `state`, whose sparse
+    /// tables' state `params` holds.
+    pub(crate) fn from_weights(
+        params: Weights,
+        state: Option<TrainState>,
         init: Option<Init>,
     ) -> Self {
-        let mut params = Weights::new(params, &Self::blocks());
-        if let Some(s) = &mut state {
-            let n = s.plane_count();
-            params.take_planes(&mut s.planes_mut()[..n]);
-        }
         Net {
             params,
             state,

@@ -79,7 +79,7 @@ use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use crate::optim::TrainState;
 use crate::rng::Rng;
-use crate::weights::Flat;
+use crate::weights::{Flat, Weights};
 use header::{Header, TableMeta, Tensor};
 use sparse::Table;
 use std::fs::File;
@@ -387,6 +387,9 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
                 )));
             }
         }
+        // The sparse tables take their rows now, so that the flat weights are freed
+        // before the planes are read, and each plane as soon as it is read.
+        let mut weights = Weights::new(params, &Self::blocks());
         let state = match (&head.state, with_state) {
             (Some((opt, passes, rows)), true) => {
                 let mut planes = Vec::new();
@@ -402,14 +405,14 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
                         let rows = t.ids.iter().map(|&i| t.row(i as usize));
                         read_tensor(r, listed, scatter(&mut plane, rows))?;
                     }
-                    planes.push(plane);
+                    planes.push(weights.take_plane(plane));
                 }
                 Some(TrainState::from_parts(opt.clone(), planes, *passes, *rows))
             }
             _ => None,
         };
         Ok((
-            Net::from_parts(params, state, init),
+            Net::from_weights(weights, state, init),
             header_len + head.data_len(),
         ))
     }

@@ -120,18 +120,17 @@ mod tests {
         let rest_plane: Vec<f32> = (0..n).map(|i| 100.0 + i as f32).collect();
         for row_wise in [false, true] {
             let mut weights = Weights::new(w.clone(), &blocks);
-            let mut planes = vec![rest_plane.clone()];
-            weights.take_planes(&mut planes);
+            let rest = weights.take_plane(rest_plane.clone());
             if row_wise {
                 weights.lay_out(&RowAdaGrad::new(0.1), true);
             } else {
                 weights.lay_out(&AdaGrad::new(0.1), true);
             }
-            let state = weights.flat_plane(0, &planes[0]);
+            let state = weights.flat_plane(0, &rest);
             for a in 0..n {
                 for b in a..=n {
                     assert_eq!(weights.flat().read(a..b), w[a..b], "weights {a}..{b}");
-                    let s = weights.flat_state(0, &planes[0]).read(a..b);
+                    let s = weights.flat_state(0, &rest).read(a..b);
                     assert_eq!(s, state[a..b], "state {a}..{b}, row-wise {row_wise}");
                 }
             }

@@ -221,25 +221,18 @@ impl Weights {
         v
     }
 
-    /// Gives the tables the state planes `planes` (flat, in the net's order), per weight,
-    /// and zeroes their ranges in `planes`, which the training state keeps for the rest.
-    pub(crate) fn take_planes(&mut self, planes: &mut [Vec<f32>]) {
+    /// Gives the tables one more state plane per weight, from the flat `plane`, and
+    /// returns the plane without the tables' floats: what the training state keeps.
+    pub(crate) fn take_plane(&mut self, plane: Vec<f32>) -> Vec<f32> {
         for t in &mut self.tables {
-            t.strip();
-            t.restride_zeroed(planes.len());
-            for (j, p) in planes.iter_mut().enumerate() {
-                t.set_plane(j, &p[t.range()]);
-            }
+            t.add_plane(&plane[t.range()]);
         }
-        // Copies of the planes without the tables' floats: a zeroed buffer written
-        // outside them takes no memory there.
-        for p in planes.iter_mut() {
-            let mut rest = vec![0.0f32; p.len()];
-            for r in gaps(p.len(), &self.tables) {
-                rest[r.clone()].copy_from_slice(&p[r]);
-            }
-            *p = rest;
+        // A zeroed buffer written outside the tables takes no memory there.
+        let mut rest = vec![0.0f32; plane.len()];
+        for r in gaps(plane.len(), &self.tables) {
+            rest[r.clone()].copy_from_slice(&plane[r]);
         }
+        rest
     }
 }
 
@@ -253,9 +246,12 @@ pub(crate) fn laid_out<O: Optimizer>(
     planes: &[Vec<f32>],
 ) -> Vec<Table> {
     let mut weights = Weights::new(w.to_vec(), blocks);
-    let mut planes: Vec<Vec<f32>> = planes.iter().filter(|p| !p.is_empty()).cloned().collect();
-    weights.take_planes(&mut planes);
-    weights.lay_out(opt, !planes.is_empty());
+    let planes: Vec<Vec<f32>> = planes.iter().filter(|p| !p.is_empty()).cloned().collect();
+    let keep = !planes.is_empty();
+    for p in planes {
+        weights.take_plane(p);
+    }
+    weights.lay_out(opt, keep);
     weights.tables
 }
 

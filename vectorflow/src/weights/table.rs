@@ -238,9 +238,12 @@ impl Table {
         self.shape.stride = new;
     }
 
-    /// Makes room for `planes` state floats per weight, zeros, beside weights alone.
-    pub fn restride_zeroed(&mut self, planes: usize) {
-        self.restride(planes, 0, |_, _, _, _| 0.0);
+    /// Adds a state plane per weight (of the per-weight layout), set from `plane`, the
+    /// table's range of a flat plane.
+    pub fn add_plane(&mut self, plane: &[f32]) {
+        let j = self.planes();
+        self.restride(j + 1, j, |_, _, _, _| 0.0);
+        self.set_plane(j, plane);
     }
 
     /// Drops the state: rows of weights alone.
@@ -301,9 +304,8 @@ mod tests {
     /// A bare table of `w`'s rows, given the planes `planes` of `O` as a load would.
     fn loaded(w: &[f32], planes: &[Vec<f32>], rows: usize, out: usize) -> Table {
         let mut t = Table::bare(2, out, &w[2..2 + rows * out]);
-        t.restride_zeroed(planes.len());
-        for (j, p) in planes.iter().enumerate() {
-            t.set_plane(j, &p[2..2 + rows * out]);
+        for p in planes {
+            t.add_plane(&p[2..2 + rows * out]);
         }
         t
     }

@@ -47,12 +47,7 @@ pub(crate) trait Store {
         dy: &[f32; OUT],
         scale: f32,
     ) -> bool {
-        let mut finite = true;
-        for &(i, v) in pairs {
-            let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
-            finite &= self.update(opt, off + i as usize * OUT, &g, scale);
-        }
-        finite
+        update_each_row(self, opt, off, pairs, dy, scale)
     }
     /// Prefetches the weight rows of `pairs` (rows of `OUT` at `off + i·OUT`) and their
     /// state rows for optimizer `O`.
@@ -62,6 +57,26 @@ pub(crate) trait Store {
     /// Raises the stamp of sparse row `r` (the number of prior steps applied to it) to
     /// `now` if it is lower, returning the old one.
     fn swap_stamp(&mut self, r: usize, now: u32) -> u32;
+}
+
+/// [`Store::update_rows`] as one [`Store::update`] per row: row `i` at `off + i·OUT`
+/// gets `v · dy`; whether the state the steps wrote is all finite. The default, and
+/// what a store falls back to for rows it does not lay out itself.
+#[inline(always)]
+pub(crate) fn update_each_row<S: Store + ?Sized, O: Optimizer, const OUT: usize>(
+    store: &mut S,
+    opt: &O,
+    off: usize,
+    pairs: &[(u32, f32)],
+    dy: &[f32; OUT],
+    scale: f32,
+) -> bool {
+    let mut finite = true;
+    for &(i, v) in pairs {
+        let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
+        finite &= store.update(opt, off + i as usize * OUT, &g, scale);
+    }
+    finite
 }
 
 /// Whether every float of `s` is finite.

@@ -145,12 +145,7 @@ impl<'a> Store for Shared<'a> {
     ) -> bool {
         let Some(t) = starting(self.view.tables, off) else {
             // Sparse rows are all in tables.
-            let mut finite = true;
-            for &(i, v) in pairs {
-                let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
-                finite &= self.update(opt, off + i as usize * OUT, &g, scale);
-            }
-            return finite;
+            return super::update_each_row(self, opt, off, pairs, dy, scale);
         };
         let opt = *opt;
         let (data, stride) = (t.data, t.shape.stride());

@@ -52,6 +52,7 @@ macro_rules! debug_as_message {
     )+};
 }
 
+pub mod cluster;
 pub mod explain;
 pub mod features;
 pub mod file;

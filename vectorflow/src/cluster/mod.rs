@@ -1,0 +1,57 @@
+//! Training one model across processes: the operations the ranks exchange through.
+//!
+//! A job of N ranks (processes under `mpirun`, or threads in one process for tests and
+//! simulations) trains one model: each rank reads its own shard of the data, trains it
+//! with its own threads as one process does, and the ranks combine their changes at
+//! every sync. [`Collective`] is the one interface to whatever carries the bytes, so the
+//! trainer is the same on every engine.
+
+use std::fmt;
+
+/// A rank's link to the other ranks of its job: the few collective operations the
+/// trainer needs. Every rank calls the same operations in the same order with buffers of
+/// the same lengths (the trainer guarantees it); an operation returns once every rank
+/// has called it.
+///
+/// Sums are added in rank order (rank 0's buffer, plus rank 1's, and so on) on every
+/// implementation, so that every rank ends with the same bits and a job of N in-process
+/// ranks trains the same weights as N processes.
+pub trait Collective {
+    /// This rank, from 0.
+    fn rank(&self) -> usize;
+
+    /// How many ranks the job has.
+    fn size(&self) -> usize;
+
+    /// Replaces `buf`, on every rank, with the element-wise sum of every rank's `buf`,
+    /// added in rank order.
+    fn sum_f32(&self, buf: &mut [f32]) -> Result<(), CollectiveError>;
+
+    /// As [`Collective::sum_f32`], for `f64`.
+    fn sum_f64(&self, buf: &mut [f64]) -> Result<(), CollectiveError>;
+
+    /// As [`Collective::sum_f32`], for `u64` (wrapping).
+    fn sum_u64(&self, buf: &mut [u64]) -> Result<(), CollectiveError>;
+
+    /// Replaces `buf`, on every rank, with the bytes of rank `root`'s (of any length;
+    /// the other ranks' contents are ignored).
+    fn broadcast(&self, buf: &mut Vec<u8>, root: usize) -> Result<(), CollectiveError>;
+
+    /// Returns once every rank has called it.
+    fn barrier(&self) -> Result<(), CollectiveError>;
+}
+
+/// A collective operation could not complete: another rank is gone (its thread ended or
+/// panicked, its process died) or the engine failed. Its message says which.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CollectiveError(pub String);
+
+impl fmt::Display for CollectiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CollectiveError {}
+
+debug_as_message!(CollectiveError);

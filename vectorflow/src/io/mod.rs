@@ -67,6 +67,7 @@ pub mod parquet;
 mod reader;
 mod rows;
 mod serde_rows;
+mod shard;
 mod sources;
 mod vw;
 
@@ -77,6 +78,7 @@ pub use line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
 pub use reader::{SparseFormat, SparseReader};
 pub use rows::{SparseRow, SparseRows};
 pub use serde_rows::{CsvReader, JsonLines};
+pub use shard::{Shard, ShardError, ShardPlan};
 pub use sources::{SerdeStream, SparseStream};
 pub use vw::{Vw, VwHash};
 

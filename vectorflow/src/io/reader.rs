@@ -548,4 +548,46 @@ mod tests {
         }
         std::fs::remove_file(&path).unwrap();
     }
+
+    #[test]
+    fn ranges_of_a_part_agree_with_its_text_and_errors_name_the_true_line() {
+        let path = std::env::temp_dir().join(format!("vf_part_{}.txt", std::process::id()));
+        let mut text = String::new();
+        for i in 0..300 {
+            let line = if i == 200 {
+                "oops".into()
+            } else {
+                format!("{} {}:1", i % 2, i % 9 + 1)
+            };
+            text.push_str(&line);
+            text.push_str(if i % 3 == 0 { "\r\n" } else { "\n" });
+        }
+        std::fs::write(&path, &text).unwrap();
+        let starts: Vec<u64> = text
+            .match_indices('\n')
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        for (a, b) in [(0, 50), (17, 150), (100, 250), (199, 299), (201, 299)] {
+            let part = Part {
+                start: starts[a],
+                end: starts[b],
+                ..Part::file(&path)
+            };
+            let piece = &text.as_bytes()[part.start as usize..part.end as usize];
+            let one = LibSvm::new().parse_bytes(piece, &path.display().to_string());
+            for threads in [1, 2, 3, 7] {
+                let ranges = read_file_ranges(&LibSvm::new(), &part, threads, SIZES);
+                assert_eq!(
+                    format!("{one:?}"),
+                    format!("{ranges:?}"),
+                    "{a}..{b} on {threads}"
+                );
+            }
+            // Line 201 of the file: the 201st line, after the 200 before it.
+            if let Err(e) = one {
+                assert_eq!(part.true_line(e, 0).line(), 201, "{a}..{b}");
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 }

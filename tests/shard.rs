@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use vectorflow::io::{
-    CsvReader, JsonLines, LibSvm, ReadError, SerdeStream, Shard, SparseFormat, SparseRows,
+    CsvReader, JsonLines, LibSvm, ReadError, SerdeStream, Shard, SparseFormat, SparseRows, Vw,
 };
 use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
@@ -446,4 +446,48 @@ fn a_cache_is_never_read_by_another_shard() {
     }
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_file(&cache).unwrap();
+}
+
+/// The other readers split a directory the same way: a CSV part file is read whole with
+/// its own header, and Vowpal Wabbit files go through the same sparse stream.
+#[test]
+fn csv_and_vw_directories_are_split_by_file() {
+    let (csv_dir, vw_dir) = (temp("csv-parts"), temp("vw-parts"));
+    for dir in [&csv_dir, &vw_dir] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    for f in 0..4 {
+        // Each file's columns in its own order: each is read with its own header.
+        let mut csv = String::from(if f % 2 == 0 { "y,word\n" } else { "word,y\n" });
+        let mut vw = String::new();
+        for i in 0..5 + f {
+            let y = f * 10 + i;
+            csv += &match f % 2 {
+                0 => format!("{y},w{y}\n"),
+                _ => format!("w{y},{y}\n"),
+            };
+            vw += &format!("{y} |a w{y}\n");
+        }
+        std::fs::write(csv_dir.join(format!("{f}.csv")), csv).unwrap();
+        std::fs::write(vw_dir.join(format!("{f}.vw")), vw).unwrap();
+    }
+    let want: Vec<u32> = (0..4)
+        .flat_map(|f| (0..5 + f).map(move |i| f * 10 + i))
+        .collect();
+    for size in 1..=6 {
+        let (mut csv, mut vw) = (Vec::new(), Vec::new());
+        for rank in 0..size {
+            let mut stream = SerdeStream::<Row<'static>>::csv_shard(&csv_dir, shard(rank, size));
+            let stream = stream.as_mut().unwrap();
+            while stream.read(3, |r| csv.push(r.y as u32)).unwrap() > 0 {}
+            let mut stream = Vw::new().stream_shard(&vw_dir, shard(rank, size)).unwrap();
+            while stream.read(3, |r| vw.push(r.label() as u32)).unwrap() > 0 {}
+        }
+        assert_eq!(csv, want, "size {size}");
+        assert_eq!(vw, want, "size {size}");
+    }
+    for dir in [csv_dir, vw_dir] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

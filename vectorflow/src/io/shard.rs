@@ -1,47 +1,4 @@
-//! Shards: each rank of a job of `size` ranks reads its own part of the data, and every
-//! row is read by exactly one rank.
-//!
-//! Every reader that opens files has a `_shard` twin of its constructors taking a
-//! [`Shard`]: [`SparseFormat::stream_shard`](super::SparseFormat::stream_shard) and
-//! [`open_shard`](super::SparseFormat::open_shard) (LIBSVM, Vowpal Wabbit),
-//! [`SerdeStream::csv_shard`](super::SerdeStream::csv_shard),
-//! [`SerdeStream::json_lines_shard`](super::SerdeStream::json_lines_shard),
-//! [`CsvReader::open_shard`](super::CsvReader::open_shard),
-//! [`JsonLines::open_shard`](super::JsonLines::open_shard), and with the feature
-//! `parquet`, `ParquetStream::open_shard` and `ParquetData::read_shard`. The data is
-//! split as follows, by a plan every rank computes alike from the same files:
-//!
-//! - **one text file** (LIBSVM, VW, CSV, JSON lines) is cut into `size` byte ranges of
-//!   about equal length, each moved forward to the next line start: rank `r` reads the
-//!   lines that *start* in its range. A CSV file's header line is read by every rank
-//!   and is no rank's data; a sharded CSV file must not have line breaks inside quoted
-//!   fields (a record cut in two would be misread). With fewer lines than ranks, some
-//!   ranks read no rows.
-//! - **a directory of text part files** (the stream constructors): its files (not its
-//!   subdirectories; names starting with `_` or `.`, such as `_SUCCESS`, are skipped)
-//!   sorted by name, each read whole by one rank: taken in order, a file goes to the rank
-//!   whose share of the total bytes holds the file's middle byte, so ranks read runs of
-//!   files of about equal bytes. With fewer files than ranks, some ranks read none.
-//! - **Parquet** (a file or a directory): the row groups, in order, each to the rank
-//!   whose share of the total rows holds the group's middle row.
-//!
-//! The rows a rank reads keep their order in the data. A stream's
-//! [`Stream::shard`](crate::train::Stream::shard) gives its [`ShardPlan`]: one line
-//! ([`ShardPlan::describe`]) and a fingerprint of the whole job's plan
-//! ([`ShardPlan::fingerprint`]), the same on every rank that sees the same files, for a
-//! job to check at start that its ranks agree. A stream's
-//! [`source`](crate::train::Stream::source) names its shard, so the binary cache of one
-//! rank's rows ([`Trainer::cache`](crate::train::Trainer::cache)) is never read by
-//! another rank, nor by a job of another size: it is rebuilt.
-//!
-//! Holdout rows ([`Trainer::holdout`](crate::train::Trainer::holdout)) are chosen by
-//! each row's index in what the trainer reads: with a shard, the index within the
-//! shard, so every rank chooses by the same rule over its own rows.
-//!
-//! Errors name the file and its true line: a shard that starts inside a file counts the
-//! lines before its start when it meets a malformed line, not before, so reading pays
-//! nothing for it. The row line numbers of [`SparseRows::lines`](super::SparseRows::lines)
-//! count from the shard's first line.
+//! Shards: which part of the data each rank of a job reads (see [`Shard`]).
 
 mod part;
 
@@ -53,7 +10,50 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Which part of the data a rank reads: rank `rank` of a job of `size` ranks.
+/// Which part of the data a rank reads: rank `rank` of a job of `size` ranks, each
+/// reading its own part, every row read by exactly one rank.
+///
+/// Every reader that opens files has a `_shard` twin of its constructors taking a
+/// [`Shard`]: [`SparseFormat::stream_shard`](crate::io::SparseFormat::stream_shard) and
+/// [`open_shard`](crate::io::SparseFormat::open_shard) (LIBSVM, Vowpal Wabbit),
+/// [`SerdeStream::csv_shard`](crate::io::SerdeStream::csv_shard),
+/// [`SerdeStream::json_lines_shard`](crate::io::SerdeStream::json_lines_shard),
+/// [`CsvReader::open_shard`](crate::io::CsvReader::open_shard),
+/// [`JsonLines::open_shard`](crate::io::JsonLines::open_shard), and with the feature
+/// `parquet`, `ParquetStream::open_shard` and `ParquetData::read_shard`. The data is
+/// split as follows, by a plan every rank computes alike from the same files:
+///
+/// - **one text file** (LIBSVM, VW, CSV, JSON lines) is cut into `size` byte ranges of
+///   about equal length, each moved forward to the next line start: rank `r` reads the
+///   lines that *start* in its range. A CSV file's header line is read by every rank
+///   and is no rank's data; a sharded CSV file must not have line breaks inside quoted
+///   fields (a record cut in two would be misread). With fewer lines than ranks, some
+///   ranks read no rows.
+/// - **a directory of text part files** (the stream constructors): its files (not its
+///   subdirectories; names starting with `_` or `.`, such as `_SUCCESS`, are skipped)
+///   sorted by name, each read whole by one rank (a CSV file with its header): taken in order, a file goes to the rank
+///   whose share of the total bytes holds the file's middle byte, so ranks read runs of
+///   files of about equal bytes. With fewer files than ranks, some ranks read none.
+/// - **Parquet** (a file or a directory): the row groups, in order, each to the rank
+///   whose share of the total rows holds the group's middle row.
+///
+/// The rows a rank reads keep their order in the data. A stream's
+/// [`Stream::shard`](crate::train::Stream::shard) gives its [`ShardPlan`]: one line
+/// ([`ShardPlan::describe`]) and a fingerprint of the whole job's plan
+/// ([`ShardPlan::fingerprint`]), the same on every rank that opens the same path and
+/// sees the same files there, for a job to check at start that its ranks agree. A stream's
+/// [`source`](crate::train::Stream::source) names its shard, so the binary cache of one
+/// rank's rows ([`Trainer::cache`](crate::train::Trainer::cache)) is never read by
+/// another rank, nor by a job of another size: it is rebuilt.
+///
+/// Holdout rows ([`Trainer::holdout`](crate::train::Trainer::holdout)) are chosen by
+/// each row's index in what the trainer reads: with a shard, the index within the
+/// shard, so every rank chooses by the same rule over its own rows.
+///
+/// Errors name the file and its true line: a shard that starts inside a file counts the
+/// lines before its start when it meets a malformed line, not before, so reading pays
+/// nothing for it. The row line numbers of [`SparseRows::lines`](crate::io::SparseRows::lines)
+/// count from the shard's first line.
 ///
 /// ```no_run
 /// use vectorflow::io::{LibSvm, Shard, SparseFormat};
@@ -223,7 +223,10 @@ impl ShardPlan {
             Split::Bytes { .. } => Ok((plan.parts().remove(0), plan)),
             _ => Err(ReadError::io(
                 &path.display().to_string().into(),
-                std::io::Error::other("a directory: a stream's `_shard` constructor reads one"),
+                std::io::Error::other(
+                    "a directory, whose files a stream's `_shard` constructor reads \
+                     (`stream_shard`, `csv_shard`, `json_lines_shard`)",
+                ),
             )),
         }
     }

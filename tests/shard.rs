@@ -491,3 +491,40 @@ fn csv_and_vw_directories_are_split_by_file() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// Holdout rows are chosen by their index within the shard: a rank trains and holds out
+/// exactly what one process does on a file of the shard's lines alone.
+#[test]
+fn holdout_rows_are_chosen_by_their_index_in_the_shard() {
+    let (path, alone) = (temp("holdout.svm"), temp("holdout-alone.svm"));
+    let mut text = String::new();
+    for i in 0..300 {
+        text += &format!("{} {}:1 {}:1\n", i % 3 % 2, 1 + i % 7, 10 + i % 4);
+    }
+    std::fs::write(&path, &text).unwrap();
+    let fit = |stream: &mut vectorflow::io::SparseStream<LibSvm>| {
+        let mut net = Lr::new(Init::zeros());
+        let report = Trainer::new(AdaGrad::new(0.2))
+            .threads(1)
+            .shuffle(false)
+            .passes(2)
+            .holdout(Holdout::EveryKth(4))
+            .progress(Progress::Silent)
+            .fit_stream(&mut net, stream, Logistic)
+            .unwrap();
+        let losses: Vec<_> = report.passes.iter().map(|p| p.holdout_loss).collect();
+        (net.params().to_vec(), losses)
+    };
+    for rank in 0..3 {
+        let mut stream = LibSvm::new().stream_shard(&path, shard(rank, 3)).unwrap();
+        let (file, range) = stream.shard().unwrap().ranges().remove(0);
+        assert_eq!(file, path);
+        std::fs::write(&alone, &text[range.start as usize..range.end as usize]).unwrap();
+        let mut one = LibSvm::new().stream(&alone).unwrap();
+        let (a, b) = (fit(&mut stream), fit(&mut one));
+        assert!(a.1.iter().all(Option::is_some));
+        assert_eq!(a, b, "rank {rank} of 3");
+    }
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&alone).unwrap();
+}

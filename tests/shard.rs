@@ -528,3 +528,41 @@ fn holdout_rows_are_chosen_by_their_index_in_the_shard() {
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_file(&alone).unwrap();
 }
+
+/// What cannot be sharded is an error naming it, never a panic: a pipe, an empty
+/// directory, a directory given to a reader of one file, a missing path.
+#[test]
+fn what_cannot_be_sharded_is_an_error() {
+    let dir = temp("empty-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = shard(0, 2);
+    let e = LibSvm::new()
+        .stream_shard(&dir, s)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no files"), "{e}");
+    std::fs::write(dir.join("a.svm"), "1 1:1\n").unwrap();
+    let e = LibSvm::new().open_shard(&dir, s).err().unwrap().to_string();
+    assert!(
+        e.starts_with(&dir.display().to_string()) && e.contains("a directory"),
+        "{e}"
+    );
+    let e = JsonLines::open_shard(&dir, s).err().unwrap().to_string();
+    assert!(e.contains("a directory"), "{e}");
+    let e = LibSvm::new()
+        .open_shard(dir.join("missing.svm"), s)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("missing.svm"), "{e}");
+    #[cfg(unix)]
+    {
+        let e = LibSvm::new()
+            .stream_shard("/dev/null", s)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

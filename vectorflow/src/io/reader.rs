@@ -229,12 +229,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     ///
     /// As [`read_into`](Self::read_into).
     pub fn read_all(mut self) -> Result<SparseRows, ReadError> {
-        let part = self.part.take();
-        let all = self.read_all_part(part.as_ref());
-        all.map_err(|e| match part {
-            Some(p) => p.true_line(e, 0),
-            None => e,
-        })
+        self.read_all_part().map_err(|e| self.true_line(e))
     }
 
     /// The shard's plan, when opened by [`SparseFormat::open_shard`].
@@ -250,8 +245,8 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
         }
     }
 
-    fn read_all_part(mut self, part: Option<&Part>) -> Result<SparseRows, ReadError> {
-        if let (Some(part), true) = (part, self.fresh) {
+    fn read_all_part(&mut self) -> Result<SparseRows, ReadError> {
+        if let (Some(part), true) = (&self.part, self.fresh) {
             if self.threads > 1 && self.input_len >= RANGES_MIN_BYTES {
                 let sizes = self.chunker.sizes();
                 return read_file_ranges(&self.format, part, self.threads, sizes);

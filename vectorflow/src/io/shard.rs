@@ -189,6 +189,10 @@ impl ShardPlan {
             let sizes: Vec<u64> = files.iter().map(|f| f.1).collect();
             let owner = assign(&sizes, shard.size);
             Split::Files { files, owner }
+        } else if !meta.is_file() {
+            // A pipe has no length to cut, and every rank would read from the same one.
+            let e = "not a regular file or a directory, which a shard needs";
+            return Err(io(std::io::Error::other(e)));
         } else {
             let mut file = File::open(root).map_err(io)?;
             let len = file.metadata().map_err(io)?.len();
@@ -209,6 +213,22 @@ impl ShardPlan {
             shard,
             root: root.to_path_buf(),
             split,
+        })
+    }
+
+    /// What a stream of `path` reads: the whole file, or with a shard, the parts of
+    /// files its plan gives this rank, and the plan.
+    pub(crate) fn stream_parts(
+        path: &Path,
+        shard: Option<Shard>,
+        header: bool,
+    ) -> Result<(Vec<Part>, Option<ShardPlan>), ReadError> {
+        Ok(match shard {
+            None => (vec![Part::file(path)], None),
+            Some(shard) => {
+                let plan = ShardPlan::text(path, shard, header)?;
+                (plan.parts(), Some(plan))
+            }
         })
     }
 

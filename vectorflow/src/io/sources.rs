@@ -62,13 +62,7 @@ enum Reading<F> {
 impl<F: SparseFormat + Send + 'static> SparseStream<F> {
     /// A stream of `path` (a file; with a shard, a directory too).
     pub(crate) fn open(format: &F, path: &Path, shard: Option<Shard>) -> Result<Self, ReadError> {
-        let (parts, plan) = match shard {
-            None => (vec![Part::file(path)], None),
-            Some(shard) => {
-                let plan = ShardPlan::text(path, shard, false)?;
-                (plan.parts(), Some(plan))
-            }
-        };
+        let (parts, plan) = ShardPlan::stream_parts(path, shard, false)?;
         let mut stream = SparseStream {
             reader: Reading::Closed,
             format: format.clone(),
@@ -266,13 +260,8 @@ impl<T> SerdeStream<T> {
     }
 
     fn open(path: &Path, format: SerdeFormat, shard: Option<Shard>) -> Result<Self, ReadError> {
-        let (parts, plan) = match shard {
-            None => (vec![Part::file(path)], None),
-            Some(shard) => {
-                let plan = ShardPlan::text(path, shard, matches!(format, SerdeFormat::Csv))?;
-                (plan.parts(), Some(plan))
-            }
-        };
+        let csv = matches!(format, SerdeFormat::Csv);
+        let (parts, plan) = ShardPlan::stream_parts(path, shard, csv)?;
         let mut stream = SerdeStream {
             path: path.to_path_buf(),
             format,

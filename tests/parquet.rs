@@ -859,6 +859,14 @@ fn a_dataset_is_split_among_ranks_by_row_group() {
             while stream.read(64, |r| mine.push(r.n)).unwrap() > 0 {}
             let plan = stream.shard().unwrap();
             prints.push(plan.fingerprint());
+            // A cache of this rank's rows is keyed on its shard.
+            if size > 1 {
+                let source = stream.source();
+                assert!(
+                    source.contains(&format!("rank {rank} of {size}")),
+                    "{source}"
+                );
+            }
             let groups = plan.row_groups_read();
             let rows: usize = groups
                 .iter()
@@ -876,6 +884,7 @@ fn a_dataset_is_split_among_ranks_by_row_group() {
                 "rank {rank} of {size}: {rows} rows"
             );
             let data = ParquetData::read_shard::<Numbered>(&dir, shard).unwrap();
+            assert_eq!(data.shard(), Some(plan));
             read.extend(data.rows::<Numbered>().unwrap().iter().map(|r| r.n));
             streamed.extend(mine);
         }

@@ -102,9 +102,10 @@ pub trait Stream: Send {
         String::new()
     }
 
-    /// The part of the data this stream reads when it is one rank's of a job
-    /// ([`Shard`](crate::io::Shard)): the job's plan, for the ranks to compare at start.
-    /// `None` (the default) when it reads all its data.
+    /// The plan of the job whose rank's part of the data this stream reads, when opened
+    /// with a [`Shard`](crate::io::Shard) (`stream_shard`, `csv_shard`, ...), for the
+    /// ranks to compare at start ([`ShardPlan::fingerprint`](crate::io::ShardPlan::fingerprint)).
+    /// `None` (the default) for a stream opened without one.
     fn shard(&self) -> Option<&crate::shard::ShardPlan> {
         None
     }

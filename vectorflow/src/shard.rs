@@ -1,6 +1,6 @@
 //! Shards: which part of the data each rank of a job reads, as a plan every rank
-//! computes alike (see [`Shard`]; the readers that compute plans are in `io`). A leaf:
-//! both the readers and the trainer name these types.
+//! computes alike (see [`Shard`]; the readers that compute plans are in `io`). Both the
+//! readers and the trainer name these types, so they import neither.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -265,40 +265,34 @@ impl ShardPlan {
     /// and their rows). Ranks that read the same files get the same number, whatever
     /// the platform or the build.
     pub fn fingerprint(&self) -> u64 {
-        let mut h = Fnv::new();
-        h.text(&self.root.display().to_string());
-        h.int(self.shard.size as u64);
-        match &self.split {
-            Split::Bytes { len, header, cuts } => {
-                h.text("bytes");
-                [*len, *header]
-                    .into_iter()
-                    .chain(cuts.iter().copied())
-                    .for_each(|n| h.int(n));
-            }
+        // Canonical text, each name preceded by its length so that none runs into the
+        // next, hashed as feature groups are (FNV-1a).
+        use std::fmt::Write;
+        let name = |p: &Path| {
+            let p = p.display().to_string();
+            format!("{}:{p}", p.len())
+        };
+        let mut text = format!("{} {}", name(&self.root), self.shard.size);
+        // Writing to a String cannot fail.
+        let _ = match &self.split {
+            Split::Bytes { len, header, cuts } => write!(text, " bytes {len} {header} {cuts:?}"),
             Split::Files { files, owner } => {
-                h.text("files");
-                for ((path, len), &o) in files.iter().zip(owner) {
-                    h.text(&path.display().to_string());
-                    h.int(*len);
-                    h.int(o as u64);
-                }
+                let files: Vec<String> = files
+                    .iter()
+                    .map(|(p, n)| format!("{} {n}", name(p)))
+                    .collect();
+                write!(text, " files {} {owner:?}", files.join(" "))
             }
             Split::RowGroups {
                 files,
                 groups,
                 owner,
             } => {
-                h.text("row groups");
-                files.iter().for_each(|f| h.text(&f.display().to_string()));
-                for (&(file, group, rows), &o) in groups.iter().zip(owner) {
-                    [file as u64, group as u64, rows, o as u64]
-                        .into_iter()
-                        .for_each(|n| h.int(n));
-                }
+                let files: Vec<String> = files.iter().map(|p| name(p)).collect();
+                write!(text, " row groups {} {groups:?} {owner:?}", files.join(" "))
             }
-        }
-        h.0
+        };
+        crate::features::group_id(&text)
     }
 
     /// The row groups this rank reads, as (file, 0-based row group); empty for text.
@@ -400,31 +394,6 @@ fn assign(weights: &[u64], size: usize) -> Vec<usize> {
     owner
 }
 
-/// 64-bit FNV-1a: a hash that is the same on every platform and build.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    /// Text, with its length first so that no two sequences run together alike.
-    fn text(&mut self, s: &str) {
-        self.int(s.len() as u64);
-        self.bytes(s.as_bytes());
-    }
-
-    fn int(&mut self, n: u64) {
-        self.bytes(&n.to_le_bytes());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,6 +406,20 @@ mod tests {
         assert_eq!(assign(&[1, 100, 1], 2), [0, 1, 1]);
         assert_eq!(assign(&[u64::MAX, u64::MAX], 2), [0, 1]);
         assert!(assign(&[], 3).is_empty());
+    }
+
+    /// Ranks of a job may run different builds: the fingerprint is pinned.
+    #[test]
+    fn fingerprints_are_pinned() {
+        let plan = |rank| {
+            let shard = Shard::new(rank, 2).unwrap();
+            ShardPlan::bytes(Path::new("train.svm"), shard, 10, 0, vec![0, 4, 10])
+        };
+        assert_eq!(plan(0).fingerprint(), plan(1).fingerprint());
+        assert_eq!(format!("{:016x}", plan(1).fingerprint()), "482826b4bf6e9a53");
+        let files = vec![(PathBuf::from("d/a"), 3), (PathBuf::from("d/b"), 5)];
+        let plan = ShardPlan::files(Path::new("d"), Shard::whole(), files);
+        assert_eq!(format!("{:016x}", plan.fingerprint()), "e543f639cdec08db");
     }
 
     #[test]

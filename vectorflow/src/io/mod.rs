@@ -56,6 +56,7 @@
 //! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
 
 mod ahead;
+pub mod columns;
 mod error;
 mod identity;
 mod libsvm;

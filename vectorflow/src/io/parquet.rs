@@ -95,6 +95,10 @@ use std::sync::Arc;
 /// The `key=value` directories above a file (value `None` for Hive's null partition).
 type Parts = Vec<(String, Option<String>)>;
 
+/// The names of the columns read (the row type's fields, or a column spec's), or `None`
+/// for every column.
+type Wanted = Option<Arc<[Box<str>]>>;
+
 /// Rows decoded per Arrow batch.
 const BATCH_ROWS: usize = 8192;
 
@@ -140,7 +144,9 @@ where
     pub fn rows(&self) -> u64 {
         self.data.rows()
     }
+}
 
+impl<T> ParquetStream<T> {
     /// Decodes the next few row groups in parallel; false at the end.
     fn fill(&mut self) -> bool {
         let units = &self.data.units[self.next..];
@@ -154,16 +160,48 @@ where
         self.ready.extend(decoded);
         take > 0
     }
-}
 
-impl<T> Stream for ParquetStream<T>
-where
-    T: RowType,
-    for<'a> T::Row<'a>: Deserialize<'a> + Labeled,
-{
-    type Row<'a> = T::Row<'a>;
+    /// Opens a file or directory to read the columns `columns` (and no other), for a
+    /// [`ColumnSpec`](super::columns::ColumnSpec)'s reader.
+    pub(crate) fn open_columns(path: &Path, columns: &[&str]) -> Result<Self, ReadError> {
+        let fields = columns.iter().map(|&c| c.into()).collect();
+        Ok(ParquetStream {
+            data: Dataset::open(path, Some(fields))?,
+            next: 0,
+            ready: VecDeque::new(),
+            at_batch: 0,
+            at_row: 0,
+            _row: PhantomData,
+        })
+    }
 
-    fn read<G: FnMut(&T::Row<'_>)>(&mut self, max: usize, mut f: G) -> Result<usize, StreamError> {
+    /// Each file's path, size, times and ends.
+    pub(crate) fn files_source(&self) -> String {
+        let files: Vec<_> = self
+            .data
+            .files
+            .iter()
+            .map(|f| super::identity::file_source(&f.path))
+            .collect();
+        files.join("; ")
+    }
+
+    /// Each file's name with its columns and partition keys.
+    pub(crate) fn file_columns(&self) -> impl Iterator<Item = (&Arc<str>, Vec<&str>)> {
+        self.data.files.iter().map(|f| {
+            let schema = f.meta.schema();
+            let columns = schema.fields().iter().map(|c| c.name().as_str());
+            let keys = f.parts.iter().map(|(k, _)| k.as_str());
+            (&f.name, columns.chain(keys).collect())
+        })
+    }
+
+    /// Reads about `max` rows, handing each to `f` to deserialize ([`RowAt::de`]);
+    /// returns how many, 0 at the end.
+    pub(crate) fn read_with<G>(&mut self, max: usize, mut f: G) -> Result<usize, ReadError>
+    where
+        G: FnMut(RowAt<'_>) -> Result<(), ReadError>,
+    {
         let mut n = 0;
         while n < max {
             if self.ready.is_empty() && !self.fill() {
@@ -172,7 +210,7 @@ where
             let unit = match self.ready.front() {
                 Some(Ok(unit)) => unit,
                 _ => match self.ready.pop_front() {
-                    Some(Err(e)) => return Err(e.into()),
+                    Some(Err(e)) => return Err(e),
                     _ => continue,
                 },
             };
@@ -183,9 +221,15 @@ where
             };
             let file = &self.data.files[unit.file];
             let end = batch.rows.num_rows().min(self.at_row + max - n);
-            let plan = Plan::new(&batch.rows, &file.parts, self.data.fields);
+            let plan = Plan::new(&batch.rows, &file.parts, self.data.fields.as_deref());
             for row in self.at_row..end {
-                f(&plan.row(file, unit.group, batch.first + row, row)?);
+                f(RowAt {
+                    plan: &plan,
+                    file,
+                    group: unit.group,
+                    in_group: batch.first + row,
+                    row,
+                })?;
             }
             n += end - self.at_row;
             self.at_row = end;
@@ -196,10 +240,47 @@ where
         }
         Ok(n)
     }
+}
+
+/// One row of a decoded batch, and where it is, for [`ParquetStream::read_with`].
+pub(crate) struct RowAt<'p> {
+    plan: &'p Plan<'p>,
+    file: &'p ParquetFile,
+    group: usize,
+    in_group: usize,
+    row: usize,
+}
+
+impl<'p> RowAt<'p> {
+    /// The row deserialized with `seed`, borrowing the batch.
+    pub(crate) fn de<S: DeserializeSeed<'p>>(&self, seed: S) -> Result<S::Value, ReadError> {
+        (self.plan).row_seed(seed, self.file, self.group, self.in_group, self.row)
+    }
+
+    /// An error about this row: `field`, then `msg`.
+    pub(crate) fn error(&self, field: Option<String>, msg: String) -> ReadError {
+        let at = (self.in_group + 1) as u64;
+        ReadError::message(&self.file.name, at, field, msg).in_row_group(self.group)
+    }
+}
+
+impl<T> Stream for ParquetStream<T>
+where
+    T: RowType,
+    for<'a> T::Row<'a>: Deserialize<'a> + Labeled,
+{
+    type Row<'a> = T::Row<'a>;
+
+    fn read<G: FnMut(&T::Row<'_>)>(&mut self, max: usize, mut f: G) -> Result<usize, StreamError> {
+        Ok(self.read_with(max, |at| {
+            f(&at.de(PhantomData)?);
+            Ok(())
+        })?)
+    }
 
     /// Opens the path again (a directory is walked again) and starts at its first row.
     fn rewind(&mut self) -> Result<(), StreamError> {
-        self.data = Dataset::open(&self.data.root, self.data.fields)?;
+        self.data = Dataset::open(&self.data.root, self.data.fields.clone())?;
         self.next = 0;
         self.ready.clear();
         (self.at_batch, self.at_row) = (0, 0);
@@ -213,13 +294,7 @@ where
 
     /// Each file's path, size, times and ends.
     fn source(&self) -> String {
-        let files: Vec<_> = self
-            .data
-            .files
-            .iter()
-            .map(|f| super::identity::file_source(&f.path))
-            .collect();
-        files.join("; ")
+        self.files_source()
     }
 }
 
@@ -271,7 +346,7 @@ impl ParquetData {
         for unit in &self.units {
             let file = &self.data.files[unit.file];
             for batch in &unit.batches {
-                let plan = Plan::new(&batch.rows, &file.parts, self.data.fields);
+                let plan = Plan::new(&batch.rows, &file.parts, self.data.fields.as_deref());
                 for row in 0..batch.rows.num_rows() {
                     out.push(plan.row(file, unit.group, batch.first + row, row)?);
                 }
@@ -293,7 +368,7 @@ struct Dataset {
     /// (file, row group), in reading order.
     units: Vec<(usize, usize)>,
     /// The row type's fields, when it says (a struct does): only their columns are read.
-    fields: Option<&'static [&'static str]>,
+    fields: Wanted,
 }
 
 struct ParquetFile {
@@ -321,7 +396,7 @@ struct Batch {
 }
 
 impl Dataset {
-    fn open(root: &Path, fields: Option<&'static [&'static str]>) -> Result<Dataset, ReadError> {
+    fn open(root: &Path, fields: Wanted) -> Result<Dataset, ReadError> {
         let name: Arc<str> = root.display().to_string().into();
         let meta = std::fs::metadata(root).map_err(|e| ReadError::io(&name, e))?;
         let mut paths = Vec::new();
@@ -336,7 +411,7 @@ impl Dataset {
         }
         let files = paths
             .into_par_iter()
-            .map(|(path, parts)| ParquetFile::open(path, parts, fields))
+            .map(|(path, parts)| ParquetFile::open(path, parts, fields.as_deref()))
             .collect::<Result<Vec<_>, _>>()?;
         let units = files
             .iter()
@@ -426,7 +501,7 @@ impl ParquetFile {
     fn open(
         path: PathBuf,
         parts: Parts,
-        fields: Option<&'static [&'static str]>,
+        fields: Option<&[Box<str>]>,
     ) -> Result<ParquetFile, ReadError> {
         let name: Arc<str> = path.display().to_string().into();
         let file = File::open(&path).map_err(|e| ReadError::io(&name, e))?;
@@ -458,8 +533,7 @@ impl ParquetFile {
                     .in_row_group(g));
                 }
                 // A codec left out of this build would fail only when the chunk is read.
-                let read =
-                    fields.is_none_or(|f| f.contains(&col.column_path().parts()[0].as_str()));
+                let read = wants(fields, &col.column_path().parts()[0]);
                 let known = matches!(
                     col.compression(),
                     Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_)
@@ -483,8 +557,7 @@ impl ParquetFile {
         // the columns read, once every chunk is known to lie within the file.
         for (g, group) in meta.metadata().row_groups().iter().enumerate() {
             for col in group.columns() {
-                let read =
-                    fields.is_none_or(|f| f.contains(&col.column_path().parts()[0].as_str()));
+                let read = wants(fields, &col.column_path().parts()[0]);
                 if !read {
                     continue;
                 }
@@ -502,7 +575,7 @@ impl ParquetFile {
         }
         let roots: Option<Vec<usize>> = fields.map(|fields| {
             (meta.schema().fields().iter().enumerate())
-                .filter(|(_, f)| fields.contains(&f.name().as_str()))
+                .filter(|(_, f)| wants(Some(fields), f.name()))
                 .map(|(i, _)| i)
                 .collect()
         });
@@ -601,11 +674,16 @@ fn invalid(name: &Arc<str>, msg: String) -> ReadError {
 }
 
 /// The fields of a struct row type, found by asking it to deserialize from a probe.
-fn fields_of<'de, R: Deserialize<'de>>() -> Option<&'static [&'static str]> {
+fn fields_of<'de, R: Deserialize<'de>>() -> Wanted {
     match R::deserialize(Probe) {
-        Err(DeError::Probe(fields)) => fields,
+        Err(DeError::Probe(Some(fields))) => Some(fields.iter().map(|&f| f.into()).collect()),
         _ => None,
     }
+}
+
+/// Whether `name` is a column read: one of `fields`, or any when `None`.
+fn wants(fields: Option<&[Box<str>]>, name: &str) -> bool {
+    fields.is_none_or(|f| f.iter().any(|n| **n == *name))
 }
 
 struct Probe;
@@ -677,11 +755,7 @@ struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    fn new(
-        batch: &'a RecordBatch,
-        parts: &'a Parts,
-        wanted: Option<&'static [&'static str]>,
-    ) -> Plan<'a> {
+    fn new(batch: &'a RecordBatch, parts: &'a Parts, wanted: Option<&'a [Box<str>]>) -> Plan<'a> {
         let schema = batch.schema_ref();
         let find = |name: &str| -> Option<Source<'a>> {
             match schema.index_of(name) {
@@ -693,7 +767,7 @@ impl<'a> Plan<'a> {
         };
         let fields = match wanted {
             Some(wanted) => (wanted.iter())
-                .filter_map(|&name| Some((name, find(name)?)))
+                .filter_map(|name| Some((&**name, find(name)?)))
                 .collect(),
             None => {
                 let columns = schema.fields().iter().map(|f| f.name().as_str());
@@ -717,8 +791,20 @@ impl<'a> Plan<'a> {
         in_group: usize,
         row: usize,
     ) -> Result<R, ReadError> {
+        self.row_seed(PhantomData, file, group, in_group, row)
+    }
+
+    /// As [`row`](Self::row), deserialized with `seed`.
+    fn row_seed<S: DeserializeSeed<'a>>(
+        &self,
+        seed: S,
+        file: &ParquetFile,
+        group: usize,
+        in_group: usize,
+        row: usize,
+    ) -> Result<S::Value, ReadError> {
         let current = Cell::new(None);
-        R::deserialize(RowDe {
+        seed.deserialize(RowDe {
             plan: self,
             row,
             current: &current,

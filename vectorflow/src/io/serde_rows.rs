@@ -2,8 +2,10 @@
 
 use super::error::ReadError;
 use super::line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES};
+use serde::de::DeserializeSeed;
 use serde::Deserialize;
 use std::io::Read;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -150,6 +152,29 @@ impl<R: Read> CsvReader<R> {
     /// I/O errors, malformed CSV and values that do not deserialize, naming the file,
     /// the line, the column and what was expected.
     pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
+        let used = self.fill_records()?;
+        if used == 0 {
+            return Ok(None);
+        }
+        let (records, headers) = (&self.records[..used], &self.headers);
+        let mut rows = Vec::with_capacity(used);
+        for r in records {
+            match r.deserialize(Some(headers)) {
+                Ok(row) => rows.push(row),
+                Err(e) => return Err(deserialize_error(&self.file, headers, r, e)),
+            }
+        }
+        Ok(Some(rows))
+    }
+
+    /// The records of the next chunk, `None` at the end of the input.
+    pub(crate) fn next_records(&mut self) -> Result<Option<&[csv::ByteRecord]>, ReadError> {
+        let used = self.fill_records()?;
+        Ok((used > 0).then(|| &self.records[..used]))
+    }
+
+    /// Reads the next chunk's records into `records`; how many, 0 at the end.
+    fn fill_records(&mut self) -> Result<usize, ReadError> {
         let mut used = 0;
         let mut bytes = 0;
         while bytes < self.chunk_bytes {
@@ -165,18 +190,17 @@ impl<R: Read> CsvReader<R> {
             bytes += self.records[used].as_slice().len() + self.records[used].len();
             used += 1;
         }
-        if used == 0 {
-            return Ok(None);
-        }
-        let (records, headers) = (&self.records[..used], &self.headers);
-        let mut rows = Vec::with_capacity(used);
-        for r in records {
-            match r.deserialize(Some(headers)) {
-                Ok(row) => rows.push(row),
-                Err(e) => return Err(deserialize_error(&self.file, headers, r, e)),
-            }
-        }
-        Ok(Some(rows))
+        Ok(used)
+    }
+
+    /// The name that stands for the input in errors.
+    pub(crate) fn file(&self) -> &Arc<str> {
+        &self.file
+    }
+
+    /// Sets the chunk size to everything left, for `read_all`.
+    pub(crate) fn whole(&mut self) {
+        self.chunk_bytes = usize::MAX;
     }
 
     /// Every remaining row, in memory: all the records are read, whatever their size, and
@@ -201,7 +225,7 @@ impl<R: Read> CsvReader<R> {
     ///
     /// As [`next_rows`](Self::next_rows).
     pub fn read_all<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Vec<T>, ReadError> {
-        self.chunk_bytes = usize::MAX;
+        self.whole();
         Ok(self.next_rows()?.unwrap_or_default())
     }
 
@@ -386,22 +410,47 @@ impl<R: Read> JsonLines<R> {
     /// I/O errors, too long lines and lines that do not deserialize, naming the file,
     /// the line, the field (its path, such as `user.id`) and what was expected.
     pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
+        let mut rows = Vec::new();
+        let more = self.next_with(PhantomData::<T>, |row, _| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(more.then_some(rows))
+    }
+
+    /// Reads the next chunk, handing each line's value (deserialized with a copy of
+    /// `seed`) and its line number to `out`; false at the end of the input.
+    pub(crate) fn next_with<'a, S: DeserializeSeed<'a> + Clone>(
+        &'a mut self,
+        seed: S,
+        out: impl FnMut(S::Value, u64) -> Result<(), ReadError>,
+    ) -> Result<bool, ReadError> {
         loop {
             if !self.chunker.next_chunk(&mut self.chunk)? {
-                return Ok(None);
+                return Ok(false);
             }
             if !self.chunk.text().iter().all(u8::is_ascii_whitespace) {
                 break;
             }
         }
-        let mut rows = Vec::new();
-        parse_json_lines(
+        parse_json_lines_with(
             without_bom(&self.chunk),
             self.chunk.first_line(),
             self.chunker.file(),
-            &mut rows,
+            seed,
+            out,
         )?;
-        Ok(Some(rows))
+        Ok(true)
+    }
+
+    /// The name that stands for the input in errors.
+    pub(crate) fn file(&self) -> &Arc<str> {
+        self.chunker.file()
+    }
+
+    /// Sets the chunk size to everything left, for `read_all`.
+    pub(crate) fn whole(&mut self) {
+        self.chunker.set_chunk_bytes(usize::MAX);
     }
 
     /// Every remaining row, in memory: the rest of the input is read as one chunk,
@@ -425,7 +474,7 @@ impl<R: Read> JsonLines<R> {
     ///
     /// As [`next_rows`](Self::next_rows).
     pub fn read_all<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Vec<T>, ReadError> {
-        self.chunker.set_chunk_bytes(usize::MAX);
+        self.whole();
         Ok(self.next_rows()?.unwrap_or_default())
     }
 
@@ -487,21 +536,40 @@ fn parse_json_lines<'a, T: Deserialize<'a>>(
     file: &Arc<str>,
     rows: &mut Vec<T>,
 ) -> Result<(), ReadError> {
+    parse_json_lines_with(text, first_line, file, PhantomData::<T>, |row, _| {
+        rows.push(row);
+        Ok(())
+    })
+}
+
+/// Deserializes the non-blank lines of `text`, whose first line is `first_line`, each
+/// with a copy of `seed`, handing each value and its line to `out`.
+fn parse_json_lines_with<'a, S: DeserializeSeed<'a> + Clone>(
+    text: &'a [u8],
+    first_line: u64,
+    file: &Arc<str>,
+    seed: S,
+    mut out: impl FnMut(S::Value, u64) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
     let lines = text.split(|&b| b == b'\n');
     for (line_no, line) in (first_line..).zip(lines) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let mut de = serde_json::Deserializer::from_slice(line);
-        match serde_path_to_error::deserialize(&mut de) {
+        let mut track = serde_path_to_error::Track::new();
+        let value = seed
+            .clone()
+            .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+        match value {
             Ok(row) => match de.end() {
-                Ok(()) => rows.push(row),
+                Ok(()) => out(row, line_no)?,
                 Err(e) => return Err(json_error(file, line_no, None, e)),
             },
             Err(e) => {
-                let path = e.path().to_string();
+                let path = track.path().to_string();
                 let field = (path != ".").then(|| format!("field `{path}`"));
-                return Err(json_error(file, line_no, field, e.into_inner()));
+                return Err(json_error(file, line_no, field, e));
             }
         }
     }

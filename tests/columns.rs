@@ -688,3 +688,35 @@ mod pq {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+#[test]
+fn json_numbers_and_bools_hash_as_the_derived_types_do() {
+    #[derive(Features, serde::Deserialize)]
+    struct Typed {
+        #[label]
+        y: bool,
+        #[hash]
+        hour: i64,
+        #[hash]
+        member: bool,
+        #[value]
+        fast: bool,
+    }
+    let spec = ColumnSpec::builder()
+        .label("y")
+        .hash("hour,member".parse().unwrap())
+        .value("fast".parse().unwrap())
+        .build()
+        .unwrap();
+    let text = "{\"y\": true, \"hour\": -7, \"member\": false, \"fast\": true}\n\
+                {\"y\": false, \"hour\": 9223372036854775807, \"member\": true, \"fast\": false}\n";
+    let mut json = JsonLines::new(text.as_bytes(), "t");
+    let derived: Vec<Typed> = json.read_all().unwrap();
+    let rows = ColumnReader::json_lines(std::io::Cursor::new(text.as_bytes().to_vec()), "t", &spec)
+        .read_all()
+        .unwrap();
+    for (d, r) in derived.iter().zip(rows.iter()) {
+        assert_eq!(Labeled::label(d), r.label());
+        assert_eq!(visited::<{ group_id("") }, _>(d), spec_features(&r, ""));
+    }
+}

@@ -189,29 +189,26 @@ impl ColumnRows {
                     }
                     Op::Tokens { col, seed, mean } => {
                         let cell = text_like(cells, col, Kind::Tokens)?;
-                        let mut bag = |count: usize, visit: &dyn Fn(&mut dyn FnMut(u32))| {
-                            // `#[tokens(mean)]`: each token weighs 1/len.
-                            let w = if mean {
-                                1.0 / (count.max(1) as f32)
-                            } else {
-                                1.0
-                            };
-                            visit(&mut |id| {
-                                ids.push(id);
-                                values.push(w);
-                            });
+                        // Text is a bag of words; an integer or a bool one category, as
+                        // in the derive's `Vec<T>` of one (a missing cell, none).
+                        let one = std::slice::from_ref(cell);
+                        let count = match cell {
+                            Cell::Text(s) => Tokens::count(&**s),
+                            _ => Tokens::count(one),
+                        };
+                        // `#[tokens(mean)]`: each token weighs 1/len.
+                        let w = if mean {
+                            1.0 / (count.max(1) as f32)
+                        } else {
+                            1.0
+                        };
+                        let mut push = |id| {
+                            ids.push(id);
+                            values.push(w);
                         };
                         match cell {
-                            Cell::Text(s) => {
-                                let s: &str = s;
-                                bag(Tokens::count(s), &|f| Tokens::tokens(s, seed, f));
-                            }
-                            Cell::Missing => {}
-                            // One category, as a list of one in the derive's `Vec<T>`.
-                            one => {
-                                let list = std::slice::from_ref(one);
-                                bag(Tokens::count(list), &|f| Tokens::tokens(list, seed, f));
-                            }
+                            Cell::Text(s) => Tokens::tokens(&**s, seed, &mut push),
+                            _ => Tokens::tokens(one, seed, &mut push),
                         }
                     }
                     Op::Cross { ref cols, seed } => {

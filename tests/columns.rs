@@ -314,7 +314,8 @@ fn a_net_trained_on_spec_rows_equals_one_trained_on_derived_rows() {
     let cache = temp("train.vfcache");
     for _ in 0..2 {
         let mut c = Mlp::new(Init::uniform(0.1).seed(3));
-        let mut stream = ColumnStream::open(&path, Format::Csv, &spec()).unwrap();
+        let mut stream =
+            ColumnStream::new(ColumnReader::open(&path, Format::Csv, &spec()).unwrap());
         trainer()
             .shuffle(false)
             .cache(&cache)
@@ -344,7 +345,7 @@ fn a_changed_spec_never_reads_a_stale_cache() {
         .unwrap();
     let fit = |spec: &ColumnSpec, cache: Option<&PathBuf>| {
         let mut net = Mlp::new(Init::uniform(0.1).seed(1));
-        let mut stream = ColumnStream::open(&path, Format::Csv, spec).unwrap();
+        let mut stream = ColumnStream::new(ColumnReader::open(&path, Format::Csv, spec).unwrap());
         let t = trainer().shuffle(false);
         let t = match cache {
             Some(c) => t.cache(c),
@@ -358,7 +359,9 @@ fn a_changed_spec_never_reads_a_stale_cache() {
     let with_other = fit(&other, Some(&cache));
     assert_eq!(with_other, fit(&other, None));
     assert_ne!(with_other, with_spec);
-    let source = |s: &ColumnSpec| ColumnStream::open(&path, Format::Csv, s).unwrap().source();
+    let source = |s: &ColumnSpec| {
+        ColumnStream::new(ColumnReader::open(&path, Format::Csv, s).unwrap()).source()
+    };
     assert_ne!(source(&spec()), source(&other));
     assert!(source(&other).ends_with(&format!("read as CSV with columns {other}")));
     std::fs::remove_file(&path).unwrap();
@@ -637,7 +640,8 @@ mod pq {
         // As a stream, through a cache, the same weights as in memory.
         let cache = temp("flights.vfcache");
         let mut a = Mlp::new(Init::uniform(0.1).seed(2));
-        let mut stream = ColumnStream::open(&path, Format::Parquet, &spec()).unwrap();
+        let mut stream =
+            ColumnStream::new(ColumnReader::open(&path, Format::Parquet, &spec()).unwrap());
         trainer()
             .shuffle(false)
             .cache(&cache)
@@ -719,4 +723,45 @@ fn json_numbers_and_bools_hash_as_the_derived_types_do() {
         assert_eq!(Labeled::label(d), r.label());
         assert_eq!(visited::<{ group_id("") }, _>(d), spec_features(&r, ""));
     }
+}
+
+#[test]
+fn an_input_that_is_not_a_file_is_read_once_or_through_a_cache() {
+    let text = csv_text(&records(1200));
+    let path = temp("once.csv");
+    std::fs::write(&path, &text).unwrap();
+    let piped = || {
+        let reader = ColumnReader::csv(
+            std::io::Cursor::new(text.clone().into_bytes()),
+            "<stdin>",
+            &spec(),
+        );
+        ColumnStream::new(reader.unwrap())
+    };
+    let mut net = Mlp::new(Init::uniform(0.1).seed(4));
+    let err = trainer()
+        .shuffle(false)
+        .fit_stream(&mut net, &mut piped(), Logistic)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("<stdin> can be read only once (it is not a file)"),
+        "{err}"
+    );
+    assert_eq!(piped().source(), "");
+    // A cache holds the first pass for the second.
+    let cache = temp("once.vfcache");
+    let mut a = Mlp::new(Init::uniform(0.1).seed(4));
+    let t = trainer().shuffle(false);
+    trainer()
+        .shuffle(false)
+        .cache(&cache)
+        .fit_stream(&mut a, &mut piped(), Logistic)
+        .unwrap();
+    let mut b = Mlp::new(Init::uniform(0.1).seed(4));
+    let mut file = ColumnStream::new(ColumnReader::open(&path, Format::Csv, &spec()).unwrap());
+    t.fit_stream(&mut b, &mut file, Logistic).unwrap();
+    assert_eq!(a.params().to_vec(), b.params().to_vec());
+    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(&cache);
 }

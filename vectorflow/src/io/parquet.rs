@@ -125,14 +125,7 @@ where
     /// Opens a Parquet file, or a directory holding a (Hive-partitioned) dataset. Reads
     /// every file's footer (in parallel), so a file that is not Parquet fails here.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
-        Ok(ParquetStream {
-            data: Dataset::open(path.as_ref(), fields_of::<T::Row<'_>>())?,
-            next: 0,
-            ready: VecDeque::new(),
-            at_batch: 0,
-            at_row: 0,
-            _row: PhantomData,
-        })
+        ParquetStream::with_fields(path.as_ref(), fields_of::<T::Row<'_>>())
     }
 
     /// The files read, in order.
@@ -143,6 +136,40 @@ where
     /// The number of rows, from the files' footers.
     pub fn rows(&self) -> u64 {
         self.data.rows()
+    }
+}
+
+impl<T> Stream for ParquetStream<T>
+where
+    T: RowType,
+    for<'a> T::Row<'a>: Deserialize<'a> + Labeled,
+{
+    type Row<'a> = T::Row<'a>;
+
+    fn read<G: FnMut(&T::Row<'_>)>(&mut self, max: usize, mut f: G) -> Result<usize, StreamError> {
+        Ok(self.read_with(max, |at| {
+            f(&at.de(PhantomData)?);
+            Ok(())
+        })?)
+    }
+
+    /// Opens the path again (a directory is walked again) and starts at its first row.
+    fn rewind(&mut self) -> Result<(), StreamError> {
+        self.data = Dataset::open(&self.data.root, self.data.fields.clone())?;
+        self.next = 0;
+        self.ready.clear();
+        (self.at_batch, self.at_row) = (0, 0);
+        Ok(())
+    }
+
+    /// The file or directory opened.
+    fn name(&self) -> String {
+        self.data.root.display().to_string()
+    }
+
+    /// Each file's path, size, times and ends.
+    fn source(&self) -> String {
+        self.files_source()
     }
 }
 
@@ -165,8 +192,12 @@ impl<T> ParquetStream<T> {
     /// [`ColumnSpec`](super::columns::ColumnSpec)'s reader.
     pub(crate) fn open_columns(path: &Path, columns: &[&str]) -> Result<Self, ReadError> {
         let fields = columns.iter().map(|&c| c.into()).collect();
+        ParquetStream::with_fields(path, Some(fields))
+    }
+
+    fn with_fields(path: &Path, fields: Wanted) -> Result<Self, ReadError> {
         Ok(ParquetStream {
-            data: Dataset::open(path, Some(fields))?,
+            data: Dataset::open(path, fields)?,
             next: 0,
             ready: VecDeque::new(),
             at_batch: 0,
@@ -261,40 +292,6 @@ impl<'p> RowAt<'p> {
     pub(crate) fn error(&self, field: Option<String>, msg: String) -> ReadError {
         let at = (self.in_group + 1) as u64;
         ReadError::message(&self.file.name, at, field, msg).in_row_group(self.group)
-    }
-}
-
-impl<T> Stream for ParquetStream<T>
-where
-    T: RowType,
-    for<'a> T::Row<'a>: Deserialize<'a> + Labeled,
-{
-    type Row<'a> = T::Row<'a>;
-
-    fn read<G: FnMut(&T::Row<'_>)>(&mut self, max: usize, mut f: G) -> Result<usize, StreamError> {
-        Ok(self.read_with(max, |at| {
-            f(&at.de(PhantomData)?);
-            Ok(())
-        })?)
-    }
-
-    /// Opens the path again (a directory is walked again) and starts at its first row.
-    fn rewind(&mut self) -> Result<(), StreamError> {
-        self.data = Dataset::open(&self.data.root, self.data.fields.clone())?;
-        self.next = 0;
-        self.ready.clear();
-        (self.at_batch, self.at_row) = (0, 0);
-        Ok(())
-    }
-
-    /// The file or directory opened.
-    fn name(&self) -> String {
-        self.data.root.display().to_string()
-    }
-
-    /// Each file's path, size, times and ends.
-    fn source(&self) -> String {
-        self.files_source()
     }
 }
 

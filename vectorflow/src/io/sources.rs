@@ -89,12 +89,9 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
                     break;
                 }
             }
-            let end = self.rows.len().min(self.at + max - n);
-            for i in self.at..end {
-                f(&self.rows.row(i));
-            }
-            n += end - self.at;
-            self.at = end;
+            hand_out(self.rows.len(), max, &mut self.at, &mut n, |i| {
+                f(&self.rows.row(i))
+            });
         }
         Ok(n)
     }
@@ -121,6 +118,22 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
     fn name(&self) -> String {
         self.path.display().to_string()
     }
+}
+
+/// Hands `f` the rows `*at..` of a buffer of `len` rows, no more than `max - *n`,
+/// moving `at` past them and counting them in `n`: how the streams that read a buffer
+/// of rows ahead give out their rows.
+pub(crate) fn hand_out(
+    len: usize,
+    max: usize,
+    at: &mut usize,
+    n: &mut usize,
+    f: impl FnMut(usize),
+) {
+    let end = len.min(*at + max - *n);
+    (*at..end).for_each(f);
+    *n += end - *at;
+    *at = end;
 }
 
 /// A CSV or JSON lines file read as a stream of the caller's rows, which borrow their

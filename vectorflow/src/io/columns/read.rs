@@ -5,6 +5,7 @@ use super::cells::RowSeed;
 use super::rows::{Cell, CellError, ColumnRow, ColumnRows};
 use super::spec::{ColumnSpec, Plan};
 use crate::io::identity::file_source;
+use crate::io::sources::hand_out;
 use crate::io::{CsvReader, JsonLines, ReadError};
 use crate::train::{Stream, StreamError};
 use std::cell::RefCell;
@@ -92,6 +93,10 @@ type Input = Box<dyn Read + Send>;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ColumnReader {
+    /// The file, when it is one (a stream reopens it for each pass).
+    path: Option<PathBuf>,
+    /// What stands for the input in errors.
+    name: Arc<str>,
     spec: ColumnSpec,
     plan: Arc<Plan>,
     format: Format,
@@ -124,12 +129,13 @@ impl ColumnReader {
         let name = path.display().to_string();
         let open =
             || std::fs::File::open(path).map_err(|e| ReadError::io(&name.as_str().into(), e));
-        match format {
-            Format::Csv => ColumnReader::csv(open()?, &name, spec),
-            Format::JsonLines => Ok(ColumnReader::json_lines(open()?, &name, spec)),
+        let reader = match format {
+            Format::Csv => ColumnReader::csv(open()?, &name, spec)?,
+            Format::JsonLines => ColumnReader::json_lines(open()?, &name, spec),
             #[cfg(feature = "parquet")]
-            Format::Parquet => ColumnReader::parquet(path, spec),
-        }
+            Format::Parquet => ColumnReader::parquet(path, spec)?,
+        };
+        Ok(reader.at_path(path))
     }
 
     /// CSV with a header line from `reader` (a file, stdin, ...); `name` stands for it in
@@ -146,31 +152,18 @@ impl ColumnReader {
             .collect();
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
         spec.check_columns_at(name, 1, &header)?;
-        let plan = spec.plan();
-        let at = plan
-            .names
-            .iter()
+        let at = (spec.columns().iter())
             .map(|n| header.iter().position(|h| h == n).expect("checked"))
             .collect();
-        Ok(ColumnReader {
-            spec: spec.clone(),
-            plan,
-            format: Format::Csv,
-            source: Source::Csv(Box::new(csv), at),
-        })
+        let source = Source::Csv(Box::new(csv), at);
+        Ok(ColumnReader::with(name, spec, Format::Csv, source))
     }
 
     /// JSON lines from `reader`; `name` stands for it in errors.
     pub fn json_lines(reader: impl Read + Send + 'static, name: &str, spec: &ColumnSpec) -> Self {
-        ColumnReader {
-            spec: spec.clone(),
-            plan: spec.plan(),
-            format: Format::JsonLines,
-            source: Source::Json(
-                Box::new(JsonLines::new(Box::new(reader) as Input, name)),
-                true,
-            ),
-        }
+        let json = JsonLines::new(Box::new(reader) as Input, name);
+        let source = Source::Json(Box::new(json), true);
+        ColumnReader::with(name, spec, Format::JsonLines, source)
     }
 
     /// A Parquet file or a (Hive-partitioned) directory of them; only the spec's columns
@@ -184,12 +177,32 @@ impl ColumnReader {
         for (file, there) in stream.file_columns() {
             spec.check_columns_at(file, 0, &there)?;
         }
-        Ok(ColumnReader {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let reader = ColumnReader::with(
+            &name,
+            spec,
+            Format::Parquet,
+            Source::Parquet(Box::new(stream)),
+        );
+        Ok(reader.at_path(path))
+    }
+
+    fn with(name: &str, spec: &ColumnSpec, format: Format, source: Source) -> ColumnReader {
+        ColumnReader {
+            path: None,
+            name: name.into(),
             spec: spec.clone(),
             plan: spec.plan(),
-            format: Format::Parquet,
-            source: Source::Parquet(Box::new(stream)),
-        })
+            format,
+            source,
+        }
+    }
+
+    /// Records that the input is the file `path`.
+    fn at_path(mut self, path: &Path) -> ColumnReader {
+        self.path = Some(path.to_path_buf());
+        self
     }
 
     /// The format read.
@@ -329,13 +342,15 @@ fn at_line(file: &Arc<str>, line: u64, plan: &Plan, e: CellError) -> ReadError {
     )
 }
 
-/// A CSV, JSON lines or Parquet file read with a [`ColumnSpec`] as a [`Stream`] for
+/// A CSV, JSON lines or Parquet input read with a [`ColumnSpec`] as a [`Stream`] for
 /// `Trainer::fit_stream`: its rows are [`ColumnRow`]s, as [`ColumnRows`] holds them.
 /// Its [`source`](Stream::source) includes the spec's description, so a binary cache
-/// built from the file read with another spec is rebuilt, never misread.
+/// built from the file read with another spec is rebuilt, never misread. A file is
+/// reopened for each pass; an input that is not a file (stdin) is read once, so a
+/// second pass needs a cache.
 ///
 /// ```
-/// use vectorflow::io::columns::{ColumnSpec, ColumnStream, Format};
+/// use vectorflow::io::columns::{ColumnReader, ColumnSpec, ColumnStream, Format};
 /// use vectorflow::prelude::*;
 ///
 /// let path = std::env::temp_dir().join(format!("col-doc-{}.csv", std::process::id()));
@@ -347,7 +362,7 @@ fn at_line(file: &Arc<str>, line: u64, plan: &Plan, e: CellError) -> ReadError {
 ///
 /// type Lr = network![Sparse<{ 1 << 12 }> => Linear<1>];
 /// let mut net = Lr::new(Init::zeros());
-/// let mut rows = ColumnStream::open(&path, Format::Csv, &spec)?;
+/// let mut rows = ColumnStream::new(ColumnReader::open(&path, Format::Csv, &spec)?);
 /// Trainer::new(AdaGrad::new(0.5))
 ///     .passes(2)
 ///     .progress(Progress::Silent)
@@ -356,7 +371,6 @@ fn at_line(file: &Arc<str>, line: u64, plan: &Plan, e: CellError) -> ReadError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ColumnStream {
-    path: PathBuf,
     reader: ColumnReader,
     rows: ColumnRows,
     /// The next row of `rows` to hand out.
@@ -364,20 +378,13 @@ pub struct ColumnStream {
 }
 
 impl ColumnStream {
-    /// Opens `path` in `format` with `spec`, as [`ColumnReader::open`].
-    pub fn open(
-        path: impl AsRef<Path>,
-        format: Format,
-        spec: &ColumnSpec,
-    ) -> Result<Self, ReadError> {
-        let path = path.as_ref();
-        let reader = ColumnReader::open(path, format, spec)?;
-        Ok(ColumnStream {
-            rows: ColumnRows::new(spec),
-            path: path.to_path_buf(),
+    /// Streams the rows of `reader`.
+    pub fn new(reader: ColumnReader) -> ColumnStream {
+        ColumnStream {
+            rows: ColumnRows::new(&reader.spec),
             reader,
             at: 0,
-        })
+        }
     }
 }
 
@@ -397,29 +404,34 @@ impl Stream for ColumnStream {
                     break;
                 }
             }
-            let end = self.rows.len().min(self.at + max - n);
-            for i in self.at..end {
-                f(&self.rows.row(i));
-            }
-            n += end - self.at;
-            self.at = end;
+            hand_out(self.rows.len(), max, &mut self.at, &mut n, |i| {
+                f(&self.rows.row(i))
+            });
         }
         Ok(n)
     }
 
     fn rewind(&mut self) -> Result<(), StreamError> {
-        self.reader = ColumnReader::open(&self.path, self.reader.format, &self.reader.spec)?;
+        let Some(path) = &self.reader.path else {
+            return Err(format!(
+                "{} can be read only once (it is not a file): give a file to train more passes, or a cache (`Trainer::cache`)",
+                self.reader.name
+            )
+            .into());
+        };
+        self.reader = ColumnReader::open(path, self.reader.format, &self.reader.spec)?;
         self.rows.clear();
         self.at = 0;
         Ok(())
     }
 
     /// The file (for Parquet every file: path, size, times and ends), its format and the
-    /// spec's description.
+    /// spec's description; empty for an input that is not a file.
     fn source(&self) -> String {
-        let file = match self.reader.parquet_source() {
-            Some(files) => files,
-            None => file_source(&self.path),
+        let file = match (&self.reader.path, self.reader.parquet_source()) {
+            (_, Some(files)) => files,
+            (Some(path), None) => file_source(path),
+            (None, None) => String::new(),
         };
         match file {
             file if file.is_empty() => file,
@@ -430,8 +442,8 @@ impl Stream for ColumnStream {
         }
     }
 
-    /// The path.
+    /// The path, or the name given to the reader.
     fn name(&self) -> String {
-        self.path.display().to_string()
+        self.reader.name.to_string()
     }
 }

@@ -139,6 +139,22 @@ where
     }
 }
 
+impl<T> ParquetStream<T> {
+    /// Decodes the next few row groups in parallel; false at the end.
+    fn fill(&mut self) -> bool {
+        let units = &self.data.units[self.next..];
+        let take = units.len().min(rayon::current_num_threads().max(1));
+        let files = &self.data.files;
+        let decoded: Vec<_> = units[..take]
+            .par_iter()
+            .map(|&(file, group)| decode(&files[file], file, group))
+            .collect();
+        self.next += take;
+        self.ready.extend(decoded);
+        take > 0
+    }
+}
+
 impl<T> Stream for ParquetStream<T>
 where
     T: RowType,
@@ -174,20 +190,6 @@ where
 }
 
 impl<T> ParquetStream<T> {
-    /// Decodes the next few row groups in parallel; false at the end.
-    fn fill(&mut self) -> bool {
-        let units = &self.data.units[self.next..];
-        let take = units.len().min(rayon::current_num_threads().max(1));
-        let files = &self.data.files;
-        let decoded: Vec<_> = units[..take]
-            .par_iter()
-            .map(|&(file, group)| decode(&files[file], file, group))
-            .collect();
-        self.next += take;
-        self.ready.extend(decoded);
-        take > 0
-    }
-
     /// Opens a file or directory to read the columns `columns` (and no other), for a
     /// [`ColumnSpec`](super::columns::ColumnSpec)'s reader.
     pub(crate) fn open_columns(path: &Path, columns: &[&str]) -> Result<Self, ReadError> {

@@ -72,28 +72,27 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
         max: usize,
         mut f: G,
     ) -> Result<usize, StreamError> {
-        let mut n = 0;
-        while n < max {
-            if self.at == self.rows.len() {
-                self.at = 0;
-                if let Reading::Opened(_) = self.reader {
-                    if let Reading::Opened(r) = std::mem::replace(&mut self.reader, Reading::Closed)
-                    {
-                        self.reader = Reading::Ahead(r.ahead()?);
-                    }
-                }
-                let Reading::Ahead(ahead) = &mut self.reader else {
-                    break;
-                };
-                if !ahead.read_into(&mut self.rows)? {
-                    break;
+        let reader = &mut self.reader;
+        let refill = |rows: &mut SparseRows| -> Result<bool, StreamError> {
+            if let Reading::Opened(_) = reader {
+                if let Reading::Opened(r) = std::mem::replace(reader, Reading::Closed) {
+                    *reader = Reading::Ahead(r.ahead()?);
                 }
             }
-            hand_out(self.rows.len(), max, &mut self.at, &mut n, |i| {
-                f(&self.rows.row(i))
-            });
-        }
-        Ok(n)
+            let Reading::Ahead(ahead) = reader else {
+                return Ok(false);
+            };
+            Ok(ahead.read_into(rows)?)
+        };
+        let each = |rows: &SparseRows, i| f(&rows.row(i));
+        read_buffered(
+            &mut self.rows,
+            &mut self.at,
+            max,
+            SparseRows::len,
+            refill,
+            each,
+        )
     }
 
     fn rewind(&mut self) -> Result<(), StreamError> {
@@ -120,20 +119,32 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
     }
 }
 
-/// Hands `f` the rows `*at..` of a buffer of `len` rows, no more than `max - *n`,
-/// moving `at` past them and counting them in `n`: how the streams that read a buffer
-/// of rows ahead give out their rows.
-pub(crate) fn hand_out(
-    len: usize,
-    max: usize,
+/// Hands `each` up to `max` rows of the buffer `rows` from row `*at` on, moving `at`
+/// past them; when every row of the buffer is handed out, `refill` reads the next
+/// chunk into it (false: the input is over). Returns how many rows were handed out:
+/// how the streams that read a buffer of rows ahead give out their rows.
+pub(crate) fn read_buffered<B>(
+    rows: &mut B,
     at: &mut usize,
-    n: &mut usize,
-    f: impl FnMut(usize),
-) {
-    let end = len.min(*at + max - *n);
-    (*at..end).for_each(f);
-    *n += end - *at;
-    *at = end;
+    max: usize,
+    len: fn(&B) -> usize,
+    mut refill: impl FnMut(&mut B) -> Result<bool, StreamError>,
+    mut each: impl FnMut(&B, usize),
+) -> Result<usize, StreamError> {
+    let mut n = 0;
+    while n < max {
+        if *at == len(rows) {
+            *at = 0;
+            if !refill(rows)? {
+                break;
+            }
+        }
+        let end = len(rows).min(*at + max - n);
+        (*at..end).for_each(|i| each(rows, i));
+        n += end - *at;
+        *at = end;
+    }
+    Ok(n)
 }
 
 /// A CSV or JSON lines file read as a stream of the caller's rows, which borrow their

@@ -5,7 +5,7 @@ use super::cells::RowSeed;
 use super::rows::{Cell, CellError, ColumnRow, ColumnRows};
 use super::spec::{ColumnSpec, Plan};
 use crate::io::identity::file_source;
-use crate::io::sources::hand_out;
+use crate::io::sources::read_buffered;
 use crate::io::{CsvReader, JsonLines, ReadError};
 use crate::train::{Stream, StreamError};
 use std::cell::RefCell;
@@ -396,19 +396,17 @@ impl Stream for ColumnStream {
         max: usize,
         mut f: G,
     ) -> Result<usize, StreamError> {
-        let mut n = 0;
-        while n < max {
-            if self.at == self.rows.len() {
-                self.at = 0;
-                if !self.reader.read_into(&mut self.rows)? {
-                    break;
-                }
-            }
-            hand_out(self.rows.len(), max, &mut self.at, &mut n, |i| {
-                f(&self.rows.row(i))
-            });
-        }
-        Ok(n)
+        let reader = &mut self.reader;
+        let refill = |rows: &mut ColumnRows| Ok(reader.read_into(rows)?);
+        let each = |rows: &ColumnRows, i| f(&rows.row(i));
+        read_buffered(
+            &mut self.rows,
+            &mut self.at,
+            max,
+            ColumnRows::len,
+            refill,
+            each,
+        )
     }
 
     fn rewind(&mut self) -> Result<(), StreamError> {

@@ -198,11 +198,6 @@ impl<R: Read> CsvReader<R> {
         &self.file
     }
 
-    /// Sets the chunk size to everything left, for `read_all`.
-    pub(crate) fn whole(&mut self) {
-        self.chunk_bytes = usize::MAX;
-    }
-
     /// Every remaining row, in memory: all the records are read, whatever their size, and
     /// the rows borrow them. For inputs larger than memory, use
     /// [`next_rows`](Self::next_rows) chunk by chunk.
@@ -225,7 +220,7 @@ impl<R: Read> CsvReader<R> {
     ///
     /// As [`next_rows`](Self::next_rows).
     pub fn read_all<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Vec<T>, ReadError> {
-        self.whole();
+        self.chunk_bytes = usize::MAX;
         Ok(self.next_rows()?.unwrap_or_default())
     }
 
@@ -448,11 +443,6 @@ impl<R: Read> JsonLines<R> {
         self.chunker.file()
     }
 
-    /// Sets the chunk size to everything left, for `read_all`.
-    pub(crate) fn whole(&mut self) {
-        self.chunker.set_chunk_bytes(usize::MAX);
-    }
-
     /// Every remaining row, in memory: the rest of the input is read as one chunk,
     /// whatever its size, and the rows borrow it. For inputs larger than memory, use
     /// [`next_rows`](Self::next_rows) chunk by chunk.
@@ -474,7 +464,7 @@ impl<R: Read> JsonLines<R> {
     ///
     /// As [`next_rows`](Self::next_rows).
     pub fn read_all<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Vec<T>, ReadError> {
-        self.whole();
+        self.chunker.set_chunk_bytes(usize::MAX);
         Ok(self.next_rows()?.unwrap_or_default())
     }
 

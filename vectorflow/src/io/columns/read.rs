@@ -222,15 +222,10 @@ impl ColumnReader {
         self.append(rows)
     }
 
-    /// Every remaining row.
+    /// Every remaining row. The input is read a chunk at a time (rows are hashed as
+    /// they are read), so memory holds the hashed rows, not the text.
     pub fn read_all(mut self) -> Result<ColumnRows, ReadError> {
         let mut rows = ColumnRows::new(&self.spec);
-        match &mut self.source {
-            Source::Csv(r, _) => r.whole(),
-            Source::Json(r, _) => r.whole(),
-            #[cfg(feature = "parquet")]
-            Source::Parquet(_) => {}
-        }
         while self.append(&mut rows)? {}
         Ok(rows)
     }

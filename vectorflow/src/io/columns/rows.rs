@@ -167,8 +167,7 @@ impl ColumnRows {
     }
 
     fn push_features(&mut self, cells: &[Cell<'_>]) -> Result<(), CellError> {
-        let plan = Arc::clone(&self.plan);
-        let (ids, values) = (&mut self.ids, &mut self.values);
+        let (plan, ids, values) = (&*self.plan, &mut self.ids, &mut self.values);
         for group in &plan.groups {
             for op in &group.ops {
                 match *op {
@@ -192,15 +191,11 @@ impl ColumnRows {
                         // Text is a bag of words; an integer or a bool one category, as
                         // in the derive's `Vec<T>` of one (a missing cell, none).
                         let one = std::slice::from_ref(cell);
-                        let count = match cell {
-                            Cell::Text(s) => Tokens::count(&**s),
-                            _ => Tokens::count(one),
-                        };
                         // `#[tokens(mean)]`: each token weighs 1/len.
-                        let w = if mean {
-                            1.0 / (count.max(1) as f32)
-                        } else {
-                            1.0
+                        let w = match (mean, cell) {
+                            (false, _) => 1.0,
+                            (true, Cell::Text(s)) => 1.0 / (Tokens::count(&**s).max(1) as f32),
+                            (true, _) => 1.0 / (Tokens::count(one).max(1) as f32),
                         };
                         let mut push = |id| {
                             ids.push(id);

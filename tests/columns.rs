@@ -269,6 +269,24 @@ fn a_root_is_the_derived_root() {
         assert_eq!(visited::<{ group_id("") }, _>(d), spec_features(&r, ""));
     }
     assert_eq!(spec_features(&rows.row(1), "user").len(), 1);
+    let (ids, values) = rows.row(0).root("user");
+    assert_eq!((ids.len(), values), (2, &[1.0, 31.0][..]));
+    assert_eq!(rows.row(0).root("nowhere"), (&[][..], &[][..]));
+}
+
+#[test]
+fn formats_are_told_by_the_name_and_headers_checked_by_name() {
+    let of = |p: &str| Format::of_path(std::path::Path::new(p));
+    assert_eq!(of("a/train.CSV"), Some(Format::Csv));
+    assert_eq!(of("t.jsonl"), Some(Format::JsonLines));
+    assert_eq!(of("t.ndjson"), Some(Format::JsonLines));
+    assert_eq!(of("t.svm"), None);
+    assert_eq!(Format::JsonLines.to_string(), "JSON lines");
+    let spec = spec();
+    assert!(spec.check_columns("f", &spec.columns()).is_ok());
+    let err = spec.check_columns("f", &["y"]).unwrap_err();
+    assert_eq!(err.field(), Some("column `w`"));
+    assert_eq!(err.line(), 1);
 }
 
 type Mlp = network![Sparse<{ 1 << 14 }> => Linear<8> => ReLU => Linear<1>];

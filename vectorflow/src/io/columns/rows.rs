@@ -306,12 +306,17 @@ impl<'a> ColumnRow<'a> {
     /// The features of the root `root` (`""` for the default root) in the derive's
     /// order: the columns' features, then the crosses'.
     pub fn features(&self, root: &str) -> Vec<SparseF> {
-        let k = self.rows.plan.groups.iter().position(|g| g.name == root);
-        let Some((ids, values)) = self.slices(k) else {
-            return Vec::new();
-        };
+        let (ids, values) = self.root(root);
         let pairs = ids.iter().zip(values);
         pairs.map(|(&id, &value)| SparseF { id, value }).collect()
+    }
+
+    /// The ids and values of the root `root` (`""` for the default root), borrowed: what
+    /// a network whose inputs are chosen at run time reads. Empty for a root the spec
+    /// does not have.
+    pub fn root(&self, root: &str) -> (&'a [u32], &'a [f32]) {
+        let k = self.rows.plan.groups.iter().position(|g| g.name == root);
+        self.slices(k).unwrap_or((&[], &[]))
     }
 
     /// The ids and values of group `k` of the plan.

@@ -216,7 +216,8 @@ impl ColumnReader {
     }
 
     /// Replaces `rows` with the next chunk of rows (about 4 MiB of text, or 65,536
-    /// Parquet rows); false at the end of the input. `rows` must be of this spec.
+    /// Parquet rows); false at the end of the input. Panics if `rows` were made for
+    /// another spec.
     pub fn read_into(&mut self, rows: &mut ColumnRows) -> Result<bool, ReadError> {
         rows.clear();
         self.append(rows)
@@ -280,7 +281,7 @@ impl ColumnReader {
                     keys: first.then_some(&keys),
                 };
                 let more = reader.next_with(seed, |cells, line| {
-                    let mut cells: Vec<Cell<'_>> = cells
+                    let cells: Vec<Cell<'_>> = cells
                         .into_iter()
                         .zip(&mut seen)
                         .map(|(c, seen)| {
@@ -288,9 +289,7 @@ impl ColumnReader {
                             c.unwrap_or(Cell::Missing)
                         })
                         .collect();
-                    let pushed = rows.push(&cells);
-                    cells.clear();
-                    pushed.map_err(|e| at_line(&file, line, plan, e))
+                    rows.push(&cells).map_err(|e| at_line(&file, line, plan, e))
                 })?;
                 if more && std::mem::take(first) {
                     let keys = keys.into_inner();

@@ -82,6 +82,25 @@ pub const fn group_id(name: &str) -> u64 {
     h
 }
 
+/// The id of a cross of categories, as `#[features(cross(a, b, ..))]` hashes it: the
+/// first value hashed with `seed` (the seed of the cross's namespace,
+/// [`namespace_seed`](crate::hash::namespace_seed)), each next value hashed with the id
+/// before it. `None` when any value is absent (then the row has no feature for the
+/// cross). The derive and [`crate::io::columns`] both call it, so their crosses agree.
+///
+/// ```
+/// use vectorflow::features::{cross_id, Category};
+/// use vectorflow::hash::{murmur3_32, namespace_seed};
+/// let seed = namespace_seed("origin^dest");
+/// let id = cross_id(seed, [&"EWR" as &dyn Category, &"IAH"]).unwrap();
+/// assert_eq!(id, murmur3_32(b"IAH", murmur3_32(b"EWR", seed)));
+/// assert_eq!(cross_id(seed, [&"EWR" as &dyn Category, &None::<&str>]), None);
+/// ```
+#[inline(always)]
+pub fn cross_id<C: Category>(seed: u32, values: impl IntoIterator<Item = C>) -> Option<u32> {
+    values.into_iter().try_fold(seed, |h, v| v.category(h))
+}
+
 /// A row type: the part common to all rows, whatever their feature groups.
 pub trait Features {
     /// A fingerprint of the row type's features: every marked field's kind, arguments,

@@ -416,7 +416,10 @@ mod tests {
             ShardPlan::bytes(Path::new("train.svm"), shard, 10, 0, vec![0, 4, 10])
         };
         assert_eq!(plan(0).fingerprint(), plan(1).fingerprint());
-        assert_eq!(format!("{:016x}", plan(1).fingerprint()), "482826b4bf6e9a53");
+        assert_eq!(
+            format!("{:016x}", plan(1).fingerprint()),
+            "482826b4bf6e9a53"
+        );
         let files = vec![(PathBuf::from("d/a"), 3), (PathBuf::from("d/b"), 5)];
         let plan = ShardPlan::files(Path::new("d"), Shard::whole(), files);
         assert_eq!(format!("{:016x}", plan.fingerprint()), "e543f639cdec08db");

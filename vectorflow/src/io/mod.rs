@@ -10,6 +10,7 @@
 //! | CSV | `CsvReader::open(path)?.read_all::<Row>()?` | `CsvReader::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::csv(path)?` |
 //! | JSON lines | `JsonLines::open(path)?.read_all::<Row>()?` | `JsonLines::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::json_lines(path)?` |
 //! | Parquet | `parquet::ParquetData::read_all::<Row>(path)?.rows::<Row>()?` | | `parquet::ParquetStream::<Row<'static>>::open(path)?` |
+//! | CSV, JSON lines, Parquet with a run-time [`columns::ColumnSpec`] | `ColumnReader::open(path, format, &spec)?.read_all()?` | `reader.read_into(&mut rows)?` | `ColumnStream::new(ColumnReader::open(path, format, &spec)?)` |
 //!
 //! `read_all` reads every row whatever the input's size; `next_rows` and `read_into` give
 //! one chunk (about [`DEFAULT_CHUNK_BYTES`]) per call, and are called until they say the
@@ -60,6 +61,7 @@
 //! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
 
 mod ahead;
+pub mod columns;
 mod error;
 mod identity;
 mod libsvm;

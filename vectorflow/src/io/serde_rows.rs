@@ -4,8 +4,10 @@ use super::error::ReadError;
 use super::line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES};
 use super::shard::{self, Part};
 use super::{Shard, ShardPlan};
+use serde::de::DeserializeSeed;
 use serde::Deserialize;
 use std::io::Read;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -214,6 +216,29 @@ impl<R: Read> CsvReader<R> {
     /// I/O errors, malformed CSV and values that do not deserialize, naming the file,
     /// the line, the column and what was expected.
     pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
+        let used = self.fill_records()?;
+        if used == 0 {
+            return Ok(None);
+        }
+        let (records, headers) = (&self.records[..used], &self.headers);
+        let mut rows = Vec::with_capacity(used);
+        for r in records {
+            match r.deserialize(Some(headers)) {
+                Ok(row) => rows.push(row),
+                Err(e) => return Err(self.true_line(deserialize_error(&self.file, headers, r, e))),
+            }
+        }
+        Ok(Some(rows))
+    }
+
+    /// The records of the next chunk, `None` at the end of the input.
+    pub(crate) fn next_records(&mut self) -> Result<Option<&[csv::ByteRecord]>, ReadError> {
+        let used = self.fill_records()?;
+        Ok((used > 0).then(|| &self.records[..used]))
+    }
+
+    /// Reads the next chunk's records into `records`; how many, 0 at the end.
+    fn fill_records(&mut self) -> Result<usize, ReadError> {
         let mut used = 0;
         let mut bytes = 0;
         while bytes < self.chunk_bytes {
@@ -229,18 +254,12 @@ impl<R: Read> CsvReader<R> {
             bytes += self.records[used].as_slice().len() + self.records[used].len();
             used += 1;
         }
-        if used == 0 {
-            return Ok(None);
-        }
-        let (records, headers) = (&self.records[..used], &self.headers);
-        let mut rows = Vec::with_capacity(used);
-        for r in records {
-            match r.deserialize(Some(headers)) {
-                Ok(row) => rows.push(row),
-                Err(e) => return Err(self.true_line(deserialize_error(&self.file, headers, r, e))),
-            }
-        }
-        Ok(Some(rows))
+        Ok(used)
+    }
+
+    /// The name that stands for the input in errors.
+    pub(crate) fn file(&self) -> &Arc<str> {
+        &self.file
     }
 
     /// Every remaining row, in memory: all the records are read, whatever their size, and
@@ -484,18 +503,39 @@ impl<R: Read> JsonLines<R> {
     /// I/O errors, too long lines and lines that do not deserialize, naming the file,
     /// the line, the field (its path, such as `user.id`) and what was expected.
     pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
-        if !self.next_chunk()? {
-            return Ok(None);
-        }
         let mut rows = Vec::new();
-        parse_json_lines(
-            self.text(),
-            self.chunk.first_line(),
-            self.chunker.file(),
-            &mut rows,
+        let more = self.next_with(PhantomData::<T>, |row, _| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(more.then_some(rows))
+    }
+
+    /// Reads the next chunk, handing each line's value (deserialized with a copy of
+    /// `seed`) and its line number to `out`; false at the end of the input.
+    pub(crate) fn next_with<'a, S: DeserializeSeed<'a> + Clone>(
+        &'a mut self,
+        seed: S,
+        out: impl FnMut(S::Value, u64) -> Result<(), ReadError>,
+    ) -> Result<bool, ReadError> {
+        if !self.next_chunk()? {
+            return Ok(false);
+        }
+        let this: &'a Self = self;
+        parse_json_lines_with(
+            this.text(),
+            this.chunk.first_line(),
+            this.chunker.file(),
+            seed,
+            out,
         )
-        .map_err(|e| true_line(&self.part, e))?;
-        Ok(Some(rows))
+        .map_err(|e| true_line(&this.part, e))?;
+        Ok(true)
+    }
+
+    /// The name that stands for the input in errors.
+    pub(crate) fn file(&self) -> &Arc<str> {
+        self.chunker.file()
     }
 
     /// Reads the next chunk that is not only blank lines; false at the end.
@@ -599,21 +639,40 @@ fn parse_json_lines<'a, T: Deserialize<'a>>(
     file: &Arc<str>,
     rows: &mut Vec<T>,
 ) -> Result<(), ReadError> {
+    parse_json_lines_with(text, first_line, file, PhantomData::<T>, |row, _| {
+        rows.push(row);
+        Ok(())
+    })
+}
+
+/// Deserializes the non-blank lines of `text`, whose first line is `first_line`, each
+/// with a copy of `seed`, handing each value and its line to `out`.
+fn parse_json_lines_with<'a, S: DeserializeSeed<'a> + Clone>(
+    text: &'a [u8],
+    first_line: u64,
+    file: &Arc<str>,
+    seed: S,
+    mut out: impl FnMut(S::Value, u64) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
     let lines = text.split(|&b| b == b'\n');
     for (line_no, line) in (first_line..).zip(lines) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let mut de = serde_json::Deserializer::from_slice(line);
-        match serde_path_to_error::deserialize(&mut de) {
+        let mut track = serde_path_to_error::Track::new();
+        let value = seed
+            .clone()
+            .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+        match value {
             Ok(row) => match de.end() {
-                Ok(()) => rows.push(row),
+                Ok(()) => out(row, line_no)?,
                 Err(e) => return Err(json_error(file, line_no, None, e)),
             },
             Err(e) => {
-                let path = e.path().to_string();
+                let path = track.path().to_string();
                 let field = (path != ".").then(|| format!("field `{path}`"));
-                return Err(json_error(file, line_no, field, e.into_inner()));
+                return Err(json_error(file, line_no, field, e));
             }
         }
     }

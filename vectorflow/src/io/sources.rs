@@ -79,12 +79,20 @@ impl<F: SparseFormat + Send + 'static> SparseStream<F> {
 
     /// Opens part `i` (if any: after the last, the stream is over).
     fn open_part(&mut self, i: usize) -> Result<(), ReadError> {
-        // The old reader (and its thread) ends before the next file is opened.
-        self.reader = Reading::Closed;
         self.part = i;
-        if let Some(part) = self.parts.get(i) {
-            let reader = open_part(&self.format, part.clone(), None)?;
-            self.reader = Reading::Opened(Box::new(reader));
+        Self::open_into(&mut self.reader, &self.format, self.parts.get(i))
+    }
+
+    /// Sets `reader` to `part` opened, or closed when there is none.
+    fn open_into(
+        reader: &mut Reading<F>,
+        format: &F,
+        part: Option<&Part>,
+    ) -> Result<(), ReadError> {
+        // The old reader (and its thread) ends before the next file is opened.
+        *reader = Reading::Closed;
+        if let Some(part) = part {
+            *reader = Reading::Opened(Box::new(open_part(format, part.clone(), None)?));
         }
         Ok(())
     }
@@ -98,33 +106,35 @@ impl<F: SparseFormat + Send + 'static> Stream for SparseStream<F> {
         max: usize,
         mut f: G,
     ) -> Result<usize, StreamError> {
-        let mut n = 0;
-        while n < max {
-            if self.at == self.rows.len() {
-                self.at = 0;
-                if let Reading::Opened(_) = self.reader {
-                    if let Reading::Opened(r) = std::mem::replace(&mut self.reader, Reading::Closed)
-                    {
-                        self.reader = Reading::Ahead(r.ahead()?);
+        let (reader, format, parts, part) =
+            (&mut self.reader, &self.format, &self.parts, &mut self.part);
+        let refill = |rows: &mut SparseRows| -> Result<bool, StreamError> {
+            loop {
+                if let Reading::Opened(_) = reader {
+                    if let Reading::Opened(r) = std::mem::replace(reader, Reading::Closed) {
+                        *reader = Reading::Ahead(r.ahead()?);
                     }
                 }
-                let Reading::Ahead(ahead) = &mut self.reader else {
-                    break;
+                let Reading::Ahead(ahead) = reader else {
+                    return Ok(false);
                 };
-                if !ahead.read_into(&mut self.rows)? {
-                    // This part is over: on to the next, if any.
-                    self.open_part(self.part + 1)?;
-                    continue;
+                if ahead.read_into(rows)? {
+                    return Ok(true);
                 }
+                // This part is over: on to the next, if any.
+                *part += 1;
+                Self::open_into(reader, format, parts.get(*part))?;
             }
-            let end = self.rows.len().min(self.at + max - n);
-            for i in self.at..end {
-                f(&self.rows.row(i));
-            }
-            n += end - self.at;
-            self.at = end;
-        }
-        Ok(n)
+        };
+        let each = |rows: &SparseRows, i| f(&rows.row(i));
+        read_buffered(
+            &mut self.rows,
+            &mut self.at,
+            max,
+            SparseRows::len,
+            refill,
+            each,
+        )
     }
 
     fn rewind(&mut self) -> Result<(), StreamError> {
@@ -172,6 +182,34 @@ fn sources(parts: &[Part], plan: Option<&ShardPlan>, how: &str) -> String {
         source = format!("{source}, {}", plan.describe());
     }
     source
+}
+
+/// Hands `each` up to `max` rows of the buffer `rows` from row `*at` on, moving `at`
+/// past them; when every row of the buffer is handed out, `refill` reads the next
+/// chunk into it (false: the input is over). Returns how many rows were handed out:
+/// how the streams that read a buffer of rows ahead give out their rows.
+pub(crate) fn read_buffered<B>(
+    rows: &mut B,
+    at: &mut usize,
+    max: usize,
+    len: fn(&B) -> usize,
+    mut refill: impl FnMut(&mut B) -> Result<bool, StreamError>,
+    mut each: impl FnMut(&B, usize),
+) -> Result<usize, StreamError> {
+    let mut n = 0;
+    while n < max {
+        if *at == len(rows) {
+            *at = 0;
+            if !refill(rows)? {
+                break;
+            }
+        }
+        let end = len(rows).min(*at + max - n);
+        (*at..end).for_each(|i| each(rows, i));
+        n += end - *at;
+        *at = end;
+    }
+    Ok(n)
 }
 
 /// A CSV or JSON lines file read as a stream of the caller's rows, which borrow their

@@ -291,17 +291,7 @@ impl Collective for Local {
         self.group.size
     }
 
-    fn sum_f32(&self, buf: &mut [f32]) -> Result<(), CollectiveError> {
-        self.sum(buf)
-    }
-
-    fn sum_f64(&self, buf: &mut [f64]) -> Result<(), CollectiveError> {
-        self.sum(buf)
-    }
-
-    fn sum_u64(&self, buf: &mut [u64]) -> Result<(), CollectiveError> {
-        self.sum(buf)
-    }
+    sums_by_generic_sum!();
 
     fn broadcast(&self, buf: &mut Vec<u8>, root: usize) -> Result<(), CollectiveError> {
         let bytes = if self.rank == root {

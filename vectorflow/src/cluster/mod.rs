@@ -6,12 +6,36 @@
 //! every sync. [`Collective`] is the one interface to whatever carries the bytes, so the
 //! trainer is the same on every engine.
 //!
-//! Engines: [`Local`] (ranks as threads of one process, for tests and simulations).
+//! Engines: [`Local`], ranks as threads of one process (for tests and simulations), and
+//! `Mpi`, one rank per process under `mpirun` (with the cargo feature `mpi`).
 
 use std::fmt;
 
-pub mod local;
+/// The three sums of an engine whose own `fn sum<T>(&self, buf: &mut [T])` sums any of
+/// the element types: one line in each engine's `impl Collective` rather than the
+/// forwarding written again.
+macro_rules! sums_by_generic_sum {
+    () => {
+        fn sum_f32(&self, buf: &mut [f32]) -> Result<(), CollectiveError> {
+            self.sum(buf)
+        }
 
+        fn sum_f64(&self, buf: &mut [f64]) -> Result<(), CollectiveError> {
+            self.sum(buf)
+        }
+
+        fn sum_u64(&self, buf: &mut [u64]) -> Result<(), CollectiveError> {
+            self.sum(buf)
+        }
+    };
+}
+
+pub mod local;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+
+#[cfg(feature = "mpi")]
+pub use self::mpi::Mpi;
 pub use local::Local;
 
 /// A rank's link to the other ranks of its job: the few collective operations the

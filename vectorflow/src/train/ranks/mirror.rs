@@ -81,7 +81,7 @@ impl Rule {
     /// now, `base` at the last exchange. Pushes the weighted change, the weight, then
     /// each state's change: `2 + states` floats.
     #[inline]
-    fn pack(&self, cur: &[f32], base: &[f32], out: &mut Vec<f32>) {
+    pub(super) fn pack(&self, cur: &[f32], base: &[f32], out: &mut Vec<f32>) {
         let touched = differ(cur, base);
         let dacc = self.acc.map_or(0.0, |a| cur[1 + a] - base[1 + a]);
         let q = self.q(touched, dacc);
@@ -95,7 +95,7 @@ impl Rule {
     /// Sets `base` (a weight and its states, as [`Rule::pack`] read them) from the sums
     /// `sums` of every rank's packed floats.
     #[inline]
-    fn apply(&self, base: &mut [f32], sums: &[f32]) {
+    pub(super) fn apply(&self, base: &mut [f32], sums: &[f32]) {
         let q = sums[1];
         if q > 0.0 {
             base[0] += sums[0] / q;

@@ -245,10 +245,13 @@ fn a_bad_row_on_one_rank_stops_every_rank() {
     }
 }
 
-/// Lines of `label word` text; a line without a word is malformed.
+/// Lines of `label word` text; a line without a word is malformed. After its
+/// `fail_after`-th rewind, reading past line 1000 fails (a disk gone mid-pass).
 struct Lines {
     lines: Vec<String>,
     at: usize,
+    rewinds: usize,
+    fail_after: Option<usize>,
 }
 
 #[derive(Features)]
@@ -264,6 +267,9 @@ impl Stream for Lines {
     fn read<F: FnMut(&Word<'_>)>(&mut self, max: usize, mut f: F) -> Result<usize, StreamError> {
         let mut n = 0;
         while n < max && self.at < self.lines.len() {
+            if Some(self.rewinds) == self.fail_after && self.at > 1000 {
+                return Err("shard.txt: the disk went away".into());
+            }
             let line = &self.lines[self.at];
             let (y, word) = line
                 .split_once(' ')
@@ -276,6 +282,7 @@ impl Stream for Lines {
     }
     fn rewind(&mut self) -> Result<(), StreamError> {
         self.at = 0;
+        self.rewinds += 1;
         Ok(())
     }
 }
@@ -291,7 +298,12 @@ fn a_malformed_line_in_one_shard_stops_every_rank() {
         if comm.rank() == 1 {
             lines[1500] = "1".into();
         }
-        let mut stream = Lines { lines, at: 0 };
+        let mut stream = Lines {
+            lines,
+            at: 0,
+            rewinds: 0,
+            fail_after: None,
+        };
         let mut net = Lr::new(Init::zeros());
         Trainer::new(AdaGrad::new(0.5))
             .passes(2)
@@ -352,4 +364,71 @@ fn no_rows_fail_and_early_stopping_agree_on_every_rank() {
         "{:?}",
         out.iter().map(|o| (o.1, o.2, o.3)).collect::<Vec<_>>()
     );
+}
+
+/// A job that fails in its second pass, restarted with the same command, resumes from
+/// the checkpoint of its first pass and ends with the weights of a job never stopped.
+#[test]
+fn a_restarted_job_resumes_from_its_checkpoint_and_ends_as_an_unbroken_one() {
+    let dir = std::env::temp_dir().join(format!("vf-ranks-checkpoint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let job = |name: &str, crash: bool| {
+        let path = dir.join(name);
+        local::run(2, |comm| {
+            let r = comm.rank();
+            let lines = (0..1500 + 700 * r)
+                .map(|i| format!("{} w{}", (i * (r + 1)) % 3 % 2, i % 53))
+                .collect();
+            // Rank 1's shard fails in pass 2 (after its second rewind).
+            let fail_after = (crash && r == 1).then_some(2);
+            let mut stream = Lines {
+                lines,
+                at: 0,
+                rewinds: 0,
+                fail_after,
+            };
+            let mut net = Mlp::new(Init::uniform(0.1).seed(3));
+            let report = Trainer::new(AdaGrad::new(0.3))
+                .passes(3)
+                .progress(Progress::Silent)
+                .chunk_rows(256)
+                .ranks(comm)
+                .sync_rows(300)
+                .checkpoint(&path)
+                .fit_stream(&mut net, &mut stream, Logistic);
+            report.map(|rep| {
+                (
+                    bits(net.params()),
+                    rep.passes.iter().map(|p| p.pass).collect::<Vec<_>>(),
+                )
+            })
+        })
+    };
+    let unbroken = job("a.vf", false);
+    let broken = job("b.vf", true);
+    for (r, e) in broken.into_iter().enumerate() {
+        let e = e.unwrap_err();
+        assert!(
+            e.to_string().contains("the disk went away"),
+            "rank {r}: {e}"
+        );
+    }
+    let resumed = job("b.vf", false);
+    for r in 0..2 {
+        let (w, passes) = unbroken[r].as_ref().unwrap();
+        assert_eq!(passes, &[1, 2, 3]);
+        let (w2, passes2) = resumed[r].as_ref().unwrap();
+        assert_eq!(
+            passes2,
+            &[2, 3],
+            "rank {r}: the restart trains the passes left"
+        );
+        assert!(w == w2, "rank {r}: the resumed job's weights");
+    }
+    // A finished job's restart trains nothing and keeps its weights.
+    let again = job("b.vf", false);
+    assert_eq!(again[0].as_ref().unwrap().1, Vec::<usize>::new());
+    assert!(again[1].as_ref().unwrap().0 == unbroken[1].as_ref().unwrap().0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -148,6 +148,9 @@ pub enum TrainError {
     /// Across ranks: the collective operations between the ranks failed (a rank's
     /// process or thread is gone, the engine failed).
     Collective(String),
+    /// Across ranks: a checkpoint could not be written or read back (its message
+    /// names the file and why).
+    Checkpoint(String),
     /// The optimizer's state became NaN or infinite in the step of a row, most often an
     /// accumulator of squared gradients overflowing on huge feature values (near
     /// 3.4e38, `f32::MAX`), which would freeze the weights it divides.
@@ -205,6 +208,7 @@ impl fmt::Display for TrainError {
                 write!(f, "rank {rank} stopped training: {message}")
             }
             TrainError::Collective(m) => write!(f, "the ranks could not exchange: {m}"),
+            TrainError::Checkpoint(m) => write!(f, "checkpoint: {m}"),
             TrainError::NonFiniteState { pass, row } => write!(
                 f,
                 "pass {pass}, row {row}: the optimizer's state is no longer finite after the \

@@ -66,6 +66,7 @@
 //! changes instead would multiply the step of a weight every rank moves (a bias, a
 //! popular feature) by the number of ranks.
 
+mod checkpoint;
 mod mirror;
 mod scheme;
 mod status;
@@ -87,6 +88,7 @@ use crate::optim::Optimizer;
 use crate::trainable::Trainable;
 use scheme::Ranks;
 use std::fmt;
+use std::path::PathBuf;
 
 /// Rows each rank trains between two exchanges of the hot rows, unless
 /// [`Ranked::sync_rows`] says otherwise.
@@ -140,6 +142,7 @@ pub struct Ranked<'c, O> {
     comm: &'c dyn Collective,
     sync_rows: usize,
     plan: Option<String>,
+    checkpoint: Option<PathBuf>,
 }
 
 impl<O: Optimizer> Trainer<O> {
@@ -154,6 +157,7 @@ impl<O: Optimizer> Trainer<O> {
             comm,
             sync_rows: DEFAULT_SYNC_ROWS,
             plan: None,
+            checkpoint: None,
         }
     }
 }
@@ -179,6 +183,21 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
         }
     }
 
+    /// Checkpoints at `path` (a model file): after every pass, rank 0 saves the net
+    /// with its training state there, atomically, and a job restarted with the same
+    /// command resumes after the last pass saved, ending with the weights an unbroken
+    /// job would have (a job that had finished returns at once). The job then runs one
+    /// fit per pass (rewinding a stream before each) and its report lists the passes
+    /// this run trained. Not with early stopping. Rank 0 alone reads and writes
+    /// `path` and the small file beside it (`path` with `.job` appended); under MPI,
+    /// when a rank dies the runtime stops every rank, and a restart is the recovery.
+    pub fn checkpoint(self, path: impl Into<PathBuf>) -> Self {
+        Ranked {
+            checkpoint: Some(path.into()),
+            ..self
+        }
+    }
+
     /// Trains `net` on this rank's `rows` with `loss`, as [`Trainer::fit`] does, one
     /// model across the ranks. A rank may have no rows; the job must have some.
     ///
@@ -196,11 +215,18 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
         R: Features + Sync,
         L: Loss<R, S::Out>,
     {
-        let (trainer, link) = (self.trainer(), self.link::<I, S>());
-        let feed = trainer.slice_feed::<I, S, R, L>(rows, &loss, true);
-        match self.check().and(feed) {
-            Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
-            Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+        let link = self.link::<I, S>();
+        let fit = |trainer: &Trainer<O>, net: &mut Net<I, S>| {
+            let link = self.link::<I, S>();
+            let feed = trainer.slice_feed::<I, S, R, L>(rows, &loss, true);
+            match self.check().and(feed) {
+                Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
+                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+            }
+        };
+        match &self.checkpoint {
+            Some(path) => checkpoint::passes(self, &link, net, path, fit),
+            None => fit(&self.trainer(), net),
         }
     }
 
@@ -221,9 +247,8 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
         A: AuxValue,
         L: Loss<StreamRow<A>, S::Out>,
     {
-        let (trainer, link) = (self.trainer(), self.link::<I, S>());
         let (rank, size) = (self.comm.rank(), self.comm.size());
-        let cache = trainer.cache.clone().map(|p| {
+        let cache = self.trainer.cache.clone().map(|p| {
             if size == 1 {
                 return p;
             }
@@ -231,10 +256,23 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
             name.push(format!(".rank{rank}-of-{size}"));
             name.into()
         });
-        let feed = trainer.stream_feed::<I, St, A>(stream, cache);
-        match self.check().and(feed) {
-            Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
-            Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+        let link = self.link::<I, S>();
+        let mut fit = |trainer: &Trainer<O>, net: &mut Net<I, S>, rewind: bool| {
+            let link = self.link::<I, S>();
+            let rewound = match rewind {
+                true => stream.rewind().map_err(|e| TrainError::Read(e.to_string())),
+                false => Ok(()),
+            };
+            let feed =
+                rewound.and_then(|()| trainer.stream_feed::<I, St, A>(stream, cache.clone()));
+            match self.check().and(feed) {
+                Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
+                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+            }
+        };
+        match &self.checkpoint {
+            Some(path) => checkpoint::passes(self, &link, net, path, |t, net| fit(t, net, true)),
+            None => fit(&self.trainer(), net, false),
         }
     }
 
@@ -290,6 +328,7 @@ impl<O: fmt::Debug> fmt::Debug for Ranked<'_, O> {
             .field("size", &self.comm.size())
             .field("sync_rows", &self.sync_rows)
             .field("plan", &self.plan)
+            .field("checkpoint", &self.checkpoint)
             .finish()
     }
 }

@@ -121,6 +121,25 @@ impl<'c> Link<'c> {
         Ok(Some((first, String::from_utf8_lossy(&msg).into_owned())))
     }
 
+    /// Agrees on every rank's `local` outcome, summing `words`: an error on any rank
+    /// is an error on every rank, this rank's own, else [`TrainError::Rank`] naming
+    /// the lowest failing rank and its message.
+    pub fn settle(
+        &self,
+        local: Result<(), TrainError>,
+        words: &mut [u64],
+    ) -> Result<(), TrainError> {
+        self.timed(|| {
+            let problem = local.as_ref().err().map(|e| e.to_string());
+            let verdict = self.agree(problem.as_deref(), words)?;
+            local?;
+            match verdict {
+                Some((rank, message)) => Err(TrainError::Rank { rank, message }),
+                None => Ok(()),
+            }
+        })
+    }
+
     /// The start of a fit, on every rank: whether this rank's settings and rows passed
     /// their checks (`local`) and match rank 0's. An error on any rank is an error on
     /// every rank: this rank's own, else [`TrainError::Rank`] naming the lowest failing

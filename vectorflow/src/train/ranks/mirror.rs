@@ -136,17 +136,7 @@ pub(crate) struct Mirror {
 impl Mirror {
     /// The base of `master` as it is, combined by `rule`.
     pub fn new(master: &Master<'_>, rule: Rule) -> Mirror {
-        let n = master.w.len();
-        let mut ranges: Vec<_> = master.tables.iter().map(|t| t.range()).collect();
-        ranges.sort_by_key(|r| r.start);
-        let mut gaps = Vec::new();
-        let mut at = 0;
-        for r in ranges.iter().chain([&(n..n)]) {
-            if at < r.start {
-                gaps.push(at..r.start);
-            }
-            at = at.max(r.end);
-        }
+        let gaps = gaps(master);
         let copy = |from: &[f32]| {
             let mut v = vec![0.0f32; from.len()];
             for g in &gaps {
@@ -306,28 +296,55 @@ impl Mirror {
             })
             .collect()
     }
+}
 
-    /// A checksum of every float it holds (the weights and state as last exchanged).
-    pub fn checksum(&self) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        let mut eat = |v: &[f32]| {
-            for x in v {
-                h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        for g in &self.gaps {
-            eat(&self.w[g.clone()]);
-            for p in &self.s {
-                if !p.is_empty() {
-                    eat(&p[g.clone()]);
-                }
-            }
+/// The runs of `master`'s flat order outside its sparse tables.
+pub(super) fn gaps(master: &Master<'_>) -> Vec<Range<usize>> {
+    let n = master.w.len();
+    let mut ranges: Vec<_> = master.tables.iter().map(|t| t.range()).collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut gaps = Vec::new();
+    let mut at = 0;
+    for r in ranges.iter().chain([&(n..n)]) {
+        if at < r.start {
+            gaps.push(at..r.start);
         }
-        for t in &self.tables {
-            eat(t);
-        }
-        h
+        at = at.max(r.end);
     }
+    gaps
+}
+
+/// Every float of `master` a rank trains: the weights and state planes outside the
+/// sparse tables, then each table's rows; what ranks broadcast and compare.
+pub(super) fn floats<'m>(master: &'m mut Master<'_>) -> Vec<&'m mut [f32]> {
+    let gaps = gaps(master);
+    let mut out = Vec::new();
+    for plane in std::iter::once(&mut *master.w).chain(master.s.iter_mut().map(|p| &mut p[..])) {
+        let mut rest: &mut [f32] = plane;
+        let mut at = 0;
+        if rest.is_empty() {
+            continue;
+        }
+        for g in &gaps {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(g.start - at);
+            let (run, tail) = tail.split_at_mut(g.len());
+            out.push(run);
+            (rest, at) = (tail, g.end);
+        }
+    }
+    out.extend(master.tables.iter_mut().map(|t| &mut t.data[..]));
+    out
+}
+
+/// A checksum of every float of `master` a rank trains.
+pub(super) fn checksum(master: &mut Master<'_>) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for v in floats(master) {
+        for x in v.iter() {
+            h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// The state planes of `master` in use.

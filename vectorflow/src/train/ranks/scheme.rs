@@ -1,7 +1,7 @@
 //! The scheme across ranks: the rank's own scheme trains its rows, and rounds with the
 //! other ranks exchange the changes (see the module docs of `ranks` for the protocol).
 
-use super::mirror::{Counter, Mirror, Rule};
+use super::mirror::{checksum, Counter, Mirror, Rule};
 use super::Link;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
@@ -155,7 +155,6 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
                 .iter()
                 .map(|t| (t.rows(), self.mirror.row_floats(t)))
                 .collect();
-            drop(master);
             link.sum_u64(&mut counts)?;
             // Per table, the ids broadcast (4 bytes each) and the union's values,
             // against every row's values.
@@ -220,12 +219,9 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     pub fn finish(&mut self) -> Result<(), TrainError> {
         let link = self.link;
         link.timed(|| {
-            // Early stopping may have set the weights back to a pass's: every rank
-            // alike, but the base is the last pass's.
-            let master = self.inner.weights().master();
-            let mirror = Mirror::new(&master, Rule::for_optimizer(O::NAME));
-            drop(master);
-            let sum = mirror.checksum();
+            // Of the weights as they are: early stopping may have set them back to a
+            // pass's (on every rank alike), and the base is the last pass's.
+            let sum = checksum(&mut self.inner.weights().master());
             let mut bytes = sum.to_le_bytes().to_vec();
             link.broadcast(&mut bytes, 0)?;
             let theirs = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]));

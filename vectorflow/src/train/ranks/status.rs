@@ -5,6 +5,7 @@
 
 use super::super::sharing::Weights;
 use super::super::TrainError;
+use super::mirror::floats;
 use crate::cluster::{Collective, CollectiveError};
 use std::cell::Cell;
 use std::time::Instant;
@@ -194,10 +195,8 @@ impl<'c> Link<'c> {
     pub fn adopt(&self, weights: &mut Weights<'_>) -> Result<(), TrainError> {
         self.timed(|| {
             let (passes, rows) = (weights.state.passes(), weights.state.rows());
-            let master = weights.master();
-            let mut bufs: Vec<&mut [f32]> = vec![&mut master.w[..]];
-            bufs.extend(master.s.iter_mut().map(|p| &mut p[..]));
-            bufs.extend(master.tables.iter_mut().map(|t| &mut t.data[..]));
+            let mut master = weights.master();
+            let bufs = floats(&mut master);
             let lens: Vec<u64> = bufs.iter().map(|b| b.len() as u64).collect();
             let mut blob = Vec::new();
             if self.rank() == 0 {

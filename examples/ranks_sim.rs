@@ -20,7 +20,7 @@ use models::DIM;
 use std::process::ExitCode;
 use std::time::Instant;
 use vectorflow::cluster::{local, Collective};
-use vectorflow::io::{Labels, LibSvm, SparseRow};
+use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow};
 use vectorflow::prelude::*;
 use vectorflow::train::TrainReport;
 
@@ -82,8 +82,7 @@ fn run<I, S>(
     labels: &[f32],
 ) -> Result<(f64, f64, TrainReport), String>
 where
-    I: vectorflow::layers::InputFeed<SparseRow<'static>>
-        + for<'a> vectorflow::layers::InputFeed<SparseRow<'a>>,
+    I: for<'a> vectorflow::layers::InputFeed<SparseRow<'a>>,
     S: vectorflow::network::Stack<In = I::Out, Out = [f32; 1]>,
     Net<I, S>: Send,
 {

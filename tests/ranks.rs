@@ -118,6 +118,44 @@ fn every_rank_ends_with_the_same_weights_and_report() {
     }
 }
 
+/// A row-wise optimizer (one state float per sparse row) and a momentum (its state
+/// averaged, not summed) train across ranks too, to the same weights on every rank.
+#[test]
+fn other_optimizers_end_alike_on_every_rank() {
+    let data = rows(2000, 8);
+    let row_wise = local::run(3, |comm| {
+        let mut net = Mlp::new(Init::uniform(0.1).seed(3));
+        let mine = shard(&data, &[1, 2, 1], comm.rank());
+        let t = Trainer::new(RowAdaGrad::new(0.1))
+            .passes(2)
+            .progress(Progress::Silent);
+        let report = t
+            .ranks(comm)
+            .sync_rows(150)
+            .fit(&mut net, &mine, Logistic)
+            .unwrap();
+        (bits(net.params()), report.passes[1].train_loss)
+    });
+    let momentum = local::run(2, |comm| {
+        let mut net = Lr::new(Init::zeros());
+        let mine = shard(&data, &[1, 1], comm.rank());
+        let t = Trainer::new(Sgd::new(0.05).momentum(0.9))
+            .passes(2)
+            .progress(Progress::Silent);
+        let report = t
+            .ranks(comm)
+            .sync_rows(150)
+            .fit(&mut net, &mine, Logistic)
+            .unwrap();
+        (bits(net.params()), report.passes[1].train_loss)
+    });
+    for (name, out) in [("RowAdaGrad", row_wise), ("Momentum", momentum)] {
+        assert!(out.iter().all(|o| o.0 == out[0].0), "{name}");
+        // It learned: below a coin's loss.
+        assert!(out[0].1 < 0.65, "{name}: {}", out[0].1);
+    }
+}
+
 /// One rank trains exactly as one process does.
 #[test]
 fn one_rank_trains_as_one_process() {

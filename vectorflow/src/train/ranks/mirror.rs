@@ -274,6 +274,7 @@ impl Mirror {
                 }
             }
         }
+        debug_assert_eq!(at, sums.len(), "every packed float is applied");
     }
 
     /// The rows of each table this rank changed since their base.

@@ -32,6 +32,9 @@
 //!    table. Then the pass's figures (rows, non-zeros, loss sums, holdout sums) are
 //!    summed, so every rank's report is the job's and early stopping decides the same
 //!    on every rank.
+//!    Holdout rows are scored where the driver meets them (the end of a slice's pass,
+//!    between a stream's chunks), with the rank's weights as its last exchange left
+//!    them and its own rows since; their loss sums add up over the ranks like the rest.
 //! 4. **End**: rank 0 broadcasts a checksum of its weights and state; a rank whose own
 //!    differs fails the job (it would be a bug: it cannot happen by construction).
 //!

@@ -51,6 +51,10 @@
 //! have are ignored by default; `#[serde(deny_unknown_fields)]` on the row type makes
 //! them errors that name them.
 //!
+//! Each rank of a job of several reads its own part of the data through the readers'
+//! `_shard` constructors (`LibSvm::new().stream_shard(path, Shard::new(rank, size)?)?`,
+//! ...): see [`Shard`].
+//!
 //! Every error is a [`ReadError`] naming the file, the 1-based line, the field and what
 //! was expected. Nothing panics on malformed input, and no line longer than the maximum
 //! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
@@ -67,6 +71,7 @@ pub mod parquet;
 mod reader;
 mod rows;
 mod serde_rows;
+mod shard;
 mod sources;
 mod vw;
 
@@ -77,6 +82,7 @@ pub use line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
 pub use reader::{SparseFormat, SparseReader};
 pub use rows::{SparseRow, SparseRows};
 pub use serde_rows::{CsvReader, JsonLines};
+pub use shard::{Shard, ShardError, ShardPlan};
 pub use sources::{SerdeStream, SparseStream};
 pub use vw::{Vw, VwHash};
 

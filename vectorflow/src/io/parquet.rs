@@ -121,8 +121,18 @@ where
     /// Opens a Parquet file, or a directory holding a (Hive-partitioned) dataset. Reads
     /// every file's footer (in parallel), so a file that is not Parquet fails here.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        Self::open_dataset(path.as_ref(), None)
+    }
+
+    /// Opens rank `shard.rank()`'s part of a Parquet file or directory (see
+    /// [`Shard`](super::Shard)): its share of the row groups, balanced by rows.
+    pub fn open_shard(path: impl AsRef<Path>, shard: super::Shard) -> Result<Self, ReadError> {
+        Self::open_dataset(path.as_ref(), Some(shard))
+    }
+
+    fn open_dataset(path: &Path, shard: Option<super::Shard>) -> Result<Self, ReadError> {
         Ok(ParquetStream {
-            data: Dataset::open(path.as_ref(), fields_of::<T::Row<'_>>())?,
+            data: Dataset::open(path, fields_of::<T::Row<'_>>(), shard)?,
             next: 0,
             ready: VecDeque::new(),
             at_batch: 0,
@@ -133,10 +143,10 @@ where
 
     /// The files read, in order.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.data.files.iter().map(|f| f.path.as_path())
+        self.data.read_files().map(|f| f.path.as_path())
     }
 
-    /// The number of rows, from the files' footers.
+    /// The number of rows read, from the files' footers.
     pub fn rows(&self) -> u64 {
         self.data.rows()
     }
@@ -199,7 +209,8 @@ where
 
     /// Opens the path again (a directory is walked again) and starts at its first row.
     fn rewind(&mut self) -> Result<(), StreamError> {
-        self.data = Dataset::open(&self.data.root, self.data.fields)?;
+        let shard = self.data.plan.as_ref().map(|p| p.shard());
+        self.data = Dataset::open(&self.data.root, self.data.fields, shard)?;
         self.next = 0;
         self.ready.clear();
         (self.at_batch, self.at_row) = (0, 0);
@@ -211,15 +222,21 @@ where
         self.data.root.display().to_string()
     }
 
-    /// Each file's path, size, times and ends.
+    /// Each file's path, size, times and ends, and the shard.
     fn source(&self) -> String {
         let files: Vec<_> = self
             .data
-            .files
-            .iter()
+            .read_files()
             .map(|f| super::identity::file_source(&f.path))
             .collect();
-        files.join("; ")
+        match self.data.plan.as_ref().filter(|p| p.is_part()) {
+            Some(plan) => format!("{}, {}", files.join("; "), plan.describe()),
+            None => files.join("; "),
+        }
+    }
+
+    fn shard(&self) -> Option<&super::ShardPlan> {
+        self.data.plan.as_ref()
     }
 }
 
@@ -256,7 +273,24 @@ impl ParquetData {
     /// Reads and decodes every row of a file or a partitioned directory (only the
     /// columns `R` reads); [`rows`](Self::rows) then gives them.
     pub fn read_all<'de, R: Deserialize<'de>>(path: impl AsRef<Path>) -> Result<Self, ReadError> {
-        let data = Dataset::open(path.as_ref(), fields_of::<R>())?;
+        Self::read(path.as_ref(), fields_of::<R>(), None)
+    }
+
+    /// Reads and decodes rank `shard.rank()`'s part of a file or a partitioned directory
+    /// (see [`Shard`](super::Shard)): its share of the row groups, balanced by rows.
+    pub fn read_shard<'de, R: Deserialize<'de>>(
+        path: impl AsRef<Path>,
+        shard: super::Shard,
+    ) -> Result<Self, ReadError> {
+        Self::read(path.as_ref(), fields_of::<R>(), Some(shard))
+    }
+
+    fn read(
+        path: &Path,
+        fields: Option<&'static [&'static str]>,
+        shard: Option<super::Shard>,
+    ) -> Result<Self, ReadError> {
+        let data = Dataset::open(path, fields, shard)?;
         let units = data
             .units
             .par_iter()
@@ -282,7 +316,12 @@ impl ParquetData {
 
     /// The files read, in order.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.data.files.iter().map(|f| f.path.as_path())
+        self.data.read_files().map(|f| f.path.as_path())
+    }
+
+    /// The shard's plan, when read by [`read_shard`](Self::read_shard).
+    pub fn shard(&self) -> Option<&super::ShardPlan> {
+        self.data.plan.as_ref()
     }
 }
 
@@ -294,6 +333,8 @@ struct Dataset {
     units: Vec<(usize, usize)>,
     /// The row type's fields, when it says (a struct does): only their columns are read.
     fields: Option<&'static [&'static str]>,
+    /// The shard, when one rank's part is read: `units` are then that part's.
+    plan: Option<super::ShardPlan>,
 }
 
 struct ParquetFile {
@@ -321,7 +362,11 @@ struct Batch {
 }
 
 impl Dataset {
-    fn open(root: &Path, fields: Option<&'static [&'static str]>) -> Result<Dataset, ReadError> {
+    fn open(
+        root: &Path,
+        fields: Option<&'static [&'static str]>,
+        shard: Option<super::Shard>,
+    ) -> Result<Dataset, ReadError> {
         let name: Arc<str> = root.display().to_string().into();
         let meta = std::fs::metadata(root).map_err(|e| ReadError::io(&name, e))?;
         let mut paths = Vec::new();
@@ -338,26 +383,57 @@ impl Dataset {
             .into_par_iter()
             .map(|(path, parts)| ParquetFile::open(path, parts, fields))
             .collect::<Result<Vec<_>, _>>()?;
-        let units = files
+        let mut units: Vec<(usize, usize)> = files
             .iter()
             .enumerate()
             .flat_map(|(i, f)| (0..f.meta.metadata().num_row_groups()).map(move |g| (i, g)))
             .collect();
+        let plan = shard.map(|shard| {
+            let groups = units.iter().map(|&(f, g)| (f, g, group_rows(&files[f], g)));
+            let paths = files.iter().map(|f| f.path.clone()).collect();
+            super::ShardPlan::row_groups(root, shard, paths, groups.collect())
+        });
+        if let Some(plan) = &plan {
+            units.retain(|&(f, g)| plan.reads_group(f, g));
+        }
         Ok(Dataset {
             root: root.to_path_buf(),
             files,
             units,
             fields,
+            plan,
         })
     }
 
+    /// The number of rows read, from the footers.
     fn rows(&self) -> u64 {
+        if self.plan.is_some() {
+            let rows = self
+                .units
+                .iter()
+                .map(|&(f, g)| group_rows(&self.files[f], g));
+            return rows.sum();
+        }
         let rows = self
             .files
             .iter()
             .map(|f| f.meta.metadata().file_metadata().num_rows());
         rows.map(|n| n.max(0) as u64).sum()
     }
+
+    /// The files read, in order: all of them, or a shard's, those it reads a row group of.
+    fn read_files(&self) -> impl Iterator<Item = &ParquetFile> {
+        // The units are sorted by file.
+        let has_unit = |f: usize| self.units.binary_search_by(|u| u.0.cmp(&f)).is_ok();
+        (0..self.files.len())
+            .filter(move |&f| self.plan.is_none() || has_unit(f))
+            .map(|f| &self.files[f])
+    }
+}
+
+/// The rows of row group `group` of `file`, from its footer.
+fn group_rows(file: &ParquetFile, group: usize) -> u64 {
+    file.meta.metadata().row_group(group).num_rows().max(0) as u64
 }
 
 /// Collects the `.parquet` files under `dir` with the `key=value` directories above them.

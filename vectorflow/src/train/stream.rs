@@ -101,6 +101,13 @@ pub trait Stream: Send {
     fn name(&self) -> String {
         String::new()
     }
+
+    /// The part of the data this stream reads when it is one rank's of a job
+    /// ([`Shard`](crate::io::Shard)): the job's plan, for the ranks to compare at start.
+    /// `None` (the default) when it reads all its data.
+    fn shard(&self) -> Option<&crate::io::ShardPlan> {
+        None
+    }
 }
 
 /// A stream read by a reader thread into chunks of hashed rows, each with its row's

@@ -27,7 +27,7 @@ fn rows(n: usize, seed: u64) -> Vec<Row> {
             let c = rng.below(6);
             let w = rng.below(400);
             let x = rng.normal();
-            let logit = (c as f32 - 2.5) * 0.6 + if w % 3 == 0 { 1.0 } else { -0.5 } + x;
+            let logit = (c as f32 - 2.5) * 0.6 + if w.is_multiple_of(3) { 1.0 } else { -0.5 } + x;
             Row {
                 y: rng.uniform() < 1.0 / (1.0 + (-logit).exp()),
                 cat: format!("c{c}"),

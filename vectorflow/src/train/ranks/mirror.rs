@@ -1,9 +1,11 @@
 //! What a rank keeps to exchange its changes: the value every float had at its last
 //! exchange (the *base*, the same on every rank), how a rank's changes since are packed
-//! for the sum and how the sum sets the floats (the merge rule, see the module docs of
-//! `ranks`), which sparse rows a rank changed, and which rows are hot.
+//! for the sum and how the sum sets the floats (by the merge rule, `store/rule.rs`, per
+//! coordinate: a weight and its state floats), which sparse rows a rank changed, and
+//! which rows are hot.
 
 use super::super::chunk::Chunk;
+use super::super::store::rule::{Rule, MAX_WIDTH};
 use super::super::store::Master;
 use crate::layers::RowInputs;
 use crate::params::Params;
@@ -13,98 +15,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 
-/// The weight a rank's change takes in a touched weight's average when its
-/// accumulator did not grow: the change still counts, below any that did.
-const TINY: f32 = 1e-30;
-
 /// At most this many hot rows per rank (the most touched).
 const MAX_HOT: usize = 4096;
 
 /// A row is hot when at least 1/`HOT_SHARE` of the sampled rows touch it.
 const HOT_SHARE: usize = 64;
-
-/// How the ranks' changes to a weight and its state floats combine.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Rule {
-    /// The state float that accumulates squared gradients, whose change weighs a
-    /// rank's change to the weight; then every state float's changes add up. `None`:
-    /// changes are averaged over the ranks that made one, states too.
-    acc: Option<usize>,
-}
-
-impl Rule {
-    /// The rule for the optimizer named `name` ([`crate::optim::Optimizer::NAME`]).
-    pub fn for_optimizer(name: &str) -> Rule {
-        Rule {
-            acc: match name {
-                "AdaGrad" | "RowAdaGrad" => Some(0),
-                // z and n: n sums the squared gradients.
-                "Ftrl" => Some(1),
-                _ => None,
-            },
-        }
-    }
-
-    /// The weight of a rank's change to a weight: 0 when it did not touch the weight
-    /// (nor its state), else its accumulator's growth `dacc` (or 1 without one).
-    #[inline]
-    fn q(&self, touched: bool, dacc: f32) -> f32 {
-        match (touched, self.acc) {
-            (false, _) => 0.0,
-            (true, Some(_)) => dacc.max(0.0) + TINY,
-            (true, None) => 1.0,
-        }
-    }
-
-    /// What a rank sends of a state's change `d`, its weight's being weighted `q`.
-    #[inline]
-    fn state(&self, d: f32, q: f32) -> f32 {
-        if self.acc.is_some() {
-            d
-        } else {
-            d * q
-        }
-    }
-
-    /// The new value of a state at `base` from the ranks' sum `sum` of
-    /// [`Rule::state`], their weights summing to `q`.
-    #[inline]
-    fn state_from(&self, base: f32, sum: f32, q: f32) -> f32 {
-        match (self.acc, q > 0.0) {
-            (Some(_), _) => base + sum,
-            (None, true) => base + sum / q,
-            (None, false) => base,
-        }
-    }
-
-    /// Packs one weight's change: `cur[0]` the weight and `cur[1 + j]` its state `j`
-    /// now, `base` at the last exchange. Pushes the weighted change, the weight, then
-    /// each state's change: `2 + states` floats.
-    #[inline]
-    pub(super) fn pack(&self, cur: &[f32], base: &[f32], out: &mut Vec<f32>) {
-        let touched = differ(cur, base);
-        let dacc = self.acc.map_or(0.0, |a| cur[1 + a] - base[1 + a]);
-        let q = self.q(touched, dacc);
-        out.push((cur[0] - base[0]) * q);
-        out.push(q);
-        for j in 1..cur.len() {
-            out.push(self.state(cur[j] - base[j], q));
-        }
-    }
-
-    /// Sets `base` (a weight and its states, as [`Rule::pack`] read them) from the sums
-    /// `sums` of every rank's packed floats.
-    #[inline]
-    pub(super) fn apply(&self, base: &mut [f32], sums: &[f32]) {
-        let q = sums[1];
-        if q > 0.0 {
-            base[0] += sums[0] / q;
-        }
-        for j in 1..base.len() {
-            base[j] = self.state_from(base[j], sums[1 + j], q);
-        }
-    }
-}
 
 /// Whether `a` and `b` differ in any bit.
 #[inline]
@@ -112,12 +27,52 @@ fn differ(a: &[f32], b: &[f32]) -> bool {
     a.iter().zip(b).any(|(x, y)| x.to_bits() != y.to_bits())
 }
 
-/// The positions in table `t`'s data of weight `c` of row `r` and of its states, in a
-/// per-weight layout.
+/// The positions in table `t`'s data of weight `c` of row `r` and of its state floats:
+/// its coordinate (in a row-wise layout, the row's state float stands beside each of its
+/// weights).
 #[inline]
-fn slots(t: &Table, r: usize, c: usize) -> [usize; 8] {
-    let (out, at) = (t.out(), r * t.stride() + c);
-    std::array::from_fn(|k| at + k * out)
+fn slots(t: &Table, r: usize, c: usize) -> Slots {
+    match t.row_state(r) {
+        Some(a) => Slots::of(&[r * t.out() + c, a]),
+        None => {
+            let (out, at) = (t.out(), r * t.stride() + c);
+            let mut s = Slots::of(&[]);
+            for k in 0..=t.planes() {
+                s.push(at + k * out);
+            }
+            s
+        }
+    }
+}
+
+/// The positions of one coordinate's floats.
+struct Slots {
+    at: [usize; MAX_WIDTH],
+    len: usize,
+}
+
+impl Slots {
+    fn of(at: &[usize]) -> Slots {
+        let mut s = Slots {
+            at: [0; MAX_WIDTH],
+            len: 0,
+        };
+        at.iter().for_each(|&a| s.push(a));
+        s
+    }
+
+    fn push(&mut self, a: usize) {
+        self.at[self.len] = a;
+        self.len += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, usize> {
+        self.at[..self.len].iter()
+    }
 }
 
 /// The base of every float a rank exchanges.
@@ -161,18 +116,19 @@ impl Mirror {
 
     /// The floats a row of table `t` packs into.
     pub fn row_floats(&self, t: &Table) -> usize {
-        if t.row_wise() {
-            t.out() + 2
-        } else {
-            t.out() * (2 + t.planes())
-        }
+        t.out() * self.rule.sums()
     }
 
     /// Appends this rank's changes since the base to `out`: the weights outside the
     /// tables, then the rows `rows[t]` of each table `t`.
     pub fn pack(&self, master: &Master<'_>, rows: &[Vec<u32>], out: &mut Vec<f32>) {
-        let planes = planes(master);
-        let (mut cur, mut base) = ([0.0f32; 8], [0.0f32; 8]);
+        let (rule, planes) = (&self.rule, planes(master));
+        let (mut cur, mut base) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
+        let mut add = |cur: &[f32], base: &[f32]| {
+            let at = out.len();
+            out.resize(at + rule.sums(), 0.0);
+            rule.add(base, cur, &mut out[at..]);
+        };
         for g in &self.gaps {
             for i in g.clone() {
                 cur[0] = master.w[i];
@@ -181,37 +137,19 @@ impl Mirror {
                     cur[1 + j] = master.s[j][i];
                     base[1 + j] = self.s[j][i];
                 }
-                self.rule.pack(&cur[..1 + planes], &base[..1 + planes], out);
+                add(&cur[..1 + planes], &base[..1 + planes]);
             }
         }
         for (t, table) in master.tables.iter().enumerate() {
+            let old = &self.tables[t];
             for &r in &rows[t] {
-                self.pack_row(table, &self.tables[t], r as usize, out);
-            }
-        }
-    }
-
-    /// Appends the change of row `r` of `table` since `old`, its base.
-    fn pack_row(&self, table: &Table, old: &[f32], r: usize, out: &mut Vec<f32>) {
-        let cur = &table.data[..];
-        match table.row_state(r) {
-            Some(a) => {
-                // One state float for the row's weights: its growth weighs them all.
-                let w = r * table.out()..(r + 1) * table.out();
-                let touched =
-                    differ(&cur[w.clone()], &old[w.clone()]) || differ(&cur[a..=a], &old[a..=a]);
-                let q = self.rule.q(touched, cur[a] - old[a]);
-                out.extend(w.map(|i| (cur[i] - old[i]) * q));
-                out.push(q);
-                out.push(self.rule.state(cur[a] - old[a], q));
-            }
-            None => {
-                let p = 1 + table.planes();
                 for c in 0..table.out() {
-                    let at = slots(table, r, c);
-                    let x: [f32; 8] = std::array::from_fn(|k| if k < p { cur[at[k]] } else { 0.0 });
-                    let y: [f32; 8] = std::array::from_fn(|k| if k < p { old[at[k]] } else { 0.0 });
-                    self.rule.pack(&x[..p], &y[..p], out);
+                    let at = slots(table, r as usize, c);
+                    let n = at.len();
+                    for (k, &a) in at.iter().enumerate() {
+                        (cur[k], base[k]) = (table.data[a], old[a]);
+                    }
+                    add(&cur[..n], &base[..n]);
                 }
             }
         }
@@ -220,57 +158,42 @@ impl Mirror {
     /// Sets the floats [`Mirror::pack`] packed, in `master` and in the base, from the
     /// sums `sums` of every rank's packed floats.
     pub fn apply(&mut self, master: &mut Master<'_>, rows: &[Vec<u32>], sums: &[f32]) {
-        let planes = planes(master);
+        let (rule, planes) = (self.rule, planes(master));
+        let step = rule.sums();
         let mut at = 0;
-        let mut base = [0.0f32; 8];
-        let rule = self.rule;
+        let (mut base, mut new) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
         for g in &self.gaps {
             for i in g.clone() {
                 base[0] = self.w[i];
                 for j in 0..planes {
                     base[1 + j] = self.s[j][i];
                 }
-                rule.apply(&mut base[..1 + planes], &sums[at..at + 2 + planes]);
-                at += 2 + planes;
-                (master.w[i], self.w[i]) = (base[0], base[0]);
+                rule.finish(&base[..1 + planes], &sums[at..at + step], &mut new);
+                at += step;
+                (master.w[i], self.w[i]) = (new[0], new[0]);
                 for j in 0..planes {
-                    (master.s[j][i], self.s[j][i]) = (base[1 + j], base[1 + j]);
+                    (master.s[j][i], self.s[j][i]) = (new[1 + j], new[1 + j]);
                 }
             }
         }
+        let mut row = Vec::new();
         for (t, table) in master.tables.iter_mut().enumerate() {
             let old = &mut self.tables[t];
             for &r in &rows[t] {
-                let r = r as usize;
-                match table.row_state(r) {
-                    Some(a) => {
-                        let n = table.out();
-                        let q = sums[at + n];
-                        for c in 0..n {
-                            let i = r * n + c;
-                            if q > 0.0 {
-                                old[i] += sums[at + c] / q;
-                            }
-                            table.data[i] = old[i];
-                        }
-                        old[a] = rule.state_from(old[a], sums[at + n + 1], q);
-                        table.data[a] = old[a];
-                        at += n + 2;
+                // Every coordinate of the row from the base, then written: in a row-wise
+                // layout they share the row's state float.
+                row.clear();
+                for c in 0..table.out() {
+                    let slot = slots(table, r as usize, c);
+                    for (k, &a) in slot.iter().enumerate() {
+                        base[k] = old[a];
                     }
-                    None => {
-                        let p = 1 + table.planes();
-                        for c in 0..table.out() {
-                            let slot = slots(table, r, c);
-                            for k in 0..p {
-                                base[k] = old[slot[k]];
-                            }
-                            rule.apply(&mut base[..p], &sums[at..at + 1 + p]);
-                            at += 1 + p;
-                            for k in 0..p {
-                                (old[slot[k]], table.data[slot[k]]) = (base[k], base[k]);
-                            }
-                        }
-                    }
+                    rule.finish(&base[..slot.len()], &sums[at..at + step], &mut new);
+                    at += step;
+                    row.extend(slot.iter().zip(&new).map(|(&a, &x)| (a, x)));
+                }
+                for &(a, x) in &row {
+                    (old[a], table.data[a]) = (x, x);
                 }
             }
         }

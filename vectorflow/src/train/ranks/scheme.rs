@@ -1,7 +1,7 @@
 //! The scheme across ranks: the rank's own scheme trains its rows, and rounds with the
 //! other ranks exchange the changes (see the module docs of `ranks` for the protocol).
 
-use super::mirror::{checksum, Counter, Mirror, Rule};
+use super::mirror::{checksum, Counter, Mirror};
 use super::Link;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
@@ -14,6 +14,7 @@ use super::super::priors::Priors;
 use super::super::progress::Totals;
 use super::super::sharing::{Changed, Scheme, Weights};
 use super::super::step::{At, Clock, Job};
+use super::super::store::rule::Rule;
 use super::super::TrainError;
 
 /// The rank's scheme `S`, its changes exchanged with the other ranks of `link`.
@@ -36,7 +37,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     /// Exchanges `inner`'s weights (which every rank holds alike) through `link`.
     pub fn new(link: &'l Link<'c>, mut inner: S) -> Self {
         let master = inner.weights().master();
-        let mirror = Mirror::new(&master, Rule::for_optimizer(O::NAME));
+        let mirror = Mirror::new(&master, Rule::new::<O>().averaged());
         let offsets = master.tables.iter().map(|t| t.offset()).collect();
         Ranks {
             inner,

@@ -75,6 +75,7 @@ mod shard;
 mod sources;
 mod vw;
 
+pub use crate::shard::{Shard, ShardError, ShardPlan};
 pub use ahead::ReadAhead;
 pub use error::ReadError;
 pub use libsvm::{LibSvm, OutOfRange};
@@ -82,7 +83,6 @@ pub use line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES, DEFAULT_MAX_LINE};
 pub use reader::{SparseFormat, SparseReader};
 pub use rows::{SparseRow, SparseRows};
 pub use serde_rows::{CsvReader, JsonLines};
-pub use shard::{Shard, ShardError, ShardPlan};
 pub use sources::{SerdeStream, SparseStream};
 pub use vw::{Vw, VwHash};
 

@@ -4,7 +4,7 @@
 use super::error::{LineError, ReadError};
 use super::line_chunks::{Chunk, Chunker};
 use super::rows::SparseRows;
-use super::shard::{line_start_at, Part};
+use super::shard::{self, line_start_at, Part};
 use super::{Shard, ShardPlan};
 use std::io::Read;
 use std::path::Path;
@@ -60,7 +60,7 @@ pub trait SparseFormat: sealed::ParseLine + Clone + std::fmt::Debug {
         path: impl AsRef<Path>,
         shard: Shard,
     ) -> Result<SparseReader<std::fs::File, Self>, ReadError> {
-        let (part, plan) = ShardPlan::file_part(path.as_ref(), shard, false)?;
+        let (part, plan) = shard::file_part(path.as_ref(), shard, false)?;
         open_part(self, part, Some(plan))
     }
 

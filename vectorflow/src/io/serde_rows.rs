@@ -2,7 +2,7 @@
 
 use super::error::ReadError;
 use super::line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES};
-use super::shard::Part;
+use super::shard::{self, Part};
 use super::{Shard, ShardPlan};
 use serde::Deserialize;
 use std::io::Read;
@@ -98,7 +98,7 @@ impl CsvReader<std::fs::File> {
     /// one line each (no line breaks in quoted fields). Errors name the file's true
     /// line numbers.
     pub fn open_shard(path: impl AsRef<Path>, shard: Shard) -> Result<Self, ReadError> {
-        let (part, plan) = ShardPlan::file_part(path.as_ref(), shard, true)?;
+        let (part, plan) = shard::file_part(path.as_ref(), shard, true)?;
         let mut reader = CsvReader::open_part(part)?;
         reader.plan = Some(plan);
         Ok(reader)
@@ -433,7 +433,7 @@ impl JsonLines<std::fs::File> {
     /// Opens rank `shard.rank()`'s part of a JSON lines file (see [`Shard`]): the lines
     /// that start in its share of the bytes. Errors name the file's true line numbers.
     pub fn open_shard(path: impl AsRef<Path>, shard: Shard) -> Result<Self, ReadError> {
-        let (part, plan) = ShardPlan::file_part(path.as_ref(), shard, false)?;
+        let (part, plan) = shard::file_part(path.as_ref(), shard, false)?;
         JsonLines::open_part(part, Some(plan))
     }
 

@@ -1,463 +1,101 @@
-//! Shards: which part of the data each rank of a job reads (see [`Shard`]).
+//! The plans of text files and directories of them, and the parts of files a rank reads
+//! ([`Shard`](crate::io::Shard)).
 
 mod part;
 
 pub(crate) use part::{line_start_at, Part};
 
 use super::ReadError;
-use std::fmt;
+use crate::shard::{mine, Shard, ShardPlan, Split};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Which part of the data a rank reads: rank `rank` of a job of `size` ranks, each
-/// reading its own part, every row read by exactly one rank.
-///
-/// Every reader that opens files has a `_shard` twin of its constructors taking a
-/// [`Shard`]: [`SparseFormat::stream_shard`](crate::io::SparseFormat::stream_shard) and
-/// [`open_shard`](crate::io::SparseFormat::open_shard) (LIBSVM, Vowpal Wabbit),
-/// [`SerdeStream::csv_shard`](crate::io::SerdeStream::csv_shard),
-/// [`SerdeStream::json_lines_shard`](crate::io::SerdeStream::json_lines_shard),
-/// [`CsvReader::open_shard`](crate::io::CsvReader::open_shard),
-/// [`JsonLines::open_shard`](crate::io::JsonLines::open_shard), and with the feature
-/// `parquet`, `ParquetStream::open_shard` and `ParquetData::read_shard`. The data is
-/// split as follows, by a plan every rank computes alike from the same files:
-///
-/// - **one text file** (LIBSVM, VW, CSV, JSON lines) is cut into `size` byte ranges of
-///   about equal length, each moved forward to the next line start: rank `r` reads the
-///   lines that *start* in its range. A CSV file's header line is read by every rank
-///   and is no rank's data; a sharded CSV file must not have line breaks inside quoted
-///   fields (a record cut in two would be misread). With fewer lines than ranks, some
-///   ranks read no rows.
-/// - **a directory of text part files** (the stream constructors): its files (not its
-///   subdirectories; names starting with `_` or `.`, such as `_SUCCESS`, are skipped)
-///   sorted by name, each read whole by one rank (a CSV file with its header): taken in order, a file goes to the rank
-///   whose share of the total bytes holds the file's middle byte, so ranks read runs of
-///   files of about equal bytes. With fewer files than ranks, some ranks read none.
-/// - **Parquet** (a file or a directory): the row groups, in order, each to the rank
-///   whose share of the total rows holds the group's middle row.
-///
-/// The rows a rank reads keep their order in the data. A stream's
-/// [`Stream::shard`](crate::train::Stream::shard) gives its [`ShardPlan`]: one line
-/// ([`ShardPlan::describe`]) and a fingerprint of the whole job's plan
-/// ([`ShardPlan::fingerprint`]), the same on every rank that opens the same path and
-/// sees the same files there, for a job to check at start that its ranks agree. A stream's
-/// [`source`](crate::train::Stream::source) names its shard, so the binary cache of one
-/// rank's rows ([`Trainer::cache`](crate::train::Trainer::cache)) is never read by
-/// another rank, nor by a job of another size: it is rebuilt.
-///
-/// Holdout rows ([`Trainer::holdout`](crate::train::Trainer::holdout)) are chosen by
-/// each row's index in what the trainer reads: with a shard, the index within the
-/// shard, so every rank chooses by the same rule over its own rows.
-///
-/// Errors name the file and its true line: a shard that starts inside a file counts the
-/// lines before its start when it meets a malformed line, not before, so reading pays
-/// nothing for it. The row line numbers of [`SparseRows::lines`](crate::io::SparseRows::lines)
-/// count from the shard's first line.
-///
-/// ```no_run
-/// use vectorflow::io::{LibSvm, Shard, SparseFormat};
-/// use vectorflow::train::Stream;
-/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// // Rank 2 of 4 reads the lines that start in the third quarter of the file.
-/// let rows = LibSvm::new().stream_shard("train.svm", Shard::new(2, 4)?)?;
-/// println!("{}", rows.shard().unwrap().describe());
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Shard {
-    rank: usize,
-    size: usize,
-}
-
-impl Shard {
-    /// Rank `rank` (from 0) of a job of `size` ranks.
-    ///
-    /// # Errors
-    ///
-    /// When `size` is 0 or `rank` is not below it.
-    pub fn new(rank: usize, size: usize) -> Result<Shard, ShardError> {
-        if rank < size {
-            Ok(Shard { rank, size })
-        } else {
-            Err(ShardError { rank, size })
+/// The plan of a text file or a directory of text part files; `header`: each file's
+/// first line is a header (CSV).
+pub(crate) fn text(root: &Path, shard: Shard, header: bool) -> Result<ShardPlan, ReadError> {
+    let name: Arc<str> = root.display().to_string().into();
+    let io = |e| ReadError::io(&name, e);
+    let meta = std::fs::metadata(root).map_err(io)?;
+    if meta.is_dir() {
+        let files = list_files(root).map_err(io)?;
+        if files.is_empty() {
+            return Err(io(std::io::Error::other("no files in this directory")));
         }
+        return Ok(ShardPlan::files(root, shard, files));
     }
-
-    /// All the data: rank 0 of 1.
-    pub const fn whole() -> Shard {
-        Shard { rank: 0, size: 1 }
+    if !meta.is_file() {
+        // A pipe has no length to cut, and every rank would read from the same one.
+        let e = "not a regular file or a directory, which a shard needs";
+        return Err(io(std::io::Error::other(e)));
     }
-
-    /// This rank, from 0.
-    pub fn rank(self) -> usize {
-        self.rank
+    let mut file = File::open(root).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let header = match header {
+        true => line_start_at(&mut file, 1).map_err(io)?.min(len),
+        false => 0,
+    };
+    let size = shard.size() as u64;
+    let mut cuts = vec![header];
+    for k in 1..size {
+        let at = header + ((len - header) as u128 * k as u128 / size as u128) as u64;
+        let at = line_start_at(&mut file, at).map_err(io)?.max(header);
+        cuts.push(at.max(cuts[cuts.len() - 1]).min(len));
     }
-
-    /// How many ranks share the data.
-    pub fn size(self) -> usize {
-        self.size
-    }
+    cuts.push(len);
+    Ok(ShardPlan::bytes(root, shard, len, header, cuts))
 }
 
-impl Default for Shard {
-    fn default() -> Self {
-        Shard::whole()
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rank {} of {}", self.rank, self.size)
-    }
-}
-
-/// A rank that is not below the job's size, or a job of no ranks.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ShardError {
-    rank: usize,
-    size: usize,
-}
-
-impl fmt::Display for ShardError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.size {
-            0 => write!(f, "shard: expected a job of at least 1 rank, found 0"),
-            n => write!(
-                f,
-                "shard: expected a rank from 0 to {} in a job of {n} ranks, found {}",
-                n - 1,
-                self.rank
-            ),
+/// What a stream of `path` reads: the whole file, or with a shard, the parts of files
+/// its plan gives this rank, and the plan.
+pub(crate) fn stream_parts(
+    path: &Path,
+    shard: Option<Shard>,
+    header: bool,
+) -> Result<(Vec<Part>, Option<ShardPlan>), ReadError> {
+    Ok(match shard {
+        None => (vec![Part::file(path)], None),
+        Some(shard) => {
+            let plan = text(path, shard, header)?;
+            (parts(&plan), Some(plan))
         }
-    }
+    })
 }
 
-impl std::error::Error for ShardError {}
-
-debug_as_message!(ShardError);
-
-/// How the data of a job is split among its ranks, and which part is this rank's.
-///
-/// Computed by each rank alike from the files (their names, sizes and, for one text file,
-/// where its lines start near each cut), so that ranks reading the same files have the
-/// same plan: compare [`fingerprint`](Self::fingerprint)s across ranks at start.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ShardPlan {
+/// The plan of one text file (a directory is an error) and this rank's part of it.
+pub(crate) fn file_part(
+    path: &Path,
     shard: Shard,
-    /// The file or directory opened.
-    root: PathBuf,
-    split: Split,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Split {
-    /// One text file of `len` bytes cut at line starts: rank `r` reads bytes
-    /// `cuts[r]..cuts[r + 1]`; every rank reads its first `header` bytes (a CSV header)
-    /// before its own, and `cuts[0] == header`.
-    Bytes {
-        len: u64,
-        header: u64,
-        cuts: Vec<u64>,
-    },
-    /// Whole files with their sizes, in order: rank `owner[i]` reads `files[i]`.
-    Files {
-        files: Vec<(PathBuf, u64)>,
-        owner: Vec<usize>,
-    },
-    /// Row groups (file, group, rows), in order: rank `owner[i]` reads `groups[i]`.
-    RowGroups {
-        files: Vec<PathBuf>,
-        groups: Vec<(usize, usize, u64)>,
-        owner: Vec<usize>,
-    },
-}
-
-impl ShardPlan {
-    /// The plan of a text file or a directory of text part files; `header`: each file's
-    /// first line is a header (CSV).
-    pub(crate) fn text(root: &Path, shard: Shard, header: bool) -> Result<ShardPlan, ReadError> {
-        let name: Arc<str> = root.display().to_string().into();
-        let io = |e| ReadError::io(&name, e);
-        let meta = std::fs::metadata(root).map_err(io)?;
-        let split = if meta.is_dir() {
-            let files = list_files(root).map_err(io)?;
-            if files.is_empty() {
-                return Err(io(std::io::Error::other("no files in this directory")));
-            }
-            let sizes: Vec<u64> = files.iter().map(|f| f.1).collect();
-            let owner = assign(&sizes, shard.size);
-            Split::Files { files, owner }
-        } else if !meta.is_file() {
-            // A pipe has no length to cut, and every rank would read from the same one.
-            let e = "not a regular file or a directory, which a shard needs";
-            return Err(io(std::io::Error::other(e)));
-        } else {
-            let mut file = File::open(root).map_err(io)?;
-            let len = file.metadata().map_err(io)?.len();
-            let header = match header {
-                true => line_start_at(&mut file, 1).map_err(io)?.min(len),
-                false => 0,
-            };
-            let mut cuts = vec![header];
-            for k in 1..shard.size as u64 {
-                let at = header + ((len - header) as u128 * k as u128 / shard.size as u128) as u64;
-                let at = line_start_at(&mut file, at).map_err(io)?.max(header);
-                cuts.push(at.max(cuts[cuts.len() - 1]).min(len));
-            }
-            cuts.push(len);
-            Split::Bytes { len, header, cuts }
-        };
-        Ok(ShardPlan {
-            shard,
-            root: root.to_path_buf(),
-            split,
-        })
-    }
-
-    /// What a stream of `path` reads: the whole file, or with a shard, the parts of
-    /// files its plan gives this rank, and the plan.
-    pub(crate) fn stream_parts(
-        path: &Path,
-        shard: Option<Shard>,
-        header: bool,
-    ) -> Result<(Vec<Part>, Option<ShardPlan>), ReadError> {
-        Ok(match shard {
-            None => (vec![Part::file(path)], None),
-            Some(shard) => {
-                let plan = ShardPlan::text(path, shard, header)?;
-                (plan.parts(), Some(plan))
-            }
-        })
-    }
-
-    /// The plan of one text file (a directory is an error) and this rank's part of it.
-    pub(crate) fn file_part(
-        path: &Path,
-        shard: Shard,
-        header: bool,
-    ) -> Result<(Part, ShardPlan), ReadError> {
-        let plan = ShardPlan::text(path, shard, header)?;
-        match &plan.split {
-            Split::Bytes { .. } => Ok((plan.parts().remove(0), plan)),
-            _ => Err(ReadError::io(
-                &path.display().to_string().into(),
-                std::io::Error::other(
-                    "a directory, whose files a stream's `_shard` constructor reads \
-                     (`stream_shard`, `csv_shard`, `json_lines_shard`)",
-                ),
-            )),
-        }
-    }
-
-    /// The plan of row groups (file index, group, rows) of `files`, balanced by rows.
-    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
-    pub(crate) fn row_groups(
-        root: &Path,
-        shard: Shard,
-        files: Vec<PathBuf>,
-        groups: Vec<(usize, usize, u64)>,
-    ) -> ShardPlan {
-        let rows: Vec<u64> = groups.iter().map(|g| g.2).collect();
-        let owner = assign(&rows, shard.size);
-        ShardPlan {
-            shard,
-            root: root.to_path_buf(),
-            split: Split::RowGroups {
-                files,
-                groups,
-                owner,
-            },
-        }
-    }
-
-    /// This rank and the job's size.
-    pub fn shard(&self) -> Shard {
-        self.shard
-    }
-
-    /// This rank's part in one line, with the plan's fingerprint: `rank 2 of 4:
-    /// train.svm bytes 1000..2000 of 4000 (plan 5f0c2a9d81e4b736)`.
-    pub fn describe(&self) -> String {
-        let root = self.root.display();
-        let r = self.shard.rank;
-        let what = match &self.split {
-            Split::Bytes { len, header, cuts } => {
-                let head = match header {
-                    0 => String::new(),
-                    h => format!(" after its header 0..{h}"),
-                };
-                format!("{root} bytes {}..{} of {len}{head}", cuts[r], cuts[r + 1])
-            }
-            Split::Files { files, owner } => {
-                let mine: Vec<&(PathBuf, u64)> = mine(files, owner, r).collect();
-                let total: u64 = files.iter().map(|f| f.1).sum();
-                let bytes: u64 = mine.iter().map(|f| f.1).sum();
-                let names = match (mine.first(), mine.last()) {
-                    (Some(a), Some(b)) if mine.len() > 1 => {
-                        format!("{} to {}, ", file_name(&a.0), file_name(&b.0))
-                    }
-                    (Some(a), _) => format!("{}, ", file_name(&a.0)),
-                    _ => String::new(),
-                };
-                format!(
-                    "{} of the {} files of {root} ({names}{bytes} of {total} bytes)",
-                    mine.len(),
-                    files.len()
-                )
-            }
-            Split::RowGroups { groups, owner, .. } => {
-                let mine: Vec<_> = mine(groups, owner, r).collect();
-                let total: u64 = groups.iter().map(|g| g.2).sum();
-                let rows: u64 = mine.iter().map(|g| g.2).sum();
-                format!(
-                    "{} of the {} row groups of {root} ({rows} of {total} rows)",
-                    mine.len(),
-                    groups.len()
-                )
-            }
-        };
-        format!("{}: {what} (plan {:016x})", self.shard, self.fingerprint())
-    }
-
-    /// A fingerprint of the whole job's plan (not of the rank): the path opened, the
-    /// job's size and every rank's part (byte ranges; file names and sizes; row groups
-    /// and their rows). Ranks that read the same files get the same number, whatever
-    /// the platform or the build.
-    pub fn fingerprint(&self) -> u64 {
-        let mut h = Fnv::new();
-        h.text(&self.root.display().to_string());
-        h.int(self.shard.size as u64);
-        match &self.split {
-            Split::Bytes { len, header, cuts } => {
-                h.text("bytes");
-                [*len, *header]
-                    .into_iter()
-                    .chain(cuts.iter().copied())
-                    .for_each(|n| h.int(n));
-            }
-            Split::Files { files, owner } => {
-                h.text("files");
-                for ((path, len), &o) in files.iter().zip(owner) {
-                    h.text(&path.display().to_string());
-                    h.int(*len);
-                    h.int(o as u64);
-                }
-            }
-            Split::RowGroups {
-                files,
-                groups,
-                owner,
-            } => {
-                h.text("row groups");
-                files.iter().for_each(|f| h.text(&f.display().to_string()));
-                for (&(file, group, rows), &o) in groups.iter().zip(owner) {
-                    [file as u64, group as u64, rows, o as u64]
-                        .into_iter()
-                        .for_each(|n| h.int(n));
-                }
-            }
-        }
-        h.0
-    }
-
-    /// The files this rank reads and the bytes of each (`0..len` for a whole file; a
-    /// CSV file's range leaves out its header line); empty for Parquet.
-    pub fn ranges(&self) -> Vec<(PathBuf, std::ops::Range<u64>)> {
-        self.parts()
-            .into_iter()
-            .map(|p| (p.path, p.start..p.end))
-            .collect()
-    }
-
-    /// The row groups this rank reads, as (file, 0-based row group); empty for text.
-    pub fn row_groups_read(&self) -> Vec<(PathBuf, usize)> {
-        match &self.split {
-            Split::RowGroups {
-                files,
-                groups,
-                owner,
-            } => mine(groups, owner, self.shard.rank)
-                .map(|&(f, g, _)| (files[f].clone(), g))
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Whether this rank reads the row group `group` of the `file`-th file.
-    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
-    pub(crate) fn reads_group(&self, file: usize, group: usize) -> bool {
-        match &self.split {
-            Split::RowGroups { groups, owner, .. } => groups
-                .iter()
-                .zip(owner)
-                .any(|(g, &o)| o == self.shard.rank && g.0 == file && g.1 == group),
-            _ => true,
-        }
-    }
-
-    /// The parts of text files this rank reads, in order.
-    pub(crate) fn parts(&self) -> Vec<Part> {
-        let r = self.shard.rank;
-        match &self.split {
-            Split::Bytes { header, cuts, .. } => vec![Part {
-                start: cuts[r],
-                end: cuts[r + 1],
-                header: *header,
-                ..Part::whole(&self.root, 0)
-            }],
-            Split::Files { files, owner } => mine(files, owner, r)
-                .map(|(path, len)| Part::whole(path, *len))
-                .collect(),
-            Split::RowGroups { .. } => Vec::new(),
-        }
-    }
-
-    /// Whether this is one rank's part of the data rather than all of it.
-    pub(crate) fn is_part(&self) -> bool {
-        self.shard.size > 1
+    header: bool,
+) -> Result<(Part, ShardPlan), ReadError> {
+    let plan = text(path, shard, header)?;
+    match plan.split() {
+        Split::Bytes { .. } => Ok((parts(&plan).remove(0), plan)),
+        _ => Err(ReadError::io(
+            &path.display().to_string().into(),
+            std::io::Error::other(
+                "a directory, whose files a stream's `_shard` constructor reads \
+                 (`stream_shard`, `csv_shard`, `json_lines_shard`)",
+            ),
+        )),
     }
 }
 
-impl fmt::Display for ShardPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.describe())
+/// The parts of text files `plan` gives its rank, in order.
+fn parts(plan: &ShardPlan) -> Vec<Part> {
+    let r = plan.shard().rank();
+    match plan.split() {
+        Split::Bytes { header, cuts, .. } => vec![Part {
+            start: cuts[r],
+            end: cuts[r + 1],
+            header: *header,
+            ..Part::whole(plan.root(), 0)
+        }],
+        Split::Files { files, owner } => mine(files, owner, r)
+            .map(|(path, len)| Part::whole(path, *len))
+            .collect(),
+        Split::RowGroups { .. } => Vec::new(),
     }
-}
-
-/// The items of `all` that rank `rank` owns.
-fn mine<'a, T>(all: &'a [T], owner: &'a [usize], rank: usize) -> impl Iterator<Item = &'a T> {
-    all.iter()
-        .zip(owner)
-        .filter(move |(_, &o)| o == rank)
-        .map(|(t, _)| t)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
-/// The owner of each of `weights` (in order) among `size` ranks: the rank whose share of
-/// the total holds the item's middle, so that ranks own runs of items of about equal
-/// weight. Items of no weight at all are shared out by count.
-fn assign(weights: &[u64], size: usize) -> Vec<usize> {
-    let total: u128 = weights.iter().map(|&w| w as u128).sum();
-    let size = size.max(1) as u128;
-    let mut before = 0u128;
-    let mut owner = Vec::with_capacity(weights.len());
-    for (i, &w) in weights.iter().enumerate() {
-        let rank = match total {
-            0 => i as u128 * size / weights.len() as u128,
-            _ => (2 * before + w as u128) * size / (2 * total),
-        };
-        owner.push(rank.min(size - 1) as usize);
-        before += w as u128;
-    }
-    owner
 }
 
 /// The regular files directly in `dir` (links followed), but for names starting with `_`
@@ -477,55 +115,4 @@ fn list_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64)>> {
     }
     files.sort();
     Ok(files)
-}
-
-/// 64-bit FNV-1a: a hash that is the same on every platform and build.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-
-    /// Text, with its length first so that no two sequences run together alike.
-    fn text(&mut self, s: &str) {
-        self.int(s.len() as u64);
-        self.bytes(s.as_bytes());
-    }
-
-    fn int(&mut self, n: u64) {
-        self.bytes(&n.to_le_bytes());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shares_are_runs_of_about_equal_weight() {
-        assert_eq!(assign(&[10; 10], 4), [0, 0, 1, 1, 1, 2, 2, 3, 3, 3]);
-        assert_eq!(assign(&[5, 5], 4), [1, 3]);
-        assert_eq!(assign(&[0, 0, 0], 2), [0, 0, 1]);
-        assert_eq!(assign(&[1, 100, 1], 2), [0, 1, 1]);
-        assert_eq!(assign(&[u64::MAX, u64::MAX], 2), [0, 1]);
-        assert!(assign(&[], 3).is_empty());
-    }
-
-    #[test]
-    fn a_rank_must_be_below_the_size() {
-        assert!(Shard::new(3, 4).is_ok());
-        let e = Shard::new(4, 4).unwrap_err().to_string();
-        assert!(e.contains("from 0 to 3") && e.contains("found 4"), "{e}");
-        assert!(Shard::new(0, 0)
-            .unwrap_err()
-            .to_string()
-            .contains("at least 1"));
-    }
 }

@@ -8,7 +8,7 @@
 use super::identity::file_source;
 use super::reader::{open_part, SparseFormat, SparseReader};
 use super::rows::{SparseRow, SparseRows};
-use super::shard::Part;
+use super::shard::{self, Part};
 use super::ReadAhead;
 use super::{CsvReader, JsonLines, ReadError};
 use super::{Shard, ShardPlan};
@@ -62,7 +62,7 @@ enum Reading<F> {
 impl<F: SparseFormat + Send + 'static> SparseStream<F> {
     /// A stream of `path` (a file; with a shard, a directory too).
     pub(crate) fn open(format: &F, path: &Path, shard: Option<Shard>) -> Result<Self, ReadError> {
-        let (parts, plan) = ShardPlan::stream_parts(path, shard, false)?;
+        let (parts, plan) = shard::stream_parts(path, shard, false)?;
         let mut stream = SparseStream {
             reader: Reading::Closed,
             format: format.clone(),
@@ -261,7 +261,7 @@ impl<T> SerdeStream<T> {
 
     fn open(path: &Path, format: SerdeFormat, shard: Option<Shard>) -> Result<Self, ReadError> {
         let csv = matches!(format, SerdeFormat::Csv);
-        let (parts, plan) = ShardPlan::stream_parts(path, shard, csv)?;
+        let (parts, plan) = shard::stream_parts(path, shard, csv)?;
         let mut stream = SerdeStream {
             path: path.to_path_buf(),
             format,

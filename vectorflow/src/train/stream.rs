@@ -105,7 +105,7 @@ pub trait Stream: Send {
     /// The part of the data this stream reads when it is one rank's of a job
     /// ([`Shard`](crate::io::Shard)): the job's plan, for the ranks to compare at start.
     /// `None` (the default) when it reads all its data.
-    fn shard(&self) -> Option<&crate::io::ShardPlan> {
+    fn shard(&self) -> Option<&crate::shard::ShardPlan> {
         None
     }
 }

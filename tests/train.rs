@@ -3,6 +3,7 @@
 //! where they happen, holds out, stops early, batches, and takes closure losses.
 
 use vectorflow::loss::{sigmoid, softplus};
+use vectorflow::optim::Merge;
 use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
 use vectorflow::train::{Sharing, TrainError, TrainReport};
@@ -152,6 +153,10 @@ impl vectorflow::optim::Optimizer for Wide {
     fn init_state(&self) -> [f32; 4] {
         let acc = self.0.init_state()[0];
         [acc, 0.0, -1.0, acc]
+    }
+    /// AdaGrad's accumulator; the step count and the copy of the accumulator add up.
+    fn merge(j: usize) -> Merge {
+        [Merge::Root, Merge::Add, Merge::Average, Merge::Add][j]
     }
     fn update(&self, w: f32, s: &mut [f32; 4], g: f32, scale: f32) -> f32 {
         let mut acc = [s[0]];

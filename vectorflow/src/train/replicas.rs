@@ -11,7 +11,7 @@
 //! processes' changes.
 
 use super::chunk::Chunk;
-use super::sharing::{Scheme, Weights};
+use super::sharing::{Changed, Scheme, Weights};
 use super::step::{At, Clock, Job};
 use super::store::merge::{Combine, DeltaSum};
 use super::store::Replicas;
@@ -125,5 +125,9 @@ impl<'w, O: Optimizer, C: Combine> Scheme<'w, O> for Replicated<'w, '_, C> {
         let master = &mut self.weights.master();
         self.reps.merge_all(self.pool, master, &self.combine);
         self.since_full = 0;
+    }
+
+    fn reload(&mut self, changed: &Changed<'_>) {
+        self.reps.reload(&self.weights.master(), changed);
     }
 }

@@ -25,6 +25,7 @@
 //! no undefined behaviour, and training is deterministic for a thread count. The price
 //! is memory: one copy of the weights and state per thread.
 
+use super::super::sharing::Changed;
 use super::merge::{self, Combine, Group, Master};
 use super::packed::Packed;
 use super::{Plain, Store};
@@ -166,6 +167,36 @@ impl Replicas {
         combine: &impl Combine,
     ) {
         self.merge(pool, master, false, combine);
+    }
+
+    /// Copies the floats `changed` of `master` (set by another process) into every
+    /// replica, which held the master's values before.
+    pub fn reload(&mut self, master: &Master<'_>, changed: &Changed<'_>) {
+        for r in &mut self.threads {
+            for run in changed.rest {
+                r.w[run.clone()].copy_from_slice(&master.w[run.clone()]);
+                for (p, m) in r.s.iter_mut().zip(master.s.iter()) {
+                    if !m.is_empty() {
+                        p[run.clone()].copy_from_slice(&m[run.clone()]);
+                    }
+                }
+            }
+            for ((t, m), rows) in r
+                .tables
+                .iter_mut()
+                .zip(master.tables.iter())
+                .zip(changed.rows)
+            {
+                let stride = m.stride();
+                for &row in rows {
+                    let a = row as usize * stride;
+                    t.data[a..a + stride].copy_from_slice(&m.data[a..a + stride]);
+                    if let Some(s) = m.row_state(row as usize) {
+                        t.data[s] = m.data[s];
+                    }
+                }
+            }
+        }
     }
 
     /// The units touched by at least one row in [`HOT_SHARE`] of the first round, and

@@ -1,0 +1,375 @@
+//! Training one model across ranks: each rank (a process under `mpirun`, or a thread
+//! of [`crate::cluster`]'s in-process ranks) trains its own rows with its own threads,
+//! as one process does, and the ranks combine their changes through a
+//! [`Collective`]. One more way of sharing the weights ([`Ranks`], in `scheme.rs`,
+//! wraps the scheme the rank's threads use); the pass driver does not know it runs.
+//!
+//! # The protocol
+//!
+//! Every exchange is a collective operation that every rank calls, in the same order,
+//! with buffers of the same lengths:
+//!
+//! 1. **Start** (`status.rs`): rank 0 broadcasts its settings (topology, hashing
+//!    scheme, optimizer and its hyper-parameters, passes, seed, holdout, schedule,
+//!    batch, shuffle, chunk rows, rows per sync, shard plan); every rank compares them
+//!    with its own. Then the ranks agree on a status (below): a mismatch, or a rank
+//!    whose settings or rows failed their checks, stops every rank with that rank's
+//!    message. Then rank 0 broadcasts its weights and training state, so every rank
+//!    starts from the same bits (a job restarted from rank 0's checkpoint resumes on
+//!    every rank).
+//! 2. **Rounds**, in a pass: a rank that has trained [`Ranked::sync_rows`] rows since
+//!    its last round, or has trained all its rows of the pass, joins a round: a status
+//!    agreement whose sum also counts the ranks still training, then the exchange of
+//!    the hot rows (found in the first round: the sparse rows that at least 1/64 of the
+//!    rows each rank sampled touch, united over the ranks) and of every weight outside
+//!    the sparse tables (biases, dense layers). A rank done with its pass keeps joining
+//!    rounds, with no new changes, until the sum says no rank is training: so ranks
+//!    with fewer rows, or none, join as many rounds as the others.
+//! 3. **Pass end**, after that last round: every sparse row a rank changed since its
+//!    last exchange is exchanged. Per table, the ranks sum their counts of changed
+//!    rows; when the ids (broadcast by every rank) and the values of their union move
+//!    fewer bytes than the whole table, only those rows are summed, else the whole
+//!    table. Then the pass's figures (rows, non-zeros, loss sums, holdout sums) are
+//!    summed, so every rank's report is the job's and early stopping decides the same
+//!    on every rank.
+//!    Holdout rows are scored where the driver meets them (the end of a slice's pass,
+//!    between a stream's chunks), with the rank's weights as its last exchange left
+//!    them and its own rows since; their loss sums add up over the ranks like the rest.
+//! 4. **End**: rank 0 broadcasts a checksum of its weights and state; a rank whose own
+//!    differs fails the job (it would be a bug: it cannot happen by construction).
+//!
+//! **Why it cannot hang.** Every operation above is called by every rank: the rounds of
+//! a pass are counted by the ranks still training, which every rank learns from the
+//! same sum. An error on a rank (a malformed row of its shard, a failed read, a
+//! non-finite feature) is not returned at once: the rank joins the next status
+//! agreement with its failure flag set (every rank sums one flag per rank), the lowest
+//! failing rank broadcasts its message, and every rank returns: the failing rank its
+//! own error, the others [`TrainError::Rank`] naming it and its message. A rank that
+//! is gone makes the engine fail the operation ([`TrainError::Collective`]); under MPI
+//! the runtime aborts every rank when a process dies, and the recovery is a restart
+//! from the last checkpoint.
+//!
+//! **Why the weights are bit-identical.** Every rank starts from rank 0's bits, and an
+//! exchange sets every float it covers, on every rank, to a function of the values the
+//! floats had at their last exchange (identical on every rank) and of sums that every
+//! rank receives with identical bits ([`Collective`] adds in rank order). Each float's
+//! last exchange value is kept (the *base*), and what a rank sends is its change since.
+//! After a pass's end every float a rank changed has been exchanged, and the others
+//! still hold their base.
+//!
+//! # The merge rule
+//!
+//! Each coordinate (a weight and its state floats) combines the ranks' changes since
+//! its base by the trainer's merge rule (`store/rule.rs`: VW's adaptive weighting,
+//! applied to changes), in its averaged form: the weight takes the ranks' changes
+//! averaged, each weighted by the growth of the accumulator its optimizer declares
+//! (AdaGrad's squared gradients; with none, each rank that moved it counts once), so a
+//! weight only one rank moved keeps that rank's step; accumulators and running sums
+//! add up, as if one process had seen every rank's gradients. The in-process rule's
+//! rescaling of AdaGrad-like weights to the merged accumulator is left out: between
+//! two syncs each rank takes thousands of steps along the same stale gradient of a hot
+//! weight, and once its accumulator is large the rescaling sums them (measured with
+//! `examples/ranks_sim.rs`, logistic regression at rate 0.5 on 4 ranks syncing every
+//! 4,096 rows: test logloss 6.80 rescaled, 0.50 averaged, 0.47 in one process). The
+//! average moves a hot weight by one rank's step per sync, so ranks learn it more
+//! slowly per row than one process; larger [`Ranked::sync_rows`] help (see
+//! [`DEFAULT_SYNC_ROWS`]).
+
+mod checkpoint;
+mod mirror;
+mod scheme;
+mod status;
+
+pub(crate) use status::Link;
+
+use super::feed::Feed;
+use super::priors::Priors;
+use super::sharing::Scheme;
+use super::{Chunk, Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
+use crate::cluster::Collective;
+use crate::features::{AuxFields, AuxValue, Features};
+use crate::layers::{InputFeed, InputLayer};
+use crate::loss::Loss;
+use crate::network::{Net, Stack};
+use crate::optim::Optimizer;
+use crate::trainable::Trainable;
+use scheme::Ranks;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Rows each rank trains between two exchanges of the hot rows, unless
+/// [`Ranked::sync_rows`] says otherwise.
+///
+/// Measured with `examples/ranks_sim.rs` on 200k generated rows (`gen_svm`), 4
+/// in-process ranks, test logloss at 4,096 / 16,384 / 65,536 rows per sync / only at
+/// the pass's end: logistic regression after 1 pass 0.5012 / 0.4979 / 0.4951 (a
+/// shard's 50k rows) / 0.4951, after 3 passes 0.4835 / 0.4821 / 0.4808 / 0.4808;
+/// Sparse→16→ReLU→1 after 1 pass 0.5488 / 0.5395 / 0.5353 / 0.5353 (one process:
+/// 0.4685, 0.4550, 0.4821). With the averaging rule, fewer syncs lose less, and cost
+/// less.
+pub const DEFAULT_SYNC_ROWS: usize = 65_536;
+
+/// A [`Trainer`] whose fits train one model across the ranks of a [`Collective`]
+/// ([`Trainer::ranks`]): every rank calls the same fit with its own rows (its shard)
+/// and ends with the same weights. See the module docs of `train::ranks` in the
+/// source for the protocol.
+///
+/// ```
+/// use vectorflow::cluster::{Collective, CollectiveError};
+/// use vectorflow::prelude::*;
+///
+/// /// A job of one rank (use the in-process ranks or MPI for more).
+/// struct Alone;
+/// impl Collective for Alone {
+///     fn rank(&self) -> usize { 0 }
+///     fn size(&self) -> usize { 1 }
+///     fn sum_f32(&self, _: &mut [f32]) -> Result<(), CollectiveError> { Ok(()) }
+///     fn sum_f64(&self, _: &mut [f64]) -> Result<(), CollectiveError> { Ok(()) }
+///     fn sum_u64(&self, _: &mut [u64]) -> Result<(), CollectiveError> { Ok(()) }
+///     fn broadcast(&self, _: &mut Vec<u8>, _: usize) -> Result<(), CollectiveError> { Ok(()) }
+///     fn barrier(&self) -> Result<(), CollectiveError> { Ok(()) }
+/// }
+///
+/// #[derive(Features)]
+/// struct Row {
+///     #[label]
+///     y: bool,
+///     #[hash]
+///     word: &'static str,
+/// }
+///
+/// let rows: Vec<Row> = (0..1000)
+///     .map(|i| Row { y: i % 2 == 0, word: if i % 2 == 0 { "good" } else { "bad" } })
+///     .collect();
+/// type Lr = network![Sparse<{ 1 << 10 }> => Linear<1>];
+/// let mut net = Lr::new(Init::zeros());
+/// let report = Trainer::new(AdaGrad::new(0.5))
+///     .passes(2)
+///     .progress(Progress::Silent)
+///     .ranks(&Alone)
+///     .sync_rows(256)
+///     .fit(&mut net, &rows, Logistic)
+///     .unwrap();
+/// assert_eq!(report.rows(), 2000);
+/// ```
+pub struct Ranked<'c, O> {
+    trainer: Trainer<O>,
+    comm: &'c dyn Collective,
+    sync_rows: usize,
+    plan: Option<String>,
+    checkpoint: Option<PathBuf>,
+}
+
+impl<O: Optimizer> Trainer<O> {
+    /// Trains across the ranks of `comm`: every rank calls the same fit, with the same
+    /// settings, on its own rows, and every rank ends with the same weights and the
+    /// job's report (its rows, losses and holdout losses summed over the ranks). Within
+    /// a rank, threads share the weights as they do in one process. Ranks other than 0
+    /// show no progress. Priors are not supported across ranks.
+    pub fn ranks(self, comm: &dyn Collective) -> Ranked<'_, O> {
+        Ranked {
+            trainer: self,
+            comm,
+            sync_rows: DEFAULT_SYNC_ROWS,
+            plan: None,
+            checkpoint: None,
+        }
+    }
+}
+
+impl<'c, O: Optimizer> Ranked<'c, O> {
+    /// Rows each rank trains between two exchanges of the hot rows
+    /// ([`DEFAULT_SYNC_ROWS`] by default): fewer keep the ranks closer, more exchange
+    /// less. Every touched row is exchanged at the end of each pass in any case.
+    pub fn sync_rows(self, rows: usize) -> Self {
+        Ranked {
+            sync_rows: rows,
+            ..self
+        }
+    }
+
+    /// A description of how the data was split among the ranks (a shard plan), which
+    /// must be the same on every rank: a job whose ranks split it differently stops at
+    /// the start with an error naming both.
+    pub fn plan(self, plan: impl Into<String>) -> Self {
+        Ranked {
+            plan: Some(plan.into()),
+            ..self
+        }
+    }
+
+    /// Checkpoints at `path` (a model file): after every pass, rank 0 saves the net
+    /// with its training state there, atomically, and a job restarted with the same
+    /// command resumes after the last pass saved, ending with the weights an unbroken
+    /// job would have (a job that had finished returns at once). The job then runs one
+    /// fit per pass (rewinding a stream before each) and its report lists the passes
+    /// this run trained. Not with early stopping. Rank 0 alone reads and writes
+    /// `path` and the small file beside it (`path` with `.job` appended); under MPI,
+    /// when a rank dies the runtime stops every rank, and a restart is the recovery.
+    pub fn checkpoint(self, path: impl Into<PathBuf>) -> Self {
+        Ranked {
+            checkpoint: Some(path.into()),
+            ..self
+        }
+    }
+
+    /// Trains `net` on this rank's `rows` with `loss`, as [`Trainer::fit`] does, one
+    /// model across the ranks. A rank may have no rows; the job must have some.
+    ///
+    /// An error on any rank stops every rank: the failing rank returns its error, the
+    /// others [`TrainError::Rank`] naming it, with its message.
+    pub fn fit<I, S, R, L>(
+        &self,
+        net: &mut Net<I, S>,
+        rows: &[R],
+        loss: L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        I: InputFeed<R>,
+        S: Stack<In = I::Out>,
+        R: Features + Sync,
+        L: Loss<R, S::Out>,
+    {
+        let link = self.link::<I, S>();
+        let fit = |trainer: &Trainer<O>, net: &mut Net<I, S>| {
+            let link = self.link::<I, S>();
+            let feed = trainer.slice_feed::<I, S, R, L>(rows, &loss, true);
+            match self.check().and(feed) {
+                Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
+                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+            }
+        };
+        match &self.checkpoint {
+            Some(path) => checkpoint::passes(self, &link, net, path, fit),
+            None => fit(&self.trainer(), net),
+        }
+    }
+
+    /// Trains `net` on this rank's `stream` with `loss`, as [`Trainer::fit_stream`]
+    /// does, one model across the ranks. With a [`Trainer::cache`] and more than one
+    /// rank, each rank's cache is the path with `.rank<r>-of-<n>` appended.
+    pub fn fit_stream<I, S, St, L, A>(
+        &self,
+        net: &mut Net<I, S>,
+        stream: &mut St,
+        loss: L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
+        S: Stack<In = I::Out>,
+        St: Stream,
+        for<'a> St::Row<'a>: AuxFields<Aux = A>,
+        A: AuxValue,
+        L: Loss<StreamRow<A>, S::Out>,
+    {
+        let (rank, size) = (self.comm.rank(), self.comm.size());
+        let cache = self.trainer.cache.clone().map(|p| {
+            if size == 1 {
+                return p;
+            }
+            let mut name = p.into_os_string();
+            name.push(format!(".rank{rank}-of-{size}"));
+            name.into()
+        });
+        let link = self.link::<I, S>();
+        let mut fit = |trainer: &Trainer<O>, net: &mut Net<I, S>, rewind: bool| {
+            let link = self.link::<I, S>();
+            let rewound = match rewind {
+                true => stream.rewind().map_err(|e| TrainError::Read(e.to_string())),
+                false => Ok(()),
+            };
+            let feed =
+                rewound.and_then(|()| trainer.stream_feed::<I, St, A>(stream, cache.clone()));
+            match self.check().and(feed) {
+                Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
+                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+            }
+        };
+        match &self.checkpoint {
+            Some(path) => checkpoint::passes(self, &link, net, path, |t, net| fit(t, net, true)),
+            None => fit(&self.trainer(), net, false),
+        }
+    }
+
+    /// The settings of this builder alone.
+    fn check(&self) -> Result<(), TrainError> {
+        if self.sync_rows == 0 {
+            return Err(TrainError::Config(
+                "sync_rows must be at least 1 row".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The trainer this rank runs: silent but on rank 0.
+    fn trainer(&self) -> Trainer<O> {
+        let t = self.trainer.clone();
+        if self.comm.rank() == 0 {
+            t
+        } else {
+            t.progress(Progress::Silent)
+        }
+    }
+
+    /// The link of a fit of `Net<I, S>`: what every rank's settings must agree on.
+    fn link<I: InputLayer, S: Stack<In = I::Out>>(&self) -> Link<'c> {
+        let t = &self.trainer;
+        let mut fields = vec![
+            ("topology", Net::<I, S>::topology()),
+            ("hashing scheme", crate::hash::SCHEME.to_string()),
+            ("optimizer", t.opt.describe()),
+            ("passes", t.passes.to_string()),
+            ("seed", t.seed.to_string()),
+            ("holdout", format!("{:?}", t.holdout)),
+            ("early stopping", format!("{:?}", t.patience)),
+            ("schedule", format!("{:?}", t.schedule)),
+            ("mini-batch", t.batch.to_string()),
+            ("shuffle", t.shuffle.to_string()),
+            ("chunk rows", format!("{:?}", t.chunk_rows)),
+            ("sync rows", self.sync_rows.to_string()),
+        ];
+        if let Some(plan) = &self.plan {
+            fields.push(("shard plan", plan.clone()));
+        }
+        Link::new(self.comm, self.sync_rows, fields)
+    }
+}
+
+impl<O: fmt::Debug> fmt::Debug for Ranked<'_, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ranked")
+            .field("trainer", &self.trainer)
+            .field("rank", &self.comm.rank())
+            .field("size", &self.comm.size())
+            .field("sync_rows", &self.sync_rows)
+            .field("plan", &self.plan)
+            .field("checkpoint", &self.checkpoint)
+            .finish()
+    }
+}
+
+impl<O: Optimizer> Trainer<O> {
+    /// Runs the passes over `feed` with the rank's threads' scheme `inner` across the
+    /// ranks of `link`, then checks every rank holds the same weights.
+    pub(super) fn drive_ranks<'w, M, F, L, S>(
+        &self,
+        link: &Link<'_>,
+        net: &M,
+        inner: S,
+        with: (&rayon::ThreadPool, &Priors),
+        feed: &mut F,
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        M: Trainable,
+        F: Feed<M>,
+        L: Loss<<F::Chunk as Chunk<M>>::Row, M::Out>,
+        S: Scheme<'w, O>,
+    {
+        let mut scheme = Ranks::<O, S>::new(link, inner);
+        let mut report = self.drive(net, &mut scheme, with, feed, loss)?;
+        scheme.finish()?;
+        (report.sync_bytes, report.sync_seconds) = link.meter();
+        Ok(report)
+    }
+}

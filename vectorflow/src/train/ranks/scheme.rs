@@ -225,7 +225,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     }
 
     /// At the end of training: checks every rank holds rank 0's weights and state.
-    pub fn finish(&mut self) -> Result<(), TrainError> {
+    fn check_alike(&mut self) -> Result<(), TrainError> {
         let link = self.link;
         link.timed(|| {
             // Of the weights as they are: early stopping may have set them back to a
@@ -319,6 +319,13 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Scheme<'w, O> for Ranks<'l, 'c,
 
     fn reload(&mut self, changed: &Changed<'_>) {
         self.inner.reload(changed);
+    }
+
+    fn finish(&mut self) -> Result<(), TrainError> {
+        self.inner.finish()?;
+        let out = self.check_alike();
+        self.dead |= out.is_err();
+        out
     }
 
     fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32, rows: u64) {

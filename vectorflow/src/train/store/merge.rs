@@ -311,22 +311,39 @@ impl Piece<'_> {
         at: impl Fn(usize) -> (usize, usize),
     ) -> Option<[f32; MAX_WIDTH]> {
         let width = rule.width();
-        let gather = |planes: &[&mut [f32]]| -> [f32; MAX_WIDTH] {
-            std::array::from_fn(|j| {
-                if j < width {
-                    let (p, i) = at(j);
-                    planes[p][i]
-                } else {
-                    0.0
-                }
-            })
+        let gather = |planes: &[&mut [f32]]| {
+            let mut c = [0.0f32; MAX_WIDTH];
+            for (j, c) in c.iter_mut().enumerate().take(width) {
+                let (p, i) = at(j);
+                *c = planes[p][i];
+            }
+            c
         };
         let m = gather(&self.group.master);
-        let mut merged = [0.0f32; MAX_WIDTH];
-        let reps = self.group.reps.iter().map(|r| gather(r));
-        if !rule.merge(&m, reps, &mut merged) {
-            return None;
-        }
+        // Most coordinates a merge visits were changed by one replica or none (the
+        // tail, the untouched rows beside touched ones in a unit): those are settled
+        // by comparing bits, without the rule's roots and divisions.
+        let differs = |r: &Vec<&mut [f32]>| {
+            (0..width).any(|j| {
+                let (p, i) = at(j);
+                r[p][i].to_bits() != m[j].to_bits()
+            })
+        };
+        let mut changed = self
+            .group
+            .reps
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| differs(r));
+        let merged = match (changed.next(), changed.next()) {
+            (None, _) => return None,
+            (Some((t, _)), None) => gather(&self.group.reps[t]),
+            _ => {
+                let mut merged = [0.0f32; MAX_WIDTH];
+                rule.merge(&m, self.group.reps.iter().map(|r| gather(r)), &mut merged);
+                merged
+            }
+        };
         let (p, i) = at(0);
         self.group.master[p][i] = merged[0];
         self.group.reps.iter_mut().for_each(|r| r[p][i] = merged[0]);

@@ -13,8 +13,8 @@
 //! **The rule.** It is Vowpal Wabbit's adaptive weighting (`accumulate_weighted_avg`,
 //! its AllReduce's average weighted by each node's AdaGrad accumulators) applied to the
 //! *changes* since the last sync rather than to whole values, so a coordinate only one
-//! copy touched keeps that copy's update, and copies that agree move it once, not N
-//! times. With `d_t = x_t − m` copy `t`'s change and `a_t` its weight, the growth of the
+//! copy touched keeps that copy's update, and an averaged float copies agree on moves
+//! once, not N times. With `d_t = x_t − m` copy `t`'s change and `a_t` its weight, the growth of the
 //! coordinate's accumulator (the state float its optimizer declares [`Merge::Weighs`] or
 //! [`Merge::Root`]; with none, 1 if the copy changed the coordinate, else 0):
 //!
@@ -36,7 +36,8 @@
 //! **Why the rescaled sum for AdaGrad, measured.** Test logloss after one pass in memory
 //! of `examples/bench` on the shared 1M-row data, 2 threads against 1 (1 thread:
 //! LR 0.5189, 0.4869, 0.4580, 0.4263, 0.4110 at rates 0.05, 0.1, 0.2, 0.5, 1; the
-//! 16-unit net 0.4108, 0.4091, 0.4089, 0.6932 (diverged), 0.4097):
+//! 16-unit net 0.4108, 0.4091, 0.4089, 0.6932 (diverged, so its column is left out),
+//! 0.4097):
 //!
 //! | rule on 2 threads        | LR 0.05 | 0.1    | 0.2    | 0.5    | 1      | net 0.05 | 0.1    | 0.2    | 1      |
 //! |--------------------------|---------|--------|--------|--------|--------|----------|--------|--------|--------|

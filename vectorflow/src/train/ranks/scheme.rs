@@ -155,6 +155,10 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     /// table where that moves fewer bytes.
     fn pass_end(&mut self) -> Result<(), TrainError> {
         let link = self.link;
+        if link.size() == 1 {
+            // Nothing to exchange, nor to scan for.
+            return Ok(());
+        }
         link.timed(|| {
             let master = self.inner.weights().master();
             let mine = self.mirror.touched(&master);

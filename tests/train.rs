@@ -161,8 +161,10 @@ impl vectorflow::optim::Optimizer for Wide {
     fn update(&self, w: f32, s: &mut [f32; 4], g: f32, scale: f32) -> f32 {
         let mut acc = [s[0]];
         let w = self.0.update(w, &mut acc, g, scale);
-        // Plane 1 counts the steps, plane 3 copies the accumulator.
-        (s[0], s[1], s[2], s[3]) = (acc[0], s[1] + 1.0, -1.0, acc[0]);
+        // Plane 1 counts the steps with a gradient (those that change AdaGrad's state,
+        // so that replicas merge the same coordinates), plane 3 copies the accumulator.
+        let counted = if g == 0.0 { 0.0 } else { 1.0 };
+        (s[0], s[1], s[2], s[3]) = (acc[0], s[1] + counted, -1.0, acc[0]);
         w
     }
 }

@@ -127,6 +127,7 @@ impl<O: Optimizer> Trainer<O> {
             }
             report.best_pass = pass;
         }
+        scheme.finish()?;
         Ok(report)
     }
 

@@ -12,7 +12,7 @@ use super::hogwild::Hogwild;
 use super::one_thread::OneThread;
 use super::priors::Priors;
 use super::progress::Totals;
-use super::ranks::Link;
+use super::ranks::{Link, Ranks};
 use super::replicas::Replicated;
 use super::step::{At, Job};
 use super::store::{Master, Packed, Plain, Shared};
@@ -136,8 +136,8 @@ impl Atomics<'_> {
 /// A way for the training threads to share the weights, through a pass:
 /// [`Scheme::begin_pass`], then for each chunk [`Scheme::train`] and, when the chunk
 /// has holdout rows, [`Scheme::sync`] before they are scored from
-/// [`Weights::view`]; then [`Scheme::agree`] and [`Scheme::end_pass`]. When training
-/// fails, [`Scheme::fail`].
+/// [`Weights::view`]; then [`Scheme::agree`] and [`Scheme::end_pass`]; after the last
+/// pass, [`Scheme::finish`]. When training fails, [`Scheme::fail`].
 pub(crate) trait Scheme<'w, O: Optimizer> {
     /// The buffers the scheme trains and keeps up to date at each [`Scheme::sync`].
     fn weights(&mut self) -> &mut Weights<'w>;
@@ -183,6 +183,12 @@ pub(crate) trait Scheme<'w, O: Optimizer> {
     fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32, rows: u64) {
         self.sync();
         self.weights().end_pass(priors, seen, scale, rows);
+    }
+
+    /// After the last pass (and early stopping's choice of weights): nothing in a
+    /// process; across processes, a check that every one holds the same weights.
+    fn finish(&mut self) -> Result<(), TrainError> {
+        Ok(())
     }
 
     /// After training failed with `e`: the net keeps what the rows before the failure
@@ -234,23 +240,28 @@ impl<O: Optimizer> Trainer<O> {
             // Every rank starts from rank 0's weights and state, before any thread
             // copies them.
             link.adopt(&mut weights)?;
-            return if self.threads == 1 {
-                self.drive_ranks(link, net, OneThread::new(weights), with, feed, loss)
-            } else if self.replicated(priors.active()) {
-                let inner = Replicated::new(weights, &pool);
-                self.drive_ranks(link, net, inner, with, feed, loss)
-            } else {
-                let inner = Hogwild::new(weights, &pool);
-                self.drive_ranks(link, net, inner, with, feed, loss)
+        }
+        // The threads' scheme, within a rank's across ranks when `ranks` is given.
+        macro_rules! drive {
+            ($inner:expr) => {
+                match ranks {
+                    Some(link) => self.drive(net, &mut Ranks::new(link, $inner), with, feed, loss),
+                    None => self.drive(net, &mut $inner, with, feed, loss),
+                }
             };
         }
-        if self.threads == 1 {
-            self.drive(net, &mut OneThread::new(weights), with, feed, loss)
+        let report = if self.threads == 1 {
+            drive!(OneThread::new(weights))
         } else if self.replicated(priors.active()) {
-            self.drive(net, &mut Replicated::new(weights, &pool), with, feed, loss)
+            drive!(Replicated::new(weights, &pool))
         } else {
-            self.drive(net, &mut Hogwild::new(weights, &pool), with, feed, loss)
+            drive!(Hogwild::new(weights, &pool))
+        };
+        let mut report = report?;
+        if let Some(link) = ranks {
+            (report.sync_bytes, report.sync_seconds) = link.meter();
         }
+        Ok(report)
     }
 
     /// The priors and the thread pool of a fit of `net` (`ranked`: across ranks), or

@@ -80,20 +80,16 @@ mod mirror;
 mod scheme;
 mod status;
 
+pub(crate) use scheme::Ranks;
 pub(crate) use status::Link;
 
-use super::feed::Feed;
-use super::priors::Priors;
-use super::sharing::Scheme;
-use super::{Chunk, Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
+use super::{Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
 use crate::cluster::Collective;
 use crate::features::{AuxFields, AuxValue, Features};
 use crate::layers::{InputFeed, InputLayer};
 use crate::loss::Loss;
 use crate::network::{Net, Stack};
 use crate::optim::Optimizer;
-use crate::trainable::Trainable;
-use scheme::Ranks;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -345,31 +341,5 @@ impl<O: fmt::Debug> fmt::Debug for Ranked<'_, O> {
             .field("plan", &self.plan)
             .field("checkpoint", &self.checkpoint)
             .finish()
-    }
-}
-
-impl<O: Optimizer> Trainer<O> {
-    /// Runs the passes over `feed` with the rank's threads' scheme `inner` across the
-    /// ranks of `link`, then checks every rank holds the same weights.
-    pub(super) fn drive_ranks<'w, M, F, L, S>(
-        &self,
-        link: &Link<'_>,
-        net: &M,
-        inner: S,
-        with: (&rayon::ThreadPool, &Priors),
-        feed: &mut F,
-        loss: &L,
-    ) -> Result<TrainReport, TrainError>
-    where
-        M: Trainable,
-        F: Feed<M>,
-        L: Loss<<F::Chunk as Chunk<M>>::Row, M::Out>,
-        S: Scheme<'w, O>,
-    {
-        let mut scheme = Ranks::<O, S>::new(link, inner);
-        let mut report = self.drive(net, &mut scheme, with, feed, loss)?;
-        scheme.finish()?;
-        (report.sync_bytes, report.sync_seconds) = link.meter();
-        Ok(report)
     }
 }

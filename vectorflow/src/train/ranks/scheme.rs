@@ -98,8 +98,15 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
 
     /// Every rank's hot rows, united: each rank broadcasts its own in turn.
     fn find_hot(&mut self) -> Result<Vec<Vec<u32>>, TrainError> {
-        let tables = self.inner.weights().master().tables.len();
-        let mut hot = vec![Vec::new(); tables];
+        let rows: Vec<usize> = self
+            .inner
+            .weights()
+            .master()
+            .tables
+            .iter()
+            .map(|t| t.rows())
+            .collect();
+        let mut hot = vec![Vec::new(); rows.len()];
         let mine = self.counter.hot();
         for root in 0..self.link.size() {
             let mut bytes = Vec::new();
@@ -113,9 +120,10 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
             for pair in bytes.chunks_exact(8) {
                 let t = u32::from_le_bytes(pair[..4].try_into().expect("4 bytes")) as usize;
                 let r = u32::from_le_bytes(pair[4..].try_into().expect("4 bytes"));
-                // Every rank's tables are alike (the start agreed on the topology).
-                if let Some(h) = hot.get_mut(t) {
-                    h.push(r);
+                // Every rank's tables are alike (the start agreed on the topology); a row
+                // beyond them is dropped alike on every rank.
+                if rows.get(t).is_some_and(|&n| (r as usize) < n) {
+                    hot[t].push(r);
                 }
             }
         }
@@ -147,6 +155,10 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     /// table where that moves fewer bytes.
     fn pass_end(&mut self) -> Result<(), TrainError> {
         let link = self.link;
+        if link.size() == 1 {
+            // Nothing to exchange, nor to scan for.
+            return Ok(());
+        }
         link.timed(|| {
             let master = self.inner.weights().master();
             let mine = self.mirror.touched(&master);
@@ -199,8 +211,8 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
                     while at + 2 <= words.len() {
                         let (t, n) = (words[at] as usize, words[at + 1] as usize);
                         let ids = words.get(at + 2..at + 2 + n).unwrap_or(&[]);
-                        if let Some(r) = rows.get_mut(t) {
-                            r.extend_from_slice(ids);
+                        if let (Some(r), Some(&(len, _))) = (rows.get_mut(t), shapes.get(t)) {
+                            r.extend(ids.iter().filter(|&&i| (i as usize) < len));
                         }
                         at += 2 + n;
                     }
@@ -217,7 +229,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     }
 
     /// At the end of training: checks every rank holds rank 0's weights and state.
-    pub fn finish(&mut self) -> Result<(), TrainError> {
+    fn check_alike(&mut self) -> Result<(), TrainError> {
         let link = self.link;
         link.timed(|| {
             // Of the weights as they are: early stopping may have set them back to a
@@ -311,6 +323,13 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Scheme<'w, O> for Ranks<'l, 'c,
 
     fn reload(&mut self, changed: &Changed<'_>) {
         self.inner.reload(changed);
+    }
+
+    fn finish(&mut self) -> Result<(), TrainError> {
+        self.inner.finish()?;
+        let out = self.check_alike();
+        self.dead |= out.is_err();
+        out
     }
 
     fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32, rows: u64) {

@@ -670,10 +670,12 @@ fn fill<const W: usize>(
 ) -> bool {
     let codes = (1u64 << kind.shift) - 1;
     let (mut prev, mut seen) = (0u64, 0u64);
+    // Bytes shifted into place, which the compiler merges into one or two loads; a copy
+    // into an array of eight costs a store and a reload per field.
     let ids = fields.chunks_exact(W).map(|c| {
-        let mut bytes = [0u8; 8];
-        bytes[..W].copy_from_slice(c);
-        u64::from_le_bytes(bytes)
+        c.iter()
+            .enumerate()
+            .fold(0u64, |x, (k, &b)| x | (b as u64) << (8 * k))
     });
     // Each field's id part is below 2^40: unless one reaches 2^32 (seen in `seen`), the
     // sum of a block's cannot wrap, and sorted ids only grow, so the last is the largest.
@@ -795,6 +797,52 @@ mod tests {
                 "{cut}"
             );
         }
+    }
+
+    /// A palette is padded to a power of two entries, so that no pair's index needs a
+    /// check; a block with another length (as version 3 wrote them) is damage. Ids are
+    /// checked once a row, and a sum of increases beyond `u32` is still an error.
+    #[test]
+    fn palettes_have_a_power_of_two_entries_and_ids_stay_checked() {
+        let one = |pairs: &[(u32, f32)]| {
+            let mut h = Hashed::default();
+            h.clear(0);
+            let (label, weight) = (1.0, 1.0);
+            let cache = row(pairs, &[pairs.len()], &[]);
+            h.push(
+                &cache,
+                StreamRow {
+                    label,
+                    weight,
+                    aux: (),
+                },
+            );
+            let mut raw = Vec::new();
+            encode(&h, &mut raw);
+            (h, raw)
+        };
+        let (h, raw) = one(&[(1, 0.5), (2, 0.25), (3, 2.0)]);
+        // The label (4 bytes), the flags, the two numbers of counts, the count and the
+        // field width come before the palette's length.
+        assert_eq!(raw[9], 4, "three values, padded to four");
+        let mut back: Hashed = Hashed::default();
+        decode(&raw, 1, 0, &mut back).unwrap();
+        assert_eq!(back.sparse, h.sparse);
+        let mut three = raw.clone();
+        three[9] = 3;
+        three.drain(22..26);
+        assert_eq!(
+            decode(&three, 1, 0, &mut back),
+            Err("a row's palette is damaged")
+        );
+        // One value: a palette of one and no index bits; the fields are the increases
+        // u32::MAX − 1 and 1, four bytes each from byte 14.
+        let (h, mut raw) = one(&[(u32::MAX - 1, 1.0), (u32::MAX, 1.0)]);
+        assert_eq!((raw[8], raw[9], raw[18]), (4, 1, 1));
+        decode(&raw, 1, 0, &mut back).unwrap();
+        assert_eq!(back.sparse, h.sparse);
+        raw[18] = 2;
+        assert_eq!(decode(&raw, 1, 0, &mut back), Err("an id is out of range"));
     }
 
     /// Each row's `#[aux]` bytes follow it, with or without pairs, and come back whole;

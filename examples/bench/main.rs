@@ -20,6 +20,10 @@
 //! with more than one pass the first writes a binary cache (`--cache`, by default a
 //! temporary file) that the later passes read instead of the text.
 //!
+//! Each pass's time and rows/s go to standard error, as `pass N: S s, R rows/s (FROM)`
+//! with FROM `memory`, `text` or `cache`, so that cached passes compare with in-memory
+//! ones pass by pass.
+//!
 //! `--save` writes the trained model with its training state; `--load` starts from such a
 //! file and trains `--passes` more passes, resuming the state (`--passes 0` only
 //! evaluates). `--passes 2 --save m.vf` then `--load m.vf --passes 1` gives the test
@@ -429,15 +433,7 @@ where
             t.fit_stream::<I, S, SparseStream<LibSvm>, _, _>(&mut net, &mut rows, Logistic);
         let _ = std::fs::remove_file(&temp);
         let report = report.map_err(|e| fail(&e))?;
-        for p in &report.passes {
-            eprintln!(
-                "pass {}: {:.3} s, {:.0} rows/s{}",
-                p.pass,
-                p.seconds,
-                p.rows_per_s,
-                if p.pass == 1 { " (text)" } else { " (cache)" }
-            );
-        }
+        print_passes(&report, |pass| if pass == 1 { "text" } else { "cache" });
         (n, nnz) = (report.rows(), report.nnz());
     }
     let secs = began.elapsed().as_secs_f64();
@@ -484,9 +480,10 @@ where
     let mut net = start(fresh, args)?;
     let began = Instant::now();
     if args.passes > 0 {
-        trainer(args, opt)
+        let report = trainer(args, opt)
             .fit(&mut net, train, Logistic)
             .map_err(|e| Fail::Other(e.to_string()))?;
+        print_passes(&report, |_| "memory");
     }
     let secs = began.elapsed().as_secs_f64();
     if let Some(path) = &args.save {
@@ -499,6 +496,20 @@ where
         .map(probability)
         .collect();
     Ok((secs, p))
+}
+
+/// Prints each pass's time and rows/s to stderr, with where its rows came from
+/// (`source(pass)`): in-memory and cached passes compare pass by pass.
+fn print_passes(report: &TrainReport, source: impl Fn(usize) -> &'static str) {
+    for p in &report.passes {
+        eprintln!(
+            "pass {}: {:.3} s, {:.0} rows/s ({})",
+            p.pass,
+            p.seconds,
+            p.rows_per_s,
+            source(p.pass)
+        );
+    }
 }
 
 /// Prints the `RESULT` line; `wall` started before reading any data. A test file without

@@ -18,8 +18,11 @@ use std::ops::Range;
 /// At most this many hot rows per rank (the most touched).
 const MAX_HOT: usize = 4096;
 
-/// A row is hot when at least 1/`HOT_SHARE` of the sampled rows touch it.
-const HOT_SHARE: usize = 64;
+/// A row is hot when at least 1/`HOT_SHARE` of the sampled rows touch it. Hot rows
+/// merge by the averaged rule, the others by the rescaled sum: measured with
+/// `examples/ranks_sim.rs` (see the module docs of `ranks`), 32 beat 16, 64, 128 and
+/// 1,024 for LR and the 16-unit net at 4 and 16 ranks.
+const HOT_SHARE: usize = 32;
 
 /// Whether `a` and `b` differ in any bit.
 #[inline]

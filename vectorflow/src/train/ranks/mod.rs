@@ -61,19 +61,45 @@
 //!
 //! Each coordinate (a weight and its state floats) combines the ranks' changes since
 //! its base by the trainer's merge rule (`store/rule.rs`: VW's adaptive weighting,
-//! applied to changes), in its averaged form: the weight takes the ranks' changes
-//! averaged, each weighted by the growth of the accumulator its optimizer declares
-//! (AdaGrad's squared gradients; with none, each rank that moved it counts once), so a
-//! weight only one rank moved keeps that rank's step; accumulators and running sums
-//! add up, as if one process had seen every rank's gradients. The in-process rule's
-//! rescaling of AdaGrad-like weights to the merged accumulator is left out: between
-//! two syncs each rank takes thousands of steps along the same stale gradient of a hot
-//! weight, and once its accumulator is large the rescaling sums them (measured with
-//! `examples/ranks_sim.rs`, logistic regression at rate 0.5 on 4 ranks syncing every
-//! 4,096 rows: test logloss 6.80 rescaled, 0.50 averaged, 0.47 in one process). The
-//! average moves a hot weight by one rank's step per sync, so ranks learn it more
-//! slowly per row than one process; larger [`Ranked::sync_rows`] help (see
-//! [`DEFAULT_SYNC_ROWS`]).
+//! applied to changes), in one of two forms, by what the exchange carries:
+//!
+//! - **Rounds** (hot rows, weights outside the tables) take the *averaged* form
+//!   ([`Rule::averaged`](super::store::rule::Rule::averaged)): the weight and its
+//!   accumulator are each the ranks' values averaged, weighted by each rank's growth
+//!   of the accumulator, as VW's `accumulate_weighted_avg` does. Between two rounds
+//!   every rank takes thousands of steps on these weights and nearly reaches its own
+//!   optimum, so their changes are N estimates of one move, not N moves.
+//! - **The pass's end** (every other row a rank changed: rows each rank touched a few
+//!   times) takes the *standard* form, the one replicas use in a process: accumulators
+//!   add up, and the weight is the rescaled sum `m + Σ d_t √(G + g_t) / √(G + Σ g)`,
+//!   the step one process would have taken on every rank's gradients. A row only one
+//!   rank touched keeps that rank's update in both forms.
+//!
+//! Why both, measured with `examples/ranks_sim.rs` (200k generated rows, the first of
+//! the shared `gen_svm` data, test on its 200k test rows; LR at rate 0.5): the
+//! standard form everywhere diverges (4 ranks, a round every 4,096 rows: test logloss
+//! 6.79 after one pass; 16 ranks at the pass's end only: 0.68; one process 0.47),
+//! because a rescaled sum of N changes that each nearly close the gap to the optimum
+//! moves the weight by about N times the gap: it overshoots and oscillates. It is not
+//! a bug in the exchange: with no hot rows at all every sparse row goes through the
+//! pass's end and 16 ranks diverge as well (7.98 after 3 passes). The averaged form
+//! everywhere (the weight averaged beside summed accumulators, the rule before) is
+//! stable but divides every later step by the root of N ranks' gradients while moving
+//! hot weights by one rank's step, and averages rare rows' changes that one process
+//! would have added. Test logloss, each rank on 1/N of the rows, a round every 65,536
+//! rows per rank:
+//!
+//! | LR (rate 0.5)          | 1 rank | 2      | 4      | 8      | 16     |
+//! |------------------------|--------|--------|--------|--------|--------|
+//! | 1 pass, averaged (old) | 0.4654 |        | 0.4917 |        | 0.5228 |
+//! | 1 pass, both forms     | 0.4654 | 0.4692 | 0.4772 | 0.4916 | 0.5031 |
+//! | 3 passes, averaged     | 0.4522 |        | 0.4773 |        | 0.5126 |
+//! | 3 passes, both forms   | 0.4522 | 0.4531 | 0.4551 | 0.4590 | 0.4656 |
+//!
+//! The 16-unit net (rate 0.02, one pass): 1 rank 0.4786; 4 ranks 0.5326 averaged,
+//! 0.5170 both forms (0.5096 at a round every 8,192 rows); 16 ranks 0.5822, 0.5666
+//! (0.5650). Hot rows are those at least 1/64 of a rank's first rows touch; more rows
+//! averaged (1/1,024) lose more (16 ranks, LR, 3 passes: 0.4916).
 
 mod checkpoint;
 mod mirror;
@@ -103,7 +129,7 @@ use std::path::PathBuf;
 /// Sparse→16→ReLU→1 after 1 pass 0.5488 / 0.5395 / 0.5353 / 0.5353 (one process:
 /// 0.4685, 0.4550, 0.4821). With the averaging rule, fewer syncs lose less, and cost
 /// less.
-pub const DEFAULT_SYNC_ROWS: usize = 65_536;
+pub const DEFAULT_SYNC_ROWS: usize = 8_192;
 
 /// A [`Trainer`] whose fits train one model across the ranks of a [`Collective`]
 /// ([`Trainer::ranks`]): every rank calls the same fit with its own rows (its shard)

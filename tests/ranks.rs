@@ -176,20 +176,23 @@ fn one_rank_trains_as_one_process() {
     assert_eq!(f, f0);
 }
 
+/// The mean logistic loss of `net` on `test`.
+fn logloss(net: &Lr, test: &[Row]) -> f64 {
+    let mut l = 0.0f64;
+    for r in test {
+        let s = net.predict(r).unwrap()[0];
+        let p = 1.0 / (1.0 + (-s).exp());
+        l -= (if r.y { p } else { 1.0 - p }).max(1e-7).ln() as f64;
+    }
+    l / test.len() as f64
+}
+
 /// The ranks' model learns about as well as one process on all the rows: averaging
 /// every rank's changes loses little (summing them would multiply the hot steps).
 #[test]
 fn four_ranks_learn_about_as_well_as_one_process() {
     let (data, test) = (rows(8000, 3), rows(3000, 4));
-    let logloss = |net: &Lr| {
-        let mut l = 0.0f64;
-        for r in &test {
-            let s = net.predict(r).unwrap()[0];
-            let p = 1.0 / (1.0 + (-s).exp());
-            l -= (if r.y { p } else { 1.0 - p }).max(1e-7).ln() as f64;
-        }
-        l / test.len() as f64
-    };
+    let logloss = |net: &Lr| logloss(net, &test);
     let t = Trainer::new(AdaGrad::new(0.3))
         .passes(2)
         .progress(Progress::Silent);
@@ -218,15 +221,7 @@ fn four_ranks_learn_about_as_well_as_one_process() {
 #[test]
 fn hot_weights_stay_stable_at_a_high_rate_and_long_rounds() {
     let (data, test) = (rows(8000, 5), rows(3000, 6));
-    let logloss = |net: &Lr| {
-        let mut l = 0.0f64;
-        for r in &test {
-            let s = net.predict(r).unwrap()[0];
-            let p = 1.0 / (1.0 + (-s).exp());
-            l -= (if r.y { p } else { 1.0 - p }).max(1e-7).ln() as f64;
-        }
-        l / test.len() as f64
-    };
+    let logloss = |net: &Lr| logloss(net, &test);
     let t = Trainer::new(AdaGrad::new(1.0))
         .passes(3)
         .progress(Progress::Silent);

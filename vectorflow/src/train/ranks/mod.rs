@@ -75,31 +75,36 @@
 //!   the step one process would have taken on every rank's gradients. A row only one
 //!   rank touched keeps that rank's update in both forms.
 //!
-//! Why both, measured with `examples/ranks_sim.rs` (200k generated rows, the first of
-//! the shared `gen_svm` data, test on its 200k test rows; LR at rate 0.5): the
-//! standard form everywhere diverges (4 ranks, a round every 4,096 rows: test logloss
-//! 6.79 after one pass; 16 ranks at the pass's end only: 0.68; one process 0.47),
-//! because a rescaled sum of N changes that each nearly close the gap to the optimum
-//! moves the weight by about N times the gap: it overshoots and oscillates. It is not
-//! a bug in the exchange: with no hot rows at all every sparse row goes through the
-//! pass's end and 16 ranks diverge as well (7.98 after 3 passes). The averaged form
-//! everywhere (the weight averaged beside summed accumulators, the rule before) is
-//! stable but divides every later step by the root of N ranks' gradients while moving
-//! hot weights by one rank's step, and averages rare rows' changes that one process
-//! would have added. Test logloss, each rank on 1/N of the rows, a round every 65,536
-//! rows per rank:
+//! Why both, measured with `examples/ranks_sim.rs` (the first 200k rows of the shared
+//! `gen_svm` training data, each rank on 1/N of them, scored on its 200k test rows; LR
+//! at rate 0.5, the net at 0.02): the standard form everywhere diverges (LR, 4 ranks, a
+//! round every 4,096 rows: test logloss 6.79 after one pass; 16 ranks, at the pass's
+//! end only: 0.68; one process 0.47), because a rescaled sum of N changes that each
+//! nearly close the gap to the optimum moves the weight by about N times the gap: it
+//! overshoots and oscillates. It is not a bug in the exchange: with no hot rows every
+//! sparse row goes through the pass's end, and 16 ranks diverge there too (7.98 after
+//! 3 passes). The averaged form everywhere (the rule before: the weight averaged beside
+//! summed accumulators) is stable but slow: it divides every later step by the root of
+//! N ranks' gradients while moving hot weights by one rank's step, and it averages the
+//! changes of rows one process would have stepped on every rank's gradients. Test
+//! logloss (before: averaged, hot at 1/64, a round every 65,536 rows; now: both forms,
+//! hot at 1/32, every 8,192):
 //!
-//! | LR (rate 0.5)          | 1 rank | 2      | 4      | 8      | 16     |
+//! | ranks                  | 1      | 2      | 4      | 8      | 16     |
 //! |------------------------|--------|--------|--------|--------|--------|
-//! | 1 pass, averaged (old) | 0.4654 |        | 0.4917 |        | 0.5228 |
-//! | 1 pass, both forms     | 0.4654 | 0.4692 | 0.4772 | 0.4916 | 0.5031 |
-//! | 3 passes, averaged     | 0.4522 |        | 0.4773 |        | 0.5126 |
-//! | 3 passes, both forms   | 0.4522 | 0.4531 | 0.4551 | 0.4590 | 0.4656 |
+//! | LR 1 pass, before      | 0.4654 |        | 0.4917 |        | 0.5228 |
+//! | LR 1 pass, now         | 0.4654 | 0.4691 | 0.4797 | 0.5007 | 0.5177 |
+//! | LR 3 passes, before    | 0.4522 |        | 0.4773 |        | 0.5126 |
+//! | LR 3 passes, now       | 0.4522 | 0.4527 | 0.4540 | 0.4565 | 0.4620 |
+//! | net 1 pass, before     | 0.4786 |        | 0.5326 |        | 0.5822 |
+//! | net 1 pass, now        | 0.4786 | 0.4900 | 0.5061 | 0.5294 | 0.5590 |
+//! | net 3 passes, now      | 0.4533 |        | 0.4617 |        | 0.4811 |
 //!
-//! The 16-unit net (rate 0.02, one pass): 1 rank 0.4786; 4 ranks 0.5326 averaged,
-//! 0.5170 both forms (0.5096 at a round every 8,192 rows); 16 ranks 0.5822, 0.5666
-//! (0.5650). Hot rows are those at least 1/64 of a rank's first rows touch; more rows
-//! averaged (1/1,024) lose more (16 ranks, LR, 3 passes: 0.4916).
+//! 16 ranks still miss the targets (within 0.005 of one process for LR after 3 passes:
+//! 0.010 off; within 0.01 for the net: 0.028 off): each rank fits its 1/16 of the rows
+//! between rounds, and an average of those fits is not one process's fit. Which rows
+//! count as hot matters: averaged at 1/16, 1/64, 1/128 or 1/1,024 of the rows, LR on 16
+//! ranks after 3 passes ends at 0.4678, 0.4656, 0.4713, 0.4916 (1/32: 0.4620).
 
 mod checkpoint;
 mod mirror;
@@ -122,13 +127,12 @@ use std::path::PathBuf;
 /// Rows each rank trains between two exchanges of the hot rows, unless
 /// [`Ranked::sync_rows`] says otherwise.
 ///
-/// Measured with `examples/ranks_sim.rs` on 200k generated rows (`gen_svm`), 4
-/// in-process ranks, test logloss at 4,096 / 16,384 / 65,536 rows per sync / only at
-/// the pass's end: logistic regression after 1 pass 0.5012 / 0.4979 / 0.4951 (a
-/// shard's 50k rows) / 0.4951, after 3 passes 0.4835 / 0.4821 / 0.4808 / 0.4808;
-/// Sparse→16→ReLU→1 after 1 pass 0.5488 / 0.5395 / 0.5353 / 0.5353 (one process:
-/// 0.4685, 0.4550, 0.4821). With the averaging rule, fewer syncs lose less, and cost
-/// less.
+/// Measured with `examples/ranks_sim.rs` on 200k generated rows (`gen_svm`), test
+/// logloss: LR on 16 ranks after 3 passes barely moves with it (1,024 / 8,192 / 65,536
+/// rows per round: 0.4630 / 0.4620 / 0.4619); the 16-unit net after one pass gains from
+/// more rounds (4 ranks at 4,096 / 8,192: 0.5054 / 0.5061, at 65,536 with hot rows at
+/// 1/64: 0.5170; 16 ranks: 0.5554 / 0.5590 / 0.5666), at the cost of one exchange of
+/// the hot rows and dense weights per round.
 pub const DEFAULT_SYNC_ROWS: usize = 8_192;
 
 /// A [`Trainer`] whose fits train one model across the ranks of a [`Collective`]

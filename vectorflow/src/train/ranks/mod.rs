@@ -20,7 +20,7 @@
 //! 2. **Rounds**, in a pass: a rank that has trained [`Ranked::sync_rows`] rows since
 //!    its last round, or has trained all its rows of the pass, joins a round: a status
 //!    agreement whose sum also counts the ranks still training, then the exchange of
-//!    the hot rows (found in the first round: the sparse rows that at least 1/64 of the
+//!    the hot rows (found in the first round: the sparse rows that at least 1/32 of the
 //!    rows each rank sampled touch, united over the ranks) and of every weight outside
 //!    the sparse tables (biases, dense layers). A rank done with its pass keeps joining
 //!    rounds, with no new changes, until the sum says no rank is training: so ranks
@@ -64,9 +64,9 @@
 //! applied to changes), in one of two forms, by what the exchange carries:
 //!
 //! - **Rounds** (hot rows, weights outside the tables) take the *averaged* form
-//!   ([`Rule::averaged`](super::store::rule::Rule::averaged)): the weight and its
-//!   accumulator are each the ranks' values averaged, weighted by each rank's growth
-//!   of the accumulator, as VW's `accumulate_weighted_avg` does. Between two rounds
+//!   (`Rule::averaged`): the weight and its accumulator are each the ranks' values
+//!   averaged, weighted by each rank's growth of the accumulator, as VW's
+//!   `accumulate_weighted_avg` does. Between two rounds
 //!   every rank takes thousands of steps on these weights and nearly reaches its own
 //!   optimum, so their changes are N estimates of one move, not N moves.
 //! - **The pass's end** (every other row a rank changed: rows each rank touched a few

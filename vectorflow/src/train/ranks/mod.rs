@@ -100,6 +100,11 @@
 //! | net 1 pass, now        | 0.4786 | 0.4900 | 0.5061 | 0.5294 | 0.5590 |
 //! | net 3 passes, now      | 0.4533 |        | 0.4617 |        | 0.4811 |
 //!
+//! On all 1M rows, LR now: 1 pass 0.4265 / 0.4485 / 0.5400 at 1 / 4 / 16 ranks, 3
+//! passes 0.4109 / 0.4118 / 0.4190. The first pass on 16 ranks of 62,500 rows each is
+//! the weak spot: rows below the hot share that a rank touches dozens of times in a
+//! pass also nearly reach its own optimum, and the pass's end sums them.
+//!
 //! 16 ranks still miss the targets (within 0.005 of one process for LR after 3 passes:
 //! 0.010 off; within 0.01 for the net: 0.028 off): each rank fits its 1/16 of the rows
 //! between rounds, and an average of those fits is not one process's fit. Which rows

@@ -1,8 +1,8 @@
 //! What a rank keeps to exchange its changes: the value every float had at its last
 //! exchange (the *base*, the same on every rank), how a rank's changes since are packed
-//! for the sum and how the sum sets the floats (by the merge rule, `store/rule.rs`, per
-//! coordinate: a weight and its state floats), which sparse rows a rank changed, and
-//! which rows are hot.
+//! for the sum and how the sum sets the floats (by a merge rule, `store/rule.rs`, per
+//! coordinate: a weight and its state floats; the caller picks the rule of each
+//! exchange), which sparse rows a rank changed, and which rows are hot.
 
 use super::super::chunk::Chunk;
 use super::super::store::rule::{Rule, MAX_WIDTH};
@@ -18,8 +18,11 @@ use std::ops::Range;
 /// At most this many hot rows per rank (the most touched).
 const MAX_HOT: usize = 4096;
 
-/// A row is hot when at least 1/`HOT_SHARE` of the sampled rows touch it.
-const HOT_SHARE: usize = 64;
+/// A row is hot when at least 1/`HOT_SHARE` of the sampled rows touch it. Hot rows
+/// merge by the averaged rule, the others by the rescaled sum: measured with
+/// `examples/ranks_sim.rs` (see the module docs of `ranks`), 32 beat 16, 64, 128 and
+/// 1,024 for LR and the 16-unit net at 4 and 16 ranks.
+const HOT_SHARE: usize = 32;
 
 /// Whether `a` and `b` differ in any bit.
 #[inline]
@@ -85,12 +88,11 @@ pub(crate) struct Mirror {
     s: Vec<Vec<f32>>,
     /// Each table's rows at their last exchange.
     tables: Vec<Vec<f32>>,
-    rule: Rule,
 }
 
 impl Mirror {
-    /// The base of `master` as it is, combined by `rule`.
-    pub fn new(master: &Master<'_>, rule: Rule) -> Mirror {
+    /// The base of `master` as it is.
+    pub fn new(master: &Master<'_>) -> Mirror {
         let gaps = gaps(master);
         let copy = |from: &[f32]| {
             let mut v = vec![0.0f32; from.len()];
@@ -104,7 +106,6 @@ impl Mirror {
             s: master.s.iter().map(|p| copy(p)).collect(),
             tables: master.tables.iter().map(|t| t.data.to_vec()).collect(),
             gaps: gaps.clone(),
-            rule,
         }
     }
 
@@ -114,15 +115,15 @@ impl Mirror {
         &self.gaps
     }
 
-    /// The floats a row of table `t` packs into.
-    pub fn row_floats(&self, t: &Table) -> usize {
-        t.out() * self.rule.sums()
+    /// The floats a row of table `t` packs into by `rule`.
+    pub fn row_floats(t: &Table, rule: &Rule) -> usize {
+        t.out() * rule.sums()
     }
 
-    /// Appends this rank's changes since the base to `out`: the weights outside the
-    /// tables, then the rows `rows[t]` of each table `t`.
-    pub fn pack(&self, master: &Master<'_>, rows: &[Vec<u32>], out: &mut Vec<f32>) {
-        let (rule, planes) = (&self.rule, planes(master));
+    /// Appends this rank's changes since the base to `out`, for `rule`: the weights
+    /// outside the tables, then the rows `rows[t]` of each table `t`.
+    pub fn pack(&self, rule: &Rule, master: &Master<'_>, rows: &[Vec<u32>], out: &mut Vec<f32>) {
+        let planes = planes(master);
         let (mut cur, mut base) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
         let mut add = |cur: &[f32], base: &[f32]| {
             let at = out.len();
@@ -155,10 +156,10 @@ impl Mirror {
         }
     }
 
-    /// Sets the floats [`Mirror::pack`] packed, in `master` and in the base, from the
-    /// sums `sums` of every rank's packed floats.
-    pub fn apply(&mut self, master: &mut Master<'_>, rows: &[Vec<u32>], sums: &[f32]) {
-        let (rule, planes) = (self.rule, planes(master));
+    /// Sets the floats [`Mirror::pack`] packed, in `master` and in the base, by `rule`
+    /// (the one they were packed for) from the sums `sums` of every rank's packed floats.
+    pub fn apply(&mut self, rule: &Rule, master: &mut Master<'_>, rows: &[Vec<u32>], sums: &[f32]) {
+        let planes = planes(master);
         let step = rule.sums();
         let mut at = 0;
         let (mut base, mut new) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);

@@ -20,7 +20,7 @@
 //! 2. **Rounds**, in a pass: a rank that has trained [`Ranked::sync_rows`] rows since
 //!    its last round, or has trained all its rows of the pass, joins a round: a status
 //!    agreement whose sum also counts the ranks still training, then the exchange of
-//!    the hot rows (found in the first round: the sparse rows that at least 1/64 of the
+//!    the hot rows (found in the first round: the sparse rows that at least 1/32 of the
 //!    rows each rank sampled touch, united over the ranks) and of every weight outside
 //!    the sparse tables (biases, dense layers). A rank done with its pass keeps joining
 //!    rounds, with no new changes, until the sum says no rank is training: so ranks
@@ -61,19 +61,55 @@
 //!
 //! Each coordinate (a weight and its state floats) combines the ranks' changes since
 //! its base by the trainer's merge rule (`store/rule.rs`: VW's adaptive weighting,
-//! applied to changes), in its averaged form: the weight takes the ranks' changes
-//! averaged, each weighted by the growth of the accumulator its optimizer declares
-//! (AdaGrad's squared gradients; with none, each rank that moved it counts once), so a
-//! weight only one rank moved keeps that rank's step; accumulators and running sums
-//! add up, as if one process had seen every rank's gradients. The in-process rule's
-//! rescaling of AdaGrad-like weights to the merged accumulator is left out: between
-//! two syncs each rank takes thousands of steps along the same stale gradient of a hot
-//! weight, and once its accumulator is large the rescaling sums them (measured with
-//! `examples/ranks_sim.rs`, logistic regression at rate 0.5 on 4 ranks syncing every
-//! 4,096 rows: test logloss 6.80 rescaled, 0.50 averaged, 0.47 in one process). The
-//! average moves a hot weight by one rank's step per sync, so ranks learn it more
-//! slowly per row than one process; larger [`Ranked::sync_rows`] help (see
-//! [`DEFAULT_SYNC_ROWS`]).
+//! applied to changes), in one of two forms, by what the exchange carries:
+//!
+//! - **Rounds** (hot rows, weights outside the tables) take the *averaged* form
+//!   (`Rule::averaged`): the weight and its accumulator are each the ranks' values
+//!   averaged, weighted by each rank's growth of the accumulator, as VW's
+//!   `accumulate_weighted_avg` does. Between two rounds
+//!   every rank takes thousands of steps on these weights and nearly reaches its own
+//!   optimum, so their changes are N estimates of one move, not N moves.
+//! - **The pass's end** (every other row a rank changed: rows each rank touched a few
+//!   times) takes the *standard* form, the one replicas use in a process: accumulators
+//!   add up, and the weight is the rescaled sum `m + Σ d_t √(G + g_t) / √(G + Σ g)`,
+//!   the step one process would have taken on every rank's gradients. A row only one
+//!   rank touched keeps that rank's update in both forms.
+//!
+//! Why both, measured with `examples/ranks_sim.rs` (the first 200k rows of the shared
+//! `gen_svm` training data, each rank on 1/N of them, scored on its 200k test rows; LR
+//! at rate 0.5, the net at 0.02): the standard form everywhere diverges (LR, 4 ranks, a
+//! round every 4,096 rows: test logloss 6.79 after one pass; 16 ranks, at the pass's
+//! end only: 0.68; one process 0.47), because a rescaled sum of N changes that each
+//! nearly close the gap to the optimum moves the weight by about N times the gap: it
+//! overshoots and oscillates. It is not a bug in the exchange: with no hot rows every
+//! sparse row goes through the pass's end, and 16 ranks diverge there too (7.98 after
+//! 3 passes). The averaged form everywhere (the rule before: the weight averaged beside
+//! summed accumulators) is stable but slow: it divides every later step by the root of
+//! N ranks' gradients while moving hot weights by one rank's step, and it averages the
+//! changes of rows one process would have stepped on every rank's gradients. Test
+//! logloss (before: averaged, hot at 1/64, a round every 65,536 rows; now: both forms,
+//! hot at 1/32, every 8,192):
+//!
+//! | ranks                  | 1      | 2      | 4      | 8      | 16     |
+//! |------------------------|--------|--------|--------|--------|--------|
+//! | LR 1 pass, before      | 0.4654 |        | 0.4917 |        | 0.5228 |
+//! | LR 1 pass, now         | 0.4654 | 0.4691 | 0.4797 | 0.5007 | 0.5177 |
+//! | LR 3 passes, before    | 0.4522 |        | 0.4773 |        | 0.5126 |
+//! | LR 3 passes, now       | 0.4522 | 0.4527 | 0.4540 | 0.4565 | 0.4620 |
+//! | net 1 pass, before     | 0.4786 |        | 0.5326 |        | 0.5822 |
+//! | net 1 pass, now        | 0.4786 | 0.4900 | 0.5061 | 0.5294 | 0.5590 |
+//! | net 3 passes, now      | 0.4533 |        | 0.4617 |        | 0.4811 |
+//!
+//! On all 1M rows, LR now: 1 pass 0.4265 / 0.4485 / 0.5400 at 1 / 4 / 16 ranks, 3
+//! passes 0.4109 / 0.4118 / 0.4190. The first pass on 16 ranks of 62,500 rows each is
+//! the weak spot: rows below the hot share that a rank touches dozens of times in a
+//! pass also nearly reach its own optimum, and the pass's end sums them.
+//!
+//! 16 ranks still miss the targets (within 0.005 of one process for LR after 3 passes:
+//! 0.010 off; within 0.01 for the net: 0.028 off): each rank fits its 1/16 of the rows
+//! between rounds, and an average of those fits is not one process's fit. Which rows
+//! count as hot matters: averaged at 1/16, 1/64, 1/128 or 1/1,024 of the rows, LR on 16
+//! ranks after 3 passes ends at 0.4678, 0.4656, 0.4713, 0.4916 (1/32: 0.4620).
 
 mod checkpoint;
 mod mirror;
@@ -96,14 +132,13 @@ use std::path::PathBuf;
 /// Rows each rank trains between two exchanges of the hot rows, unless
 /// [`Ranked::sync_rows`] says otherwise.
 ///
-/// Measured with `examples/ranks_sim.rs` on 200k generated rows (`gen_svm`), 4
-/// in-process ranks, test logloss at 4,096 / 16,384 / 65,536 rows per sync / only at
-/// the pass's end: logistic regression after 1 pass 0.5012 / 0.4979 / 0.4951 (a
-/// shard's 50k rows) / 0.4951, after 3 passes 0.4835 / 0.4821 / 0.4808 / 0.4808;
-/// Sparse→16→ReLU→1 after 1 pass 0.5488 / 0.5395 / 0.5353 / 0.5353 (one process:
-/// 0.4685, 0.4550, 0.4821). With the averaging rule, fewer syncs lose less, and cost
-/// less.
-pub const DEFAULT_SYNC_ROWS: usize = 65_536;
+/// Measured with `examples/ranks_sim.rs` on 200k generated rows (`gen_svm`), test
+/// logloss: LR on 16 ranks after 3 passes barely moves with it (1,024 / 8,192 / 65,536
+/// rows per round: 0.4630 / 0.4620 / 0.4619); the 16-unit net after one pass gains from
+/// more rounds (4 ranks at 4,096 / 8,192: 0.5054 / 0.5061, at 65,536 with hot rows at
+/// 1/64: 0.5170; 16 ranks: 0.5554 / 0.5590 / 0.5666), at the cost of one exchange of
+/// the hot rows and dense weights per round.
+pub const DEFAULT_SYNC_ROWS: usize = 8_192;
 
 /// A [`Trainer`] whose fits train one model across the ranks of a [`Collective`]
 /// ([`Trainer::ranks`]): every rank calls the same fit with its own rows (its shard)

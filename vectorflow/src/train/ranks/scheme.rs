@@ -22,6 +22,10 @@ pub(crate) struct Ranks<'l, 'c, O, S> {
     inner: S,
     link: &'l Link<'c>,
     mirror: Mirror,
+    /// The rule of the rounds (hot rows, weights outside the tables): averaged.
+    often: Rule,
+    /// The rule of the pass's end (every other changed row): the standard one.
+    rest: Rule,
     /// Rows trained since the last round.
     since: usize,
     /// The hot rows of each table, once found (in the first round).
@@ -37,12 +41,14 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     /// Exchanges `inner`'s weights (which every rank holds alike) through `link`.
     pub fn new(link: &'l Link<'c>, mut inner: S) -> Self {
         let master = inner.weights().master();
-        let mirror = Mirror::new(&master, Rule::new::<O>().averaged());
+        let mirror = Mirror::new(&master);
         let offsets = master.tables.iter().map(|t| t.offset()).collect();
         Ranks {
             inner,
             link,
             mirror,
+            often: Rule::new::<O>().averaged(),
+            rest: Rule::new::<O>(),
             since: 0,
             hot: None,
             counter: Counter::new(offsets, link.sync_rows),
@@ -62,7 +68,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
                 self.hot = Some(self.find_hot()?);
             }
             let hot = self.hot.take().expect("found");
-            let out = self.exchange(&hot);
+            let out = self.exchange(self.often, &hot);
             self.hot = Some(hot);
             out?;
             Ok(active[0] > 0)
@@ -135,17 +141,17 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     }
 
     /// Exchanges the weights outside the tables and the rows `rows` of each table:
-    /// every rank sums its packed changes, and sets them from the sum.
-    fn exchange(&mut self, rows: &[Vec<u32>]) -> Result<(), TrainError> {
+    /// every rank sums its packed changes, and sets them from the sum by `rule`.
+    fn exchange(&mut self, rule: Rule, rows: &[Vec<u32>]) -> Result<(), TrainError> {
         if self.link.size() == 1 {
             return Ok(());
         }
         let mut buf = Vec::new();
         self.mirror
-            .pack(&self.inner.weights().master(), rows, &mut buf);
+            .pack(&rule, &self.inner.weights().master(), rows, &mut buf);
         self.link.sum_f32(&mut buf)?;
         self.mirror
-            .apply(&mut self.inner.weights().master(), rows, &buf);
+            .apply(&rule, &mut self.inner.weights().master(), rows, &buf);
         let gaps = self.mirror.gaps().to_vec();
         self.inner.reload(&Changed { rest: &gaps, rows });
         Ok(())
@@ -166,7 +172,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
             let shapes: Vec<(usize, usize)> = master
                 .tables
                 .iter()
-                .map(|t| (t.rows(), self.mirror.row_floats(t)))
+                .map(|t| (t.rows(), Mirror::row_floats(t, &self.rest)))
                 .collect();
             link.sum_u64(&mut counts)?;
             // Per table, the ids broadcast (4 bytes each) and the union's values,
@@ -224,7 +230,8 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
                     }
                 }
             }
-            self.exchange(&rows)
+            let rule = self.rest;
+            self.exchange(rule, &rows)
         })
     }
 

@@ -108,15 +108,21 @@ impl Rule {
         }
     }
 
-    /// This rule with the weight always the weighted average of the changes, never
-    /// rescaled to the merged accumulator's root ([`Merge::Root`]): for ranks, whose
-    /// copies train thousands of rows apart between syncs. There the rescaling sums the
-    /// changes of a hot weight once its accumulator is large, and simultaneous steps
-    /// along one stale gradient overshoot: `examples/ranks_sim.rs`, logistic
-    /// regression on 200k rows at rate 0.5, 4 ranks, a sync every 4,096 rows: test
-    /// logloss 6.80 rescaled, 0.50 averaged (one process: 0.47).
+    /// This rule with every float of a coordinate, the weight and its accumulator
+    /// included, the weighted average of the copies' changes (Vowpal Wabbit's `accumulate_weighted_avg`, which averages the
+    /// AdaGrad sums as well as the weights, each copy weighted by its growth `a_t`):
+    /// for ranks' frequent syncs of the hot rows and the dense weights, whose copies
+    /// train thousands of rows apart. There each copy's steps nearly reach its own
+    /// optimum between two syncs, so the [standard](Rule::new) rescaled sum moves such
+    /// a weight by about the number of copies times the distance, overshoots and
+    /// diverges; and an average of the weight beside a sum of the accumulators would
+    /// divide every later step by the root of all copies' gradients while moving it by
+    /// one copy's: N ranks would learn it about √N times too slowly. Averaged both, the
+    /// weight and the rate it continues at are those of one copy on its own rows.
+    /// Every other float averages alike (FTRL's `z` beside its `n`, so the weight they
+    /// give stays one copy's; Adam's step count).
     pub fn averaged(mut self) -> Rule {
-        self.kinds[0] = Merge::Average;
+        self.kinds = [Merge::Average; MAX_WIDTH];
         self
     }
 
@@ -318,10 +324,10 @@ mod tests {
     }
 
     #[test]
-    fn the_averaged_rule_never_rescales_the_weight_to_the_merged_root() {
+    fn the_averaged_rule_averages_the_weight_and_its_accumulator() {
         // AdaGrad, accumulator 4 at the last sync: two copies each grew it by 12 and
-        // moved the weight by 1. Rescaled, the weight moves by 2·√16/√28 ≈ 1.51; averaged,
-        // by 1 (their weighted mean). The accumulators add up in both.
+        // moved the weight by 1. Rescaled, the weight moves by 2·√16/√28 ≈ 1.51 and the
+        // accumulators add up; averaged, both are their weighted mean.
         let m = [0.0f32, 4.0];
         let xs: [&[f32]; 2] = [&[1.0, 16.0], &[1.0, 16.0]];
         let root = through_sums(&Rule::new::<AdaGrad>(), &m, &xs);
@@ -330,8 +336,17 @@ mod tests {
             (root[0] - 2.0 * 4.0 / 28f32.sqrt()).abs() < 1e-6,
             "{root:?}"
         );
-        assert_eq!(avg, [1.0, 28.0]);
         assert_eq!(root[1], 28.0);
+        assert_eq!(avg, [1.0, 16.0]);
+        // Grown by 1 and by 3: weighted 1:3, the accumulator to 4 + (1 + 9) / 4.
+        let xs: [&[f32]; 2] = [&[1.0, 5.0], &[-1.0, 7.0]];
+        let avg = through_sums(&Rule::new::<AdaGrad>().averaged(), &m, &xs);
+        assert!(close(&avg, &[-0.5, 6.5]), "{avg:?}");
+        // FTRL: z averages beside n, weighted by n's growth.
+        let rule = Rule::new::<Ftrl>().averaged();
+        let m = [0.0f32, 0.0, 4.0];
+        let got = through_sums(&rule, &m, &[&[1.0, -2.0, 5.0], &[-1.0, 1.0, 7.0]]);
+        assert!(close(&got, &[-0.5, 0.25, 6.5]), "{got:?}");
     }
 
     #[test]

@@ -46,9 +46,9 @@ for ((i = 0; i < NODES; i++)); do
     pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
-wall=$(echo "$(date +%s.%N) - $start" | bc)
+end=$(date +%s.%N)
 python3 -m vowpalwabbit -d "$DATA/test.vw" -t -i "$WORK/model0" -p "$WORK/pred" --link logistic --quiet
-python3 - "$DATA/test.svm" "$WORK/pred" "$NODES" "$PASSES" "$wall" <<'PY'
+python3 - "$DATA/test.svm" "$WORK/pred" "$NODES" "$PASSES" "$start" "$end" <<'PY'
 import math, sys
 labels = [1 if l.split(None, 1)[0] in ("1", "+1") else 0 for l in open(sys.argv[1])]
 probs = [min(max(float(l.split()[0]), 1e-15), 1 - 1e-15) for l in open(sys.argv[2])]
@@ -66,6 +66,6 @@ while i < len(order):
 pos = sum(labels)
 neg = len(labels) - pos
 auc = (sum(r for r, y in zip(rank, labels) if y) - pos * (pos + 1) / 2) / (pos * neg)
-print(f"RESULT vw nodes={sys.argv[3]} passes={sys.argv[4]} wall_s={float(sys.argv[5]):.2f} "
+print(f"RESULT vw nodes={sys.argv[3]} passes={sys.argv[4]} wall_s={float(sys.argv[6]) - float(sys.argv[5]):.2f} "
       f"test_logloss={ll:.4f} test_auc={auc:.4f}")
 PY

@@ -303,6 +303,33 @@ fn trainer() -> Trainer<AdaGrad> {
         .progress(Progress::Silent)
 }
 
+/// A network input reading a root the spec does not have is refused, row by row and
+/// in training, rather than reading no features.
+#[test]
+fn a_root_the_spec_lacks_is_an_error_not_an_empty_group() {
+    let spec = ColumnSpec::builder()
+        .label("y")
+        .hash("user(root=user)".parse().unwrap())
+        .build()
+        .unwrap();
+    let text = "y,user\n1,ann\n0,bob\n";
+    let rows = ColumnReader::csv(text.as_bytes(), "t", &spec)
+        .unwrap()
+        .read_all()
+        .unwrap();
+    let row = rows.row(0);
+    let err = SparseGroup::<{ group_id("") }>::visit(&row, |_, _| {}).unwrap_err();
+    assert_eq!(err.field, vectorflow::features::FeatureError::NO_GROUP);
+    assert!(err.to_string().contains("root=..."), "{err}");
+    assert!(SparseGroup::<{ group_id("user") }>::visit(&row, |_, _| {}).is_ok());
+    // `Mlp` reads the default root, which this spec does not have.
+    let mut net = Mlp::new(Init::uniform(0.1).seed(3));
+    let err = trainer()
+        .fit(&mut net, &rows.to_rows(), Logistic)
+        .unwrap_err();
+    assert!(err.to_string().contains("feature group"), "{err}");
+}
+
 #[test]
 fn a_net_trained_on_spec_rows_equals_one_trained_on_derived_rows() {
     let text = csv_text(&records(2000));

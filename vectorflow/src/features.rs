@@ -45,10 +45,22 @@ impl FeatureError {
     /// `value` is then NaN. Training names the id and the file and line instead
     /// ([`SparseGroup::why_refused`]).
     pub const ID_BEYOND_INPUT: &'static str = "<feature id beyond the input>";
+
+    /// The `field` of the error a row gives when a network's input reads a feature
+    /// group (root) the row does not have (rows read with a run-time
+    /// [`ColumnSpec`](crate::io::columns::ColumnSpec) that names no such root); `value`
+    /// is then NaN. Reading no features there would train a wrong model silently.
+    pub const NO_GROUP: &'static str = "<no such feature group>";
 }
 
 impl fmt::Display for FeatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field == FeatureError::NO_GROUP {
+            return f.write_str(
+                "the network reads a feature group (root) the rows do not have; give the \
+                 columns that feed it `root=...` in the column spec",
+            );
+        }
         if self.field == FeatureError::ID_BEYOND_INPUT {
             return f.write_str(
                 "a feature id is at or beyond the sparse input's dimension; read the rows with \

@@ -360,23 +360,28 @@ impl Labeled for ColumnRow<'_> {
 
 // Every group: which roots a row has is known only at run time.
 #[diagnostic::do_not_recommend]
+/// A root the spec does not have is an error, not an empty group: a network input
+/// reading nothing would train a wrong model without a word.
 impl<const G: u64> SparseGroup<G> for ColumnRow<'_> {
     #[inline]
     fn visit<F: FnMut(u32, f32)>(&self, mut f: F) -> Result<(), FeatureError> {
-        if let Some((ids, values)) = self.group(G) {
-            for (&id, &v) in ids.iter().zip(values) {
-                f(id, v);
-            }
+        let (ids, values) = self.group(G).ok_or(NO_GROUP)?;
+        for (&id, &v) in ids.iter().zip(values) {
+            f(id, v);
         }
         Ok(())
     }
 
     #[inline]
     fn extend_pairs(&self, dim: usize, out: &mut Vec<(u32, f32)>) -> Result<(), FeatureError> {
-        if let Some((ids, values)) = self.group(G) {
-            let ids = ids.iter().map(|&id| (id as usize % dim) as u32);
-            out.extend(ids.zip(values.iter().copied()));
-        }
+        let (ids, values) = self.group(G).ok_or(NO_GROUP)?;
+        let ids = ids.iter().map(|&id| (id as usize % dim) as u32);
+        out.extend(ids.zip(values.iter().copied()));
         Ok(())
     }
 }
+
+const NO_GROUP: FeatureError = FeatureError {
+    field: FeatureError::NO_GROUP,
+    value: f32::NAN,
+};

@@ -3,6 +3,7 @@
 //! size and thread count, and fail only on a line of the input. Seeded, so a failure
 //! repeats; the case counts are printed (`--nocapture`).
 
+use vectorflow::io::columns::{ColumnReader, ColumnSpec};
 use vectorflow::io::{CsvReader, JsonLines, LibSvm, ReadError, SparseFormat, SparseRows, Vw};
 use vectorflow::rng::Rng;
 use vectorflow::SparseF;
@@ -366,4 +367,148 @@ fn read_json(text: &[u8], chunk: usize, parallel: bool) -> Result<Vec<String>, R
             None => return Ok(out),
         }
     }
+}
+
+/// A random valid column spec's text over the columns `y w a b "c d" x t`, with random
+/// namespaces, roots, `mean` and crosses.
+fn column_spec_case(rng: &mut Rng) -> String {
+    let mut spec = String::from("--label y");
+    if rng.below(2) == 0 {
+        spec.push_str(" --weight w");
+    }
+    let arg = |rng: &mut Rng, name: &str| -> String {
+        match rng.below(4) {
+            0 => format!("{name}(namespace=n{})", rng.below(3)),
+            1 => format!("{name}(root=u)"),
+            _ => name.to_string(),
+        }
+    };
+    let hashed: Vec<&str> = ["a", "b", "\"c d\""]
+        .into_iter()
+        .filter(|_| rng.below(3) > 0)
+        .collect();
+    let list: Vec<String> = hashed.iter().map(|c| arg(rng, c)).collect();
+    if !list.is_empty() {
+        spec.push_str(&format!(" --hash {}", list.join(",")));
+    }
+    if rng.below(2) == 0 {
+        spec.push_str(&format!(" --value {}", arg(rng, "x")));
+    }
+    // At least one feature column.
+    if list.is_empty() || rng.below(2) == 0 {
+        let mean = if rng.below(2) == 0 { "(mean)" } else { "" };
+        spec.push_str(&format!(" --tokens t{mean}"));
+    }
+    // A cross's columns share a root.
+    if list.len() >= 2 && list[0].contains("root=") == list[1].contains("root=") {
+        spec.push_str(&format!(" --cross {}*{}", hashed[0], hashed[1]));
+    }
+    spec
+}
+
+/// Every row's label, weight and features of both roots, to compare readings.
+type Hashed = Vec<(f32, f32, Vec<u32>, Vec<f32>, Vec<u32>, Vec<f32>)>;
+
+fn hashed(rows: &vectorflow::io::columns::ColumnRows) -> Hashed {
+    rows.iter()
+        .map(|r| {
+            let ((a, b), (c, d)) = (r.root(""), r.root("u"));
+            (
+                r.label(),
+                r.weight(),
+                a.into(),
+                b.into(),
+                c.into(),
+                d.into(),
+            )
+        })
+        .collect()
+}
+
+fn read_columns(text: &[u8], csv: bool, spec: &ColumnSpec) -> Result<Hashed, ReadError> {
+    let file = std::io::Cursor::new(text.to_vec());
+    let read = match csv {
+        true => ColumnReader::csv(file, "p.csv", spec).and_then(ColumnReader::read_all),
+        false => ColumnReader::json_lines(file, "p.jsonl", spec).read_all(),
+    };
+    let rows = read?;
+    let got = hashed(&rows);
+    for (label, weight, _, a, _, b) in &got {
+        assert!(label.is_finite() && weight.is_finite());
+        assert!(a.iter().chain(b).all(|v| v.is_finite()));
+    }
+    Ok(got)
+}
+
+#[test]
+fn column_specs_and_rows_round_trip_and_survive_mutation() {
+    const WORDS: [&str; 5] = ["EWR", "late storm", "café", "a,b", "x\"y"];
+    let mut rng = Rng::new(5);
+    let (mut valid, mut mutated) = (0, 0);
+    for _ in 0..400 {
+        let text = column_spec_case(&mut rng);
+        let spec: ColumnSpec = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(spec.to_string().parse::<ColumnSpec>(), Ok(spec.clone()));
+        let (mut csv, mut json) = (String::from("y,w,a,b,c d,x,t\n"), String::new());
+        let rows = 1 + rng.below(6);
+        for _ in 0..rows {
+            let y = rng.below(2);
+            let w = 1 + rng.below(3);
+            let cell = |rng: &mut Rng| match rng.below(4) {
+                0 => None,
+                _ => Some(WORDS[rng.below(WORDS.len())]),
+            };
+            let (a, b, c, t) = (
+                cell(&mut rng),
+                cell(&mut rng),
+                cell(&mut rng),
+                cell(&mut rng),
+            );
+            let x = (rng.below(3) > 0).then(|| value(&mut rng));
+            let q = |s: Option<&str>| {
+                s.map_or(String::new(), |s| format!("\"{}\"", s.replace('"', "\"\"")))
+            };
+            let j = |s: Option<&str>| {
+                s.map_or("null".into(), |s| format!("\"{}\"", s.replace('"', "\\\"")))
+            };
+            let xs = x.map_or(String::new(), |x| x.to_string());
+            csv.push_str(&format!(
+                "{y},{w},{},{},{},{xs},{}\n",
+                q(a),
+                q(b),
+                q(c),
+                q(t)
+            ));
+            json.push_str(&format!(
+                "{{\"y\":{y},\"w\":{w},\"a\":{},\"b\":{},\"c d\":{},\"x\":{},\"t\":{}}}\n",
+                j(a),
+                j(b),
+                j(c),
+                x.map_or("null".into(), |x| x.to_string()),
+                j(t)
+            ));
+        }
+        let from_csv =
+            read_columns(csv.as_bytes(), true, &spec).unwrap_or_else(|e| panic!("{e}\n{csv}"));
+        let from_json =
+            read_columns(json.as_bytes(), false, &spec).unwrap_or_else(|e| panic!("{e}\n{json}"));
+        assert_eq!(from_csv.len(), rows);
+        assert_eq!(from_csv, from_json, "{text}\n{csv}\n{json}");
+        valid += 2;
+        for _ in 0..3 {
+            for (csv, text) in [(true, csv.as_bytes()), (false, json.as_bytes())] {
+                let bad = mutate(&mut rng, text);
+                if let Err(e) = read_columns(&bad, csv, &spec) {
+                    assert!(e.line() <= lines_of(&bad), "{e}");
+                }
+                mutated += 1;
+            }
+            let bad = mutate(&mut rng, text.as_bytes());
+            if let Ok(spec) = String::from_utf8_lossy(&bad).parse::<ColumnSpec>() {
+                assert_eq!(spec.to_string().parse::<ColumnSpec>(), Ok(spec));
+            }
+            mutated += 1;
+        }
+    }
+    eprintln!("column specs: {valid} valid readings, {mutated} mutated inputs");
 }

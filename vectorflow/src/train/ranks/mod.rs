@@ -113,6 +113,7 @@
 
 mod checkpoint;
 mod mirror;
+mod momentum;
 mod scheme;
 mod status;
 

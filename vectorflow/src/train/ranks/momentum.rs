@@ -94,7 +94,14 @@ impl Momentum {
         if self.velocity.len() <= c {
             self.velocity.resize(c + 1, 0.0);
         }
-        let v = self.mu * self.velocity[c] + (merged - base);
+        let (last, now) = (self.velocity[c], merged - base);
+        // A change against the velocity says the carry overshot: it restarts from this
+        // round's change (O'Donoghue and Candès's adaptive restart).
+        let v = if last * now < 0.0 {
+            now
+        } else {
+            self.mu * last + now
+        };
         self.velocity[c] = v;
         base + v
     }
@@ -141,5 +148,15 @@ mod tests {
         m.begin_pass();
         assert_eq!(m.carry(3, 0.0, 1.0), 1.0);
         assert_eq!(m.carry(3, 1.0, 2.0), 2.5);
+    }
+
+    #[test]
+    fn a_change_against_the_velocity_restarts_it() {
+        let mut m = Momentum::new(4);
+        assert_eq!(m.carry(0, 0.0, 1.0), 1.0);
+        assert_eq!(m.carry(0, 1.0, 2.0), 2.5);
+        // The merged change turned back: no carry, and the next carry is from it.
+        assert_eq!(m.carry(0, 2.5, 2.25), 2.25);
+        assert_eq!(m.carry(0, 2.25, 2.0), 1.875);
     }
 }

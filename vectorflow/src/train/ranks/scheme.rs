@@ -2,6 +2,7 @@
 //! other ranks exchange the changes (see the module docs of `ranks` for the protocol).
 
 use super::mirror::{checksum, Counter, Mirror};
+use super::momentum::Momentum;
 use super::Link;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
@@ -32,6 +33,8 @@ pub(crate) struct Ranks<'l, 'c, O, S> {
     hot: Option<Vec<Vec<u32>>>,
     /// Counts what the rows before the first round touch.
     counter: Counter,
+    /// Carries the rounds' changes on (`momentum.rs`).
+    momentum: Momentum,
     /// Whether the ranks agreed that training failed: no more exchanges.
     dead: bool,
     opt: PhantomData<O>,
@@ -52,6 +55,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
             since: 0,
             hot: None,
             counter: Counter::new(offsets, link.sync_rows),
+            momentum: Momentum::new(link.size()),
             dead: false,
             opt: PhantomData,
         }
@@ -68,7 +72,8 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
                 self.hot = Some(self.find_hot()?);
             }
             let hot = self.hot.take().expect("found");
-            let out = self.exchange(self.often, &hot);
+            self.momentum.round();
+            let out = self.exchange(self.often, &hot, true);
             self.hot = Some(hot);
             out?;
             Ok(active[0] > 0)
@@ -141,8 +146,9 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
     }
 
     /// Exchanges the weights outside the tables and the rows `rows` of each table:
-    /// every rank sums its packed changes, and sets them from the sum by `rule`.
-    fn exchange(&mut self, rule: Rule, rows: &[Vec<u32>]) -> Result<(), TrainError> {
+    /// every rank sums its packed changes, and sets them from the sum by `rule`, a
+    /// round's (`round`) carried on by the momentum.
+    fn exchange(&mut self, rule: Rule, rows: &[Vec<u32>], round: bool) -> Result<(), TrainError> {
         if self.link.size() == 1 {
             return Ok(());
         }
@@ -150,8 +156,13 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
         self.mirror
             .pack(&rule, &self.inner.weights().master(), rows, &mut buf);
         self.link.sum_f32(&mut buf)?;
-        self.mirror
-            .apply(&rule, &mut self.inner.weights().master(), rows, &buf);
+        self.mirror.apply(
+            &rule,
+            &mut self.inner.weights().master(),
+            rows,
+            &buf,
+            round.then_some(&mut self.momentum),
+        );
         let gaps = self.mirror.gaps().to_vec();
         self.inner.reload(&Changed { rest: &gaps, rows });
         Ok(())
@@ -231,7 +242,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'l, 'c, O, S> {
                 }
             }
             let rule = self.rest;
-            self.exchange(rule, &rows)
+            self.exchange(rule, &rows, false)
         })
     }
 
@@ -264,6 +275,7 @@ impl<'l, 'c, 'w, O: Optimizer, S: Scheme<'w, O>> Scheme<'w, O> for Ranks<'l, 'c,
 
     fn begin_pass(&mut self) {
         self.since = 0;
+        self.momentum.begin_pass();
         self.inner.begin_pass();
     }
 
@@ -365,6 +377,7 @@ impl<'w, O: Optimizer, S: Scheme<'w, O>> Ranks<'_, '_, O, S> {
     /// sums of the pass's figures `totals`.
     fn last_rounds(&mut self, totals: &mut Totals) -> Result<(), TrainError> {
         while self.round(false)? {}
+        self.momentum.end_pass();
         self.pass_end()?;
         let link = self.link;
         link.timed(|| {

@@ -45,6 +45,11 @@ impl FeatureError {
     /// `value` is then NaN. Training names the id and the file and line instead
     /// ([`SparseGroup::why_refused`]).
     pub const ID_BEYOND_INPUT: &'static str = "<feature id beyond the input>";
+
+    /// The `field` of the error a row gives a network built at run time
+    /// ([`crate::dynnet::DynNet`]) for an input it has no features for; `value` is then
+    /// NaN.
+    pub const NO_GROUP: &'static str = "<no features for an input>";
 }
 
 impl fmt::Display for FeatureError {
@@ -54,6 +59,9 @@ impl fmt::Display for FeatureError {
                 "a feature id is at or beyond the sparse input's dimension; read the rows with \
                  `OutOfRange::Modulo` to fold ids into the input",
             );
+        }
+        if self.field == FeatureError::NO_GROUP {
+            return f.write_str("the row has no features for one of the network's inputs");
         }
         write!(
             f,

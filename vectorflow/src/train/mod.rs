@@ -74,6 +74,7 @@ pub use chunk::StreamRow;
 pub(crate) use feed::SliceFeed;
 pub use priors::Prior;
 pub use progress::Progress;
+pub(crate) use row_cache::inputs as cache_inputs;
 
 /// Re-exported from [`crate::optim`], where it lives beside the optimizers whose state it
 /// holds.
@@ -87,7 +88,8 @@ use crate::loss::Loss;
 use crate::network::{Net, Stack};
 use crate::optim::Optimizer;
 use crate::rng::splitmix64;
-use crate::trainable::Typed;
+use crate::trainable::{LoadRow, Trainable, Typed};
+use crate::weights::Weights;
 use chunk::Chunk;
 use feed::Feed;
 use stream::StreamFeed;
@@ -385,6 +387,22 @@ impl<O: Optimizer> Trainer<O> {
         R: Features + Sync,
         L: Loss<R, S::Out>,
     {
+        self.fit_rows(&Typed::<I, S>::new(), net.parts_mut(), rows, &loss)
+    }
+
+    /// [`Trainer::fit`] for a net of shape `shape` whose weights and state are `parts`.
+    pub(crate) fn fit_rows<M, R, L>(
+        &self,
+        shape: &M,
+        parts: (&mut Weights, &mut Option<TrainState>),
+        rows: &[R],
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        M: LoadRow<R>,
+        R: Features + Sync,
+        L: Loss<R, M::Out>,
+    {
         self.check()?;
         if rows.len() > u32::MAX as usize {
             return Err(TrainError::Config("at most 2^32 − 1 rows per call".into()));
@@ -396,7 +414,7 @@ impl<O: Optimizer> Trainer<O> {
                 input: String::new(),
             });
         }
-        validate::holdout(&Typed::<I, S>::new(), rows, &holdout, &loss)?;
+        validate::holdout(shape, rows, &holdout, loss)?;
         let split = (train, holdout);
         let mut feed = SliceFeed::new(
             rows,
@@ -405,7 +423,7 @@ impl<O: Optimizer> Trainer<O> {
             self.seed,
             self.chunk_rows.unwrap_or(SLICE_CHUNK),
         );
-        self.fit_feed(net, &mut feed, &loss)
+        self.fit_feed(shape, parts, &mut feed, loss)
     }
 
     /// Trains `net` on the rows of `stream` with `loss`, like [`Trainer::fit`], in
@@ -438,6 +456,33 @@ impl<O: Optimizer> Trainer<O> {
         A: AuxValue,
         L: Loss<StreamRow<A>, S::Out>,
     {
+        let inputs = row_cache::inputs(&I::layout().roots);
+        self.fit_stream_with(
+            &Typed::<I, S>::new(),
+            net.parts_mut(),
+            inputs,
+            stream,
+            &loss,
+        )
+    }
+
+    /// [`Trainer::fit_stream`] for a net of shape `shape` whose weights and state are
+    /// `parts`, and whose inputs a cache records as `inputs`.
+    pub(crate) fn fit_stream_with<M, St, L, A>(
+        &self,
+        shape: &M,
+        parts: (&mut Weights, &mut Option<TrainState>),
+        inputs: String,
+        stream: &mut St,
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        M: for<'a> LoadRow<St::Row<'a>>,
+        St: Stream,
+        for<'a> St::Row<'a>: AuxFields<Aux = A>,
+        A: AuxValue,
+        L: Loss<StreamRow<A>, M::Out>,
+    {
         self.check()?;
         let chunk_rows = self.chunk_rows.unwrap_or(STREAM_CHUNK);
         // Read once here, and again around each pass that reads the stream.
@@ -446,7 +491,7 @@ impl<O: Optimizer> Trainer<O> {
             Some(path) => {
                 let key = row_cache::CacheKey {
                     hashing: crate::hash::SCHEME.to_string(),
-                    inputs: row_cache::inputs::<I>(),
+                    inputs,
                     rows: row_cache::rows::<St::Row<'static>>(),
                     chunk_rows,
                     source: source.clone(),
@@ -469,32 +514,31 @@ impl<O: Optimizer> Trainer<O> {
             cache,
             aux: std::marker::PhantomData,
         };
-        self.fit_feed(net, &mut feed, &loss)
+        self.fit_feed(shape, parts, &mut feed, loss)
     }
 
     /// Takes the net's training state (or starts one), runs the passes and gives the
     /// state back to the net.
-    fn fit_feed<I, S, F, L>(
+    fn fit_feed<M, F, L>(
         &self,
-        net: &mut Net<I, S>,
+        shape: &M,
+        (weights, slot): (&mut Weights, &mut Option<TrainState>),
         feed: &mut F,
         loss: &L,
     ) -> Result<TrainReport, TrainError>
     where
-        I: InputLayer,
-        S: Stack<In = I::Out>,
-        F: Feed<Typed<I, S>>,
-        L: Loss<<F::Chunk as Chunk<Typed<I, S>>>::Row, S::Out>,
+        M: Trainable,
+        F: Feed<M>,
+        L: Loss<<F::Chunk as Chunk<M>>::Row, M::Out>,
     {
-        let (weights, state) = net.parts_mut();
         let skip = weights.table_ranges();
-        let (mut state, keep) = match state.take() {
+        let (mut state, keep) = match slot.take() {
             Some(s) => s.resume(&self.opt, weights.rest(), &skip),
             None => (TrainState::fresh(&self.opt, weights.rest(), &skip), false),
         };
-        let result = self.run(&Typed::<I, S>::new(), weights, &mut state, keep, feed, loss);
+        let result = self.run(shape, weights, &mut state, keep, feed, loss);
         // Kept whatever happened: the state matches the weights as training left them.
-        *net.parts_mut().1 = Some(state);
+        *slot = Some(state);
         result
     }
 }

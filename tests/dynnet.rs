@@ -3,7 +3,7 @@
 //! specs named where they fail.
 
 use vectorflow::dynnet::{DynLoss, DynNet, Spec};
-use vectorflow::io::{SparseRow, SparseRows};
+use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows};
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::network::Stack;
 use vectorflow::optim::{Adam, Optimizer, RowAdaGrad};
@@ -385,4 +385,49 @@ fn rows_that_cannot_feed_an_input_are_refused_before_training() {
         err,
         "the row has no features for one of the network's inputs"
     );
+}
+
+#[test]
+fn streams_and_caches_train_the_typed_nets_weights() {
+    let dir = std::env::temp_dir().join(format!("vf-dynnet-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rows = data(3000, 2);
+    let text: String = rows
+        .iter()
+        .map(|r| {
+            let f: Vec<String> = r
+                .features()
+                .map(|f| format!("{}:{}", f.id + 1, f.value))
+                .collect();
+            format!("{} {}\n", r.label(), f.join(" "))
+        })
+        .collect();
+    let path = dir.join("train.svm");
+    std::fs::write(&path, text).unwrap();
+    let format = LibSvm::new().labels(Labels::Binary).dim(1 << 12);
+    let init = Init::uniform(0.1).seed(42);
+    let t = trainer(AdaGrad::new(0.1)).passes(3).chunk_rows(500);
+    let mut typed = Mlp::new(init);
+    let mut dynamic = DynNet::new(MLP, init).unwrap();
+    let mut s = format.stream(&path).unwrap();
+    t.clone()
+        .cache(dir.join("typed.cache"))
+        .fit_stream(&mut typed, &mut s, Logistic)
+        .unwrap();
+    let mut s = format.stream(&path).unwrap();
+    let tc = t.clone().cache(dir.join("dyn.cache"));
+    tc.fit_stream_dyn(&mut dynamic, &mut s, DynLoss::Logistic)
+        .unwrap();
+    assert!(dir.join("dyn.cache").exists());
+    assert_eq!(
+        bits(&dynamic.params().to_vec()),
+        bits(&typed.params().to_vec())
+    );
+    // A batch predicts what each row predicts alone.
+    let rows = rows.to_rows();
+    let batch = dynamic.predict_batch(&rows).unwrap();
+    for (r, p) in rows.iter().zip(&batch) {
+        assert_eq!(dynamic.predict(r).unwrap()[0].to_bits(), p.to_bits());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -48,9 +48,14 @@ use crate::fsio::write_atomic;
 use crate::init::Init;
 use crate::layers::Block;
 use crate::optim::TrainState;
+use crate::predict::PredictError;
 use crate::trainable::{LoadRow, Trainable};
 use crate::weights::Weights;
+use rayon::prelude::*;
 use shape::Shape;
+
+/// Rows per parallel task of [`DynNet::predict_batch`].
+const BATCH: usize = 1024;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -180,10 +185,49 @@ impl DynNet {
     /// The network's output for `row`, or the field whose value is not finite
     /// ([`FeatureError::NO_GROUP`] for rows that cannot feed an input).
     pub fn predict<R: DynRow>(&self, row: &R) -> Result<Vec<f32>, FeatureError> {
-        let mut ws = self.shape.workspace(None);
-        self.shape.load(row, self.shape.inputs(&mut ws))?;
-        self.shape.forward(&self.params, &mut ws);
-        Ok(self.shape.output(&mut ws).0.to_vec())
+        let mut out = vec![0.0; self.outputs()];
+        self.predict_into(&mut self.shape.workspace(None), row, &mut out)?;
+        Ok(out)
+    }
+
+    /// The outputs of every row, computed in parallel on rayon's pool, flat: row `i`'s
+    /// are `[i * outputs()..(i + 1) * outputs()]`. Equal to [`DynNet::predict`] row by
+    /// row; fails with the first row that cannot be predicted.
+    pub fn predict_batch<R: DynRow + Sync>(&self, rows: &[R]) -> Result<Vec<f32>, PredictError> {
+        let k = self.outputs();
+        let mut out = vec![0.0; rows.len() * k];
+        let failed = out
+            .par_chunks_mut(BATCH * k)
+            .zip(rows.par_chunks(BATCH))
+            .enumerate()
+            .filter_map(|(c, (out, rows))| {
+                let mut ws = self.shape.workspace(None);
+                rows.iter()
+                    .zip(out.chunks_exact_mut(k))
+                    .enumerate()
+                    .find_map(|(i, (row, o))| {
+                        let source = self.predict_into(&mut ws, row, o).err()?;
+                        Some(PredictError {
+                            row: c * BATCH + i,
+                            source,
+                        })
+                    })
+            })
+            .min_by_key(|e| e.row);
+        failed.map_or(Ok(out), Err)
+    }
+
+    /// Computes `row`'s output into `out` on the workspace `ws`.
+    fn predict_into<R: DynRow>(
+        &self,
+        ws: &mut <Shape as Trainable>::Workspace,
+        row: &R,
+        out: &mut [f32],
+    ) -> Result<(), FeatureError> {
+        self.shape.load(row, self.shape.inputs(ws))?;
+        self.shape.forward(&self.params, ws);
+        out.copy_from_slice(self.shape.output(ws).0);
+        Ok(())
     }
 
     /// The shape and, mutably, the weights and training state: what the trainer needs.

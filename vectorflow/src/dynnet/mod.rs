@@ -43,8 +43,9 @@ pub use row::DynRow;
 pub use spec::{ActFn, LayerSpec, RootSpec, Spec, SpecError};
 
 use crate::features::FeatureError;
-use crate::file::{load_model, read_model, write_model, ModelError, ModelErrorKind, Parts};
-use crate::fsio::write_atomic;
+use crate::file::{
+    load_model, read_model, save_model, write_model, ModelError, ModelErrorKind, Parts,
+};
 use crate::init::Init;
 use crate::layers::Block;
 use crate::optim::TrainState;
@@ -235,34 +236,29 @@ impl DynNet {
         (&self.shape, (&mut self.params, &mut self.state))
     }
 
-    /// Saves the net with its training state, atomically (see [`crate::Net::save`]).
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        self.save_as(path.as_ref(), true)
-    }
-
-    /// Saves the weights alone, for prediction (see [`crate::Net::save_for_predict`]).
-    pub fn save_for_predict(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        self.save_as(path.as_ref(), false)
+    /// Its weights, training state and initialisation, as a model file holds them.
+    fn file_parts(&self) -> (&Weights, Option<&TrainState>, Option<&Init>) {
+        (&self.params, self.state.as_ref(), self.init.as_ref())
     }
 
     /// Writes the net (and its training state, if any) as a model file to `w`.
     pub fn to_writer(&self, w: impl Write) -> Result<(), ModelError> {
-        Ok(self.write_to(w, true)?)
+        Ok(write_model(&self.shape, self.file_parts(), w, true)?)
+    }
+
+    /// Saves the net with its training state, atomically (see [`crate::Net::save`]).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        save_model(&self.shape, self.file_parts(), path.as_ref(), true)
     }
 
     /// Writes the weights alone as a model file to `w`.
     pub fn to_writer_for_predict(&self, w: impl Write) -> Result<(), ModelError> {
-        Ok(self.write_to(w, false)?)
+        Ok(write_model(&self.shape, self.file_parts(), w, false)?)
     }
 
-    fn save_as(&self, path: &Path, with_state: bool) -> Result<(), ModelError> {
-        write_atomic(path, |w| self.write_to(w, with_state))
-            .map_err(|e| ModelError::from(e).at(path))
-    }
-
-    fn write_to(&self, w: impl Write, with_state: bool) -> std::io::Result<()> {
-        let parts = (&self.params, self.state.as_ref(), self.init.as_ref());
-        write_model(&self.shape, parts, w, with_state)
+    /// Saves the weights alone, for prediction (see [`crate::Net::save_for_predict`]).
+    pub fn save_for_predict(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        save_model(&self.shape, self.file_parts(), path.as_ref(), false)
     }
 
     /// Loads a model file (a typed net's too) with its training state, into the net of

@@ -26,35 +26,14 @@ use std::cell::RefCell;
 /// of two up to 64, the widths `network!` nets use), else `$other`.
 macro_rules! with_width {
     ($n:expr, $N:ident => $body:expr, _ => $other:expr) => {
+        with_width!(@arms $n, $N, $body, $other, [1, 2, 4, 8, 16, 32, 64])
+    };
+    (@arms $n:expr, $N:ident, $body:expr, $other:expr, [$($w:literal),*]) => {
         match $n {
-            1 => {
-                const $N: usize = 1;
+            $($w => {
+                const $N: usize = $w;
                 $body
-            }
-            2 => {
-                const $N: usize = 2;
-                $body
-            }
-            4 => {
-                const $N: usize = 4;
-                $body
-            }
-            8 => {
-                const $N: usize = 8;
-                $body
-            }
-            16 => {
-                const $N: usize = 16;
-                $body
-            }
-            32 => {
-                const $N: usize = 32;
-                $body
-            }
-            64 => {
-                const $N: usize = 64;
-                $body
-            }
+            })*
             _ => $other,
         }
     };

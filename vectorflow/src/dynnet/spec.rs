@@ -241,10 +241,9 @@ fn root(text: &str) -> Result<RootSpec, String> {
         Some(i) if is_root(&text[i + 1..]) => (text[..i].trim(), text[i + 1..].trim()),
         _ => ("", text),
     };
-    if !name.is_empty()
-        && !(name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-    {
+    let ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !(name.is_empty() || ident) {
         return Err(format!(
             "{name:?} is not an input's name (letters, digits and _)"
         ));

@@ -120,8 +120,8 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 
     fn save_as(&self, path: &Path, with_state: bool) -> Result<(), ModelError> {
-        write_atomic(path, |w| self.write_to(w, with_state))
-            .map_err(|e| ModelError::from(e).at(path))
+        let parts = (self.params(), self.train_state(), self.init());
+        save_model(&Typed::<I, S>::new(), parts, path, with_state)
     }
 
     /// Loads a net and its training state (if the file has one) from `path`, to predict
@@ -201,6 +201,18 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Layout for Typed<I, S> {
     fn initial_input(&self, init: &crate::init::Init, w: &mut [f32]) {
         I::init(w, init, &mut Rng::new(init.seed));
     }
+}
+
+/// Saves a net of shape `layout` with its `(weights, state, init)` to `path`,
+/// atomically: written under a temporary name in the same directory, fsynced, renamed.
+pub(crate) fn save_model(
+    layout: &impl Layout,
+    parts: (&Weights, Option<&TrainState>, Option<&crate::init::Init>),
+    path: &Path,
+    with_state: bool,
+) -> Result<(), ModelError> {
+    write_atomic(path, |w| write_model(layout, parts, w, with_state))
+        .map_err(|e| ModelError::from(e).at(path))
 }
 
 /// A net's weights, training state and initialisation, as a file holds them.

@@ -11,7 +11,7 @@ use parquet::file::properties::WriterProperties;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vectorflow::io::parquet::{ParquetData, ParquetStream};
-use vectorflow::io::ReadError;
+use vectorflow::io::{ReadError, Shard};
 use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
 use vectorflow::train::Stream;
@@ -820,4 +820,92 @@ fn a_bit_flipped_in_a_checksummed_page_is_an_error() {
     }
     assert_eq!(flips, 300);
     let _ = std::fs::remove_file(&path);
+}
+
+#[derive(Features, serde::Deserialize)]
+struct Numbered {
+    #[label]
+    good: bool,
+    /// The row's number in the dataset.
+    #[allow(dead_code)]
+    n: i64,
+}
+
+/// A dataset split among the ranks of a job by row group: every row group is read by
+/// exactly one rank, whole, in order, whatever the job's size; the ranks' shares of the
+/// rows are about equal; every rank computes the same plan.
+#[test]
+fn a_dataset_is_split_among_ranks_by_row_group() {
+    let dir = temp("sharded");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Row groups of 100, 100, 100, 50 rows, then 37, 37, 6.
+    for (name, first, rows, group) in [("a.parquet", 0, 350, 100), ("b.parquet", 350, 80, 37)] {
+        let mut data = planted(rows, first as u64, 0.0);
+        for (i, r) in data.iter_mut().enumerate() {
+            r.n = (first + i) as i64;
+        }
+        write(&dir.join(name), &batch(&data), group, Compression::SNAPPY);
+    }
+    let mut sizes = groups_of(&dir, "a.parquet");
+    sizes.extend(groups_of(&dir, "b.parquet"));
+    assert_eq!(sizes, [100, 100, 100, 50, 37, 37, 6]);
+    for size in 1..=9 {
+        let (mut streamed, mut read, mut prints) = (Vec::new(), Vec::new(), Vec::new());
+        for rank in 0..size {
+            let shard = Shard::new(rank, size).unwrap();
+            let mut stream = ParquetStream::<Numbered>::open_shard(&dir, shard).unwrap();
+            let mut mine = Vec::new();
+            while stream.read(64, |r| mine.push(r.n)).unwrap() > 0 {}
+            let plan = stream.shard().unwrap();
+            prints.push(plan.fingerprint());
+            // A cache of this rank's rows is keyed on its shard.
+            if size > 1 {
+                let source = stream.source();
+                assert!(
+                    source.contains(&format!("rank {rank} of {size}")),
+                    "{source}"
+                );
+            }
+            let groups = plan.row_groups_read();
+            let rows: usize = groups
+                .iter()
+                .map(|(p, g)| {
+                    let name = p.file_name().unwrap().to_str().unwrap();
+                    groups_of(&dir, name)[*g]
+                })
+                .sum();
+            assert_eq!(mine.len(), rows, "whole row groups");
+            assert_eq!(stream.rows(), rows as u64);
+            // About equal shares: within one row group of the mean.
+            let mean = 430.0 / size as f64;
+            assert!(
+                (rows as f64 - mean).abs() <= 100.0,
+                "rank {rank} of {size}: {rows} rows"
+            );
+            let data = ParquetData::read_shard::<Numbered>(&dir, shard).unwrap();
+            assert_eq!(data.shard(), Some(plan));
+            read.extend(data.rows::<Numbered>().unwrap().iter().map(|r| r.n));
+            streamed.extend(mine);
+        }
+        let want: Vec<i64> = (0..430).collect();
+        assert_eq!(streamed, want, "size {size}");
+        assert_eq!(read, want, "size {size}");
+        assert!(
+            prints.windows(2).all(|w| w[0] == w[1]),
+            "one plan for the job"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The rows of each row group of `dir/name`.
+fn groups_of(dir: &Path, name: &str) -> Vec<usize> {
+    use parquet::file::reader::FileReader;
+    let file = std::fs::File::open(dir.join(name)).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    let meta = reader.metadata();
+    (0..meta.num_row_groups())
+        .map(|g| meta.row_group(g).num_rows() as usize)
+        .collect()
 }

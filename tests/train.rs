@@ -3,6 +3,7 @@
 //! where they happen, holds out, stops early, batches, and takes closure losses.
 
 use vectorflow::loss::{sigmoid, softplus};
+use vectorflow::optim::Merge;
 use vectorflow::prelude::*;
 use vectorflow::rng::Rng;
 use vectorflow::train::{Sharing, TrainError, TrainReport};
@@ -153,11 +154,17 @@ impl vectorflow::optim::Optimizer for Wide {
         let acc = self.0.init_state()[0];
         [acc, 0.0, -1.0, acc]
     }
+    /// AdaGrad's accumulator; the step count and the copy of the accumulator add up.
+    fn merge(j: usize) -> Merge {
+        [Merge::Root, Merge::Add, Merge::Average, Merge::Add][j]
+    }
     fn update(&self, w: f32, s: &mut [f32; 4], g: f32, scale: f32) -> f32 {
         let mut acc = [s[0]];
         let w = self.0.update(w, &mut acc, g, scale);
-        // Plane 1 counts the steps, plane 3 copies the accumulator.
-        (s[0], s[1], s[2], s[3]) = (acc[0], s[1] + 1.0, -1.0, acc[0]);
+        // Plane 1 counts the steps with a gradient (those that change AdaGrad's state,
+        // so that replicas merge the same coordinates), plane 3 copies the accumulator.
+        let counted = if g == 0.0 { 0.0 } else { 1.0 };
+        (s[0], s[1], s[2], s[3]) = (acc[0], s[1] + counted, -1.0, acc[0]);
         w
     }
 }

@@ -24,6 +24,10 @@
 //! with more than one pass the first writes a binary cache (`--cache`, by default a
 //! temporary file) that the later passes read instead of the text.
 //!
+//! Each pass's time and rows/s go to standard error, as `pass N: S s, R rows/s (FROM)`
+//! with FROM `memory`, `text` or `cache`, so that cached passes compare with in-memory
+//! ones pass by pass.
+//!
 //! `--save` writes the trained model with its training state; `--load` starts from such a
 //! file and trains `--passes` more passes, resuming the state (`--passes 0` only
 //! evaluates). `--passes 2 --save m.vf` then `--load m.vf --passes 1` gives the test
@@ -523,15 +527,7 @@ fn stream<N: Model, O: Optimizer>(
         let report = net.fit_stream(&t, &mut rows);
         let _ = std::fs::remove_file(&temp);
         let report = report.map_err(|e| fail(&e))?;
-        for p in &report.passes {
-            eprintln!(
-                "pass {}: {:.3} s, {:.0} rows/s{}",
-                p.pass,
-                p.seconds,
-                p.rows_per_s,
-                if p.pass == 1 { " (text)" } else { " (cache)" }
-            );
-        }
+        print_passes(&report, |pass| if pass == 1 { "text" } else { "cache" });
         (n, nnz) = (report.rows(), report.nnz());
     }
     let secs = began.elapsed().as_secs_f64();
@@ -574,8 +570,10 @@ fn fit<N: Model, O: Optimizer>(
     let mut net = start(fresh, args)?;
     let began = Instant::now();
     if args.passes > 0 {
-        net.fit(&trainer(args, opt), train)
+        let report = net
+            .fit(&trainer(args, opt), train)
             .map_err(|e| Fail::Other(e.to_string()))?;
+        print_passes(&report, |_| "memory");
     }
     let secs = began.elapsed().as_secs_f64();
     if let Some(path) = &args.save {
@@ -585,6 +583,20 @@ fn fit<N: Model, O: Optimizer>(
         .probabilities(test)
         .map_err(|e| Fail::Other(format!("test {e}")))?;
     Ok((secs, p))
+}
+
+/// Prints each pass's time and rows/s to stderr, with where its rows came from
+/// (`source(pass)`): in-memory and cached passes compare pass by pass.
+fn print_passes(report: &TrainReport, source: impl Fn(usize) -> &'static str) {
+    for p in &report.passes {
+        eprintln!(
+            "pass {}: {:.3} s, {:.0} rows/s ({})",
+            p.pass,
+            p.seconds,
+            p.rows_per_s,
+            source(p.pass)
+        );
+    }
 }
 
 /// Prints the `RESULT` line; `wall` started before reading any data. A test file without

@@ -7,7 +7,7 @@
 //! roots' machinery and the stand-in layer are re-exported from `layers`, and the fuzz
 //! hook calls into the trainer.
 
-use crate::features::FeatureError;
+use crate::features::{Category, FeatureError};
 use crate::layers::Activation;
 
 pub use crate::layers::fallback::Fallback;
@@ -25,6 +25,14 @@ pub fn finite(field: &'static str, value: f32) -> Result<f32, FeatureError> {
     } else {
         Err(FeatureError { field, value })
     }
+}
+
+/// `value` as a `&dyn Category`, for the crosses `#[derive(Features)]` emits
+/// ([`cross_id`](crate::features::cross_id)): named with the field's type, so a type
+/// that is no category is reported at the field.
+#[inline(always)]
+pub fn category<T: Category>(value: &T) -> &dyn Category {
+    value
 }
 
 /// Decodes `raw` as a block of `rows` rows of the binary row cache and checks that it

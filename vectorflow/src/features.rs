@@ -46,14 +46,23 @@ impl FeatureError {
     /// ([`SparseGroup::why_refused`]).
     pub const ID_BEYOND_INPUT: &'static str = "<feature id beyond the input>";
 
-    /// The `field` of the error a row gives a network built at run time
-    /// ([`crate::dynnet::DynNet`]) for an input it has no features for; `value` is then
-    /// NaN.
-    pub const NO_GROUP: &'static str = "<no features for an input>";
+    /// The `field` of the error a row gives when a network's input reads a feature
+    /// group (root) the row does not have: rows read with a run-time
+    /// [`ColumnSpec`](crate::io::columns::ColumnSpec) that names no such root, or fed to
+    /// a network built at run time ([`crate::dynnet::DynNet`]) with an input it has no
+    /// features for; `value` is then NaN. Reading no features there would train a wrong
+    /// model silently.
+    pub const NO_GROUP: &'static str = "<no such feature group>";
 }
 
 impl fmt::Display for FeatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field == FeatureError::NO_GROUP {
+            return f.write_str(
+                "the network reads a feature group (root) the rows do not have; give the \
+                 columns that feed it `root=...` in the column spec",
+            );
+        }
         if self.field == FeatureError::ID_BEYOND_INPUT {
             return f.write_str(
                 "a feature id is at or beyond the sparse input's dimension; read the rows with \
@@ -88,6 +97,25 @@ pub const fn group_id(name: &str) -> u64 {
         i += 1;
     }
     h
+}
+
+/// The id of a cross of categories, as `#[features(cross(a, b, ..))]` hashes it: the
+/// first value hashed with `seed` (the seed of the cross's namespace,
+/// [`namespace_seed`](crate::hash::namespace_seed)), each next value hashed with the id
+/// before it. `None` when any value is absent (then the row has no feature for the
+/// cross). The derive and [`crate::io::columns`] both call it, so their crosses agree.
+///
+/// ```
+/// use vectorflow::features::{cross_id, Category};
+/// use vectorflow::hash::{murmur3_32, namespace_seed};
+/// let seed = namespace_seed("origin^dest");
+/// let id = cross_id(seed, [&"EWR" as &dyn Category, &"IAH"]).unwrap();
+/// assert_eq!(id, murmur3_32(b"IAH", murmur3_32(b"EWR", seed)));
+/// assert_eq!(cross_id(seed, [&"EWR" as &dyn Category, &None::<&str>]), None);
+/// ```
+#[inline(always)]
+pub fn cross_id<C: Category>(seed: u32, values: impl IntoIterator<Item = C>) -> Option<u32> {
+    values.into_iter().try_fold(seed, |h, v| v.category(h))
 }
 
 /// A row type: the part common to all rows, whatever their feature groups.

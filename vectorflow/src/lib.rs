@@ -74,6 +74,7 @@ pub mod optim;
 pub mod params;
 pub mod predict;
 pub mod rng;
+mod shard;
 pub mod train;
 mod trainable;
 pub mod tune;

@@ -245,8 +245,8 @@ fn field(f: &Field, sink: &Sink) -> TokenStream {
     }
 }
 
-/// `h = category(a, seed("a^b")); h = category(b, h); ...`, nothing if any is absent. A
-/// cross is named `a×b=va×vb` after its fields, whatever its namespace.
+/// `h = category(a, seed("a^b")); h = category(b, h); ...` (`features::cross_id`), nothing
+/// if any is absent. A cross is named `a×b=va×vb` after its fields, whatever its namespace.
 fn cross(input: &Input, c: &Cross, sink: &Sink) -> TokenStream {
     let ns = LitStr::new(&c.namespace_name(), c.keyword.span());
     let fields = input.cross_fields(c);
@@ -263,22 +263,18 @@ fn cross(input: &Input, c: &Cross, sink: &Sink) -> TokenStream {
         quote!(__vf_h),
         quote!(1.0),
     );
-    let mut body = quote!(#call;);
-    for (i, f) in fields.iter().enumerate().rev() {
+    // The chain itself is the library's, which the run-time column spec calls too.
+    let values = fields.iter().map(|f| {
         let (ty, member) = (f.ty, f.ident);
-        let seed = if i == 0 {
-            quote!(__VF_SEED)
-        } else {
-            quote!(__vf_h)
-        };
-        body = quote! {
-            if let ::core::option::Option::Some(__vf_h) =
-                <#ty as ::vectorflow::features::Category>::category(&self.#member, #seed)
-            {
-                #body
-            }
-        };
-    }
+        quote!(::vectorflow::__private::category::<#ty>(&self.#member))
+    });
+    let body = quote! {
+        if let ::core::option::Option::Some(__vf_h) =
+            ::vectorflow::features::cross_id(__VF_SEED, [#(#values),*])
+        {
+            #call;
+        }
+    };
     quote! {
         {
             const __VF_SEED: u32 = ::vectorflow::hash::namespace_seed(#ns);

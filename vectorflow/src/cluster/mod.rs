@@ -5,8 +5,38 @@
 //! with its own threads as one process does, and the ranks combine their changes at
 //! every sync. [`Collective`] is the one interface to whatever carries the bytes, so the
 //! trainer is the same on every engine.
+//!
+//! Engines: [`Local`], ranks as threads of one process (for tests and simulations), and
+//! `Mpi`, one rank per process under `mpirun` (with the cargo feature `mpi`).
 
 use std::fmt;
+
+/// The three sums of an engine whose own `fn sum<T>(&self, buf: &mut [T])` sums any of
+/// the element types: one line in each engine's `impl Collective` rather than the
+/// forwarding written again.
+macro_rules! sums_by_generic_sum {
+    () => {
+        fn sum_f32(&self, buf: &mut [f32]) -> Result<(), CollectiveError> {
+            self.sum(buf)
+        }
+
+        fn sum_f64(&self, buf: &mut [f64]) -> Result<(), CollectiveError> {
+            self.sum(buf)
+        }
+
+        fn sum_u64(&self, buf: &mut [u64]) -> Result<(), CollectiveError> {
+            self.sum(buf)
+        }
+    };
+}
+
+pub mod local;
+#[cfg(feature = "mpi")]
+pub mod mpi;
+
+#[cfg(feature = "mpi")]
+pub use self::mpi::Mpi;
+pub use local::Local;
 
 /// A rank's link to the other ranks of its job: the few collective operations the
 /// trainer needs. Every rank calls the same operations in the same order with buffers of
@@ -55,3 +85,41 @@ impl fmt::Display for CollectiveError {
 impl std::error::Error for CollectiveError {}
 
 debug_as_message!(CollectiveError);
+
+/// An element type the collective sums: one addition per element, shared by every engine
+/// so that they all add the same way and agree to the bit.
+pub(crate) trait Summand: Copy {
+    /// `self + other`, as the sums add it.
+    fn plus(self, other: Self) -> Self;
+}
+
+impl Summand for f32 {
+    #[inline(always)]
+    fn plus(self, other: f32) -> f32 {
+        self + other
+    }
+}
+
+impl Summand for f64 {
+    #[inline(always)]
+    fn plus(self, other: f64) -> f64 {
+        self + other
+    }
+}
+
+impl Summand for u64 {
+    #[inline(always)]
+    fn plus(self, other: u64) -> u64 {
+        self.wrapping_add(other)
+    }
+}
+
+/// Adds `next` (the next rank's buffer) into `acc` (the sum of the ranks before it),
+/// element by element. A rank-order sum is rank 0's buffer followed by this with ranks
+/// 1, 2, ... in turn (starting from rank 0's values rather than zeros, so that a lone
+/// `-0.0` stays `-0.0`).
+pub(crate) fn add_next_rank<T: Summand>(acc: &mut [T], next: &[T]) {
+    for (a, &b) in acc.iter_mut().zip(next) {
+        *a = a.plus(b);
+    }
+}

@@ -68,6 +68,8 @@ pub struct Chunker<R> {
     carry: Vec<u8>,
     next_line: u64,
     eof: bool,
+    /// Bytes still to read before the input counts as over (a shard's range).
+    left: u64,
 }
 
 impl Chunker<std::fs::File> {
@@ -95,7 +97,14 @@ impl<R: Read> Chunker<R> {
             carry: Vec::new(),
             next_line: 1,
             eof: false,
+            left: u64::MAX,
         }
+    }
+
+    /// Reads at most `bytes` of the input: a shard's range of a file.
+    pub(crate) fn limit(mut self, bytes: u64) -> Self {
+        self.left = bytes;
+        self
     }
 
     /// Sets the chunk size in bytes (at least 1; default [`DEFAULT_CHUNK_BYTES`]).
@@ -155,9 +164,17 @@ impl<R: Read> Chunker<R> {
         let mut search_from = 0;
         let cut = loop {
             while len < chunk.buf.len() && !self.eof {
-                match self.reader.read(&mut chunk.buf[len..]) {
+                let room = (chunk.buf.len() - len).min(self.left.try_into().unwrap_or(usize::MAX));
+                if room == 0 {
+                    self.eof = true;
+                    break;
+                }
+                match self.reader.read(&mut chunk.buf[len..len + room]) {
                     Ok(0) => self.eof = true,
-                    Ok(n) => len += n,
+                    Ok(n) => {
+                        len += n;
+                        self.left -= n as u64;
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(e) => return Err(ReadError::io(&self.file, e)),
                 }

@@ -10,6 +10,7 @@
 //! | CSV | `CsvReader::open(path)?.read_all::<Row>()?` | `CsvReader::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::csv(path)?` |
 //! | JSON lines | `JsonLines::open(path)?.read_all::<Row>()?` | `JsonLines::open(path)?.next_rows::<Row>()?` | `SerdeStream::<Row<'static>>::json_lines(path)?` |
 //! | Parquet | `parquet::ParquetData::read_all::<Row>(path)?.rows::<Row>()?` | | `parquet::ParquetStream::<Row<'static>>::open(path)?` |
+//! | CSV, JSON lines, Parquet with a run-time [`columns::ColumnSpec`] | `ColumnReader::open(path, format, &spec)?.read_all()?` | `reader.read_into(&mut rows)?` | `ColumnStream::new(ColumnReader::open(path, format, &spec)?)` |
 //!
 //! `read_all` reads every row whatever the input's size; `next_rows` and `read_into` give
 //! one chunk (about [`DEFAULT_CHUNK_BYTES`]) per call, and are called until they say the
@@ -51,11 +52,16 @@
 //! have are ignored by default; `#[serde(deny_unknown_fields)]` on the row type makes
 //! them errors that name them.
 //!
+//! Each rank of a job of several reads its own part of the data through the readers'
+//! `_shard` constructors (`LibSvm::new().stream_shard(path, Shard::new(rank, size)?)?`,
+//! ...): see [`Shard`].
+//!
 //! Every error is a [`ReadError`] naming the file, the 1-based line, the field and what
 //! was expected. Nothing panics on malformed input, and no line longer than the maximum
 //! ([`DEFAULT_MAX_LINE`], settable) is ever buffered.
 
 mod ahead;
+pub mod columns;
 mod error;
 mod identity;
 mod libsvm;
@@ -67,9 +73,11 @@ pub mod parquet;
 mod reader;
 mod rows;
 mod serde_rows;
+mod shard;
 mod sources;
 mod vw;
 
+pub use crate::shard::{Shard, ShardError, ShardPlan};
 pub use ahead::ReadAhead;
 pub use error::ReadError;
 pub use libsvm::{LibSvm, OutOfRange};

@@ -95,6 +95,10 @@ use std::sync::Arc;
 /// The `key=value` directories above a file (value `None` for Hive's null partition).
 type Parts = Vec<(String, Option<String>)>;
 
+/// The names of the columns read (the row type's fields, or a column spec's), or `None`
+/// for every column.
+type Wanted = Option<Arc<[Box<str>]>>;
+
 /// Rows decoded per Arrow batch.
 const BATCH_ROWS: usize = 8192;
 
@@ -121,26 +125,27 @@ where
     /// Opens a Parquet file, or a directory holding a (Hive-partitioned) dataset. Reads
     /// every file's footer (in parallel), so a file that is not Parquet fails here.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
-        Ok(ParquetStream {
-            data: Dataset::open(path.as_ref(), fields_of::<T::Row<'_>>())?,
-            next: 0,
-            ready: VecDeque::new(),
-            at_batch: 0,
-            at_row: 0,
-            _row: PhantomData,
-        })
+        Self::with_fields(path.as_ref(), fields_of::<T::Row<'_>>(), None)
+    }
+
+    /// Opens rank `shard.rank()`'s part of a Parquet file or directory (see
+    /// [`Shard`](super::Shard)): its share of the row groups, balanced by rows.
+    pub fn open_shard(path: impl AsRef<Path>, shard: super::Shard) -> Result<Self, ReadError> {
+        Self::with_fields(path.as_ref(), fields_of::<T::Row<'_>>(), Some(shard))
     }
 
     /// The files read, in order.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.data.files.iter().map(|f| f.path.as_path())
+        self.data.read_files().map(|f| f.path.as_path())
     }
 
-    /// The number of rows, from the files' footers.
+    /// The number of rows read, from the files' footers.
     pub fn rows(&self) -> u64 {
         self.data.rows()
     }
+}
 
+impl<T> ParquetStream<T> {
     /// Decodes the next few row groups in parallel; false at the end.
     fn fill(&mut self) -> bool {
         let units = &self.data.units[self.next..];
@@ -164,42 +169,16 @@ where
     type Row<'a> = T::Row<'a>;
 
     fn read<G: FnMut(&T::Row<'_>)>(&mut self, max: usize, mut f: G) -> Result<usize, StreamError> {
-        let mut n = 0;
-        while n < max {
-            if self.ready.is_empty() && !self.fill() {
-                break;
-            }
-            let unit = match self.ready.front() {
-                Some(Ok(unit)) => unit,
-                _ => match self.ready.pop_front() {
-                    Some(Err(e)) => return Err(e.into()),
-                    _ => continue,
-                },
-            };
-            let Some(batch) = unit.batches.get(self.at_batch) else {
-                self.ready.pop_front();
-                self.at_batch = 0;
-                continue;
-            };
-            let file = &self.data.files[unit.file];
-            let end = batch.rows.num_rows().min(self.at_row + max - n);
-            let plan = Plan::new(&batch.rows, &file.parts, self.data.fields);
-            for row in self.at_row..end {
-                f(&plan.row(file, unit.group, batch.first + row, row)?);
-            }
-            n += end - self.at_row;
-            self.at_row = end;
-            if end == batch.rows.num_rows() {
-                self.at_batch += 1;
-                self.at_row = 0;
-            }
-        }
-        Ok(n)
+        Ok(self.read_with(max, |at| {
+            f(&at.de(PhantomData)?);
+            Ok(())
+        })?)
     }
 
     /// Opens the path again (a directory is walked again) and starts at its first row.
     fn rewind(&mut self) -> Result<(), StreamError> {
-        self.data = Dataset::open(&self.data.root, self.data.fields)?;
+        let shard = self.data.plan.as_ref().map(|p| p.shard());
+        self.data = Dataset::open(&self.data.root, self.data.fields.clone(), shard)?;
         self.next = 0;
         self.ready.clear();
         (self.at_batch, self.at_row) = (0, 0);
@@ -211,15 +190,127 @@ where
         self.data.root.display().to_string()
     }
 
-    /// Each file's path, size, times and ends.
+    /// Each file's path, size, times and ends, and the shard.
     fn source(&self) -> String {
+        self.files_source()
+    }
+
+    fn shard(&self) -> Option<&super::ShardPlan> {
+        self.data.plan.as_ref()
+    }
+}
+
+impl<T> ParquetStream<T> {
+    /// Opens a file or directory to read the columns `columns` (and no other), for a
+    /// [`ColumnSpec`](super::columns::ColumnSpec)'s reader.
+    pub(crate) fn open_columns(path: &Path, columns: &[&str]) -> Result<Self, ReadError> {
+        let fields = columns.iter().map(|&c| c.into()).collect();
+        ParquetStream::with_fields(path, Some(fields), None)
+    }
+
+    fn with_fields(
+        path: &Path,
+        fields: Wanted,
+        shard: Option<super::Shard>,
+    ) -> Result<Self, ReadError> {
+        Ok(ParquetStream {
+            data: Dataset::open(path, fields, shard)?,
+            next: 0,
+            ready: VecDeque::new(),
+            at_batch: 0,
+            at_row: 0,
+            _row: PhantomData,
+        })
+    }
+
+    /// Each file's path, size, times and ends, and the shard.
+    pub(crate) fn files_source(&self) -> String {
         let files: Vec<_> = self
             .data
-            .files
-            .iter()
+            .read_files()
             .map(|f| super::identity::file_source(&f.path))
             .collect();
-        files.join("; ")
+        match self.data.plan.as_ref().filter(|p| p.is_part()) {
+            Some(plan) => format!("{}, {}", files.join("; "), plan.describe()),
+            None => files.join("; "),
+        }
+    }
+
+    /// Each file's name with its columns and partition keys.
+    pub(crate) fn file_columns(&self) -> impl Iterator<Item = (&Arc<str>, Vec<&str>)> {
+        self.data.files.iter().map(|f| {
+            let schema = f.meta.schema();
+            let columns = schema.fields().iter().map(|c| c.name().as_str());
+            let keys = f.parts.iter().map(|(k, _)| k.as_str());
+            (&f.name, columns.chain(keys).collect())
+        })
+    }
+
+    /// Reads about `max` rows, handing each to `f` to deserialize ([`RowAt::de`]);
+    /// returns how many, 0 at the end.
+    pub(crate) fn read_with<G>(&mut self, max: usize, mut f: G) -> Result<usize, ReadError>
+    where
+        G: FnMut(RowAt<'_>) -> Result<(), ReadError>,
+    {
+        let mut n = 0;
+        while n < max {
+            if self.ready.is_empty() && !self.fill() {
+                break;
+            }
+            let unit = match self.ready.front() {
+                Some(Ok(unit)) => unit,
+                _ => match self.ready.pop_front() {
+                    Some(Err(e)) => return Err(e),
+                    _ => continue,
+                },
+            };
+            let Some(batch) = unit.batches.get(self.at_batch) else {
+                self.ready.pop_front();
+                self.at_batch = 0;
+                continue;
+            };
+            let file = &self.data.files[unit.file];
+            let end = batch.rows.num_rows().min(self.at_row + max - n);
+            let plan = Plan::new(&batch.rows, &file.parts, self.data.fields.as_deref());
+            for row in self.at_row..end {
+                f(RowAt {
+                    plan: &plan,
+                    file,
+                    group: unit.group,
+                    in_group: batch.first + row,
+                    row,
+                })?;
+            }
+            n += end - self.at_row;
+            self.at_row = end;
+            if end == batch.rows.num_rows() {
+                self.at_batch += 1;
+                self.at_row = 0;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// One row of a decoded batch, and where it is, for [`ParquetStream::read_with`].
+pub(crate) struct RowAt<'p> {
+    plan: &'p Plan<'p>,
+    file: &'p ParquetFile,
+    group: usize,
+    in_group: usize,
+    row: usize,
+}
+
+impl<'p> RowAt<'p> {
+    /// The row deserialized with `seed`, borrowing the batch.
+    pub(crate) fn de<S: DeserializeSeed<'p>>(&self, seed: S) -> Result<S::Value, ReadError> {
+        (self.plan).row_seed(seed, self.file, self.group, self.in_group, self.row)
+    }
+
+    /// An error about this row: `field`, then `msg`.
+    pub(crate) fn error(&self, field: Option<String>, msg: String) -> ReadError {
+        let at = (self.in_group + 1) as u64;
+        ReadError::message(&self.file.name, at, field, msg).in_row_group(self.group)
     }
 }
 
@@ -256,7 +347,20 @@ impl ParquetData {
     /// Reads and decodes every row of a file or a partitioned directory (only the
     /// columns `R` reads); [`rows`](Self::rows) then gives them.
     pub fn read_all<'de, R: Deserialize<'de>>(path: impl AsRef<Path>) -> Result<Self, ReadError> {
-        let data = Dataset::open(path.as_ref(), fields_of::<R>())?;
+        Self::read(path.as_ref(), fields_of::<R>(), None)
+    }
+
+    /// Reads and decodes rank `shard.rank()`'s part of a file or a partitioned directory
+    /// (see [`Shard`](super::Shard)): its share of the row groups, balanced by rows.
+    pub fn read_shard<'de, R: Deserialize<'de>>(
+        path: impl AsRef<Path>,
+        shard: super::Shard,
+    ) -> Result<Self, ReadError> {
+        Self::read(path.as_ref(), fields_of::<R>(), Some(shard))
+    }
+
+    fn read(path: &Path, fields: Wanted, shard: Option<super::Shard>) -> Result<Self, ReadError> {
+        let data = Dataset::open(path, fields, shard)?;
         let units = data
             .units
             .par_iter()
@@ -271,7 +375,7 @@ impl ParquetData {
         for unit in &self.units {
             let file = &self.data.files[unit.file];
             for batch in &unit.batches {
-                let plan = Plan::new(&batch.rows, &file.parts, self.data.fields);
+                let plan = Plan::new(&batch.rows, &file.parts, self.data.fields.as_deref());
                 for row in 0..batch.rows.num_rows() {
                     out.push(plan.row(file, unit.group, batch.first + row, row)?);
                 }
@@ -282,7 +386,12 @@ impl ParquetData {
 
     /// The files read, in order.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.data.files.iter().map(|f| f.path.as_path())
+        self.data.read_files().map(|f| f.path.as_path())
+    }
+
+    /// The shard's plan, when read by [`read_shard`](Self::read_shard).
+    pub fn shard(&self) -> Option<&super::ShardPlan> {
+        self.data.plan.as_ref()
     }
 }
 
@@ -293,7 +402,9 @@ struct Dataset {
     /// (file, row group), in reading order.
     units: Vec<(usize, usize)>,
     /// The row type's fields, when it says (a struct does): only their columns are read.
-    fields: Option<&'static [&'static str]>,
+    fields: Wanted,
+    /// The shard, when one rank's part is read: `units` are then that part's.
+    plan: Option<super::ShardPlan>,
 }
 
 struct ParquetFile {
@@ -321,7 +432,11 @@ struct Batch {
 }
 
 impl Dataset {
-    fn open(root: &Path, fields: Option<&'static [&'static str]>) -> Result<Dataset, ReadError> {
+    fn open(
+        root: &Path,
+        fields: Wanted,
+        shard: Option<super::Shard>,
+    ) -> Result<Dataset, ReadError> {
         let name: Arc<str> = root.display().to_string().into();
         let meta = std::fs::metadata(root).map_err(|e| ReadError::io(&name, e))?;
         let mut paths = Vec::new();
@@ -336,28 +451,59 @@ impl Dataset {
         }
         let files = paths
             .into_par_iter()
-            .map(|(path, parts)| ParquetFile::open(path, parts, fields))
+            .map(|(path, parts)| ParquetFile::open(path, parts, fields.as_deref()))
             .collect::<Result<Vec<_>, _>>()?;
-        let units = files
+        let mut units: Vec<(usize, usize)> = files
             .iter()
             .enumerate()
             .flat_map(|(i, f)| (0..f.meta.metadata().num_row_groups()).map(move |g| (i, g)))
             .collect();
+        let plan = shard.map(|shard| {
+            let groups = units.iter().map(|&(f, g)| (f, g, group_rows(&files[f], g)));
+            let paths = files.iter().map(|f| f.path.clone()).collect();
+            super::ShardPlan::row_groups(root, shard, paths, groups.collect())
+        });
+        if let Some(plan) = &plan {
+            units.retain(|&(f, g)| plan.reads_group(f, g));
+        }
         Ok(Dataset {
             root: root.to_path_buf(),
             files,
             units,
             fields,
+            plan,
         })
     }
 
+    /// The number of rows read, from the footers.
     fn rows(&self) -> u64 {
+        if self.plan.is_some() {
+            let rows = self
+                .units
+                .iter()
+                .map(|&(f, g)| group_rows(&self.files[f], g));
+            return rows.sum();
+        }
         let rows = self
             .files
             .iter()
             .map(|f| f.meta.metadata().file_metadata().num_rows());
         rows.map(|n| n.max(0) as u64).sum()
     }
+
+    /// The files read, in order: all of them, or a shard's, those it reads a row group of.
+    fn read_files(&self) -> impl Iterator<Item = &ParquetFile> {
+        // The units are sorted by file.
+        let has_unit = |f: usize| self.units.binary_search_by(|u| u.0.cmp(&f)).is_ok();
+        (0..self.files.len())
+            .filter(move |&f| self.plan.is_none() || has_unit(f))
+            .map(|f| &self.files[f])
+    }
+}
+
+/// The rows of row group `group` of `file`, from its footer.
+fn group_rows(file: &ParquetFile, group: usize) -> u64 {
+    file.meta.metadata().row_group(group).num_rows().max(0) as u64
 }
 
 /// Collects the `.parquet` files under `dir` with the `key=value` directories above them.
@@ -426,7 +572,7 @@ impl ParquetFile {
     fn open(
         path: PathBuf,
         parts: Parts,
-        fields: Option<&'static [&'static str]>,
+        fields: Option<&[Box<str>]>,
     ) -> Result<ParquetFile, ReadError> {
         let name: Arc<str> = path.display().to_string().into();
         let file = File::open(&path).map_err(|e| ReadError::io(&name, e))?;
@@ -458,8 +604,7 @@ impl ParquetFile {
                     .in_row_group(g));
                 }
                 // A codec left out of this build would fail only when the chunk is read.
-                let read =
-                    fields.is_none_or(|f| f.contains(&col.column_path().parts()[0].as_str()));
+                let read = wants(fields, &col.column_path().parts()[0]);
                 let known = matches!(
                     col.compression(),
                     Compression::UNCOMPRESSED | Compression::SNAPPY | Compression::ZSTD(_)
@@ -483,8 +628,7 @@ impl ParquetFile {
         // the columns read, once every chunk is known to lie within the file.
         for (g, group) in meta.metadata().row_groups().iter().enumerate() {
             for col in group.columns() {
-                let read =
-                    fields.is_none_or(|f| f.contains(&col.column_path().parts()[0].as_str()));
+                let read = wants(fields, &col.column_path().parts()[0]);
                 if !read {
                     continue;
                 }
@@ -502,7 +646,7 @@ impl ParquetFile {
         }
         let roots: Option<Vec<usize>> = fields.map(|fields| {
             (meta.schema().fields().iter().enumerate())
-                .filter(|(_, f)| fields.contains(&f.name().as_str()))
+                .filter(|(_, f)| wants(Some(fields), f.name()))
                 .map(|(i, _)| i)
                 .collect()
         });
@@ -601,11 +745,16 @@ fn invalid(name: &Arc<str>, msg: String) -> ReadError {
 }
 
 /// The fields of a struct row type, found by asking it to deserialize from a probe.
-fn fields_of<'de, R: Deserialize<'de>>() -> Option<&'static [&'static str]> {
+fn fields_of<'de, R: Deserialize<'de>>() -> Wanted {
     match R::deserialize(Probe) {
-        Err(DeError::Probe(fields)) => fields,
+        Err(DeError::Probe(Some(fields))) => Some(fields.iter().map(|&f| f.into()).collect()),
         _ => None,
     }
+}
+
+/// Whether `name` is a column read: one of `fields`, or any when `None`.
+fn wants(fields: Option<&[Box<str>]>, name: &str) -> bool {
+    fields.is_none_or(|f| f.iter().any(|n| **n == *name))
 }
 
 struct Probe;
@@ -677,11 +826,7 @@ struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    fn new(
-        batch: &'a RecordBatch,
-        parts: &'a Parts,
-        wanted: Option<&'static [&'static str]>,
-    ) -> Plan<'a> {
+    fn new(batch: &'a RecordBatch, parts: &'a Parts, wanted: Option<&'a [Box<str>]>) -> Plan<'a> {
         let schema = batch.schema_ref();
         let find = |name: &str| -> Option<Source<'a>> {
             match schema.index_of(name) {
@@ -693,7 +838,7 @@ impl<'a> Plan<'a> {
         };
         let fields = match wanted {
             Some(wanted) => (wanted.iter())
-                .filter_map(|&name| Some((name, find(name)?)))
+                .filter_map(|name| Some((&**name, find(name)?)))
                 .collect(),
             None => {
                 let columns = schema.fields().iter().map(|f| f.name().as_str());
@@ -717,8 +862,20 @@ impl<'a> Plan<'a> {
         in_group: usize,
         row: usize,
     ) -> Result<R, ReadError> {
+        self.row_seed(PhantomData, file, group, in_group, row)
+    }
+
+    /// As [`row`](Self::row), deserialized with `seed`.
+    fn row_seed<S: DeserializeSeed<'a>>(
+        &self,
+        seed: S,
+        file: &ParquetFile,
+        group: usize,
+        in_group: usize,
+        row: usize,
+    ) -> Result<S::Value, ReadError> {
         let current = Cell::new(None);
-        R::deserialize(RowDe {
+        seed.deserialize(RowDe {
             plan: self,
             row,
             current: &current,

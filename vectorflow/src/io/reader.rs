@@ -4,6 +4,8 @@
 use super::error::{LineError, ReadError};
 use super::line_chunks::{Chunk, Chunker};
 use super::rows::SparseRows;
+use super::shard::{self, line_start_at, Part};
+use super::{Shard, ShardPlan};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -47,12 +49,19 @@ pub(crate) mod sealed {
 pub trait SparseFormat: sealed::ParseLine + Clone + std::fmt::Debug {
     /// Opens `path` for streaming, chunk by chunk.
     fn open(&self, path: impl AsRef<Path>) -> Result<SparseReader<std::fs::File, Self>, ReadError> {
-        let chunker = Chunker::open(path.as_ref())?;
-        let len = chunker.get_ref().metadata().map_or(0, |m| m.len());
-        let mut reader = SparseReader::new(chunker, self.clone());
-        reader.input_len = len;
-        reader.path = Some(path.as_ref().to_path_buf());
-        Ok(reader)
+        open_part(self, Part::file(path.as_ref()), None)
+    }
+
+    /// Opens rank `shard.rank()`'s part of the file `path` (see [`Shard`]): the lines
+    /// that start in its share of the file's bytes. Errors name the file's true line
+    /// numbers; the rows' [`lines`](SparseRows::lines) count from the shard's first line.
+    fn open_shard(
+        &self,
+        path: impl AsRef<Path>,
+        shard: Shard,
+    ) -> Result<SparseReader<std::fs::File, Self>, ReadError> {
+        let (part, plan) = shard::file_part(path.as_ref(), shard, false)?;
+        open_part(self, part, Some(plan))
     }
 
     /// Opens `path` as a [`Stream`](crate::train::Stream) for `Trainer::fit_stream`,
@@ -61,7 +70,21 @@ pub trait SparseFormat: sealed::ParseLine + Clone + std::fmt::Debug {
     where
         Self: Send + 'static,
     {
-        super::SparseStream::open(self, path.as_ref())
+        super::SparseStream::open(self, path.as_ref(), None)
+    }
+
+    /// Opens rank `shard.rank()`'s part of `path` as a [`Stream`](crate::train::Stream)
+    /// (see [`Shard`]): of a file, the lines that start in its share of the bytes; of a
+    /// directory, its share of the files, each read whole.
+    fn stream_shard(
+        &self,
+        path: impl AsRef<Path>,
+        shard: Shard,
+    ) -> Result<super::SparseStream<Self>, ReadError>
+    where
+        Self: Send + 'static,
+    {
+        super::SparseStream::open(self, path.as_ref(), Some(shard))
     }
 
     /// Streams from any reader; `name` stands for it in error messages.
@@ -101,8 +124,12 @@ pub struct SparseReader<R, F> {
     parallel_min: usize,
     /// The input's length in bytes when known (a file), to size `read_all`'s output.
     input_len: u64,
-    /// The file, until the first chunk is read: `read_all` then reads it in ranges.
-    path: Option<std::path::PathBuf>,
+    /// The part of a file read (for a shard's true line numbers), if a file.
+    part: Option<Part>,
+    /// The shard's plan, when opened by [`SparseFormat::open_shard`].
+    plan: Option<ShardPlan>,
+    /// Whether no chunk has been read: `read_all` then reads the part in ranges.
+    fresh: bool,
     /// Per-thread rows of the pieces after the first, kept across chunks.
     pieces: Vec<Piece>,
 }
@@ -125,7 +152,9 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
             threads: rayon::current_num_threads(),
             parallel_min: PARALLEL_MIN_BYTES,
             input_len: 0,
-            path: None,
+            part: None,
+            plan: None,
+            fresh: false,
             pieces: Vec::new(),
         }
     }
@@ -170,6 +199,10 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     /// I/O errors and the first malformed line, naming file, line, field and what was
     /// expected. After an error `out` holds an unspecified part of the chunk.
     pub fn read_into(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
+        self.read_into_part(out).map_err(|e| self.true_line(e))
+    }
+
+    fn read_into_part(&mut self, out: &mut SparseRows) -> Result<bool, ReadError> {
         out.clear();
         self.mark(out);
         while self.next_chunk()? {
@@ -196,10 +229,27 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
     ///
     /// As [`read_into`](Self::read_into).
     pub fn read_all(mut self) -> Result<SparseRows, ReadError> {
-        if let Some(path) = self.path.take() {
+        self.read_all_part().map_err(|e| self.true_line(e))
+    }
+
+    /// The shard's plan, when opened by [`SparseFormat::open_shard`].
+    pub fn shard(&self) -> Option<&ShardPlan> {
+        self.plan.as_ref()
+    }
+
+    /// `e` with the line number counted from the file's first line.
+    fn true_line(&self, e: ReadError) -> ReadError {
+        match &self.part {
+            Some(part) => part.true_line(e, 0),
+            None => e,
+        }
+    }
+
+    fn read_all_part(&mut self) -> Result<SparseRows, ReadError> {
+        if let (Some(part), true) = (&self.part, self.fresh) {
             if self.threads > 1 && self.input_len >= RANGES_MIN_BYTES {
                 let sizes = self.chunker.sizes();
-                return read_file_ranges(&self.format, &path, self.threads, sizes);
+                return read_file_ranges(&self.format, part, self.threads, sizes);
             }
         }
         let mut out = SparseRows::new();
@@ -223,7 +273,7 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
 
     /// Moves the next chunk into `self.chunk`: the one read ahead, if any.
     fn next_chunk(&mut self) -> Result<bool, ReadError> {
-        self.path = None;
+        self.fresh = false;
         match self.ahead_read.take() {
             Some(read) => {
                 std::mem::swap(&mut self.chunk, &mut self.ahead);
@@ -300,27 +350,28 @@ impl<R: Read, F: SparseFormat> SparseReader<R, F> {
 /// threads) rather than as one range per thread.
 const RANGES_MIN_BYTES: u64 = 16 << 20;
 
-/// [`SparseReader::read_all`] of a whole file on `threads` ranges, with the reader's
-/// chunk size and longest line. Independent ranges, rather than chunks split among
-/// threads, need no barrier per chunk: a thread that is preempted (on a busy machine)
-/// delays only its own range.
+/// [`SparseReader::read_all`] of a file's part on `threads` ranges, with the reader's
+/// chunk size and longest line; line numbers count from the part's first line.
+/// Independent ranges, rather than chunks split among threads, need no barrier per
+/// chunk: a thread that is preempted (on a busy machine) delays only its own range.
 fn read_file_ranges<F: SparseFormat>(
     format: &F,
-    path: &Path,
+    part: &Part,
     threads: usize,
     sizes: (usize, usize),
 ) -> Result<SparseRows, ReadError> {
-    let name: Arc<str> = path.display().to_string().into();
-    let io = |e| ReadError::io(&name, e);
+    let (path, name) = (&part.path, &part.name);
+    let io = |e| ReadError::io(name, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    let threads = threads.max(1);
-    let mut bounds = vec![0];
-    for k in 1..threads as u64 {
-        let at = line_start_at(&mut file, len * k / threads as u64).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len().min(part.end);
+    let threads = threads.max(1) as u64;
+    let mut bounds = vec![part.start];
+    for k in 1..threads {
+        let at = part.start + (len.saturating_sub(part.start)) * k / threads;
+        let at = line_start_at(&mut file, at).map_err(io)?.min(len);
         bounds.push(at.max(*bounds.last().unwrap_or(&0)));
     }
-    bounds.push(len);
+    bounds.push(len.max(part.start));
     let mut ranges: Vec<Option<Result<(SparseRows, u64), ReadError>>> =
         (0..threads).map(|_| None).collect();
     rayon::scope(|s| {
@@ -349,31 +400,6 @@ fn read_file_ranges<F: SparseFormat>(
     Ok(out)
 }
 
-/// The start of the first line beginning at or after byte `at`.
-fn line_start_at(file: &mut std::fs::File, at: u64) -> std::io::Result<u64> {
-    use std::io::{Seek, SeekFrom};
-    if at == 0 {
-        return Ok(0);
-    }
-    file.seek(SeekFrom::Start(at - 1))?;
-    let mut buf = [0u8; 64 << 10];
-    let mut pos = at - 1;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            return Ok(pos);
-        }
-        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
-            return Ok(pos + i as u64 + 1);
-        }
-        pos += n as u64;
-    }
-}
-
 /// Reads the bytes `start..end` of `path` (whole lines), with line numbers relative to
 /// the range; also gives the range's line count.
 fn read_range<F: SparseFormat>(
@@ -387,7 +413,8 @@ fn read_range<F: SparseFormat>(
     let io = |e| ReadError::io(&name, e);
     let mut file = std::fs::File::open(path).map_err(io)?;
     file.seek(SeekFrom::Start(start)).map_err(io)?;
-    let chunker = Chunker::with_name(file.take(end - start), name.clone())
+    let chunker = Chunker::with_name(file, name.clone())
+        .limit(end - start)
         .chunk_bytes(chunk_bytes)
         .max_line(max_line);
     let mut reader = SparseReader::new(chunker, format.clone()).threads(1);
@@ -410,6 +437,23 @@ fn read_range<F: SparseFormat>(
 fn reserve_like(rows: &mut SparseRows, bytes: u64, total: u64) {
     let scale = |n: usize| (n as u128 * u128::from(total) * 21 / 20 / u128::from(bytes)) as usize;
     rows.reserve(scale(rows.len()), scale(rows.nnz()));
+}
+
+/// Opens `part` of a file for streaming; `plan`: the shard it is.
+pub(crate) fn open_part<F: SparseFormat>(
+    format: &F,
+    part: Part,
+    plan: Option<ShardPlan>,
+) -> Result<SparseReader<std::fs::File, F>, ReadError> {
+    let file = part.open()?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let chunker = Chunker::with_name(file, part.name.clone()).limit(part.end - part.start);
+    let mut reader = SparseReader::new(chunker, format.clone());
+    reader.input_len = len.min(part.end) - part.start.min(len);
+    reader.part = Some(part);
+    reader.plan = plan;
+    reader.fresh = true;
+    Ok(reader)
 }
 
 /// `k + 1` bounds splitting `text` into `k` pieces of whole lines (some may be empty).
@@ -483,7 +527,7 @@ mod tests {
             let vw_text = t.replace(" 1:1", "");
             for threads in [1, 2, 3, 7] {
                 let one = LibSvm::new().parse_bytes(t.as_bytes(), &path.display().to_string());
-                let ranges = read_file_ranges(&LibSvm::new(), &path, threads, SIZES);
+                let ranges = read_file_ranges(&LibSvm::new(), &Part::file(&path), threads, SIZES);
                 match (one, ranges) {
                     // Debug text: also the file name, folding and how ids are named.
                     (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}")),
@@ -492,9 +536,51 @@ mod tests {
                 }
                 std::fs::write(&path, &vw_text).unwrap();
                 let one = Vw::new().parse_bytes(vw_text.as_bytes(), &path.display().to_string());
-                let ranges = read_file_ranges(&Vw::new(), &path, threads, SIZES);
+                let ranges = read_file_ranges(&Vw::new(), &Part::file(&path), threads, SIZES);
                 assert_eq!(format!("{one:?}"), format!("{ranges:?}"));
                 std::fs::write(&path, &t).unwrap();
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn ranges_of_a_part_agree_with_its_text_and_errors_name_the_true_line() {
+        let path = std::env::temp_dir().join(format!("vf_part_{}.txt", std::process::id()));
+        let mut text = String::new();
+        for i in 0..300 {
+            let line = if i == 200 {
+                "oops".into()
+            } else {
+                format!("{} {}:1", i % 2, i % 9 + 1)
+            };
+            text.push_str(&line);
+            text.push_str(if i % 3 == 0 { "\r\n" } else { "\n" });
+        }
+        std::fs::write(&path, &text).unwrap();
+        let starts: Vec<u64> = text
+            .match_indices('\n')
+            .map(|(i, _)| i as u64 + 1)
+            .collect();
+        for (a, b) in [(0, 50), (17, 150), (100, 250), (199, 299), (201, 299)] {
+            let part = Part {
+                start: starts[a],
+                end: starts[b],
+                ..Part::file(&path)
+            };
+            let piece = &text.as_bytes()[part.start as usize..part.end as usize];
+            let one = LibSvm::new().parse_bytes(piece, &path.display().to_string());
+            for threads in [1, 2, 3, 7] {
+                let ranges = read_file_ranges(&LibSvm::new(), &part, threads, SIZES);
+                assert_eq!(
+                    format!("{one:?}"),
+                    format!("{ranges:?}"),
+                    "{a}..{b} on {threads}"
+                );
+            }
+            // Line 201 of the file: the 201st line, after the 200 before it.
+            if let Err(e) = one {
+                assert_eq!(part.true_line(e, 0).line(), 201, "{a}..{b}");
             }
         }
         std::fs::remove_file(&path).unwrap();

@@ -85,7 +85,8 @@ impl SparseRows {
         &self.weights
     }
 
-    /// The 1-based input line of each row.
+    /// The 1-based input line of each row (of a [`Shard`](super::Shard) that starts
+    /// inside a file, counted from the shard's first line).
     pub fn lines(&self) -> &[u64] {
         &self.lines
     }
@@ -355,7 +356,8 @@ impl<'a> SparseRow<'a> {
             .map(|(&id, &value)| SparseF { id, value })
     }
 
-    /// The 1-based input line the row was read from.
+    /// The 1-based input line the row was read from (counted as
+    /// [`SparseRows::lines`] counts).
     pub fn line(&self) -> u64 {
         self.line
     }

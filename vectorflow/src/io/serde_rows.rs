@@ -2,8 +2,12 @@
 
 use super::error::ReadError;
 use super::line_chunks::{Chunk, Chunker, DEFAULT_CHUNK_BYTES};
+use super::shard::{self, Part};
+use super::{Shard, ShardPlan};
+use serde::de::DeserializeSeed;
 use serde::Deserialize;
 use std::io::Read;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -42,6 +46,9 @@ pub struct CsvReader<R> {
     /// Records of the current chunk; reused, so steady state allocates only the rows.
     records: Vec<csv::ByteRecord>,
     chunk_bytes: usize,
+    /// The part of a file read, for a shard's true line numbers.
+    part: Option<Part>,
+    plan: Option<ShardPlan>,
 }
 
 impl<R> std::fmt::Debug for CsvReader<R> {
@@ -53,13 +60,16 @@ impl<R> std::fmt::Debug for CsvReader<R> {
 }
 
 /// Counts the bytes read since the last record boundary and fails past a limit, so that
-/// no record makes the CSV parser buffer without bound.
+/// no record makes the CSV parser buffer without bound. For a shard, gives the file's
+/// header line first, then at most `left` bytes of the input.
 struct Bounded<R> {
     inner: R,
     read: u64,
     mark: u64,
     limit: u64,
     exceeded: bool,
+    head: std::io::Cursor<Vec<u8>>,
+    left: u64,
 }
 
 impl<R: Read> Read for Bounded<R> {
@@ -68,7 +78,12 @@ impl<R: Read> Read for Bounded<R> {
             self.exceeded = true;
             return Err(std::io::Error::other("record too long"));
         }
-        let n = self.inner.read(buf)?;
+        let mut n = self.head.read(buf)?;
+        if n == 0 {
+            let room = buf.len().min(self.left.try_into().unwrap_or(usize::MAX));
+            n = self.inner.read(&mut buf[..room])?;
+            self.left -= n as u64;
+        }
         self.read += n as u64;
         Ok(n)
     }
@@ -77,11 +92,50 @@ impl<R: Read> Read for Bounded<R> {
 impl CsvReader<std::fs::File> {
     /// Opens a CSV file with a header line.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let file =
-            std::fs::File::open(path).map_err(|e| ReadError::io(&name.as_str().into(), e))?;
-        CsvReader::new(file, &name)
+        CsvReader::open_part(Part::file(path.as_ref()))
+    }
+
+    /// Opens rank `shard.rank()`'s part of a CSV file (see [`Shard`]): its header line,
+    /// then the records that start in its share of the bytes after it. Records must be
+    /// one line each (no line breaks in quoted fields). Errors name the file's true
+    /// line numbers.
+    pub fn open_shard(path: impl AsRef<Path>, shard: Shard) -> Result<Self, ReadError> {
+        let (part, plan) = shard::file_part(path.as_ref(), shard, true)?;
+        let mut reader = CsvReader::open_part(part)?;
+        reader.plan = Some(plan);
+        Ok(reader)
+    }
+
+    /// Opens `part` of a file: its header, then its bytes.
+    pub(crate) fn open_part(part: Part) -> Result<Self, ReadError> {
+        let mut head = Vec::new();
+        if part.start > 0 && part.header > 0 {
+            let io = |e| ReadError::io(&part.name, e);
+            if part.header > super::DEFAULT_MAX_LINE as u64 {
+                let e = format!("a header of at most {} bytes", super::DEFAULT_MAX_LINE);
+                return Err(ReadError::parse(&part.name, 1, None, e, None)
+                    .with_found_text(format!("{} bytes", part.header)));
+            }
+            let file = std::fs::File::open(&part.path).map_err(io)?;
+            file.take(part.header).read_to_end(&mut head).map_err(io)?;
+        }
+        let bounded = Bounded {
+            inner: part.open()?,
+            read: 0,
+            mark: 0,
+            limit: super::DEFAULT_MAX_LINE as u64,
+            exceeded: false,
+            head: std::io::Cursor::new(head),
+            left: part.end - part.start,
+        };
+        let mut reader = CsvReader::from_bounded(csv::ReaderBuilder::new(), bounded, &part.name)?;
+        reader.part = Some(part);
+        Ok(reader)
+    }
+
+    /// The shard's plan, when opened by [`open_shard`](Self::open_shard).
+    pub fn shard(&self) -> Option<&ShardPlan> {
+        self.plan.as_ref()
     }
 }
 
@@ -94,7 +148,7 @@ impl<R: Read> CsvReader<R> {
     /// As [`new`](Self::new), with the `csv` crate's options (delimiter, quoting,
     /// comments, ...). Headers are always read.
     pub fn with_builder(
-        mut builder: csv::ReaderBuilder,
+        builder: csv::ReaderBuilder,
         reader: R,
         name: &str,
     ) -> Result<Self, ReadError> {
@@ -104,13 +158,25 @@ impl<R: Read> CsvReader<R> {
             mark: 0,
             limit: super::DEFAULT_MAX_LINE as u64,
             exceeded: false,
+            head: std::io::Cursor::new(Vec::new()),
+            left: u64::MAX,
         };
+        CsvReader::from_bounded(builder, bounded, name)
+    }
+
+    fn from_bounded(
+        mut builder: csv::ReaderBuilder,
+        bounded: Bounded<R>,
+        name: &str,
+    ) -> Result<Self, ReadError> {
         let mut this = CsvReader {
             reader: builder.has_headers(true).from_reader(bounded),
             file: name.into(),
             headers: csv::ByteRecord::new(),
             records: Vec::new(),
             chunk_bytes: DEFAULT_CHUNK_BYTES,
+            part: None,
+            plan: None,
         };
         this.headers = match this.reader.byte_headers() {
             Ok(h) => h.clone(),
@@ -150,6 +216,29 @@ impl<R: Read> CsvReader<R> {
     /// I/O errors, malformed CSV and values that do not deserialize, naming the file,
     /// the line, the column and what was expected.
     pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
+        let used = self.fill_records()?;
+        if used == 0 {
+            return Ok(None);
+        }
+        let (records, headers) = (&self.records[..used], &self.headers);
+        let mut rows = Vec::with_capacity(used);
+        for r in records {
+            match r.deserialize(Some(headers)) {
+                Ok(row) => rows.push(row),
+                Err(e) => return Err(self.true_line(deserialize_error(&self.file, headers, r, e))),
+            }
+        }
+        Ok(Some(rows))
+    }
+
+    /// The records of the next chunk, `None` at the end of the input.
+    pub(crate) fn next_records(&mut self) -> Result<Option<&[csv::ByteRecord]>, ReadError> {
+        let used = self.fill_records()?;
+        Ok((used > 0).then(|| &self.records[..used]))
+    }
+
+    /// Reads the next chunk's records into `records`; how many, 0 at the end.
+    fn fill_records(&mut self) -> Result<usize, ReadError> {
         let mut used = 0;
         let mut bytes = 0;
         while bytes < self.chunk_bytes {
@@ -159,24 +248,18 @@ impl<R: Read> CsvReader<R> {
             match self.reader.read_byte_record(&mut self.records[used]) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => return Err(self.csv_error(e)),
+                Err(e) => return Err(self.true_line(self.csv_error(e))),
             }
             self.mark();
             bytes += self.records[used].as_slice().len() + self.records[used].len();
             used += 1;
         }
-        if used == 0 {
-            return Ok(None);
-        }
-        let (records, headers) = (&self.records[..used], &self.headers);
-        let mut rows = Vec::with_capacity(used);
-        for r in records {
-            match r.deserialize(Some(headers)) {
-                Ok(row) => rows.push(row),
-                Err(e) => return Err(deserialize_error(&self.file, headers, r, e)),
-            }
-        }
-        Ok(Some(rows))
+        Ok(used)
+    }
+
+    /// The name that stands for the input in errors.
+    pub(crate) fn file(&self) -> &Arc<str> {
+        &self.file
     }
 
     /// Every remaining row, in memory: all the records are read, whatever their size, and
@@ -238,6 +321,15 @@ impl<R: Read> CsvReader<R> {
                 "invalid UTF-8".into(),
             ),
             other => ReadError::message(&self.file, line, None, format!("{:?}", other)),
+        }
+    }
+
+    /// `e` with its line counted from the file's first line (a shard's part of a file
+    /// is read after its header line).
+    fn true_line(&self, e: ReadError) -> ReadError {
+        match &self.part {
+            Some(part) => part.true_line(e, u64::from(part.header > 0)),
+            None => e,
         }
     }
 
@@ -346,15 +438,38 @@ fn deserialize_error(
 pub struct JsonLines<R> {
     chunker: Chunker<R>,
     chunk: Chunk,
+    /// The part of a file read, for a shard's true line numbers.
+    part: Option<Part>,
+    plan: Option<ShardPlan>,
 }
 
 impl JsonLines<std::fs::File> {
     /// Opens a JSON lines file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        JsonLines::open_part(Part::file(path.as_ref()), None)
+    }
+
+    /// Opens rank `shard.rank()`'s part of a JSON lines file (see [`Shard`]): the lines
+    /// that start in its share of the bytes. Errors name the file's true line numbers.
+    pub fn open_shard(path: impl AsRef<Path>, shard: Shard) -> Result<Self, ReadError> {
+        let (part, plan) = shard::file_part(path.as_ref(), shard, false)?;
+        JsonLines::open_part(part, Some(plan))
+    }
+
+    /// Opens `part` of a file; `plan`: the shard it is.
+    pub(crate) fn open_part(part: Part, plan: Option<ShardPlan>) -> Result<Self, ReadError> {
+        let chunker = Chunker::with_name(part.open()?, part.name.clone());
         Ok(JsonLines {
-            chunker: Chunker::open(path)?,
+            chunker: chunker.limit(part.end - part.start),
             chunk: Chunk::new(),
+            part: Some(part),
+            plan,
         })
+    }
+
+    /// The shard's plan, when opened by [`open_shard`](Self::open_shard).
+    pub fn shard(&self) -> Option<&ShardPlan> {
+        self.plan.as_ref()
     }
 }
 
@@ -364,6 +479,8 @@ impl<R: Read> JsonLines<R> {
         JsonLines {
             chunker: Chunker::new(reader, name),
             chunk: Chunk::new(),
+            part: None,
+            plan: None,
         }
     }
 
@@ -386,22 +503,64 @@ impl<R: Read> JsonLines<R> {
     /// I/O errors, too long lines and lines that do not deserialize, naming the file,
     /// the line, the field (its path, such as `user.id`) and what was expected.
     pub fn next_rows<'a, T: Deserialize<'a>>(&'a mut self) -> Result<Option<Vec<T>>, ReadError> {
+        let mut rows = Vec::new();
+        let more = self.next_with(PhantomData::<T>, |row, _| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(more.then_some(rows))
+    }
+
+    /// Reads the next chunk, handing each line's value (deserialized with a copy of
+    /// `seed`) and its line number to `out`; false at the end of the input.
+    pub(crate) fn next_with<'a, S: DeserializeSeed<'a> + Clone>(
+        &'a mut self,
+        seed: S,
+        out: impl FnMut(S::Value, u64) -> Result<(), ReadError>,
+    ) -> Result<bool, ReadError> {
+        if !self.next_chunk()? {
+            return Ok(false);
+        }
+        let this: &'a Self = self;
+        parse_json_lines_with(
+            this.text(),
+            this.chunk.first_line(),
+            this.chunker.file(),
+            seed,
+            out,
+        )
+        .map_err(|e| true_line(&this.part, e))?;
+        Ok(true)
+    }
+
+    /// The name that stands for the input in errors.
+    pub(crate) fn file(&self) -> &Arc<str> {
+        self.chunker.file()
+    }
+
+    /// Reads the next chunk that is not only blank lines; false at the end.
+    fn next_chunk(&mut self) -> Result<bool, ReadError> {
         loop {
-            if !self.chunker.next_chunk(&mut self.chunk)? {
-                return Ok(None);
+            let more = self.chunker.next_chunk(&mut self.chunk);
+            if !more.map_err(|e| true_line(&self.part, e))? {
+                return Ok(false);
             }
             if !self.chunk.text().iter().all(u8::is_ascii_whitespace) {
-                break;
+                return Ok(true);
             }
         }
-        let mut rows = Vec::new();
-        parse_json_lines(
-            without_bom(&self.chunk),
-            self.chunk.first_line(),
-            self.chunker.file(),
-            &mut rows,
-        )?;
-        Ok(Some(rows))
+    }
+
+    /// The chunk's text, without the UTF-8 byte-order mark some editors put at the
+    /// start of a file (skipped, as the CSV reader skips it).
+    fn text(&self) -> &[u8] {
+        let text = self.chunk.text();
+        let at_start =
+            self.chunk.first_line() == 1 && self.part.as_ref().is_none_or(|p| p.start == 0);
+        match at_start {
+            true => text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text),
+            false => text,
+        }
     }
 
     /// Every remaining row, in memory: the rest of the input is read as one chunk,
@@ -435,15 +594,10 @@ impl<R: Read> JsonLines<R> {
     pub fn next_rows_parallel<'a, T: Deserialize<'a> + Send>(
         &'a mut self,
     ) -> Result<Option<Vec<T>>, ReadError> {
-        loop {
-            if !self.chunker.next_chunk(&mut self.chunk)? {
-                return Ok(None);
-            }
-            if !self.chunk.text().iter().all(u8::is_ascii_whitespace) {
-                break;
-            }
+        if !self.next_chunk()? {
+            return Ok(None);
         }
-        let text = without_bom(&self.chunk);
+        let text = self.text();
         let file = self.chunker.file();
         let k = rayon::current_num_threads();
         let bounds = super::reader::split_lines(text, k);
@@ -463,20 +617,18 @@ impl<R: Read> JsonLines<R> {
         });
         let mut rows = Vec::with_capacity(pieces.iter().map(|p| p.0.len()).sum());
         for (piece, outcome) in pieces {
-            outcome?;
+            outcome.map_err(|e| true_line(&self.part, e))?;
             rows.extend(piece);
         }
         Ok(Some(rows))
     }
 }
 
-/// The chunk's text without the UTF-8 byte-order mark some editors put at the start of a
-/// file (skipped, as the CSV reader skips it).
-fn without_bom(chunk: &Chunk) -> &[u8] {
-    let text = chunk.text();
-    match chunk.first_line() {
-        1 => text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text),
-        _ => text,
+/// `e` with its line counted from the file's first line rather than the part's.
+fn true_line(part: &Option<Part>, e: ReadError) -> ReadError {
+    match part {
+        Some(part) => part.true_line(e, 0),
+        None => e,
     }
 }
 
@@ -487,21 +639,40 @@ fn parse_json_lines<'a, T: Deserialize<'a>>(
     file: &Arc<str>,
     rows: &mut Vec<T>,
 ) -> Result<(), ReadError> {
+    parse_json_lines_with(text, first_line, file, PhantomData::<T>, |row, _| {
+        rows.push(row);
+        Ok(())
+    })
+}
+
+/// Deserializes the non-blank lines of `text`, whose first line is `first_line`, each
+/// with a copy of `seed`, handing each value and its line to `out`.
+fn parse_json_lines_with<'a, S: DeserializeSeed<'a> + Clone>(
+    text: &'a [u8],
+    first_line: u64,
+    file: &Arc<str>,
+    seed: S,
+    mut out: impl FnMut(S::Value, u64) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
     let lines = text.split(|&b| b == b'\n');
     for (line_no, line) in (first_line..).zip(lines) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let mut de = serde_json::Deserializer::from_slice(line);
-        match serde_path_to_error::deserialize(&mut de) {
+        let mut track = serde_path_to_error::Track::new();
+        let value = seed
+            .clone()
+            .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+        match value {
             Ok(row) => match de.end() {
-                Ok(()) => rows.push(row),
+                Ok(()) => out(row, line_no)?,
                 Err(e) => return Err(json_error(file, line_no, None, e)),
             },
             Err(e) => {
-                let path = e.path().to_string();
+                let path = track.path().to_string();
                 let field = (path != ".").then(|| format!("field `{path}`"));
-                return Err(json_error(file, line_no, field, e.into_inner()));
+                return Err(json_error(file, line_no, field, e));
             }
         }
     }

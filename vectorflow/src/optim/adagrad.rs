@@ -1,4 +1,4 @@
-use super::{check, Optimizer};
+use super::{check, Merge, Optimizer};
 
 /// The accumulator AdaGrad and [`super::RowAdaGrad`] start from unless set otherwise
 /// (see [`AdaGrad::init_acc`]).
@@ -58,6 +58,11 @@ impl AdaGrad {
 impl Optimizer for AdaGrad {
     type State = [f32; 1];
     const NAME: &'static str = "AdaGrad";
+
+    /// The accumulator: summed, and it weighs and rescales the weight's changes.
+    fn merge(_: usize) -> Merge {
+        Merge::Root
+    }
 
     fn lr(&self) -> f32 {
         self.lr

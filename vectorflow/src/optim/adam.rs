@@ -1,4 +1,4 @@
-use super::{check, Optimizer};
+use super::{check, Merge, Optimizer};
 
 /// Adam with bias correction. Its step count is kept per weight, so a rare feature's
 /// first update is corrected like a frequent one's (sparse rows touch few weights).
@@ -45,6 +45,11 @@ impl Adam {
 impl Optimizer for Adam {
     type State = [f32; 3];
     const NAME: &'static str = "Adam";
+
+    /// The moments are averaged, weighted by each copy's steps, counted by `t`, which adds.
+    fn merge(j: usize) -> Merge {
+        [Merge::Average, Merge::Average, Merge::Weighs][j]
+    }
 
     fn lr(&self) -> f32 {
         self.lr

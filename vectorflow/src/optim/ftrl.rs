@@ -1,4 +1,4 @@
-use super::{check, Optimizer};
+use super::{check, Merge, Optimizer};
 
 /// FTRL-proximal (McMahan et al., 2013), the usual choice for sparse logistic regression
 /// with L1: weights of rare, weak features are exactly zero.
@@ -52,6 +52,13 @@ impl Optimizer for Ftrl {
     /// `z` and `n` of the paper.
     type State = [f32; 2];
     const NAME: &'static str = "Ftrl";
+
+    /// `z` and `n` are running sums over the steps, from which the weight follows: both
+    /// add up, as one copy that took every copy's steps would have summed them; `n`'s
+    /// growth weighs the weight's changes.
+    fn merge(j: usize) -> Merge {
+        [Merge::Add, Merge::Weighs][j]
+    }
 
     fn lr(&self) -> f32 {
         self.alpha

@@ -22,6 +22,28 @@ pub use row_adagrad::RowAdaGrad;
 pub use sgd::{Momentum, Sgd};
 pub use state::TrainState;
 
+/// How a merge of copies of the weights (threads' replicas, ranks) combines one of an
+/// optimizer's state floats, as [`Optimizer::merge`] declares it; the rule and why it
+/// is the right one are in `train::store::rule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// A statistic of recent steps (Adam's moments, a momentum's velocity): each copy's
+    /// change is averaged, weighted by the copy's share of the steps (the growth of the
+    /// [`Merge::Weighs`] or [`Merge::Root`] float, else 1 if the copy changed the weight).
+    Average,
+    /// A running sum of per-step terms that is not a weighting (FTRL's `z`): the copies'
+    /// changes add up, as one copy that took all their steps would have summed them.
+    Add,
+    /// A running count or sum that only grows (Adam's step count, FTRL's `n`): the
+    /// changes add up, and each copy's growth weighs its changes to the averaged floats.
+    /// At most one per optimizer.
+    Weighs,
+    /// A sum of squared gradients whose square root divides the step (AdaGrad's): the
+    /// changes add up and weigh as [`Merge::Weighs`], and each copy's change to the weight
+    /// is rescaled from its own accumulator to the merged one. At most one per optimizer.
+    Root,
+}
+
 /// A per-coordinate update rule.
 pub trait Optimizer: Copy + Send + Sync + 'static {
     /// The state it keeps per weight: `[f32; K]`, `K` floats (`[f32; 0]` for none).
@@ -72,6 +94,14 @@ pub trait Optimizer: Copy + Send + Sync + 'static {
     fn row_rate(&self, s: &mut f32, mean_sq: f32, scale: f32) -> f32 {
         let _ = (s, mean_sq);
         self.lr() * scale
+    }
+
+    /// How state float `j` (of [`Optimizer::STATE`]) merges when copies of the weights
+    /// are combined. By default [`Merge::Average`]; an optimizer with an accumulator
+    /// says which float it is.
+    fn merge(j: usize) -> Merge {
+        let _ = j;
+        Merge::Average
     }
 
     /// Checks the settings before training starts; the error names the setting and its

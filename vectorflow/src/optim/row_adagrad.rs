@@ -1,4 +1,4 @@
-use super::{check, Optimizer};
+use super::{check, Merge, Optimizer};
 
 /// Row-wise AdaGrad: one accumulator per sparse row, shared by the row's weights.
 ///
@@ -64,6 +64,11 @@ impl Optimizer for RowAdaGrad {
     type State = [f32; 1];
     const NAME: &'static str = "RowAdaGrad";
     const ROW_WISE: bool = true;
+
+    /// The row's accumulator: summed, and it weighs and rescales its weights' changes.
+    fn merge(_: usize) -> Merge {
+        Merge::Root
+    }
 
     fn lr(&self) -> f32 {
         self.lr

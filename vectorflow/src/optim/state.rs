@@ -149,6 +149,12 @@ impl TrainState {
         &mut self.planes
     }
 
+    /// Sets the passes and rows trained so far (another rank's, across ranks).
+    pub(crate) fn set_counts(&mut self, passes: u64, rows: u64) {
+        self.passes = passes;
+        self.rows = rows;
+    }
+
     /// Counts one finished pass of `rows` training rows.
     pub(crate) fn end_pass(&mut self, rows: u64) {
         self.passes += 1;

@@ -59,6 +59,7 @@ mod one_thread;
 mod pass;
 mod priors;
 mod progress;
+mod ranks;
 mod replicas;
 mod report;
 mod row_cache;
@@ -75,6 +76,7 @@ pub(crate) use feed::SliceFeed;
 pub use priors::Prior;
 pub use progress::Progress;
 pub(crate) use row_cache::inputs as cache_inputs;
+pub use ranks::{Ranked, DEFAULT_SYNC_ROWS};
 
 /// Re-exported from [`crate::optim`], where it lives beside the optimizers whose state it
 /// holds.
@@ -403,27 +405,43 @@ impl<O: Optimizer> Trainer<O> {
         R: Features + Sync,
         L: Loss<R, M::Out>,
     {
+        let mut feed = self.slice_feed(shape, rows, loss, false)?;
+        self.fit_feed(shape, parts, &mut feed, loss, None)
+    }
+
+    /// The checked settings and the feed of `rows` for [`Trainer::fit`]; `none_ok`:
+    /// whether a slice of no training rows is fine (a rank's, whose job has rows).
+    fn slice_feed<'r, M, R, L>(
+        &self,
+        shape: &M,
+        rows: &'r [R],
+        loss: &L,
+        none_ok: bool,
+    ) -> Result<SliceFeed<'r, R>, TrainError>
+    where
+        M: LoadRow<R>,
+        R: Features + Sync,
+        L: Loss<R, M::Out>,
+    {
         self.check()?;
         if rows.len() > u32::MAX as usize {
             return Err(TrainError::Config("at most 2^32 − 1 rows per call".into()));
         }
         let (train, holdout): (Vec<u32>, Vec<u32>) =
             (0..rows.len() as u32).partition(|&i| !self.is_holdout(i as usize));
-        if train.is_empty() {
+        if train.is_empty() && !none_ok {
             return Err(TrainError::NoRows {
                 input: String::new(),
             });
         }
         validate::holdout(shape, rows, &holdout, loss)?;
-        let split = (train, holdout);
-        let mut feed = SliceFeed::new(
+        Ok(SliceFeed::new(
             rows,
-            split,
+            (train, holdout),
             self.shuffle,
             self.seed,
             self.chunk_rows.unwrap_or(SLICE_CHUNK),
-        );
-        self.fit_feed(shape, parts, &mut feed, loss)
+        ))
     }
 
     /// Trains `net` on the rows of `stream` with `loss`, like [`Trainer::fit`], in
@@ -483,11 +501,28 @@ impl<O: Optimizer> Trainer<O> {
         A: AuxValue,
         L: Loss<StreamRow<A>, M::Out>,
     {
+        let mut feed = self.stream_feed(stream, inputs, self.cache.clone())?;
+        self.fit_feed(shape, parts, &mut feed, loss, None)
+    }
+
+    /// The checked settings and the feed of `stream` for [`Trainer::fit_stream`], whose
+    /// net's inputs a cache records as `inputs`, with the binary cache at `cache`.
+    fn stream_feed<'s, St, A>(
+        &self,
+        stream: &'s mut St,
+        inputs: String,
+        cache: Option<std::path::PathBuf>,
+    ) -> Result<StreamFeed<'s, St, A>, TrainError>
+    where
+        St: Stream,
+        for<'a> St::Row<'a>: AuxFields<Aux = A>,
+        A: AuxValue,
+    {
         self.check()?;
         let chunk_rows = self.chunk_rows.unwrap_or(STREAM_CHUNK);
         // Read once here, and again around each pass that reads the stream.
         let source = stream.source();
-        let cache = match &self.cache {
+        let cache = match cache {
             Some(path) => {
                 let key = row_cache::CacheKey {
                     hashing: crate::hash::SCHEME.to_string(),
@@ -499,12 +534,12 @@ impl<O: Optimizer> Trainer<O> {
                 };
                 // A cache of an unknown source may hold other rows: it is rebuilt.
                 let ready =
-                    !key.source.is_empty() && row_cache::CacheReader::open(path, &key)?.is_some();
-                Some((path.clone(), key, ready))
+                    !key.source.is_empty() && row_cache::CacheReader::open(&path, &key)?.is_some();
+                Some((path, key, ready))
             }
             None => None,
         };
-        let mut feed = StreamFeed {
+        Ok(StreamFeed {
             stream,
             chunk_rows,
             shuffle: self.shuffle,
@@ -513,8 +548,7 @@ impl<O: Optimizer> Trainer<O> {
             source,
             cache,
             aux: std::marker::PhantomData,
-        };
-        self.fit_feed(shape, parts, &mut feed, loss)
+        })
     }
 
     /// Takes the net's training state (or starts one), runs the passes and gives the
@@ -525,6 +559,7 @@ impl<O: Optimizer> Trainer<O> {
         (weights, slot): (&mut Weights, &mut Option<TrainState>),
         feed: &mut F,
         loss: &L,
+        ranks: Option<&ranks::Link<'_>>,
     ) -> Result<TrainReport, TrainError>
     where
         M: Trainable,
@@ -536,7 +571,7 @@ impl<O: Optimizer> Trainer<O> {
             Some(s) => s.resume(&self.opt, weights.rest(), &skip),
             None => (TrainState::fresh(&self.opt, weights.rest(), &skip), false),
         };
-        let result = self.run(shape, weights, &mut state, keep, feed, loss);
+        let result = self.run(shape, weights, &mut state, keep, feed, loss, ranks);
         // Kept whatever happened: the state matches the weights as training left them.
         *slot = Some(state);
         result

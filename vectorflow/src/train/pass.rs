@@ -97,12 +97,15 @@ impl<O: Optimizer> Trainer<O> {
                     }
                     Ok(())
                 })?;
-                if seen == 0 {
+                let mut totals = start.totals(held, counters);
+                totals.rows = seen as u64;
+                scheme.agree(&mut totals)?;
+                if totals.rows == 0 {
                     return Err(TrainError::NoRows { input: feed.name() });
                 }
                 let scale_end = self.schedule.scale(clock + seen as u64);
-                scheme.end_pass(priors, seen as u32, scale_end);
-                let pass_report = start.report(pass, held, counters);
+                scheme.end_pass(priors, seen as u32, scale_end, totals.rows);
+                let pass_report = start.report(pass, &totals, counters);
                 let holdout_loss = pass_report.holdout_loss;
                 report.passes.push(pass_report);
                 report.best_pass = pass;
@@ -115,16 +118,16 @@ impl<O: Optimizer> Trainer<O> {
             }
             Ok(())
         });
-        if trained.is_err() {
-            scheme.fail();
+        if let Err(e) = trained {
+            return Err(scheme.fail(e));
         }
-        trained?;
         if let Some((pass, params)) = early.best() {
             if pass != report.passes.len() {
                 scheme.weights().net.copy_from_slice(params);
             }
             report.best_pass = pass;
         }
+        scheme.finish()?;
         Ok(report)
     }
 

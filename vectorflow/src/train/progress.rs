@@ -90,10 +90,23 @@ impl Mark {
         }
     }
 
-    /// The report of pass `pass`, which started at this mark and whose holdout rows'
-    /// weighted loss sum, weight sum and count are `held`; records its holdout loss in
-    /// `c`. No usable holdout row gives NaN, never an improvement.
-    pub fn report(self, pass: usize, held: (f64, f64, usize), c: &Counters) -> PassReport {
+    /// What this process trained since the mark: its rows, non-zeros and loss sums,
+    /// with `held`, its holdout rows' weighted loss sum, weight sum and count.
+    pub fn totals(&self, held: (f64, f64, usize), c: &Counters) -> Totals {
+        let ((l0, w0), (l1, w1)) = (self.sums, c.loss_sums());
+        Totals {
+            rows: c.rows.load(Ordering::Relaxed) - self.rows,
+            nnz: c.nnz.load(Ordering::Relaxed) - self.nnz,
+            loss: l1 - l0,
+            weight: w1 - w0,
+            held: (held.0, held.1, held.2 as u64),
+        }
+    }
+
+    /// The report of pass `pass`, which started at this mark and trained `t`; records
+    /// its holdout loss in `c`. No usable holdout row gives NaN, never an improvement.
+    pub fn report(self, pass: usize, t: &Totals, c: &Counters) -> PassReport {
+        let held = t.held;
         let holdout_loss = (held.2 > 0).then(|| {
             if held.1 > 0.0 {
                 held.0 / held.1
@@ -104,19 +117,32 @@ impl Mark {
         if let Some(h) = holdout_loss {
             c.holdout.store(h.to_bits(), Ordering::Relaxed);
         }
-        let ((l0, w0), (l1, w1)) = (self.sums, c.loss_sums());
         let seconds = self.t0.elapsed().as_secs_f64();
-        let rows = c.rows.load(Ordering::Relaxed) - self.rows;
         PassReport {
             pass,
-            train_loss: (l1 - l0) / (w1 - w0).max(f64::MIN_POSITIVE),
+            train_loss: t.loss / t.weight.max(f64::MIN_POSITIVE),
             holdout_loss,
-            rows,
-            nnz: c.nnz.load(Ordering::Relaxed) - self.nnz,
+            rows: t.rows,
+            nnz: t.nnz,
             seconds,
-            rows_per_s: rows as f64 / seconds.max(1e-9),
+            rows_per_s: t.rows as f64 / seconds.max(1e-9),
         }
     }
+}
+
+/// The figures of a pass its report is made of: those of this process, or, across
+/// ranks, their sums.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Totals {
+    /// Training rows.
+    pub rows: u64,
+    /// Their non-zero inputs.
+    pub nnz: u64,
+    /// Their weighted loss sum and weight sum.
+    pub loss: f64,
+    pub weight: f64,
+    /// The holdout rows' weighted loss sum, weight sum and count.
+    pub held: (f64, f64, u64),
 }
 
 impl Counters {

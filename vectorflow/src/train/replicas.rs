@@ -6,14 +6,14 @@
 //! memory is shared while threads train, and a seed and a thread count give
 //! bit-identical results.
 //!
-//! How a merge combines the copies is its [`Combine`] ([`DeltaSum`] here): a scheme
-//! across processes would reuse these rounds with a combine that adds the other
-//! processes' changes.
+//! A merge combines the copies by the merge rule ([`super::store::rule`]): a change only
+//! one thread made is kept, changes several made are averaged, weighted by how much
+//! each thread's accumulators grew, and accumulators add up.
 
 use super::chunk::Chunk;
-use super::sharing::{Scheme, Weights};
+use super::sharing::{Changed, Scheme, Weights};
 use super::step::{At, Clock, Job};
-use super::store::merge::{Combine, DeltaSum};
+use super::store::rule::Rule;
 use super::store::Replicas;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
@@ -35,12 +35,11 @@ pub(crate) const SYNC_ROWS: usize = 8192;
 /// thread's being 0.4284.
 pub(crate) const FULL_EVERY: usize = 32;
 
-/// The scheme of per-thread replicas merged by `C`.
-pub(crate) struct Replicated<'w, 'p, C = DeltaSum> {
+/// The scheme of per-thread replicas.
+pub(crate) struct Replicated<'w, 'p> {
     weights: Weights<'w>,
     reps: Replicas,
     pool: &'p rayon::ThreadPool,
-    combine: C,
     /// Rounds since the last merge of every touched unit.
     since_full: usize,
 }
@@ -53,13 +52,12 @@ impl<'w, 'p> Replicated<'w, 'p> {
             weights,
             reps,
             pool,
-            combine: DeltaSum,
             since_full: 0,
         }
     }
 }
 
-impl<'w, O: Optimizer, C: Combine> Scheme<'w, O> for Replicated<'w, '_, C> {
+impl<'w, O: Optimizer> Scheme<'w, O> for Replicated<'w, '_> {
     fn weights(&mut self) -> &mut Weights<'w> {
         &mut self.weights
     }
@@ -111,11 +109,12 @@ impl<'w, O: Optimizer, C: Combine> Scheme<'w, O> for Replicated<'w, '_, C> {
             });
             drop(stores);
             let master = &mut self.weights.master();
+            let rule = Rule::new::<O>();
             self.reps
-                .merge_hot(self.pool, master, rows.len(), tail, &self.combine);
+                .merge_hot(self.pool, master, rows.len(), tail, &rule);
             self.since_full += 1;
             if self.since_full == FULL_EVERY {
-                self.reps.merge_all(self.pool, master, &self.combine);
+                self.reps.merge_all(self.pool, master, &rule);
                 self.since_full = 0;
             }
         }
@@ -123,7 +122,11 @@ impl<'w, O: Optimizer, C: Combine> Scheme<'w, O> for Replicated<'w, '_, C> {
 
     fn sync(&mut self) {
         let master = &mut self.weights.master();
-        self.reps.merge_all(self.pool, master, &self.combine);
+        self.reps.merge_all(self.pool, master, &Rule::new::<O>());
         self.since_full = 0;
+    }
+
+    fn reload(&mut self, changed: &Changed<'_>) {
+        self.reps.reload(&self.weights.master(), changed);
     }
 }

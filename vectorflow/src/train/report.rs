@@ -33,6 +33,14 @@ pub struct TrainReport {
     pub best_pass: usize,
     /// Whether early stopping ended training before the last pass.
     pub stopped_early: bool,
+    /// Across ranks ([`Trainer::ranks`](crate::train::Trainer::ranks)): the bytes this
+    /// rank handed the collective operations (the sums' buffers, the broadcasts' and
+    /// the status words), from the agreement at the start to the check at the end.
+    /// 0 in one process.
+    pub sync_bytes: u64,
+    /// Across ranks: the seconds this rank spent in those exchanges and in packing and
+    /// applying them, waiting for slower ranks included. 0 in one process.
+    pub sync_seconds: f64,
 }
 
 impl TrainReport {
@@ -130,6 +138,19 @@ pub enum TrainError {
         /// The loss.
         loss: f32,
     },
+    /// Across ranks: another rank failed, and every rank stopped with its error.
+    Rank {
+        /// The lowest rank that failed.
+        rank: usize,
+        /// Its error, in words.
+        message: String,
+    },
+    /// Across ranks: the collective operations between the ranks failed (a rank's
+    /// process or thread is gone, the engine failed).
+    Collective(String),
+    /// Across ranks: a checkpoint could not be written or read back (its message
+    /// names the file and why).
+    Checkpoint(String),
     /// The optimizer's state became NaN or infinite in the step of a row, most often an
     /// accumulator of squared gradients overflowing on huge feature values (near
     /// 3.4e38, `f32::MAX`), which would freeze the weights it divides.
@@ -183,6 +204,11 @@ impl fmt::Display for TrainError {
                 "pass {pass}, row {row}: the loss is {loss}; check the row's label and weight, \
                  or lower the learning rate"
             ),
+            TrainError::Rank { rank, message } => {
+                write!(f, "rank {rank} stopped training: {message}")
+            }
+            TrainError::Collective(m) => write!(f, "the ranks could not exchange: {m}"),
+            TrainError::Checkpoint(m) => write!(f, "checkpoint: {m}"),
             TrainError::NonFiniteState { pass, row } => write!(
                 f,
                 "pass {pass}, row {row}: the optimizer's state is no longer finite after the \

@@ -20,11 +20,13 @@
 //! bit 1: the row's values come from a palette; bit 2: its ids are sorted), the number
 //! of pair counts and of dense values (varints), the counts (varints), the dense values
 //! (f32), then, when it has sparse pairs, a field width in bytes (1 to 5), the palette
-//! (its length, 1 to 16, and that many f32) and a field per pair, little-endian in that
+//! (its length, a power of two from 1 to 16, and that many f32, the last ones padding
+//! when the row has fewer distinct values) and a field per pair, little-endian in that
 //! many bytes: the id (its increase over the previous id when sorted) shifted left by the
 //! bits of a palette index, above the index of the pair's value. A row with more than 16
 //! distinct values has no palette: its f32 values follow the fields. Fixed-width fields
-//! decode without a branch per byte, and a row of normalised counts (a few distinct
+//! decode without a branch per byte, every index names a palette entry (nothing to check
+//! per pair), and a row of normalised counts (a few distinct
 //! values) stores about 3 bytes a pair. The row ends with its `#[aux]` values
 //! ([`AuxValue::put`], as many bytes as the `aux` line of the metadata says; none for
 //! rows without `#[aux]` fields).
@@ -46,8 +48,9 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"VFCACHE\0";
 /// 3: the row type's spec in the metadata, content identity in the source, chained
-/// CRCs, and rows that end with their `#[aux]` bytes.
-const VERSION: u32 = 3;
+/// CRCs, and rows that end with their `#[aux]` bytes; 4: palettes of a power of two
+/// entries (a version 3 cache is rebuilt).
+const VERSION: u32 = 4;
 const BLOCK: &[u8; 4] = b"VFBL";
 const END: &[u8; 4] = b"VFEN";
 /// No block of ours is larger: a longer length is damage, never an allocation.
@@ -434,6 +437,11 @@ fn encode<A: AuxValue>(h: &Hashed<A>, out: &mut Vec<u8>) {
         }
         // A field per pair: the id (its increase over the previous id when the ids are
         // sorted) above the palette index.
+        if paletted {
+            // Padded to a power of two, so that every index its bits can hold names an
+            // entry: the decoder checks no pair's index. The padding is never named.
+            palette.resize(palette.len().next_power_of_two(), 0);
+        }
         let shift = if paletted {
             index_bits(palette.len())
         } else {
@@ -513,8 +521,8 @@ struct Bytes<'a> {
     at: usize,
 }
 
-impl Bytes<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], &'static str> {
+impl<'a> Bytes<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
         let s = self
             .b
             .get(self.at..self.at.checked_add(n).ok_or("a length overflows")?)
@@ -533,7 +541,15 @@ impl Bytes<'_> {
         }
     }
     /// A varint: only counts are varints, so one or two bytes as a rule.
+    #[inline]
     fn varint(&mut self) -> Result<u64, &'static str> {
+        // One byte, the common case, without the loop.
+        if let Some(&b) = self.b.get(self.at) {
+            if b < 0x80 {
+                self.at += 1;
+                return Ok(b as u64);
+            }
+        }
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.take(1)?[0];
@@ -545,6 +561,7 @@ impl Bytes<'_> {
         Err("a varint is too long")
     }
     /// A count that cannot exceed the bytes left (each item takes at least one byte).
+    #[inline]
     fn count(&mut self) -> Result<usize, &'static str> {
         let n = self.varint()?;
         if n > (self.b.len() - self.at) as u64 {
@@ -592,31 +609,33 @@ fn decode<A: AuxValue>(
                 return Err("a row's field width is damaged");
             }
             let n = if paletted { b.take(1)?[0] as usize } else { 0 };
-            if paletted && !(1..=MAX_PALETTE).contains(&n) {
+            // A power of two: every index of its bits names an entry.
+            if paletted && !(n.is_power_of_two() && n <= MAX_PALETTE) {
                 return Err("a row's palette is damaged");
             }
             for v in &mut palette[..n] {
                 *v = b.f32()?;
             }
-            let at = b.at;
-            b.take(pairs * width)?;
+            let fields = b.take(pairs * width)?;
             let values = if paletted {
                 &[][..]
             } else {
                 b.take(pairs * 4)?
             };
-            let base = h.sparse.len();
-            // Filled in place: no capacity check per pair.
-            h.sparse.resize(base + pairs, (0, 0.0));
-            let slots = &mut h.sparse[base..];
-            let fill = match (paletted, sorted) {
-                (true, true) => fill::<true, true>,
-                (true, false) => fill::<true, false>,
-                (false, true) => fill::<false, true>,
-                (false, false) => fill::<false, false>,
+            let kind = Kind {
+                shift: if paletted { index_bits(n) } else { 0 },
+                palette: &palette,
+                sorted,
             };
-            if !fill(raw, at, width, (&palette, n), values, slots) {
-                return Err("an id or a palette index is out of range");
+            let fill = match width {
+                1 => fill::<1>,
+                2 => fill::<2>,
+                3 => fill::<3>,
+                4 => fill::<4>,
+                _ => fill::<5>,
+            };
+            if !fill(fields, values, kind, &mut h.sparse) {
+                return Err("an id is out of range");
             }
         }
         let aux = A::get(b.take(A::BYTES)?);
@@ -628,79 +647,56 @@ fn decode<A: AuxValue>(
     Ok(())
 }
 
-/// Decodes a row's pairs into `slots`, from its fields (`width` bytes each from `at`)
-/// and its palette or its values; false when an id exceeds `u32` or an index the
-/// palette. One loop per kind of row, damage gathered in a flag rather than a branch.
-#[inline(always)]
-fn fill<const PALETTED: bool, const SORTED: bool>(
-    raw: &[u8],
-    at: usize,
-    width: usize,
-    (palette, n): (&[f32; MAX_PALETTE], usize),
-    values: &[u8],
-    slots: &mut [(u32, f32)],
-) -> bool {
-    let shift = if PALETTED { index_bits(n) } else { 0 };
-    let (mask, codes) = ((1u64 << (8 * width)) - 1, (1u64 << shift) - 1);
-    let (mut prev, mut bad) = (0u64, 0u64);
-    let mut step = |i: usize, x: u64| -> Option<(u32, f32)> {
-        let x = x & mask;
-        let v = if PALETTED {
-            let code = x & codes;
-            bad |= (code >= n as u64) as u64;
-            palette[code as usize % MAX_PALETTE]
-        } else {
-            match values.get(4 * i..4 * i + 4) {
-                Some(&[a, b, c, d]) => f32::from_le_bytes([a, b, c, d]),
-                _ => return None,
-            }
-        };
-        // Fields hold at most 40 bits: the sum cannot wrap before the flag is raised.
-        prev = if SORTED {
-            prev + (x >> shift)
-        } else {
-            x >> shift
-        };
-        bad |= prev >> 32;
-        Some((prev as u32, v))
-    };
-    // Fields with eight bytes of the block from their start are loaded whole; the last
-    // few, near the block's end, through `field`.
-    let whole = (raw.len().saturating_sub(at + 7))
-        .div_ceil(width)
-        .min(slots.len());
-    let (head, tail) = slots.split_at_mut(whole);
-    for (i, slot) in head.iter_mut().enumerate() {
-        let p = at + i * width;
-        let Some(&bytes) = raw.get(p..p + 8).and_then(|s| <&[u8; 8]>::try_from(s).ok()) else {
-            return false;
-        };
-        match step(i, u64::from_le_bytes(bytes)) {
-            Some(pair) => *slot = pair,
-            None => return false,
-        }
-    }
-    for (i, slot) in (whole..).zip(tail) {
-        match step(i, field(raw, at + i * width)) {
-            Some(pair) => *slot = pair,
-            None => return false,
-        }
-    }
-    bad == 0
+/// How a row's fields read: the bits of their palette index (0 without a palette), the
+/// palette, and whether each id is an increase over the previous one.
+#[derive(Clone, Copy)]
+struct Kind<'a> {
+    shift: u32,
+    palette: &'a [f32; MAX_PALETTE],
+    sorted: bool,
 }
 
-/// The eight bytes of `raw` from `at` on as an integer, zeros past its end.
-#[inline(always)]
-fn field(raw: &[u8], at: usize) -> u64 {
-    match raw.get(at..at.wrapping_add(8)) {
-        Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
-        _ => {
-            let mut bytes = [0u8; 8];
-            let tail = raw.get(at..).unwrap_or(&[]);
-            bytes[..tail.len().min(8)].copy_from_slice(&tail[..tail.len().min(8)]);
-            u64::from_le_bytes(bytes)
-        }
+/// Appends a row's pairs to `out`, from its fields (`W` bytes each) and its palette or,
+/// without one (`values` not empty), its values; false when an id exceeds `u32`.
+/// Nothing in the loop can fail: the palette's length is a power of two, so every index
+/// names an entry, and ids are checked once after it. One loop per width, so that each
+/// field is read with loads of known size.
+fn fill<const W: usize>(
+    fields: &[u8],
+    values: &[u8],
+    kind: Kind,
+    out: &mut Vec<(u32, f32)>,
+) -> bool {
+    let codes = (1u64 << kind.shift) - 1;
+    let (mut prev, mut seen) = (0u64, 0u64);
+    // Bytes shifted into place, which the compiler merges into one or two loads; a copy
+    // into an array of eight costs a store and a reload per field.
+    let ids = fields.chunks_exact(W).map(|c| {
+        c.iter()
+            .enumerate()
+            .fold(0u64, |x, (k, &b)| x | (b as u64) << (8 * k))
+    });
+    // Each field's id part is below 2^40: unless one reaches 2^32 (seen in `seen`), the
+    // sum of a block's cannot wrap, and sorted ids only grow, so the last is the largest.
+    let mut id = |x: u64| -> u32 {
+        let part = x >> kind.shift;
+        seen |= part;
+        prev = if kind.sorted { prev + part } else { part };
+        prev as u32
+    };
+    if values.is_empty() {
+        let palette = kind.palette;
+        out.extend(ids.map(|x| {
+            let v = palette[(x & codes) as usize % MAX_PALETTE];
+            (id(x), v)
+        }));
+    } else {
+        let values = values
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        out.extend(ids.zip(values).map(|(x, v)| (id(x), v)));
     }
+    seen >> 32 == 0 && prev >> 32 == 0
 }
 
 /// Decodes `raw` as a block of `rows` rows: an error, or rows that encode into a block
@@ -800,6 +796,52 @@ mod tests {
                 "{cut}"
             );
         }
+    }
+
+    /// A palette is padded to a power of two entries, so that no pair's index needs a
+    /// check; a block with another length (as version 3 wrote them) is damage. Ids are
+    /// checked once a row, and a sum of increases beyond `u32` is still an error.
+    #[test]
+    fn palettes_have_a_power_of_two_entries_and_ids_stay_checked() {
+        let one = |pairs: &[(u32, f32)]| {
+            let mut h = Hashed::default();
+            h.clear(0);
+            let (label, weight) = (1.0, 1.0);
+            let cache = row(pairs, &[pairs.len()], &[]);
+            h.push(
+                &cache,
+                StreamRow {
+                    label,
+                    weight,
+                    aux: (),
+                },
+            );
+            let mut raw = Vec::new();
+            encode(&h, &mut raw);
+            (h, raw)
+        };
+        let (h, raw) = one(&[(1, 0.5), (2, 0.25), (3, 2.0)]);
+        // The label (4 bytes), the flags, the two numbers of counts, the count and the
+        // field width come before the palette's length.
+        assert_eq!(raw[9], 4, "three values, padded to four");
+        let mut back: Hashed = Hashed::default();
+        decode(&raw, 1, 0, &mut back).unwrap();
+        assert_eq!(back.sparse, h.sparse);
+        let mut three = raw.clone();
+        three[9] = 3;
+        three.drain(22..26);
+        assert_eq!(
+            decode(&three, 1, 0, &mut back),
+            Err("a row's palette is damaged")
+        );
+        // One value: a palette of one and no index bits; the fields are the increases
+        // u32::MAX − 1 and 1, four bytes each from byte 14.
+        let (h, mut raw) = one(&[(u32::MAX - 1, 1.0), (u32::MAX, 1.0)]);
+        assert_eq!((raw[8], raw[9], raw[18]), (4, 1, 1));
+        decode(&raw, 1, 0, &mut back).unwrap();
+        assert_eq!(back.sparse, h.sparse);
+        raw[18] = 2;
+        assert_eq!(decode(&raw, 1, 0, &mut back), Err("an id is out of range"));
     }
 
     /// Each row's `#[aux]` bytes follow it, with or without pairs, and come back whole;

@@ -126,7 +126,7 @@ fn a_net_of_run_time_widths_trains_through_the_seam() {
         let split = ((0..2000).collect(), Vec::new());
         let mut feed = SliceFeed::new(&rows, split, true, 0, 1 << 10);
         let report = t
-            .run(&net, &mut w, &mut state, false, &mut feed, &Logit)
+            .run(&net, &mut w, &mut state, false, &mut feed, &Logit, None)
             .unwrap();
         let at = format!("{threads} threads, {sharing:?}");
         let w = w.to_vec();

@@ -11,6 +11,8 @@ use super::feed::Feed;
 use super::hogwild::Hogwild;
 use super::one_thread::OneThread;
 use super::priors::Priors;
+use super::progress::Totals;
+use super::ranks::{Link, Ranks};
 use super::replicas::Replicated;
 use super::step::{At, Job};
 use super::store::{Master, Packed, Plain, Shared};
@@ -98,13 +100,14 @@ impl<'w> Weights<'w> {
 
     /// Ends a pass of `seen` training rows: brings every sparse row's prior up to the
     /// pass's end (at rate `scale`), so that the net holds every weight as trained for
-    /// early stopping's snapshot and for the caller.
-    pub fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32) {
+    /// early stopping's snapshot and for the caller; the training state counts the pass
+    /// and its `rows` (`seen`, or across ranks the job's).
+    pub fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32, rows: u64) {
         // Prior stamps count this pass's rows; the flush brings every row to the pass's
         // end, after which they start again from 0.
         priors.flush(&mut self.store(), seen, scale);
         self.stamps.fill(0);
-        self.state.end_pass(seen as u64);
+        self.state.end_pass(rows);
     }
 }
 
@@ -133,8 +136,8 @@ impl Atomics<'_> {
 /// A way for the training threads to share the weights, through a pass:
 /// [`Scheme::begin_pass`], then for each chunk [`Scheme::train`] and, when the chunk
 /// has holdout rows, [`Scheme::sync`] before they are scored from
-/// [`Weights::view`]; then [`Scheme::end_pass`]. When training fails,
-/// [`Scheme::fail`].
+/// [`Weights::view`]; then [`Scheme::agree`] and [`Scheme::end_pass`]; after the last
+/// pass, [`Scheme::finish`]. When training fails, [`Scheme::fail`].
 pub(crate) trait Scheme<'w, O: Optimizer> {
     /// The buffers the scheme trains and keeps up to date at each [`Scheme::sync`].
     fn weights(&mut self) -> &mut Weights<'w>;
@@ -161,24 +164,54 @@ pub(crate) trait Scheme<'w, O: Optimizer> {
     /// Brings [`Scheme::weights`] up to date with every thread's steps.
     fn sync(&mut self) {}
 
-    /// Ends a pass of `seen` rows, `scale` the rate at its end (see
-    /// [`Weights::end_pass`]).
-    fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32) {
-        self.sync();
-        self.weights().end_pass(priors, seen, scale);
+    /// Once this process has trained its rows of a pass, whose figures are `totals`:
+    /// nothing in a process; across processes, the pass's last exchanges, after which
+    /// `totals` are the job's.
+    fn agree(&mut self, totals: &mut Totals) -> Result<(), TrainError> {
+        let _ = totals;
+        Ok(())
     }
 
-    /// After a failed pass: the net keeps what the rows before the failure trained,
-    /// the replicas' included.
-    fn fail(&mut self) {
-        self.sync();
+    /// Another process changed the weights' floats `changed`: every thread's copy
+    /// takes them.
+    fn reload(&mut self, changed: &Changed<'_>) {
+        let _ = changed;
     }
+
+    /// Ends a pass of `seen` rows, `scale` the rate at its end, `rows` the rows the
+    /// training state counts (see [`Weights::end_pass`]).
+    fn end_pass(&mut self, priors: &Priors, seen: u32, scale: f32, rows: u64) {
+        self.sync();
+        self.weights().end_pass(priors, seen, scale, rows);
+    }
+
+    /// After the last pass (and early stopping's choice of weights): nothing in a
+    /// process; across processes, a check that every one holds the same weights.
+    fn finish(&mut self) -> Result<(), TrainError> {
+        Ok(())
+    }
+
+    /// After training failed with `e`: the net keeps what the rows before the failure
+    /// trained, the replicas' included; the error training returns.
+    fn fail(&mut self, e: TrainError) -> TrainError {
+        self.sync();
+        e
+    }
+}
+
+/// Floats of the weights and training state that another process set: the runs
+/// `rest` of the flat order outside the sparse tables (the weights and every state
+/// plane there), and the rows `rows[t]` of sparse table `t` (each with its state).
+pub(crate) struct Changed<'a> {
+    pub rest: &'a [std::ops::Range<usize>],
+    pub rows: &'a [Vec<u32>],
 }
 
 impl<O: Optimizer> Trainer<O> {
     /// Picks how the threads share the weights of `net` (its buffers `params` and
     /// `state`; `keep`: whether the state the sparse tables hold continues, see
-    /// [`Weights::packed`]) and runs the passes over `feed` with it.
+    /// [`Weights::packed`]) and runs the passes over `feed` with it; across ranks when
+    /// `ranks` is given (see [`super::ranks`]).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run<M, F, L>(
         &self,
@@ -188,12 +221,56 @@ impl<O: Optimizer> Trainer<O> {
         keep: bool,
         feed: &mut F,
         loss: &L,
+        ranks: Option<&Link<'_>>,
     ) -> Result<TrainReport, TrainError>
     where
         M: Trainable,
         F: Feed<M>,
         L: Loss<<F::Chunk as Chunk<M>>::Row, M::Out>,
     {
+        let ready = self.ready(net, ranks.is_some());
+        if let Some(link) = ranks {
+            link.start(ready.as_ref().map(|_| ()))?;
+        }
+        let (priors, pool) = ready?;
+        let (stamps, with) = (priors.stamps, (&pool, &priors));
+        // Every scheme trains the net's own tables, in the optimizer's layout.
+        let mut weights = Weights::packed(&self.opt, params, state, keep, stamps);
+        if let Some(link) = ranks {
+            // Every rank starts from rank 0's weights and state, before any thread
+            // copies them.
+            link.adopt(&mut weights)?;
+        }
+        // The threads' scheme, within a rank's across ranks when `ranks` is given.
+        macro_rules! drive {
+            ($inner:expr) => {
+                match ranks {
+                    Some(link) => self.drive(net, &mut Ranks::new(link, $inner), with, feed, loss),
+                    None => self.drive(net, &mut $inner, with, feed, loss),
+                }
+            };
+        }
+        let report = if self.threads == 1 {
+            drive!(OneThread::new(weights))
+        } else if self.replicated(priors.active()) {
+            drive!(Replicated::new(weights, &pool))
+        } else {
+            drive!(Hogwild::new(weights, &pool))
+        };
+        let mut report = report?;
+        if let Some(link) = ranks {
+            (report.sync_bytes, report.sync_seconds) = link.meter();
+        }
+        Ok(report)
+    }
+
+    /// The priors and the thread pool of a fit of `net` (`ranked`: across ranks), or
+    /// the setting that prevents them.
+    fn ready<M: Trainable>(
+        &self,
+        net: &M,
+        ranked: bool,
+    ) -> Result<(Priors, rayon::ThreadPool), TrainError> {
         let priors = Priors::new(
             net.blocks(),
             |layer| {
@@ -216,15 +293,12 @@ impl<O: Optimizer> Trainer<O> {
                     .into(),
             ));
         }
-        let (stamps, with) = (priors.stamps, (&pool, &priors));
-        // Every scheme trains the net's own tables, in the optimizer's layout.
-        let weights = Weights::packed(&self.opt, params, state, keep, stamps);
-        if self.threads == 1 {
-            self.drive(net, &mut OneThread::new(weights), with, feed, loss)
-        } else if self.replicated(priors.active()) {
-            self.drive(net, &mut Replicated::new(weights, &pool), with, feed, loss)
-        } else {
-            self.drive(net, &mut Hogwild::new(weights, &pool), with, feed, loss)
+        if ranked && priors.active() {
+            // Their lazy steps are counted per row on each rank.
+            return Err(TrainError::Config(
+                "priors are not supported across ranks: train without them".into(),
+            ));
         }
+        Ok((priors, pool))
     }
 }

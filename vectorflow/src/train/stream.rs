@@ -101,6 +101,14 @@ pub trait Stream: Send {
     fn name(&self) -> String {
         String::new()
     }
+
+    /// The plan of the job whose rank's part of the data this stream reads, when opened
+    /// with a [`Shard`](crate::io::Shard) (`stream_shard`, `csv_shard`, ...), for the
+    /// ranks to compare at start ([`ShardPlan::fingerprint`](crate::io::ShardPlan::fingerprint)).
+    /// `None` (the default) for a stream opened without one.
+    fn shard(&self) -> Option<&crate::shard::ShardPlan> {
+        None
+    }
 }
 
 /// A stream read by a reader thread into chunks of hashed rows, each with its row's

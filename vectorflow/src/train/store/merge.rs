@@ -1,18 +1,17 @@
 //! The parallel merge of replicas: every buffer of a group (the master's planes, each
 //! replica's and each replica's marks) is cut into one piece per thread, at the same
-//! units in all of them, and each thread merges its piece: the serial part of a merge
+//! blocks in all of them, and each thread merges its piece: the serial part of a merge
 //! is only the cutting.
 //!
-//! What a merge does to each unit it visits is a [`Combine`]: in a process,
-//! [`DeltaSum`] adds every thread's change since the last merge into the master,
-//!
-//! `master += Σ_t (replica_t − master)`, then `replica_t = master`.
-//!
-//! A way of sharing across processes keeps this cutting and these visits and brings its
-//! own `Combine`: one that sums the local changes as `DeltaSum` does and adds the other
-//! processes' sums for the same unit (the units a merge visits are the hot ones or the
-//! touched ones, so it exchanges only those). The pass driver never sees which.
+//! A merge visits *blocks*, the fewest whole units that hold whole rows (a unit of the
+//! rest; a packed row of weights and state that spans two units, both), so that each
+//! weight is merged with its own state floats however the group lays them out
+//! ([`Layout`]), and combines each coordinate (a weight and its state) of a visited block
+//! by the merge rule ([`super::rule`]), then copies the result into every replica. A
+//! way of sharing across processes finishes the same coordinates from sums over ranks
+//! instead (see the rule's docs).
 
+use super::rule::{Rule, MAX_WIDTH};
 use crate::weights::{Table, UNIT};
 
 /// The buffers being trained: the net's weights and state planes (the *rest*, whose
@@ -23,42 +22,61 @@ pub(crate) struct Master<'a> {
     pub tables: &'a mut [Table],
 }
 
-/// How a merge combines a unit's copies into the master's.
-pub(crate) trait Combine: Sync {
-    /// Sets `master`, one unit (at most [`UNIT`] floats) of one plane, to the merged
-    /// value, given each replica's copy of the same floats; the merge then copies it
-    /// into every replica.
-    fn unit<'r>(&self, master: &mut [f32], reps: impl Iterator<Item = &'r [f32]>);
+/// Where a group's coordinates lie in its planes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Layout {
+    /// Planes at the same offsets: plane 0 the weights, plane `1 + j` state `j` (the
+    /// rest).
+    Planes,
+    /// One plane of `rows` rows `[w(out) | s₀(out) | …]` of `stride` floats (a packed
+    /// table).
+    Rows {
+        out: usize,
+        stride: usize,
+        rows: usize,
+    },
+    /// Plane 0 the `rows` rows of `out` weights, plane 1 each row's state float (a
+    /// row-wise table): the state stands beside each weight of its row.
+    RowWise { out: usize, rows: usize },
 }
 
-/// The in-process combine: the master plus every replica's change since the last merge
-/// (what Hogwild would have applied, without its lost updates).
-pub(crate) struct DeltaSum;
+/// The least common multiple of `a` and `b`.
+fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x * b
+}
 
-impl Combine for DeltaSum {
-    #[inline(always)]
-    fn unit<'r>(&self, master: &mut [f32], reps: impl Iterator<Item = &'r [f32]>) {
-        let n = master.len();
-        let mut acc = [0.0f32; UNIT];
-        acc[..n].copy_from_slice(master);
-        for r in reps {
-            for (acc, (x, m)) in acc.iter_mut().zip(r.iter().zip(&*master)) {
-                *acc += x - m;
-            }
+impl Layout {
+    /// Units of plane 0 per block: whole units of whole rows.
+    fn units(&self) -> usize {
+        match *self {
+            Layout::Planes => 1,
+            Layout::Rows { stride, .. } => lcm(stride, UNIT) / UNIT,
+            Layout::RowWise { out, .. } => lcm(out, UNIT) / UNIT,
         }
-        master.copy_from_slice(&acc[..n]);
+    }
+
+    /// Floats of plane `p` per block.
+    fn floats(&self, p: usize) -> usize {
+        match *self {
+            Layout::RowWise { out, .. } if p == 1 => lcm(out, UNIT) / out,
+            _ => self.units() * UNIT,
+        }
     }
 }
 
-/// Merges `groups` on `pool`, each cut into one piece per thread of the pool: for each
-/// group, its hot units if it has a list (`Some`), else its touched units, found by
-/// comparing the replicas with the master when it is scanned, else by its marks (which
-/// are cleared).
-pub(crate) fn run<C: Combine>(
+/// Merges `groups` by `rule` on `pool`, each cut into one piece per thread of the pool:
+/// for each group, its hot units if it has a list (`Some`), else its touched units,
+/// found by comparing the replicas with the master when it is scanned, else by its
+/// marks (which are cleared).
+pub(crate) fn run(
     pool: &rayon::ThreadPool,
     pieces: usize,
     groups: Vec<(Group<'_>, Option<&[u32]>, bool)>,
-    combine: &C,
+    rule: &Rule,
 ) {
     let mut work: Vec<Vec<Piece<'_>>> = (0..pieces).map(|_| Vec::new()).collect();
     for (group, hot, scan) in groups {
@@ -68,23 +86,28 @@ pub(crate) fn run<C: Combine>(
     }
     pool.scope(|s| {
         for pieces in work {
-            s.spawn(move |_| pieces.into_iter().for_each(|p| p.merge(combine)));
+            s.spawn(move |_| pieces.into_iter().for_each(|p| p.merge(rule)));
         }
     });
 }
 
-/// One group's buffers: the master's planes, each replica's, and each replica's marks.
+/// One group's buffers: the master's planes, each replica's, and each replica's marks
+/// (one bit per unit of plane 0, and of what follows it in the same table).
 pub(crate) struct Group<'a> {
     pub master: Vec<&'a mut [f32]>,
     pub reps: Vec<Vec<&'a mut [f32]>>,
     pub dirty: Vec<&'a mut [u64]>,
+    pub layout: Layout,
 }
 
-/// The units `first..` of a group, one thread's share of a merge: the hot ones among
+/// The blocks `first..` of a group, one thread's share of a merge: the hot ones among
 /// them when `hot` is given, else those where a replica differs from the master when
 /// the group is scanned, else those marked.
 struct Piece<'a> {
+    /// Its first block.
     first: usize,
+    /// Its number of blocks.
+    blocks: usize,
     group: Group<'a>,
     hot: Option<&'a [u32]>,
     /// Whether the touched units are those where a replica differs from the master.
@@ -92,48 +115,70 @@ struct Piece<'a> {
 }
 
 impl<'a> Group<'a> {
-    /// `n` pieces, cut at whole words of the marks (64 units) so that each piece owns
-    /// its marks.
+    /// `n` pieces, cut every 64 blocks so that each piece owns the words of its marks;
+    /// the last piece takes the marks past the blocks (a row-wise table's states).
     fn cut(self, n: usize, hot: Option<&'a [u32]>, scan: bool) -> Vec<Piece<'a>> {
-        let words = self.dirty.first().map_or(0, |d| d.len());
+        let layout = self.layout;
+        let units = layout.units();
+        let blocks = self.master[0].len().div_ceil(units * UNIT);
+        let sixties = blocks.div_ceil(64);
         let mut rest = self;
         let mut pieces = Vec::with_capacity(n);
         let mut first = 0;
         for k in 1..=n {
-            let end = words * k / n * 64;
-            let floats = (end - first) * UNIT;
-            let mut split = |v: &mut &'a mut [f32]| {
-                let at = floats.min(v.len());
+            let end = if k == n {
+                blocks
+            } else {
+                (sixties * k / n * 64).min(blocks)
+            };
+            let last = k == n;
+            let split = |v: &mut &'a mut [f32], p: usize| {
+                let at = if last {
+                    v.len()
+                } else {
+                    ((end - first) * layout.floats(p)).min(v.len())
+                };
                 let (a, b) = std::mem::take(v).split_at_mut(at);
                 *v = b;
                 a
             };
-            let group = Group {
-                master: rest.master.iter_mut().map(&mut split).collect(),
-                reps: rest
-                    .reps
+            let planes = |planes: &mut Vec<&'a mut [f32]>| {
+                planes
                     .iter_mut()
-                    .map(|planes| planes.iter_mut().map(&mut split).collect())
-                    .collect(),
+                    .enumerate()
+                    .map(|(p, v)| split(v, p))
+                    .collect()
+            };
+            let group = Group {
+                master: planes(&mut rest.master),
+                reps: rest.reps.iter_mut().map(planes).collect(),
                 dirty: rest
                     .dirty
                     .iter_mut()
                     .map(|d| {
-                        let (a, b) = std::mem::take(d).split_at_mut((end - first) / 64);
+                        let at = if last {
+                            d.len()
+                        } else {
+                            (end - first) * units / 64
+                        };
+                        let at = at.min(d.len());
+                        let (a, b) = std::mem::take(d).split_at_mut(at);
                         *d = b;
                         a
                     })
                     .collect(),
+                layout,
             };
             let hot = hot.map(|h| {
                 let (a, b) = (
-                    h.partition_point(|&u| (u as usize) < first),
-                    h.partition_point(|&u| (u as usize) < end),
+                    h.partition_point(|&u| (u as usize) < first * units),
+                    h.partition_point(|&u| last || (u as usize) < end * units),
                 );
                 &h[a..b]
             });
             pieces.push(Piece {
                 first,
+                blocks: end - first,
                 group,
                 hot,
                 scan,
@@ -145,30 +190,40 @@ impl<'a> Group<'a> {
 }
 
 impl Piece<'_> {
-    fn merge<C: Combine>(mut self, combine: &C) {
+    fn merge(mut self, rule: &Rule) {
+        let units = self.group.layout.units();
+        let mut last = usize::MAX;
+        let mut visit = |piece: &mut Self, b: usize| {
+            if b != last && b < piece.blocks {
+                piece.merge_block(b, rule);
+            }
+            last = b;
+        };
         match self.hot {
             Some(hot) => {
+                let first = self.first;
                 for &u in hot {
-                    self.merge_unit(u as usize - self.first, combine);
+                    visit(&mut self, u as usize / units - first);
                 }
             }
             None if self.scan => {
-                // After a merge every replica equals the master: a unit that differs
-                // was changed since.
-                let len = self.group.master[0].len();
-                for u in 0..len.div_ceil(UNIT) {
-                    let (a, b) = (u * UNIT, ((u + 1) * UNIT).min(len));
-                    let m = &self.group.master[0][a..b];
-                    // Bits, not values: a replica at -0.0 beside a master at 0.0 is
-                    // copied back as a marked unit would be.
-                    let differs = |r: &Vec<&mut [f32]>| {
-                        r[0][a..b]
-                            .iter()
-                            .zip(m)
-                            .any(|(x, y)| x.to_bits() != y.to_bits())
-                    };
-                    if self.group.reps.iter().any(differs) {
-                        self.merge_unit(u, combine);
+                // After a merge every replica equals the master: a block that differs
+                // was changed since. Bits, not values: a replica at -0.0 beside a master
+                // at 0.0 is copied back as a marked unit would be.
+                for b in 0..self.blocks {
+                    let g = &self.group;
+                    let differs = g.master.iter().enumerate().any(|(p, m)| {
+                        let f = g.layout.floats(p);
+                        let (a, e) = ((b * f).min(m.len()), ((b + 1) * f).min(m.len()));
+                        g.reps.iter().any(|r| {
+                            r[p][a..e]
+                                .iter()
+                                .zip(&m[a..e])
+                                .any(|(x, y)| x.to_bits() != y.to_bits())
+                        })
+                    });
+                    if differs {
+                        self.merge_block(b, rule);
                     }
                 }
                 // The first round's marks, and those of `update` and `map`.
@@ -181,7 +236,7 @@ impl Piece<'_> {
                         bits |= std::mem::take(&mut d[k]);
                     }
                     while bits != 0 {
-                        self.merge_unit(k * 64 + bits.trailing_zeros() as usize, combine);
+                        visit(&mut self, (k * 64 + bits.trailing_zeros() as usize) / units);
                         bits &= bits - 1;
                     }
                 }
@@ -189,26 +244,117 @@ impl Piece<'_> {
         }
     }
 
-    /// Combines unit `u` of every plane into the master, then every replica's unit
-    /// becomes the master's.
+    /// Merges every coordinate of block `b` (of this piece) into the master by `rule`,
+    /// and copies the merged ones into every replica.
     #[inline]
-    fn merge_unit<C: Combine>(&mut self, u: usize, combine: &C) {
-        let a = u * UNIT;
-        for (p, m) in self.group.master.iter_mut().enumerate() {
-            let b = (a + UNIT).min(m.len());
-            let m = &mut m[a..b];
-            let n = m.len();
-            combine.unit(m, self.group.reps.iter().map(|r| &r[p][a..a + n]));
-            for r in &mut self.group.reps {
-                r[p][a..a + n].copy_from_slice(m);
+    fn merge_block(&mut self, b: usize, rule: &Rule) {
+        let width = rule.width();
+        match self.group.layout {
+            Layout::Planes => {
+                let len = self.group.master[0].len();
+                for i in b * UNIT..((b + 1) * UNIT).min(len) {
+                    self.merge_coord(rule, |j| (j, i));
+                }
+            }
+            Layout::Rows { out, stride, rows } => {
+                debug_assert_eq!(stride, out * width, "the rule fits the table's state");
+                let per = self.group.layout.floats(0) / stride;
+                let first = (self.first + b) * per;
+                for r in first..(first + per).min(rows) {
+                    let at = (r - self.first * per) * stride;
+                    for c in 0..out {
+                        self.merge_coord(rule, |j| (0, at + j * out + c));
+                    }
+                }
+            }
+            Layout::RowWise { out, rows } => {
+                debug_assert_eq!(width, 2, "a row-wise state is one float");
+                let per = self.group.layout.floats(1);
+                let first = (self.first + b) * per;
+                for r in first..(first + per).min(rows) {
+                    let (at, s) = ((r - self.first * per) * out, r - self.first * per);
+                    // Each weight is merged beside its row's state, which is written
+                    // once all of them have read it (their merges agree on it).
+                    let mut state = None;
+                    for c in 0..out {
+                        let merged = self.merge_coord_into(rule, |j| [(0, at + c), (1, s)][j]);
+                        state = state.or(merged.map(|m| m[1]));
+                    }
+                    if let Some(v) = state {
+                        self.group.master[1][s] = v;
+                        self.group.reps.iter_mut().for_each(|r| r[1][s] = v);
+                    }
+                }
             }
         }
+    }
+
+    /// Merges the coordinate whose float `j` is at `at(j)` (plane, index) and writes it
+    /// into the master and every replica.
+    #[inline(always)]
+    fn merge_coord(&mut self, rule: &Rule, at: impl Fn(usize) -> (usize, usize)) {
+        if let Some(merged) = self.merge_coord_into(rule, &at) {
+            for (j, &v) in merged.iter().enumerate().take(rule.width()) {
+                let (p, i) = at(j);
+                self.group.master[p][i] = v;
+                self.group.reps.iter_mut().for_each(|r| r[p][i] = v);
+            }
+        }
+    }
+
+    /// The merged coordinate whose float `j` is at `at(j)`, if a replica changed it;
+    /// writes only its weight (float 0).
+    #[inline(always)]
+    fn merge_coord_into(
+        &mut self,
+        rule: &Rule,
+        at: impl Fn(usize) -> (usize, usize),
+    ) -> Option<[f32; MAX_WIDTH]> {
+        let width = rule.width();
+        let gather = |planes: &[&mut [f32]]| {
+            let mut c = [0.0f32; MAX_WIDTH];
+            for (j, c) in c.iter_mut().enumerate().take(width) {
+                let (p, i) = at(j);
+                *c = planes[p][i];
+            }
+            c
+        };
+        let m = gather(&self.group.master);
+        // Most coordinates a merge visits were changed by one replica or none (the
+        // tail, the untouched rows beside touched ones in a unit): those are settled
+        // by comparing bits, without the rule's roots and divisions.
+        let differs = |r: &Vec<&mut [f32]>| {
+            (0..width).any(|j| {
+                let (p, i) = at(j);
+                r[p][i].to_bits() != m[j].to_bits()
+            })
+        };
+        let mut changed = self
+            .group
+            .reps
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| differs(r));
+        let merged = match (changed.next(), changed.next()) {
+            (None, _) => return None,
+            (Some((t, _)), None) => gather(&self.group.reps[t]),
+            _ => {
+                let mut merged = [0.0f32; MAX_WIDTH];
+                rule.merge(&m, self.group.reps.iter().map(|r| gather(r)), &mut merged);
+                merged
+            }
+        };
+        let (p, i) = at(0);
+        self.group.master[p][i] = merged[0];
+        self.group.reps.iter_mut().for_each(|r| r[p][i] = merged[0]);
+        Some(merged)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Momentum;
 
     /// Marks unit `u` in `dirty`.
     fn mark(dirty: &mut [u64], u: usize) {
@@ -235,11 +381,16 @@ mod tests {
                 let mut dirty = [vec![0u64; 4], vec![0u64; 4]];
                 let mut want = master.clone();
                 for (t, u, d) in [(0, 5, 1.0f32), (1, 5, 2.0), (1, 64, -1.0), (0, 130, 0.5)] {
-                    for p in 0..2 {
-                        reps[t][p][u * UNIT + 3] += d;
-                        want[p][u * UNIT + 3] += d;
+                    for plane in &mut reps[t] {
+                        plane[u * UNIT + 3] += d;
                     }
                     mark(&mut dirty[t], u);
+                }
+                // Momentum's rule: the two changes to unit 5 average, the others stay.
+                for (u, d) in [(5, 1.5f32), (64, -1.0), (130, 0.5)] {
+                    for plane in &mut want {
+                        plane[u * UNIT + 3] += d;
+                    }
                 }
                 // A change nothing marked (in the plane a scan compares): merged only
                 // when scanned.
@@ -258,13 +409,14 @@ mod tests {
                         vec![&mut b0[..], &mut b1[..]],
                     ],
                     dirty: vec![&mut d0[..], &mut d1[..]],
+                    layout: Layout::Planes,
                 };
                 let list = (mode == "hot").then_some(&hot[..]);
                 run(
                     &pool,
                     pieces,
                     vec![(group, list, mode == "scanned")],
-                    &DeltaSum,
+                    &Rule::new::<Momentum>(),
                 );
                 let at = format!("{mode}, {pieces} pieces");
                 assert!(master == want, "{at}: the master");

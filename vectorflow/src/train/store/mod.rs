@@ -15,6 +15,7 @@ pub(crate) mod merge;
 pub(crate) mod packed;
 pub(crate) mod plain;
 pub(crate) mod replica;
+pub(crate) mod rule;
 pub(crate) mod shared;
 
 pub(crate) use merge::Master;

@@ -3,11 +3,11 @@
 //! Each thread trains its own copy of the weights and optimizer state, with the plain
 //! (`&mut`, vectorised) store, and the copies are merged into the net's buffers at chunk
 //! boundaries, by all the threads at once, each over its own piece of every buffer. A
-//! merge adds every thread's change since the last
-//! merge (the delta sum: what Hogwild would have applied, without its lost updates) and
-//! copies the result back into every replica:
-//!
-//! `master += Σ_t (replica_t − master)`, then `replica_t = master`.
+//! merge combines each weight and its state by the merge rule ([`super::rule`]): a
+//! change only one thread made is kept, accumulators add up, and a weight several
+//! threads moved takes the step AdaGrad would have taken on all their gradients (for
+//! other optimizers, the average of their changes weighted by each one's steps); the
+//! result is copied back into every replica.
 //!
 //! Replicas hold the packed training layout (`packed`): each sparse table row with its
 //! state, and the rest of the weights and state as the net keeps them. Merging is
@@ -25,8 +25,10 @@
 //! no undefined behaviour, and training is deterministic for a thread count. The price
 //! is memory: one copy of the weights and state per thread.
 
-use super::merge::{self, Combine, Group, Master};
+use super::super::sharing::Changed;
+use super::merge::{self, Group, Layout, Master};
 use super::packed::Packed;
+use super::rule::Rule;
 use super::{Plain, Store};
 use crate::optim::Optimizer;
 use crate::weights::{holding, Table, UNIT};
@@ -149,23 +151,48 @@ impl Replicas {
         master: &mut Master<'_>,
         rows: usize,
         tail: usize,
-        combine: &impl Combine,
+        rule: &Rule,
     ) {
         if !self.found {
             self.find_hot(rows, tail);
         }
-        self.merge(pool, master, true, combine);
+        self.merge(pool, master, true, rule);
     }
 
     /// Merges every unit touched since the last full merge into `master`, on the pool's
     /// threads.
-    pub fn merge_all(
-        &mut self,
-        pool: &rayon::ThreadPool,
-        master: &mut Master<'_>,
-        combine: &impl Combine,
-    ) {
-        self.merge(pool, master, false, combine);
+    pub fn merge_all(&mut self, pool: &rayon::ThreadPool, master: &mut Master<'_>, rule: &Rule) {
+        self.merge(pool, master, false, rule);
+    }
+
+    /// Copies the floats `changed` of `master` (set by another process) into every
+    /// replica, which held the master's values before.
+    pub fn reload(&mut self, master: &Master<'_>, changed: &Changed<'_>) {
+        for r in &mut self.threads {
+            for run in changed.rest {
+                r.w[run.clone()].copy_from_slice(&master.w[run.clone()]);
+                for (p, m) in r.s.iter_mut().zip(master.s.iter()) {
+                    if !m.is_empty() {
+                        p[run.clone()].copy_from_slice(&m[run.clone()]);
+                    }
+                }
+            }
+            for ((t, m), rows) in r
+                .tables
+                .iter_mut()
+                .zip(master.tables.iter())
+                .zip(changed.rows)
+            {
+                let stride = m.stride();
+                for &row in rows {
+                    let a = row as usize * stride;
+                    t.data[a..a + stride].copy_from_slice(&m.data[a..a + stride]);
+                    if let Some(s) = m.row_state(row as usize) {
+                        t.data[s] = m.data[s];
+                    }
+                }
+            }
+        }
     }
 
     /// The units touched by at least one row in [`HOT_SHARE`] of the first round, and
@@ -209,13 +236,7 @@ impl Replicas {
 
     /// Combines the hot units (or every touched unit, clearing the marks) into
     /// `master`, copied back into every replica, on the pool's threads ([`merge`]).
-    fn merge(
-        &mut self,
-        pool: &rayon::ThreadPool,
-        master: &mut Master<'_>,
-        hot: bool,
-        combine: &impl Combine,
-    ) {
+    fn merge(&mut self, pool: &rayon::ThreadPool, master: &mut Master<'_>, hot: bool, rule: &Rule) {
         let pieces = self.threads.len();
         let mut groups: Vec<Group<'_>> = Vec::new();
         // The rest's planes: the weights, then each state plane.
@@ -225,10 +246,12 @@ impl Replicas {
                 .collect(),
             reps: Vec::new(),
             dirty: Vec::new(),
+            layout: Layout::Planes,
         });
         for t in master.tables.iter_mut() {
             groups.push(Group {
-                master: vec![&mut t.data[..]],
+                layout: layout(t),
+                master: planes(t),
                 reps: Vec::new(),
                 dirty: Vec::new(),
             });
@@ -240,7 +263,7 @@ impl Replicas {
                     .collect(),
             );
             for (g, t) in r.tables.iter_mut().enumerate() {
-                groups[1 + g].reps.push(vec![&mut t.data[..]]);
+                groups[1 + g].reps.push(planes(t));
             }
             for (g, d) in r.dirty.iter_mut().enumerate() {
                 groups[g].dirty.push(&mut d[..]);
@@ -254,7 +277,34 @@ impl Replicas {
                 (group, hot, self.scan.get(g).copied().unwrap_or(false))
             })
             .collect();
-        merge::run(pool, pieces, groups, combine);
+        merge::run(pool, pieces, groups, rule);
+    }
+}
+
+/// Where a packed table's coordinates lie, for merges.
+fn layout(t: &Table) -> Layout {
+    match t.row_state(0) {
+        Some(_) => Layout::RowWise {
+            out: t.out(),
+            rows: t.rows(),
+        },
+        None => Layout::Rows {
+            out: t.out(),
+            stride: t.stride(),
+            rows: t.rows(),
+        },
+    }
+}
+
+/// A packed table's planes for merges: its rows, and apart, a row-wise layout's states.
+fn planes(t: &mut Table) -> Vec<&mut [f32]> {
+    let rows = t.rows();
+    match t.row_state(0) {
+        Some(a) => {
+            let (w, s) = t.data.split_at_mut(a);
+            vec![w, &mut s[..rows]]
+        }
+        None => vec![&mut t.data[..]],
     }
 }
 

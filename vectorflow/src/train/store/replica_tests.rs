@@ -1,6 +1,6 @@
 //! Tests of the replicas: marks, hot units, scans, and merges through them.
 
-use super::super::merge::DeltaSum;
+use super::super::rule::Rule;
 use super::*;
 use crate::optim::AdaGrad;
 use crate::train::replicas::FULL_EVERY;
@@ -23,7 +23,7 @@ fn bump(reps: &mut Replicas, t: usize, i: usize, d: f32) {
 }
 
 #[test]
-fn merges_sum_every_threads_changes_and_copy_them_back() {
+fn merges_combine_every_threads_changes_and_copy_them_back() {
     let n = 5 * UNIT + 3;
     let mut w: Vec<f32> = (0..n).map(|i| i as f32).collect();
     let mut s = vec![vec![1.0f32; n]];
@@ -43,11 +43,13 @@ fn merges_sum_every_threads_changes_and_copy_them_back() {
     bump(&mut reps, 1, 40, -2.0); // only thread 1
     bump(&mut reps, 0, 81, 1.0); // both, in the last, short unit
     bump(&mut reps, 1, 81, 3.0);
-    reps.merge_all(&pool(), &mut master!(), &DeltaSum);
+    reps.merge_all(&pool(), &mut master!(), &Rule::new::<AdaGrad>());
     let mut want: Vec<f32> = (0..n).map(|i| i as f32).collect();
     want[3] += 0.5;
     want[40] -= 2.0;
-    want[81] += 4.0;
+    // Both threads: AdaGrad's rule, each change rescaled from its own accumulator (2,
+    // 10) to their sum, 11.
+    want[81] += (1.0 * 2f32.sqrt() + 3.0 * 10f32.sqrt()) / 11f32.sqrt();
     assert_eq!(w, want);
     let s0 = &s[0];
     assert_eq!((s0[3], s0[40], s0[81], s0[0]), (1.25, 5.0, 11.0, 1.0));
@@ -57,7 +59,7 @@ fn merges_sum_every_threads_changes_and_copy_them_back() {
         assert!(r.dirty.iter().flatten().all(|&d| d == 0));
     }
     // Nothing touched since: a second merge changes nothing.
-    reps.merge_all(&pool(), &mut master!(), &DeltaSum);
+    reps.merge_all(&pool(), &mut master!(), &Rule::new::<AdaGrad>());
     assert_eq!(w, want);
 }
 
@@ -79,13 +81,19 @@ fn hot_units_are_the_ones_many_rows_touch() {
     for k in 0..5 {
         reps.stores()[k % 2].touch(0, 2);
     }
-    reps.merge_hot(&pool(), &mut master, 640, FULL_EVERY, &DeltaSum);
+    reps.merge_hot(
+        &pool(),
+        &mut master,
+        640,
+        FULL_EVERY,
+        &Rule::new::<AdaGrad>(),
+    );
     assert_eq!(reps.hot, [vec![1]]);
     assert!(reps.threads.iter().all(|r| r.counts.is_empty()));
 }
 
 #[test]
-fn merges_cut_among_threads_sum_every_change() {
+fn merges_cut_among_threads_keep_every_change() {
     use crate::layers::Block;
     use crate::rng::Rng;
     // The rest and a table (1024 rows of 2, packed with AdaGrad's state to 4
@@ -99,7 +107,8 @@ fn merges_cut_among_threads_sum_every_change() {
         row: Some(2),
     }];
     let mut rng = Rng::new(3);
-    // Multiples of 1/4 add exactly in any order: the merge must be exact.
+    // Each coordinate is changed by one thread a round, whose change the merge keeps
+    // exactly; multiples of 1/4 add exactly in any order.
     let quarter = |rng: &mut Rng, k: usize| (rng.below(k) as f32 - (k / 2) as f32) * 0.25;
     // Tables are marked or scanned; either way the same units merge.
     for (threads, scan) in [(2, false), (3, false), (2, true), (3, true)] {
@@ -125,7 +134,9 @@ fn merges_cut_among_threads_sum_every_change() {
                     let st = &mut reps.stores()[t];
                     if quarter(&mut rng, 4) < 0.0 {
                         // A float of the rest outside the table's range.
-                        let i = [rng.below(1000), 3048 + rng.below(n - 3048)][rng.below(2)];
+                        let k = [rng.below(1000 / threads), rng.below((n - 3048) / threads)];
+                        let i = [0, 3048][rng.below(2)];
+                        let i = i + k[(i > 0) as usize] * threads + t;
                         st.touch(0, i / UNIT);
                         st.packed.rest.w[i] += d;
                         st.packed.rest.s[0][i] -= d;
@@ -135,7 +146,9 @@ fn merges_cut_among_threads_sum_every_change() {
                         }
                         all_w[i] += d;
                     } else {
-                        let p = rng.below(4096);
+                        // A float of one of the thread's rows.
+                        let r = rng.below(1024 / threads) * threads + t;
+                        let p = r * 4 + rng.below(4);
                         if !scan {
                             st.touch(1, p / UNIT);
                         }
@@ -148,12 +161,12 @@ fn merges_cut_among_threads_sum_every_change() {
                 }
             }
             if round == 0 {
-                reps.merge_all(&pool(), &mut master, &DeltaSum);
+                reps.merge_all(&pool(), &mut master, &Rule::new::<AdaGrad>());
             } else {
                 // Only the hot units: a few of the rest's, in every piece, and one
                 // of the table's.
                 reps.hot = vec![hot_units(0), hot_units(1)];
-                reps.merge_hot(&pool(), &mut master, 0, FULL_EVERY, &DeltaSum);
+                reps.merge_hot(&pool(), &mut master, 0, FULL_EVERY, &Rule::new::<AdaGrad>());
             }
             let at = format!("{threads} threads, scan {scan}, round {round}");
             // The rest's floats in the table's range are stale while it is packed
@@ -165,7 +178,7 @@ fn merges_cut_among_threads_sum_every_change() {
             same(&master.tables[0].data, &want_t, &at);
         }
         // What the hot merge left behind is merged by the next full one.
-        reps.merge_all(&pool(), &mut master, &DeltaSum);
+        reps.merge_all(&pool(), &mut master, &Rule::new::<AdaGrad>());
         let rest = |v: &[f32]| [&v[..1000], &v[3048..]].concat();
         same(&rest(master.w), &rest(&all_w), "the last full merge");
         same(&master.tables[0].data, &all_t, "the last full merge");
@@ -273,9 +286,9 @@ fn a_small_table_is_scanned_after_the_first_round() {
     // merge, is a table to scan.
     step(&mut reps, 0);
     step(&mut reps, 1);
-    reps.merge_hot(&pool(), &mut master, 2, FULL_EVERY, &DeltaSum);
+    reps.merge_hot(&pool(), &mut master, 2, FULL_EVERY, &Rule::new::<AdaGrad>());
     assert_eq!(reps.scan, [false, true]);
-    reps.merge_all(&pool(), &mut master, &DeltaSum);
+    reps.merge_all(&pool(), &mut master, &Rule::new::<AdaGrad>());
     assert!(reps
         .threads
         .iter()
@@ -284,8 +297,102 @@ fn a_small_table_is_scanned_after_the_first_round() {
     let before = master.tables[0].data.clone();
     step(&mut reps, 1);
     assert!(reps.threads[1].dirty[1].iter().all(|&d| d == 0));
-    reps.merge_all(&pool(), &mut master, &DeltaSum);
+    reps.merge_all(&pool(), &mut master, &Rule::new::<AdaGrad>());
     assert_ne!(master.tables[0].data, before, "the step is merged");
     assert_eq!(reps.threads[0].tables[0].data, master.tables[0].data);
     assert_eq!(reps.threads[1].tables[0].data, master.tables[0].data);
+}
+
+#[test]
+fn each_weight_merges_with_its_own_state_in_every_table_layout() {
+    use crate::layers::Block;
+    use crate::optim::RowAdaGrad;
+    // 64 rows of 16: with AdaGrad a row is its weights then their accumulators, two
+    // units; with RowAdaGrad its weights, and one accumulator per row far after them.
+    let blocks = [Block {
+        layer: 0,
+        offset: 0,
+        len: 64 * 16,
+        row: Some(16),
+    }];
+    let w: Vec<f32> = (0..1024).map(|i| (i % 13) as f32 * 0.1).collect();
+    for row_wise in [false, true] {
+        let (mut w, mut planes) = (w.clone(), vec![vec![0.5f32; 1024]]);
+        let mut tables = if row_wise {
+            crate::weights::laid_out(&RowAdaGrad::new(0.1), &blocks, &w, &planes)
+        } else {
+            crate::weights::laid_out(&AdaGrad::new(0.1), &blocks, &w, &planes)
+        };
+        let mut master = Master {
+            w: &mut w,
+            s: &mut planes,
+            tables: &mut tables,
+        };
+        let mut reps = Replicas::new(&pool(), 2, &master);
+        reps.found = true;
+        // Where weight `c` of row `r` and its accumulator lie.
+        let states = master.tables[0].row_state(0);
+        let at = move |r: usize, c: usize| match states {
+            Some(a) => (r * 16 + c, a + r),
+            None => (r * 32 + c, r * 32 + 16 + c),
+        };
+        let coord = |data: &[f32], r: usize, c: usize| [data[at(r, c).0], data[at(r, c).1]];
+        let before = master.tables[0].data.to_vec();
+        // Row 3: both threads step it, by different amounts; row 40: thread 1 alone.
+        for (t, r, d, g) in [
+            (0, 3, -0.25f32, 1.0f32),
+            (1, 3, 0.5, 4.0),
+            (1, 40, 0.125, 2.0),
+        ] {
+            let st = &mut reps.stores()[t];
+            for c in 0..16 {
+                let (p, a) = at(r, c);
+                let data = &mut st.packed.tables[0].data;
+                data[p] += d * (c + 1) as f32 / 16.0;
+                if !row_wise || c == 0 {
+                    data[a] += g;
+                }
+                st.touch(1, p / UNIT);
+                st.touch(1, a / UNIT);
+            }
+        }
+        let copies: Vec<Vec<f32>> = reps
+            .threads
+            .iter()
+            .map(|r| r.tables[0].data.to_vec())
+            .collect();
+        let rule = if row_wise {
+            Rule::new::<RowAdaGrad>()
+        } else {
+            Rule::new::<AdaGrad>()
+        };
+        reps.merge_all(&pool(), &mut master, &rule);
+        let data = &master.tables[0].data;
+        for (r, c) in (0..16).flat_map(|c| [(3, c), (40, c), (7, c)]) {
+            let mut want = [0.0f32; 2];
+            let xs = copies.iter().map(|x| coord(x, r, c));
+            if !rule.merge(&coord(&before, r, c), xs, &mut want) {
+                want = coord(&before, r, c);
+            }
+            assert_eq!(
+                coord(data, r, c),
+                want,
+                "row-wise {row_wise}: row {r}, weight {c}"
+            );
+        }
+        // Row 40 keeps thread 1's step exactly; row 3 is neither thread's nor their sum.
+        assert_eq!(coord(data, 40, 9), coord(&copies[1], 40, 9));
+        let (w0, w1) = (coord(&copies[0], 3, 15)[0], coord(&copies[1], 3, 15)[0]);
+        let (m, got) = (coord(&before, 3, 15)[0], coord(data, 3, 15)[0]);
+        assert!(
+            got != w0 && got != w1 && got != w0 + w1 - m,
+            "row-wise {row_wise}: {got}"
+        );
+        for r in &reps.threads {
+            assert!(
+                r.tables[0].data[..] == data[..],
+                "every replica holds the merge"
+            );
+        }
+    }
 }

@@ -1,0 +1,429 @@
+//! The merge rule: how copies of the weights and optimizer state that trained apart
+//! since their last sync (threads' replicas, ranks) combine into one.
+//!
+//! **Using it from a scheme.** Work per *coordinate*: a weight followed by its
+//! [`Optimizer::STATE`] state floats (`Rule::width` floats; a row-wise optimizer's row
+//! float stands beside each weight of its row). With `m` the coordinate at the last sync
+//! (the same on every contributor) and `x` a contributor's copy, every contributor adds
+//! `Rule::add(m, x, sums)` into a zeroed buffer of `Rule::sums` floats per coordinate;
+//! sum those buffers over the contributors (`Collective::sum_f32`, in rank order); then
+//! every contributor calls `Rule::finish(m, sums, out)`, which gives the same bits on
+//! each. Nothing else is needed: the rule is per coordinate and per float.
+//!
+//! **The rule.** It is Vowpal Wabbit's adaptive weighting (`accumulate_weighted_avg`,
+//! its AllReduce's average weighted by each node's AdaGrad accumulators) applied to the
+//! *changes* since the last sync rather than to whole values, so a coordinate only one
+//! copy touched keeps that copy's update, and an averaged float copies agree on moves
+//! once, not N times. With `d_t = x_t − m` copy `t`'s change and `a_t` its weight, the growth of the
+//! coordinate's accumulator (the state float its optimizer declares [`Merge::Weighs`] or
+//! [`Merge::Root`]; with none, 1 if the copy changed the coordinate, else 0):
+//!
+//! - accumulators and other running sums ([`Merge::Weighs`], [`Merge::Root`],
+//!   [`Merge::Add`]) add their changes, `m + Σ d_t`: AdaGrad's squared gradients, FTRL's
+//!   `z` and `n` and Adam's step count are what one copy that took every copy's steps
+//!   would hold;
+//! - statistics of recent steps ([`Merge::Average`]: moments, velocity) and the weight
+//!   take the weighted average `m + Σ a_t d_t / Σ a_t`, each copy counting by its share
+//!   of the steps;
+//! - except the weight of an AdaGrad-like optimizer ([`Merge::Root`]): each change was
+//!   taken with steps divided by `√(G + g_t)` (`G` the accumulator at the last sync,
+//!   `g_t` the copy's growth) where one thread that saw every gradient would have divided
+//!   by `√(G + Σ g)`, so the merged weight is `m + Σ d_t √(G + g_t) / √(G + Σ g)`: the
+//!   step AdaGrad would have taken on all the gradients. Early on, when `G` is small
+//!   beside the growths, two copies that agree move the weight by `√2` of one copy's
+//!   change, not 2; late, when `G` dominates, their steps add, as one thread's would.
+//!
+//! **Why the rescaled sum for AdaGrad, measured.** Test logloss after one pass in memory
+//! of `examples/bench` on the shared 1M-row data, 2 threads against 1 (1 thread:
+//! LR 0.5189, 0.4869, 0.4580, 0.4263, 0.4110 at rates 0.05, 0.1, 0.2, 0.5, 1; the
+//! 16-unit net 0.4108, 0.4091, 0.4089, 0.6932 (diverged, so its column is left out),
+//! 0.4097):
+//!
+//! | rule on 2 threads        | LR 0.05 | 0.1    | 0.2    | 0.5    | 1      | net 0.05 | 0.1    | 0.2    | 1      |
+//! |--------------------------|---------|--------|--------|--------|--------|----------|--------|--------|--------|
+//! | sum of changes (before)  | 0.5101  | 0.4764 | 0.4477 | 0.4204 | 0.4129 | 0.4181   | 0.4157 | 0.4153 | 0.4543 |
+//! | weighted average (VW)    | 0.5475  | 0.5111 | 0.4783 | 0.4417 | 0.4208 | 0.4211   | 0.4144 | 0.4130 | 0.4137 |
+//! | rescaled sum (this one)  | 0.5195  | 0.4872 | 0.4581 | 0.4263 | 0.4119 | 0.4145   | 0.4120 | 0.4109 | 0.4134 |
+//!
+//! The sum steps hot weights twice early on (LR better than one thread at low rates, as
+//! with a doubled rate, worse at rate 1; the net worse everywhere). VW's average halves
+//! the step of every weight both threads moved, all the tail's between two merges
+//! included: a lower rate everywhere. The rescaled sum is within 0.001 of one thread for
+//! LR at every rate, and within 0.004 for the net (within 0.003 at 0.1 and 0.2).
+//!
+//! A copy whose accumulator changed too little to show in `f32` (a tiny gradient on a
+//! large sum) still changed its weight; it counts as if its accumulator had grown by
+//! the rounding it lost (`2^-24` of the sum), so its change is not dropped.
+
+use crate::optim::{Merge, Optimizer};
+
+/// The most state floats per weight an optimizer may keep to be merged.
+pub(crate) const MAX_STATE: usize = 8;
+
+/// The most floats of a coordinate: the weight and [`MAX_STATE`] state floats.
+pub(crate) const MAX_WIDTH: usize = 1 + MAX_STATE;
+
+/// One optimizer's merge rule, from its [`Optimizer::merge`] declarations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Rule {
+    /// How each float of a coordinate merges: the weight's (index 0) is
+    /// [`Merge::Average`], or [`Merge::Root`] when its steps are divided by an
+    /// accumulator's root.
+    kinds: [Merge; MAX_WIDTH],
+    /// Floats per coordinate.
+    width: usize,
+    /// The float whose growth weighs the averaged floats, if any.
+    weigh: Option<usize>,
+}
+
+impl Rule {
+    /// The rule of optimizer `O`.
+    ///
+    /// # Panics
+    ///
+    /// If `O` keeps more than [`MAX_STATE`] state floats or declares two weighing ones:
+    /// a mistake in the optimizer's own file, caught by its first test.
+    pub fn new<O: Optimizer>() -> Rule {
+        assert!(
+            O::STATE <= MAX_STATE,
+            "{} keeps over {MAX_STATE} state floats",
+            O::NAME
+        );
+        let mut kinds = [Merge::Average; MAX_WIDTH];
+        let mut weigh = None;
+        for j in 0..O::STATE {
+            kinds[1 + j] = O::merge(j);
+            if matches!(O::merge(j), Merge::Weighs | Merge::Root) {
+                assert!(weigh.is_none(), "{} declares two accumulators", O::NAME);
+                weigh = Some(1 + j);
+                if O::merge(j) == Merge::Root {
+                    kinds[0] = Merge::Root;
+                }
+            }
+        }
+        Rule {
+            kinds,
+            width: 1 + O::STATE,
+            weigh,
+        }
+    }
+
+    /// This rule with every float of a coordinate, the weight and its accumulator
+    /// included, the weighted average of the copies' changes (Vowpal Wabbit's `accumulate_weighted_avg`, which averages the
+    /// AdaGrad sums as well as the weights, each copy weighted by its growth `a_t`):
+    /// for ranks' frequent syncs of the hot rows and the dense weights, whose copies
+    /// train thousands of rows apart. There each copy's steps nearly reach its own
+    /// optimum between two syncs, so the [standard](Rule::new) rescaled sum moves such
+    /// a weight by about the number of copies times the distance, overshoots and
+    /// diverges; and an average of the weight beside a sum of the accumulators would
+    /// divide every later step by the root of all copies' gradients while moving it by
+    /// one copy's: N ranks would learn it about √N times too slowly. Averaged both, the
+    /// weight and the rate it continues at are those of one copy on its own rows.
+    /// Every other float averages alike (FTRL's `z` beside its `n`, so the weight they
+    /// give stays one copy's; Adam's step count).
+    pub fn averaged(mut self) -> Rule {
+        self.kinds = [Merge::Average; MAX_WIDTH];
+        self
+    }
+
+    /// Floats per coordinate: the weight, then each state float.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Floats of sums per coordinate that [`Rule::add`] adds into: one per float of the
+    /// coordinate, then the sum of the weights `a_t`.
+    pub fn sums(&self) -> usize {
+        self.width + 1
+    }
+
+    /// Copy `x`'s weight `a`: the growth of the coordinate's accumulator since `m` (at
+    /// least the rounding it may have lost, if the copy changed the coordinate), or 1 if
+    /// it changed the coordinate and the optimizer has no accumulator; else 0.
+    #[inline]
+    fn weight(&self, m: &[f32], x: &[f32]) -> f32 {
+        let changed = m[..self.width]
+            .iter()
+            .zip(x)
+            .any(|(m, x)| m.to_bits() != x.to_bits());
+        if !changed {
+            return 0.0;
+        }
+        match self.weigh {
+            Some(j) => (x[j] - m[j]).max(m[j].abs() * f32::EPSILON * 0.5),
+            None => 1.0,
+        }
+    }
+
+    /// Adds copy `x`'s contribution, against the coordinate `m` at the last sync, into
+    /// `sums` ([`Rule::sums`] floats). `m` and `x` hold [`Rule::width`] floats.
+    #[inline]
+    pub fn add(&self, m: &[f32], x: &[f32], sums: &mut [f32]) {
+        let a = self.weight(m, x);
+        if a == 0.0 {
+            return;
+        }
+        for f in 0..self.width {
+            let d = x[f] - m[f];
+            sums[f] += match self.kinds[f] {
+                Merge::Average => a * d,
+                Merge::Add | Merge::Weighs => d,
+                Merge::Root if f == 0 => d * x[self.weigh.expect("a root weighs")].sqrt(),
+                Merge::Root => d,
+            };
+        }
+        sums[self.width] += a;
+    }
+
+    /// The merged coordinate, into `out`, from `m` (the coordinate at the last sync) and
+    /// the contributions of every copy summed (`sums`); unchanged if none changed it.
+    #[inline]
+    pub fn finish(&self, m: &[f32], sums: &[f32], out: &mut [f32]) {
+        let total = sums[self.width];
+        if total == 0.0 {
+            out[..self.width].copy_from_slice(&m[..self.width]);
+            return;
+        }
+        for f in 1..self.width {
+            out[f] = match self.kinds[f] {
+                Merge::Average => m[f] + sums[f] / total,
+                _ => m[f] + sums[f],
+            };
+        }
+        out[0] = match self.kinds[0] {
+            Merge::Root => {
+                let root = out[self.weigh.expect("a root weighs")].sqrt();
+                m[0] + if root > 0.0 { sums[0] / root } else { 0.0 }
+            }
+            _ => m[0] + sums[0] / total,
+        };
+    }
+
+    /// Merges the copies `xs` of coordinate `m` into `out`, in this process: as
+    /// [`Rule::add`] over the copies in order then [`Rule::finish`], except that a
+    /// coordinate only one copy changed takes that copy's floats exactly (through the
+    /// sums it would be off by the rounding of `m + (x − m)`). Returns whether any copy
+    /// changed it.
+    #[inline]
+    pub fn merge<X: AsRef<[f32]>>(
+        &self,
+        m: &[f32],
+        xs: impl IntoIterator<Item = X>,
+        out: &mut [f32],
+    ) -> bool {
+        let mut sums = [0.0f32; MAX_WIDTH + 1];
+        let sums = &mut sums[..self.sums()];
+        let mut only = [0.0f32; MAX_WIDTH];
+        let mut changed = 0;
+        for x in xs {
+            let x = &x.as_ref()[..self.width];
+            if m[..self.width]
+                .iter()
+                .zip(x)
+                .any(|(m, x)| m.to_bits() != x.to_bits())
+            {
+                changed += 1;
+                only[..self.width].copy_from_slice(x);
+                self.add(m, x, sums);
+            }
+        }
+        match changed {
+            0 => false,
+            1 => {
+                out[..self.width].copy_from_slice(&only[..self.width]);
+                true
+            }
+            _ => {
+                self.finish(m, sums, out);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::{AdaGrad, Adam, Ftrl, Momentum, RowAdaGrad, Sgd};
+
+    /// Merges `xs` through the sums, as ranks would.
+    fn through_sums(rule: &Rule, m: &[f32], xs: &[&[f32]]) -> Vec<f32> {
+        let mut total = vec![0.0; rule.sums()];
+        for x in xs {
+            // Each contributor's own buffer, summed afterwards as a collective would.
+            let mut mine = vec![0.0; rule.sums()];
+            rule.add(m, x, &mut mine);
+            total.iter_mut().zip(&mine).for_each(|(t, s)| *t += s);
+        }
+        let mut out = vec![f32::NAN; rule.width()];
+        rule.finish(m, &total, &mut out);
+        out
+    }
+
+    fn close(a: &[f32], b: &[f32]) -> bool {
+        a.iter()
+            .zip(b)
+            .all(|(a, b)| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0))
+    }
+
+    #[test]
+    fn optimizers_declare_their_accumulators() {
+        let root = Rule::new::<AdaGrad>();
+        assert_eq!((root.width(), root.sums(), root.weigh), (2, 3, Some(1)));
+        assert_eq!(root.kinds[..2], [Merge::Root, Merge::Root]);
+        assert_eq!(Rule::new::<RowAdaGrad>(), root);
+        let ftrl = Rule::new::<Ftrl>();
+        assert_eq!(ftrl.kinds[..3], [Merge::Average, Merge::Add, Merge::Weighs]);
+        assert_eq!(ftrl.weigh, Some(2));
+        let adam = Rule::new::<Adam>();
+        assert_eq!(adam.weigh, Some(3));
+        assert_eq!((adam.width(), Rule::new::<Momentum>().weigh), (4, None));
+        assert_eq!(Rule::new::<Sgd>().width(), 1);
+    }
+
+    #[test]
+    fn one_copy_keeps_its_update_and_untouched_coordinates_stay() {
+        let m = [0.25f32, 3.0, -1.5, 7.0];
+        for rule in [
+            Rule::new::<AdaGrad>(),
+            Rule::new::<Ftrl>(),
+            Rule::new::<Adam>(),
+            Rule::new::<Momentum>(),
+            Rule::new::<Sgd>(),
+        ] {
+            let w = rule.width();
+            let x = [0.1f32 + 1e-9, 3.4, -1.2, 8.0];
+            let mut out = [0.0f32; MAX_WIDTH];
+            // Exact in a process, whatever the other copies (unchanged ones) hold.
+            let copies = [&m[..w], &x[..w], &m[..w]];
+            assert!(rule.merge(&m, copies, &mut out));
+            assert_eq!(out[..w], x[..w], "{rule:?}");
+            // Through the sums, up to rounding.
+            assert!(close(&through_sums(&rule, &m, &[&m, &x, &m]), &x[..w]));
+            // Nobody changed it: it stays, bit for bit.
+            assert!(!rule.merge(&m, [&m[..w]; 3], &mut out));
+            assert_eq!(through_sums(&rule, &m, &[&m, &m]), m[..w]);
+        }
+    }
+
+    #[test]
+    fn agreeing_copies_move_a_coordinate_once_not_n_times() {
+        // Momentum's velocity and weight: two copies that took the same steps give one
+        // copy's values, where a sum of changes would double them.
+        let rule = Rule::new::<Momentum>();
+        let (m, x) = ([1.0f32, 0.5], [0.8f32, 0.9]);
+        assert!(close(&through_sums(&rule, &m, &[&x, &x]), &x));
+        // Adam: the moments average, the step counts add.
+        let rule = Rule::new::<Adam>();
+        let m = [1.0f32, 0.1, 0.01, 10.0];
+        let x = [0.9f32, 0.2, 0.02, 12.0];
+        assert!(close(
+            &through_sums(&rule, &m, &[&x, &x]),
+            &[0.9, 0.2, 0.02, 14.0]
+        ));
+    }
+
+    #[test]
+    fn the_averaged_rule_averages_the_weight_and_its_accumulator() {
+        // AdaGrad, accumulator 4 at the last sync: two copies each grew it by 12 and
+        // moved the weight by 1. Rescaled, the weight moves by 2·√16/√28 ≈ 1.51 and the
+        // accumulators add up; averaged, both are their weighted mean.
+        let m = [0.0f32, 4.0];
+        let xs: [&[f32]; 2] = [&[1.0, 16.0], &[1.0, 16.0]];
+        let root = through_sums(&Rule::new::<AdaGrad>(), &m, &xs);
+        let avg = through_sums(&Rule::new::<AdaGrad>().averaged(), &m, &xs);
+        assert!(
+            (root[0] - 2.0 * 4.0 / 28f32.sqrt()).abs() < 1e-6,
+            "{root:?}"
+        );
+        assert_eq!(root[1], 28.0);
+        assert_eq!(avg, [1.0, 16.0]);
+        // Grown by 1 and by 3: weighted 1:3, the accumulator to 4 + (1 + 9) / 4.
+        let xs: [&[f32]; 2] = [&[1.0, 5.0], &[-1.0, 7.0]];
+        let avg = through_sums(&Rule::new::<AdaGrad>().averaged(), &m, &xs);
+        assert!(close(&avg, &[-0.5, 6.5]), "{avg:?}");
+        // FTRL: z averages beside n, weighted by n's growth.
+        let rule = Rule::new::<Ftrl>().averaged();
+        let m = [0.0f32, 0.0, 4.0];
+        let got = through_sums(&rule, &m, &[&[1.0, -2.0, 5.0], &[-1.0, 1.0, 7.0]]);
+        assert!(close(&got, &[-0.5, 0.25, 6.5]), "{got:?}");
+    }
+
+    #[test]
+    fn averages_weigh_each_copy_by_its_accumulator_growth() {
+        // FTRL: n grew by 1 in one copy and by 3 in the other; the weight is their
+        // average weighted 1:3, z and n add.
+        let rule = Rule::new::<Ftrl>();
+        let m = [0.0f32, 0.0, 4.0];
+        let (x, y) = ([1.0f32, -2.0, 5.0], [-1.0f32, 1.0, 7.0]);
+        let want = [(1.0 - 3.0) / 4.0, -1.0, 8.0];
+        assert!(close(&through_sums(&rule, &m, &[&x, &y]), &want));
+        let mut out = [0.0; MAX_WIDTH];
+        rule.merge(&m, [&x[..], &y[..]], &mut out);
+        assert!(close(&out[..3], &want));
+        // Without an accumulator, every copy that changed it counts once.
+        let rule = Rule::new::<Sgd>();
+        let got = through_sums(&rule, &[1.0], &[&[2.0], &[1.0], &[4.0]]);
+        assert!(close(&got, &[3.0]));
+    }
+
+    #[test]
+    fn adagrad_weights_take_the_step_of_every_gradient() {
+        // Accumulator 1; each copy saw gradients of squared sum 3 and moved the weight
+        // by −0.5: each change is rescaled from √4 to √7 and they add.
+        let rule = Rule::new::<AdaGrad>();
+        let m = [0.0f32, 1.0];
+        let x = [-0.5f32, 4.0];
+        let got = through_sums(&rule, &m, &[&x, &x]);
+        let want = [-2.0 * 0.5 * 2.0 / 7f32.sqrt(), 7.0];
+        assert!(close(&got, &want), "{got:?}");
+        // A copy with a small gradient moved it a little the other way: its change
+        // counts at the scale it was taken, beside the other's.
+        let y = [0.05f32, 1.01];
+        let got = through_sums(&rule, &m, &[&x, &y]);
+        let want = [(-0.5 * 2.0 + 0.05 * 1.01f32.sqrt()) / 4.01f32.sqrt(), 4.01];
+        assert!(close(&got, &want), "{got:?}");
+    }
+
+    #[test]
+    fn a_growth_lost_to_rounding_still_counts() {
+        // A tiny gradient on a large accumulator moved the weight but not the sum.
+        let rule = Rule::new::<Ftrl>();
+        let m = [1.0f32, 0.0, 1e8];
+        let x = [1.001f32, 0.0, 1e8];
+        let y = [1.0f32, 0.0, 1e8 + 64.0];
+        let got = through_sums(&rule, &m, &[&x, &m]);
+        assert!(close(&got, &x), "{got:?}");
+        // Beside a copy whose accumulator grew visibly, it counts for little.
+        let got = through_sums(&rule, &m, &[&x, &y]);
+        assert!(got[0] < 1.0001, "{got:?}");
+    }
+
+    #[test]
+    fn the_sums_decompose_and_finish_identically() {
+        // Adding contributions in any grouping (ranks of threads) gives the same
+        // result up to rounding, and finishing the same sums gives the same bits.
+        let rule = Rule::new::<Adam>();
+        let m = [0.3f32, 0.01, 0.001, 5.0];
+        let xs: Vec<[f32; 4]> = (0..6)
+            .map(|t| {
+                let t = t as f32;
+                [0.3 - 0.01 * t, 0.01 + 0.002 * t, 0.001 + 1e-4 * t, 5.0 + t]
+            })
+            .collect();
+        let all: Vec<&[f32]> = xs.iter().map(|x| &x[..]).collect();
+        let flat = through_sums(&rule, &m, &all);
+        let mut pairs = vec![0.0; rule.sums()];
+        for two in all.chunks(2) {
+            let mut part = vec![0.0; rule.sums()];
+            two.iter().for_each(|x| rule.add(&m, x, &mut part));
+            pairs.iter_mut().zip(&part).for_each(|(p, s)| *p += s);
+        }
+        let mut grouped = vec![0.0; rule.width()];
+        rule.finish(&m, &pairs, &mut grouped);
+        assert!(close(&flat, &grouped));
+        let mut again = vec![0.0; rule.width()];
+        rule.finish(&m, &pairs, &mut again);
+        assert_eq!(grouped, again);
+    }
+}

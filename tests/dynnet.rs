@@ -381,9 +381,9 @@ fn rows_that_cannot_feed_an_input_are_refused_before_training() {
         "{err}"
     );
     let err = net.predict(&rows[0]).unwrap_err().to_string();
-    assert_eq!(
-        err,
-        "the row has no features for one of the network's inputs"
+    assert!(
+        err.starts_with("the row has no features for one of the network's inputs"),
+        "{err}"
     );
 }
 

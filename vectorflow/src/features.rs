@@ -59,8 +59,9 @@ impl fmt::Display for FeatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field == FeatureError::NO_GROUP {
             return f.write_str(
-                "the network reads a feature group (root) the rows do not have; give the \
-                 columns that feed it `root=...` in the column spec",
+                "the row has no features for one of the network's inputs: the network reads a \
+                 feature group (root) the rows do not have; with a column spec, give the \
+                 columns that feed it `root=...`",
             );
         }
         if self.field == FeatureError::ID_BEYOND_INPUT {
@@ -68,9 +69,6 @@ impl fmt::Display for FeatureError {
                 "a feature id is at or beyond the sparse input's dimension; read the rows with \
                  `OutOfRange::Modulo` to fold ids into the input",
             );
-        }
-        if self.field == FeatureError::NO_GROUP {
-            return f.write_str("the row has no features for one of the network's inputs");
         }
         write!(
             f,

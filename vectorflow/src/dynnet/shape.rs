@@ -12,8 +12,7 @@ use super::DynRow;
 use crate::features::{group_id, FeatureError};
 use crate::init::Init;
 use crate::layers::input::{
-    dense_backward, dense_compute, init_input, is_dense, sparse_backward, sparse_compute, step_row,
-    RootLayout,
+    init_input, is_dense, sparse_backward, sparse_compute, step_row, RootLayout,
 };
 use crate::layers::{activation, dropout, Block, Ctx, Layer, Linear, RowInputs};
 use crate::layers::{ReLU, SeLU, Sigmoid, TanH};
@@ -22,8 +21,8 @@ use crate::rng::Rng;
 use crate::trainable::{LoadRow, Trainable};
 use std::cell::RefCell;
 
-/// Runs `$body` with `$N` a const equal to `$n` when `$n` is a common width (the powers
-/// of two up to 64, the widths `network!` nets use), else `$other`.
+/// Runs `$body` with `$N` a const equal to `$n` when `$n` is a width the input layer
+/// commonly has (the powers of two up to 64), else `$other`.
 macro_rules! with_width {
     ($n:expr, $N:ident => $body:expr, _ => $other:expr) => {
         with_width!(@arms $n, $N, $body, $other, [1, 2, 4, 8, 16, 32, 64])
@@ -32,6 +31,30 @@ macro_rules! with_width {
         match $n {
             $($w => {
                 const $N: usize = $w;
+                $body
+            })*
+            _ => $other,
+        }
+    };
+}
+
+/// Runs `$body` with `$I`, `$O` consts equal to a `Linear`'s widths `$pair` when the
+/// pair is one the `network!` nets commonly have (a hidden layer into one output, a
+/// square or halving hidden layer), else `$other`. Each pair compiles the layer for
+/// every optimizer, store and CPU level, so the list is short: every pair of the widths
+/// above took a release build over an hour.
+macro_rules! with_pair {
+    ($pair:expr, ($I:ident, $O:ident) => $body:expr, _ => $other:expr) => {
+        with_pair!(@arms $pair, $I, $O, $body, $other,
+            [(2, 1), (4, 1), (8, 1), (16, 1), (32, 1), (64, 1),
+             (16, 16), (32, 32), (16, 8), (32, 16), (64, 32), (8, 4), (32, 4)])
+    };
+    (@arms $pair:expr, $I:ident, $O:ident, $body:expr, $other:expr,
+        [$(($i:literal, $o:literal)),*]) => {
+        match $pair {
+            $(($i, $o) => {
+                const $I: usize = $i;
+                const $O: usize = $o;
                 $body
             })*
             _ => $other,
@@ -220,8 +243,7 @@ impl Shape {
             if r.sparse {
                 sparse_compute(p, r.offset, inputs, &mut cursor, y);
             } else {
-                with_width!(r.width, N => dense_compute::<P, N, O>(p, r.offset, inputs, &mut cursor, y),
-                    _ => generic::dense_forward(p, r.offset, r.width, inputs, &mut cursor, y))
+                generic::dense_forward(p, r.offset, r.width, inputs, &mut cursor, y)
             }
         }
     }
@@ -246,8 +268,7 @@ impl Shape {
             if r.sparse {
                 sparse_backward(l, r.offset, inputs, &mut cursor, dy);
             } else {
-                with_width!(r.width, N => dense_backward::<L, N, O>(l, r.offset, inputs, &mut cursor, dy),
-                    _ => generic::dense_backward(l, r.offset, r.width, inputs, &mut cursor, dy))
+                generic::dense_backward(l, r.offset, r.width, inputs, &mut cursor, dy)
             }
         }
         if let Some(b) = self.bias {
@@ -267,9 +288,8 @@ fn forward<P: Params + ?Sized>(
     ctx: &mut Ctx,
 ) {
     match op.spec {
-        LayerSpec::Linear { bias: true, .. } => with_width!(op.inp, I => with_width!(op.out, O =>
+        LayerSpec::Linear { bias: true, .. } => with_pair!((op.inp, op.out), (I, O) =>
             Linear::<I, O, true>::forward(p, op.off, arr(x), arr_mut(y), &mut (), ctx),
-            _ => generic::linear_forward(p, op.off, op.inp, true, x, y)),
             _ => generic::linear_forward(p, op.off, op.inp, true, x, y)),
         LayerSpec::Linear { bias: false, .. } => {
             generic::linear_forward(p, op.off, op.inp, false, x, y)
@@ -296,9 +316,8 @@ fn backward<L: Learn + ?Sized>(
     dx: &mut [f32],
 ) {
     match op.spec {
-        LayerSpec::Linear { bias: true, .. } => with_width!(op.inp, I => with_width!(op.out, O =>
+        LayerSpec::Linear { bias: true, .. } => with_pair!((op.inp, op.out), (I, O) =>
             Linear::<I, O, true>::backward(l, op.off, arr(x), arr(y), &(), arr(dy), arr_mut(dx)),
-            _ => generic::linear_backward(l, op.off, true, x, dy, dx)),
             _ => generic::linear_backward(l, op.off, true, x, dy, dx)),
         LayerSpec::Linear { bias: false, .. } => {
             generic::linear_backward(l, op.off, false, x, dy, dx)

@@ -2,7 +2,9 @@
 //! the same topology and seed, interchangeable model files, run-time losses, and bad
 //! specs named where they fail.
 
-use vectorflow::dynnet::{DynLoss, DynNet, Spec};
+use vectorflow::dynnet::{DynLoss, DynNet, DynRow, Spec};
+use vectorflow::features::{group_id, DenseGroup, FeatureError, Labeled, SparseGroup};
+use vectorflow::file::ModelErrorKind;
 use vectorflow::io::{Labels, LibSvm, SparseFormat, SparseRow, SparseRows};
 use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::network::Stack;
@@ -430,4 +432,166 @@ fn streams_and_caches_train_the_typed_nets_weights() {
         assert_eq!(dynamic.predict(r).unwrap()[0].to_bits(), p.to_bits());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Trains the typed net `fresh` makes and the DynNet of `spec` alike on `rows`, and
+/// checks their weights and a prediction agree to `tol`.
+fn close_weights<I, S, R>(fresh: fn(Init) -> Net<I, S>, spec: &str, rows: &[R], tol: f32)
+where
+    I: InputLayer + InputFeed<R>,
+    S: Stack<In = I::Out, Out = [f32; 1]>,
+    R: DynRow + Labeled + Sync,
+{
+    let init = Init::uniform(0.1).seed(8);
+    let mut typed = fresh(init);
+    let mut dynamic = DynNet::new(spec, init).unwrap();
+    assert_eq!(dynamic.topology(), Net::<I, S>::topology());
+    let t = trainer(Adam::new(0.01));
+    t.fit(&mut typed, rows, Logistic).unwrap();
+    t.fit_dyn(&mut dynamic, rows, DynLoss::Logistic).unwrap();
+    let (a, b) = (typed.params().to_vec(), dynamic.params().to_vec());
+    assert!(a != fresh(init).params().to_vec(), "{spec}: trained");
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        assert!((a - b).abs() <= tol, "{spec}: weight {i}: {a} vs {b}");
+    }
+    for r in rows.iter().take(50) {
+        let (a, b) = (typed.predict(r).unwrap()[0], dynamic.predict(r).unwrap()[0]);
+        assert!((a - b).abs() <= tol, "{spec}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn widths_off_the_dispatch_list_train_the_typed_nets_weights_to_rounding() {
+    // A hidden width of 24, and Linear(16->4), are not on the list of widths a DynNet
+    // runs the const layers at: it runs the run-time loops, whose sums are ordered as
+    // plain loops (the typed kernels' lanes and fused multiply-adds round differently),
+    // so the weights agree to rounding, not bit for bit.
+    type Wide = network![Sparse<{ 1 << 12 }> => Linear<24> => ReLU => Linear<1>];
+    type Taper =
+        network![Sparse<{ 1 << 12 }> => Linear<16> => TanH => Linear<4> => ReLU => Linear<1>];
+    type Three = network![Sparse<{ 1 << 12 }> => Linear<3> => SeLU => Linear<1>];
+    let rows = data(2000, 2);
+    let rows = rows.to_rows();
+    close_weights(Wide::new, "sparse:2^12 > 24 > relu > 1", &rows, 1e-4);
+    close_weights(
+        Taper::new,
+        "sparse:2^12 > 16 > tanh > 4 > relu > 1",
+        &rows,
+        1e-4,
+    );
+    close_weights(Three::new, "sparse:2^12 > 3 > selu > 1", &rows, 1e-4);
+}
+
+/// A row with two sparse inputs (the default group and `user`) and a dense one (`ctx`),
+/// read by name for a DynNet as the derive reads it for a typed net.
+#[derive(Features)]
+struct Visit {
+    #[label]
+    clicked: bool,
+    #[hash]
+    page: String,
+    #[hash(root = "user")]
+    user: String,
+    #[dense(root = "ctx")]
+    ctx: [f32; 3],
+}
+
+const DEFAULT: u64 = group_id("");
+const USER: u64 = group_id("user");
+const CTX: u64 = group_id("ctx");
+
+impl DynRow for Visit {
+    fn feeds(group: &str, sparse: bool) -> bool {
+        matches!(
+            (group, sparse),
+            ("", true) | ("user", true) | ("ctx", false)
+        )
+    }
+
+    fn sparse(
+        &self,
+        group: &str,
+        dim: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) -> Result<(), FeatureError> {
+        match group {
+            "" => SparseGroup::<DEFAULT>::extend_pairs(self, dim, out),
+            "user" => SparseGroup::<USER>::extend_pairs(self, dim, out),
+            _ => Err(FeatureError {
+                field: FeatureError::NO_GROUP,
+                value: f32::NAN,
+            }),
+        }
+    }
+
+    fn dense(&self, group: &str, out: &mut [f32]) -> Result<(), FeatureError> {
+        let mut x = [0.0; 3];
+        match group {
+            "ctx" => DenseGroup::<CTX, 3>::dense(self, &mut x)?,
+            _ => {
+                return Err(FeatureError {
+                    field: FeatureError::NO_GROUP,
+                    value: f32::NAN,
+                })
+            }
+        }
+        out.copy_from_slice(&x);
+        Ok(())
+    }
+}
+
+#[test]
+fn named_and_dense_inputs_train_the_typed_nets_weights() {
+    let mut rng = Rng::new(3);
+    let rows: Vec<Visit> = (0..2000)
+        .map(|_| {
+            let (p, u) = (rng.below(40), rng.below(300));
+            let ctx = [rng.normal(), rng.normal(), rng.uniform()];
+            let score = (p % 5) as f32 - 2.0 + ctx[0] + if u % 3 == 0 { 1.0 } else { -0.5 };
+            Visit {
+                clicked: rng.uniform() < 1.0 / (1.0 + (-score).exp()),
+                page: format!("p{p}"),
+                user: format!("u{u}"),
+                ctx,
+            }
+        })
+        .collect();
+    type Named = network![Sparse<{ 1 << 12 }>, user: Sparse<{ 1 << 10 }>, ctx: Dense<3> => Linear<16> => ReLU => Linear<1>];
+    type NamedLr =
+        network![Sparse<{ 1 << 12 }>, user: Sparse<{ 1 << 10 }>, ctx: Dense<3> => Linear<1>];
+    let spec = "sparse:2^12 + user:sparse:2^10 + ctx:dense:3 > 16 > relu > 1";
+    // Dense inputs run the run-time loops at every width (see the test above).
+    close_weights(Named::new, spec, &rows, 1e-4);
+    close_weights(
+        NamedLr::new,
+        "sparse:2^12 + user:sparse:2^10 + ctx:dense:3 > 1",
+        &rows,
+        1e-4,
+    );
+    // A model file of the typed net loads into the DynNet of the same spec, names kept.
+    let mut typed = Named::new(Init::uniform(0.1).seed(1));
+    trainer(AdaGrad::new(0.1))
+        .fit(&mut typed, &rows, Logistic)
+        .unwrap();
+    let mut file = Vec::new();
+    typed.to_writer(&mut file).unwrap();
+    let loaded = DynNet::from_reader_as(&Spec::parse(spec).unwrap(), &file[..]).unwrap();
+    assert_eq!(
+        bits(&loaded.params().to_vec()),
+        bits(&typed.params().to_vec())
+    );
+    for r in rows.iter().take(100) {
+        let (a, b) = (typed.predict(r).unwrap(), loaded.predict(r).unwrap());
+        assert!((a[0] - b[0]).abs() <= 1e-6, "{} vs {}", a[0], b[0]);
+    }
+    // A file does not name the inputs: without a spec, several inputs are refused.
+    let err = DynNet::from_reader(&file[..]).unwrap_err();
+    assert!(
+        matches!(err.kind, ModelErrorKind::UnnamedInputs(_)),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("load it with DynNet::load_as"),
+        "{err}"
+    );
 }

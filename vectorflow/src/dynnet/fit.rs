@@ -10,7 +10,10 @@ use crate::train::{Stream, StreamRow, TrainError, TrainReport, Trainer};
 impl DynNet {
     /// Refuses, before training, rows of type `R` that cannot feed the net and a loss
     /// that reads another number of outputs.
-    fn check_fit<R: DynRow, L: Loss<Q, [f32]>, Q>(&self, loss: &L) -> Result<(), TrainError> {
+    pub(crate) fn check_fit<R: DynRow, L: Loss<Q, [f32]>, Q>(
+        &self,
+        loss: &L,
+    ) -> Result<(), TrainError> {
         self.check_rows::<R>().map_err(TrainError::Config)?;
         match loss.outputs() {
             Some(k) if k != self.outputs() => Err(TrainError::Config(format!(

@@ -4,11 +4,15 @@
 //!
 //! A typed net fixes its shape at compile time; a `DynNet` reads it from a [`Spec`]: the
 //! topology line a model file stores (`Sparse(1048576) => Linear(1048576->16) => ReLU
-//! => Linear(16->1)`) or its short form (`sparse:2^20 > 16 > relu > 1`). Both nets run
-//! the same layer code: at the widths `network!` nets commonly use (1 to 64, powers of
-//! two) a `DynNet` runs the const-width layers and kernels themselves, so one thread
-//! trains the same weights, bit for bit, as the typed net of its topology and seed, and
-//! a model file saved by either loads into the other. Other widths run plain loops.
+//! => Linear(16->1)`) or its short form (`sparse:2^20 > 16 > relu > 1`). At the widths
+//! `network!` nets commonly use, a `DynNet` runs the const-width layers and kernels
+//! themselves: a sparse input into 1 to 64 outputs (powers of two), and a `Linear` of a
+//! short list of width pairs (a hidden layer of 2 to 64 into one output, 16→16, 32→32,
+//! the halvings 16→8, 32→16, 64→32, and 8→4, 32→4). There one thread trains the same
+//! weights, bit for bit, as the typed net of its topology and seed. Other widths, and
+//! dense inputs, run plain loops over run-time widths, whose sums round differently
+//! from the kernels' in the last bits. A model file saved by either kind of net loads
+//! into the other, at any width.
 //!
 //! ```
 //! use vectorflow::dynnet::{DynLoss, DynNet};
@@ -262,8 +266,9 @@ impl DynNet {
     }
 
     /// Loads a model file (a typed net's too) with its training state, into the net of
-    /// the topology the file stores (see [`crate::Net::load`]). Its inputs read the
-    /// default group, as a topology line names none: [`DynNet::load_as`] names them.
+    /// the topology the file stores (see [`crate::Net::load`]). Its input reads the
+    /// default group, as a topology line names none; a net of several inputs is
+    /// refused ([`ModelErrorKind::UnnamedInputs`]): [`DynNet::load_as`] names them.
     pub fn load(path: impl AsRef<Path>) -> Result<DynNet, ModelError> {
         Self::load_path(path.as_ref(), true, None)
     }
@@ -281,8 +286,18 @@ impl DynNet {
 
     /// Reads a model file's bytes with its training state (see [`DynNet::load`]).
     pub fn from_reader(r: impl Read) -> Result<DynNet, ModelError> {
+        Self::read(r, None)
+    }
+
+    /// Reads a model file's bytes with its training state into the net of shape
+    /// `spec` (see [`DynNet::load_as`]).
+    pub fn from_reader_as(spec: &Spec, r: impl Read) -> Result<DynNet, ModelError> {
+        Self::read(r, Some(spec))
+    }
+
+    fn read(r: impl Read, spec: Option<&Spec>) -> Result<DynNet, ModelError> {
         let mut shape = None;
-        let (parts, _) = read_model(&mut { r }, true, |h| shape_of(h, None, &mut shape))?;
+        let (parts, _) = read_model(&mut { r }, true, |h| shape_of(h, spec, &mut shape))?;
         Ok(Self::from_parts(shape, parts))
     }
 
@@ -318,8 +333,13 @@ fn shape_of(
     spec: Option<&Spec>,
     keep: &mut Option<Shape>,
 ) -> Result<Shape, ModelError> {
+    // A topology line names no feature groups: one with several inputs needs a spec.
+    let inputs = head.topology.split("=>").next().unwrap_or("");
     let spec = match spec {
         Some(s) => s.clone(),
+        None if inputs.contains('+') => {
+            return Err(ModelErrorKind::UnnamedInputs(head.topology.clone()).into())
+        }
         None => Spec::parse(&head.topology).map_err(|e| {
             ModelError::from(ModelErrorKind::Corrupt(format!(
                 "its topology {:?} is not a network this build knows: {e}",

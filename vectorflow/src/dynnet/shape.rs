@@ -1,10 +1,11 @@
 //! A spec's layers laid out in the flat buffer, and the seam ([`Trainable`]) the trainer
 //! drives them through.
 //!
-//! Each layer runs the typed layer's own code: a width the `network!` nets commonly use
-//! ([`with_width!`]) is turned into a const and the const-width layer runs, so the
-//! arithmetic (and the weights a seed trains) are the typed net's, bit for bit. Other
-//! widths fall back to the loops of [`super::generic`].
+//! A layer at widths the `network!` nets commonly use (a sparse input's width,
+//! [`with_width!`]; a `Linear`'s pair of widths, [`with_pair!`]) runs the typed layer's
+//! own code, its widths turned into consts, so the arithmetic (and the weights a seed
+//! trains) are the typed net's, bit for bit. Other widths, and dense inputs, fall back
+//! to the loops of [`super::generic`].
 
 use super::generic;
 use super::spec::{ActFn, LayerSpec, Spec};

@@ -121,6 +121,7 @@ pub(crate) use status::Link;
 
 use super::{row_cache, Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
 use crate::cluster::Collective;
+use crate::dynnet::{DynNet, DynRow};
 use crate::features::{AuxFields, AuxValue, Features};
 use crate::layers::{InputFeed, InputLayer};
 use crate::loss::Loss;
@@ -280,6 +281,31 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
         }
     }
 
+    /// Trains the run-time net `net` on this rank's `rows` with `loss`, as
+    /// [`Trainer::fit_dyn`] does, one model across the ranks (see [`Ranked::fit`]).
+    pub fn fit_dyn<R: DynRow + Features + Sync>(
+        &self,
+        net: &mut DynNet,
+        rows: &[R],
+        loss: impl Loss<R, [f32]>,
+    ) -> Result<TrainReport, TrainError> {
+        let link = self.link_of(net.topology());
+        let fit = |trainer: &Trainer<O>, net: &mut DynNet| {
+            let link = self.link_of(net.topology());
+            let checked = net.check_fit::<R, _, R>(&loss);
+            let (shape, parts) = net.parts();
+            let feed = checked.and_then(|()| trainer.slice_feed(shape, rows, &loss, true));
+            match self.check().and(feed) {
+                Ok(mut feed) => trainer.fit_feed(shape, parts, &mut feed, &loss, Some(&link)),
+                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+            }
+        };
+        match &self.checkpoint {
+            Some(path) => checkpoint::passes(self, &link, net, path, fit),
+            None => fit(&self.trainer(), net),
+        }
+    }
+
     /// Trains `net` on this rank's `stream` with `loss`, as [`Trainer::fit_stream`]
     /// does, one model across the ranks. With a [`Trainer::cache`] and more than one
     /// rank, each rank's cache is the path with `.rank<r>-of-<n>` appended.
@@ -351,9 +377,14 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
 
     /// The link of a fit of `Net<I, S>`: what every rank's settings must agree on.
     fn link<I: InputLayer, S: Stack<In = I::Out>>(&self) -> Link<'c> {
+        self.link_of(Net::<I, S>::topology())
+    }
+
+    /// The link of a fit of a net of `topology`.
+    fn link_of(&self, topology: String) -> Link<'c> {
         let t = &self.trainer;
         let mut fields = vec![
-            ("topology", Net::<I, S>::topology()),
+            ("topology", topology),
             ("hashing scheme", crate::hash::SCHEME.to_string()),
             ("optimizer", t.opt.describe()),
             ("passes", t.passes.to_string()),

@@ -3,8 +3,12 @@
 //! ```text
 //! cargo run --release --example bench -- --train train.svm --test test.svm \
 //!     --model lr|mlp16|mlp16-small|lr-reference|lr-tuned|mlp16-reference|mlp16-tuned|mlp16-rowwise-reference|mlp16-rowwise-tuned --passes N --threads T [--lr X] \
-//!     [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--init-acc X] [--save FILE] [--load FILE] [--stream [--cache FILE]]
+//!     [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--init-acc X] [--save FILE] [--load FILE] [--stream [--cache FILE]] [--dyn]
 //! ```
+//!
+//! `--dyn` trains `lr`, `mlp16` or `mlp16-small` as a network built at run time
+//! (`vectorflow::dynnet::DynNet`, from its spec, e.g. `sparse:2^20 > 16 > relu > 1`)
+//! instead of the typed `network!` net: the same weights, through the same trainer.
 //!
 //! `--init-acc` sets AdaGrad's (and `rowadagrad`'s) initial accumulator, by default the
 //! library's `INIT_ACC` (see `docs/init_accumulator.md`).
@@ -49,6 +53,8 @@ use rss::max_rss_mb;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+use vectorflow::dynnet::{DynLoss, DynNet};
+use vectorflow::file::ModelError;
 use vectorflow::io::{
     Labels, LibSvm, OutOfRange, SparseFormat, SparseRow, SparseRows, SparseStream,
 };
@@ -56,8 +62,9 @@ use vectorflow::layers::{InputFeed, InputLayer};
 use vectorflow::metrics;
 use vectorflow::network::Stack;
 use vectorflow::optim::Optimizer;
-use vectorflow::predict::probability;
+use vectorflow::predict::{probability, PredictError};
 use vectorflow::prelude::*;
+use vectorflow::train::{TrainError, TrainReport};
 
 use models::DIM;
 
@@ -167,6 +174,8 @@ struct Args {
     load: Option<PathBuf>,
     stream: bool,
     cache: Option<PathBuf>,
+    /// `--dyn`: the model as a network built at run time.
+    dyn_net: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -183,6 +192,7 @@ fn parse_args() -> Result<Args, String> {
         load: None,
         stream: false,
         cache: None,
+        dyn_net: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -202,6 +212,7 @@ fn parse_args() -> Result<Args, String> {
             "--load" => a.load = Some(value()?.into()),
             "--stream" => a.stream = true,
             "--cache" => a.cache = Some(value()?.into()),
+            "--dyn" => a.dyn_net = true,
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -242,6 +253,9 @@ fn parse_args() -> Result<Args, String> {
                 .into(),
         );
     }
+    if a.dyn_net && models::spec(&a.model).is_none() {
+        return Err("--dyn applies to lr, mlp16 and mlp16-small".into());
+    }
     if a.cache.is_some() && !a.stream {
         return Err("--cache needs --stream".into());
     }
@@ -253,7 +267,7 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "bench: {e}\nusage: bench --train F --test F --model {} --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--init-acc X] [--save FILE] [--load FILE] [--stream [--cache FILE]]",
+                "bench: {e}\nusage: bench --train F --test F --model {} --passes N --threads T [--lr X] [--optimizer adagrad|rowadagrad|sgd|momentum|adam|ftrl] [--init-acc X] [--save FILE] [--load FILE] [--stream [--cache FILE]] [--dyn]",
                 MODELS.join("|")
             );
             return ExitCode::from(2);
@@ -262,6 +276,9 @@ fn main() -> ExitCode {
     let wall = Instant::now();
     if args.stream {
         let trained = match args.model.as_str() {
+            m if args.dyn_net => {
+                with_optimizer!(&args, opt => stream(|| models::dyn_net(m), &args, opt))
+            }
             "lr" => with_optimizer!(&args, opt => stream(models::lr, &args, opt)),
             "mlp16" => with_optimizer!(&args, opt => stream(models::mlp16, &args, opt)),
             "mlp16-small" => with_optimizer!(&args, opt => stream(models::mlp16_small, &args, opt)),
@@ -294,6 +311,9 @@ fn main() -> ExitCode {
     }
     let (train_rows, test_rows) = (train.to_rows(), test.to_rows());
     let trained = match args.model.as_str() {
+        m if args.dyn_net => {
+            with_optimizer!(&args, opt => fit(|| models::dyn_net(m), &args, opt, &train_rows, &test_rows))
+        }
         "lr" => with_optimizer!(&args, opt => fit(models::lr, &args, opt, &train_rows, &test_rows)),
         "mlp16" => {
             with_optimizer!(&args, opt => fit(models::mlp16, &args, opt, &train_rows, &test_rows))
@@ -385,14 +405,94 @@ struct Run {
     y: Vec<f32>,
 }
 
-/// The net `--load` names, or a fresh one.
-fn start<I, S>(fresh: impl FnOnce() -> Net<I, S>, args: &Args) -> Result<Net<I, S>, Fail>
+/// What the benchmark does with a model: a typed net's and `--dyn`'s run-time net's
+/// calls, which differ only in name.
+trait Model: Sized {
+    fn load(path: &std::path::Path) -> Result<Self, ModelError>;
+    fn save(&self, path: &std::path::Path) -> Result<(), ModelError>;
+    fn fit<O: Optimizer>(
+        &mut self,
+        t: &Trainer<O>,
+        rows: &[SparseRow<'_>],
+    ) -> Result<TrainReport, TrainError>;
+    fn fit_stream<O: Optimizer>(
+        &mut self,
+        t: &Trainer<O>,
+        rows: &mut SparseStream<LibSvm>,
+    ) -> Result<TrainReport, TrainError>;
+    /// The probability of each row.
+    fn probabilities(&self, rows: &[SparseRow<'_>]) -> Result<Vec<f32>, PredictError>;
+}
+
+impl<I, S> Model for Net<I, S>
 where
-    I: InputLayer,
-    S: Stack<In = I::Out>,
+    I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
+    S: Stack<In = I::Out, Out = [f32; 1]>,
 {
+    fn load(path: &std::path::Path) -> Result<Self, ModelError> {
+        Net::load(path)
+    }
+    fn save(&self, path: &std::path::Path) -> Result<(), ModelError> {
+        Net::save(self, path)
+    }
+    fn fit<O: Optimizer>(
+        &mut self,
+        t: &Trainer<O>,
+        rows: &[SparseRow<'_>],
+    ) -> Result<TrainReport, TrainError> {
+        t.fit(self, rows, Logistic)
+    }
+    fn fit_stream<O: Optimizer>(
+        &mut self,
+        t: &Trainer<O>,
+        rows: &mut SparseStream<LibSvm>,
+    ) -> Result<TrainReport, TrainError> {
+        // Named: the stream type is not inferred under the generic net's bound.
+        t.fit_stream::<I, S, SparseStream<LibSvm>, _, _>(self, rows, Logistic)
+    }
+    fn probabilities(&self, rows: &[SparseRow<'_>]) -> Result<Vec<f32>, PredictError> {
+        Ok(self
+            .predict_batch(rows)?
+            .into_iter()
+            .map(probability)
+            .collect())
+    }
+}
+
+impl Model for DynNet {
+    fn load(path: &std::path::Path) -> Result<Self, ModelError> {
+        DynNet::load(path)
+    }
+    fn save(&self, path: &std::path::Path) -> Result<(), ModelError> {
+        DynNet::save(self, path)
+    }
+    fn fit<O: Optimizer>(
+        &mut self,
+        t: &Trainer<O>,
+        rows: &[SparseRow<'_>],
+    ) -> Result<TrainReport, TrainError> {
+        t.fit_dyn(self, rows, DynLoss::Logistic)
+    }
+    fn fit_stream<O: Optimizer>(
+        &mut self,
+        t: &Trainer<O>,
+        rows: &mut SparseStream<LibSvm>,
+    ) -> Result<TrainReport, TrainError> {
+        t.fit_stream_dyn(self, rows, DynLoss::Logistic)
+    }
+    fn probabilities(&self, rows: &[SparseRow<'_>]) -> Result<Vec<f32>, PredictError> {
+        Ok(self
+            .predict_batch(rows)?
+            .into_iter()
+            .map(|s| probability([s]))
+            .collect())
+    }
+}
+
+/// The net `--load` names, or a fresh one.
+fn start<N: Model>(fresh: impl FnOnce() -> N, args: &Args) -> Result<N, Fail> {
     match &args.load {
-        Some(path) => Net::load(path).map_err(|e| Fail::Load(e.to_string())),
+        Some(path) => N::load(path).map_err(|e| Fail::Load(e.to_string())),
         None => Ok(fresh()),
     }
 }
@@ -406,15 +506,11 @@ fn trainer<O: Optimizer>(args: &Args, opt: O) -> Trainer<O> {
 
 /// `--stream`: trains from the file through the streaming reader (and the cache after
 /// the first pass), then streams the test file through `predict_batch`.
-fn stream<I, S, O: Optimizer>(
-    fresh: impl FnOnce() -> Net<I, S>,
+fn stream<N: Model, O: Optimizer>(
+    fresh: impl FnOnce() -> N,
     args: &Args,
     opt: O,
-) -> Result<Run, Fail>
-where
-    I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
-    S: Stack<In = I::Out, Out = [f32; 1]>,
-{
+) -> Result<Run, Fail> {
     let mut net = start(fresh, args)?;
     let format = libsvm(args);
     let fail = |e: &dyn std::fmt::Display| Fail::Other(e.to_string());
@@ -428,9 +524,7 @@ where
         if args.passes > 1 {
             t = t.cache(&cache);
         }
-        // Named: the stream type is not inferred under the generic net's bound.
-        let report =
-            t.fit_stream::<I, S, SparseStream<LibSvm>, _, _>(&mut net, &mut rows, Logistic);
+        let report = net.fit_stream(&t, &mut rows);
         let _ = std::fs::remove_file(&temp);
         let report = report.map_err(|e| fail(&e))?;
         print_passes(&report, |pass| if pass == 1 { "text" } else { "cache" });
@@ -449,9 +543,9 @@ where
     let mut chunk = SparseRows::new();
     while test.read_into(&mut chunk).map_err(|e| fail(&e))? {
         let out = net
-            .predict_batch(&chunk.to_rows())
+            .probabilities(&chunk.to_rows())
             .map_err(|e| Fail::Other(format!("test {e}")))?;
-        p.extend(out.into_iter().map(probability));
+        p.extend(out);
         y.extend_from_slice(chunk.labels());
     }
     Ok(Run {
@@ -466,22 +560,18 @@ where
 /// Trains a fresh net (or the one `--load` names) with `opt` (rows in file order, like
 /// the reference loops), saves it if asked, and predicts the test rows: the training
 /// seconds and the probabilities.
-fn fit<I, S, O: Optimizer>(
-    fresh: impl FnOnce() -> Net<I, S>,
+fn fit<N: Model, O: Optimizer>(
+    fresh: impl FnOnce() -> N,
     args: &Args,
     opt: O,
     train: &[SparseRow<'_>],
     test: &[SparseRow<'_>],
-) -> Result<(f64, Vec<f32>), Fail>
-where
-    I: InputLayer + for<'a> InputFeed<SparseRow<'a>>,
-    S: Stack<In = I::Out, Out = [f32; 1]>,
-{
+) -> Result<(f64, Vec<f32>), Fail> {
     let mut net = start(fresh, args)?;
     let began = Instant::now();
     if args.passes > 0 {
-        let report = trainer(args, opt)
-            .fit(&mut net, train, Logistic)
+        let report = net
+            .fit(&trainer(args, opt), train)
             .map_err(|e| Fail::Other(e.to_string()))?;
         print_passes(&report, |_| "memory");
     }
@@ -490,11 +580,8 @@ where
         net.save(path).map_err(|e| Fail::Other(e.to_string()))?;
     }
     let p = net
-        .predict_batch(test)
-        .map_err(|e| Fail::Other(format!("test {e}")))?
-        .into_iter()
-        .map(probability)
-        .collect();
+        .probabilities(test)
+        .map_err(|e| Fail::Other(format!("test {e}")))?;
     Ok((secs, p))
 }
 

@@ -38,3 +38,22 @@ pub fn mlp16() -> Mlp16 {
 pub fn mlp16_small() -> Mlp16Small {
     Mlp16Small::new(Init::uniform(0.1).seed(42))
 }
+
+/// The spec and initialisation of the run-time twin of `model` (`lr`, `mlp16` or
+/// `mlp16-small`), if it has one.
+pub fn spec(model: &str) -> Option<(&'static str, Init)> {
+    let mlp = Init::uniform(0.1).seed(42);
+    match model {
+        "lr" => Some(("sparse:2^20 > 1", Init::zeros())),
+        "mlp16" => Some(("sparse:2^20 > 16 > relu > 1", mlp)),
+        "mlp16-small" => Some(("sparse:2^16 > 16 > relu > 1", mlp)),
+        _ => None,
+    }
+}
+
+/// `model` as a network built at run time: the same topology and initial weights as
+/// its typed net.
+pub fn dyn_net(model: &str) -> vectorflow::dynnet::DynNet {
+    let (spec, init) = spec(model).expect("a model with a run-time twin");
+    vectorflow::dynnet::DynNet::new(spec, init).expect("the models' specs parse")
+}

@@ -47,9 +47,11 @@ impl FeatureError {
     pub const ID_BEYOND_INPUT: &'static str = "<feature id beyond the input>";
 
     /// The `field` of the error a row gives when a network's input reads a feature
-    /// group (root) the row does not have (rows read with a run-time
-    /// [`ColumnSpec`](crate::io::columns::ColumnSpec) that names no such root); `value`
-    /// is then NaN. Reading no features there would train a wrong model silently.
+    /// group (root) the row does not have: rows read with a run-time
+    /// [`ColumnSpec`](crate::io::columns::ColumnSpec) that names no such root, or fed to
+    /// a network built at run time ([`crate::dynnet::DynNet`]) with an input it has no
+    /// features for; `value` is then NaN. Reading no features there would train a wrong
+    /// model silently.
     pub const NO_GROUP: &'static str = "<no such feature group>";
 }
 
@@ -57,8 +59,9 @@ impl fmt::Display for FeatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field == FeatureError::NO_GROUP {
             return f.write_str(
-                "the network reads a feature group (root) the rows do not have; give the \
-                 columns that feed it `root=...` in the column spec",
+                "the row has no features for one of the network's inputs: the network reads a \
+                 feature group (root) the rows do not have; with a column spec, give the \
+                 columns that feed it `root=...`",
             );
         }
         if self.field == FeatureError::ID_BEYOND_INPUT {

@@ -53,6 +53,7 @@ macro_rules! debug_as_message {
 }
 
 pub mod cluster;
+pub mod dynnet;
 pub mod explain;
 pub mod features;
 pub mod file;

@@ -125,6 +125,13 @@ pub trait Loss<R, O: ?Sized>: Sync {
         let _ = row;
         Ok(())
     }
+
+    /// The output width the loss needs, when it says (a loss chosen at run time,
+    /// [`crate::dynnet::DynLoss`], does): a net built at run time is checked against it
+    /// before training. `None` by default.
+    fn outputs(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A numerically stable `ln(1 + e^x)`.
@@ -254,42 +261,55 @@ pub struct Multinomial<const K: usize>;
 impl<R: Labeled, const K: usize> Loss<R, [f32; K]> for Multinomial<K> {
     #[inline]
     fn loss(&self, out: &[f32; K], row: &R, grad: &mut [f32; K]) -> f32 {
-        let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
-        for k in 0..K {
-            grad[k] = (out[k] - max).exp();
-            sum += grad[k];
-        }
-        let w = row.weight();
-        let label = row.label();
-        // A label outside 0..K has no class: the loss is NaN (training checks the label
-        // with `check_row` first and names it).
-        let Some(class) = class_of::<K>(label) else {
-            return f32::NAN;
-        };
-        for g in grad.iter_mut() {
-            *g = w * *g / sum;
-        }
-        grad[class] -= w;
-        w * (sum.ln() - (out[class] - max))
+        softmax_loss(out, row, grad)
     }
     #[inline]
     fn check_row(&self, row: &R) -> Result<(), LabelError> {
-        let label = row.label();
-        match class_of::<K>(label) {
-            Some(_) => Ok(()),
-            None => Err(LabelError::new::<R>(
-                label,
-                format_args!("an integer class index in [0, {K}) for `Multinomial<{K}>`"),
-            )),
-        }
+        check_class(row, K)
     }
 }
 
-/// The class a label names, if it is an integer in `[0, K)`.
+/// [`Multinomial`]'s loss over `out.len()` classes, whatever their number (a loss chosen
+/// at run time calls it too).
+#[inline(always)]
+pub(crate) fn softmax_loss<R: Labeled>(out: &[f32], row: &R, grad: &mut [f32]) -> f32 {
+    let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for (g, o) in grad.iter_mut().zip(out) {
+        *g = (o - max).exp();
+        sum += *g;
+    }
+    let w = row.weight();
+    let label = row.label();
+    // A label outside 0..K has no class: the loss is NaN (training checks the label
+    // with `check_row` first and names it).
+    let Some(class) = class_of(label, out.len()) else {
+        return f32::NAN;
+    };
+    for g in grad.iter_mut() {
+        *g = w * *g / sum;
+    }
+    grad[class] -= w;
+    w * (sum.ln() - (out[class] - max))
+}
+
+/// [`Multinomial`]'s label check for `k` classes.
 #[inline]
-fn class_of<const K: usize>(label: f32) -> Option<usize> {
-    (label >= 0.0 && label.fract() == 0.0 && (label as usize) < K).then_some(label as usize)
+pub(crate) fn check_class<R: Labeled>(row: &R, k: usize) -> Result<(), LabelError> {
+    let label = row.label();
+    match class_of(label, k) {
+        Some(_) => Ok(()),
+        None => Err(LabelError::new::<R>(
+            label,
+            format_args!("an integer class index in [0, {k}) for `Multinomial<{k}>`"),
+        )),
+    }
+}
+
+/// The class a label names, if it is an integer in `[0, k)`.
+#[inline]
+fn class_of(label: f32, k: usize) -> Option<usize> {
+    (label >= 0.0 && label.fract() == 0.0 && (label as usize) < k).then_some(label as usize)
 }
 
 impl<R, const N: usize, F> Loss<R, [f32; N]> for F

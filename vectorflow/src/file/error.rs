@@ -40,6 +40,10 @@ pub enum ModelErrorKind {
     /// The file was saved for prediction ([`crate::Net::save_for_predict`]) and has no
     /// training state to resume from: load it with [`crate::Net::load_weights`].
     PredictOnly,
+    /// The file's network has several inputs, and a model file does not record the
+    /// feature group each reads: a run-time net loads it with
+    /// [`crate::dynnet::DynNet::load_as`] and a spec naming them. Holds the topology.
+    UnnamedInputs(String),
     /// The file holds another model than the net it is loaded into.
     Mismatch {
         /// What differs (`topology`, `hashing`, ...).
@@ -102,6 +106,12 @@ impl fmt::Display for ModelError {
                 "it was saved for prediction only (Net::save_for_predict), without the \
                  optimizer state training resumes from: load it with Net::load_weights, \
                  and training it then starts a fresh optimizer state"
+            ),
+            ModelErrorKind::UnnamedInputs(t) => write!(
+                f,
+                "its network {t} has several inputs, and a model file does not record the \
+                 feature group each reads: load it with DynNet::load_as and a spec naming \
+                 them (e.g. sparse:2^20 + user:sparse:2^16 > 16 > relu > 1)"
             ),
             ModelErrorKind::Mismatch { what, file, net } => write!(
                 f,

@@ -79,8 +79,10 @@ use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use crate::optim::TrainState;
 use crate::rng::Rng;
+use crate::trainable::Typed;
 use crate::weights::{Flat, Weights};
-use header::{Header, TableMeta, Tensor};
+pub(crate) use header::Header;
+use header::{TableMeta, Tensor};
 use sparse::Table;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
@@ -118,114 +120,8 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
 
     fn save_as(&self, path: &Path, with_state: bool) -> Result<(), ModelError> {
-        write_atomic(path, |w| self.write_to(w, with_state))
-            .map_err(|e| ModelError::from(e).at(path))
-    }
-
-    /// The net's sparse blocks, in order: the tables a file may store as listed rows.
-    fn sparse_blocks() -> Vec<sparse::Block> {
-        Self::blocks()
-            .into_iter()
-            .filter_map(|b| {
-                let width = b.row?;
-                Some(sparse::Block {
-                    offset: b.offset,
-                    rows: b.len.checked_div(width)?,
-                    width,
-                })
-            })
-            .collect()
-    }
-
-    /// Writes the input layer's weights as `init` draws them into `w`: the base of
-    /// sparse tables, the same on save and on load.
-    fn initial_input(init: &crate::init::Init, w: &mut [f32]) {
-        I::init(&mut w[..I::PARAMS], init, &mut Rng::new(init.seed));
-    }
-
-    fn write_to(&self, mut w: impl Write, with_state: bool) -> std::io::Result<()> {
-        // Read in the flat order where they are: no flat copy of the weights or planes.
-        let weights = self.params();
-        let params = &weights.flat();
-        let state = self.train_state().filter(|_| with_state);
-        let planes: Vec<_> = state
-            .into_iter()
-            .flat_map(|s| s.rest_planes())
-            .enumerate()
-            .map(|(j, rest)| weights.flat_state(j, rest))
-            .collect();
-        let planes: Vec<&dyn Flat> = planes.iter().map(|p| p as &dyn Flat).collect();
-        let init = self.init().and_then(|i| Some((*i, sparse::init_text(i)?)));
-        let blocks = Self::sparse_blocks();
-        let base = match &init {
-            Some((i, _)) if !blocks.is_empty() => {
-                let mut w = vec![0.0f32; I::PARAMS];
-                Self::initial_input(i, &mut w);
-                Some(w)
-            }
-            _ => None,
-        };
-        let tables = sparse::plan(params, &planes, &blocks, base.as_deref());
-        drop(base);
-        let gaps = sparse::gaps(Self::PARAMS, &tables);
-        let indices: Vec<usize> = tables.iter().map(|t| t.index).collect();
-        let names = header::tensor_names(&indices, planes.len());
-        // The tensors' data, in the order of `names`.
-        let mut data = vec![Data::Floats(params, Ranges::Gaps(&gaps))];
-        for t in &tables {
-            data.push(Data::Ids(&t.ids));
-            data.push(Data::Floats(params, Ranges::Rows(t)));
-        }
-        for &p in &planes {
-            data.push(Data::Floats(p, Ranges::Gaps(&gaps)));
-            for t in &tables {
-                data.push(Data::Floats(p, Ranges::Fill(t)));
-                data.push(Data::Floats(p, Ranges::Rows(t)));
-            }
-        }
-        let tensors = names
-            .into_iter()
-            .zip(&data)
-            .map(|(name, d)| {
-                let mut h = crc32fast::Hasher::new();
-                d.emit(|b| {
-                    h.update(b);
-                    Ok(())
-                })?;
-                Ok(Tensor {
-                    name,
-                    dtype: d.dtype(),
-                    shape: d.shape(),
-                    crc: h.finalize(),
-                })
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
-        let head = Header {
-            topology: Self::topology(),
-            inputs: inputs(&Self::topology()),
-            hashing: crate::hash::SCHEME.to_string(),
-            params: Self::PARAMS as u64,
-            state: state.map(|s| (s.optimizer().to_string(), s.passes(), s.rows())),
-            predict_only: !with_state,
-            init: init.map(|(_, text)| text),
-            tables: tables
-                .iter()
-                .map(|t| TableMeta {
-                    index: t.index,
-                    offset: t.offset as u64,
-                    rows: t.rows as u64,
-                    width: t.width as u64,
-                })
-                .collect(),
-            weights_crc: (!tables.is_empty()).then(|| crc_of(params, Self::PARAMS)),
-            tensors,
-        };
-        w.write_all(&header::encode(&head))?;
-        for d in &data {
-            d.emit(|b| w.write_all(b))?;
-        }
-        w.flush()?;
-        Ok(())
+        let parts = (self.params(), self.train_state(), self.init());
+        save_model(&Typed::<I, S>::new(), parts, path, with_state)
     }
 
     /// Loads a net and its training state (if the file has one) from `path`, to predict
@@ -257,197 +153,376 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     pub fn weights_from_reader(r: impl Read) -> Result<Self, ModelError> {
         Self::read(&mut { r }, false).map(|(net, _)| net)
     }
-    fn load_path(path: &Path, state: bool) -> Result<Self, ModelError> {
-        let at = |e: ModelError| e.at(path);
-        let file = File::open(path).map_err(|e| at(e.into()))?;
-        let size = file.metadata().map_err(|e| at(e.into()))?.len();
-        let mut r = BufReader::with_capacity(BUF, file);
-        let (net, expected) = Self::read(&mut r, state).map_err(at)?;
-        if size < expected {
-            return Err(at(ModelErrorKind::Truncated {
-                section: "the file".into(),
-                expected,
-                found: size,
-            }
-            .into()));
-        }
-        if size > expected {
-            return Err(at(ModelErrorKind::Corrupt(format!(
-                "it has {} bytes after the end of its data",
-                size - expected
-            ))
-            .into()));
-        }
-        Ok(net)
+    fn write_to(&self, w: impl Write, with_state: bool) -> std::io::Result<()> {
+        let parts = (self.params(), self.train_state(), self.init());
+        write_model(&Typed::<I, S>::new(), parts, w, with_state)
     }
 
-    /// Reads a net, and the file length its header implies.
+    fn load_path(path: &Path, state: bool) -> Result<Self, ModelError> {
+        let (w, s, i) = load_model(path, state, |_| Ok(Typed::<I, S>::new()))?;
+        Ok(Net::from_weights(w, s, i))
+    }
+
     fn read(r: &mut impl Read, with_state: bool) -> Result<(Self, u64), ModelError> {
-        let (head, header_len) = header::decode(r)?;
-        let mismatch = |what, file: &str, net: String| {
-            Err(ModelErrorKind::Mismatch {
-                what,
-                file: file.to_string(),
-                net,
-            }
-            .into())
-        };
-        if head.hashing != crate::hash::SCHEME {
-            return mismatch("hashing scheme", &head.hashing, crate::hash::SCHEME.into());
+        let ((w, s, i), len) = read_model(r, with_state, |_| Ok(Typed::<I, S>::new()))?;
+        Ok((Net::from_weights(w, s, i), len))
+    }
+}
+
+/// What a model file needs of a net's shape: a typed net's ([`Typed`]) or one built at
+/// run time.
+pub(crate) trait Layout {
+    /// The topology line ([`Net::topology`]).
+    fn topology(&self) -> String;
+    /// The number of parameters.
+    fn param_count(&self) -> usize;
+    /// The weight blocks ([`Net::blocks`]).
+    fn blocks(&self) -> Vec<crate::layers::Block>;
+    /// The number of parameters of the input layer.
+    fn input_params(&self) -> usize;
+    /// Writes the input layer's weights as `init` draws them into `w` (of
+    /// `input_params` floats): the base of sparse tables, the same on save and on load.
+    fn initial_input(&self, init: &crate::init::Init, w: &mut [f32]);
+}
+
+impl<I: InputLayer, S: Stack<In = I::Out>> Layout for Typed<I, S> {
+    fn topology(&self) -> String {
+        Net::<I, S>::topology()
+    }
+    fn param_count(&self) -> usize {
+        Net::<I, S>::PARAMS
+    }
+    fn blocks(&self) -> Vec<crate::layers::Block> {
+        Net::<I, S>::blocks()
+    }
+    fn input_params(&self) -> usize {
+        I::PARAMS
+    }
+    fn initial_input(&self, init: &crate::init::Init, w: &mut [f32]) {
+        I::init(w, init, &mut Rng::new(init.seed));
+    }
+}
+
+/// Saves a net of shape `layout` with its `(weights, state, init)` to `path`,
+/// atomically: written under a temporary name in the same directory, fsynced, renamed.
+pub(crate) fn save_model(
+    layout: &impl Layout,
+    parts: (&Weights, Option<&TrainState>, Option<&crate::init::Init>),
+    path: &Path,
+    with_state: bool,
+) -> Result<(), ModelError> {
+    write_atomic(path, |w| write_model(layout, parts, w, with_state))
+        .map_err(|e| ModelError::from(e).at(path))
+}
+
+/// A net's weights, training state and initialisation, as a file holds them.
+pub(crate) type Parts = (Weights, Option<TrainState>, Option<crate::init::Init>);
+
+/// The net's sparse blocks, in order: the tables a file may store as listed rows.
+fn sparse_blocks(layout: &impl Layout) -> Vec<sparse::Block> {
+    layout
+        .blocks()
+        .into_iter()
+        .filter_map(|b| {
+            let width = b.row?;
+            Some(sparse::Block {
+                offset: b.offset,
+                rows: b.len.checked_div(width)?,
+                width,
+            })
+        })
+        .collect()
+}
+
+/// Writes a net of shape `layout` with its `(weights, state, init)` as a model file.
+pub(crate) fn write_model(
+    layout: &impl Layout,
+    (weights, state, init): (&Weights, Option<&TrainState>, Option<&crate::init::Init>),
+    mut w: impl Write,
+    with_state: bool,
+) -> std::io::Result<()> {
+    // Read in the flat order where they are: no flat copy of the weights or planes.
+    let params = &weights.flat();
+    let state = state.filter(|_| with_state);
+    let planes: Vec<_> = state
+        .into_iter()
+        .flat_map(|s| s.rest_planes())
+        .enumerate()
+        .map(|(j, rest)| weights.flat_state(j, rest))
+        .collect();
+    let planes: Vec<&dyn Flat> = planes.iter().map(|p| p as &dyn Flat).collect();
+    let init = init.and_then(|i| Some((*i, sparse::init_text(i)?)));
+    let blocks = sparse_blocks(layout);
+    let base = match &init {
+        Some((i, _)) if !blocks.is_empty() => {
+            let mut w = vec![0.0f32; layout.input_params()];
+            layout.initial_input(i, &mut w);
+            Some(w)
         }
-        let topology = Self::topology();
-        if head.inputs != inputs(&topology) {
-            return mismatch("input (kind or DIM)", &head.inputs, inputs(&topology));
+        _ => None,
+    };
+    let tables = sparse::plan(params, &planes, &blocks, base.as_deref());
+    drop(base);
+    let gaps = sparse::gaps(layout.param_count(), &tables);
+    let indices: Vec<usize> = tables.iter().map(|t| t.index).collect();
+    let names = header::tensor_names(&indices, planes.len());
+    // The tensors' data, in the order of `names`.
+    let mut data = vec![Data::Floats(params, Ranges::Gaps(&gaps))];
+    for t in &tables {
+        data.push(Data::Ids(&t.ids));
+        data.push(Data::Floats(params, Ranges::Rows(t)));
+    }
+    for &p in &planes {
+        data.push(Data::Floats(p, Ranges::Gaps(&gaps)));
+        for t in &tables {
+            data.push(Data::Floats(p, Ranges::Fill(t)));
+            data.push(Data::Floats(p, Ranges::Rows(t)));
         }
-        if head.topology != topology {
-            return mismatch("topology", &head.topology, topology);
+    }
+    let tensors = names
+        .into_iter()
+        .zip(&data)
+        .map(|(name, d)| {
+            let mut h = crc32fast::Hasher::new();
+            d.emit(|b| {
+                h.update(b);
+                Ok(())
+            })?;
+            Ok(Tensor {
+                name,
+                dtype: d.dtype(),
+                shape: d.shape(),
+                crc: h.finalize(),
+            })
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let head = Header {
+        topology: layout.topology(),
+        inputs: inputs(&layout.topology()),
+        hashing: crate::hash::SCHEME.to_string(),
+        params: layout.param_count() as u64,
+        state: state.map(|s| (s.optimizer().to_string(), s.passes(), s.rows())),
+        predict_only: !with_state,
+        init: init.map(|(_, text)| text),
+        tables: tables
+            .iter()
+            .map(|t| TableMeta {
+                index: t.index,
+                offset: t.offset as u64,
+                rows: t.rows as u64,
+                width: t.width as u64,
+            })
+            .collect(),
+        weights_crc: (!tables.is_empty()).then(|| crc_of(params, layout.param_count())),
+        tensors,
+    };
+    w.write_all(&header::encode(&head))?;
+    for d in &data {
+        d.emit(|b| w.write_all(b))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Loads the model file at `path` into a net whose shape `layout_of` gives from the
+/// file's header.
+pub(crate) fn load_model<L: Layout>(
+    path: &Path,
+    state: bool,
+    layout_of: impl FnOnce(&Header) -> Result<L, ModelError>,
+) -> Result<Parts, ModelError> {
+    let at = |e: ModelError| e.at(path);
+    let file = File::open(path).map_err(|e| at(e.into()))?;
+    let size = file.metadata().map_err(|e| at(e.into()))?.len();
+    let mut r = BufReader::with_capacity(BUF, file);
+    let (net, expected) = read_model(&mut r, state, layout_of).map_err(at)?;
+    if size < expected {
+        return Err(at(ModelErrorKind::Truncated {
+            section: "the file".into(),
+            expected,
+            found: size,
         }
-        if head.predict_only && with_state {
-            return Err(ModelErrorKind::PredictOnly.into());
+        .into()));
+    }
+    if size > expected {
+        return Err(at(ModelErrorKind::Corrupt(format!(
+            "it has {} bytes after the end of its data",
+            size - expected
+        ))
+        .into()));
+    }
+    Ok(net)
+}
+
+/// Reads a net whose shape `layout_of` gives from the file's header, and the file
+/// length its header implies.
+pub(crate) fn read_model<L: Layout>(
+    r: &mut impl Read,
+    with_state: bool,
+    layout_of: impl FnOnce(&Header) -> Result<L, ModelError>,
+) -> Result<(Parts, u64), ModelError> {
+    let (head, header_len) = header::decode(r)?;
+    let layout = layout_of(&head)?;
+    let mismatch = |what, file: &str, net: String| {
+        Err(ModelErrorKind::Mismatch {
+            what,
+            file: file.to_string(),
+            net,
         }
-        let corrupt = |m: String| ModelError::from(ModelErrorKind::Corrupt(m));
-        let init = match &head.init {
-            Some(text) => Some(sparse::parse_init(text).ok_or_else(|| {
-                corrupt(format!(
-                    "its metadata's init {text:?} is not an initialisation"
-                ))
-            })?),
-            None => None,
-        };
-        let n = Self::PARAMS;
-        if head.params != n as u64 {
+        .into())
+    };
+    if head.hashing != crate::hash::SCHEME {
+        return mismatch("hashing scheme", &head.hashing, crate::hash::SCHEME.into());
+    }
+    let topology = layout.topology();
+    if head.inputs != inputs(&topology) {
+        return mismatch("input (kind or DIM)", &head.inputs, inputs(&topology));
+    }
+    if head.topology != topology {
+        return mismatch("topology", &head.topology, topology);
+    }
+    if head.predict_only && with_state {
+        return Err(ModelErrorKind::PredictOnly.into());
+    }
+    let corrupt = |m: String| ModelError::from(ModelErrorKind::Corrupt(m));
+    let init = match &head.init {
+        Some(text) => Some(sparse::parse_init(text).ok_or_else(|| {
+            corrupt(format!(
+                "its metadata's init {text:?} is not an initialisation"
+            ))
+        })?),
+        None => None,
+    };
+    let n = layout.param_count();
+    if head.params != n as u64 {
+        return Err(corrupt(format!(
+            "its topology has {n} parameters, but its metadata says {}",
+            head.params
+        )));
+    }
+    let tables = tables_of(&layout, &head)?;
+    let gaps = sparse::gaps(n, &tables);
+    let rest: usize = gaps.iter().map(|g| g.len()).sum();
+    // Every tensor's shape, checked before anything is allocated.
+    let mut tensors = head.tensors.iter();
+    let mut expect = |shape: &[usize]| -> Result<&Tensor, ModelError> {
+        let t = tensors
+            .next()
+            .ok_or_else(|| corrupt("the header lists too few tensors".into()))?;
+        if t.shape.iter().copied().ne(shape.iter().map(|&d| d as u64)) {
             return Err(corrupt(format!(
-                "its topology has {n} parameters, but its metadata says {}",
-                head.params
+                "tensor {} has shape {:?}, but this net needs {shape:?}",
+                t.name, t.shape
             )));
         }
-        let tables = Self::tables_of(&head)?;
-        let gaps = sparse::gaps(n, &tables);
-        let rest: usize = gaps.iter().map(|g| g.len()).sum();
-        // Every tensor's shape, checked before anything is allocated.
-        let mut tensors = head.tensors.iter();
-        let mut expect = |shape: &[usize]| -> Result<&Tensor, ModelError> {
-            let t = tensors
-                .next()
-                .ok_or_else(|| corrupt("the header lists too few tensors".into()))?;
-            if t.shape.iter().copied().ne(shape.iter().map(|&d| d as u64)) {
-                return Err(corrupt(format!(
-                    "tensor {} has shape {:?}, but this net needs {shape:?}",
-                    t.name, t.shape
-                )));
-            }
-            Ok(t)
-        };
-        let t_params = expect(&[rest])?;
-        let mut t_tables = Vec::new();
-        for t in &tables {
-            // The header put this table's ids tensor, of rank 1, next.
-            let ids = head.tensors[1 + 2 * t_tables.len()].shape[0];
-            let ids = usize::try_from(ids).unwrap_or(usize::MAX);
-            if ids > t.rows {
-                return Err(corrupt(format!(
-                    "table {} lists {ids} rows, but it has {}",
-                    t.index, t.rows
-                )));
-            }
-            t_tables.push((expect(&[ids])?, expect(&[ids, t.width])?));
+        Ok(t)
+    };
+    let t_params = expect(&[rest])?;
+    let mut t_tables = Vec::new();
+    for t in &tables {
+        // The header put this table's ids tensor, of rank 1, next.
+        let ids = head.tensors[1 + 2 * t_tables.len()].shape[0];
+        let ids = usize::try_from(ids).unwrap_or(usize::MAX);
+        if ids > t.rows {
+            return Err(corrupt(format!(
+                "table {} lists {ids} rows, but it has {}",
+                t.index, t.rows
+            )));
         }
-        let mut t_planes = Vec::new();
-        let planes = head.tensors.len() - 1 - 2 * tables.len();
-        for _ in 0..planes / (1 + 2 * tables.len()) {
-            let dense = expect(&[rest])?;
-            let mut per_table = Vec::new();
-            for (t, (ids, _)) in tables.iter().zip(&t_tables) {
-                per_table.push((expect(&[t.width])?, expect(&[ids.len() as usize, t.width])?));
-            }
-            t_planes.push((dense, per_table));
+        t_tables.push((expect(&[ids])?, expect(&[ids, t.width])?));
+    }
+    let mut t_planes = Vec::new();
+    let planes = head.tensors.len() - 1 - 2 * tables.len();
+    for _ in 0..planes / (1 + 2 * tables.len()) {
+        let dense = expect(&[rest])?;
+        let mut per_table = Vec::new();
+        for (t, (ids, _)) in tables.iter().zip(&t_tables) {
+            per_table.push((expect(&[t.width])?, expect(&[ids.len() as usize, t.width])?));
         }
-        // The weights: the base, the listed rows over it, the rest between the tables.
-        let mut params = vec![0.0f32; n];
-        if let (false, Some(init)) = (tables.is_empty(), &init) {
-            Self::initial_input(init, &mut params);
+        t_planes.push((dense, per_table));
+    }
+    // The weights: the base, the listed rows over it, the rest between the tables.
+    let mut params = vec![0.0f32; n];
+    if let (false, Some(init)) = (tables.is_empty(), &init) {
+        layout.initial_input(init, &mut params[..layout.input_params()]);
+    }
+    read_tensor(r, t_params, scatter(&mut params, gaps.iter().cloned()))?;
+    let mut tables = tables;
+    for (t, (ids, rows)) in tables.iter_mut().zip(&t_tables) {
+        t.ids = read_ids(r, ids, t.rows)?;
+        read_tensor(
+            r,
+            rows,
+            scatter(&mut params, t.ids.iter().map(|&i| t.row(i as usize))),
+        )?;
+    }
+    if let Some(stored) = head.weights_crc {
+        let crc = crc_of(&params, n);
+        if crc != stored {
+            let base = head.init.as_deref().unwrap_or("zeros");
+            return Err(corrupt(format!(
+                "its weights rebuilt over the initial draws ({base}) have checksum \
+                 {crc:08x}, but the header says {stored:08x}"
+            )));
         }
-        read_tensor(r, t_params, scatter(&mut params, gaps.iter().cloned()))?;
-        let mut tables = tables;
-        for (t, (ids, rows)) in tables.iter_mut().zip(&t_tables) {
-            t.ids = read_ids(r, ids, t.rows)?;
-            read_tensor(
-                r,
-                rows,
-                scatter(&mut params, t.ids.iter().map(|&i| t.row(i as usize))),
-            )?;
-        }
-        if let Some(stored) = head.weights_crc {
-            let crc = crc_of(&params, n);
-            if crc != stored {
-                let base = head.init.as_deref().unwrap_or("zeros");
-                return Err(corrupt(format!(
-                    "its weights rebuilt over the initial draws ({base}) have checksum \
-                     {crc:08x}, but the header says {stored:08x}"
-                )));
-            }
-        }
-        // The sparse tables take their rows now, so that the flat weights are freed
-        // before the planes are read, and each plane as soon as it is read.
-        let mut weights = Weights::new(params, &Self::blocks());
-        let state = match (&head.state, with_state) {
-            (Some((opt, passes, rows)), true) => {
-                let mut planes = Vec::new();
-                for (dense, per_table) in &t_planes {
-                    let mut plane = vec![0.0f32; n];
-                    read_tensor(r, dense, scatter(&mut plane, gaps.iter().cloned()))?;
-                    for (t, (fill, listed)) in tables.iter().zip(per_table) {
-                        let mut row = vec![0.0f32; t.width];
-                        read_tensor(r, fill, scatter(&mut row, std::iter::once(0..t.width)))?;
-                        for dst in plane[t.range()].chunks_exact_mut(t.width) {
-                            dst.copy_from_slice(&row);
-                        }
-                        let rows = t.ids.iter().map(|&i| t.row(i as usize));
-                        read_tensor(r, listed, scatter(&mut plane, rows))?;
+    }
+    // The sparse tables take their rows now, so that the flat weights are freed
+    // before the planes are read, and each plane as soon as it is read.
+    let mut weights = Weights::new(params, &layout.blocks());
+    let state = match (&head.state, with_state) {
+        (Some((opt, passes, rows)), true) => {
+            let mut planes = Vec::new();
+            for (dense, per_table) in &t_planes {
+                let mut plane = vec![0.0f32; n];
+                read_tensor(r, dense, scatter(&mut plane, gaps.iter().cloned()))?;
+                for (t, (fill, listed)) in tables.iter().zip(per_table) {
+                    let mut row = vec![0.0f32; t.width];
+                    read_tensor(r, fill, scatter(&mut row, std::iter::once(0..t.width)))?;
+                    for dst in plane[t.range()].chunks_exact_mut(t.width) {
+                        dst.copy_from_slice(&row);
                     }
-                    planes.push(weights.take_plane(plane));
+                    let rows = t.ids.iter().map(|&i| t.row(i as usize));
+                    read_tensor(r, listed, scatter(&mut plane, rows))?;
                 }
-                Some(TrainState::from_parts(opt.clone(), planes, *passes, *rows))
+                planes.push(weights.take_plane(plane));
             }
-            _ => None,
-        };
-        Ok((
-            Net::from_weights(weights, state, init),
-            header_len + head.data_len(),
-        ))
-    }
-
-    /// The sparse tables a file lists, checked against the net's sparse blocks (their
-    /// row ids are read later).
-    fn tables_of(head: &Header) -> Result<Vec<Table>, ModelError> {
-        let blocks = Self::sparse_blocks();
-        let mut out: Vec<Table> = Vec::new();
-        for m in &head.tables {
-            let b = blocks.get(m.index).filter(|b| {
-                (b.offset as u64, b.rows as u64, b.width as u64) == (m.offset, m.rows, m.width)
-            });
-            let Some(b) = b else {
-                return Err(ModelErrorKind::Corrupt(format!(
-                    "its metadata lists table {} at {},{},{}, which is not a sparse table \
-                     of this net",
-                    m.index, m.offset, m.rows, m.width
-                ))
-                .into());
-            };
-            if out.last().is_some_and(|t| t.index >= m.index) {
-                return Err(ModelErrorKind::Corrupt("its tables are listed twice".into()).into());
-            }
-            out.push(Table {
-                index: m.index,
-                offset: b.offset,
-                rows: b.rows,
-                width: b.width,
-                ids: Vec::new(),
-                fill: 0,
-            });
+            Some(TrainState::from_parts(opt.clone(), planes, *passes, *rows))
         }
-        Ok(out)
+        _ => None,
+    };
+    Ok(((weights, state, init), header_len + head.data_len()))
+}
+
+/// The sparse tables a file lists, checked against the net's sparse blocks (their
+/// row ids are read later).
+fn tables_of(layout: &impl Layout, head: &Header) -> Result<Vec<Table>, ModelError> {
+    let blocks = sparse_blocks(layout);
+    let mut out: Vec<Table> = Vec::new();
+    for m in &head.tables {
+        let b = blocks.get(m.index).filter(|b| {
+            (b.offset as u64, b.rows as u64, b.width as u64) == (m.offset, m.rows, m.width)
+        });
+        let Some(b) = b else {
+            return Err(ModelErrorKind::Corrupt(format!(
+                "its metadata lists table {} at {},{},{}, which is not a sparse table \
+                 of this net",
+                m.index, m.offset, m.rows, m.width
+            ))
+            .into());
+        };
+        if out.last().is_some_and(|t| t.index >= m.index) {
+            return Err(ModelErrorKind::Corrupt("its tables are listed twice".into()).into());
+        }
+        out.push(Table {
+            index: m.index,
+            offset: b.offset,
+            rows: b.rows,
+            width: b.width,
+            ids: Vec::new(),
+            fill: 0,
+        });
     }
+    Ok(out)
 }
 
 /// The inputs part of a topology (before the first layer).

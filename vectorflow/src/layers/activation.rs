@@ -115,9 +115,7 @@ impl<F: Activation, const N: usize> Layer for Act<F, N> {
         _s: &mut (),
         _ctx: &mut Ctx,
     ) {
-        for (y, x) in y.iter_mut().zip(x) {
-            *y = F::f(*x);
-        }
+        forward::<F>(x, y);
     }
 
     #[inline(always)]
@@ -130,9 +128,24 @@ impl<F: Activation, const N: usize> Layer for Act<F, N> {
         dy: &[f32; N],
         dx: &mut [f32; N],
     ) {
-        for k in 0..N {
-            dx[k] = dy[k] * F::df(x[k], y[k]);
-        }
+        backward::<F>(x, y, dy, dx);
+    }
+}
+
+/// `y = F(x)` element-wise: [`Act`]'s forward pass, on any width (a net of run-time
+/// widths calls it too).
+#[inline(always)]
+pub(crate) fn forward<F: Activation>(x: &[f32], y: &mut [f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = F::f(*x);
+    }
+}
+
+/// `dx = dy · F'(x)` element-wise: [`Act`]'s backward pass, on any width.
+#[inline(always)]
+pub(crate) fn backward<F: Activation>(x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    for (((dx, dy), x), y) in dx.iter_mut().zip(dy).zip(x).zip(y) {
+        *dx = dy * F::df(*x, *y);
     }
 }
 

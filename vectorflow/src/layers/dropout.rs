@@ -10,7 +10,42 @@ pub struct Dropout<const N: usize, const PPM: u32>;
 
 impl<const N: usize, const PPM: u32> Dropout<N, PPM> {
     /// The drop probability.
-    pub const RATE: f32 = PPM as f32 / 1_000_000.0;
+    pub const RATE: f32 = rate(PPM);
+}
+
+/// The drop probability of `ppm` parts per million.
+pub(crate) const fn rate(ppm: u32) -> f32 {
+    ppm as f32 / 1_000_000.0
+}
+
+/// Appends the description of a dropout of `ppm` parts per million.
+pub(crate) fn describe(ppm: u32, out: &mut String) {
+    out.push_str(&format!("Dropout({})", rate(ppm)));
+}
+
+/// [`Dropout`]'s forward pass on any width: draws the mask (while training) and applies
+/// it.
+#[inline(always)]
+pub(crate) fn forward(rate: f32, x: &[f32], y: &mut [f32], mask: &mut [f32], ctx: &mut Ctx) {
+    if ctx.train {
+        let keep = 1.0 / (1.0 - rate);
+        for m in mask.iter_mut() {
+            *m = if ctx.rng.uniform() < rate { 0.0 } else { keep };
+        }
+    } else {
+        mask.fill(1.0);
+    }
+    for ((y, x), m) in y.iter_mut().zip(x).zip(mask.iter()) {
+        *y = x * m;
+    }
+}
+
+/// [`Dropout`]'s backward pass on any width.
+#[inline(always)]
+pub(crate) fn backward(mask: &[f32], dy: &[f32], dx: &mut [f32]) {
+    for ((dx, dy), m) in dx.iter_mut().zip(dy).zip(mask) {
+        *dx = dy * m;
+    }
 }
 
 impl<const N: usize, const PPM: u32> Layer for Dropout<N, PPM> {
@@ -21,7 +56,7 @@ impl<const N: usize, const PPM: u32> Layer for Dropout<N, PPM> {
     const PARAMS: usize = 0;
 
     fn describe(out: &mut String) {
-        out.push_str(&format!("Dropout({})", Self::RATE));
+        describe(PPM, out);
     }
 
     #[inline(always)]
@@ -33,21 +68,7 @@ impl<const N: usize, const PPM: u32> Layer for Dropout<N, PPM> {
         mask: &mut [f32; N],
         ctx: &mut Ctx,
     ) {
-        if ctx.train {
-            let keep = 1.0 / (1.0 - Self::RATE);
-            for m in mask.iter_mut() {
-                *m = if ctx.rng.uniform() < Self::RATE {
-                    0.0
-                } else {
-                    keep
-                };
-            }
-        } else {
-            *mask = [1.0; N];
-        }
-        for k in 0..N {
-            y[k] = x[k] * mask[k];
-        }
+        forward(Self::RATE, x, y, mask, ctx);
     }
 
     #[inline(always)]
@@ -60,8 +81,6 @@ impl<const N: usize, const PPM: u32> Layer for Dropout<N, PPM> {
         dy: &[f32; N],
         dx: &mut [f32; N],
     ) {
-        for k in 0..N {
-            dx[k] = dy[k] * mask[k];
-        }
+        backward(mask, dy, dx);
     }
 }

@@ -127,7 +127,7 @@ pub trait RootCompute<const OUT: usize>: Root {
 /// Hands `scale · dy` for the row at `off` to `p`: the whole row, or only the outputs
 /// with a gradient when few have one.
 #[inline(always)]
-fn step_row<L: Learn + ?Sized, const OUT: usize>(
+pub(crate) fn step_row<L: Learn + ?Sized, const OUT: usize>(
     p: &mut L,
     off: usize,
     scale: f32,
@@ -148,7 +148,7 @@ fn step_row<L: Learn + ?Sized, const OUT: usize>(
 
 /// Whether `dy` has enough non-zeros to update whole rows.
 #[inline(always)]
-fn is_dense<const OUT: usize>(dy: &[f32; OUT]) -> bool {
+pub(crate) fn is_dense<const OUT: usize>(dy: &[f32; OUT]) -> bool {
     OUT <= 4 || dy.iter().filter(|d| **d != 0.0).count() * 4 >= OUT
 }
 
@@ -180,12 +180,7 @@ impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Spar
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     ) {
-        let n = inputs.counts[cursor[2]];
-        let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
-        p.prefetch_rows::<OUT>(off, pairs);
-        p.gather::<OUT>(off, pairs, y);
-        cursor[0] += n;
-        cursor[2] += 1;
+        sparse_compute(p, off, inputs, cursor, y)
     }
 
     #[inline(always)]
@@ -196,16 +191,46 @@ impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Spar
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        let n = inputs.counts[cursor[2]];
-        let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
-        cursor[0] += n;
-        cursor[2] += 1;
-        if is_dense(dy) {
-            p.step_rows(off, pairs, dy);
-        } else {
-            for &(i, v) in pairs {
-                step_row(p, off + i as usize * OUT, v, dy, false);
-            }
+        sparse_backward(p, off, inputs, cursor, dy)
+    }
+}
+
+/// A sparse root's [`RootCompute::compute`], whatever its `DIM` (which only loading
+/// reads): for a net of run-time widths too.
+#[inline(always)]
+pub(crate) fn sparse_compute<P: Params + ?Sized, const OUT: usize>(
+    p: &P,
+    off: usize,
+    inputs: &RowInputs,
+    cursor: &mut [usize; 3],
+    y: &mut [f32; OUT],
+) {
+    let n = inputs.counts[cursor[2]];
+    let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
+    p.prefetch_rows::<OUT>(off, pairs);
+    p.gather::<OUT>(off, pairs, y);
+    cursor[0] += n;
+    cursor[2] += 1;
+}
+
+/// A sparse root's [`RootCompute::backward`], whatever its `DIM`.
+#[inline(always)]
+pub(crate) fn sparse_backward<L: Learn + ?Sized, const OUT: usize>(
+    p: &mut L,
+    off: usize,
+    inputs: &RowInputs,
+    cursor: &mut [usize; 3],
+    dy: &[f32; OUT],
+) {
+    let n = inputs.counts[cursor[2]];
+    let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
+    cursor[0] += n;
+    cursor[2] += 1;
+    if is_dense(dy) {
+        p.step_rows(off, pairs, dy);
+    } else {
+        for &(i, v) in pairs {
+            step_row(p, off + i as usize * OUT, v, dy, false);
         }
     }
 }
@@ -231,11 +256,7 @@ impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     ) {
-        let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
-            .try_into()
-            .expect("loaded");
-        p.matvec::<N, OUT>(off, x, y);
-        cursor[1] += N;
+        dense_compute::<P, N, OUT>(p, off, inputs, cursor, y)
     }
 
     #[inline(always)]
@@ -246,15 +267,43 @@ impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
-            .try_into()
-            .expect("loaded");
-        cursor[1] += N;
-        for (o, &g) in dy.iter().enumerate() {
-            if g != 0.0 {
-                let grad: [f32; N] = std::array::from_fn(|j| g * x[j]);
-                p.step(off + o * N, &grad);
-            }
+        dense_backward::<L, N, OUT>(p, off, inputs, cursor, dy)
+    }
+}
+
+/// A dense root's [`RootCompute::compute`], whatever its feature group.
+#[inline(always)]
+pub(crate) fn dense_compute<P: Params + ?Sized, const N: usize, const OUT: usize>(
+    p: &P,
+    off: usize,
+    inputs: &RowInputs,
+    cursor: &mut [usize; 3],
+    y: &mut [f32; OUT],
+) {
+    let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
+        .try_into()
+        .expect("loaded");
+    p.matvec::<N, OUT>(off, x, y);
+    cursor[1] += N;
+}
+
+/// A dense root's [`RootCompute::backward`], whatever its feature group.
+#[inline(always)]
+pub(crate) fn dense_backward<L: Learn + ?Sized, const N: usize, const OUT: usize>(
+    p: &mut L,
+    off: usize,
+    inputs: &RowInputs,
+    cursor: &mut [usize; 3],
+    dy: &[f32; OUT],
+) {
+    let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
+        .try_into()
+        .expect("loaded");
+    cursor[1] += N;
+    for (o, &g) in dy.iter().enumerate() {
+        if g != 0.0 {
+            let grad: [f32; N] = std::array::from_fn(|j| g * x[j]);
+            p.step(off + o * N, &grad);
         }
     }
 }
@@ -470,28 +519,12 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
 
     fn describe(out: &mut String) {
         Rs::describe(out);
-        out.push_str(&format!(
-            " => Linear({}->{OUT}{})",
-            Rs::WIDTH,
-            if BIAS { "" } else { ", no bias" }
-        ));
+        out.push_str(" => ");
+        super::linear::describe(Rs::WIDTH, OUT, BIAS, out);
     }
 
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng) {
-        let n = Rs::WIDTH * OUT;
-        // A sparse root's weights do not scale with its DIM (see `init`): the fan-in of
-        // the dense roots is their width.
-        let roots = Self::layout().roots;
-        let dense_in: usize = roots.iter().filter(|r| !r.sparse).map(|r| r.width).sum();
-        for r in &roots {
-            let block = &mut w[r.offset..r.offset + r.width * OUT];
-            if r.sparse {
-                init.fill_sparse(block, OUT, rng);
-            } else {
-                init.fill(block, dense_in, OUT, rng);
-            }
-        }
-        w[n..].fill(0.0);
+        init_input(w, &Self::layout().roots, OUT, init, rng)
     }
 
     fn blocks(v: &mut Vec<Block>) {
@@ -524,6 +557,30 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
             step_row(p, Rs::WIDTH * OUT, 1.0, dy, is_dense(dy));
         }
     }
+}
+
+/// Initialises the parameters `w` of an input layer over `roots` into `out` outputs:
+/// each root's block in turn, then zero biases.
+pub(crate) fn init_input(
+    w: &mut [f32],
+    roots: &[RootLayout],
+    out: usize,
+    init: &Init,
+    rng: &mut Rng,
+) {
+    let n: usize = roots.iter().map(|r| r.width * out).sum();
+    // A sparse root's weights do not scale with its DIM (see `init`): the fan-in of
+    // the dense roots is their width.
+    let dense_in: usize = roots.iter().filter(|r| !r.sparse).map(|r| r.width).sum();
+    for r in roots {
+        let block = &mut w[r.offset..r.offset + r.width * out];
+        if r.sparse {
+            init.fill_sparse(block, out, rng);
+        } else {
+            init.fill(block, dense_in, out, rng);
+        }
+    }
+    w[n..].fill(0.0);
 }
 
 /// An input layer that reads rows of type `R`.

@@ -16,15 +16,11 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
     const WEIGHTS: usize = IN * OUT;
 
     fn describe(out: &mut String) {
-        out.push_str(&format!(
-            "Linear({IN}->{OUT}{})",
-            if BIAS { "" } else { ", no bias" }
-        ));
+        describe(IN, OUT, BIAS, out);
     }
 
     fn init(w: &mut [f32], init: &Init, rng: &mut Rng) {
-        init.fill(&mut w[..IN * OUT], IN, OUT, rng);
-        w[IN * OUT..].fill(0.0);
+        init_linear(w, IN, OUT, init, rng)
     }
 
     #[inline(always)]
@@ -73,4 +69,18 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
             }
         }
     }
+}
+
+/// Initialises the parameters `w` of a `Linear(inp->out)`: drawn weights, zero biases.
+pub(crate) fn init_linear(w: &mut [f32], inp: usize, out: usize, init: &Init, rng: &mut Rng) {
+    init.fill(&mut w[..inp * out], inp, out, rng);
+    w[inp * out..].fill(0.0);
+}
+
+/// Appends the description of a `Linear(inp->out)`.
+pub(crate) fn describe(inp: usize, out: usize, bias: bool, s: &mut String) {
+    s.push_str(&format!(
+        "Linear({inp}->{out}{})",
+        if bias { "" } else { ", no bias" }
+    ));
 }

@@ -5,13 +5,13 @@
 //! net's flat buffer at an offset the stack computes, and its per-row state lives in the
 //! thread's workspace.
 
-mod activation;
-mod dropout;
+pub(crate) mod activation;
+pub(crate) mod dropout;
 // `pub(crate)`: the macros' stand-in layer and the roots' machinery are named through
 // `crate::__private`, not here.
 pub(crate) mod fallback;
 pub(crate) mod input;
-mod linear;
+pub(crate) mod linear;
 
 pub use activation::{Act, Activation, ReLU, SeLU, Sigmoid, TanH};
 pub use dropout::Dropout;

@@ -76,6 +76,7 @@ pub(crate) use feed::SliceFeed;
 pub use priors::Prior;
 pub use progress::Progress;
 pub use ranks::{Ranked, DEFAULT_SYNC_ROWS};
+pub(crate) use row_cache::inputs as cache_inputs;
 
 /// Re-exported from [`crate::optim`], where it lives beside the optimizers whose state it
 /// holds.
@@ -89,7 +90,8 @@ use crate::loss::Loss;
 use crate::network::{Net, Stack};
 use crate::optim::Optimizer;
 use crate::rng::splitmix64;
-use crate::trainable::Typed;
+use crate::trainable::{LoadRow, Trainable, Typed};
+use crate::weights::Weights;
 use chunk::Chunk;
 use feed::Feed;
 use stream::StreamFeed;
@@ -387,23 +389,39 @@ impl<O: Optimizer> Trainer<O> {
         R: Features + Sync,
         L: Loss<R, S::Out>,
     {
-        let mut feed = self.slice_feed::<I, S, R, L>(rows, &loss, false)?;
-        self.fit_feed(net, &mut feed, &loss, None)
+        self.fit_rows(&Typed::<I, S>::new(), net.parts_mut(), rows, &loss)
+    }
+
+    /// [`Trainer::fit`] for a net of shape `shape` whose weights and state are `parts`.
+    pub(crate) fn fit_rows<M, R, L>(
+        &self,
+        shape: &M,
+        parts: (&mut Weights, &mut Option<TrainState>),
+        rows: &[R],
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        M: LoadRow<R>,
+        R: Features + Sync,
+        L: Loss<R, M::Out>,
+    {
+        let mut feed = self.slice_feed(shape, rows, loss, false)?;
+        self.fit_feed(shape, parts, &mut feed, loss, None)
     }
 
     /// The checked settings and the feed of `rows` for [`Trainer::fit`]; `none_ok`:
     /// whether a slice of no training rows is fine (a rank's, whose job has rows).
-    fn slice_feed<'r, I, S, R, L>(
+    fn slice_feed<'r, M, R, L>(
         &self,
+        shape: &M,
         rows: &'r [R],
         loss: &L,
         none_ok: bool,
     ) -> Result<SliceFeed<'r, R>, TrainError>
     where
-        I: InputFeed<R>,
-        S: Stack<In = I::Out>,
+        M: LoadRow<R>,
         R: Features + Sync,
-        L: Loss<R, S::Out>,
+        L: Loss<R, M::Out>,
     {
         self.check()?;
         if rows.len() > u32::MAX as usize {
@@ -416,7 +434,7 @@ impl<O: Optimizer> Trainer<O> {
                 input: String::new(),
             });
         }
-        validate::holdout(&Typed::<I, S>::new(), rows, &holdout, loss)?;
+        validate::holdout(shape, rows, &holdout, loss)?;
         Ok(SliceFeed::new(
             rows,
             (train, holdout),
@@ -456,19 +474,46 @@ impl<O: Optimizer> Trainer<O> {
         A: AuxValue,
         L: Loss<StreamRow<A>, S::Out>,
     {
-        let mut feed = self.stream_feed::<I, St, A>(stream, self.cache.clone())?;
-        self.fit_feed(net, &mut feed, &loss, None)
+        let inputs = row_cache::inputs(&I::layout().roots);
+        self.fit_stream_with(
+            &Typed::<I, S>::new(),
+            net.parts_mut(),
+            inputs,
+            stream,
+            &loss,
+        )
     }
 
-    /// The checked settings and the feed of `stream` for [`Trainer::fit_stream`],
-    /// with the binary cache at `cache`.
-    fn stream_feed<'s, I, St, A>(
+    /// [`Trainer::fit_stream`] for a net of shape `shape` whose weights and state are
+    /// `parts`, and whose inputs a cache records as `inputs`.
+    pub(crate) fn fit_stream_with<M, St, L, A>(
+        &self,
+        shape: &M,
+        parts: (&mut Weights, &mut Option<TrainState>),
+        inputs: String,
+        stream: &mut St,
+        loss: &L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        M: for<'a> LoadRow<St::Row<'a>>,
+        St: Stream,
+        for<'a> St::Row<'a>: AuxFields<Aux = A>,
+        A: AuxValue,
+        L: Loss<StreamRow<A>, M::Out>,
+    {
+        let mut feed = self.stream_feed(stream, inputs, self.cache.clone())?;
+        self.fit_feed(shape, parts, &mut feed, loss, None)
+    }
+
+    /// The checked settings and the feed of `stream` for [`Trainer::fit_stream`], whose
+    /// net's inputs a cache records as `inputs`, with the binary cache at `cache`.
+    fn stream_feed<'s, St, A>(
         &self,
         stream: &'s mut St,
+        inputs: String,
         cache: Option<std::path::PathBuf>,
     ) -> Result<StreamFeed<'s, St, A>, TrainError>
     where
-        I: InputLayer + for<'a> InputFeed<St::Row<'a>>,
         St: Stream,
         for<'a> St::Row<'a>: AuxFields<Aux = A>,
         A: AuxValue,
@@ -481,7 +526,7 @@ impl<O: Optimizer> Trainer<O> {
             Some(path) => {
                 let key = row_cache::CacheKey {
                     hashing: crate::hash::SCHEME.to_string(),
-                    inputs: row_cache::inputs::<I>(),
+                    inputs,
                     rows: row_cache::rows::<St::Row<'static>>(),
                     chunk_rows,
                     source: source.clone(),
@@ -508,29 +553,27 @@ impl<O: Optimizer> Trainer<O> {
 
     /// Takes the net's training state (or starts one), runs the passes and gives the
     /// state back to the net.
-    fn fit_feed<I, S, F, L>(
+    fn fit_feed<M, F, L>(
         &self,
-        net: &mut Net<I, S>,
+        shape: &M,
+        (weights, slot): (&mut Weights, &mut Option<TrainState>),
         feed: &mut F,
         loss: &L,
         ranks: Option<&ranks::Link<'_>>,
     ) -> Result<TrainReport, TrainError>
     where
-        I: InputLayer,
-        S: Stack<In = I::Out>,
-        F: Feed<Typed<I, S>>,
-        L: Loss<<F::Chunk as Chunk<Typed<I, S>>>::Row, S::Out>,
+        M: Trainable,
+        F: Feed<M>,
+        L: Loss<<F::Chunk as Chunk<M>>::Row, M::Out>,
     {
-        let (weights, state) = net.parts_mut();
         let skip = weights.table_ranges();
-        let (mut state, keep) = match state.take() {
+        let (mut state, keep) = match slot.take() {
             Some(s) => s.resume(&self.opt, weights.rest(), &skip),
             None => (TrainState::fresh(&self.opt, weights.rest(), &skip), false),
         };
-        let typed = Typed::<I, S>::new();
-        let result = self.run(&typed, weights, &mut state, keep, feed, loss, ranks);
+        let result = self.run(shape, weights, &mut state, keep, feed, loss, ranks);
         // Kept whatever happened: the state matches the weights as training left them.
-        *net.parts_mut().1 = Some(state);
+        *slot = Some(state);
         result
     }
 }

@@ -91,9 +91,8 @@ pub(crate) fn aux_key<A: AuxValue>() -> String {
 }
 
 /// The inputs of a net as a cache records them: each root's kind, width and group.
-pub(crate) fn inputs<I: crate::layers::InputLayer>() -> String {
-    let roots: Vec<String> = I::layout()
-        .roots
+pub(crate) fn inputs(roots: &[crate::layers::input::RootLayout]) -> String {
+    let roots: Vec<String> = roots
         .iter()
         .map(|r| {
             let kind = if r.sparse { "Sparse" } else { "Dense" };

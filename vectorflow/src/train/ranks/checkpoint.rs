@@ -13,28 +13,79 @@
 //! checkpoint, so the two never disagree about the passes done.
 
 use super::{Link, Ranked};
+use crate::dynnet::DynNet;
+use crate::file::ModelError;
 use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, TrainState};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::super::{PassReport, TrainError, TrainReport, Trainer};
 
+/// A net a job checkpoints: a typed net or a run-time one. Reading one back keeps the
+/// net's shape (a run-time net's inputs keep their feature groups).
+pub(crate) trait Checkpointed: Sized {
+    /// Its training state, if it has one.
+    fn state(&self) -> Option<&TrainState>;
+    /// Writes it with its training state.
+    fn write(&self, w: &mut Vec<u8>) -> Result<(), ModelError>;
+    /// Saves it with its training state, atomically.
+    fn save_at(&self, path: &Path) -> Result<(), ModelError>;
+    /// The net of this shape in the model file `bytes`.
+    fn read(&self, bytes: &[u8]) -> Result<Self, ModelError>;
+    /// The net of this shape in the model file at `path`.
+    fn load_at(&self, path: &Path) -> Result<Self, ModelError>;
+}
+
+/// The methods of [`Checkpointed`] both kinds of net have under the same names.
+macro_rules! saves_and_states {
+    () => {
+        fn state(&self) -> Option<&TrainState> {
+            self.train_state()
+        }
+        fn write(&self, w: &mut Vec<u8>) -> Result<(), ModelError> {
+            self.to_writer(w)
+        }
+        fn save_at(&self, path: &Path) -> Result<(), ModelError> {
+            self.save(path)
+        }
+    };
+}
+
+impl<I: InputLayer, S: Stack<In = I::Out>> Checkpointed for Net<I, S> {
+    saves_and_states!();
+    fn read(&self, bytes: &[u8]) -> Result<Self, ModelError> {
+        Net::from_reader(bytes)
+    }
+    fn load_at(&self, path: &Path) -> Result<Self, ModelError> {
+        Net::load(path)
+    }
+}
+
+impl Checkpointed for DynNet {
+    saves_and_states!();
+    fn read(&self, bytes: &[u8]) -> Result<Self, ModelError> {
+        DynNet::from_reader_as(self.spec(), bytes)
+    }
+    fn load_at(&self, path: &Path) -> Result<Self, ModelError> {
+        DynNet::load_as(self.spec(), path)
+    }
+}
+
 /// Runs the passes of `ranked`'s job on `net`, one call of `pass` (a fit of one pass
 /// with the trainer it is given) at a time, resuming from the checkpoint at `path`
 /// when there is one and writing it after every pass.
-pub(super) fn passes<'c, O, I, S>(
+pub(super) fn passes<'c, O, N>(
     ranked: &Ranked<'c, O>,
     link: &Link<'c>,
-    net: &mut Net<I, S>,
+    net: &mut N,
     path: &Path,
-    mut pass: impl FnMut(&Trainer<O>, &mut Net<I, S>) -> Result<TrainReport, TrainError>,
+    mut pass: impl FnMut(&Trainer<O>, &mut N) -> Result<TrainReport, TrainError>,
 ) -> Result<TrainReport, TrainError>
 where
     O: Optimizer,
-    I: InputLayer,
-    S: Stack<In = I::Out>,
+    N: Checkpointed,
 {
     let trainer = ranked.trainer();
     let ready = if trainer.patience.is_some() {
@@ -55,13 +106,14 @@ where
         let mut bytes = Vec::new();
         let written = match link.rank() {
             0 => net
-                .to_writer(&mut bytes)
+                .write(&mut bytes)
                 .map_err(|e| TrainError::Checkpoint(format!("sending {}: {e}", path.display()))),
             _ => Ok(()),
         };
         link.settle(written, &mut [])?;
         link.broadcast(&mut bytes, 0)?;
-        let read = Net::from_reader(&bytes[..])
+        let read = net
+            .read(&bytes[..])
             .map(|n| *net = n)
             .map_err(|e| TrainError::Checkpoint(format!("rank 0's net: {e}")));
         link.settle(read, &mut [])?;
@@ -79,7 +131,7 @@ where
         report.sync_bytes += r.sync_bytes;
         report.sync_seconds += r.sync_seconds;
         let saved = if link.rank() == 0 {
-            net.save(path)
+            net.save_at(path)
                 .map_err(|e| TrainError::Checkpoint(format!("writing {}: {e}", path.display())))
         } else {
             Ok(())
@@ -99,17 +151,13 @@ fn job_file(path: &Path) -> PathBuf {
 
 /// On rank 0: loads the checkpoint at `path` into `net` if there is one, and returns
 /// the passes the job has done; else records the passes `net` has had, for a restart.
-fn resume<I, S>(net: &mut Net<I, S>, path: &Path) -> Result<u64, TrainError>
-where
-    I: InputLayer,
-    S: Stack<In = I::Out>,
-{
+fn resume<N: Checkpointed>(net: &mut N, path: &Path) -> Result<u64, TrainError> {
     let job = job_file(path);
     let error = |what: &str, e: &dyn std::fmt::Display| {
         TrainError::Checkpoint(format!("{what} {}: {e}", path.display()))
     };
     if !path.exists() {
-        let start = net.train_state().map_or(0, |s| s.passes());
+        let start = net.state().map_or(0, |s| s.passes());
         crate::fsio::write_atomic(&job, |w| writeln!(w, "passes before the job: {start}"))
             .map_err(|e| error("writing the job file of", &e))?;
         return Ok(0);
@@ -128,8 +176,8 @@ where
                 ),
             )
         })?;
-    *net = Net::load(path).map_err(|e| error("loading", &e))?;
-    let had = net.train_state().map_or(0, |s| s.passes());
+    *net = net.load_at(path).map_err(|e| error("loading", &e))?;
+    let had = net.state().map_or(0, |s| s.passes());
     had.checked_sub(start).ok_or_else(|| {
         error(
             "resuming from",

@@ -150,13 +150,15 @@ mod status;
 pub(crate) use scheme::Ranks;
 pub(crate) use status::Link;
 
-use super::{Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
+use super::{row_cache, Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
 use crate::cluster::Collective;
+use crate::dynnet::{DynNet, DynRow};
 use crate::features::{AuxFields, AuxValue, Features};
 use crate::layers::{InputFeed, InputLayer};
 use crate::loss::Loss;
 use crate::network::{Net, Stack};
 use crate::optim::Optimizer;
+use crate::trainable::Typed;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -294,9 +296,37 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
         let link = self.link::<I, S>();
         let fit = |trainer: &Trainer<O>, net: &mut Net<I, S>| {
             let link = self.link::<I, S>();
-            let feed = trainer.slice_feed::<I, S, R, L>(rows, &loss, true);
+            let shape = Typed::<I, S>::new();
+            let feed = trainer.slice_feed(&shape, rows, &loss, true);
             match self.check().and(feed) {
-                Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
+                Ok(mut feed) => {
+                    trainer.fit_feed(&shape, net.parts_mut(), &mut feed, &loss, Some(&link))
+                }
+                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+            }
+        };
+        match &self.checkpoint {
+            Some(path) => checkpoint::passes(self, &link, net, path, fit),
+            None => fit(&self.trainer(), net),
+        }
+    }
+
+    /// Trains the run-time net `net` on this rank's `rows` with `loss`, as
+    /// [`Trainer::fit_dyn`] does, one model across the ranks (see [`Ranked::fit`]).
+    pub fn fit_dyn<R: DynRow + Features + Sync>(
+        &self,
+        net: &mut DynNet,
+        rows: &[R],
+        loss: impl Loss<R, [f32]>,
+    ) -> Result<TrainReport, TrainError> {
+        let link = self.link_of(net.topology());
+        let fit = |trainer: &Trainer<O>, net: &mut DynNet| {
+            let link = self.link_of(net.topology());
+            let checked = net.check_fit::<R, _, R>(&loss);
+            let (shape, parts) = net.parts();
+            let feed = checked.and_then(|()| trainer.slice_feed(shape, rows, &loss, true));
+            match self.check().and(feed) {
+                Ok(mut feed) => trainer.fit_feed(shape, parts, &mut feed, &loss, Some(&link)),
                 Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
             }
         };
@@ -339,10 +369,13 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
                 true => stream.rewind().map_err(|e| TrainError::Read(e.to_string())),
                 false => Ok(()),
             };
-            let feed =
-                rewound.and_then(|()| trainer.stream_feed::<I, St, A>(stream, cache.clone()));
+            let inputs = row_cache::inputs(&I::layout().roots);
+            let feed = rewound.and_then(|()| trainer.stream_feed(stream, inputs, cache.clone()));
             match self.check().and(feed) {
-                Ok(mut feed) => trainer.fit_feed(net, &mut feed, &loss, Some(&link)),
+                Ok(mut feed) => {
+                    let shape = Typed::<I, S>::new();
+                    trainer.fit_feed(&shape, net.parts_mut(), &mut feed, &loss, Some(&link))
+                }
                 Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
             }
         };
@@ -374,9 +407,14 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
 
     /// The link of a fit of `Net<I, S>`: what every rank's settings must agree on.
     fn link<I: InputLayer, S: Stack<In = I::Out>>(&self) -> Link<'c> {
+        self.link_of(Net::<I, S>::topology())
+    }
+
+    /// The link of a fit of a net of `topology`.
+    fn link_of(&self, topology: String) -> Link<'c> {
         let t = &self.trainer;
         let mut fields = vec![
-            ("topology", Net::<I, S>::topology()),
+            ("topology", topology),
             ("hashing scheme", crate::hash::SCHEME.to_string()),
             ("optimizer", t.opt.describe()),
             ("passes", t.passes.to_string()),

@@ -1,0 +1,70 @@
+//! [`Trainer`]'s front doors for a [`DynNet`]: the trainer's own `fit` and `fit_stream`
+//! passes, run through the seam with the net's run-time shape.
+
+use super::{DynNet, DynRow};
+use crate::features::{AuxFields, AuxValue, Features};
+use crate::loss::Loss;
+use crate::optim::Optimizer;
+use crate::train::{Stream, StreamRow, TrainError, TrainReport, Trainer};
+
+impl DynNet {
+    /// Refuses, before training, rows of type `R` that cannot feed the net and a loss
+    /// that reads another number of outputs.
+    pub(crate) fn check_fit<R: DynRow, L: Loss<Q, [f32]>, Q>(
+        &self,
+        loss: &L,
+    ) -> Result<(), TrainError> {
+        self.check_rows::<R>().map_err(TrainError::Config)?;
+        match loss.outputs() {
+            Some(k) if k != self.outputs() => Err(TrainError::Config(format!(
+                "the loss reads {k} outputs, but the net {} has {}",
+                self.topology(),
+                self.outputs()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<O: Optimizer> Trainer<O> {
+    /// Trains the run-time net `net` on `rows` with `loss`: [`Trainer::fit`], with every
+    /// setting (optimizer, priors, schedule, holdout, early stopping, sharing) the same.
+    ///
+    /// Fails before training, besides `fit`'s reasons, on rows that cannot feed one of
+    /// the net's inputs and on a loss whose output width ([`Loss::outputs`]) is not
+    /// the net's.
+    pub fn fit_dyn<R, L>(
+        &self,
+        net: &mut DynNet,
+        rows: &[R],
+        loss: L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        R: DynRow + Features + Sync,
+        L: Loss<R, [f32]>,
+    {
+        net.check_fit::<R, L, R>(&loss)?;
+        let (shape, parts) = net.parts();
+        self.fit_rows(shape, parts, rows, &loss)
+    }
+
+    /// Trains the run-time net `net` on the rows of `stream`: [`Trainer::fit_stream`]
+    /// (a cache too), for a [`DynNet`].
+    pub fn fit_stream_dyn<St, L, A>(
+        &self,
+        net: &mut DynNet,
+        stream: &mut St,
+        loss: L,
+    ) -> Result<TrainReport, TrainError>
+    where
+        St: Stream,
+        for<'a> St::Row<'a>: AuxFields<Aux = A> + DynRow,
+        A: AuxValue,
+        L: Loss<StreamRow<A>, [f32]>,
+    {
+        net.check_fit::<St::Row<'static>, L, StreamRow<A>>(&loss)?;
+        let (shape, parts) = net.parts();
+        let inputs = crate::train::cache_inputs(&shape.roots);
+        self.fit_stream_with(shape, parts, inputs, stream, &loss)
+    }
+}

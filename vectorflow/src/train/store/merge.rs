@@ -11,8 +11,12 @@
 //! way of sharing across processes finishes the same coordinates from sums over ranks
 //! instead (see the rule's docs).
 
-use super::rule::{Rule, MAX_WIDTH};
+use super::rule::{Combining, Lanes, Rule, MAX_WIDTH};
 use crate::weights::{Table, UNIT};
+
+/// The most coordinates merged at once: a unit of the rest, whose planes hold one float
+/// of each of its coordinates.
+const LANES: usize = UNIT;
 
 /// The buffers being trained: the net's weights and state planes (the *rest*, whose
 /// sparse tables are stale while packed) and the packed tables.
@@ -210,17 +214,14 @@ impl Piece<'_> {
                 // After a merge every replica equals the master: a block that differs
                 // was changed since. Bits, not values: a replica at -0.0 beside a master
                 // at 0.0 is copied back as a marked unit would be.
+                let floats: Vec<usize> = (0..self.group.master.len())
+                    .map(|p| self.group.layout.floats(p))
+                    .collect();
                 for b in 0..self.blocks {
                     let g = &self.group;
-                    let differs = g.master.iter().enumerate().any(|(p, m)| {
-                        let f = g.layout.floats(p);
+                    let differs = g.master.iter().zip(&floats).enumerate().any(|(p, (m, f))| {
                         let (a, e) = ((b * f).min(m.len()), ((b + 1) * f).min(m.len()));
-                        g.reps.iter().any(|r| {
-                            r[p][a..e]
-                                .iter()
-                                .zip(&m[a..e])
-                                .any(|(x, y)| x.to_bits() != y.to_bits())
-                        })
+                        g.reps.iter().any(|r| !same_bits(&r[p][a..e], &m[a..e]))
                     });
                     if differs {
                         self.merge_block(b, rule);
@@ -245,16 +246,17 @@ impl Piece<'_> {
     }
 
     /// Merges every coordinate of block `b` (of this piece) into the master by `rule`,
-    /// and copies the merged ones into every replica.
+    /// and copies the merged ones into every replica: row by row, up to [`LANES`]
+    /// coordinates of a row at a time.
     #[inline]
     fn merge_block(&mut self, b: usize, rule: &Rule) {
         let width = rule.width();
         match self.group.layout {
             Layout::Planes => {
                 let len = self.group.master[0].len();
-                for i in b * UNIT..((b + 1) * UNIT).min(len) {
-                    self.merge_coord(rule, |j| (j, i));
-                }
+                let a = b * UNIT;
+                let runs = std::array::from_fn(|f| Run::plane(f, a));
+                self.merge_lanes(rule, &runs, UNIT.min(len.saturating_sub(a)));
             }
             Layout::Rows { out, stride, rows } => {
                 debug_assert_eq!(stride, out * width, "the rule fits the table's state");
@@ -262,8 +264,9 @@ impl Piece<'_> {
                 let first = (self.first + b) * per;
                 for r in first..(first + per).min(rows) {
                     let at = (r - self.first * per) * stride;
-                    for c in 0..out {
-                        self.merge_coord(rule, |j| (0, at + j * out + c));
+                    for c in (0..out).step_by(LANES) {
+                        let runs = std::array::from_fn(|f| Run::plane(0, at + f * out + c));
+                        self.merge_lanes(rule, &runs, LANES.min(out - c));
                     }
                 }
             }
@@ -274,10 +277,13 @@ impl Piece<'_> {
                 for r in first..(first + per).min(rows) {
                     let (at, s) = ((r - self.first * per) * out, r - self.first * per);
                     // Each weight is merged beside its row's state, which is written
-                    // once all of them have read it (their merges agree on it).
+                    // once all of them have read it: it takes the merge of the first
+                    // weight any replica changed.
                     let mut state = None;
-                    for c in 0..out {
-                        let merged = self.merge_coord_into(rule, |j| [(0, at + c), (1, s)][j]);
+                    for c in (0..out).step_by(LANES) {
+                        let mut runs = [Run::shared(1, s); MAX_WIDTH];
+                        runs[0] = Run::plane(0, at + c);
+                        let merged = self.merge_lanes(rule, &runs, LANES.min(out - c));
                         state = state.or(merged.map(|m| m[1]));
                     }
                     if let Some(v) = state {
@@ -289,65 +295,104 @@ impl Piece<'_> {
         }
     }
 
-    /// Merges the coordinate whose float `j` is at `at(j)` (plane, index) and writes it
-    /// into the master and every replica.
+    /// Merges `n ≤ LANES` coordinates whose float `f` lies at `runs[f]`, writes them
+    /// into the master and every replica (but a shared float), and returns the first
+    /// one any replica changed, if any did. One coordinate alone goes through one lane.
     #[inline(always)]
-    fn merge_coord(&mut self, rule: &Rule, at: impl Fn(usize) -> (usize, usize)) {
-        if let Some(merged) = self.merge_coord_into(rule, &at) {
-            for (j, &v) in merged.iter().enumerate().take(rule.width()) {
-                let (p, i) = at(j);
-                self.group.master[p][i] = v;
-                self.group.reps.iter_mut().for_each(|r| r[p][i] = v);
-            }
+    fn merge_lanes(
+        &mut self,
+        rule: &Rule,
+        runs: &[Run; MAX_WIDTH],
+        n: usize,
+    ) -> Option<[f32; MAX_WIDTH]> {
+        if n == 1 {
+            self.merge_n::<1>(rule, runs, 1)
+        } else {
+            self.merge_n::<LANES>(rule, runs, n)
         }
     }
 
-    /// The merged coordinate whose float `j` is at `at(j)`, if a replica changed it;
-    /// writes only its weight (float 0).
+    /// [`Piece::merge_lanes`] on `N` lanes.
     #[inline(always)]
-    fn merge_coord_into(
+    fn merge_n<const N: usize>(
         &mut self,
         rule: &Rule,
-        at: impl Fn(usize) -> (usize, usize),
+        runs: &[Run; MAX_WIDTH],
+        n: usize,
     ) -> Option<[f32; MAX_WIDTH]> {
         let width = rule.width();
-        let gather = |planes: &[&mut [f32]]| {
-            let mut c = [0.0f32; MAX_WIDTH];
-            for (j, c) in c.iter_mut().enumerate().take(width) {
-                let (p, i) = at(j);
-                *c = planes[p][i];
-            }
-            c
-        };
-        let m = gather(&self.group.master);
-        // Most coordinates a merge visits were changed by one replica or none (the
-        // tail, the untouched rows beside touched ones in a unit): those are settled
-        // by comparing bits, without the rule's roots and divisions.
-        let differs = |r: &Vec<&mut [f32]>| {
-            (0..width).any(|j| {
-                let (p, i) = at(j);
-                r[p][i].to_bits() != m[j].to_bits()
-            })
-        };
-        let mut changed = self
-            .group
-            .reps
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| differs(r));
-        let merged = match (changed.next(), changed.next()) {
-            (None, _) => return None,
-            (Some((t, _)), None) => gather(&self.group.reps[t]),
-            _ => {
-                let mut merged = [0.0f32; MAX_WIDTH];
-                rule.merge(&m, self.group.reps.iter().map(|r| gather(r)), &mut merged);
-                merged
+        let runs = &runs[..width];
+        let load = |planes: &[&mut [f32]], into: &mut Lanes<N>| {
+            for (run, lanes) in runs.iter().zip(into.iter_mut()) {
+                let plane = &planes[run.plane];
+                if run.shared {
+                    *lanes = [plane[run.at]; N];
+                } else {
+                    lanes[..n].copy_from_slice(&plane[run.at..run.at + n]);
+                }
             }
         };
-        let (p, i) = at(0);
-        self.group.master[p][i] = merged[0];
-        self.group.reps.iter_mut().for_each(|r| r[p][i] = merged[0]);
-        Some(merged)
+        // Lanes past `n` stay zero in the master and in every copy: never changed.
+        let mut m = [[0.0f32; N]; MAX_WIDTH];
+        load(&self.group.master, &mut m);
+        let mut merging = Combining::new(rule, m);
+        let mut x = m;
+        for r in &self.group.reps {
+            load(r, &mut x);
+            merging.add(&x);
+        }
+        let (merged, changed) = merging.finish()?;
+        for (run, lanes) in runs.iter().zip(&merged) {
+            if !run.shared {
+                let to = run.at..run.at + n;
+                self.group.master[run.plane][to.clone()].copy_from_slice(&lanes[..n]);
+                for r in &mut self.group.reps {
+                    r[run.plane][to.clone()].copy_from_slice(&lanes[..n]);
+                }
+            }
+        }
+        let c = changed.trailing_zeros() as usize;
+        Some(std::array::from_fn(|f| merged[f][c]))
+    }
+}
+
+/// Whether `a` and `b` hold the same bits: one OR over the whole slice, which
+/// vectorises, rather than a compare and a branch per float.
+#[inline(always)]
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.iter()
+        .zip(b)
+        .fold(0u32, |k, (x, y)| k | (x.to_bits() ^ y.to_bits()))
+        == 0
+}
+
+/// Where float `f` of the coordinates a merge takes at once lies in a group's planes:
+/// one float per coordinate, consecutive in plane `plane` from `at`, or (`shared`) the
+/// float at `at` that every one of them holds (a row-wise table's row state).
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    plane: usize,
+    at: usize,
+    shared: bool,
+}
+
+impl Run {
+    /// Consecutive floats of plane `plane` from `at`.
+    fn plane(plane: usize, at: usize) -> Run {
+        Run {
+            plane,
+            at,
+            shared: false,
+        }
+    }
+
+    /// The one float at `at` in plane `plane`.
+    fn shared(plane: usize, at: usize) -> Run {
+        Run {
+            plane,
+            at,
+            shared: true,
+        }
     }
 }
 

@@ -297,43 +297,63 @@ impl Piece<'_> {
 
     /// Merges `n ≤ LANES` coordinates whose float `f` lies at `runs[f]`, writes them
     /// into the master and every replica (but a shared float), and returns the first
-    /// one any replica changed, if any did. One coordinate alone goes through one lane.
-    #[inline(always)]
+    /// one any replica changed, if any did. Compiled for the widths of the optimizers
+    /// the library has, so that a coordinate's floats are a fixed number of rows.
+    #[inline]
     fn merge_lanes(
         &mut self,
         rule: &Rule,
         runs: &[Run; MAX_WIDTH],
         n: usize,
     ) -> Option<[f32; MAX_WIDTH]> {
-        if n == 1 {
-            self.merge_n::<1>(rule, runs, 1)
-        } else {
-            self.merge_n::<LANES>(rule, runs, n)
+        match rule.width() {
+            1 => self.merge_width::<1>(rule, runs, n),
+            2 => self.merge_width::<2>(rule, runs, n),
+            3 => self.merge_width::<3>(rule, runs, n),
+            4 => self.merge_width::<4>(rule, runs, n),
+            5 => self.merge_width::<5>(rule, runs, n),
+            _ => self.merge_width::<MAX_WIDTH>(rule, runs, n),
         }
     }
 
-    /// [`Piece::merge_lanes`] on `N` lanes.
+    /// [`Piece::merge_lanes`] for coordinates of at most `W` floats: a coordinate alone
+    /// (a logistic regression's row) in one lane, more in [`LANES`].
     #[inline(always)]
-    fn merge_n<const N: usize>(
+    fn merge_width<const W: usize>(
         &mut self,
         rule: &Rule,
         runs: &[Run; MAX_WIDTH],
         n: usize,
     ) -> Option<[f32; MAX_WIDTH]> {
-        let width = rule.width();
-        let runs = &runs[..width];
-        let load = |planes: &[&mut [f32]], into: &mut Lanes<N>| {
+        if n == 1 {
+            self.merge_n::<1, W>(rule, runs, 1)
+        } else {
+            self.merge_n::<LANES, W>(rule, runs, n)
+        }
+    }
+
+    /// [`Piece::merge_lanes`] on `N` lanes, coordinates of at most `W` floats.
+    #[inline(always)]
+    fn merge_n<const N: usize, const W: usize>(
+        &mut self,
+        rule: &Rule,
+        runs: &[Run; MAX_WIDTH],
+        n: usize,
+    ) -> Option<[f32; MAX_WIDTH]> {
+        let runs = &runs[..rule.width()];
+        let load = |planes: &[&mut [f32]], into: &mut Lanes<N, W>| {
             for (run, lanes) in runs.iter().zip(into.iter_mut()) {
                 let plane = &planes[run.plane];
                 if run.shared {
                     *lanes = [plane[run.at]; N];
                 } else {
-                    lanes[..n].copy_from_slice(&plane[run.at..run.at + n]);
+                    copy(lanes, &plane[run.at..run.at + n]);
                 }
             }
         };
-        // Lanes past `n` stay zero in the master and in every copy: never changed.
-        let mut m = [[0.0f32; N]; MAX_WIDTH];
+        // Lanes past `n` and floats past the width stay zero in the master and in every
+        // copy: never changed.
+        let mut m = [[0.0f32; N]; W];
         load(&self.group.master, &mut m);
         let mut merging = Combining::new(rule, m);
         let mut x = m;
@@ -341,18 +361,34 @@ impl Piece<'_> {
             load(r, &mut x);
             merging.add(&x);
         }
-        let (merged, changed) = merging.finish()?;
+        let (merged, first) = merging.finish()?;
         for (run, lanes) in runs.iter().zip(&merged) {
             if !run.shared {
                 let to = run.at..run.at + n;
-                self.group.master[run.plane][to.clone()].copy_from_slice(&lanes[..n]);
+                copy(&mut self.group.master[run.plane][to.clone()], lanes);
                 for r in &mut self.group.reps {
-                    r[run.plane][to.clone()].copy_from_slice(&lanes[..n]);
+                    copy(&mut r[run.plane][to.clone()], lanes);
                 }
             }
         }
-        let c = changed.trailing_zeros() as usize;
-        Some(std::array::from_fn(|f| merged[f][c]))
+        let mut c = [0.0; MAX_WIDTH];
+        for (c, lanes) in c.iter_mut().zip(&merged) {
+            *c = lanes[first];
+        }
+        Some(c)
+    }
+}
+
+/// Copies the floats `from` and `to` both have: a move of fixed size when they are
+/// [`LANES`] (a call to `memcpy` per row cost the net's merges a third of their
+/// instructions).
+#[inline(always)]
+fn copy(to: &mut [f32], from: &[f32]) {
+    let n = to.len().min(from.len());
+    if n == LANES {
+        to[..LANES].copy_from_slice(&from[..LANES]);
+    } else {
+        to[..n].copy_from_slice(&from[..n]);
     }
 }
 

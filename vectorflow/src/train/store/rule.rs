@@ -142,28 +142,22 @@ impl Rule {
     #[inline]
     pub fn add(&self, m: &[f32], x: &[f32], sums: &mut [f32]) {
         let (m, x) = (self.lane(m), self.lane(x));
-        let changed = [differs(self.width, &m, &x, 0)];
-        let mut s = [[0.0f32; 1]; MAX_WIDTH + 1];
-        for (s, v) in s.iter_mut().zip(&sums[..self.sums()]) {
-            s[0] = *v;
-        }
-        self.add_lanes(&m, &x, &changed, &mut s);
-        for (v, s) in sums[..self.sums()].iter_mut().zip(&s) {
+        let (mut s, mut total) = (self.lane(sums), [sums[self.width]]);
+        let changed = [(0..self.width).any(|f| m[f][0].to_bits() != x[f][0].to_bits())];
+        self.add_lanes(&m, &x, &changed, &mut s, &mut total);
+        for (v, s) in sums[..self.width].iter_mut().zip(&s) {
             *v = s[0];
         }
+        sums[self.width] = total[0];
     }
 
     /// The merged coordinate, into `out`, from `m` (the coordinate at the last sync) and
     /// the contributions of every copy summed (`sums`); unchanged if none changed it.
     #[inline]
     pub fn finish(&self, m: &[f32], sums: &[f32], out: &mut [f32]) {
-        let m = self.lane(m);
-        let mut s = [[0.0f32; 1]; MAX_WIDTH + 1];
-        for (s, v) in s.iter_mut().zip(&sums[..self.sums()]) {
-            s[0] = *v;
-        }
+        let (m, s) = (self.lane(m), self.lane(sums));
         let mut merged = m;
-        self.finish_lanes(&m, &s, &mut merged);
+        self.finish_lanes(&m, &s, &[sums[self.width]], &mut merged);
         for (o, v) in out[..self.width].iter_mut().zip(&merged) {
             *o = v[0];
         }
@@ -197,8 +191,8 @@ impl Rule {
         }
     }
 
-    /// Coordinate `c` as lanes of one coordinate.
-    fn lane(&self, c: &[f32]) -> Lanes<1> {
+    /// The first [`Rule::width`] floats of `c` as one lane (the rest zero).
+    fn lane(&self, c: &[f32]) -> Lanes<1, MAX_WIDTH> {
         let mut l = [[0.0f32; 1]; MAX_WIDTH];
         for (l, v) in l.iter_mut().zip(&c[..self.width]) {
             l[0] = *v;
@@ -207,19 +201,21 @@ impl Rule {
     }
 
     /// Adds the contributions of copy `x` to the lanes it `changed` (against `m`, the
-    /// coordinates at the last sync) into `sums`: [`Rule::add`] lane by lane.
+    /// coordinates at the last sync) into `sums` and `total` (the weights `a_t`):
+    /// [`Rule::add`] lane by lane. A lane left out keeps its sums, bit for bit.
     ///
     /// Straight loops over the lanes, the kind of each float chosen once per float:
-    /// they vectorise, where a coordinate at a time costs a call, a gather and a branch
-    /// per float (the 16-unit net's merges on two threads cost as much as its training).
-    /// A lane left out keeps its sums, bit for bit.
+    /// they vectorise, where a coordinate at a time cost a gather and a branch per
+    /// float (the 16-unit net's merges on two threads cost as much as its training).
+    /// Floats past the width must be zero in `m` and `x`, and their sums are not used.
     #[inline(always)]
-    fn add_lanes<const N: usize>(
+    fn add_lanes<const N: usize, const W: usize>(
         &self,
-        m: &Lanes<N>,
-        x: &Lanes<N>,
+        m: &Lanes<N, W>,
+        x: &Lanes<N, W>,
         changed: &[bool; N],
-        sums: &mut Sums<N>,
+        sums: &mut Lanes<N, W>,
+        total: &mut [f32; N],
     ) {
         // Copy `x`'s weight `a` per lane: the growth of the coordinate's accumulator
         // since `m` (at least the rounding it may have lost, if the copy changed the
@@ -249,7 +245,7 @@ impl Rule {
                 s[c] = if on[c] { s[c] + v } else { s[c] };
             }
         }
-        for f in 0..self.width {
+        for f in 0..W {
             let at = (&m[f], &x[f], &mut sums[f]);
             match (self.kinds[f], self.weigh) {
                 (Merge::Average, _) => add(at, &on, |c, d| a[c] * d),
@@ -257,19 +253,23 @@ impl Rule {
                 _ => add(at, &on, |_, d| d),
             }
         }
-        let total = &mut sums[self.width];
         for c in 0..N {
             total[c] = if on[c] { total[c] + a[c] } else { total[c] };
         }
     }
 
     /// The merged coordinates, into `out`, from `m` (the coordinates at the last sync)
-    /// and the contributions of every copy summed (`sums`): [`Rule::finish`] lane by
-    /// lane; a lane no copy changed stays `m`.
+    /// and the contributions of every copy summed (`sums`, and the weights `total`):
+    /// [`Rule::finish`] lane by lane; a lane no copy changed stays `m`.
     #[inline(always)]
-    fn finish_lanes<const N: usize>(&self, m: &Lanes<N>, sums: &Sums<N>, out: &mut Lanes<N>) {
-        let total = &sums[self.width];
-        for f in 1..self.width {
+    fn finish_lanes<const N: usize, const W: usize>(
+        &self,
+        m: &Lanes<N, W>,
+        sums: &Lanes<N, W>,
+        total: &[f32; N],
+        out: &mut Lanes<N, W>,
+    ) {
+        for f in 1..W {
             let average = self.kinds[f] == Merge::Average;
             let (m, s, o) = (&m[f], &sums[f], &mut out[f]);
             for c in 0..N {
@@ -302,102 +302,93 @@ impl Rule {
     }
 }
 
-/// Float `f` of `N` coordinates side by side (`[f][lane]`): a weight's plane, then each
-/// state float's; rows past [`Rule::width`] unused.
-pub(crate) type Lanes<const N: usize> = [[f32; N]; MAX_WIDTH];
-
-/// The sums of `N` coordinates side by side: one row per float, then the weights `a_t`.
-type Sums<const N: usize> = [[f32; N]; MAX_WIDTH + 1];
-
-/// Whether lane `c` of `x` differs from `m` in the bits of any of its `width` floats.
-#[inline(always)]
-fn differs<const N: usize>(width: usize, m: &Lanes<N>, x: &Lanes<N>, c: usize) -> bool {
-    (0..width).any(|f| m[f][c].to_bits() != x[f][c].to_bits())
-}
+/// Float `f` of `N` coordinates side by side (`[f][lane]`): a weight's, then each
+/// state float's; `W` at least [`Rule::width`], the floats past it zero.
+pub(crate) type Lanes<const N: usize, const W: usize> = [[f32; N]; W];
 
 /// The in-process merge of `N` coordinates at once ([`Rule::merge`] lane by lane): fed
 /// every copy in order, it keeps the copy's floats exactly in a lane only that copy
 /// changed, and adds every copy's contribution to the sums for the lanes several did.
-pub(crate) struct Combining<'r, const N: usize> {
+pub(crate) struct Combining<'r, const N: usize, const W: usize> {
     rule: &'r Rule,
     /// The coordinates at the last sync.
-    m: Lanes<N>,
+    m: Lanes<N, W>,
     /// The merged coordinates so far: `m`, or the copy that changed a lane first.
-    merged: Lanes<N>,
-    sums: Sums<N>,
-    /// Lanes some copy changed, and lanes more than one did (bit `c` for lane `c`).
-    seen: u32,
-    multi: u32,
+    merged: Lanes<N, W>,
+    sums: Lanes<N, W>,
+    total: [f32; N],
+    /// Lanes some copy changed, and lanes more than one did.
+    seen: [bool; N],
+    multi: [bool; N],
 }
 
-impl<'r, const N: usize> Combining<'r, N> {
-    /// A merge of the coordinates `m` by `rule`. At most 32 lanes.
+impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
+    /// A merge of the coordinates `m` by `rule`; `W` is at least its width, and floats
+    /// past the width are zero.
     #[inline(always)]
-    pub fn new(rule: &'r Rule, m: Lanes<N>) -> Self {
-        const { assert!(N <= 32, "lanes are bits of a u32") };
+    pub fn new(rule: &'r Rule, m: Lanes<N, W>) -> Self {
+        debug_assert!(rule.width <= W, "{W} floats hold the rule's coordinates");
         Combining {
             rule,
             m,
             merged: m,
-            sums: [[0.0; N]; MAX_WIDTH + 1],
-            seen: 0,
-            multi: 0,
+            sums: [[0.0; N]; W],
+            total: [0.0; N],
+            seen: [false; N],
+            multi: [false; N],
         }
     }
 
-    /// Adds the next copy `x`. A lane's floats past the coordinates the caller merges
-    /// must equal `m`'s, so that they never count as changed.
+    /// Adds the next copy `x`. Its floats past the width and in lanes past the
+    /// coordinates the caller merges must equal `m`'s, so that they never count as
+    /// changed.
     #[inline(always)]
-    pub fn add(&mut self, x: &Lanes<N>) {
-        let width = self.rule.width;
+    pub fn add(&mut self, x: &Lanes<N, W>) {
         // Bits, not values: a copy at -0.0 beside `m` at 0.0 changed it.
         let mut diff = [0u32; N];
-        for f in 0..width {
+        for f in 0..W {
             for c in 0..N {
                 diff[c] |= self.m[f][c].to_bits() ^ x[f][c].to_bits();
             }
         }
-        let changed: [bool; N] = std::array::from_fn(|c| diff[c] != 0);
-        let mask = changed
-            .iter()
-            .enumerate()
-            .fold(0u32, |k, (c, &b)| k | (b as u32) << c);
-        if mask == 0 {
+        if diff.iter().fold(0, |k, d| k | d) == 0 {
             return;
         }
-        let first = mask & !self.seen;
-        for f in 0..width {
+        let changed: [bool; N] = std::array::from_fn(|c| diff[c] != 0);
+        for f in 0..W {
             for c in 0..N {
-                if first >> c & 1 != 0 {
+                if changed[c] && !self.seen[c] {
                     self.merged[f][c] = x[f][c];
                 }
             }
         }
-        self.multi |= mask & self.seen;
-        self.seen |= mask;
-        self.rule.add_lanes(&self.m, x, &changed, &mut self.sums);
+        for c in 0..N {
+            self.multi[c] |= changed[c] && self.seen[c];
+            self.seen[c] |= changed[c];
+        }
+        self.rule
+            .add_lanes(&self.m, x, &changed, &mut self.sums, &mut self.total);
     }
 
-    /// The merged coordinates and the mask of the lanes any copy changed, or `None` if
-    /// none did.
+    /// The merged coordinates and the first lane any copy changed, or `None` if none
+    /// did.
     #[inline(always)]
-    pub fn finish(self) -> Option<(Lanes<N>, u32)> {
-        if self.seen == 0 {
-            return None;
-        }
+    pub fn finish(self) -> Option<(Lanes<N, W>, usize)> {
+        let first = self.seen.iter().position(|&s| s)?;
         let mut merged = self.merged;
-        if self.multi != 0 {
+        if self.multi.contains(&true) {
             let mut summed = self.m;
-            self.rule.finish_lanes(&self.m, &self.sums, &mut summed);
-            for f in 0..self.rule.width {
+            self.rule
+                .finish_lanes(&self.m, &self.sums, &self.total, &mut summed);
+            for f in 0..W {
                 for c in 0..N {
-                    if self.multi >> c & 1 != 0 {
+                    if self.multi[c] {
                         merged[f][c] = summed[f][c];
                     }
                 }
             }
         }
-        Some((merged, self.seen))
+        Some((merged, first))
     }
 }
 

@@ -11,7 +11,7 @@
 //! way of sharing across processes finishes the same coordinates from sums over ranks
 //! instead (see the rule's docs).
 
-use super::rule::{Combining, Lanes, Rule, MAX_WIDTH};
+use super::rule::{same_lanes, Combining, Lanes, Rule, MAX_WIDTH};
 use crate::weights::{Table, UNIT};
 
 /// The most coordinates merged at once: a unit of the rest, whose planes hold one float
@@ -355,13 +355,34 @@ impl Piece<'_> {
         // copy: never changed.
         let mut m = [[0.0f32; N]; W];
         load(&self.group.master, &mut m);
-        let mut merging = Combining::new(rule, m);
-        let mut x = m;
+        // Most coordinates a merge visits were changed by one replica or none (the
+        // tail, the untouched rows beside touched ones in a unit): those take that
+        // replica's floats, without the rule.
+        let (mut x, mut only) = (m, None);
+        let mut changers = 0;
         for r in &self.group.reps {
             load(r, &mut x);
-            merging.add(&x);
+            if !same_lanes(&m, &x) {
+                changers += 1;
+                only = Some(x);
+            }
         }
-        let (merged, first) = merging.finish()?;
+        let (merged, first) = match (changers, only) {
+            (1, Some(x)) => {
+                let first =
+                    (0..n).find(|&c| (0..W).any(|f| x[f][c].to_bits() != m[f][c].to_bits()));
+                (x, first.unwrap_or(0))
+            }
+            (0, _) => return None,
+            _ => {
+                let mut merging = Combining::new(rule, m);
+                for r in &self.group.reps {
+                    load(r, &mut x);
+                    merging.add(&x);
+                }
+                merging.finish()?
+            }
+        };
         for (run, lanes) in runs.iter().zip(&merged) {
             if !run.shared {
                 let to = run.at..run.at + n;

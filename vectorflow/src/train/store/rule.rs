@@ -143,7 +143,9 @@ impl Rule {
     pub fn add(&self, m: &[f32], x: &[f32], sums: &mut [f32]) {
         let (m, x) = (self.lane(m), self.lane(x));
         let (mut s, mut total) = (self.lane(sums), [sums[self.width]]);
-        let changed = [(0..self.width).any(|f| m[f][0].to_bits() != x[f][0].to_bits())];
+        let changed = [lane_mask(
+            (0..self.width).any(|f| m[f][0].to_bits() != x[f][0].to_bits()),
+        )];
         self.add_lanes(&m, &x, &changed, &mut s, &mut total);
         for (v, s) in sums[..self.width].iter_mut().zip(&s) {
             *v = s[0];
@@ -200,20 +202,22 @@ impl Rule {
         l
     }
 
-    /// Adds the contributions of copy `x` to the lanes it `changed` (against `m`, the
-    /// coordinates at the last sync) into `sums` and `total` (the weights `a_t`):
-    /// [`Rule::add`] lane by lane. A lane left out keeps its sums, bit for bit.
+    /// Adds the contributions of copy `x` to the lanes it `changed` (a mask per lane:
+    /// all ones or zero) against `m`, the coordinates at the last sync, into `sums` and
+    /// `total` (the weights `a_t`): [`Rule::add`] lane by lane. A lane left out keeps
+    /// its sums, bit for bit.
     ///
-    /// Straight loops over the lanes, the kind of each float chosen once per float:
-    /// they vectorise, where a coordinate at a time cost a gather and a branch per
-    /// float (the 16-unit net's merges on two threads cost as much as its training).
-    /// Floats past the width must be zero in `m` and `x`, and their sums are not used.
+    /// Straight loops over the lanes, the kind of each float chosen once per float and
+    /// the choices per lane made with masks: they vectorise, where a coordinate at a
+    /// time cost a gather and a branch per float (the 16-unit net's merges on two
+    /// threads cost as much as its training). Floats past the width must be zero in
+    /// `m` and `x`; their sums are not used.
     #[inline(always)]
     fn add_lanes<const N: usize, const W: usize>(
         &self,
         m: &Lanes<N, W>,
         x: &Lanes<N, W>,
-        changed: &[bool; N],
+        changed: &[u32; N],
         sums: &mut Lanes<N, W>,
         total: &mut [f32; N],
     ) {
@@ -224,25 +228,20 @@ impl Rule {
         let a: [f32; N] = match self.weigh {
             Some(j) => std::array::from_fn(|c| {
                 let grown = (x[j][c] - m[j][c]).max(m[j][c].abs() * f32::EPSILON * 0.5);
-                if changed[c] {
-                    grown
-                } else {
-                    0.0
-                }
+                pick(changed[c], grown, 0.0)
             }),
-            None => std::array::from_fn(|c| if changed[c] { 1.0 } else { 0.0 }),
+            None => std::array::from_fn(|c| pick(changed[c], 1.0, 0.0)),
         };
-        let on: [bool; N] = std::array::from_fn(|c| a[c] != 0.0);
+        let on: [u32; N] = std::array::from_fn(|c| lane_mask(a[c] != 0.0));
         // One loop per float, its kind chosen outside it.
         #[inline(always)]
         fn add<const N: usize>(
             (m, x, s): (&[f32; N], &[f32; N], &mut [f32; N]),
-            on: &[bool; N],
+            on: &[u32; N],
             v: impl Fn(usize, f32) -> f32,
         ) {
             for c in 0..N {
-                let v = v(c, x[c] - m[c]);
-                s[c] = if on[c] { s[c] + v } else { s[c] };
+                s[c] = pick(on[c], s[c] + v(c, x[c] - m[c]), s[c]);
             }
         }
         for f in 0..W {
@@ -254,7 +253,7 @@ impl Rule {
             }
         }
         for c in 0..N {
-            total[c] = if on[c] { total[c] + a[c] } else { total[c] };
+            total[c] = pick(on[c], total[c] + a[c], total[c]);
         }
     }
 
@@ -269,6 +268,7 @@ impl Rule {
         total: &[f32; N],
         out: &mut Lanes<N, W>,
     ) {
+        let none: [u32; N] = std::array::from_fn(|c| lane_mask(total[c] == 0.0));
         for f in 1..W {
             let average = self.kinds[f] == Merge::Average;
             let (m, s, o) = (&m[f], &sums[f], &mut out[f]);
@@ -278,7 +278,7 @@ impl Rule {
                 } else {
                     m[c] + s[c]
                 };
-                o[c] = if total[c] == 0.0 { m[c] } else { v };
+                o[c] = pick(none[c], m[c], v);
             }
         }
         let (head, rest) = out.split_at_mut(1);
@@ -288,14 +288,13 @@ impl Rule {
                 let acc = &rest[j - 1];
                 for c in 0..N {
                     let root = acc[c].sqrt();
-                    let v = m[c] + if root > 0.0 { s[c] / root } else { 0.0 };
-                    o[c] = if total[c] == 0.0 { m[c] } else { v };
+                    let v = m[c] + pick(lane_mask(root > 0.0), s[c] / root, 0.0);
+                    o[c] = pick(none[c], m[c], v);
                 }
             }
             _ => {
                 for c in 0..N {
-                    let v = m[c] + s[c] / total[c];
-                    o[c] = if total[c] == 0.0 { m[c] } else { v };
+                    o[c] = pick(none[c], m[c], m[c] + s[c] / total[c]);
                 }
             }
         }
@@ -305,6 +304,31 @@ impl Rule {
 /// Float `f` of `N` coordinates side by side (`[f][lane]`): a weight's, then each
 /// state float's; `W` at least [`Rule::width`], the floats past it zero.
 pub(crate) type Lanes<const N: usize, const W: usize> = [[f32; N]; W];
+
+/// A lane's mask: all ones if `b`, else zero.
+#[inline(always)]
+fn lane_mask(b: bool) -> u32 {
+    (b as u32).wrapping_neg()
+}
+
+/// `a` where `mask` is all ones, `b` where it is zero: a select in bits, which
+/// vectorises on every CPU level (a branch per lane does not).
+#[inline(always)]
+fn pick(mask: u32, a: f32, b: f32) -> f32 {
+    f32::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
+}
+
+/// Whether `a` and `b` hold the same bits in every lane.
+#[inline(always)]
+pub(crate) fn same_lanes<const N: usize, const W: usize>(a: &Lanes<N, W>, b: &Lanes<N, W>) -> bool {
+    let mut diff = 0u32;
+    for f in 0..W {
+        for c in 0..N {
+            diff |= a[f][c].to_bits() ^ b[f][c].to_bits();
+        }
+    }
+    diff == 0
+}
 
 /// The in-process merge of `N` coordinates at once ([`Rule::merge`] lane by lane): fed
 /// every copy in order, it keeps the copy's floats exactly in a lane only that copy
@@ -317,9 +341,9 @@ pub(crate) struct Combining<'r, const N: usize, const W: usize> {
     merged: Lanes<N, W>,
     sums: Lanes<N, W>,
     total: [f32; N],
-    /// Lanes some copy changed, and lanes more than one did.
-    seen: [bool; N],
-    multi: [bool; N],
+    /// Masks of the lanes some copy changed, and of those more than one did.
+    seen: [u32; N],
+    multi: [u32; N],
 }
 
 impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
@@ -334,8 +358,8 @@ impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
             merged: m,
             sums: [[0.0; N]; W],
             total: [0.0; N],
-            seen: [false; N],
-            multi: [false; N],
+            seen: [0; N],
+            multi: [0; N],
         }
     }
 
@@ -344,6 +368,9 @@ impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
     /// changed.
     #[inline(always)]
     pub fn add(&mut self, x: &Lanes<N, W>) {
+        if same_lanes(&self.m, x) {
+            return;
+        }
         // Bits, not values: a copy at -0.0 beside `m` at 0.0 changed it.
         let mut diff = [0u32; N];
         for f in 0..W {
@@ -351,19 +378,15 @@ impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
                 diff[c] |= self.m[f][c].to_bits() ^ x[f][c].to_bits();
             }
         }
-        if diff.iter().fold(0, |k, d| k | d) == 0 {
-            return;
-        }
-        let changed: [bool; N] = std::array::from_fn(|c| diff[c] != 0);
+        let changed: [u32; N] = std::array::from_fn(|c| lane_mask(diff[c] != 0));
         for f in 0..W {
             for c in 0..N {
-                if changed[c] && !self.seen[c] {
-                    self.merged[f][c] = x[f][c];
-                }
+                let first = changed[c] & !self.seen[c];
+                self.merged[f][c] = pick(first, x[f][c], self.merged[f][c]);
             }
         }
         for c in 0..N {
-            self.multi[c] |= changed[c] && self.seen[c];
+            self.multi[c] |= changed[c] & self.seen[c];
             self.seen[c] |= changed[c];
         }
         self.rule
@@ -374,17 +397,15 @@ impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
     /// did.
     #[inline(always)]
     pub fn finish(self) -> Option<(Lanes<N, W>, usize)> {
-        let first = self.seen.iter().position(|&s| s)?;
+        let first = self.seen.iter().position(|&s| s != 0)?;
         let mut merged = self.merged;
-        if self.multi.contains(&true) {
+        if self.multi.iter().fold(0, |k, m| k | m) != 0 {
             let mut summed = self.m;
             self.rule
                 .finish_lanes(&self.m, &self.sums, &self.total, &mut summed);
             for f in 0..W {
                 for c in 0..N {
-                    if self.multi[c] {
-                        merged[f][c] = summed[f][c];
-                    }
+                    merged[f][c] = pick(self.multi[c], summed[f][c], merged[f][c]);
                 }
             }
         }

@@ -373,21 +373,22 @@ impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
         }
         // Bits, not values: a copy at -0.0 beside `m` at 0.0 changed it.
         let mut diff = [0u32; N];
-        for f in 0..W {
-            for c in 0..N {
-                diff[c] |= self.m[f][c].to_bits() ^ x[f][c].to_bits();
+        for (m, x) in self.m.iter().zip(x) {
+            for ((d, m), x) in diff.iter_mut().zip(m).zip(x) {
+                *d |= m.to_bits() ^ x.to_bits();
             }
         }
         let changed: [u32; N] = std::array::from_fn(|c| lane_mask(diff[c] != 0));
-        for f in 0..W {
-            for c in 0..N {
-                let first = changed[c] & !self.seen[c];
-                self.merged[f][c] = pick(first, x[f][c], self.merged[f][c]);
+        let first: [u32; N] = std::array::from_fn(|c| changed[c] & !self.seen[c]);
+        for (merged, x) in self.merged.iter_mut().zip(x) {
+            for ((o, x), first) in merged.iter_mut().zip(x).zip(&first) {
+                *o = pick(*first, *x, *o);
             }
         }
-        for c in 0..N {
-            self.multi[c] |= changed[c] & self.seen[c];
-            self.seen[c] |= changed[c];
+        let lanes = self.multi.iter_mut().zip(&mut self.seen).zip(&changed);
+        for ((multi, seen), changed) in lanes {
+            *multi |= changed & *seen;
+            *seen |= changed;
         }
         self.rule
             .add_lanes(&self.m, x, &changed, &mut self.sums, &mut self.total);

@@ -456,7 +456,7 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::Momentum;
+    use crate::optim::{AdaGrad, Momentum};
 
     /// Marks unit `u` in `dirty`.
     fn mark(dirty: &mut [u64], u: usize) {
@@ -532,6 +532,105 @@ mod tests {
                 }
                 let cleared = dirty.iter().flatten().all(|&d| d == 0);
                 assert_eq!(cleared, mode != "hot", "{at}: a hot merge keeps the marks");
+            }
+        }
+    }
+
+    /// A float of the tests' data: the same for a seed and an index, in `[0, 1)`.
+    fn noise(seed: u64, i: usize) -> f32 {
+        let x = (seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .wrapping_mul(0xd134_2543_de82_ef95);
+        (x >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    #[test]
+    fn rows_wider_than_the_lanes_merge_as_each_coordinate_alone() {
+        // Rows of 20 weights (a chunk of 16 lanes, then one of 4) in both table layouts,
+        // three replicas, each changing some coordinates of some rows; the merge must
+        // give every coordinate what the rule gives it alone, the row-wise state that
+        // of the first weight any replica changed.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let rule = Rule::new::<AdaGrad>();
+        let (out, rows) = (20, 4);
+        for row_wise in [false, true] {
+            // Plane 0 and the floats of coordinate (r, c): weight, then accumulator.
+            let planes = if row_wise {
+                [rows * out, rows]
+            } else {
+                [rows * 2 * out, 0]
+            };
+            let at = |r: usize, c: usize| -> [(usize, usize); 2] {
+                if row_wise {
+                    [(0, r * out + c), (1, r)]
+                } else {
+                    [(0, r * 2 * out + c), (0, r * 2 * out + out + c)]
+                }
+            };
+            let start: Vec<Vec<f32>> = (0..2)
+                .map(|p| (0..planes[p]).map(|i| 0.5 + noise(p as u64, i)).collect())
+                .collect();
+            let mut reps = [start.clone(), start.clone(), start.clone()];
+            for (t, rep) in reps.iter_mut().enumerate() {
+                for r in 0..rows {
+                    for c in 0..out {
+                        let k = noise(7 + t as u64, r * out + c);
+                        // Each replica changes about half the coordinates; in row 3
+                        // only replica 1 changes anything.
+                        if k < 0.5 && (r != 3 || t == 1) {
+                            let [(pw, w), (ps, a)] = at(r, c);
+                            rep[pw][w] -= k;
+                            rep[ps][a] += 0.25 + k;
+                        }
+                    }
+                }
+            }
+            let mut want = start.clone();
+            for r in 0..rows {
+                let mut state = None;
+                for c in 0..out {
+                    let floats = at(r, c);
+                    let coord = |v: &Vec<Vec<f32>>| floats.map(|(p, i)| v[p][i]);
+                    let mut merged = [0.0f32; 2];
+                    if rule.merge(&coord(&start), reps.iter().map(coord), &mut merged) {
+                        want[floats[0].0][floats[0].1] = merged[0];
+                        if row_wise {
+                            state = state.or(Some(merged[1]));
+                        } else {
+                            want[floats[1].0][floats[1].1] = merged[1];
+                        }
+                    }
+                }
+                if let Some(v) = state {
+                    want[1][r] = v;
+                }
+            }
+            let mut master = start.clone();
+            let layout = if row_wise {
+                Layout::RowWise { out, rows }
+            } else {
+                Layout::Rows {
+                    out,
+                    stride: 2 * out,
+                    rows,
+                }
+            };
+            let n = if row_wise { 2 } else { 1 };
+            let group = Group {
+                master: master.iter_mut().take(n).map(|p| &mut p[..]).collect(),
+                reps: reps
+                    .iter_mut()
+                    .map(|r| r.iter_mut().take(n).map(|p| &mut p[..]).collect())
+                    .collect(),
+                dirty: Vec::new(),
+                layout,
+            };
+            run(&pool, 2, vec![(group, None, true)], &rule);
+            assert!(master == want, "row-wise {row_wise}: the master");
+            for (t, r) in reps.iter().enumerate() {
+                assert!(r[..n] == want[..n], "row-wise {row_wise}: replica {t}");
             }
         }
     }

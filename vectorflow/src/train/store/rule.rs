@@ -159,7 +159,7 @@ impl Rule {
     pub fn finish(&self, m: &[f32], sums: &[f32], out: &mut [f32]) {
         let (m, s) = (self.lane(m), self.lane(sums));
         let mut merged = m;
-        self.finish_lanes(&m, &s, &[sums[self.width]], &mut merged);
+        self.finish_lanes(&m, (&s, &[sums[self.width]]), &mut merged);
         for (o, v) in out[..self.width].iter_mut().zip(&merged) {
             *o = v[0];
         }
@@ -264,8 +264,7 @@ impl Rule {
     fn finish_lanes<const N: usize, const W: usize>(
         &self,
         m: &Lanes<N, W>,
-        sums: &Lanes<N, W>,
-        total: &[f32; N],
+        (sums, total): (&Lanes<N, W>, &[f32; N]),
         out: &mut Lanes<N, W>,
     ) {
         let none: [u32; N] = std::array::from_fn(|c| lane_mask(total[c] == 0.0));
@@ -403,7 +402,7 @@ impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
         if self.multi.iter().fold(0, |k, m| k | m) != 0 {
             let mut summed = self.m;
             self.rule
-                .finish_lanes(&self.m, &self.sums, &self.total, &mut summed);
+                .finish_lanes(&self.m, (&self.sums, &self.total), &mut summed);
             for f in 0..W {
                 for c in 0..N {
                     merged[f][c] = pick(self.multi[c], summed[f][c], merged[f][c]);

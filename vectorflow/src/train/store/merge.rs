@@ -11,8 +11,12 @@
 //! way of sharing across processes finishes the same coordinates from sums over ranks
 //! instead (see the rule's docs).
 
-use super::rule::{Rule, MAX_WIDTH};
+use super::rule::{same_lanes, Combining, Lanes, Rule, MAX_WIDTH};
 use crate::weights::{Table, UNIT};
+
+/// The most coordinates merged at once: a unit of the rest, whose planes hold one float
+/// of each of its coordinates.
+const LANES: usize = UNIT;
 
 /// The buffers being trained: the net's weights and state planes (the *rest*, whose
 /// sparse tables are stale while packed) and the packed tables.
@@ -210,17 +214,14 @@ impl Piece<'_> {
                 // After a merge every replica equals the master: a block that differs
                 // was changed since. Bits, not values: a replica at -0.0 beside a master
                 // at 0.0 is copied back as a marked unit would be.
+                let floats: Vec<usize> = (0..self.group.master.len())
+                    .map(|p| self.group.layout.floats(p))
+                    .collect();
                 for b in 0..self.blocks {
                     let g = &self.group;
-                    let differs = g.master.iter().enumerate().any(|(p, m)| {
-                        let f = g.layout.floats(p);
+                    let differs = g.master.iter().zip(&floats).enumerate().any(|(p, (m, f))| {
                         let (a, e) = ((b * f).min(m.len()), ((b + 1) * f).min(m.len()));
-                        g.reps.iter().any(|r| {
-                            r[p][a..e]
-                                .iter()
-                                .zip(&m[a..e])
-                                .any(|(x, y)| x.to_bits() != y.to_bits())
-                        })
+                        g.reps.iter().any(|r| !same_bits(&r[p][a..e], &m[a..e]))
                     });
                     if differs {
                         self.merge_block(b, rule);
@@ -245,16 +246,17 @@ impl Piece<'_> {
     }
 
     /// Merges every coordinate of block `b` (of this piece) into the master by `rule`,
-    /// and copies the merged ones into every replica.
+    /// and copies the merged ones into every replica: row by row, up to [`LANES`]
+    /// coordinates of a row at a time.
     #[inline]
     fn merge_block(&mut self, b: usize, rule: &Rule) {
         let width = rule.width();
         match self.group.layout {
             Layout::Planes => {
                 let len = self.group.master[0].len();
-                for i in b * UNIT..((b + 1) * UNIT).min(len) {
-                    self.merge_coord(rule, |j| (j, i));
-                }
+                let a = b * UNIT;
+                let runs = std::array::from_fn(|f| Run::plane(f, a));
+                self.merge_lanes(rule, &runs, UNIT.min(len.saturating_sub(a)));
             }
             Layout::Rows { out, stride, rows } => {
                 debug_assert_eq!(stride, out * width, "the rule fits the table's state");
@@ -262,8 +264,9 @@ impl Piece<'_> {
                 let first = (self.first + b) * per;
                 for r in first..(first + per).min(rows) {
                     let at = (r - self.first * per) * stride;
-                    for c in 0..out {
-                        self.merge_coord(rule, |j| (0, at + j * out + c));
+                    for c in (0..out).step_by(LANES) {
+                        let runs = std::array::from_fn(|f| Run::plane(0, at + f * out + c));
+                        self.merge_lanes(rule, &runs, LANES.min(out - c));
                     }
                 }
             }
@@ -274,10 +277,13 @@ impl Piece<'_> {
                 for r in first..(first + per).min(rows) {
                     let (at, s) = ((r - self.first * per) * out, r - self.first * per);
                     // Each weight is merged beside its row's state, which is written
-                    // once all of them have read it (their merges agree on it).
+                    // once all of them have read it: it takes the merge of the first
+                    // weight any replica changed.
                     let mut state = None;
-                    for c in 0..out {
-                        let merged = self.merge_coord_into(rule, |j| [(0, at + c), (1, s)][j]);
+                    for c in (0..out).step_by(LANES) {
+                        let mut runs = [Run::shared(1, s); MAX_WIDTH];
+                        runs[0] = Run::plane(0, at + c);
+                        let merged = self.merge_lanes(rule, &runs, LANES.min(out - c));
                         state = state.or(merged.map(|m| m[1]));
                     }
                     if let Some(v) = state {
@@ -289,72 +295,168 @@ impl Piece<'_> {
         }
     }
 
-    /// Merges the coordinate whose float `j` is at `at(j)` (plane, index) and writes it
-    /// into the master and every replica.
-    #[inline(always)]
-    fn merge_coord(&mut self, rule: &Rule, at: impl Fn(usize) -> (usize, usize)) {
-        if let Some(merged) = self.merge_coord_into(rule, &at) {
-            for (j, &v) in merged.iter().enumerate().take(rule.width()) {
-                let (p, i) = at(j);
-                self.group.master[p][i] = v;
-                self.group.reps.iter_mut().for_each(|r| r[p][i] = v);
-            }
+    /// Merges `n ≤ LANES` coordinates whose float `f` lies at `runs[f]`, writes them
+    /// into the master and every replica (but a shared float), and returns the first
+    /// one any replica changed, if any did. Compiled for the widths of the optimizers
+    /// the library has, so that a coordinate's floats are a fixed number of rows.
+    #[inline]
+    fn merge_lanes(
+        &mut self,
+        rule: &Rule,
+        runs: &[Run; MAX_WIDTH],
+        n: usize,
+    ) -> Option<[f32; MAX_WIDTH]> {
+        match rule.width() {
+            1 => self.merge_width::<1>(rule, runs, n),
+            2 => self.merge_width::<2>(rule, runs, n),
+            3 => self.merge_width::<3>(rule, runs, n),
+            4 => self.merge_width::<4>(rule, runs, n),
+            5 => self.merge_width::<5>(rule, runs, n),
+            _ => self.merge_width::<MAX_WIDTH>(rule, runs, n),
         }
     }
 
-    /// The merged coordinate whose float `j` is at `at(j)`, if a replica changed it;
-    /// writes only its weight (float 0).
+    /// [`Piece::merge_lanes`] for coordinates of at most `W` floats: a coordinate alone
+    /// (a logistic regression's row) in one lane, more in [`LANES`].
     #[inline(always)]
-    fn merge_coord_into(
+    fn merge_width<const W: usize>(
         &mut self,
         rule: &Rule,
-        at: impl Fn(usize) -> (usize, usize),
+        runs: &[Run; MAX_WIDTH],
+        n: usize,
     ) -> Option<[f32; MAX_WIDTH]> {
-        let width = rule.width();
-        let gather = |planes: &[&mut [f32]]| {
-            let mut c = [0.0f32; MAX_WIDTH];
-            for (j, c) in c.iter_mut().enumerate().take(width) {
-                let (p, i) = at(j);
-                *c = planes[p][i];
+        if n == 1 {
+            self.merge_n::<1, W>(rule, runs, 1)
+        } else {
+            self.merge_n::<LANES, W>(rule, runs, n)
+        }
+    }
+
+    /// [`Piece::merge_lanes`] on `N` lanes, coordinates of at most `W` floats.
+    #[inline(always)]
+    fn merge_n<const N: usize, const W: usize>(
+        &mut self,
+        rule: &Rule,
+        runs: &[Run; MAX_WIDTH],
+        n: usize,
+    ) -> Option<[f32; MAX_WIDTH]> {
+        let runs = &runs[..rule.width()];
+        let load = |planes: &[&mut [f32]], into: &mut Lanes<N, W>| {
+            for (run, lanes) in runs.iter().zip(into.iter_mut()) {
+                let plane = &planes[run.plane];
+                if run.shared {
+                    *lanes = [plane[run.at]; N];
+                } else {
+                    copy(lanes, &plane[run.at..run.at + n]);
+                }
             }
-            c
         };
-        let m = gather(&self.group.master);
+        // Lanes past `n` and floats past the width stay zero in the master and in every
+        // copy: never changed.
+        let mut m = [[0.0f32; N]; W];
+        load(&self.group.master, &mut m);
         // Most coordinates a merge visits were changed by one replica or none (the
-        // tail, the untouched rows beside touched ones in a unit): those are settled
-        // by comparing bits, without the rule's roots and divisions.
-        let differs = |r: &Vec<&mut [f32]>| {
-            (0..width).any(|j| {
-                let (p, i) = at(j);
-                r[p][i].to_bits() != m[j].to_bits()
-            })
-        };
-        let mut changed = self
-            .group
-            .reps
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| differs(r));
-        let merged = match (changed.next(), changed.next()) {
-            (None, _) => return None,
-            (Some((t, _)), None) => gather(&self.group.reps[t]),
+        // tail, the untouched rows beside touched ones in a unit): those take that
+        // replica's floats, without the rule.
+        let (mut x, mut only) = (m, None);
+        let mut changers = 0;
+        for r in &self.group.reps {
+            load(r, &mut x);
+            if !same_lanes(&m, &x) {
+                changers += 1;
+                only = Some(x);
+            }
+        }
+        let (merged, first) = match (changers, only) {
+            (1, Some(x)) => {
+                let first =
+                    (0..n).find(|&c| (0..W).any(|f| x[f][c].to_bits() != m[f][c].to_bits()));
+                (x, first.unwrap_or(0))
+            }
+            (0, _) => return None,
             _ => {
-                let mut merged = [0.0f32; MAX_WIDTH];
-                rule.merge(&m, self.group.reps.iter().map(|r| gather(r)), &mut merged);
-                merged
+                let mut merging = Combining::new(rule, m);
+                for r in &self.group.reps {
+                    load(r, &mut x);
+                    merging.add(&x);
+                }
+                merging.finish()?
             }
         };
-        let (p, i) = at(0);
-        self.group.master[p][i] = merged[0];
-        self.group.reps.iter_mut().for_each(|r| r[p][i] = merged[0]);
-        Some(merged)
+        for (run, lanes) in runs.iter().zip(&merged) {
+            if !run.shared {
+                let to = run.at..run.at + n;
+                copy(&mut self.group.master[run.plane][to.clone()], lanes);
+                for r in &mut self.group.reps {
+                    copy(&mut r[run.plane][to.clone()], lanes);
+                }
+            }
+        }
+        let mut c = [0.0; MAX_WIDTH];
+        for (c, lanes) in c.iter_mut().zip(&merged) {
+            *c = lanes[first];
+        }
+        Some(c)
+    }
+}
+
+/// Copies the floats `from` and `to` both have: a move of fixed size when they are
+/// [`LANES`] (a call to `memcpy` per row cost the net's merges a third of their
+/// instructions).
+#[inline(always)]
+fn copy(to: &mut [f32], from: &[f32]) {
+    let n = to.len().min(from.len());
+    if n == LANES {
+        to[..LANES].copy_from_slice(&from[..LANES]);
+    } else {
+        to[..n].copy_from_slice(&from[..n]);
+    }
+}
+
+/// Whether `a` and `b` hold the same bits: one OR over the whole slice, which
+/// vectorises, rather than a compare and a branch per float.
+#[inline(always)]
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.iter()
+        .zip(b)
+        .fold(0u32, |k, (x, y)| k | (x.to_bits() ^ y.to_bits()))
+        == 0
+}
+
+/// Where float `f` of the coordinates a merge takes at once lies in a group's planes:
+/// one float per coordinate, consecutive in plane `plane` from `at`, or (`shared`) the
+/// float at `at` that every one of them holds (a row-wise table's row state).
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    plane: usize,
+    at: usize,
+    shared: bool,
+}
+
+impl Run {
+    /// Consecutive floats of plane `plane` from `at`.
+    fn plane(plane: usize, at: usize) -> Run {
+        Run {
+            plane,
+            at,
+            shared: false,
+        }
+    }
+
+    /// The one float at `at` in plane `plane`.
+    fn shared(plane: usize, at: usize) -> Run {
+        Run {
+            plane,
+            at,
+            shared: true,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::Momentum;
+    use crate::optim::{AdaGrad, Momentum};
 
     /// Marks unit `u` in `dirty`.
     fn mark(dirty: &mut [u64], u: usize) {
@@ -430,6 +532,105 @@ mod tests {
                 }
                 let cleared = dirty.iter().flatten().all(|&d| d == 0);
                 assert_eq!(cleared, mode != "hot", "{at}: a hot merge keeps the marks");
+            }
+        }
+    }
+
+    /// A float of the tests' data: the same for a seed and an index, in `[0, 1)`.
+    fn noise(seed: u64, i: usize) -> f32 {
+        let x = (seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .wrapping_mul(0xd134_2543_de82_ef95);
+        (x >> 40) as f32 / (1u64 << 24) as f32
+    }
+
+    #[test]
+    fn rows_wider_than_the_lanes_merge_as_each_coordinate_alone() {
+        // Rows of 20 weights (a chunk of 16 lanes, then one of 4) in both table layouts,
+        // three replicas, each changing some coordinates of some rows; the merge must
+        // give every coordinate what the rule gives it alone, the row-wise state that
+        // of the first weight any replica changed.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let rule = Rule::new::<AdaGrad>();
+        let (out, rows) = (20, 4);
+        for row_wise in [false, true] {
+            // Plane 0 and the floats of coordinate (r, c): weight, then accumulator.
+            let planes = if row_wise {
+                [rows * out, rows]
+            } else {
+                [rows * 2 * out, 0]
+            };
+            let at = |r: usize, c: usize| -> [(usize, usize); 2] {
+                if row_wise {
+                    [(0, r * out + c), (1, r)]
+                } else {
+                    [(0, r * 2 * out + c), (0, r * 2 * out + out + c)]
+                }
+            };
+            let start: Vec<Vec<f32>> = (0..2)
+                .map(|p| (0..planes[p]).map(|i| 0.5 + noise(p as u64, i)).collect())
+                .collect();
+            let mut reps = [start.clone(), start.clone(), start.clone()];
+            for (t, rep) in reps.iter_mut().enumerate() {
+                for r in 0..rows {
+                    for c in 0..out {
+                        let k = noise(7 + t as u64, r * out + c);
+                        // Each replica changes about half the coordinates; in row 3
+                        // only replica 1 changes anything.
+                        if k < 0.5 && (r != 3 || t == 1) {
+                            let [(pw, w), (ps, a)] = at(r, c);
+                            rep[pw][w] -= k;
+                            rep[ps][a] += 0.25 + k;
+                        }
+                    }
+                }
+            }
+            let mut want = start.clone();
+            for r in 0..rows {
+                let mut state = None;
+                for c in 0..out {
+                    let floats = at(r, c);
+                    let coord = |v: &Vec<Vec<f32>>| floats.map(|(p, i)| v[p][i]);
+                    let mut merged = [0.0f32; 2];
+                    if rule.merge(&coord(&start), reps.iter().map(coord), &mut merged) {
+                        want[floats[0].0][floats[0].1] = merged[0];
+                        if row_wise {
+                            state = state.or(Some(merged[1]));
+                        } else {
+                            want[floats[1].0][floats[1].1] = merged[1];
+                        }
+                    }
+                }
+                if let Some(v) = state {
+                    want[1][r] = v;
+                }
+            }
+            let mut master = start.clone();
+            let layout = if row_wise {
+                Layout::RowWise { out, rows }
+            } else {
+                Layout::Rows {
+                    out,
+                    stride: 2 * out,
+                    rows,
+                }
+            };
+            let n = if row_wise { 2 } else { 1 };
+            let group = Group {
+                master: master.iter_mut().take(n).map(|p| &mut p[..]).collect(),
+                reps: reps
+                    .iter_mut()
+                    .map(|r| r.iter_mut().take(n).map(|p| &mut p[..]).collect())
+                    .collect(),
+                dirty: Vec::new(),
+                layout,
+            };
+            run(&pool, 2, vec![(group, None, true)], &rule);
+            assert!(master == want, "row-wise {row_wise}: the master");
+            for (t, r) in reps.iter().enumerate() {
+                assert!(r[..n] == want[..n], "row-wise {row_wise}: replica {t}");
             }
         }
     }

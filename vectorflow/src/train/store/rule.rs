@@ -137,107 +137,279 @@ impl Rule {
         self.width + 1
     }
 
-    /// Copy `x`'s weight `a`: the growth of the coordinate's accumulator since `m` (at
-    /// least the rounding it may have lost, if the copy changed the coordinate), or 1 if
-    /// it changed the coordinate and the optimizer has no accumulator; else 0.
-    #[inline]
-    fn weight(&self, m: &[f32], x: &[f32]) -> f32 {
-        let changed = m[..self.width]
-            .iter()
-            .zip(x)
-            .any(|(m, x)| m.to_bits() != x.to_bits());
-        if !changed {
-            return 0.0;
-        }
-        match self.weigh {
-            Some(j) => (x[j] - m[j]).max(m[j].abs() * f32::EPSILON * 0.5),
-            None => 1.0,
-        }
-    }
-
     /// Adds copy `x`'s contribution, against the coordinate `m` at the last sync, into
     /// `sums` ([`Rule::sums`] floats). `m` and `x` hold [`Rule::width`] floats.
     #[inline]
     pub fn add(&self, m: &[f32], x: &[f32], sums: &mut [f32]) {
-        let a = self.weight(m, x);
-        if a == 0.0 {
-            return;
+        let (m, x) = (self.lane(m), self.lane(x));
+        let (mut s, mut total) = (self.lane(sums), [sums[self.width]]);
+        let changed = [lane_mask(
+            (0..self.width).any(|f| m[f][0].to_bits() != x[f][0].to_bits()),
+        )];
+        self.add_lanes(&m, &x, &changed, &mut s, &mut total);
+        for (v, s) in sums[..self.width].iter_mut().zip(&s) {
+            *v = s[0];
         }
-        for f in 0..self.width {
-            let d = x[f] - m[f];
-            sums[f] += match self.kinds[f] {
-                Merge::Average => a * d,
-                Merge::Add | Merge::Weighs => d,
-                Merge::Root if f == 0 => d * x[self.weigh.expect("a root weighs")].sqrt(),
-                Merge::Root => d,
-            };
-        }
-        sums[self.width] += a;
+        sums[self.width] = total[0];
     }
 
     /// The merged coordinate, into `out`, from `m` (the coordinate at the last sync) and
     /// the contributions of every copy summed (`sums`); unchanged if none changed it.
     #[inline]
     pub fn finish(&self, m: &[f32], sums: &[f32], out: &mut [f32]) {
-        let total = sums[self.width];
-        if total == 0.0 {
-            out[..self.width].copy_from_slice(&m[..self.width]);
-            return;
+        let (m, s) = (self.lane(m), self.lane(sums));
+        let mut merged = m;
+        self.finish_lanes(&m, (&s, &[sums[self.width]]), &mut merged);
+        for (o, v) in out[..self.width].iter_mut().zip(&merged) {
+            *o = v[0];
         }
-        for f in 1..self.width {
-            out[f] = match self.kinds[f] {
-                Merge::Average => m[f] + sums[f] / total,
-                _ => m[f] + sums[f],
-            };
-        }
-        out[0] = match self.kinds[0] {
-            Merge::Root => {
-                let root = out[self.weigh.expect("a root weighs")].sqrt();
-                m[0] + if root > 0.0 { sums[0] / root } else { 0.0 }
-            }
-            _ => m[0] + sums[0] / total,
-        };
     }
 
     /// Merges the copies `xs` of coordinate `m` into `out`, in this process: as
     /// [`Rule::add`] over the copies in order then [`Rule::finish`], except that a
     /// coordinate only one copy changed takes that copy's floats exactly (through the
     /// sums it would be off by the rounding of `m + (x − m)`). Returns whether any copy
-    /// changed it.
-    #[inline]
+    /// changed it. The replicas' merge does the same to many coordinates at once
+    /// ([`Combining`]); this one coordinate is how the tests state it.
+    #[cfg(test)]
     pub fn merge<X: AsRef<[f32]>>(
         &self,
         m: &[f32],
         xs: impl IntoIterator<Item = X>,
         out: &mut [f32],
     ) -> bool {
-        let mut sums = [0.0f32; MAX_WIDTH + 1];
-        let sums = &mut sums[..self.sums()];
-        let mut only = [0.0f32; MAX_WIDTH];
-        let mut changed = 0;
+        let mut merging = Combining::new(self, self.lane(m));
         for x in xs {
-            let x = &x.as_ref()[..self.width];
-            if m[..self.width]
-                .iter()
-                .zip(x)
-                .any(|(m, x)| m.to_bits() != x.to_bits())
-            {
-                changed += 1;
-                only[..self.width].copy_from_slice(x);
-                self.add(m, x, sums);
+            merging.add(&self.lane(x.as_ref()));
+        }
+        match merging.finish() {
+            Some((merged, _)) => {
+                for (o, v) in out[..self.width].iter_mut().zip(&merged) {
+                    *o = v[0];
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The first [`Rule::width`] floats of `c` as one lane (the rest zero).
+    fn lane(&self, c: &[f32]) -> Lanes<1, MAX_WIDTH> {
+        let mut l = [[0.0f32; 1]; MAX_WIDTH];
+        for (l, v) in l.iter_mut().zip(&c[..self.width]) {
+            l[0] = *v;
+        }
+        l
+    }
+
+    /// Adds the contributions of copy `x` to the lanes it `changed` (a mask per lane:
+    /// all ones or zero) against `m`, the coordinates at the last sync, into `sums` and
+    /// `total` (the weights `a_t`): [`Rule::add`] lane by lane. A lane left out keeps
+    /// its sums, bit for bit.
+    ///
+    /// Straight loops over the lanes, the kind of each float chosen once per float and
+    /// the choices per lane made with masks: they vectorise, where a coordinate at a
+    /// time cost a gather and a branch per float (the 16-unit net's merges on two
+    /// threads cost as much as its training). Floats past the width must be zero in
+    /// `m` and `x`; their sums are not used.
+    #[inline(always)]
+    fn add_lanes<const N: usize, const W: usize>(
+        &self,
+        m: &Lanes<N, W>,
+        x: &Lanes<N, W>,
+        changed: &[u32; N],
+        sums: &mut Lanes<N, W>,
+        total: &mut [f32; N],
+    ) {
+        // Copy `x`'s weight `a` per lane: the growth of the coordinate's accumulator
+        // since `m` (at least the rounding it may have lost, if the copy changed the
+        // coordinate), or 1 if it changed it and the optimizer has no accumulator;
+        // else 0, and then the lane takes nothing from this copy.
+        let a: [f32; N] = match self.weigh {
+            Some(j) => std::array::from_fn(|c| {
+                let grown = (x[j][c] - m[j][c]).max(m[j][c].abs() * f32::EPSILON * 0.5);
+                pick(changed[c], grown, 0.0)
+            }),
+            None => std::array::from_fn(|c| pick(changed[c], 1.0, 0.0)),
+        };
+        let on: [u32; N] = std::array::from_fn(|c| lane_mask(a[c] != 0.0));
+        // One loop per float, its kind chosen outside it.
+        #[inline(always)]
+        fn add<const N: usize>(
+            (m, x, s): (&[f32; N], &[f32; N], &mut [f32; N]),
+            on: &[u32; N],
+            v: impl Fn(usize, f32) -> f32,
+        ) {
+            for c in 0..N {
+                s[c] = pick(on[c], s[c] + v(c, x[c] - m[c]), s[c]);
             }
         }
-        match changed {
-            0 => false,
-            1 => {
-                out[..self.width].copy_from_slice(&only[..self.width]);
-                true
+        for f in 0..W {
+            let at = (&m[f], &x[f], &mut sums[f]);
+            match (self.kinds[f], self.weigh) {
+                (Merge::Average, _) => add(at, &on, |c, d| a[c] * d),
+                (Merge::Root, Some(j)) if f == 0 => add(at, &on, |c, d| d * x[j][c].sqrt()),
+                _ => add(at, &on, |_, d| d),
+            }
+        }
+        for c in 0..N {
+            total[c] = pick(on[c], total[c] + a[c], total[c]);
+        }
+    }
+
+    /// The merged coordinates, into `out`, from `m` (the coordinates at the last sync)
+    /// and the contributions of every copy summed (`sums`, and the weights `total`):
+    /// [`Rule::finish`] lane by lane; a lane no copy changed stays `m`.
+    #[inline(always)]
+    fn finish_lanes<const N: usize, const W: usize>(
+        &self,
+        m: &Lanes<N, W>,
+        (sums, total): (&Lanes<N, W>, &[f32; N]),
+        out: &mut Lanes<N, W>,
+    ) {
+        let none: [u32; N] = std::array::from_fn(|c| lane_mask(total[c] == 0.0));
+        for f in 1..W {
+            let average = self.kinds[f] == Merge::Average;
+            let (m, s, o) = (&m[f], &sums[f], &mut out[f]);
+            for c in 0..N {
+                let v = if average {
+                    m[c] + s[c] / total[c]
+                } else {
+                    m[c] + s[c]
+                };
+                o[c] = pick(none[c], m[c], v);
+            }
+        }
+        let (head, rest) = out.split_at_mut(1);
+        let (m, s, o) = (&m[0], &sums[0], &mut head[0]);
+        match (self.kinds[0], self.weigh) {
+            (Merge::Root, Some(j)) => {
+                let acc = &rest[j - 1];
+                for c in 0..N {
+                    let root = acc[c].sqrt();
+                    let v = m[c] + pick(lane_mask(root > 0.0), s[c] / root, 0.0);
+                    o[c] = pick(none[c], m[c], v);
+                }
             }
             _ => {
-                self.finish(m, sums, out);
-                true
+                for c in 0..N {
+                    o[c] = pick(none[c], m[c], m[c] + s[c] / total[c]);
+                }
             }
         }
+    }
+}
+
+/// Float `f` of `N` coordinates side by side (`[f][lane]`): a weight's, then each
+/// state float's; `W` at least [`Rule::width`], the floats past it zero.
+pub(crate) type Lanes<const N: usize, const W: usize> = [[f32; N]; W];
+
+/// A lane's mask: all ones if `b`, else zero.
+#[inline(always)]
+fn lane_mask(b: bool) -> u32 {
+    (b as u32).wrapping_neg()
+}
+
+/// `a` where `mask` is all ones, `b` where it is zero: a select in bits, which
+/// vectorises on every CPU level (a branch per lane does not).
+#[inline(always)]
+fn pick(mask: u32, a: f32, b: f32) -> f32 {
+    f32::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
+}
+
+/// Whether `a` and `b` hold the same bits in every lane.
+#[inline(always)]
+pub(crate) fn same_lanes<const N: usize, const W: usize>(a: &Lanes<N, W>, b: &Lanes<N, W>) -> bool {
+    let mut diff = 0u32;
+    for f in 0..W {
+        for c in 0..N {
+            diff |= a[f][c].to_bits() ^ b[f][c].to_bits();
+        }
+    }
+    diff == 0
+}
+
+/// The in-process merge of `N` coordinates at once ([`Rule::merge`] lane by lane): fed
+/// every copy in order, it keeps the copy's floats exactly in a lane only that copy
+/// changed, and adds every copy's contribution to the sums for the lanes several did.
+pub(crate) struct Combining<'r, const N: usize, const W: usize> {
+    rule: &'r Rule,
+    /// The coordinates at the last sync.
+    m: Lanes<N, W>,
+    /// The merged coordinates so far: `m`, or the copy that changed a lane first.
+    merged: Lanes<N, W>,
+    sums: Lanes<N, W>,
+    total: [f32; N],
+    /// Masks of the lanes some copy changed, and of those more than one did.
+    seen: [u32; N],
+    multi: [u32; N],
+}
+
+impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
+    /// A merge of the coordinates `m` by `rule`; `W` is at least its width, and floats
+    /// past the width are zero.
+    #[inline(always)]
+    pub fn new(rule: &'r Rule, m: Lanes<N, W>) -> Self {
+        debug_assert!(rule.width <= W, "{W} floats hold the rule's coordinates");
+        Combining {
+            rule,
+            m,
+            merged: m,
+            sums: [[0.0; N]; W],
+            total: [0.0; N],
+            seen: [0; N],
+            multi: [0; N],
+        }
+    }
+
+    /// Adds the next copy `x`. Its floats past the width and in lanes past the
+    /// coordinates the caller merges must equal `m`'s, so that they never count as
+    /// changed.
+    #[inline(always)]
+    pub fn add(&mut self, x: &Lanes<N, W>) {
+        if same_lanes(&self.m, x) {
+            return;
+        }
+        // Bits, not values: a copy at -0.0 beside `m` at 0.0 changed it.
+        let mut diff = [0u32; N];
+        for (m, x) in self.m.iter().zip(x) {
+            for ((d, m), x) in diff.iter_mut().zip(m).zip(x) {
+                *d |= m.to_bits() ^ x.to_bits();
+            }
+        }
+        let changed: [u32; N] = std::array::from_fn(|c| lane_mask(diff[c] != 0));
+        let first: [u32; N] = std::array::from_fn(|c| changed[c] & !self.seen[c]);
+        for (merged, x) in self.merged.iter_mut().zip(x) {
+            for ((o, x), first) in merged.iter_mut().zip(x).zip(&first) {
+                *o = pick(*first, *x, *o);
+            }
+        }
+        let lanes = self.multi.iter_mut().zip(&mut self.seen).zip(&changed);
+        for ((multi, seen), changed) in lanes {
+            *multi |= changed & *seen;
+            *seen |= changed;
+        }
+        self.rule
+            .add_lanes(&self.m, x, &changed, &mut self.sums, &mut self.total);
+    }
+
+    /// The merged coordinates and the first lane any copy changed, or `None` if none
+    /// did.
+    #[inline(always)]
+    pub fn finish(self) -> Option<(Lanes<N, W>, usize)> {
+        let first = self.seen.iter().position(|&s| s != 0)?;
+        let mut merged = self.merged;
+        if self.multi.iter().fold(0, |k, m| k | m) != 0 {
+            let mut summed = self.m;
+            self.rule
+                .finish_lanes(&self.m, (&self.sums, &self.total), &mut summed);
+            for f in 0..W {
+                for c in 0..N {
+                    merged[f][c] = pick(self.multi[c], summed[f][c], merged[f][c]);
+                }
+            }
+        }
+        Some((merged, first))
     }
 }
 

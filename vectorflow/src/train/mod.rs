@@ -75,8 +75,8 @@ pub use chunk::StreamRow;
 pub(crate) use feed::SliceFeed;
 pub use priors::Prior;
 pub use progress::Progress;
-pub(crate) use row_cache::inputs as cache_inputs;
 pub use ranks::{Ranked, DEFAULT_SYNC_ROWS};
+pub(crate) use row_cache::inputs as cache_inputs;
 
 /// Re-exported from [`crate::optim`], where it lives beside the optimizers whose state it
 /// holds.

@@ -120,13 +120,13 @@ pub(crate) use scheme::Ranks;
 pub(crate) use status::Link;
 
 use super::{row_cache, Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
-use crate::trainable::Typed;
 use crate::cluster::Collective;
 use crate::features::{AuxFields, AuxValue, Features};
 use crate::layers::{InputFeed, InputLayer};
 use crate::loss::Loss;
 use crate::network::{Net, Stack};
 use crate::optim::Optimizer;
+use crate::trainable::Typed;
 use std::fmt;
 use std::path::PathBuf;
 

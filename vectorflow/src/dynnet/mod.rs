@@ -44,7 +44,7 @@ pub use spec::{ActFn, LayerSpec, RootSpec, Spec, SpecError};
 
 use crate::features::FeatureError;
 use crate::file::{
-    load_model, read_model, save_model, write_model, ModelError, ModelErrorKind, Parts,
+    load_model, read_model, save_model, write_model, ModelError, ModelErrorKind, Parts, Recipe,
 };
 use crate::init::Init;
 use crate::layers::Block;
@@ -68,6 +68,7 @@ pub struct DynNet {
     params: Weights,
     state: Option<TrainState>,
     init: Option<Init>,
+    recipe: Option<Recipe>,
 }
 
 impl std::fmt::Debug for DynNet {
@@ -93,6 +94,7 @@ impl DynNet {
             shape,
             state: None,
             init: Some(init),
+            recipe: None,
         }
     }
 
@@ -105,6 +107,7 @@ impl DynNet {
             shape,
             state: None,
             init: None,
+            recipe: None,
         })
     }
 
@@ -147,6 +150,21 @@ impl DynNet {
     /// with one).
     pub fn train_state(&self) -> Option<&TrainState> {
         self.state.as_ref()
+    }
+
+    /// How the rows it was trained on were read, as its model file records it (`None`
+    /// for a net that was given none, or loaded from a file without one).
+    pub fn recipe(&self) -> Option<&Recipe> {
+        self.recipe.as_ref()
+    }
+
+    /// Records how its training rows were read; [`DynNet::save`] writes it into the
+    /// model file, and loading the file gives it back (checked: a file whose recipe is
+    /// newer than the build or does not read back is refused with
+    /// [`ModelErrorKind::Recipe`]). The recipe's `net` names the inputs' feature groups,
+    /// so [`DynNet::load`] reads them as trained.
+    pub fn set_recipe(&mut self, recipe: Option<Recipe>) {
+        self.recipe = recipe;
     }
 
     /// Drops the training state, keeping the weights (see
@@ -243,22 +261,46 @@ impl DynNet {
 
     /// Writes the net (and its training state, if any) as a model file to `w`.
     pub fn to_writer(&self, w: impl Write) -> Result<(), ModelError> {
-        Ok(write_model(&self.shape, self.file_parts(), w, true)?)
+        Ok(write_model(
+            &self.shape,
+            self.file_parts(),
+            self.recipe(),
+            w,
+            true,
+        )?)
     }
 
     /// Saves the net with its training state, atomically (see [`crate::Net::save`]).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        save_model(&self.shape, self.file_parts(), path.as_ref(), true)
+        save_model(
+            &self.shape,
+            self.file_parts(),
+            self.recipe(),
+            path.as_ref(),
+            true,
+        )
     }
 
     /// Writes the weights alone as a model file to `w`.
     pub fn to_writer_for_predict(&self, w: impl Write) -> Result<(), ModelError> {
-        Ok(write_model(&self.shape, self.file_parts(), w, false)?)
+        Ok(write_model(
+            &self.shape,
+            self.file_parts(),
+            self.recipe(),
+            w,
+            false,
+        )?)
     }
 
     /// Saves the weights alone, for prediction (see [`crate::Net::save_for_predict`]).
     pub fn save_for_predict(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        save_model(&self.shape, self.file_parts(), path.as_ref(), false)
+        save_model(
+            &self.shape,
+            self.file_parts(),
+            self.recipe(),
+            path.as_ref(),
+            false,
+        )
     }
 
     /// Loads a model file (a typed net's too) with its training state, into the net of
@@ -281,45 +323,52 @@ impl DynNet {
 
     /// Reads a model file's bytes with its training state (see [`DynNet::load`]).
     pub fn from_reader(r: impl Read) -> Result<DynNet, ModelError> {
-        let mut shape = None;
+        let mut shape = (None, None);
         let (parts, _) = read_model(&mut { r }, true, |h| shape_of(h, None, &mut shape))?;
         Ok(Self::from_parts(shape, parts))
     }
 
     /// Reads only the weights from a model file's bytes.
     pub fn weights_from_reader(r: impl Read) -> Result<DynNet, ModelError> {
-        let mut shape = None;
+        let mut shape = (None, None);
         let (parts, _) = read_model(&mut { r }, false, |h| shape_of(h, None, &mut shape))?;
         Ok(Self::from_parts(shape, parts))
     }
 
     fn load_path(path: &Path, state: bool, spec: Option<&Spec>) -> Result<DynNet, ModelError> {
-        let mut shape = None;
+        let mut shape = (None, None);
         let parts = load_model(path, state, |h| shape_of(h, spec, &mut shape))?;
         Ok(Self::from_parts(shape, parts))
     }
 
-    /// The net read from a file: `shape` is set once its header is read.
-    fn from_parts(shape: Option<Shape>, (params, state, init): Parts) -> DynNet {
+    /// The net read from a file: `shape` (and the file's recipe) is set once its header
+    /// is read.
+    fn from_parts(
+        (shape, recipe): (Option<Shape>, Option<Recipe>),
+        (params, state, init): Parts,
+    ) -> DynNet {
         let shape = shape.expect("a net read from a file has its shape");
         DynNet {
             shape,
             params,
             state,
             init,
+            recipe,
         }
     }
 }
 
-/// The shape of a model file whose header is `head`: `spec`, or the topology it stores;
-/// kept in `keep` too.
+/// The shape of a model file whose header is `head`: `spec`, or its recipe's net (which
+/// names the inputs' groups; checked against its topology when read), or the topology it
+/// stores; kept in `keep` too, with the file's recipe.
 fn shape_of(
     head: &crate::file::Header,
     spec: Option<&Spec>,
-    keep: &mut Option<Shape>,
+    keep: &mut (Option<Shape>, Option<Recipe>),
 ) -> Result<Shape, ModelError> {
-    let spec = match spec {
-        Some(s) => s.clone(),
+    let from_recipe = head.recipe.as_ref().and_then(|r| Spec::parse(&r.net).ok());
+    let spec = match spec.cloned().or(from_recipe) {
+        Some(s) => s,
         None => Spec::parse(&head.topology).map_err(|e| {
             ModelError::from(ModelErrorKind::Corrupt(format!(
                 "its topology {:?} is not a network this build knows: {e}",
@@ -328,6 +377,6 @@ fn shape_of(
         })?,
     };
     let shape = Shape::new(spec);
-    *keep = Some(shape.clone());
+    *keep = (Some(shape.clone()), head.recipe.clone());
     Ok(shape)
 }

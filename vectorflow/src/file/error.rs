@@ -40,6 +40,9 @@ pub enum ModelErrorKind {
     /// The file was saved for prediction ([`crate::Net::save_for_predict`]) and has no
     /// training state to resume from: load it with [`crate::Net::load_weights`].
     PredictOnly,
+    /// The file's read recipe ([`super::Recipe`]) is newer than this build, has an
+    /// unknown field, or a value that does not read back.
+    Recipe(String),
     /// The file holds another model than the net it is loaded into.
     Mismatch {
         /// What differs (`topology`, `hashing`, ...).
@@ -89,6 +92,7 @@ impl fmt::Display for ModelError {
                  to {supported}: load it with a newer vectorflow"
             ),
             ModelErrorKind::Corrupt(m) => write!(f, "the file is corrupt: {m}"),
+            ModelErrorKind::Recipe(m) => write!(f, "its read recipe cannot be used: {m}"),
             ModelErrorKind::Truncated {
                 section,
                 expected,

@@ -2,6 +2,7 @@
 //! JSON) whose `__metadata__` says what the model is and carries the checksums.
 
 use super::error::{ModelError, ModelErrorKind};
+use super::recipe::Recipe;
 use crate::fsio::read_full;
 use serde_json::{json, Map, Value};
 use std::io::Read;
@@ -38,6 +39,8 @@ pub(crate) struct Header {
     pub weights_crc: Option<u32>,
     /// The tensors in data order (see [`tensor_names`]).
     pub tensors: Vec<Tensor>,
+    /// How the training rows were read, when the writer said.
+    pub recipe: Option<Recipe>,
 }
 
 /// A sparse table stored as listed rows: its index among the net's sparse blocks, and
@@ -132,6 +135,9 @@ pub(crate) fn encode(m: &Header) -> Vec<u8> {
     }
     if let Some(crc) = m.weights_crc {
         put("crc32.weights", format!("{crc:08x}"));
+    }
+    for (k, v) in m.recipe.iter().flat_map(Recipe::entries) {
+        put(&k, v);
     }
     for t in &m.tensors {
         put(&format!("crc32.{}", t.name), format!("{:08x}", t.crc));
@@ -305,8 +311,11 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Header, u64), ModelError> {
         off += 4 * t.len();
         tensors.push(t);
     }
+    let topology = field("topology")?;
+    let recipe = Recipe::from_meta(meta, &topology)
+        .map_err(|m| ModelError::from(ModelErrorKind::Recipe(m)))?;
     let header = Header {
-        topology: field("topology")?,
+        topology,
         inputs: field("inputs")?,
         hashing: field("hashing")?,
         params: number("params")?,
@@ -316,6 +325,7 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Header, u64), ModelError> {
         tables,
         weights_crc,
         tensors,
+        recipe,
     };
     Ok((header, 8 + n))
 }

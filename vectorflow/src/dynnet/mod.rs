@@ -136,6 +136,20 @@ impl DynNet {
         self.shape.blocks()
     }
 
+    /// The number of parameters of the input layer (its roots' weights and biases),
+    /// which come first in the flat order.
+    pub fn input_params(&self) -> usize {
+        self.shape.input_params
+    }
+
+    /// Where the input layer's weights are, for [`crate::explain`].
+    pub(crate) fn input_layout(&self) -> crate::layers::InputLayout {
+        crate::layers::InputLayout {
+            roots: self.shape.roots.clone(),
+            bias: self.shape.bias,
+        }
+    }
+
     /// The weights, in the flat order (input layer first, then each layer).
     pub fn params(&self) -> &Weights {
         &self.params

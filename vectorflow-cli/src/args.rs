@@ -15,9 +15,11 @@ use vectorflow::io::columns::{Columns, Crosses};
     after_help = "Examples:\n  \
         vf train -d train.svm --nn 16 -f model.vf\n  \
         vf predict -i model.vf -d test.svm -p predictions.txt\n  \
-        vf inspect model.vf\n\n\
+        vf inspect model.vf\n  \
+        vf explain -i model.vf -d train.vw --readable_model model.txt\n\n\
         Each subcommand's --help has more. Vowpal Wabbit's -d -f -i -p -t -c -b --passes \
-        --loss_function -l -q --nn --holdout_off are understood (docs/cli.md)."
+        --loss_function -l -q --nn --holdout_off --readable_model --invert_hash are understood \
+        (docs/cli.md)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,6 +35,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Show what a model file holds: topology, inputs, optimizer state, how its rows are read.
     Inspect(InspectArgs),
+    /// Name a model's features: the top features, or every one in a readable model file.
+    Explain(ExplainArgs),
 }
 
 /// How rows are read: the file, its format and, for tables, the column spec.
@@ -226,4 +230,37 @@ pub struct InspectArgs {
     /// The model file.
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
+}
+
+/// `vf explain`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    vf explain -i model.vf -d train.vw --top 20\n  \
+    vf explain -i model.vf -d train.vw --readable_model model.txt\n\n\
+    The features are named as the rows name them: a LIBSVM feature by its id, a VW \
+    feature as VW's audit does (ns^name, a^x*b^y for a -q cross). Rows are read as the \
+    model records. The readable model lists every named feature with its slot and \
+    first-layer weights (VW's --invert_hash), the rest of the net summed up.")]
+pub struct ExplainArgs {
+    /// The model file.
+    #[arg(
+        short = 'i',
+        long = "initial_regressor",
+        alias = "model",
+        value_name = "FILE"
+    )]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the N features of largest first-layer weights [default: 20 without --readable_model].
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Write the readable model here (VW's --readable_model, --invert_hash).
+    #[arg(
+        long = "readable_model",
+        alias = "invert_hash",
+        alias = "readable-model",
+        value_name = "FILE"
+    )]
+    pub readable_model: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@
 mod args;
 mod data;
 mod error;
+mod explain;
 mod inspect;
 mod metrics;
 mod optimizers;
@@ -32,6 +33,7 @@ fn main() {
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Explain(a) => explain::run(a),
     };
     if let Err(e) = result {
         eprintln!("vf: error: {e}");

@@ -506,12 +506,85 @@ fn bad_input_is_one_line_and_an_exit_code() {
     );
     fails(&d, &["predict", "-i", "m.vf", "-d", "t.svm"], 1, "t.svm:2");
     // --help has examples on every subcommand.
-    for sub in ["train", "predict", "inspect"] {
+    for sub in ["train", "predict", "inspect", "explain"] {
         let out = ok(&d, &[sub, "--help"]);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("Example"),
             "{sub}"
         );
     }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The readable model of a small VW fit, as committed in tests/golden (rewrite it with
+/// `VF_BLESS=1` after a deliberate change).
+#[test]
+fn explain_writes_the_golden_readable_model() {
+    let d = dir("golden");
+    std::fs::write(d.join("train.vw"), vw_text(40, 11)).unwrap();
+    ok(
+        &d,
+        &[
+            "train",
+            "-d",
+            "train.vw",
+            "-q",
+            "ab",
+            "-b",
+            "8",
+            "--passes",
+            "2",
+            "--holdout_off",
+            "--quiet",
+            "-f",
+            "m.vf",
+        ],
+    );
+    ok(
+        &d,
+        &[
+            "explain",
+            "-i",
+            "m.vf",
+            "-d",
+            "train.vw",
+            "--readable_model",
+            "model.txt",
+        ],
+    );
+    let got = std::fs::read_to_string(d.join("model.txt")).unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/readable_model.txt");
+    if std::env::var_os("VF_BLESS").is_some() {
+        std::fs::write(&golden, &got).unwrap();
+    }
+    assert_eq!(got, std::fs::read_to_string(&golden).unwrap());
+    assert!(got.contains("a^x1*b^z3:"), "{got}");
+    let out = ok(
+        &d,
+        &["explain", "-i", "m.vf", "-d", "train.vw", "--top", "3"],
+    );
+    let top = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(top.lines().count(), 4, "{top}");
+    // Bad input.
+    std::fs::write(d.join("t.csv"), "y,a\n1,x\n0,z\n").unwrap();
+    ok(
+        &d,
+        &[
+            "train", "-d", "t.csv", "--label", "y", "--hash", "a", "--quiet", "-f", "c.vf",
+        ],
+    );
+    fails(
+        &d,
+        &["explain", "-i", "c.vf", "-d", "t.csv"],
+        2,
+        "csv rows are not named yet",
+    );
+    fails(
+        &d,
+        &["explain", "-i", "m.vf", "-d", "missing.vw"],
+        1,
+        "missing.vw",
+    );
+    fails(&d, &["explain", "-i", "m.vf"], 2, "required");
     std::fs::remove_dir_all(&d).unwrap();
 }

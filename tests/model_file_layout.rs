@@ -525,7 +525,8 @@ fn a_read_recipe_round_trips_and_a_newer_unknown_or_wrong_one_is_refused() {
             m.insert(k.into(), v.into());
         }
     };
-    let cases: [(&dyn Fn(&mut Map<String, Value>), &str); 6] = [
+    type Edit<'e> = &'e dyn Fn(&mut Map<String, Value>);
+    let cases: [(Edit, &str); 6] = [
         (
             &set("recipe.version", "2"),
             "version 2, but this build reads versions up to 1",

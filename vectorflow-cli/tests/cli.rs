@@ -588,3 +588,80 @@ fn explain_writes_the_golden_readable_model() {
     fails(&d, &["explain", "-i", "m.vf"], 2, "required");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Multinomial from stdin: K probabilities a line, log loss and accuracy, and a label
+/// that is not a class named by its row.
+#[test]
+fn a_multinomial_model_trained_from_stdin_predicts_class_probabilities() {
+    let d = dir("multinomial");
+    let mut g = Lcg(12);
+    let mut text = String::new();
+    for _ in 0..300 {
+        let c = g.next(3);
+        text.push_str(&format!(
+            "{c} {}:1 {}:1\n",
+            1 + c * 10 + g.next(3),
+            40 + g.next(9)
+        ));
+    }
+    let test: Vec<&str> = text.lines().take(100).collect();
+    std::fs::write(d.join("test.svm"), test.join("\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vf"))
+        .args([
+            "train",
+            "-d",
+            "-",
+            "--format",
+            "libsvm",
+            "--loss",
+            "multinomial:3",
+        ])
+        .args([
+            "--nn", "4", "-b", "8", "--passes", "3", "--quiet", "-f", "m.vf",
+        ])
+        .current_dir(&d)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let out = ok(
+        &d,
+        &["predict", "-i", "m.vf", "-d", "test.svm", "-p", "p.txt"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("labelled rows: logloss") && err.contains("accuracy"),
+        "{err}"
+    );
+    for p in read_predictions(&d.join("p.txt")) {
+        assert_eq!(p.len(), 3);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{p:?}");
+    }
+    std::fs::write(d.join("bad.svm"), "1 3:1\n5 4:1\n").unwrap();
+    fails(
+        &d,
+        &["predict", "-i", "m.vf", "-d", "bad.svm"],
+        1,
+        "bad.svm: row 2: label 5 is not a class of 0 to 2",
+    );
+    fails(
+        &d,
+        &["train", "-d", "-"],
+        2,
+        "reading stdin (-d -) needs --format",
+    );
+    fails(
+        &d,
+        &["train", "-d", "test.svm", "--loss", "multinomial"],
+        2,
+        "multinomial:K",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -14,7 +14,8 @@ pub const OPTIMIZERS: [(&str, &str); 6] = [
 ];
 
 /// The learning rate of optimizer `name` without `-l`, for a linear model or a net
-/// with a hidden layer.
+/// with a hidden layer. The others' are examples/bench's defaults, picked there on
+/// synthetic data.
 pub fn default_rate(name: &str, hidden: bool) -> f32 {
     match (name, hidden) {
         ("sgd", _) => 0.2,
@@ -24,8 +25,11 @@ pub fn default_rate(name: &str, hidden: bool) -> f32 {
         ("adam", true) => 0.002,
         ("ftrl", false) => 0.5,
         ("ftrl", true) => 0.05,
-        (_, false) => 0.5,
-        (_, true) => 0.02,
+        // AdaGrad and RowAdaGrad: the best of 0.1, 0.25, 0.5 and 1.0 (linear) and of
+        // 0.01, 0.02, 0.05 and 0.1 (`--nn 16`) for one pass over the first 50k and 200k
+        // rows of /work/vfdata/train.svm (docs/cli.md).
+        (_, false) => 1.0,
+        (_, true) => 0.1,
     }
 }
 

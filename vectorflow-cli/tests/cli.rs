@@ -124,7 +124,8 @@ fn read_predictions(path: &Path) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Trains `net` on the stream as `vf train --holdout_off --quiet` would.
+/// Trains `net` on the stream as `vf train --holdout_off --quiet` would (AdaGrad's
+/// default rate is 1.0 for a linear model).
 fn library_fit<St>(net: &mut DynNet, stream: &mut St, lr: f32, passes: usize, seed: u64)
 where
     St: Stream,
@@ -318,7 +319,7 @@ fn a_csv_model_reads_new_rows_with_no_flags_as_the_library_does() {
         .unwrap();
     let mut net = DynNet::new("sparse:2^12 > 1", Init::zeros()).unwrap();
     let reader = ColumnReader::open(d.join("train.csv"), Format::Csv, &spec).unwrap();
-    library_fit(&mut net, &mut ColumnStream::new(reader), 0.5, 2, 0);
+    library_fit(&mut net, &mut ColumnStream::new(reader), 1.0, 2, 0);
     let rows = ColumnReader::open(d.join("new.csv"), Format::Csv, &spec)
         .unwrap()
         .read_all()
@@ -390,7 +391,7 @@ fn vw_crosses_are_recorded_and_read_back_from_stdin() {
     library_fit(
         &mut net,
         &mut format.stream(d.join("train.vw")).unwrap(),
-        0.5,
+        1.0,
         1,
         0,
     );

@@ -137,8 +137,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub passes: usize,
     /// A cache of the hashed rows for passes after the first (default file: the data's name + .cache).
-    #[arg(short = 'c', long = "cache", value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
-    pub cache: Option<PathBuf>,
+    #[arg(short = 'c', long = "cache", value_name = "FILE", num_args = 0..=1)]
+    pub cache: Option<Option<PathBuf>>,
     /// Hold out this fraction of the rows (pseudo-random) to measure the loss after each pass.
     #[arg(long, value_name = "FRACTION", conflicts_with = "holdout_off")]
     pub holdout: Option<f64>,

@@ -37,11 +37,7 @@ pub fn run(a: &TrainArgs) -> Result<(), CliError> {
     let t0 = Instant::now();
     let (mut input, cache) = match &a.cache {
         Some(c) => {
-            let path = if c.as_os_str().is_empty() {
-                default_cache(&a.data.data)
-            } else {
-                c.clone()
-            };
+            let path = c.clone().unwrap_or_else(|| default_cache(&a.data.data));
             (reading.stream(&a.data.data)?, Some(path))
         }
         None => {

@@ -666,3 +666,37 @@ fn a_multinomial_model_trained_from_stdin_predicts_class_probabilities() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `-c`: the rows stream from the file through a binary cache (written by the first
+/// pass), and train the model that rows held in memory train.
+#[test]
+fn a_cache_trains_what_rows_in_memory_train() {
+    let d = dir("cache");
+    std::fs::write(d.join("train.svm"), libsvm_text(400, 13)).unwrap();
+    let base = [
+        "train",
+        "-d",
+        "train.svm",
+        "-b",
+        "10",
+        "--passes",
+        "3",
+        "--holdout_off",
+    ];
+    ok(&d, &[&base[..], &["--quiet", "-f", "memory.vf"]].concat());
+    ok(
+        &d,
+        &[&base[..], &["--quiet", "-c", "-f", "cached.vf"]].concat(),
+    );
+    assert!(d.join("train.svm.cache").exists());
+    let memory = DynNet::load(d.join("memory.vf")).unwrap();
+    let cached = DynNet::load(d.join("cached.vf")).unwrap();
+    assert_eq!(memory.params(), cached.params());
+    fails(
+        &d,
+        &["train", "-d", "-", "--format", "libsvm", "-c"],
+        2,
+        "give a file, not stdin",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}

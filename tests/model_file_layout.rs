@@ -491,8 +491,8 @@ fn a_file_written_before_the_layout_change_is_written_again_byte_for_byte() {
 /// with every checksum right; a file without one loads with none.
 #[test]
 fn a_read_recipe_round_trips_and_a_newer_unknown_or_wrong_one_is_refused() {
+    use vectorflow::dynnet::{DataFormat, Recipe};
     use vectorflow::dynnet::{DynLoss, DynNet};
-    use vectorflow::file::{DataFormat, Recipe};
     use vectorflow::io::columns::ColumnSpec;
     let spec = "user:sparse:2^10 > 4 > relu > 1";
     let mut net = DynNet::new(spec, Init::uniform(0.1).seed(1)).unwrap();

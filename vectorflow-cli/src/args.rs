@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use vectorflow::file::DataFormat;
+use vectorflow::dynnet::DataFormat;
 use vectorflow::io::columns::{Columns, Crosses};
 
 /// `vf`: sparse shallow nets and linear models from the shell.

@@ -6,7 +6,7 @@ use crate::error::{data, usage, CliError};
 use crate::rows::RowStream;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use vectorflow::file::{parse_pairs, DataFormat, Recipe};
+use vectorflow::dynnet::{parse_pairs, DataFormat, Recipe};
 use vectorflow::io::columns::{ColumnReader, ColumnRows, ColumnSpec, Format};
 use vectorflow::io::{LibSvm, OutOfRange, SparseFormat, SparseReader, SparseRows, Vw};
 

@@ -55,7 +55,7 @@ pub fn run(a: &InspectArgs) -> Result<(), CliError> {
                 println!("crosses     -q {}", String::from_utf8_lossy(p));
             }
             println!("net spec    {}", r.net);
-            println!("loss        {}", vectorflow::file::loss_name(r.loss));
+            println!("loss        {}", vectorflow::dynnet::loss_name(r.loss));
         }
         None => println!(
             "reads       no read recipe (not saved by vf train): give vf predict the reading flags"

@@ -34,17 +34,19 @@
 mod fit;
 mod generic;
 mod loss;
+mod recipe;
 mod row;
 mod shape;
 mod spec;
 
 pub use loss::DynLoss;
+pub use recipe::{loss_name, parse_pairs, DataFormat, Recipe, RECIPE_VERSION};
 pub use row::DynRow;
 pub use spec::{ActFn, LayerSpec, RootSpec, Spec, SpecError};
 
 use crate::features::FeatureError;
 use crate::file::{
-    load_model, read_model, save_model, write_model, ModelError, ModelErrorKind, Parts, Recipe,
+    load_model, read_model, save_model, write_model, ModelError, ModelErrorKind, Parts,
 };
 use crate::init::Init;
 use crate::layers::Block;
@@ -268,6 +270,11 @@ impl DynNet {
         (&self.shape, (&mut self.params, &mut self.state))
     }
 
+    /// Its recipe as a model file's metadata entries.
+    fn recipe_entries(&self) -> Vec<(String, String)> {
+        self.recipe.iter().flat_map(Recipe::entries).collect()
+    }
+
     /// Its weights, training state and initialisation, as a model file holds them.
     fn file_parts(&self) -> (&Weights, Option<&TrainState>, Option<&Init>) {
         (&self.params, self.state.as_ref(), self.init.as_ref())
@@ -278,7 +285,7 @@ impl DynNet {
         Ok(write_model(
             &self.shape,
             self.file_parts(),
-            self.recipe(),
+            &self.recipe_entries(),
             w,
             true,
         )?)
@@ -289,7 +296,7 @@ impl DynNet {
         save_model(
             &self.shape,
             self.file_parts(),
-            self.recipe(),
+            &self.recipe_entries(),
             path.as_ref(),
             true,
         )
@@ -300,7 +307,7 @@ impl DynNet {
         Ok(write_model(
             &self.shape,
             self.file_parts(),
-            self.recipe(),
+            &self.recipe_entries(),
             w,
             false,
         )?)
@@ -311,7 +318,7 @@ impl DynNet {
         save_model(
             &self.shape,
             self.file_parts(),
-            self.recipe(),
+            &self.recipe_entries(),
             path.as_ref(),
             false,
         )
@@ -380,7 +387,9 @@ fn shape_of(
     spec: Option<&Spec>,
     keep: &mut (Option<Shape>, Option<Recipe>),
 ) -> Result<Shape, ModelError> {
-    let from_recipe = head.recipe.as_ref().and_then(|r| Spec::parse(&r.net).ok());
+    let recipe = Recipe::from_entries(&head.recipe, &head.topology)
+        .map_err(|m| ModelError::from(ModelErrorKind::Recipe(m)))?;
+    let from_recipe = recipe.as_ref().and_then(|r| Spec::parse(&r.net).ok());
     let spec = match spec.cloned().or(from_recipe) {
         Some(s) => s,
         None => Spec::parse(&head.topology).map_err(|e| {
@@ -391,6 +400,6 @@ fn shape_of(
         })?,
     };
     let shape = Shape::new(spec);
-    *keep = (Some(shape.clone()), head.recipe.clone());
+    *keep = (Some(shape.clone()), recipe);
     Ok(shape)
 }

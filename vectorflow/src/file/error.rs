@@ -40,7 +40,7 @@ pub enum ModelErrorKind {
     /// The file was saved for prediction ([`crate::Net::save_for_predict`]) and has no
     /// training state to resume from: load it with [`crate::Net::load_weights`].
     PredictOnly,
-    /// The file's read recipe ([`super::Recipe`]) is newer than this build, has an
+    /// The file's read recipe ([`crate::dynnet::Recipe`]) is newer than this build, has an
     /// unknown field, or a value that does not read back.
     Recipe(String),
     /// The file holds another model than the net it is loaded into.

@@ -2,7 +2,6 @@
 //! JSON) whose `__metadata__` says what the model is and carries the checksums.
 
 use super::error::{ModelError, ModelErrorKind};
-use super::recipe::Recipe;
 use crate::fsio::read_full;
 use serde_json::{json, Map, Value};
 use std::io::Read;
@@ -39,8 +38,9 @@ pub(crate) struct Header {
     pub weights_crc: Option<u32>,
     /// The tensors in data order (see [`tensor_names`]).
     pub tensors: Vec<Tensor>,
-    /// How the training rows were read, when the writer said.
-    pub recipe: Option<Recipe>,
+    /// How the training rows were read, when the writer said: the `recipe.*` metadata
+    /// entries, as text (read and checked by [`crate::dynnet::DynNet`]).
+    pub recipe: Vec<(String, String)>,
 }
 
 /// A sparse table stored as listed rows: its index among the net's sparse blocks, and
@@ -136,8 +136,8 @@ pub(crate) fn encode(m: &Header) -> Vec<u8> {
     if let Some(crc) = m.weights_crc {
         put("crc32.weights", format!("{crc:08x}"));
     }
-    for (k, v) in m.recipe.iter().flat_map(Recipe::entries) {
-        put(&k, v);
+    for (k, v) in &m.recipe {
+        put(k, v.clone());
     }
     for t in &m.tensors {
         put(&format!("crc32.{}", t.name), format!("{:08x}", t.crc));
@@ -311,11 +311,15 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Header, u64), ModelError> {
         off += 4 * t.len();
         tensors.push(t);
     }
-    let topology = field("topology")?;
-    let recipe = Recipe::from_meta(meta, &topology)
-        .map_err(|m| ModelError::from(ModelErrorKind::Recipe(m)))?;
+    let mut recipe = Vec::new();
+    for (k, v) in meta.iter().filter(|(k, _)| k.starts_with("recipe.")) {
+        let Value::String(v) = v else {
+            return Err(ModelErrorKind::Recipe(format!("{k} is not a string")).into());
+        };
+        recipe.push((k.clone(), v.clone()));
+    }
     let header = Header {
-        topology,
+        topology: field("topology")?,
         inputs: field("inputs")?,
         hashing: field("hashing")?,
         params: number("params")?,

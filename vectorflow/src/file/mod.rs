@@ -68,13 +68,11 @@
 
 mod error;
 mod header;
-mod recipe;
 mod sparse;
 mod tensor;
 
 pub use error::{ModelError, ModelErrorKind};
 pub use header::{FORMAT, FORMAT_VERSION};
-pub use recipe::{loss_name, parse_pairs, DataFormat, Recipe, RECIPE_VERSION};
 
 use crate::fsio::write_atomic;
 use crate::layers::InputLayer;
@@ -123,7 +121,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
 
     fn save_as(&self, path: &Path, with_state: bool) -> Result<(), ModelError> {
         let parts = (self.params(), self.train_state(), self.init());
-        save_model(&Typed::<I, S>::new(), parts, None, path, with_state)
+        save_model(&Typed::<I, S>::new(), parts, &[], path, with_state)
     }
 
     /// Loads a net and its training state (if the file has one) from `path`, to predict
@@ -157,7 +155,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
     fn write_to(&self, w: impl Write, with_state: bool) -> std::io::Result<()> {
         let parts = (self.params(), self.train_state(), self.init());
-        write_model(&Typed::<I, S>::new(), parts, None, w, with_state)
+        write_model(&Typed::<I, S>::new(), parts, &[], w, with_state)
     }
 
     fn load_path(path: &Path, state: bool) -> Result<Self, ModelError> {
@@ -210,7 +208,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Layout for Typed<I, S> {
 pub(crate) fn save_model(
     layout: &impl Layout,
     parts: (&Weights, Option<&TrainState>, Option<&crate::init::Init>),
-    recipe: Option<&Recipe>,
+    recipe: &[(String, String)],
     path: &Path,
     with_state: bool,
 ) -> Result<(), ModelError> {
@@ -242,7 +240,7 @@ fn sparse_blocks(layout: &impl Layout) -> Vec<sparse::Block> {
 pub(crate) fn write_model(
     layout: &impl Layout,
     (weights, state, init): (&Weights, Option<&TrainState>, Option<&crate::init::Init>),
-    recipe: Option<&Recipe>,
+    recipe: &[(String, String)],
     mut w: impl Write,
     with_state: bool,
 ) -> std::io::Result<()> {
@@ -320,7 +318,7 @@ pub(crate) fn write_model(
             .collect(),
         weights_crc: (!tables.is_empty()).then(|| crc_of(params, layout.param_count())),
         tensors,
-        recipe: recipe.cloned(),
+        recipe: recipe.to_vec(),
     };
     w.write_all(&header::encode(&head))?;
     for d in &data {

@@ -3,11 +3,11 @@
 //!
 //! It is stored as `recipe.*` entries of the header's metadata (covered by the header
 //! checksum), with a version of its own: builds before it ignore the entries, and
-//! files without them load with no recipe.
+//! files without them load with no recipe. The model file layer keeps the entries as
+//! text; a [`super::DynNet`] reads and checks them when it is loaded.
 
-use crate::dynnet::{DynLoss, Spec};
+use super::{DynLoss, Spec};
 use crate::io::columns::ColumnSpec;
-use serde_json::{Map, Value};
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -70,7 +70,7 @@ impl DataFormat {
     /// `.jsonl`/`.ndjson`/`.json`, `.parquet` or a directory (Parquet); `None` otherwise.
     ///
     /// ```
-    /// use vectorflow::file::DataFormat;
+    /// use vectorflow::dynnet::DataFormat;
     /// assert_eq!(DataFormat::of_path("train.svm".as_ref()), Some(DataFormat::LibSvm));
     /// assert_eq!(DataFormat::of_path("t.JSONL".as_ref()), Some(DataFormat::JsonLines));
     /// assert_eq!(DataFormat::of_path("t.gz".as_ref()), None);
@@ -112,11 +112,10 @@ impl FromStr for DataFormat {
 /// How a model's training rows were read: the format, the column spec (CSV, JSON lines,
 /// Parquet), VW's namespace crosses, the network spec with its inputs' feature groups
 /// (the topology line names none) and the loss. A model file records it (see
-/// [`crate::dynnet::DynNet::set_recipe`]).
+/// [`super::DynNet::set_recipe`]).
 ///
 /// ```
-/// use vectorflow::dynnet::DynLoss;
-/// use vectorflow::file::{DataFormat, Recipe};
+/// use vectorflow::dynnet::{DataFormat, DynLoss, Recipe};
 /// let r = Recipe::new(DataFormat::Vw, "sparse:2^18 > 1", DynLoss::Logistic)
 ///     .with_interactions(vec![*b"ab"]);
 /// assert_eq!(r.to_string(), "vw -q ab, net sparse:2^18 > 1, loss logistic");
@@ -182,25 +181,21 @@ impl Recipe {
             .collect()
     }
 
-    /// The recipe of a header's metadata, checked against the file's `topology`: `None`
-    /// without `recipe.*` entries, else every entry read and checked.
-    pub(crate) fn from_meta(
-        meta: &Map<String, Value>,
+    /// The recipe of a model file's `recipe.*` metadata entries, checked against the
+    /// file's `topology`: `None` without entries, else every entry read and checked.
+    pub(crate) fn from_entries(
+        entries: &[(String, String)],
         topology: &str,
     ) -> Result<Option<Recipe>, String> {
-        let entries: Vec<(&str, &Value)> = meta
+        let entries: Vec<(&str, &str)> = entries
             .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("recipe.")?, v)))
+            .filter_map(|(k, v)| Some((k.strip_prefix("recipe.")?, v.as_str())))
             .collect();
         if entries.is_empty() {
             return Ok(None);
         }
         let get = |k: &str| -> Result<Option<&str>, String> {
-            match entries.iter().find(|(n, _)| *n == k) {
-                None => Ok(None),
-                Some((_, Value::String(s))) => Ok(Some(s)),
-                Some(_) => Err(format!("recipe.{k} is not a string")),
-            }
+            Ok(entries.iter().find(|(n, _)| *n == k).map(|(_, v)| *v))
         };
         let need = |k: &str| get(k)?.ok_or_else(|| format!("it has no recipe.{k}"));
         let version = need("version")?;
@@ -294,7 +289,7 @@ fn pairs_text(pairs: &[[u8; 2]]) -> String {
 /// characters each, a space standing for the default namespace.
 ///
 /// ```
-/// use vectorflow::file::parse_pairs;
+/// use vectorflow::dynnet::parse_pairs;
 /// assert_eq!(parse_pairs("ab,c ").unwrap(), vec![*b"ab", *b"c "]);
 /// assert!(parse_pairs("abc").unwrap_err().contains("two namespace letters"));
 /// ```

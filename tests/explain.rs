@@ -710,3 +710,29 @@ fn audits_name_the_features_of_crossed_roots() {
     let top = top_features(&net, &rows, 4, Rank::Weights).unwrap();
     assert!(top.features.iter().all(|f| f.name.contains('×')), "{top}");
 }
+
+/// A run-time net's readable model is the typed net's of the same topology and weights.
+#[test]
+fn a_run_time_net_dumps_as_the_typed_net_of_its_topology() {
+    use vectorflow::dynnet::DynNet;
+    use vectorflow::explain::{readable_model, readable_model_dyn, FeatureNames};
+    use vectorflow::io::{LibSvm, SparseFormat};
+    type Typed = network![Sparse<256> => Linear<2> => ReLU => Linear<1>];
+    let rows = LibSvm::new()
+        .parse_bytes(b"1 3:0.5 7:1\n0 2:1 7:2\n1 3:1 9:1\n", "t.svm")
+        .unwrap();
+    let mut net = Typed::new(Init::uniform(0.1).seed(1));
+    Trainer::new(AdaGrad::new(0.1))
+        .passes(3)
+        .progress(Progress::Silent)
+        .fit(&mut net, &rows.to_rows(), Logistic)
+        .unwrap();
+    let mut file = Vec::new();
+    net.to_writer(&mut file).unwrap();
+    let dynamic = DynNet::from_reader(&file[..]).unwrap();
+    let mut names = FeatureNames::new();
+    names.extend(&rows.to_rows()).unwrap();
+    let typed = readable_model(&net, &names).to_string();
+    assert_eq!(readable_model_dyn(&dynamic, &names).to_string(), typed);
+    assert!(typed.contains("# layer 1 weights: 2"), "{typed}");
+}

@@ -337,6 +337,41 @@ fn vw_ids_match_vowpal_wabbit() {
     );
 }
 
+/// `-q` interactions: the ids `vw -q ab --noconstant -b 24 --audit` (vowpalwabbit 9.11
+/// for Python) prints for these lines, in its order, and its audit names.
+#[test]
+fn vw_interactions_match_vowpal_wabbit() {
+    let crossed = |pairs: &[[u8; 2]], line: &str, own: usize| -> Vec<(u32, f32)> {
+        let rows = Vw::new()
+            .interactions(pairs)
+            .parse_bytes(line.as_bytes(), "t.vw")
+            .unwrap();
+        let row = rows.row(0);
+        row.features()
+            .skip(own)
+            .map(|f| (f.id & 0xFF_FFFF, f.value))
+            .collect()
+    };
+    assert_eq!(
+        crossed(&[*b"ab"], "1 |a x y:2 |b z |c q", 4),
+        [(16595223, 1.0), (6987138, 2.0)]
+    );
+    let aa = [8652432, 15759687, 12081929, 6806994, 3145628, 5897426];
+    let want: Vec<(u32, f32)> = aa.iter().map(|&id| (id, 1.0)).collect();
+    assert_eq!(crossed(&[*b"aa"], "1 |a x y |ab z", 3), want);
+    // Without the pairs' letters nothing is added.
+    assert_eq!(crossed(&[*b"ab"], "1 |a x |c q", 2), []);
+    let rows = Vw::new()
+        .interactions(&[*b"ab"])
+        .names(true)
+        .parse_bytes(b"1 |a x |b z\n", "t.vw")
+        .unwrap();
+    let mut names = Vec::new();
+    vectorflow::features::Named::visit_named(&rows.row(0), |f| names.push(f.name.to_string()))
+        .unwrap();
+    assert_eq!(names, ["a^x", "b^z", "a^x*b^z"]);
+}
+
 #[test]
 fn vw_labels_weights_and_tags() {
     let rows = vw("1 |a x\n-1 2.5 'id7 |a x\n0.5 0 t3|a x\n|a x\n'only |a x\n\n3\n").unwrap();

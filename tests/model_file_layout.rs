@@ -485,3 +485,77 @@ fn a_file_written_before_the_layout_change_is_written_again_byte_for_byte() {
     net.to_writer(&mut again).unwrap();
     assert!(again == before, "the bytes differ");
 }
+
+/// A run-time net's read recipe ([`Recipe`]) is saved and read back, names its inputs'
+/// groups on load, and is refused by name when newer, unknown or not readable, even
+/// with every checksum right; a file without one loads with none.
+#[test]
+fn a_read_recipe_round_trips_and_a_newer_unknown_or_wrong_one_is_refused() {
+    use vectorflow::dynnet::{DataFormat, Recipe};
+    use vectorflow::dynnet::{DynLoss, DynNet};
+    use vectorflow::io::columns::ColumnSpec;
+    let spec = "user:sparse:2^10 > 4 > relu > 1";
+    let mut net = DynNet::new(spec, Init::uniform(0.1).seed(1)).unwrap();
+    let mut plain = Vec::new();
+    net.to_writer(&mut plain).unwrap();
+    assert_eq!(DynNet::from_reader(&plain[..]).unwrap().recipe(), None);
+    let columns = ColumnSpec::builder()
+        .label("y")
+        .hash("a(root=user)".parse().unwrap())
+        .build()
+        .unwrap();
+    let recipe = Recipe::new(DataFormat::Csv, spec, DynLoss::Logistic).with_columns(columns);
+    net.set_recipe(Some(recipe.clone()));
+    let mut file = Vec::new();
+    net.to_writer(&mut file).unwrap();
+    let back = DynNet::from_reader(&file[..]).unwrap();
+    assert_eq!(back.recipe(), Some(&recipe));
+    assert_eq!(back.spec().roots[0].name, "user");
+    // A typed net of the topology reads the file too.
+    type Typed = network![Sparse<1024> => Linear<4> => ReLU => Linear<1>];
+    assert!(Typed::from_reader(&file[..]).is_ok());
+    let refused = |edit: &dyn Fn(&mut Map<String, Value>)| -> String {
+        let bytes = rewrite(&file, |m, _| edit(m));
+        let e = DynNet::from_reader(&bytes[..]).expect_err("a bad recipe");
+        assert!(matches!(e.kind, ModelErrorKind::Recipe(_)), "{e}");
+        e.to_string()
+    };
+    let set = |k: &'static str, v: &'static str| {
+        move |m: &mut Map<String, Value>| {
+            m.insert(k.into(), v.into());
+        }
+    };
+    type Edit<'e> = &'e dyn Fn(&mut Map<String, Value>);
+    let cases: [(Edit, &str); 6] = [
+        (
+            &set("recipe.version", "2"),
+            "version 2, but this build reads versions up to 1",
+        ),
+        (&set("recipe.bits", "20"), "unknown field recipe.bits"),
+        (
+            &set("recipe.loss", "multinomial:3"),
+            "recipe.loss: at \"multinomial:3\": multinomial:3 needs 3 outputs",
+        ),
+        (
+            &set("recipe.net", "sparse:2^11 > 1"),
+            "but the file holds Sparse(1024)",
+        ),
+        (
+            &|m| {
+                m.remove("recipe.columns");
+            },
+            "csv rows need recipe.columns",
+        ),
+        (
+            &|m| {
+                m.remove("recipe.version");
+            },
+            "it has no recipe.version",
+        ),
+    ];
+    for (edit, want) in cases {
+        let msg = refused(edit);
+        assert!(msg.contains("its read recipe cannot be used"), "{msg}");
+        assert!(msg.contains(want), "{msg}\nwants {want}");
+    }
+}

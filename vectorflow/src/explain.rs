@@ -53,7 +53,8 @@
 mod dump;
 
 pub use dump::{
-    readable_model, DumpedFeature, FeatureNames, ReadableModel, Summary, DEFAULT_NAME_LIMIT,
+    readable_model, readable_model_dyn, DumpedFeature, FeatureNames, ReadableModel, Summary,
+    DEFAULT_NAME_LIMIT,
 };
 
 use crate::features::{group_id, FeatureError, Named, NamedFeature, Slot};
@@ -335,6 +336,16 @@ impl<'n> Model<'n> {
             layout,
             hidden: <I::Out as Buf>::WIDTH,
             outputs: <S::Out as Buf>::WIDTH,
+        }
+    }
+
+    /// The first layer of a network built at run time.
+    fn of_dyn(net: &'n crate::dynnet::DynNet) -> Self {
+        Model {
+            params: net.params(),
+            layout: net.input_layout(),
+            hidden: net.spec().width,
+            outputs: net.outputs(),
         }
     }
 

@@ -38,11 +38,13 @@
 mod fit;
 mod generic;
 mod loss;
+mod recipe;
 mod row;
 mod shape;
 mod spec;
 
 pub use loss::DynLoss;
+pub use recipe::{loss_name, parse_pairs, DataFormat, Recipe, RECIPE_VERSION};
 pub use row::DynRow;
 pub use spec::{ActFn, LayerSpec, RootSpec, Spec, SpecError};
 
@@ -72,6 +74,7 @@ pub struct DynNet {
     params: Weights,
     state: Option<TrainState>,
     init: Option<Init>,
+    recipe: Option<Recipe>,
 }
 
 impl std::fmt::Debug for DynNet {
@@ -97,6 +100,7 @@ impl DynNet {
             shape,
             state: None,
             init: Some(init),
+            recipe: None,
         }
     }
 
@@ -109,6 +113,7 @@ impl DynNet {
             shape,
             state: None,
             init: None,
+            recipe: None,
         })
     }
 
@@ -137,6 +142,20 @@ impl DynNet {
         self.shape.blocks()
     }
 
+    /// The number of parameters of the input layer (its roots' weights and biases),
+    /// which come first in the flat order.
+    pub fn input_params(&self) -> usize {
+        self.shape.input_params
+    }
+
+    /// Where the input layer's weights are, for [`crate::explain`].
+    pub(crate) fn input_layout(&self) -> crate::layers::InputLayout {
+        crate::layers::InputLayout {
+            roots: self.shape.roots.clone(),
+            bias: self.shape.bias,
+        }
+    }
+
     /// The weights, in the flat order (input layer first, then each layer).
     pub fn params(&self) -> &Weights {
         &self.params
@@ -151,6 +170,21 @@ impl DynNet {
     /// with one).
     pub fn train_state(&self) -> Option<&TrainState> {
         self.state.as_ref()
+    }
+
+    /// How the rows it was trained on were read, as its model file records it (`None`
+    /// for a net that was given none, or loaded from a file without one).
+    pub fn recipe(&self) -> Option<&Recipe> {
+        self.recipe.as_ref()
+    }
+
+    /// Records how its training rows were read; [`DynNet::save`] writes it into the
+    /// model file, and loading the file gives it back (checked: a file whose recipe is
+    /// newer than the build or does not read back is refused with
+    /// [`ModelErrorKind::Recipe`]). The recipe's `net` names the inputs' feature groups,
+    /// so [`DynNet::load`] reads them as trained.
+    pub fn set_recipe(&mut self, recipe: Option<Recipe>) {
+        self.recipe = recipe;
     }
 
     /// Drops the training state, keeping the weights (see
@@ -240,6 +274,11 @@ impl DynNet {
         (&self.shape, (&mut self.params, &mut self.state))
     }
 
+    /// Its recipe as a model file's metadata entries.
+    fn recipe_entries(&self) -> Vec<(String, String)> {
+        self.recipe.iter().flat_map(Recipe::entries).collect()
+    }
+
     /// Its weights, training state and initialisation, as a model file holds them.
     fn file_parts(&self) -> (&Weights, Option<&TrainState>, Option<&Init>) {
         (&self.params, self.state.as_ref(), self.init.as_ref())
@@ -247,22 +286,46 @@ impl DynNet {
 
     /// Writes the net (and its training state, if any) as a model file to `w`.
     pub fn to_writer(&self, w: impl Write) -> Result<(), ModelError> {
-        Ok(write_model(&self.shape, self.file_parts(), w, true)?)
+        Ok(write_model(
+            &self.shape,
+            self.file_parts(),
+            &self.recipe_entries(),
+            w,
+            true,
+        )?)
     }
 
     /// Saves the net with its training state, atomically (see [`crate::Net::save`]).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        save_model(&self.shape, self.file_parts(), path.as_ref(), true)
+        save_model(
+            &self.shape,
+            self.file_parts(),
+            &self.recipe_entries(),
+            path.as_ref(),
+            true,
+        )
     }
 
     /// Writes the weights alone as a model file to `w`.
     pub fn to_writer_for_predict(&self, w: impl Write) -> Result<(), ModelError> {
-        Ok(write_model(&self.shape, self.file_parts(), w, false)?)
+        Ok(write_model(
+            &self.shape,
+            self.file_parts(),
+            &self.recipe_entries(),
+            w,
+            false,
+        )?)
     }
 
     /// Saves the weights alone, for prediction (see [`crate::Net::save_for_predict`]).
     pub fn save_for_predict(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        save_model(&self.shape, self.file_parts(), path.as_ref(), false)
+        save_model(
+            &self.shape,
+            self.file_parts(),
+            &self.recipe_entries(),
+            path.as_ref(),
+            false,
+        )
     }
 
     /// Loads a model file (a typed net's too) with its training state, into the net of
@@ -296,47 +359,57 @@ impl DynNet {
     }
 
     fn read(r: impl Read, spec: Option<&Spec>) -> Result<DynNet, ModelError> {
-        let mut shape = None;
+        let mut shape = (None, None);
         let (parts, _) = read_model(&mut { r }, true, |h| shape_of(h, spec, &mut shape))?;
         Ok(Self::from_parts(shape, parts))
     }
 
     /// Reads only the weights from a model file's bytes.
     pub fn weights_from_reader(r: impl Read) -> Result<DynNet, ModelError> {
-        let mut shape = None;
+        let mut shape = (None, None);
         let (parts, _) = read_model(&mut { r }, false, |h| shape_of(h, None, &mut shape))?;
         Ok(Self::from_parts(shape, parts))
     }
 
     fn load_path(path: &Path, state: bool, spec: Option<&Spec>) -> Result<DynNet, ModelError> {
-        let mut shape = None;
+        let mut shape = (None, None);
         let parts = load_model(path, state, |h| shape_of(h, spec, &mut shape))?;
         Ok(Self::from_parts(shape, parts))
     }
 
-    /// The net read from a file: `shape` is set once its header is read.
-    fn from_parts(shape: Option<Shape>, (params, state, init): Parts) -> DynNet {
+    /// The net read from a file: `shape` (and the file's recipe) is set once its header
+    /// is read.
+    fn from_parts(
+        (shape, recipe): (Option<Shape>, Option<Recipe>),
+        (params, state, init): Parts,
+    ) -> DynNet {
         let shape = shape.expect("a net read from a file has its shape");
         DynNet {
             shape,
             params,
             state,
             init,
+            recipe,
         }
     }
 }
 
-/// The shape of a model file whose header is `head`: `spec`, or the topology it stores;
-/// kept in `keep` too.
+/// The shape of a model file whose header is `head`: `spec`, or its recipe's net (which
+/// names the inputs' groups; checked against its topology when read), or the topology it
+/// stores; kept in `keep` too, with the file's recipe.
 fn shape_of(
     head: &crate::file::Header,
     spec: Option<&Spec>,
-    keep: &mut Option<Shape>,
+    keep: &mut (Option<Shape>, Option<Recipe>),
 ) -> Result<Shape, ModelError> {
-    // A topology line names no feature groups: one with several inputs needs a spec.
+    let recipe = Recipe::from_entries(&head.recipe, &head.topology)
+        .map_err(|m| ModelError::from(ModelErrorKind::Recipe(m)))?;
+    let from_recipe = recipe.as_ref().and_then(|r| Spec::parse(&r.net).ok());
+    // A topology line names no feature groups: one with several inputs needs a spec
+    // (given, or the recipe's).
     let inputs = head.topology.split("=>").next().unwrap_or("");
-    let spec = match spec {
-        Some(s) => s.clone(),
+    let spec = match spec.cloned().or(from_recipe) {
+        Some(s) => s,
         None if inputs.contains('+') => {
             return Err(ModelErrorKind::UnnamedInputs(head.topology.clone()).into())
         }
@@ -348,6 +421,6 @@ fn shape_of(
         })?,
     };
     let shape = Shape::new(spec);
-    *keep = Some(shape.clone());
+    *keep = (Some(shape.clone()), recipe);
     Ok(shape)
 }

@@ -2,6 +2,7 @@
 //! time, so rows hand over a group by name.
 
 use crate::features::{FeatureError, Features, SparseGroup};
+use crate::io::columns::ColumnRow;
 use crate::io::SparseRow;
 
 /// A row whose feature groups a [`super::DynNet`] reads by name: the run-time twin of
@@ -69,5 +70,31 @@ impl DynRow for SparseRow<'_> {
             .is_empty()
             .then(|| SparseGroup::why_refused(self, dim))
             .flatten()
+    }
+}
+
+/// A row read with a column spec: sparse features in the spec's roots. Which roots a
+/// spec has is known only at run time, so every sparse input is fed; one reading a root
+/// the spec does not have fails on the first row with [`FeatureError::NO_GROUP`].
+impl DynRow for ColumnRow<'_> {
+    fn feeds(_group: &str, sparse: bool) -> bool {
+        sparse
+    }
+
+    #[inline]
+    fn sparse(
+        &self,
+        group: &str,
+        dim: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) -> Result<(), FeatureError> {
+        let (ids, values) = self.try_root(group).ok_or_else(no_group)?;
+        let ids = ids.iter().map(|&id| (id as usize % dim) as u32);
+        out.extend(ids.zip(values.iter().copied()));
+        Ok(())
+    }
+
+    fn dense(&self, _group: &str, _out: &mut [f32]) -> Result<(), FeatureError> {
+        Err(no_group())
     }
 }

@@ -2,6 +2,7 @@
 //! as Vowpal Wabbit's `--invert_hash` lists them.
 
 use super::{label, norm, write_name, Model};
+use crate::dynnet::DynNet;
 use crate::features::{FeatureError, Named, Slot};
 use crate::file::ModelError;
 use crate::fsio::write_atomic;
@@ -267,7 +268,51 @@ where
     I: InputLayer,
     S: Stack<In = I::Out>,
 {
-    let model = Model::new(net);
+    let blocks = Net::<I, S>::blocks();
+    dump(
+        Model::new(net),
+        &blocks,
+        I::PARAMS,
+        Net::<I, S>::topology(),
+        names,
+    )
+}
+
+/// [`readable_model`] of a network built at run time ([`DynNet`]).
+///
+/// ```
+/// use vectorflow::dynnet::DynNet;
+/// use vectorflow::explain::{readable_model_dyn, FeatureNames};
+/// use vectorflow::io::{LibSvm, SparseFormat};
+/// use vectorflow::prelude::*;
+/// let rows = LibSvm::new().parse_bytes(b"1 3:0.5 7:1\n", "<text>")?;
+/// let mut names = FeatureNames::new();
+/// names.extend(&rows.to_rows())?;
+/// let net = DynNet::new("sparse:2^4 > 1", Init::zeros()).unwrap();
+/// let dump = readable_model_dyn(&net, &names);
+/// assert_eq!(dump.features.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn readable_model_dyn(net: &DynNet, names: &FeatureNames) -> ReadableModel {
+    let blocks = net.blocks();
+    dump(
+        Model::of_dyn(net),
+        &blocks,
+        net.input_params(),
+        net.topology(),
+        names,
+    )
+}
+
+/// The readable model of a net whose first layer is `model`, whose weight blocks are
+/// `blocks`, input layer `input_params` parameters and topology `topology`.
+fn dump(
+    model: Model<'_>,
+    blocks: &[crate::layers::Block],
+    input_params: usize,
+    topology: String,
+    names: &FeatureNames,
+) -> ReadableModel {
     let mut by_root: Vec<Vec<DumpedFeature>> = vec![Vec::new(); model.layout.roots.len()];
     for (group, seen) in &names.groups {
         for (name, s) in seen {
@@ -297,11 +342,11 @@ where
         Some(b) => (b..b + model.hidden).map(|i| model.params[i]).collect(),
         None => Vec::new(),
     };
-    let params = net.params();
-    let later = I::PARAMS;
+    let params = model.params;
+    let later = input_params;
     let mut in_matrix = vec![false; params.len() - later];
     let mut layers = Vec::new();
-    for b in Net::<I, S>::blocks().into_iter().filter(|b| b.layer > 0) {
+    for b in blocks.iter().filter(|b| b.layer > 0) {
         in_matrix[b.offset - later..b.offset - later + b.len].fill(true);
         let summary = Summary::of((b.offset..b.offset + b.len).map(|i| params[i]));
         match layers.last_mut() {
@@ -319,7 +364,7 @@ where
             .map(|(v, _)| *v),
     );
     ReadableModel {
-        topology: Net::<I, S>::topology(),
+        topology,
         units: model.hidden,
         rows: names.rows,
         unkept: names.unkept,

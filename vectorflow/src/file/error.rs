@@ -44,6 +44,9 @@ pub enum ModelErrorKind {
     /// feature group each reads: a run-time net loads it with
     /// [`crate::dynnet::DynNet::load_as`] and a spec naming them. Holds the topology.
     UnnamedInputs(String),
+    /// The file's read recipe ([`crate::dynnet::Recipe`]) is newer than this build, has an
+    /// unknown field, or a value that does not read back.
+    Recipe(String),
     /// The file holds another model than the net it is loaded into.
     Mismatch {
         /// What differs (`topology`, `hashing`, ...).
@@ -93,6 +96,7 @@ impl fmt::Display for ModelError {
                  to {supported}: load it with a newer vectorflow"
             ),
             ModelErrorKind::Corrupt(m) => write!(f, "the file is corrupt: {m}"),
+            ModelErrorKind::Recipe(m) => write!(f, "its read recipe cannot be used: {m}"),
             ModelErrorKind::Truncated {
                 section,
                 expected,

@@ -38,6 +38,9 @@ pub(crate) struct Header {
     pub weights_crc: Option<u32>,
     /// The tensors in data order (see [`tensor_names`]).
     pub tensors: Vec<Tensor>,
+    /// How the training rows were read, when the writer said: the `recipe.*` metadata
+    /// entries, as text (read and checked by [`crate::dynnet::DynNet`]).
+    pub recipe: Vec<(String, String)>,
 }
 
 /// A sparse table stored as listed rows: its index among the net's sparse blocks, and
@@ -132,6 +135,9 @@ pub(crate) fn encode(m: &Header) -> Vec<u8> {
     }
     if let Some(crc) = m.weights_crc {
         put("crc32.weights", format!("{crc:08x}"));
+    }
+    for (k, v) in &m.recipe {
+        put(k, v.clone());
     }
     for t in &m.tensors {
         put(&format!("crc32.{}", t.name), format!("{:08x}", t.crc));
@@ -305,6 +311,13 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Header, u64), ModelError> {
         off += 4 * t.len();
         tensors.push(t);
     }
+    let mut recipe = Vec::new();
+    for (k, v) in meta.iter().filter(|(k, _)| k.starts_with("recipe.")) {
+        let Value::String(v) = v else {
+            return Err(ModelErrorKind::Recipe(format!("{k} is not a string")).into());
+        };
+        recipe.push((k.clone(), v.clone()));
+    }
     let header = Header {
         topology: field("topology")?,
         inputs: field("inputs")?,
@@ -316,6 +329,7 @@ pub(crate) fn decode(r: &mut impl Read) -> Result<(Header, u64), ModelError> {
         tables,
         weights_crc,
         tensors,
+        recipe,
     };
     Ok((header, 8 + n))
 }

@@ -121,7 +121,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
 
     fn save_as(&self, path: &Path, with_state: bool) -> Result<(), ModelError> {
         let parts = (self.params(), self.train_state(), self.init());
-        save_model(&Typed::<I, S>::new(), parts, path, with_state)
+        save_model(&Typed::<I, S>::new(), parts, &[], path, with_state)
     }
 
     /// Loads a net and its training state (if the file has one) from `path`, to predict
@@ -155,7 +155,7 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Net<I, S> {
     }
     fn write_to(&self, w: impl Write, with_state: bool) -> std::io::Result<()> {
         let parts = (self.params(), self.train_state(), self.init());
-        write_model(&Typed::<I, S>::new(), parts, w, with_state)
+        write_model(&Typed::<I, S>::new(), parts, &[], w, with_state)
     }
 
     fn load_path(path: &Path, state: bool) -> Result<Self, ModelError> {
@@ -208,10 +208,11 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Layout for Typed<I, S> {
 pub(crate) fn save_model(
     layout: &impl Layout,
     parts: (&Weights, Option<&TrainState>, Option<&crate::init::Init>),
+    recipe: &[(String, String)],
     path: &Path,
     with_state: bool,
 ) -> Result<(), ModelError> {
-    write_atomic(path, |w| write_model(layout, parts, w, with_state))
+    write_atomic(path, |w| write_model(layout, parts, recipe, w, with_state))
         .map_err(|e| ModelError::from(e).at(path))
 }
 
@@ -234,10 +235,12 @@ fn sparse_blocks(layout: &impl Layout) -> Vec<sparse::Block> {
         .collect()
 }
 
-/// Writes a net of shape `layout` with its `(weights, state, init)` as a model file.
+/// Writes a net of shape `layout` with its `(weights, state, init)` and the read
+/// recipe, if any, as a model file.
 pub(crate) fn write_model(
     layout: &impl Layout,
     (weights, state, init): (&Weights, Option<&TrainState>, Option<&crate::init::Init>),
+    recipe: &[(String, String)],
     mut w: impl Write,
     with_state: bool,
 ) -> std::io::Result<()> {
@@ -315,6 +318,7 @@ pub(crate) fn write_model(
             .collect(),
         weights_crc: (!tables.is_empty()).then(|| crc_of(params, layout.param_count())),
         tensors,
+        recipe: recipe.to_vec(),
     };
     w.write_all(&header::encode(&head))?;
     for d in &data {

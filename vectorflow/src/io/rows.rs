@@ -247,6 +247,23 @@ impl SparseRows {
         self.values.push(value);
     }
 
+    /// The number of features pushed so far, over all rows (the open row's included).
+    #[inline]
+    pub(crate) fn open_features(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Feature `k` (over all rows) as pushed: its id and value.
+    #[inline]
+    pub(crate) fn open_feature(&self, k: usize) -> (u32, f32) {
+        (self.ids[k], self.values[k])
+    }
+
+    /// The name of feature `k` (over all rows): its kept name, or its id as written.
+    pub(crate) fn feature_name(&self, k: usize) -> String {
+        self.naming.name(k, self.ids[k]).to_string()
+    }
+
     /// Keeps the name of the feature just pushed, the concatenation of `parts`.
     #[inline]
     pub(crate) fn push_name(&mut self, parts: &[&[u8]]) {

@@ -7,6 +7,9 @@ use super::rows::SparseRows;
 use super::Labels;
 use crate::hash::murmur3_32;
 
+/// The multiplier of VW's quadratic feature hash (the 32-bit FNV prime).
+const FNV_PRIME: u32 = 16777619;
+
 /// How feature and namespace names are hashed: Vowpal Wabbit's two `--hash` modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VwHash {
@@ -37,8 +40,9 @@ pub enum VwHash {
 /// Before the first `|`: a label, an optional importance weight (default 1) and an
 /// optional tag, which is the last token when it starts with `'` (removed) or touches
 /// the `|`, as in VW. A line without a label gives a row labelled NaN (VW's test-only
-/// example: it can be predicted, not trained on). VW's initial-prediction field, its
-/// interactions and other label types are not read.
+/// example: it can be predicted, not trained on). VW's initial-prediction field and other
+/// label types are not read; its quadratic interactions (`-q ab`) are
+/// [`Vw::interactions`].
 ///
 /// ```
 /// use vectorflow::io::{SparseFormat, Vw};
@@ -54,6 +58,8 @@ pub struct Vw {
     hash: VwHash,
     labels: Labels,
     names: bool,
+    /// The namespace pairs crossed, by first letter (VW's `-q ab`).
+    pairs: Vec<[u8; 2]>,
 }
 
 impl Default for Vw {
@@ -69,6 +75,7 @@ impl Vw {
             hash: VwHash::Strings,
             labels: Labels::AsRead,
             names: false,
+            pairs: Vec::new(),
         }
     }
 
@@ -102,6 +109,28 @@ impl Vw {
     /// ```
     pub fn names(mut self, yes: bool) -> Self {
         self.names = yes;
+        self
+    }
+
+    /// Quadratic interactions, as VW's `-q ab`: each pair `[a, b]` crosses every feature
+    /// of the namespaces whose name starts with byte `a` (`b' '` for the default
+    /// namespace) with every feature of those starting with `b`. The crossed feature's
+    /// id is VW's, `id_a × 16777619 (FNV prime) XOR id_b`, its value the product, and
+    /// with [`Vw::names`] its name `a^x*b^y`; `[a, a]` crosses a letter's features with
+    /// themselves once per unordered pair, a feature with itself included, as VW does.
+    /// They follow the row's own features, pair by pair in the order given.
+    ///
+    /// ```
+    /// use vectorflow::io::{SparseFormat, Vw};
+    /// let rows = Vw::new().interactions(&[*b"ab"]).parse_bytes(b"1 |a x y:2 |b z\n", "<text>")?;
+    /// let row = rows.row(0);
+    /// let (x, y, z) = (row.ids()[0], row.ids()[1], row.ids()[2]);
+    /// assert_eq!(row.ids()[3..], [x.wrapping_mul(16777619) ^ z, y.wrapping_mul(16777619) ^ z]);
+    /// assert_eq!(row.values()[3..], [1.0, 2.0]);
+    /// # Ok::<(), vectorflow::io::ReadError>(())
+    /// ```
+    pub fn interactions(mut self, pairs: &[[u8; 2]]) -> Self {
+        self.pairs = pairs.to_vec();
         self
     }
 
@@ -202,8 +231,16 @@ impl ParseLine for Vw {
         };
         let tag = std::str::from_utf8(tag).map_err(|_| LineError::new("tag", "UTF-8 text", tag))?;
         if let Some(bar) = bar {
+            // Each namespace's first byte and its features, for the interactions.
+            let mut spans = Vec::new();
             for segment in line[bar + 1..].split(|&b| b == b'|') {
-                self.namespace(segment, out)?;
+                let from = out.open_features();
+                if let Some(first) = self.namespace(segment, out)? {
+                    spans.push((first, from..out.open_features()));
+                }
+            }
+            if !self.pairs.is_empty() {
+                self.cross(&spans, out);
             }
         }
         out.finish_row(label, weight, line_no);
@@ -215,11 +252,47 @@ impl ParseLine for Vw {
 }
 
 impl Vw {
-    /// Parses one `|`-separated segment: an optional `name[:scale]` then features.
-    fn namespace(&self, segment: &[u8], out: &mut SparseRows) -> Result<(), LineError> {
+    /// Appends the interactions of the open row, whose namespaces are `spans` (first
+    /// byte, features).
+    fn cross(&self, spans: &[(u8, std::ops::Range<usize>)], out: &mut SparseRows) {
+        let of = |letter: u8| -> Vec<usize> {
+            spans
+                .iter()
+                .filter(|(first, _)| *first == letter)
+                .flat_map(|(_, r)| r.clone())
+                .collect()
+        };
+        for &[a, b] in &self.pairs {
+            let (left, right) = (of(a), of(b));
+            for (i, &k) in left.iter().enumerate() {
+                // A letter crossed with itself: each unordered pair once, as VW does.
+                let from = if a == b { i } else { 0 };
+                for &m in &right[from..] {
+                    let (ka, va) = out.open_feature(k);
+                    let (kb, vb) = out.open_feature(m);
+                    let v = va * vb;
+                    if v == 0.0 || !v.is_finite() {
+                        continue;
+                    }
+                    let name = self
+                        .names
+                        .then(|| format!("{}*{}", out.feature_name(k), out.feature_name(m)));
+                    out.push_feature(ka.wrapping_mul(FNV_PRIME) ^ kb, v);
+                    if let Some(name) = name {
+                        out.push_name(&[name.as_bytes()]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parses one `|`-separated segment: an optional `name[:scale]` then features;
+    /// returns the namespace's first byte (`b' '` for the default one), or `None` for an
+    /// empty segment.
+    fn namespace(&self, segment: &[u8], out: &mut SparseRows) -> Result<Option<u8>, LineError> {
         let mut feats = tokens(segment);
         let (seed, scale, ns_name): (u32, f32, &[u8]) = match segment.first() {
-            None => return Ok(()),
+            None => return Ok(None),
             Some(&b) if is_blank(b) => (0, 1.0, b" "),
             Some(_) => {
                 let head = feats.next().unwrap_or_default();
@@ -307,6 +380,6 @@ impl Vw {
                 }
             }
         }
-        Ok(())
+        Ok(ns_name.first().copied())
     }
 }

@@ -315,8 +315,13 @@ impl<'a> ColumnRow<'a> {
     /// a network whose inputs are chosen at run time reads. Empty for a root the spec
     /// does not have.
     pub fn root(&self, root: &str) -> (&'a [u32], &'a [f32]) {
-        let k = self.rows.plan.groups.iter().position(|g| g.name == root);
-        self.slices(k).unwrap_or((&[], &[]))
+        self.try_root(root).unwrap_or((&[], &[]))
+    }
+
+    /// The ids and values of the root `root`, or `None` for a root the spec does not
+    /// have.
+    pub(crate) fn try_root(&self, root: &str) -> Option<(&'a [u32], &'a [f32])> {
+        self.slices(self.rows.plan.groups.iter().position(|g| g.name == root))
     }
 
     /// The ids and values of group `k` of the plan.

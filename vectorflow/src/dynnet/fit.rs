@@ -5,7 +5,10 @@ use super::{DynNet, DynRow};
 use crate::features::{AuxFields, AuxValue, Features};
 use crate::loss::Loss;
 use crate::optim::Optimizer;
-use crate::train::{Stream, StreamRow, TrainError, TrainReport, Trainer};
+use crate::optim::TrainState;
+use crate::train::checkpoint::{self, Checkpointed};
+use crate::train::{Ranked, Stream, StreamRow, TrainError, TrainReport, Trainer};
+use std::path::Path;
 
 impl DynNet {
     /// Refuses, before training, rows of type `R` that cannot feed the net and a loss
@@ -66,5 +69,50 @@ impl<O: Optimizer> Trainer<O> {
         let (shape, parts) = net.parts();
         let inputs = crate::train::cache_inputs(&shape.roots);
         self.fit_stream_with(shape, parts, inputs, stream, &loss)
+    }
+}
+
+impl<O: Optimizer> Ranked<'_, O> {
+    /// Trains the run-time net `net` on this rank's `rows` with `loss`, as
+    /// [`Trainer::fit_dyn`] does, one model across the ranks (see [`Ranked::fit`]).
+    pub fn fit_dyn<R: DynRow + Features + Sync>(
+        &self,
+        net: &mut DynNet,
+        rows: &[R],
+        loss: impl Loss<R, [f32]>,
+    ) -> Result<TrainReport, TrainError> {
+        let link = self.link_of(net.topology());
+        let fit = |trainer: &Trainer<O>, net: &mut DynNet| {
+            let link = self.link_of(net.topology());
+            let checked = net.check_fit::<R, _, R>(&loss);
+            let (shape, parts) = net.parts();
+            let feed = checked.and_then(|()| trainer.slice_feed(shape, rows, &loss, true));
+            match self.check().and(feed) {
+                Ok(mut feed) => trainer.fit_feed(shape, parts, &mut feed, &loss, Some(&link)),
+                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+            }
+        };
+        match &self.checkpoint {
+            Some(path) => checkpoint::passes(self, &link, net, path, fit),
+            None => fit(&self.trainer(), net),
+        }
+    }
+}
+
+impl Checkpointed for DynNet {
+    fn state(&self) -> Option<&TrainState> {
+        self.train_state()
+    }
+    fn write(&self, w: &mut Vec<u8>) -> Result<(), String> {
+        self.to_writer(w).map_err(|e| e.to_string())
+    }
+    fn save_at(&self, path: &Path) -> Result<(), String> {
+        self.save(path).map_err(|e| e.to_string())
+    }
+    fn read(&self, bytes: &[u8]) -> Result<Self, String> {
+        DynNet::from_reader_as(self.spec(), bytes).map_err(|e| e.to_string())
+    }
+    fn load_at(&self, path: &Path) -> Result<Self, String> {
+        DynNet::load_as(self.spec(), path).map_err(|e| e.to_string())
     }
 }

@@ -75,6 +75,7 @@ pub use chunk::StreamRow;
 pub(crate) use feed::SliceFeed;
 pub use priors::Prior;
 pub use progress::Progress;
+pub(crate) use ranks::checkpoint;
 pub use ranks::{Ranked, DEFAULT_SYNC_ROWS};
 pub(crate) use row_cache::inputs as cache_inputs;
 
@@ -411,7 +412,7 @@ impl<O: Optimizer> Trainer<O> {
 
     /// The checked settings and the feed of `rows` for [`Trainer::fit`]; `none_ok`:
     /// whether a slice of no training rows is fine (a rank's, whose job has rows).
-    fn slice_feed<'r, M, R, L>(
+    pub(crate) fn slice_feed<'r, M, R, L>(
         &self,
         shape: &M,
         rows: &'r [R],
@@ -553,7 +554,7 @@ impl<O: Optimizer> Trainer<O> {
 
     /// Takes the net's training state (or starts one), runs the passes and gives the
     /// state back to the net.
-    fn fit_feed<M, F, L>(
+    pub(crate) fn fit_feed<M, F, L>(
         &self,
         shape: &M,
         (weights, slot): (&mut Weights, &mut Option<TrainState>),

@@ -13,8 +13,6 @@
 //! checkpoint, so the two never disagree about the passes done.
 
 use super::{Link, Ranked};
-use crate::dynnet::DynNet;
-use crate::file::ModelError;
 use crate::layers::InputLayer;
 use crate::network::{Net, Stack};
 use crate::optim::{Optimizer, TrainState};
@@ -23,60 +21,44 @@ use std::path::{Path, PathBuf};
 
 use super::super::{PassReport, TrainError, TrainReport, Trainer};
 
-/// A net a job checkpoints: a typed net or a run-time one. Reading one back keeps the
+/// A net a job checkpoints: a typed net, or a run-time one (its impl is in `dynnet`, which
+/// the trainer does not import). Reading one back keeps the
 /// net's shape (a run-time net's inputs keep their feature groups).
 pub(crate) trait Checkpointed: Sized {
     /// Its training state, if it has one.
     fn state(&self) -> Option<&TrainState>;
     /// Writes it with its training state.
-    fn write(&self, w: &mut Vec<u8>) -> Result<(), ModelError>;
+    fn write(&self, w: &mut Vec<u8>) -> Result<(), String>;
     /// Saves it with its training state, atomically.
-    fn save_at(&self, path: &Path) -> Result<(), ModelError>;
+    fn save_at(&self, path: &Path) -> Result<(), String>;
     /// The net of this shape in the model file `bytes`.
-    fn read(&self, bytes: &[u8]) -> Result<Self, ModelError>;
+    fn read(&self, bytes: &[u8]) -> Result<Self, String>;
     /// The net of this shape in the model file at `path`.
-    fn load_at(&self, path: &Path) -> Result<Self, ModelError>;
-}
-
-/// The methods of [`Checkpointed`] both kinds of net have under the same names.
-macro_rules! saves_and_states {
-    () => {
-        fn state(&self) -> Option<&TrainState> {
-            self.train_state()
-        }
-        fn write(&self, w: &mut Vec<u8>) -> Result<(), ModelError> {
-            self.to_writer(w)
-        }
-        fn save_at(&self, path: &Path) -> Result<(), ModelError> {
-            self.save(path)
-        }
-    };
+    fn load_at(&self, path: &Path) -> Result<Self, String>;
 }
 
 impl<I: InputLayer, S: Stack<In = I::Out>> Checkpointed for Net<I, S> {
-    saves_and_states!();
-    fn read(&self, bytes: &[u8]) -> Result<Self, ModelError> {
-        Net::from_reader(bytes)
+    fn state(&self) -> Option<&TrainState> {
+        self.train_state()
     }
-    fn load_at(&self, path: &Path) -> Result<Self, ModelError> {
-        Net::load(path)
+    fn write(&self, w: &mut Vec<u8>) -> Result<(), String> {
+        self.to_writer(w).map_err(|e| e.to_string())
     }
-}
-
-impl Checkpointed for DynNet {
-    saves_and_states!();
-    fn read(&self, bytes: &[u8]) -> Result<Self, ModelError> {
-        DynNet::from_reader_as(self.spec(), bytes)
+    fn save_at(&self, path: &Path) -> Result<(), String> {
+        self.save(path).map_err(|e| e.to_string())
     }
-    fn load_at(&self, path: &Path) -> Result<Self, ModelError> {
-        DynNet::load_as(self.spec(), path)
+    fn read(&self, bytes: &[u8]) -> Result<Self, String> {
+        Net::from_reader(bytes).map_err(|e| e.to_string())
+    }
+    fn load_at(&self, path: &Path) -> Result<Self, String> {
+        Net::load(path).map_err(|e| e.to_string())
     }
 }
 
 /// Runs the passes of `ranked`'s job on `net`, one call of `pass` (a fit of one pass
 /// with the trainer it is given) at a time, resuming from the checkpoint at `path`
 /// when there is one and writing it after every pass.
-pub(super) fn passes<'c, O, N>(
+pub(crate) fn passes<'c, O, N>(
     ranked: &Ranked<'c, O>,
     link: &Link<'c>,
     net: &mut N,

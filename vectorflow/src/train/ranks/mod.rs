@@ -141,7 +141,7 @@
 //! before the momentum): 1/16, 1/64, 1/128 or 1/1,024 of the rows gave 0.4678, 0.4656,
 //! 0.4713, 0.4916 (1/32: 0.4620).
 
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod mirror;
 mod momentum;
 mod scheme;
@@ -152,7 +152,6 @@ pub(crate) use status::Link;
 
 use super::{row_cache, Progress, Stream, StreamRow, TrainError, TrainReport, Trainer};
 use crate::cluster::Collective;
-use crate::dynnet::{DynNet, DynRow};
 use crate::features::{AuxFields, AuxValue, Features};
 use crate::layers::{InputFeed, InputLayer};
 use crate::loss::Loss;
@@ -220,7 +219,7 @@ pub struct Ranked<'c, O> {
     comm: &'c dyn Collective,
     sync_rows: usize,
     plan: Option<String>,
-    checkpoint: Option<PathBuf>,
+    pub(crate) checkpoint: Option<PathBuf>,
 }
 
 impl<O: Optimizer> Trainer<O> {
@@ -311,31 +310,6 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
         }
     }
 
-    /// Trains the run-time net `net` on this rank's `rows` with `loss`, as
-    /// [`Trainer::fit_dyn`] does, one model across the ranks (see [`Ranked::fit`]).
-    pub fn fit_dyn<R: DynRow + Features + Sync>(
-        &self,
-        net: &mut DynNet,
-        rows: &[R],
-        loss: impl Loss<R, [f32]>,
-    ) -> Result<TrainReport, TrainError> {
-        let link = self.link_of(net.topology());
-        let fit = |trainer: &Trainer<O>, net: &mut DynNet| {
-            let link = self.link_of(net.topology());
-            let checked = net.check_fit::<R, _, R>(&loss);
-            let (shape, parts) = net.parts();
-            let feed = checked.and_then(|()| trainer.slice_feed(shape, rows, &loss, true));
-            match self.check().and(feed) {
-                Ok(mut feed) => trainer.fit_feed(shape, parts, &mut feed, &loss, Some(&link)),
-                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
-            }
-        };
-        match &self.checkpoint {
-            Some(path) => checkpoint::passes(self, &link, net, path, fit),
-            None => fit(&self.trainer(), net),
-        }
-    }
-
     /// Trains `net` on this rank's `stream` with `loss`, as [`Trainer::fit_stream`]
     /// does, one model across the ranks. With a [`Trainer::cache`] and more than one
     /// rank, each rank's cache is the path with `.rank<r>-of-<n>` appended.
@@ -386,7 +360,7 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
     }
 
     /// The settings of this builder alone.
-    fn check(&self) -> Result<(), TrainError> {
+    pub(crate) fn check(&self) -> Result<(), TrainError> {
         if self.sync_rows == 0 {
             return Err(TrainError::Config(
                 "sync_rows must be at least 1 row".into(),
@@ -396,7 +370,7 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
     }
 
     /// The trainer this rank runs: silent but on rank 0.
-    fn trainer(&self) -> Trainer<O> {
+    pub(crate) fn trainer(&self) -> Trainer<O> {
         let t = self.trainer.clone();
         if self.comm.rank() == 0 {
             t
@@ -411,7 +385,7 @@ impl<'c, O: Optimizer> Ranked<'c, O> {
     }
 
     /// The link of a fit of a net of `topology`.
-    fn link_of(&self, topology: String) -> Link<'c> {
+    pub(crate) fn link_of(&self, topology: String) -> Link<'c> {
         let t = &self.trainer;
         let mut fields = vec![
             ("topology", topology),

@@ -37,6 +37,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Name a model's features: the top features, or every one in a readable model file.
     Explain(ExplainArgs),
+    /// Search optimizers, learning rates, passes and priors; print the best as a vf train line.
+    Tune(Box<TuneArgs>),
 }
 
 /// How rows are read: the file, its format and, for tables, the column spec.
@@ -90,8 +92,78 @@ impl DataArgs {
     }
 }
 
+impl DataArgs {
+    /// The flags that read the rows as these do.
+    pub fn to_flags(&self) -> Vec<String> {
+        let mut out = vec!["-d".to_string(), self.data.display().to_string()];
+        let mut flag = |name: &str, value: String| out.extend([name.to_string(), value]);
+        if let Some(f) = self.format {
+            flag("--format", f.to_string());
+        }
+        if let Some(c) = &self.label {
+            flag("--label", c.clone());
+        }
+        if let Some(c) = &self.weight {
+            flag("--weight", c.clone());
+        }
+        for (name, lists) in [
+            ("--hash", &self.hash),
+            ("--value", &self.value),
+            ("--tokens", &self.tokens),
+        ] {
+            for l in lists {
+                flag(name, l.to_string());
+            }
+        }
+        for c in &self.cross {
+            flag("--cross", c.to_string());
+        }
+        for q in &self.quadratic {
+            flag("-q", q.clone());
+        }
+        out
+    }
+}
+
 fn parse_format(s: &str) -> Result<DataFormat, String> {
     s.parse()
+}
+
+/// What is trained: the net, the hashed table's size and the loss.
+#[derive(Args, Debug, Default)]
+pub struct NetArgs {
+    /// The network spec, e.g. `sparse:2^20 > 16 > relu > 1` or a model file's topology line.
+    #[arg(long, value_name = "SPEC", conflicts_with = "nn")]
+    pub net: Option<String>,
+    /// A hidden layer of N ReLU units (VW's --nn).
+    #[arg(long, value_name = "N")]
+    pub nn: Option<usize>,
+    /// Bits of the hashed feature table: 2^b rows [default: 20] (not with --net).
+    #[arg(short = 'b', long = "bits", value_name = "B", conflicts_with = "net")]
+    pub bits: Option<u32>,
+    /// logistic, square, hinge, poisson or multinomial:K [default: logistic].
+    #[arg(long, alias = "loss_function", value_name = "LOSS")]
+    pub loss: Option<String>,
+}
+
+impl NetArgs {
+    /// The flags that give the same net and loss.
+    pub fn to_flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(n) = &self.net {
+            out.extend(["--net".to_string(), n.clone()]);
+        }
+        if let Some(n) = self.nn {
+            out.extend(["--nn".to_string(), n.to_string()]);
+        }
+        if let Some(b) = self.bits {
+            out.extend(["-b".to_string(), b.to_string()]);
+        }
+        if let Some(l) = &self.loss {
+            out.extend(["--loss".to_string(), l.clone()]);
+        }
+        out
+    }
 }
 
 /// `vf train`.
@@ -110,18 +182,8 @@ fn parse_format(s: &str) -> Result<DataFormat, String> {
 pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// The network spec, e.g. `sparse:2^20 > 16 > relu > 1` or a model file's topology line.
-    #[arg(long, value_name = "SPEC", conflicts_with = "nn")]
-    pub net: Option<String>,
-    /// A hidden layer of N ReLU units (VW's --nn).
-    #[arg(long, value_name = "N")]
-    pub nn: Option<usize>,
-    /// Bits of the hashed feature table: 2^b rows [default: 20] (not with --net).
-    #[arg(short = 'b', long = "bits", value_name = "B", conflicts_with = "net")]
-    pub bits: Option<u32>,
-    /// logistic, square, hinge, poisson or multinomial:K [default: logistic].
-    #[arg(long, alias = "loss_function", value_name = "LOSS")]
-    pub loss: Option<String>,
+    #[command(flatten)]
+    pub model: NetArgs,
     /// adagrad, rowadagrad, sgd, momentum, adam or ftrl [default: adagrad, or the resumed model's].
     #[arg(long, value_name = "NAME")]
     pub optimizer: Option<String>,
@@ -263,4 +325,57 @@ pub struct ExplainArgs {
         value_name = "FILE"
     )]
     pub readable_model: Option<PathBuf>,
+}
+
+/// `vf tune`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    vf tune -d train.vw --nn 16\n  \
+    vf tune -d train.svm --optimizers adagrad,adam,ftrl --l2 0,1e-6 --budget 120\n\n\
+    Trials train on all but a validation share of the rows (20%, pseudo-random) and are \
+    scored by their loss on it, by successive halving: every setting trains 1 pass, the \
+    best third go on to 3, the best third of those to 9, each stopping early when the \
+    validation loss stops improving (docs/tuning.md). Each optimizer's learning rates \
+    range from 1/100 to 3 times its default. The best setting is printed on stdout as a \
+    vf train command line that trains on every row for the best number of passes.")]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: NetArgs,
+    /// The optimizers searched, with a comma between names.
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        default_value = "adagrad,adam"
+    )]
+    pub optimizers: Vec<String>,
+    /// Settings drawn at the start (the last rung adds two).
+    #[arg(long, value_name = "N", default_value_t = 27)]
+    pub trials: usize,
+    /// The most passes a setting may train.
+    #[arg(long = "max-passes", value_name = "N", default_value_t = 9)]
+    pub max_passes: usize,
+    /// The share of the rows held out to score the settings.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.2)]
+    pub validation: f64,
+    /// L1 strengths searched, with a comma between them.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "0")]
+    pub l1: Vec<f32>,
+    /// L2 strengths searched, with a comma between them.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "0")]
+    pub l2: Vec<f32>,
+    /// Stop starting passes after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub budget: Option<f64>,
+    /// Trials trained at once, one thread each [default: the cores].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// The seed of the settings drawn, the validation split and the initial weights.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
 }

@@ -3,7 +3,7 @@
 
 use crate::args::DataArgs;
 use crate::error::{data, usage, CliError};
-use crate::rows::RowStream;
+use crate::rows::{RowStream, Source};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use vectorflow::dynnet::{parse_pairs, DataFormat, Recipe};
@@ -188,21 +188,21 @@ impl Reading {
     }
 
     /// Opens `path` as a stream, reopened for each pass (with a cache, read once).
-    pub fn stream(&self, path: &Path) -> Result<RowStream, CliError> {
+    pub fn stream(&self, path: &Path) -> Result<RowStream<'static>, CliError> {
         if is_stdin(path) {
             return Err(usage(
                 "a cache (-c) reads its data file again to check it: give a file, not stdin",
             ));
         }
-        Ok(match self.format {
-            DataFormat::LibSvm => RowStream::LibSvm(Self::libsvm().stream(path).map_err(data)?),
-            DataFormat::Vw => RowStream::Vw(self.vw(false).stream(path).map_err(data)?),
+        Ok(RowStream::new(match self.format {
+            DataFormat::LibSvm => Source::LibSvm(Self::libsvm().stream(path).map_err(data)?),
+            DataFormat::Vw => Source::Vw(self.vw(false).stream(path).map_err(data)?),
             _ => {
                 let spec = self.spec()?;
                 let reader = ColumnReader::open(path, self.table_format()?, spec).map_err(data)?;
-                RowStream::Columns(vectorflow::io::columns::ColumnStream::new(reader))
+                Source::Columns(vectorflow::io::columns::ColumnStream::new(reader))
             }
-        })
+        }))
     }
 }
 

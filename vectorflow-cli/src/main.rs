@@ -10,8 +10,10 @@ mod inspect;
 mod metrics;
 mod optimizers;
 mod predict;
+mod rate;
 mod rows;
 mod train;
+mod tune;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -34,6 +36,7 @@ fn main() {
         Command::Predict(a) => predict::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Tune(a) => tune::run(a),
     };
     if let Err(e) = result {
         eprintln!("vf: error: {e}");

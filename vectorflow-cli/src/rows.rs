@@ -95,62 +95,114 @@ impl Rows {
 }
 
 /// Rows for training passes: held in memory, or read from the file each pass (with a
-/// cache, once).
-pub enum RowStream {
-    /// Rows in memory, the next to hand out, and the input's name.
-    Memory(Rows, usize, String),
+/// cache, once); optionally only the first rows (the learning-rate probe's).
+pub struct RowStream<'r> {
+    source: Source<'r>,
+    /// Rows handed out per pass at most.
+    limit: usize,
+    /// Rows handed out since the start of the pass.
+    given: usize,
+}
+
+/// Where a [`RowStream`]'s rows come from.
+pub enum Source<'r> {
+    /// Rows in memory (shared by trials and probes), the next to hand out, and the
+    /// input's name.
+    Memory(&'r Rows, usize, String),
     LibSvm(SparseStream<LibSvm>),
     Vw(SparseStream<Vw>),
     Columns(ColumnStream),
 }
 
-impl Stream for RowStream {
-    type Row<'a> = AnyRow<'a>;
-
-    fn read<F: FnMut(&AnyRow<'_>)>(&mut self, max: usize, mut f: F) -> Result<usize, StreamError> {
-        match self {
-            RowStream::Memory(rows, at, _) => {
-                let end = (*at + max).min(rows.len());
-                for i in *at..end {
-                    f(&rows.row(i));
-                }
-                let n = end - *at;
-                *at = end;
-                Ok(n)
-            }
-            RowStream::LibSvm(s) => s.read(max, |r| f(&AnyRow::Sparse(*r))),
-            RowStream::Vw(s) => s.read(max, |r| f(&AnyRow::Sparse(*r))),
-            RowStream::Columns(s) => s.read(max, |r| f(&AnyRow::Column(*r))),
+impl<'r> RowStream<'r> {
+    /// Every row of `source`.
+    pub fn new(source: Source<'r>) -> RowStream<'r> {
+        RowStream {
+            source,
+            limit: usize::MAX,
+            given: 0,
         }
     }
 
+    /// The rows in memory, named `name` in messages.
+    pub fn memory(rows: &'r Rows, name: String) -> RowStream<'r> {
+        RowStream::new(Source::Memory(rows, 0, name))
+    }
+
+    /// Only the first `limit` rows of each pass, from the first.
+    pub fn first(&mut self, limit: usize) -> Result<(), StreamError> {
+        self.limit = limit;
+        self.rewind()
+    }
+}
+
+impl Stream for RowStream<'_> {
+    type Row<'a> = AnyRow<'a>;
+
+    fn read<F: FnMut(&AnyRow<'_>)>(&mut self, max: usize, mut f: F) -> Result<usize, StreamError> {
+        let left = self.limit - self.given;
+        if left == 0 {
+            return Ok(0);
+        }
+        // A reader may hand out a chunk of its own, longer than asked: rows past the
+        // limit are dropped.
+        let mut n = 0;
+        let mut take = |row: &AnyRow<'_>| {
+            if n < left {
+                f(row);
+                n += 1;
+            }
+        };
+        let max = max.min(left);
+        match &mut self.source {
+            Source::Memory(rows, at, _) => {
+                let end = (*at + max).min(rows.len());
+                for i in *at..end {
+                    take(&rows.row(i));
+                }
+                *at = end;
+            }
+            Source::LibSvm(s) => _ = s.read(max, |r| take(&AnyRow::Sparse(*r)))?,
+            Source::Vw(s) => _ = s.read(max, |r| take(&AnyRow::Sparse(*r)))?,
+            Source::Columns(s) => _ = s.read(max, |r| take(&AnyRow::Column(*r)))?,
+        }
+        self.given += n;
+        Ok(n)
+    }
+
     fn rewind(&mut self) -> Result<(), StreamError> {
-        match self {
-            RowStream::Memory(_, at, _) => {
+        self.given = 0;
+        match &mut self.source {
+            Source::Memory(_, at, _) => {
                 *at = 0;
                 Ok(())
             }
-            RowStream::LibSvm(s) => s.rewind(),
-            RowStream::Vw(s) => s.rewind(),
-            RowStream::Columns(s) => s.rewind(),
+            Source::LibSvm(s) => s.rewind(),
+            Source::Vw(s) => s.rewind(),
+            Source::Columns(s) => s.rewind(),
         }
     }
 
     fn source(&self) -> String {
-        match self {
-            RowStream::Memory(..) => String::new(),
-            RowStream::LibSvm(s) => s.source(),
-            RowStream::Vw(s) => s.source(),
-            RowStream::Columns(s) => s.source(),
+        let whole = match &self.source {
+            Source::Memory(..) => return String::new(),
+            Source::LibSvm(s) => s.source(),
+            Source::Vw(s) => s.source(),
+            Source::Columns(s) => s.source(),
+        };
+        // A cache of the first rows is not a cache of the file.
+        match self.limit {
+            usize::MAX => whole,
+            n => format!("{whole} (first {n} rows)"),
         }
     }
 
     fn name(&self) -> String {
-        match self {
-            RowStream::Memory(_, _, name) => name.clone(),
-            RowStream::LibSvm(s) => s.name(),
-            RowStream::Vw(s) => s.name(),
-            RowStream::Columns(s) => s.name(),
+        match &self.source {
+            Source::Memory(_, _, name) => name.clone(),
+            Source::LibSvm(s) => s.name(),
+            Source::Vw(s) => s.name(),
+            Source::Columns(s) => s.name(),
         }
     }
 }

@@ -2,10 +2,11 @@
 //! net with the library's trainer, prints each pass and saves the model with its read
 //! recipe.
 
-use crate::args::TrainArgs;
+use crate::args::{DataArgs, NetArgs, TrainArgs};
 use crate::data::{default_cache, Reading};
 use crate::error::{model, train, usage, CliError};
 use crate::optimizers::{default_rate, optimizer_of_state, with_optimizer};
+use crate::rate;
 use crate::rows::RowStream;
 use std::time::Instant;
 use vectorflow::dynnet::Recipe;
@@ -24,35 +25,38 @@ pub fn run(a: &TrainArgs) -> Result<(), CliError> {
     }
     let (mut net, reading, spec_text) = match &a.initial_model {
         Some(path) => resume(a, path)?,
-        None => fresh(a)?,
+        None => fresh(&a.data, &a.model, a.seed)?,
     };
-    let loss = net_loss(a, &net)?;
+    let loss = net_loss(a.model.loss.as_deref(), &net)?;
     let name = match (&a.optimizer, net.train_state()) {
         (Some(o), _) => o.to_ascii_lowercase(),
         (None, Some(s)) => optimizer_of_state(s.optimizer())?.to_string(),
         (None, None) => "adagrad".to_string(),
     };
-    let hidden = !net.spec().layers.is_empty();
-    let lr = a.learning_rate.unwrap_or(default_rate(&name, hidden));
     let t0 = Instant::now();
+    let in_memory;
     let (mut input, cache) = match &a.cache {
         Some(c) => {
             let path = c.clone().unwrap_or_else(|| default_cache(&a.data.data));
             (reading.stream(&a.data.data)?, Some(path))
         }
         None => {
-            let rows = reading.read_all(&a.data.data, false)?;
+            in_memory = reading.read_all(&a.data.data, false)?;
             if !a.quiet {
                 eprintln!(
                     "read {} rows from {} in {:.2}s",
-                    rows.len(),
+                    in_memory.len(),
                     a.data.data.display(),
                     t0.elapsed().as_secs_f64()
                 );
             }
             let name = a.data.data.display().to_string();
-            (RowStream::Memory(rows, 0, name), None)
+            (RowStream::memory(&in_memory, name), None)
         }
+    };
+    let lr = match a.learning_rate {
+        Some(lr) => lr,
+        None => measured_rate(a, &name, &net, &mut input, loss)?,
     };
     let report =
         with_optimizer!(name.as_str(), lr, opt => fit(a, opt, &mut net, &mut input, cache, loss))?;
@@ -77,14 +81,52 @@ pub fn run(a: &TrainArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The rate of the probe on the first rows (`rate.rs`), or the optimizer's default
+/// when the data has too few rows to tell.
+fn measured_rate(
+    a: &TrainArgs,
+    name: &str,
+    net: &DynNet,
+    input: &mut RowStream,
+    loss: DynLoss,
+) -> Result<f32, CliError> {
+    let base = default_rate(name, !net.spec().layers.is_empty());
+    let t0 = Instant::now();
+    let Some(p) = rate::probe(a, name, base, net, input, loss)? else {
+        if !a.quiet {
+            eprintln!("too few rows to measure the learning rate: {name} at {base}");
+        }
+        return Ok(base);
+    };
+    let lr = p.best().unwrap_or(base);
+    if !a.quiet {
+        let tried: Vec<String> = (p.scores.iter())
+            .map(|(r, s)| match s {
+                Some(s) => format!("{r:.3e} {s:.4}"),
+                None => format!("{r:.3e} diverged"),
+            })
+            .collect();
+        eprintln!(
+            "learning rate {lr:.3e}: the best of one pass over {} rows, scored on the next {} \
+             ({:.1}s; give -l to choose): {}",
+            p.trained,
+            p.scored,
+            t0.elapsed().as_secs_f64(),
+            tried.join(", ")
+        );
+    }
+    Ok(lr)
+}
+
 /// A new net: the spec of `--net`, or a linear model (`--nn N`: one hidden ReLU layer)
-/// over `2^b` slots for each of the rows' feature groups.
-fn fresh(a: &TrainArgs) -> Result<(DynNet, Reading, String), CliError> {
-    let reading = Reading::from_flags(&a.data)?;
-    let spec = match &a.net {
+/// over `2^b` slots for each of the rows' feature groups; its hidden layers' initial
+/// weights drawn with `seed`.
+pub fn fresh(d: &DataArgs, n: &NetArgs, seed: u64) -> Result<(DynNet, Reading, String), CliError> {
+    let reading = Reading::from_flags(d)?;
+    let spec = match &n.net {
         Some(s) => s.clone(),
         None => {
-            let bits = a.bits.unwrap_or(DEFAULT_BITS);
+            let bits = n.bits.unwrap_or(DEFAULT_BITS);
             if !(1..=31).contains(&bits) {
                 return Err(usage(format!("-b {bits}: give 1 to 31 bits")));
             }
@@ -94,20 +136,20 @@ fn fresh(a: &TrainArgs) -> Result<(DynNet, Reading, String), CliError> {
                     name => format!("{name}:sparse:2^{bits}"),
                 })
                 .collect();
-            let k = classes(a.loss.as_deref().unwrap_or("logistic"))?;
-            match a.nn {
+            let k = classes(n.loss.as_deref().unwrap_or("logistic"))?;
+            match n.nn {
                 Some(0) => return Err(usage("--nn 0: give a hidden width of 1 or more")),
-                Some(n) => format!("{} > {n} > relu > {k}", roots.join(" + ")),
+                Some(w) => format!("{} > {w} > relu > {k}", roots.join(" + ")),
                 None => format!("{} > {k}", roots.join(" + ")),
             }
         }
     };
-    let linear = a.nn.is_none() && a.net.is_none();
+    let linear = n.nn.is_none() && n.net.is_none();
     // A linear model starts at zero, as VW's; a hidden layer needs random weights.
     let init = if linear {
         Init::zeros()
     } else {
-        Init::uniform(0.1).seed(a.seed)
+        Init::uniform(0.1).seed(seed)
     };
     let net = DynNet::new(&spec, init).map_err(|e| usage(format!("--net {spec:?}: {e}")))?;
     Ok((net, reading, spec))
@@ -118,9 +160,9 @@ fn fresh(a: &TrainArgs) -> Result<(DynNet, Reading, String), CliError> {
 fn resume(a: &TrainArgs, path: &std::path::Path) -> Result<(DynNet, Reading, String), CliError> {
     let net = DynNet::load(path).map_err(model)?;
     let shape_flag = [
-        (a.net.is_some(), "--net"),
-        (a.nn.is_some(), "--nn"),
-        (a.bits.is_some(), "-b"),
+        (a.model.net.is_some(), "--net"),
+        (a.model.nn.is_some(), "--nn"),
+        (a.model.bits.is_some(), "-b"),
     ]
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag));
@@ -164,9 +206,9 @@ fn classes(loss: &str) -> Result<usize, CliError> {
 }
 
 /// The loss of `--loss` for the net (a resumed net's recipe's, unless given).
-fn net_loss(a: &TrainArgs, net: &DynNet) -> Result<DynLoss, CliError> {
-    let name = match (&a.loss, net.recipe()) {
-        (Some(l), _) => l.as_str(),
+pub fn net_loss(loss: Option<&str>, net: &DynNet) -> Result<DynLoss, CliError> {
+    let name = match (loss, net.recipe()) {
+        (Some(l), _) => l,
         (None, Some(r)) => return Ok(r.loss),
         (None, None) => "logistic",
     };
@@ -213,17 +255,21 @@ fn fit<O: Optimizer>(
         // VW's default patience of 3 passes.
         (None, _) => t = t.early_stopping(3),
     }
-    let prior = match (a.l1, a.l2) {
-        (None, None) => None,
-        (l1, l2) => Some(Prior::l1(l1.unwrap_or(0.0)).and_l2(l2.unwrap_or(0.0))),
-    };
-    if let Some(p) = prior {
+    if let Some(p) = prior(a) {
         t = t.prior(p);
     }
     if let Some(c) = cache {
         t = t.cache(c);
     }
     t.fit_stream_dyn(net, input, loss).map_err(train)
+}
+
+/// The prior of `--l1` and `--l2`.
+pub fn prior(a: &TrainArgs) -> Option<Prior> {
+    match (a.l1, a.l2) {
+        (None, None) => None,
+        (l1, l2) => Some(Prior::l1(l1.unwrap_or(0.0)).and_l2(l2.unwrap_or(0.0))),
+    }
 }
 
 /// The passes' figures and the outcome, on stderr.

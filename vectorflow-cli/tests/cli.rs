@@ -298,6 +298,8 @@ fn a_csv_model_reads_new_rows_with_no_flags_as_the_library_does() {
             "--passes",
             "2",
             "--holdout_off",
+            "-l",
+            "1",
         ][..],
         &cols[..],
         &["--quiet", "-f", "m.vf"][..],
@@ -361,7 +363,7 @@ fn vw_crosses_are_recorded_and_read_back_from_stdin() {
     ok(
         &d,
         &[
-            "train", "-d", "train.vw", "-q", "ab", "-b", "12", "--quiet", "-f", "m.vf",
+            "train", "-d", "train.vw", "-q", "ab", "-b", "12", "-l", "1", "--quiet", "-f", "m.vf",
         ],
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_vf"))
@@ -507,7 +509,7 @@ fn bad_input_is_one_line_and_an_exit_code() {
     );
     fails(&d, &["predict", "-i", "m.vf", "-d", "t.svm"], 1, "t.svm:2");
     // --help has examples on every subcommand.
-    for sub in ["train", "predict", "inspect", "explain"] {
+    for sub in ["train", "predict", "inspect", "explain", "tune"] {
         let out = ok(&d, &[sub, "--help"]);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("Example"),
@@ -698,5 +700,188 @@ fn a_cache_trains_what_rows_in_memory_train() {
         2,
         "give a file, not stdin",
     );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The words of a command line as `vf tune` prints it: plain words and single-quoted ones.
+fn shell_split(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => (quoted, any) = (!quoted, true),
+            ' ' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => (word, any) = (word + &c.to_string(), true),
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+/// The test logloss `vf predict` prints for model `model` on `data`.
+fn test_logloss(d: &Path, model: &str, data: &str) -> f64 {
+    let out = ok(d, &["predict", "-i", model, "-d", data]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let at = err.find("logloss ").expect("metrics") + "logloss ".len();
+    err[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn tune_prints_a_train_command_that_reads_the_rows_and_beats_a_poor_rate() {
+    let d = dir("tune");
+    std::fs::write(d.join("train.csv"), csv_text(1500, 11)).unwrap();
+    std::fs::write(d.join("test.csv"), csv_text(500, 12)).unwrap();
+    let cols = [
+        "--label",
+        "delayed",
+        "--hash",
+        "carrier,origin",
+        "--value",
+        "distance",
+        "--cross",
+        "carrier*origin",
+        "-b",
+        "12",
+    ];
+    let tune = [
+        &["tune", "-d", "train.csv"][..],
+        &cols[..],
+        &[
+            "--trials",
+            "6",
+            "--max-passes",
+            "3",
+            "--threads",
+            "1",
+            "--quiet",
+        ][..],
+    ]
+    .concat();
+    let out = ok(&d, &tune);
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.starts_with(
+            "vf train -d train.csv --label delayed --hash carrier,origin --value distance \
+             --cross 'carrier*origin' -b 12 --optimizer "
+        ),
+        "{line}"
+    );
+    assert!(line.contains(" --passes ") && line.trim_end().ends_with("-f model.vf --holdout_off"));
+    // The same search twice prints the same line: trials are seeded.
+    assert_eq!(String::from_utf8(ok(&d, &tune).stdout).unwrap(), line);
+
+    // The printed command runs as it is, and its model beats a rate 100 times too low.
+    let words = shell_split(line.trim());
+    assert_eq!(&words[..2], ["vf", "train"]);
+    let mut train: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    train.push("--quiet");
+    ok(&d, &train);
+    let tuned = test_logloss(&d, "model.vf", "test.csv");
+    let poor = [
+        &["train", "-d", "train.csv"][..],
+        &cols[..],
+        &["-l", "0.01", "--quiet", "-f", "poor.vf"][..],
+    ]
+    .concat();
+    ok(&d, &poor);
+    let poor = test_logloss(&d, "poor.vf", "test.csv");
+    assert!(tuned < poor - 0.02, "tuned {tuned} against {poor}");
+
+    fails(
+        &d,
+        &[
+            &["tune", "-d", "train.csv", "--optimizers", "momentum"][..],
+            &cols[..],
+        ]
+        .concat(),
+        2,
+        "the tuner searches adagrad",
+    );
+    fails(
+        &d,
+        &[
+            &["tune", "-d", "train.csv", "--max-passes", "0"][..],
+            &cols[..],
+        ]
+        .concat(),
+        2,
+        "--max-passes 0",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn without_a_rate_train_measures_one_on_the_first_rows() {
+    let d = dir("rate");
+    std::fs::write(d.join("train.csv"), csv_text(3000, 21)).unwrap();
+    std::fs::write(d.join("test.csv"), csv_text(1000, 22)).unwrap();
+    let cols = [
+        "--label",
+        "delayed",
+        "--hash",
+        "carrier,origin",
+        "--value",
+        "distance",
+        "-b",
+        "12",
+    ];
+    let train = [&["train", "-d", "train.csv"][..], &cols[..]].concat();
+    let out = ok(&d, &[&train[..], &["-f", "measured.vf"]].concat());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    // "learning rate 1.000e-1: the best of one pass over 2400 rows, scored on the next 600 (...): 3.333e-3 0.6931, ..."
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("learning rate "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("over 2400 rows, scored on the next 600"),
+        "{line}"
+    );
+    let chosen: f32 = line["learning rate ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let tried: Vec<(f32, f32)> = line
+        .rsplit("): ")
+        .next()
+        .unwrap()
+        .split(", ")
+        .map(|t| {
+            let (r, s) = t.split_once(' ').unwrap();
+            (r.parse().unwrap(), s.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(tried.len(), 7, "{line}");
+    let best = tried.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert_eq!(chosen, best.0, "{line}");
+    // On these few frequent, noisy features AdaGrad's usual 1.0 overshoots.
+    assert!(chosen < 1.0, "{line}");
+    ok(
+        &d,
+        &[&train[..], &["-l", "1", "--quiet", "-f", "fixed.vf"]].concat(),
+    );
+    let measured = test_logloss(&d, "measured.vf", "test.csv");
+    let fixed = test_logloss(&d, "fixed.vf", "test.csv");
+    assert!(
+        measured < fixed,
+        "measured {measured} against 1.0's {fixed}"
+    );
+    // -l skips the probe.
+    let out = ok(&d, &[&train[..], &["-l", "0.1", "-f", "given.vf"]].concat());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("learning rate "));
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -1,5 +1,5 @@
 //! Training with a [`Setting`]: the one place a setting becomes a `Trainer`, for each
-//! optimizer type.
+//! optimizer type, and what the tuner trains with it ([`Tunable`]).
 
 use super::space::{Opt, Setting};
 use crate::features::Features;
@@ -8,6 +8,7 @@ use crate::loss::{LabelError, Loss};
 use crate::network::{Net, Stack};
 use crate::optim::{AdaGrad, Adam, Ftrl, Optimizer, RowAdaGrad, Sgd};
 use crate::train::{Holdout, Prior, Progress, TrainError, TrainReport, Trainer};
+use std::marker::PhantomData;
 
 /// The trainer settings a setting leaves to the caller.
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +17,61 @@ pub(crate) struct Run {
     pub threads: usize,
     pub holdout: Holdout,
     pub seed: u64,
+}
+
+/// What a tuner trains: each trial's model, trained a pass at a time by a trainer the
+/// tuner sets up for the trial's setting (optimizer, rate, priors, batch, holdout, seed).
+///
+/// [`Tuner::tune`](super::Tuner::tune) trains `network!` nets on a slice of rows
+/// through it; implement it to tune whatever else a [`Trainer`] fits, such as a
+/// [`DynNet`](crate::dynnet::DynNet) on a stream of rows, and pass it to
+/// [`Tuner::tune_with`](super::Tuner::tune_with).
+pub trait Tunable: Sync {
+    /// The model a trial trains and keeps between the rungs it reaches.
+    type Model: Send;
+
+    /// Trains `model` with `trainer`, as the trainer is set up: one pass, with the
+    /// tuner's validation split as its holdout, when the tuner calls it.
+    fn fit<O: Optimizer>(
+        &self,
+        trainer: &Trainer<O>,
+        model: &mut Self::Model,
+    ) -> Result<TrainReport, TrainError>;
+}
+
+/// `network!` nets of type `N` trained on a slice of rows with a loss.
+pub(crate) struct Slice<'a, N, R, L> {
+    rows: &'a [R],
+    loss: &'a L,
+    net: PhantomData<fn() -> N>,
+}
+
+impl<'a, N, R, L> Slice<'a, N, R, L> {
+    pub(crate) fn new(rows: &'a [R], loss: &'a L) -> Self {
+        Slice {
+            rows,
+            loss,
+            net: PhantomData,
+        }
+    }
+}
+
+impl<I, S, R, L> Tunable for Slice<'_, Net<I, S>, R, L>
+where
+    I: InputFeed<R>,
+    S: Stack<In = I::Out>,
+    R: Features + Sync,
+    L: Loss<R, S::Out>,
+{
+    type Model = Net<I, S>;
+
+    fn fit<O: Optimizer>(
+        &self,
+        trainer: &Trainer<O>,
+        net: &mut Net<I, S>,
+    ) -> Result<TrainReport, TrainError> {
+        trainer.fit(net, self.rows, ByRef(self.loss))
+    }
 }
 
 /// A loss by reference, so that every trial can share the caller's.
@@ -84,60 +140,39 @@ impl Setting {
             holdout: Holdout::None,
             seed,
         };
-        self.fit_run(net, rows, &loss, run)
+        self.fit_with(&Slice::new(rows, &loss), net, run)
     }
 
-    /// Trains with the caller's `run` settings.
-    pub(crate) fn fit_run<I, S, R, L>(
+    /// Trains `model` of `data` with the caller's `run` settings.
+    pub(crate) fn fit_with<T: Tunable>(
         &self,
-        net: &mut Net<I, S>,
-        rows: &[R],
-        loss: &L,
+        data: &T,
+        model: &mut T::Model,
         run: Run,
-    ) -> Result<TrainReport, TrainError>
-    where
-        I: InputFeed<R>,
-        S: Stack<In = I::Out>,
-        R: Features + Sync,
-        L: Loss<R, S::Out>,
-    {
+    ) -> Result<TrainReport, TrainError> {
         let prior = Prior::l1(self.l1).and_l2(self.l2);
         match self.opt {
             Opt::AdaGrad => {
                 let opt = AdaGrad::new(self.lr).init_acc(self.init_acc);
-                self.train(opt, prior, net, rows, loss, run)
+                data.fit(&self.trainer(opt, prior, run), model)
             }
             Opt::RowAdaGrad => {
                 let opt = RowAdaGrad::new(self.lr).init_acc(self.init_acc);
-                self.train(opt, prior, net, rows, loss, run)
+                data.fit(&self.trainer(opt, prior, run), model)
             }
-            Opt::Adam => self.train(Adam::new(self.lr), prior, net, rows, loss, run),
-            Opt::Sgd => self.train(Sgd::new(self.lr), prior, net, rows, loss, run),
+            Opt::Adam => data.fit(&self.trainer(Adam::new(self.lr), prior, run), model),
+            Opt::Sgd => data.fit(&self.trainer(Sgd::new(self.lr), prior, run), model),
             // FTRL's state determines its weights, so a prior step outside the update
             // would be undone by the next one: its own L1 and L2 take the strengths.
             Opt::Ftrl => {
                 let ftrl = Ftrl::new(self.lr).l1(self.l1).l2(self.l2);
-                self.train(ftrl, Prior::default(), net, rows, loss, run)
+                data.fit(&self.trainer(ftrl, Prior::default(), run), model)
             }
         }
     }
 
-    fn train<O, I, S, R, L>(
-        &self,
-        opt: O,
-        prior: Prior,
-        net: &mut Net<I, S>,
-        rows: &[R],
-        loss: &L,
-        run: Run,
-    ) -> Result<TrainReport, TrainError>
-    where
-        O: Optimizer,
-        I: InputFeed<R>,
-        S: Stack<In = I::Out>,
-        R: Features + Sync,
-        L: Loss<R, S::Out>,
-    {
+    /// The trainer of this setting with optimizer `opt` and the caller's `run`.
+    fn trainer<O: Optimizer>(&self, opt: O, prior: Prior, run: Run) -> Trainer<O> {
         Trainer::new(opt)
             .passes(run.passes)
             .threads(run.threads)
@@ -146,6 +181,5 @@ impl Setting {
             .holdout(run.holdout)
             .seed(run.seed)
             .progress(Progress::Silent)
-            .fit(net, rows, ByRef(loss))
     }
 }

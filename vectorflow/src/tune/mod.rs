@@ -62,6 +62,7 @@ mod report;
 mod search;
 mod space;
 
+pub use fit::Tunable;
 pub use report::{Outcome, Trial, TuneReport};
 pub use space::{Opt, Setting, Space};
 
@@ -201,9 +202,19 @@ impl Tuner {
         R: Features + Sync,
         L: Loss<R, S::Out>,
     {
+        self.tune_with(fresh, &fit::Slice::new(rows, &loss))
+    }
+
+    /// [`Tuner::tune`] for any model a trainer fits: `fresh` makes each trial's model
+    /// and `data` trains it (see [`Tunable`]).
+    pub fn tune_with<T: Tunable>(
+        &self,
+        fresh: impl Fn() -> T::Model + Sync,
+        data: &T,
+    ) -> Result<TuneReport, TrainError> {
         self.check()?;
         let settings = self.space.sample(self.trials, self.seed);
-        search::run(self, settings, &self.rungs(), true, &fresh, rows, &loss)
+        search::run(self, settings, &self.rungs(), true, &fresh, data)
     }
 
     /// Trains every point of [`Space::grid`] for the most passes (with early
@@ -220,9 +231,18 @@ impl Tuner {
         R: Features + Sync,
         L: Loss<R, S::Out>,
     {
+        self.grid_with(fresh, &fit::Slice::new(rows, &loss))
+    }
+
+    /// [`Tuner::grid`] for any model a trainer fits (see [`Tuner::tune_with`]).
+    pub fn grid_with<T: Tunable>(
+        &self,
+        fresh: impl Fn() -> T::Model + Sync,
+        data: &T,
+    ) -> Result<TuneReport, TrainError> {
         self.check()?;
         let rungs = [self.space.passes()];
-        search::run(self, self.space.grid(), &rungs, false, &fresh, rows, &loss)
+        search::run(self, self.space.grid(), &rungs, false, &fresh, data)
     }
 }
 

@@ -5,23 +5,19 @@
 //! resumes where it stopped; while a rung runs, only the nets that are still among the
 //! best 1/η are kept, which bounds memory to about n/η nets plus one per thread.
 
-use super::fit::Run;
+use super::fit::{Run, Tunable};
 use super::report::{Outcome, Trial, TuneReport};
 use super::space::{short, Setting};
 use super::Tuner;
-use crate::features::Features;
-use crate::layers::InputFeed;
-use crate::loss::Loss;
-use crate::network::{Net, Stack};
 use crate::train::{Holdout, Progress, TrainError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 /// A trial and what it needs to go on.
-struct Slot<I, S> {
+struct Slot<M> {
     trial: Trial,
-    net: Option<Net<I, S>>,
+    net: Option<M>,
     /// Passes since the best one.
     since_best: usize,
     /// No more passes: early-stopped, diverged, out of budget or at the most passes.
@@ -29,17 +25,16 @@ struct Slot<I, S> {
 }
 
 /// What every worker shares.
-struct Ctx<'a, F, R, L> {
+struct Ctx<'a, T, F> {
     tuner: &'a Tuner,
     fresh: &'a F,
-    rows: &'a [R],
-    loss: &'a L,
+    data: &'a T,
     start: Instant,
     out_of_budget: AtomicBool,
     failed: AtomicBool,
 }
 
-impl<F, R, L> Ctx<'_, F, R, L> {
+impl<T, F> Ctx<'_, T, F> {
     /// Whether a pass may start: the budget is not spent, or it is the first pass of
     /// the first trial.
     fn may_start(&self, trial: &Trial) -> bool {
@@ -56,9 +51,9 @@ impl<F, R, L> Ctx<'_, F, R, L> {
 /// last also runs the last rung.
 const REFINE: [f32; 2] = [0.5, std::f32::consts::FRAC_1_SQRT_2];
 
-impl<I, S> Slot<I, S> {
+impl<M> Slot<M> {
     /// Trial `id` of `setting`, not started.
-    fn new(id: usize, setting: Setting) -> Mutex<Slot<I, S>> {
+    fn new(id: usize, setting: Setting) -> Mutex<Slot<M>> {
         Mutex::new(Slot {
             trial: Trial {
                 id,
@@ -85,32 +80,27 @@ fn better(a: (f64, usize), b: (f64, usize)) -> bool {
 
 /// Trains `settings` through `rungs` (passes per rung, increasing), keeping the best
 /// 1/η after each.
-pub(crate) fn run<F, I, S, R, L>(
+pub(crate) fn run<T, F>(
     tuner: &Tuner,
     settings: Vec<Setting>,
     rungs: &[usize],
     refine: bool,
     fresh: &F,
-    rows: &[R],
-    loss: &L,
+    data: &T,
 ) -> Result<TuneReport, TrainError>
 where
-    F: Fn() -> Net<I, S> + Sync,
-    I: InputFeed<R>,
-    S: Stack<In = I::Out>,
-    R: Features + Sync,
-    L: Loss<R, S::Out>,
+    T: Tunable,
+    F: Fn() -> T::Model + Sync,
 {
     let ctx = Ctx {
         tuner,
         fresh,
-        rows,
-        loss,
+        data,
         start: Instant::now(),
         out_of_budget: AtomicBool::new(false),
         failed: AtomicBool::new(false),
     };
-    let mut slots: Vec<Mutex<Slot<I, S>>> = settings
+    let mut slots: Vec<Mutex<Slot<T::Model>>> = settings
         .into_iter()
         .enumerate()
         .map(|(id, s)| Slot::new(id, s))
@@ -195,20 +185,17 @@ where
 
 /// Trains the trials `alive` up to `target` passes on the tuner's threads, keeping
 /// the nets of the best `keep` only.
-fn rung<F, I, S, R, L>(
-    ctx: &Ctx<'_, F, R, L>,
-    slots: &[Mutex<Slot<I, S>>],
+fn rung<T, F>(
+    ctx: &Ctx<'_, T, F>,
+    slots: &[Mutex<Slot<T::Model>>],
     alive: &[usize],
     target: usize,
     keep: usize,
     r: usize,
 ) -> Result<(), TrainError>
 where
-    F: Fn() -> Net<I, S> + Sync,
-    I: InputFeed<R>,
-    S: Stack<In = I::Out>,
-    R: Features + Sync,
-    L: Loss<R, S::Out>,
+    T: Tunable,
+    F: Fn() -> T::Model + Sync,
 {
     let lock = |i: usize| slots[i].lock().unwrap_or_else(|e| e.into_inner());
     let next = AtomicUsize::new(0);
@@ -273,20 +260,17 @@ where
 }
 
 /// Trains one trial pass by pass up to `target` passes, or until it stops.
-fn advance<F, I, S, R, L>(
-    ctx: &Ctx<'_, F, R, L>,
+fn advance<T, F>(
+    ctx: &Ctx<'_, T, F>,
     trial: &mut Trial,
-    net: &mut Option<Net<I, S>>,
+    net: &mut Option<T::Model>,
     since: &mut usize,
     done: &mut bool,
     target: usize,
 ) -> Result<(), TrainError>
 where
-    F: Fn() -> Net<I, S> + Sync,
-    I: InputFeed<R>,
-    S: Stack<In = I::Out>,
-    R: Features + Sync,
-    L: Loss<R, S::Out>,
+    T: Tunable,
+    F: Fn() -> T::Model + Sync,
 {
     let t = ctx.tuner;
     let run = Run {
@@ -306,7 +290,7 @@ where
         }
         let net = net.get_or_insert_with(ctx.fresh);
         let t0 = Instant::now();
-        let fitted = trial.setting.fit_run(net, ctx.rows, ctx.loss, run);
+        let fitted = trial.setting.fit_with(ctx.data, net, run);
         trial.seconds += t0.elapsed().as_secs_f64();
         let report = match fitted {
             Ok(r) => r,
@@ -324,9 +308,8 @@ where
         trial.passes_run += 1;
         let Some(h) = report.passes.first().and_then(|p| p.holdout_loss) else {
             return Err(TrainError::Config(format!(
-                "the validation share {} of {} rows holds no row; raise it",
-                t.validation,
-                ctx.rows.len()
+                "the validation share {} of the rows holds no row; raise it",
+                t.validation
             )));
         };
         // A NaN loss is never an improvement.

@@ -47,6 +47,8 @@ install() {
 build() {
     cargo build --release --quiet --example bench --example gen_svm --example peers_score \
         --example peers_chart
+    # vf takes long to build in release (docs/cli.md, compile time).
+    cargo build --release --quiet -p vectorflow-cli
 }
 
 # Writes $2 from $1 with a converter, through a temporary name.
@@ -109,6 +111,24 @@ run_one() {
                 sed -E 's/.*test_logloss=([^ ]+) test_acc=([^ ]+) test_auc=([^ ]+).*/\1\t\2\t\3/')"
             return
             ;;
+        vf/*)
+            # The command line on VW's text and flags, with its own defaults (the rate
+            # measured on the first rows): train, then predict as a separate process.
+            local flags=()
+            case $setting in
+                "lr 1p") ;;
+                "lr 3p") flags=(--passes 3 -c "$WORK/vf.cache") ;;
+                "nn16 1p") flags=(--nn 16) ;;
+                *) log "unknown setting vf/$setting"; return 1 ;;
+            esac
+            rm -f "$WORK/vf.cache"
+            timed "$t" target/release/vf train -d "$DATA/train.vw" -b 20 --holdout_off \
+                "${flags[@]}" -f "$WORK/vf.model" --quiet
+            timed "$t" target/release/vf predict -i "$WORK/vf.model" -d "$DATA/test.vw" \
+                -p "$WORK/pred" --quiet
+            printf '%s\t%s\n' >&3 "$(steps "$t")" "$(score "$WORK/pred" prob)"
+            return
+            ;;
         "vw/lr 1p")
             timed "$t" "${VW[@]}" -d "$DATA/train.vw" --loss_function logistic -b 20 --holdout_off \
                 -f "$WORK/vw.model" --quiet ;;
@@ -151,6 +171,9 @@ SETTINGS=(
     "vectorflow|mlp16 1p stream"
     "vectorflow|mlp16 1p stream rowadagrad"
     "vectorflow|mlp16-small 1p stream"
+    "vf|lr 1p"
+    "vf|lr 3p"
+    "vf|nn16 1p"
     "vw|lr 1p"
     "vw|lr 3p"
     "vw|nn16 1p"

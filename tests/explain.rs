@@ -736,3 +736,84 @@ fn a_run_time_net_dumps_as_the_typed_net_of_its_topology() {
     assert_eq!(readable_model_dyn(&dynamic, &names).to_string(), typed);
     assert!(typed.contains("# layer 1 weights: 2"), "{typed}");
 }
+
+/// Two audits of one row agree: the same features, slots, values and weights, and
+/// outputs, gradients and contributions equal to rounding (the typed and run-time
+/// forward passes may sum in another order).
+fn same_audit(a: &Audit, b: &Audit) {
+    let near = |x: &[f32], y: &[f32]| {
+        x.len() == y.len()
+            && x.iter()
+                .zip(y)
+                .all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + p.abs()))
+    };
+    assert_eq!(a.exact, b.exact);
+    assert!(near(&a.output, &b.output), "{a:?}\n{b:?}");
+    assert!(near(&a.intercept, &b.intercept), "{a:?}\n{b:?}");
+    assert_eq!(a.entries.len(), b.entries.len(), "{a:?}\n{b:?}");
+    for (x, y) in a.entries.iter().zip(&b.entries) {
+        assert_eq!(
+            (&x.name, x.group, x.slot, x.value),
+            (&y.name, y.group, y.slot, y.value)
+        );
+        assert_eq!(x.weights, y.weights);
+        assert!(near(&x.gradient, &y.gradient), "{x:?}\n{y:?}");
+        assert!(near(&x.contribution, &y.contribution), "{x:?}\n{y:?}");
+    }
+}
+
+/// A run-time net audits a row as the typed net of the same topology and weights does.
+#[test]
+fn run_time_nets_audit_as_the_typed_net_of_their_weights() {
+    use vectorflow::dynnet::{DynLoss, DynNet, Spec};
+    use vectorflow::explain::audit_dyn;
+    use vectorflow::io::{SparseFormat, Vw};
+    let text: String = (0..400)
+        .map(|i| {
+            let y = if i % 3 == 0 { 1 } else { -1 };
+            format!("{y} |a x{} |b y{}:{}\n", i % 7, i % 5, 1 + i % 3)
+        })
+        .collect();
+    let rows = Vw::new()
+        .names(true)
+        .parse_bytes(text.as_bytes(), "rows")
+        .unwrap();
+    let rows = rows.to_rows();
+    let t = Trainer::new(AdaGrad::new(0.1))
+        .passes(2)
+        .progress(Progress::Silent);
+
+    type Lr = network![Sparse<{ 1 << 10 }> => Linear<1>];
+    let mut lr = Lr::new(Init::zeros());
+    t.fit(&mut lr, &rows, Logistic).unwrap();
+    let spec = Spec::parse("sparse:2^10 > 1").unwrap();
+    let dyn_lr = DynNet::from_params(spec, lr.params().to_vec()).unwrap();
+    for row in &rows[..12] {
+        let a = audit_dyn(&dyn_lr, row).unwrap();
+        assert!(a.exact);
+        same_audit(&a, &audit(&lr, row).unwrap());
+        let names: Vec<&str> = a.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().any(|n| n.starts_with("a^x")), "{names:?}");
+    }
+
+    type Mlp = network![Sparse<{ 1 << 10 }> => Linear<16> => ReLU => Linear<1>];
+    let mut mlp = Mlp::new(Init::uniform(0.1).seed(3));
+    t.fit(&mut mlp, &rows, Logistic).unwrap();
+    let spec = Spec::parse("sparse:2^10 > 16 > relu > 1").unwrap();
+    let dyn_mlp = DynNet::from_params(spec, mlp.params().to_vec()).unwrap();
+    for row in &rows[..12] {
+        let a = audit_dyn(&dyn_mlp, row).unwrap();
+        assert!(!a.exact);
+        same_audit(&a, &audit(&mlp, row).unwrap());
+        assert_eq!(a.output, dyn_mlp.predict(row).unwrap());
+    }
+    // The same training through the run-time net's own front door gives the same audit.
+    let mut trained =
+        DynNet::new("sparse:2^10 > 16 > relu > 1", Init::uniform(0.1).seed(3)).unwrap();
+    t.fit_dyn(&mut trained, &rows, DynLoss::Logistic).unwrap();
+    same_audit(
+        &audit_dyn(&trained, &rows[0]).unwrap(),
+        &audit(&mlp, &rows[0]).unwrap(),
+    );
+}

@@ -16,7 +16,8 @@ use vectorflow::io::columns::{Columns, Crosses};
         vf train -d train.svm --nn 16 -f model.vf\n  \
         vf predict -i model.vf -d test.svm -p predictions.txt\n  \
         vf inspect model.vf\n  \
-        vf explain -i model.vf -d train.vw --readable_model model.txt\n\n\
+        vf explain -i model.vf -d train.vw --readable_model model.txt\n  \
+    vf explain -i model.vf -d test.vw --audit 3\n\n\
         Each subcommand's --help has more. Vowpal Wabbit's -d -f -i -p -t -c -b --passes \
         --loss_function -l -q --nn --holdout_off --readable_model --invert_hash are understood \
         (docs/cli.md)."
@@ -298,11 +299,14 @@ pub struct InspectArgs {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
     vf explain -i model.vf -d train.vw --top 20\n  \
-    vf explain -i model.vf -d train.vw --readable_model model.txt\n\n\
+    vf explain -i model.vf -d train.vw --readable_model model.txt\n  \
+    vf explain -i model.vf -d test.vw --audit 3\n\n\
     The features are named as the rows name them: a LIBSVM feature by its id, a VW \
     feature as VW's audit does (ns^name, a^x*b^y for a -q cross). Rows are read as the \
     model records. The readable model lists every named feature with its slot and \
-    first-layer weights (VW's --invert_hash), the rest of the net summed up.")]
+    first-layer weights (VW's --invert_hash), the rest of the net summed up. An audit \
+    splits a row's output into its features' contributions: value × weight for a linear \
+    model, value × gradient (a first-order account) for a net.")]
 pub struct ExplainArgs {
     /// The model file.
     #[arg(
@@ -314,9 +318,13 @@ pub struct ExplainArgs {
     pub model: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Print the N features of largest first-layer weights [default: 20 without --readable_model].
+    /// Print the N features of largest first-layer weights [default: 20 without
+    /// --readable_model or --audit].
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
+    /// Audit the first N rows: each feature's value, weight and contribution to the output.
+    #[arg(long, value_name = "N")]
+    pub audit: Option<usize>,
     /// Write the readable model here (VW's --readable_model, --invert_hash).
     #[arg(
         long = "readable_model",
@@ -336,7 +344,7 @@ pub struct ExplainArgs {
     scored by their loss on it, by successive halving: every setting trains 1 pass, the \
     best third go on to 3, the best third of those to 9, each stopping early when the \
     validation loss stops improving (docs/tuning.md). Each optimizer's learning rates \
-    range from 1/100 to 3 times its default. The best setting is printed on stdout as a \
+    range from 1/1000 to 3 times its default. The best setting is printed on stdout as a \
     vf train command line that trains on every row for the best number of passes.")]
 pub struct TuneArgs {
     #[command(flatten)]

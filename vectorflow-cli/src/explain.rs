@@ -1,11 +1,11 @@
 //! `vf explain`: a model's features by name, from rows that name them: the top features
-//! by first-layer weights, and the readable model (VW's `--invert_hash`).
+//! by first-layer weights, the readable model (VW's `--invert_hash`) and row audits.
 
 use crate::args::ExplainArgs;
 use crate::data::{Reading, Rows};
 use crate::error::{data, model, usage, CliError};
 use vectorflow::dynnet::DynNet;
-use vectorflow::explain::{readable_model_dyn, FeatureNames};
+use vectorflow::explain::{audit_dyn, readable_model_dyn, FeatureNames};
 use vectorflow::features::Slot;
 
 /// Features printed without `--top` or `--readable_model`.
@@ -49,10 +49,10 @@ pub fn run(a: &ExplainArgs) -> Result<(), CliError> {
             path.display()
         );
     }
-    let top = match (a.top, &a.readable_model) {
-        (Some(n), _) => n,
-        (None, None) => DEFAULT_TOP,
-        (None, Some(_)) => 0,
+    let top = match (a.top, &a.readable_model, a.audit) {
+        (Some(n), _, _) => n,
+        (None, None, None) => DEFAULT_TOP,
+        _ => 0,
     };
     if top > 0 {
         let mut features: Vec<_> = dump.features.iter().collect();
@@ -67,6 +67,11 @@ pub fn run(a: &ExplainArgs) -> Result<(), CliError> {
             let weights: Vec<String> = f.weights.iter().map(f32::to_string).collect();
             println!("{:<32}  {slot:>10}  {}", f.name, weights.join(" "));
         }
+    }
+    for i in 0..a.audit.unwrap_or(0).min(rows.len()) {
+        let audit = audit_dyn(&net, &rows.row(i))
+            .map_err(|e| data(format!("{}: row {}: {e}", a.data.data.display(), i + 1)))?;
+        println!("\nrow {}: {audit}", i + 1);
     }
     Ok(())
 }

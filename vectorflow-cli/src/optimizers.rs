@@ -1,5 +1,4 @@
-//! The optimizers `--optimizer` names, and their default learning rates (measured on
-//! /work/vfdata: see docs/cli.md).
+//! The optimizers `--optimizer` names, and their usual learning rates.
 
 use crate::error::{usage, CliError};
 
@@ -13,9 +12,11 @@ pub const OPTIMIZERS: [(&str, &str); 6] = [
     ("ftrl", "Ftrl"),
 ];
 
-/// The learning rate of optimizer `name` without `-l`, for a linear model or a net
-/// with a hidden layer. The others' are examples/bench's defaults, picked there on
-/// synthetic data.
+/// The usual learning rate of optimizer `name`, for a linear model or a net with a
+/// hidden layer: the reference of the rates `vf train` measures without `-l` (rate.rs)
+/// and of the range `vf tune` searches, and the rate used on data too small to measure
+/// one. AdaGrad's were the best one-pass rates on /work/vfdata's synthetic rows
+/// (docs/cli.md); the others' are examples/bench's, picked there on the same data.
 pub fn default_rate(name: &str, hidden: bool) -> f32 {
     match (name, hidden) {
         ("sgd", _) => 0.2,
@@ -25,9 +26,6 @@ pub fn default_rate(name: &str, hidden: bool) -> f32 {
         ("adam", true) => 0.002,
         ("ftrl", false) => 0.5,
         ("ftrl", true) => 0.05,
-        // AdaGrad and RowAdaGrad: the best of 0.1, 0.25, 0.5 and 1.0 (linear) and of
-        // 0.01, 0.02, 0.05 and 0.1 (`--nn 16`) for one pass over the first 50k and 200k
-        // rows of /work/vfdata/train.svm (docs/cli.md).
         (_, false) => 1.0,
         (_, true) => 0.1,
     }

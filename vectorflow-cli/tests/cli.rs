@@ -568,6 +568,22 @@ fn explain_writes_the_golden_readable_model() {
     );
     let top = String::from_utf8_lossy(&out.stdout);
     assert_eq!(top.lines().count(), 4, "{top}");
+    // Audits: each row's output split into its features' contributions, the cross's too.
+    let out = ok(
+        &d,
+        &["explain", "-i", "m.vf", "-d", "train.vw", "--audit", "2"],
+    );
+    let audits = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        audits.contains("row 1: output ") && audits.contains("row 2: output "),
+        "{audits}"
+    );
+    assert!(
+        audits.contains("contributions (value × weight) of 3 features"),
+        "{audits}"
+    );
+    assert!(audits.contains("*b^z"), "{audits}");
+    assert!(!audits.contains("row 3:"), "{audits}");
     // Bad input.
     std::fs::write(d.join("t.csv"), "y,a\n1,x\n0,z\n").unwrap();
     ok(

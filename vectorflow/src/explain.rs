@@ -116,13 +116,56 @@ where
     let model = Model::new(net);
     let mut pass = Pass::<I, S>::new();
     pass.run(&model, row)?;
+    account(&model, row, pass.output, &pass.jacobian, S::LAYERS == 0)
+}
+
+/// [`audit`] for a network built at run time ([`DynNet`](crate::dynnet::DynNet)): the
+/// same entries, contributions and intercept as the typed net of its topology and
+/// weights gives.
+///
+/// ```
+/// use vectorflow::dynnet::DynNet;
+/// use vectorflow::explain::audit_dyn;
+/// use vectorflow::io::{SparseFormat, Vw};
+/// use vectorflow::prelude::*;
+///
+/// let rows = Vw::new().names(true).parse_bytes(b"1 |a x |b y:2\n-1 |a z\n", "rows")?;
+/// let mut net = DynNet::new("sparse:2^10 > 1", Init::zeros())?;
+/// Trainer::new(Sgd::new(0.5)).passes(5).progress(Progress::Silent)
+///     .fit_dyn(&mut net, &rows.to_rows(), vectorflow::dynnet::DynLoss::Logistic)?;
+/// let audit = audit_dyn(&net, &rows.row(0))?;
+/// assert_eq!(audit.entries.len(), 2);
+/// assert_eq!(audit.entries[0].name, "b^y");
+/// let total: f32 = audit.entries.iter().map(|e| e.contribution[0]).sum();
+/// assert!((audit.intercept[0] + total - audit.output[0]).abs() < 1e-5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn audit_dyn<R>(net: &crate::dynnet::DynNet, row: &R) -> Result<Audit, FeatureError>
+where
+    R: crate::dynnet::DynRow + Named,
+{
+    let model = Model::of_dyn(net);
+    let (output, jacobian) = net.jacobian(&mut Frozen(model.params), row)?;
+    let linear = net.spec().layers.is_empty();
+    account(&model, row, output, &jacobian, linear)
+}
+
+/// The audit of `row`, whose outputs are `output` and their Jacobian with respect to
+/// the first layer's output `jacobian`; `linear`: the net is its first layer.
+fn account<R: Named>(
+    model: &Model,
+    row: &R,
+    output: Vec<f32>,
+    jacobian: &[f32],
+    linear: bool,
+) -> Result<Audit, FeatureError> {
     let mut entries = Vec::new();
     row.visit_named(|f| {
         let Some((root, slot)) = model.locate(&f) else {
             return;
         };
         let weights = model.weights(root, slot);
-        let gradient = pass.gradient(&weights);
+        let gradient = gradient(jacobian, &weights);
         let contribution = gradient.iter().map(|g| f.value * g).collect();
         let mut name = String::new();
         write_name(&f, &mut name);
@@ -137,10 +180,7 @@ where
         });
     })?;
     entries.sort_by(|a, b| norm(&b.contribution).total_cmp(&norm(&a.contribution)));
-
-    let output = pass.output.clone();
-    let exact = S::LAYERS == 0;
-    let intercept = if exact {
+    let intercept = if linear {
         match model.layout.bias {
             Some(b) => (b..b + model.hidden).map(|i| model.params[i]).collect(),
             None => vec![0.0; model.outputs],
@@ -154,7 +194,7 @@ where
         entries,
         intercept,
         output,
-        exact,
+        exact: linear,
     })
 }
 
@@ -238,7 +278,7 @@ where
                 // A slot's weights are the same in every row: scored once, below.
                 Rank::Weights => 0.0,
                 Rank::Contributions => {
-                    let gradient = pass.gradient(&model.weights(root, slot));
+                    let gradient = gradient(&pass.jacobian, &model.weights(root, slot));
                     f.value.abs() as f64 * norm(&gradient) as f64
                 }
             };
@@ -422,15 +462,16 @@ impl<I: InputLayer, S: Stack<In = I::Out>> Pass<I, S> {
         }
         Ok(())
     }
+}
 
-    /// For each output, its derivative with respect to the value of a feature whose
-    /// first-layer weights are `weights`: the chain rule through that layer.
-    fn gradient(&self, weights: &[f32]) -> Vec<f32> {
-        self.jacobian
-            .chunks_exact(weights.len())
-            .map(|row| row.iter().zip(weights).map(|(j, w)| j * w).sum())
-            .collect()
-    }
+/// For each output, its derivative with respect to the value of a feature whose
+/// first-layer weights are `weights`, from the outputs' `jacobian` with respect to that
+/// layer's output: the chain rule through the layer.
+fn gradient(jacobian: &[f32], weights: &[f32]) -> Vec<f32> {
+    jacobian
+        .chunks_exact(weights.len())
+        .map(|row| row.iter().zip(weights).map(|(j, w)| j * w).sum())
+        .collect()
 }
 
 /// The net's weights, read by a backward pass that must not change them.

@@ -117,6 +117,16 @@ impl DynNet {
         })
     }
 
+    /// The outputs for `row` and their gradients with respect to the input layer's
+    /// output, for audits (`frozen`: the weights, ignoring steps).
+    pub(crate) fn jacobian<R: DynRow, L: crate::params::Learn>(
+        &self,
+        frozen: &mut L,
+        row: &R,
+    ) -> Result<(Vec<f32>, Vec<f32>), FeatureError> {
+        self.shape.jacobian(frozen, row)
+    }
+
     /// Its shape.
     pub fn spec(&self) -> &Spec {
         &self.shape.spec

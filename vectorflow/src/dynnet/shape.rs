@@ -410,8 +410,22 @@ impl Trainable for Shape {
 
     #[inline(always)]
     fn backward<L: Learn + ?Sized>(&self, l: &mut L, ws: &DynWorkspace) {
+        self.backward_layers(l, ws, |l, dy| self.input_backward(l, &ws.inputs, dy));
+    }
+}
+
+impl Shape {
+    /// The backward pass of the layers after the input layer, from the output gradient
+    /// in `ws`, then `input` with the gradient of the input layer's output.
+    #[inline(always)]
+    fn backward_layers<L: Learn + ?Sized>(
+        &self,
+        l: &mut L,
+        ws: &DynWorkspace,
+        input: impl FnOnce(&mut L, &[f32]),
+    ) {
         if self.ops.is_empty() {
-            return self.input_backward(l, &ws.inputs, &ws.dy);
+            return input(l, &ws.dy);
         }
         let mut grads = ws.grads.borrow_mut();
         let [a, b] = &mut *grads;
@@ -424,7 +438,28 @@ impl Trainable for Shape {
             std::mem::swap(&mut cur, &mut next);
             width = op.inp;
         }
-        self.input_backward(l, &ws.inputs, &cur[..width]);
+        input(l, &cur[..width]);
+    }
+
+    /// The outputs for `row` under weights `frozen`, and each output's gradient with
+    /// respect to the input layer's output (`outputs × width`, row-major), for audits:
+    /// `frozen` must ignore the hidden layers' steps.
+    pub(crate) fn jacobian<R: DynRow, L: Learn>(
+        &self,
+        frozen: &mut L,
+        row: &R,
+    ) -> Result<(Vec<f32>, Vec<f32>), FeatureError> {
+        let mut ws = self.workspace(None);
+        self.load(row, &mut ws.inputs)?;
+        self.forward(frozen, &mut ws);
+        let output = self.output(&mut ws).0.to_vec();
+        let mut jacobian = Vec::with_capacity(output.len() * self.width);
+        for o in 0..output.len() {
+            ws.dy.fill(0.0);
+            ws.dy[o] = 1.0;
+            self.backward_layers(frozen, &ws, |_, dx| jacobian.extend_from_slice(dx));
+        }
+        Ok((output, jacobian))
     }
 }
 

@@ -814,3 +814,60 @@ fn an_input_that_is_not_a_file_is_read_once_or_through_a_cache() {
     std::fs::remove_file(&path).unwrap();
     let _ = std::fs::remove_file(&cache);
 }
+
+/// A row's features by name: (group, field, name, slot, value).
+fn names(row: &impl vectorflow::features::Named) -> Vec<(String, String, String, String, u32)> {
+    let mut out = Vec::new();
+    row.visit_named(|f| {
+        out.push((
+            f.group.to_string(),
+            f.field.to_string(),
+            f.name.to_string(),
+            format!("{:?}", f.slot),
+            f.value.to_bits(),
+        ))
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn named_rows_name_their_features_as_the_derive_does() {
+    let text = csv_text(&records(300));
+    let mut reader = CsvReader::new(text.as_bytes(), "<csv>").unwrap();
+    let derived: Vec<Flight> = reader.read_all().unwrap();
+    let read = |names| {
+        ColumnReader::csv(
+            std::io::Cursor::new(text.clone().into_bytes()),
+            "<csv>",
+            &spec(),
+        )
+        .unwrap()
+        .names(names)
+        .read_all()
+        .unwrap()
+    };
+    let rows = read(true);
+    assert!(rows.has_names());
+    let mut crosses = 0;
+    for (i, (d, r)) in derived.iter().zip(rows.iter()).enumerate() {
+        let want = names(d);
+        assert_eq!(want, names(&r), "row {i}: {d:?}");
+        crosses += want.iter().filter(|f| f.2.contains('×')).count();
+    }
+    assert!(crosses > 0);
+    // Without names, each feature is named by its id, with the same slots and values.
+    let plain = read(false);
+    assert!(!plain.has_names());
+    for (r, p) in rows.iter().zip(plain.iter()) {
+        let (named, unnamed) = (names(&r), names(&p));
+        assert_eq!(named.len(), unnamed.len());
+        for (a, b) in named.iter().zip(&unnamed) {
+            assert_eq!((&a.3, a.4), (&b.3, b.4));
+            assert_eq!(
+                b.2,
+                b.3.trim_start_matches("SparseId(").trim_end_matches(')')
+            );
+        }
+    }
+}

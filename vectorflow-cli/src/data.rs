@@ -141,8 +141,8 @@ impl Reading {
         }
     }
 
-    /// Opens `path` (`-`: stdin) for reading chunk by chunk; `names` keeps VW's feature
-    /// names for audits.
+    /// Opens `path` (`-`: stdin) for reading chunk by chunk; `names` keeps the features'
+    /// names (VW's and the column spec's) for audits.
     pub fn open(&self, path: &Path, names: bool) -> Result<Chunks, CliError> {
         let name = if is_stdin(path) {
             "<stdin>".to_string()
@@ -173,7 +173,7 @@ impl Reading {
                     #[cfg(feature = "parquet")]
                     Format::Parquet => ColumnReader::open(path, format, spec),
                 };
-                Chunks::Columns(Box::new(reader.map_err(data)?))
+                Chunks::Columns(Box::new(reader.map_err(data)?.names(names)))
             }
         })
     }

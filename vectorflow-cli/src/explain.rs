@@ -5,8 +5,9 @@ use crate::args::ExplainArgs;
 use crate::data::{Reading, Rows};
 use crate::error::{data, model, usage, CliError};
 use vectorflow::dynnet::DynNet;
+use vectorflow::dynnet::DynRow;
 use vectorflow::explain::{audit_dyn, readable_model_dyn, FeatureNames};
-use vectorflow::features::Slot;
+use vectorflow::features::{Named, Slot};
 
 /// Features printed without `--top` or `--readable_model`.
 const DEFAULT_TOP: usize = 20;
@@ -26,20 +27,19 @@ pub fn run(a: &ExplainArgs) -> Result<(), CliError> {
         }
         None => Reading::from_flags(&a.data)?,
     };
-    if reading.format.has_columns() {
-        return Err(usage(format!(
-            "vf explain names the features of libsvm and vw rows; {} rows are not named yet",
-            reading.format
-        )));
+    match reading.read_all(&a.data.data, true)? {
+        Rows::Sparse(rows) => explain(a, &net, &rows.to_rows()),
+        Rows::Columns(rows) => explain(a, &net, &rows.to_rows()),
     }
-    let Rows::Sparse(rows) = reading.read_all(&a.data.data, true)? else {
-        return Err(usage("vf explain names the features of libsvm and vw rows"));
-    };
+}
+
+/// The top features, the readable model and the audits `a` asks for, named by `rows`.
+fn explain<R: Named + DynRow>(a: &ExplainArgs, net: &DynNet, rows: &[R]) -> Result<(), CliError> {
     let mut names = FeatureNames::new();
     names
-        .extend(&rows.to_rows())
+        .extend(rows)
         .map_err(|e| data(format!("{}: {e}", a.data.data.display())))?;
-    let dump = readable_model_dyn(&net, &names);
+    let dump = readable_model_dyn(net, &names);
     if let Some(path) = &a.readable_model {
         dump.save(path).map_err(model)?;
         eprintln!(
@@ -65,13 +65,25 @@ pub fn run(a: &ExplainArgs) -> Result<(), CliError> {
                 Slot::DenseIndex(j) => format!("[{j}]"),
             };
             let weights: Vec<String> = f.weights.iter().map(f32::to_string).collect();
-            println!("{:<32}  {slot:>10}  {}", f.name, weights.join(" "));
+            println!(
+                "{:<32}  {slot:>10}  {}",
+                label(f.group, &f.name),
+                weights.join(" ")
+            );
         }
     }
-    for i in 0..a.audit.unwrap_or(0).min(rows.len()) {
-        let audit = audit_dyn(&net, &rows.row(i))
+    for (i, row) in rows.iter().take(a.audit.unwrap_or(0)).enumerate() {
+        let audit = audit_dyn(net, row)
             .map_err(|e| data(format!("{}: row {}: {e}", a.data.data.display(), i + 1)))?;
         println!("\nrow {}: {audit}", i + 1);
     }
     Ok(())
+}
+
+/// `group/name`, or `name` in the default group.
+fn label(group: &str, name: &str) -> String {
+    match group {
+        "" => name.to_string(),
+        g => format!("{g}/{name}"),
+    }
 }

@@ -584,20 +584,43 @@ fn explain_writes_the_golden_readable_model() {
     );
     assert!(audits.contains("*b^z"), "{audits}");
     assert!(!audits.contains("row 3:"), "{audits}");
-    // Bad input.
-    std::fs::write(d.join("t.csv"), "y,a\n1,x\n0,z\n").unwrap();
+    // A CSV model's features are named as the derive names a struct's fields, roots
+    // included.
+    std::fs::write(
+        d.join("t.csv"),
+        "y,a,b,c,n\n1,x,p,7,2\n0,z,q,8,3\n1,x,q,7,1\n",
+    )
+    .unwrap();
     ok(
         &d,
         &[
-            "train", "-d", "t.csv", "--label", "y", "--hash", "a", "--quiet", "-f", "c.vf",
+            "train",
+            "-d",
+            "t.csv",
+            "--label",
+            "y",
+            "--hash",
+            "a,c,b(root=u)",
+            "--value",
+            "n",
+            "--cross",
+            "a*c",
+            "-b",
+            "6",
+            "--quiet",
+            "-f",
+            "c.vf",
         ],
     );
-    fails(
+    let out = ok(
         &d,
-        &["explain", "-i", "c.vf", "-d", "t.csv"],
-        2,
-        "csv rows are not named yet",
+        &["explain", "-i", "c.vf", "-d", "t.csv", "--audit", "1"],
     );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in ["a=x", "u/b=p", "a×c=x×7", "c=7", "n "] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    // Bad input.
     fails(
         &d,
         &["explain", "-i", "m.vf", "-d", "missing.vw"],

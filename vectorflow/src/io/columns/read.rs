@@ -101,6 +101,8 @@ pub struct ColumnReader {
     plan: Arc<Plan>,
     format: Format,
     source: Source,
+    /// Whether [`ColumnReader::read_all`] keeps the features' names.
+    names: bool,
 }
 
 enum Source {
@@ -196,7 +198,14 @@ impl ColumnReader {
             plan: spec.plan(),
             format,
             source,
+            names: false,
         }
+    }
+
+    /// Whether [`ColumnReader::read_all`] keeps each feature's name for audits
+    /// ([`ColumnRows::named`]); off by default, as training does not need them.
+    pub fn names(self, names: bool) -> ColumnReader {
+        ColumnReader { names, ..self }
     }
 
     /// Records that the input is the file `path`.
@@ -226,7 +235,10 @@ impl ColumnReader {
     /// Every remaining row. The input is read a chunk at a time (rows are hashed as
     /// they are read), so memory holds the hashed rows, not the text.
     pub fn read_all(mut self) -> Result<ColumnRows, ReadError> {
-        let mut rows = ColumnRows::new(&self.spec);
+        let mut rows = match self.names {
+            true => ColumnRows::named(&self.spec),
+            false => ColumnRows::new(&self.spec),
+        };
         while self.append(&mut rows)? {}
         Ok(rows)
     }

@@ -6,12 +6,14 @@
 
 use super::spec::{ColumnSpec, Kind, Op, Plan};
 use crate::features::{
-    cross_id, AuxFields, Category, FeatureError, Features, Labeled, SparseGroup, Tokens,
+    cross_id, AuxFields, Category, FeatureError, Features, Labeled, Named, NamedFeature, Slot,
+    SparseGroup, Tokens,
 };
 use crate::hash::hash_i128;
 use crate::SparseF;
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex};
 
 /// One value of a row as a reader found it.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +36,15 @@ impl Category for Cell<'_> {
             Cell::Int(i) => Some(hash_i128(*i, seed)),
             Cell::Bool(b) => b.category(seed),
             Cell::Missing | Cell::Float(_) => None,
+        }
+    }
+
+    fn fmt_name(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Text(s) => f.write_str(s),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Bool(b) => write!(f, "{b}"),
+            Cell::Missing | Cell::Float(_) => f.write_str("?"),
         }
     }
 }
@@ -80,6 +91,36 @@ pub struct ColumnRows {
     ends: Vec<usize>,
     ids: Vec<u32>,
     values: Vec<f32>,
+    /// Each feature's name, when kept for audits.
+    names: Option<Names>,
+}
+
+/// The features' names, in the order of `ids`: `text[ends[j]..ends[j + 1]]` is feature
+/// `j`'s, from the plan's column `cols[j]` (a cross's first).
+#[derive(Clone, Debug, Default)]
+struct Names {
+    text: String,
+    ends: Vec<usize>,
+    cols: Vec<usize>,
+}
+
+impl Names {
+    /// The lengths, to truncate back to.
+    fn mark(&self) -> (usize, usize) {
+        (self.text.len(), self.cols.len())
+    }
+
+    fn truncate(&mut self, (text, features): (usize, usize)) {
+        self.text.truncate(text);
+        self.ends.truncate(features + 1);
+        self.cols.truncate(features);
+    }
+
+    /// Ends the name written since the last, for column `col`.
+    fn push(&mut self, col: usize) {
+        self.ends.push(self.text.len());
+        self.cols.push(col);
+    }
 }
 
 impl ColumnRows {
@@ -93,7 +134,27 @@ impl ColumnRows {
             ends: vec![0],
             ids: Vec::new(),
             values: Vec::new(),
+            names: None,
         }
+    }
+
+    /// No rows yet, to be read with `spec`, keeping each feature's name as the derive's
+    /// rows name it (`carrier=UA`, `origin×dest=EWR×IAH`, `distance`, `words=late`), for
+    /// audits ([`crate::explain`]): [`ColumnRow`] is then [`Named`] by them. Training
+    /// does not need them.
+    pub fn named(spec: &ColumnSpec) -> ColumnRows {
+        ColumnRows {
+            names: Some(Names {
+                ends: vec![0],
+                ..Names::default()
+            }),
+            ..ColumnRows::new(spec)
+        }
+    }
+
+    /// Whether the rows keep their features' names ([`ColumnRows::named`]).
+    pub fn has_names(&self) -> bool {
+        self.names.is_some()
     }
 
     /// The spec the rows are read with.
@@ -122,6 +183,9 @@ impl ColumnRows {
         self.ends.truncate(1);
         self.ids.clear();
         self.values.clear();
+        if let Some(n) = &mut self.names {
+            n.truncate((0, 0));
+        }
     }
 
     /// Row `i`; panics if `i >= len()`.
@@ -144,6 +208,7 @@ impl ColumnRows {
     /// error, no part of the row is kept.
     pub(super) fn push(&mut self, cells: &[Cell<'_>]) -> Result<(), CellError> {
         let (ids, values, ends) = (self.ids.len(), self.values.len(), self.ends.len());
+        let names = self.names.as_ref().map(Names::mark);
         let pushed = self.push_features(cells);
         let number = |col: Option<usize>, what| match col {
             Some(col) => read_number(&cells[col], what).map_err(|msg| CellError { col, msg }),
@@ -161,6 +226,9 @@ impl ColumnRows {
                 self.ids.truncate(ids);
                 self.values.truncate(values);
                 self.ends.truncate(ends);
+                if let (Some(n), Some(mark)) = (&mut self.names, names) {
+                    n.truncate(mark);
+                }
                 Err(e)
             }
         }
@@ -168,6 +236,15 @@ impl ColumnRows {
 
     fn push_features(&mut self, cells: &[Cell<'_>]) -> Result<(), CellError> {
         let (plan, ids, values) = (&*self.plan, &mut self.ids, &mut self.values);
+        let mut names = self.names.as_mut();
+        // Writes the name of the feature just pushed, when names are kept (a `String`
+        // takes every write).
+        let mut name = |col: usize, write: &dyn Fn(&mut String) -> fmt::Result| {
+            if let Some(n) = names.as_deref_mut() {
+                let _ = write(&mut n.text);
+                n.push(col);
+            }
+        };
         for group in &plan.groups {
             for op in &group.ops {
                 match *op {
@@ -176,6 +253,8 @@ impl ColumnRows {
                         if let Some(id) = cell.category(seed) {
                             ids.push(id);
                             values.push(1.0);
+                            let c = &plan.names[col];
+                            name(col, &|t| write!(t, "{c}={}", Shown(cell)));
                         }
                     }
                     Op::Value { col, slot } => {
@@ -184,6 +263,7 @@ impl ColumnRows {
                         if let Some(v) = v {
                             ids.push(slot);
                             values.push(v);
+                            name(col, &|t| t.write_str(&plan.names[col]));
                         }
                     }
                     Op::Tokens { col, seed, mean } => {
@@ -197,19 +277,32 @@ impl ColumnRows {
                             (true, Cell::Text(s)) => 1.0 / (Tokens::count(&**s).max(1) as f32),
                             (true, _) => 1.0 / (Tokens::count(one).max(1) as f32),
                         };
-                        let mut push = |id| {
+                        let c = &plan.names[col];
+                        let mut push = |id, token: &dyn fmt::Display| {
                             ids.push(id);
                             values.push(w);
+                            name(col, &|t| write!(t, "{c}={token}"));
                         };
                         match cell {
-                            Cell::Text(s) => Tokens::tokens(&**s, seed, &mut push),
-                            _ => Tokens::tokens(one, seed, &mut push),
+                            Cell::Text(s) => Tokens::named_tokens(&**s, seed, &mut push),
+                            _ => Tokens::named_tokens(one, seed, &mut push),
                         }
                     }
                     Op::Cross { ref cols, seed } => {
                         if let Some(id) = cross_id(seed, cols.iter().map(|&c| &cells[c])) {
                             ids.push(id);
                             values.push(1.0);
+                            name(cols[0], &|t| {
+                                for (k, &c) in cols.iter().enumerate() {
+                                    let sep = if k == 0 { "" } else { "×" };
+                                    write!(t, "{sep}{}", plan.names[c])?;
+                                }
+                                for (k, &c) in cols.iter().enumerate() {
+                                    let sep = if k == 0 { "=" } else { "×" };
+                                    write!(t, "{sep}{}", Shown(&cells[c]))?;
+                                }
+                                Ok(())
+                            });
                         }
                     }
                 }
@@ -217,6 +310,15 @@ impl ColumnRows {
             self.ends.push(ids.len());
         }
         Ok(())
+    }
+}
+
+/// A cell as feature names show it ([`Category::fmt_name`]).
+struct Shown<'c, 'a>(&'c Cell<'a>);
+
+impl fmt::Display for Shown<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_name(f)
     }
 }
 
@@ -390,3 +492,53 @@ const NO_GROUP: FeatureError = FeatureError {
     field: FeatureError::NO_GROUP,
     value: f32::NAN,
 };
+
+/// Names a row's features as the derive's rows name theirs, when its rows were read
+/// with names ([`ColumnRows::named`]); otherwise each feature is named by its id. The
+/// group is the column's root, the field its column (a cross's first).
+impl Named for ColumnRow<'_> {
+    fn visit_named<F: FnMut(NamedFeature<'_>)>(&self, mut f: F) -> Result<(), FeatureError> {
+        let rows = self.rows;
+        let plan = &*rows.plan;
+        for (k, group) in plan.groups.iter().enumerate() {
+            let at = self.at * plan.groups.len() + k;
+            let (start, end) = (rows.ends[at], rows.ends[at + 1]);
+            let group_name = interned(&group.name);
+            for j in start..end {
+                let (id, value) = (rows.ids[j], rows.values[j]);
+                let field = match &rows.names {
+                    Some(n) => interned(&plan.names[n.cols[j]]),
+                    None => "features",
+                };
+                let shown: &dyn fmt::Display = match &rows.names {
+                    Some(n) => &&n.text[n.ends[j]..n.ends[j + 1]],
+                    None => &id,
+                };
+                f(NamedFeature {
+                    group: group_name,
+                    field,
+                    name: format_args!("{shown}"),
+                    slot: Slot::SparseId(id),
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `name` as a `&'static str`, as [`NamedFeature`] holds groups and fields: each
+/// distinct name is leaked once and reused, so the memory is bounded by the names of
+/// the specs a process audits, not by its rows.
+fn interned(name: &str) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    match names.iter().find(|n| **n == name) {
+        Some(n) => n,
+        None => {
+            let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+            names.push(n);
+            n
+        }
+    }
+}

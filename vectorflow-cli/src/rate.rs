@@ -47,8 +47,8 @@ impl Probe {
 }
 
 /// Measures the rates around `base` for optimizer `name` on the first rows of `input`,
-/// each training a copy of `net`; `input` is left rewound, whole. `None` when the data
-/// has too few rows to tell.
+/// each training a copy of `net` (in parallel when the rows are in memory); `input` is
+/// left rewound, whole. `None` when the data has too few rows to tell.
 pub fn probe(
     a: &TrainArgs,
     name: &str,
@@ -64,24 +64,48 @@ pub fn probe(
         return Ok(None);
     }
     let trained = rows * 4 / 5;
-    let mut scores = Vec::new();
-    for f in FACTORS {
-        let lr = base * f;
+    let rates: Vec<f32> = FACTORS.iter().map(|f| base * f).collect();
+    let try_rate = |lr: f32, input: &mut RowStream| -> Result<Option<f64>, CliError> {
         let mut copy = net.clone();
         input.first(trained).map_err(stream)?;
-        let fitted = with_optimizer!(name, lr, opt => fit(a, opt, &mut copy, input, loss));
-        let score = match fitted? {
-            true => {
-                input.first(rows).map_err(stream)?;
-                score(&copy, input, trained, loss)?
+        let fitted = with_optimizer!(name, lr, opt => fit(a, opt, &mut copy, input, loss))?;
+        if !fitted {
+            return Ok(None);
+        }
+        input.first(rows).map_err(stream)?;
+        score(&copy, input, trained, loss)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let scores = match input.fork() {
+        // Rows in memory: the rates in parallel, each thread on its own stream over them.
+        Some(_) if threads > 1 => std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(rates.len()))
+                .map(|t| {
+                    let (rates, try_rate) = (&rates, &try_rate);
+                    let mut own = input.fork().expect("rows in memory");
+                    scope.spawn(move || {
+                        (rates.iter().enumerate().skip(t).step_by(threads))
+                            .map(|(i, &lr)| Ok((i, try_rate(lr, &mut own)?)))
+                            .collect::<Result<Vec<_>, CliError>>()
+                    })
+                })
+                .collect();
+            let mut scores = vec![None; rates.len()];
+            for w in workers {
+                let done = w
+                    .join()
+                    .map_err(|_| crate::error::data("a probe thread failed"))?;
+                for (i, s) in done? {
+                    scores[i] = s;
+                }
             }
-            false => None,
-        };
-        scores.push((lr, score));
-    }
+            Ok::<_, CliError>(scores)
+        })?,
+        _ => (rates.iter().map(|&lr| try_rate(lr, input))).collect::<Result<Vec<_>, _>>()?,
+    };
     input.first(usize::MAX).map_err(stream)?;
     Ok(Some(Probe {
-        scores,
+        scores: rates.into_iter().zip(scores).collect(),
         trained,
         scored: rows - trained,
     }))

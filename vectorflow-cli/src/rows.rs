@@ -129,6 +129,15 @@ impl<'r> RowStream<'r> {
         RowStream::new(Source::Memory(rows, 0, name))
     }
 
+    /// Another stream over the same rows, when they are in memory (for probes run in
+    /// parallel): from the first row, whole.
+    pub fn fork(&self) -> Option<RowStream<'r>> {
+        match &self.source {
+            Source::Memory(rows, _, name) => Some(RowStream::memory(rows, name.clone())),
+            _ => None,
+        }
+    }
+
     /// Only the first `limit` rows of each pass, from the first.
     pub fn first(&mut self, limit: usize) -> Result<(), StreamError> {
         self.limit = limit;

@@ -44,11 +44,22 @@ install() {
     fi
 }
 
+# Whether ONLY selects a setting of system $1.
+wanted() {
+    local s
+    for s in "${SETTINGS[@]}"; do
+        [[ ${s%%|*} == "$1" ]] || continue
+        [[ -z $ONLY || "${s%%|*} ${s#*|}" =~ $ONLY ]] && return 0
+    done
+    return 1
+}
+
 build() {
-    cargo build --release --quiet --example bench --example gen_svm --example peers_score \
-        --example peers_chart
-    # vf takes long to build in release (docs/cli.md, compile time).
-    cargo build --release --quiet -p vectorflow-cli
+    cargo build --release --quiet --example gen_svm --example peers_score --example peers_chart
+    # The bench (every model, optimizer, store and CPU level) and vf take long to build
+    # in release (docs/cli.md, compile time): only when their rows run.
+    if wanted vectorflow; then cargo build --release --quiet --example bench; fi
+    if wanted vf; then cargo build --release --quiet -p vectorflow-cli; fi
 }
 
 # Writes $2 from $1 with a converter, through a temporary name.

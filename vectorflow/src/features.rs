@@ -194,7 +194,14 @@ pub trait SparseGroup<const G: u64>: Features {
     /// one pass.
     #[inline]
     fn extend_pairs(&self, dim: usize, out: &mut Vec<(u32, f32)>) -> Result<(), FeatureError> {
-        self.visit(|id, v| out.push(((id as usize % dim) as u32, v)))
+        // A power of two (as `Sparse` widths mostly are) reduces by a mask: see
+        // `extend_slots`.
+        if dim.is_power_of_two() {
+            let mask = dim - 1;
+            self.visit(|id, v| out.push(((id as usize & mask) as u32, v)))
+        } else {
+            self.visit(|id, v| out.push(((id as usize % dim) as u32, v)))
+        }
     }
 
     /// Why [`extend_pairs`](Self::extend_pairs) refused the row for a `Sparse<dim>` input
@@ -287,6 +294,22 @@ pub trait Named: Features {
     /// of [`SparseGroup::visit`], then its dense values (those of an absent `Option`
     /// field are left out). Slots, values and errors are the training visitors' own.
     fn visit_named<F: FnMut(NamedFeature<'_>)>(&self, f: F) -> Result<(), FeatureError>;
+}
+
+/// Appends `(id mod dim, value)` for each pair of `ids` and `values` to `out`, in one
+/// reservation: the copy of a row held in arrays into a `Sparse<dim>` input. A `dim`
+/// that is a power of two is reduced by a mask rather than a division, whether or not
+/// it is known at compile time: a network built at run time would otherwise pay a
+/// division per feature (6% of logistic regression's speed on the benchmark rows).
+#[inline]
+pub(crate) fn extend_slots(ids: &[u32], values: &[f32], dim: usize, out: &mut Vec<(u32, f32)>) {
+    let pairs = ids.iter().zip(values.iter().copied());
+    if dim.is_power_of_two() {
+        let mask = dim - 1;
+        out.extend(pairs.map(|(&id, v)| ((id as usize & mask) as u32, v)));
+    } else {
+        out.extend(pairs.map(|(&id, v)| ((id as usize % dim) as u32, v)));
+    }
 }
 
 /// Types usable as a `#[label]`: booleans, integers (class indices) and floats.

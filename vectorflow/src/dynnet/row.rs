@@ -89,8 +89,7 @@ impl DynRow for ColumnRow<'_> {
         out: &mut Vec<(u32, f32)>,
     ) -> Result<(), FeatureError> {
         let (ids, values) = self.try_root(group).ok_or_else(no_group)?;
-        let ids = ids.iter().map(|&id| (id as usize % dim) as u32);
-        out.extend(ids.zip(values.iter().copied()));
+        crate::features::extend_slots(ids, values, dim, out);
         Ok(())
     }
 

@@ -410,25 +410,26 @@ impl Trainable for Shape {
 
     #[inline(always)]
     fn backward<L: Learn + ?Sized>(&self, l: &mut L, ws: &DynWorkspace) {
-        self.backward_layers(l, ws, |l, dy| self.input_backward(l, &ws.inputs, dy));
+        let mut grads = ws.grads.borrow_mut();
+        let dy = self.backward_layers(l, ws, &mut grads);
+        self.input_backward(l, &ws.inputs, dy);
     }
 }
 
 impl Shape {
     /// The backward pass of the layers after the input layer, from the output gradient
-    /// in `ws`, then `input` with the gradient of the input layer's output.
+    /// in `ws`, through the buffers `grads`: the gradient of the input layer's output.
     #[inline(always)]
-    fn backward_layers<L: Learn + ?Sized>(
+    fn backward_layers<'g, L: Learn + ?Sized>(
         &self,
         l: &mut L,
-        ws: &DynWorkspace,
-        input: impl FnOnce(&mut L, &[f32]),
-    ) {
+        ws: &'g DynWorkspace,
+        grads: &'g mut [Vec<f32>; 2],
+    ) -> &'g [f32] {
         if self.ops.is_empty() {
-            return input(l, &ws.dy);
+            return &ws.dy;
         }
-        let mut grads = ws.grads.borrow_mut();
-        let [a, b] = &mut *grads;
+        let [a, b] = grads;
         let (mut cur, mut next) = (a, b);
         let mut width = 0;
         for (i, op) in self.ops.iter().enumerate().rev() {
@@ -438,7 +439,7 @@ impl Shape {
             std::mem::swap(&mut cur, &mut next);
             width = op.inp;
         }
-        input(l, &cur[..width]);
+        &cur[..width]
     }
 
     /// The outputs for `row` under weights `frozen`, and each output's gradient with
@@ -454,10 +455,11 @@ impl Shape {
         self.forward(frozen, &mut ws);
         let output = self.output(&mut ws).0.to_vec();
         let mut jacobian = Vec::with_capacity(output.len() * self.width);
+        let mut grads = [vec![0.0; self.widest], vec![0.0; self.widest]];
         for o in 0..output.len() {
             ws.dy.fill(0.0);
             ws.dy[o] = 1.0;
-            self.backward_layers(frozen, &ws, |_, dx| jacobian.extend_from_slice(dx));
+            jacobian.extend_from_slice(self.backward_layers(frozen, &ws, &mut grads));
         }
         Ok((output, jacobian))
     }

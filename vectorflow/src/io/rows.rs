@@ -436,8 +436,7 @@ impl SparseGroup<{ group_id("") }> for SparseRow<'_> {
             });
         }
         // One reservation and a loop over two slices, not a push per feature.
-        let ids = self.ids.iter().map(|&id| (id as usize % dim) as u32);
-        out.extend(ids.zip(self.values.iter().copied()));
+        crate::features::extend_slots(self.ids, self.values, dim, out);
         Ok(())
     }
 

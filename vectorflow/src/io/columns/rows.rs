@@ -482,8 +482,7 @@ impl<const G: u64> SparseGroup<G> for ColumnRow<'_> {
     #[inline]
     fn extend_pairs(&self, dim: usize, out: &mut Vec<(u32, f32)>) -> Result<(), FeatureError> {
         let (ids, values) = self.group(G).ok_or(NO_GROUP)?;
-        let ids = ids.iter().map(|&id| (id as usize % dim) as u32);
-        out.extend(ids.zip(values.iter().copied()));
+        crate::features::extend_slots(ids, values, dim, out);
         Ok(())
     }
 }

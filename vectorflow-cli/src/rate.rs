@@ -113,6 +113,9 @@ pub fn probe(
 
 /// One pass of `opt` over `input` on one thread with the flags' priors and seed; false
 /// when it diverged.
+// Never inlined into the caller's match over the optimizers: one function per trainer,
+// not one function holding all six, which the optimizer takes superlinear time over.
+#[inline(never)]
 fn fit<O: Optimizer>(
     a: &TrainArgs,
     opt: O,

@@ -216,6 +216,9 @@ pub fn net_loss(loss: Option<&str>, net: &DynNet) -> Result<DynLoss, CliError> {
 }
 
 /// Trains `net` with optimizer `opt` and the flags' settings.
+// Never inlined into the caller's match over the optimizers: one function per trainer,
+// not one function holding all six, which the optimizer takes superlinear time over.
+#[inline(never)]
 fn fit<O: Optimizer>(
     a: &TrainArgs,
     opt: O,

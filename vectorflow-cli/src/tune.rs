@@ -27,6 +27,8 @@ struct Trials<'r> {
 impl Tunable for Trials<'_> {
     type Model = DynNet;
 
+    // One function per trainer (see train.rs's `fit`).
+    #[inline(never)]
     fn fit<O: Optimizer>(
         &self,
         trainer: &Trainer<O>,

@@ -340,8 +340,9 @@ pub struct ExplainArgs {
 #[command(after_help = "Examples:\n  \
     vf tune -d train.vw --nn 16\n  \
     vf tune -d train.svm --optimizers adagrad,adam,ftrl --l2 0,1e-6 --budget 120\n\n\
-    Trials train on all but a validation share of the rows (20%, pseudo-random) and are \
-    scored by their loss on it, by successive halving: every setting trains 1 pass, the \
+    Trials train on the first rows and are scored by their loss on the last 20% (so data \
+    ordered in time is scored as a later test split would be), by successive halving: \
+    every setting trains 1 pass, the \
     best third go on to 3, the best third of those to 9, each stopping early when the \
     validation loss stops improving (docs/tuning.md). Each optimizer's learning rates \
     range from 1/1000 to 3 times its default. The best setting is printed on stdout as a \
@@ -365,7 +366,7 @@ pub struct TuneArgs {
     /// The most passes a setting may train.
     #[arg(long = "max-passes", value_name = "N", default_value_t = 9)]
     pub max_passes: usize,
-    /// The share of the rows held out to score the settings.
+    /// The share of the rows, the last ones, held out to score the settings.
     #[arg(long, value_name = "FRACTION", default_value_t = 0.2)]
     pub validation: f64,
     /// L1 strengths searched, with a comma between them.

@@ -153,7 +153,7 @@ fn count(input: &mut RowStream) -> Result<usize, CliError> {
 
 /// The mean loss, weighted by the rows' weights, of `net` on the rows of a pass of
 /// `input` after the first `skip`; `None` when it is not finite.
-fn score(
+pub fn score(
     net: &DynNet,
     input: &mut RowStream,
     skip: usize,

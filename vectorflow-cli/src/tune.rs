@@ -6,22 +6,27 @@
 
 use crate::args::TuneArgs;
 use crate::data::Rows;
-use crate::error::{train, usage, CliError};
+use crate::error::{data, train, usage, CliError};
 use crate::optimizers::default_rate;
+use crate::rate;
 use crate::rows::RowStream;
 use crate::train::{fresh, net_loss};
 use std::time::{Duration, Instant};
 use vectorflow::dynnet::{DynLoss, DynNet};
 use vectorflow::optim::Optimizer;
 use vectorflow::prelude::*;
-use vectorflow::train::{TrainError, TrainReport};
+use vectorflow::train::{Holdout, TrainError, TrainReport};
 use vectorflow::tune::{Opt, Setting, Space, Tunable, Tuner};
 
-/// The rows every trial trains on, and the loss.
+/// The rows every trial trains on and is scored on, and the loss. Trials train on the
+/// first `trained` rows and are scored on the rest: as the rate probe does (rate.rs),
+/// so data ordered in time is scored as a later test split would score it, where the
+/// tuner's own pseudo-random split rewards fitting the training period.
 struct Trials<'r> {
     rows: &'r Rows,
     name: String,
     loss: DynLoss,
+    trained: usize,
 }
 
 impl Tunable for Trials<'_> {
@@ -34,8 +39,19 @@ impl Tunable for Trials<'_> {
         trainer: &Trainer<O>,
         net: &mut DynNet,
     ) -> Result<TrainReport, TrainError> {
+        let read = |e: CliError| TrainError::Read(e.to_string());
+        let stream = |e: vectorflow::train::StreamError| TrainError::Read(e.to_string());
         let mut input = RowStream::memory(self.rows, self.name.clone());
-        trainer.fit_stream_dyn(net, &mut input, self.loss)
+        input.first(self.trained).map_err(stream)?;
+        let t = trainer.clone().holdout(Holdout::None);
+        let mut report = t.fit_stream_dyn(net, &mut input, self.loss)?;
+        input.first(self.rows.len()).map_err(stream)?;
+        let score = rate::score(net, &mut input, self.trained, self.loss).map_err(read)?;
+        if let Some(p) = report.passes.first_mut() {
+            // A diverged net scores no finite loss: never the best.
+            p.holdout_loss = Some(score.unwrap_or(f64::INFINITY));
+        }
+        Ok(report)
     }
 }
 
@@ -121,10 +137,26 @@ pub fn run(a: &TuneArgs) -> Result<(), CliError> {
         }
         tuner = tuner.budget(Duration::from_secs_f64(s));
     }
+    if !(a.validation > 0.0 && a.validation < 1.0) {
+        return Err(usage(format!(
+            "--validation {}: give a share between 0 and 1",
+            a.validation
+        )));
+    }
+    let scored = (rows.len() as f64 * a.validation).ceil() as usize;
+    if scored == 0 || scored >= rows.len() {
+        return Err(data(format!(
+            "{}: {} rows are too few to hold out a share of {} and train on the rest",
+            a.data.data.display(),
+            rows.len(),
+            a.validation
+        )));
+    }
     let trials = Trials {
         rows: &rows,
         name: a.data.data.display().to_string(),
         loss,
+        trained: rows.len() - scored,
     };
     let report = tuner.tune_with(|| net.clone(), &trials).map_err(train)?;
     let best = report.best_trial();

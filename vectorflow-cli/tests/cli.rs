@@ -858,6 +858,16 @@ fn tune_prints_a_train_command_that_reads_the_rows_and_beats_a_poor_rate() {
         2,
         "--max-passes 0",
     );
+    fails(
+        &d,
+        &[
+            &["tune", "-d", "train.csv", "--validation", "1.5"][..],
+            &cols[..],
+        ]
+        .concat(),
+        2,
+        "--validation 1.5",
+    );
     std::fs::remove_dir_all(&d).unwrap();
 }
 

@@ -31,7 +31,12 @@ pub trait Tunable: Sync {
     type Model: Send;
 
     /// Trains `model` with `trainer`, as the trainer is set up: one pass, with the
-    /// tuner's validation split as its holdout, when the tuner calls it.
+    /// tuner's validation share of the rows held out pseudo-randomly
+    /// ([`Holdout::Fraction`]), when the tuner calls it. The tuner scores the trial by
+    /// the pass's [`holdout_loss`](crate::train::PassReport::holdout_loss): an
+    /// implementation that holds out rows its own way (the last rows of data ordered in
+    /// time, say) trains with `trainer.clone().holdout(Holdout::None)` and writes its
+    /// validation loss there.
     fn fit<O: Optimizer>(
         &self,
         trainer: &Trainer<O>,

@@ -427,11 +427,24 @@ fn hashed(rows: &vectorflow::io::columns::ColumnRows) -> Hashed {
 
 fn read_columns(text: &[u8], csv: bool, spec: &ColumnSpec) -> Result<Hashed, ReadError> {
     let file = std::io::Cursor::new(text.to_vec());
+    // With the features' names kept: the ids are the same, one name a feature.
     let read = match csv {
-        true => ColumnReader::csv(file, "p.csv", spec).and_then(ColumnReader::read_all),
-        false => ColumnReader::json_lines(file, "p.jsonl", spec).read_all(),
+        true => ColumnReader::csv(file, "p.csv", spec).and_then(|r| r.names(true).read_all()),
+        false => ColumnReader::json_lines(file, "p.jsonl", spec)
+            .names(true)
+            .read_all(),
     };
     let rows = read?;
+    for row in rows.iter() {
+        let features: usize = spec.roots().iter().map(|r| row.root(r).0.len()).sum();
+        let mut named = 0;
+        vectorflow::features::Named::visit_named(&row, |f| {
+            assert!(!f.name.to_string().is_empty());
+            named += 1;
+        })
+        .unwrap();
+        assert_eq!(named, features);
+    }
     let got = hashed(&rows);
     for (label, weight, _, a, _, b) in &got {
         assert!(label.is_finite() && weight.is_finite());

@@ -114,8 +114,7 @@ pub fn probe(
 
 /// One pass of `opt` over `input` on one thread with the flags' priors and seed; false
 /// when it diverged.
-// Never inlined into the caller's match over the optimizers: one function per trainer,
-// not one function holding all six, which the optimizer takes superlinear time over.
+// One function per trainer (see train.rs's `fit`).
 #[inline(never)]
 fn fit<O: Optimizer>(
     a: &TrainArgs,

@@ -217,7 +217,8 @@ pub fn net_loss(loss: Option<&str>, net: &DynNet) -> Result<DynLoss, CliError> {
 
 /// Trains `net` with optimizer `opt` and the flags' settings.
 // Never inlined into the caller's match over the optimizers: one function per trainer,
-// not one function holding all six, which the optimizer takes superlinear time over.
+// not one function holding all six, on which LLVM spent twice the build's time
+// (docs/cli.md, compile time).
 #[inline(never)]
 fn fit<O: Optimizer>(
     a: &TrainArgs,

@@ -161,6 +161,7 @@ pub fn score(
 ) -> Result<Option<f64>, CliError> {
     let (mut at, mut sum, mut weight) = (0usize, 0.0f64, 0.0f64);
     let mut grad = vec![0.0f32; net.outputs()];
+    let mut predictor = net.predictor();
     let mut failed = None;
     loop {
         let n = input
@@ -169,10 +170,10 @@ pub fn score(
                 if at <= skip || failed.is_some() {
                     return;
                 }
-                match net.predict(row) {
+                match predictor.predict(row) {
                     Ok(out) => {
                         let w = f64::from(row.weight());
-                        sum += w * f64::from(loss.loss(&out, row, &mut grad));
+                        sum += w * f64::from(loss.loss(out, row, &mut grad));
                         weight += w;
                     }
                     Err(e) => failed = Some(format!("row {at}: {e}")),

@@ -77,6 +77,21 @@ pub struct DynNet {
     recipe: Option<Recipe>,
 }
 
+/// [`DynNet::predictor`]: a net and the buffers of its forward pass.
+pub struct DynPredictor<'n> {
+    net: &'n DynNet,
+    ws: <Shape as Trainable>::Workspace,
+    out: Vec<f32>,
+}
+
+impl DynPredictor<'_> {
+    /// The network's output for `row`, as [`DynNet::predict`] gives it.
+    pub fn predict<R: DynRow>(&mut self, row: &R) -> Result<&[f32], FeatureError> {
+        self.net.predict_into(&mut self.ws, row, &mut self.out)?;
+        Ok(&self.out)
+    }
+}
+
 impl std::fmt::Debug for DynNet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DynNet({})", self.topology())
@@ -234,9 +249,31 @@ impl DynNet {
     /// The network's output for `row`, or the field whose value is not finite
     /// ([`FeatureError::NO_GROUP`] for rows that cannot feed an input).
     pub fn predict<R: DynRow>(&self, row: &R) -> Result<Vec<f32>, FeatureError> {
-        let mut out = vec![0.0; self.outputs()];
-        self.predict_into(&mut self.shape.workspace(None), row, &mut out)?;
-        Ok(out)
+        Ok(self.predictor().predict(row)?.to_vec())
+    }
+
+    /// A predictor that keeps its buffers between rows: [`DynNet::predict`] row after
+    /// row, without allocating for each (scoring a stream of rows one at a time).
+    ///
+    /// ```
+    /// use vectorflow::dynnet::DynNet;
+    /// use vectorflow::io::{SparseFormat, Vw};
+    /// use vectorflow::prelude::*;
+    ///
+    /// let net = DynNet::new("sparse:2^10 > 4 > relu > 1", Init::uniform(0.1).seed(1))?;
+    /// let rows = Vw::new().parse_bytes(b"1 |a x\n-1 |a y\n", "rows")?;
+    /// let mut p = net.predictor();
+    /// for row in rows.to_rows() {
+    ///     assert_eq!(p.predict(&row)?, &net.predict(&row)?[..]);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn predictor(&self) -> DynPredictor<'_> {
+        DynPredictor {
+            net: self,
+            ws: self.shape.workspace(None),
+            out: vec![0.0; self.outputs()],
+        }
     }
 
     /// The outputs of every row, computed in parallel on rayon's pool, flat: row `i`'s

@@ -96,12 +96,15 @@ pub struct ColumnRows {
 }
 
 /// The features' names, in the order of `ids`: `text[ends[j]..ends[j + 1]]` is feature
-/// `j`'s, from the plan's column `cols[j]` (a cross's first).
+/// `j`'s, from the plan's column `cols[j]` (a cross's first); and the plan's groups and
+/// columns as [`NamedFeature`] holds them, interned once.
 #[derive(Clone, Debug, Default)]
 struct Names {
     text: String,
     ends: Vec<usize>,
     cols: Vec<usize>,
+    groups: Vec<&'static str>,
+    columns: Vec<&'static str>,
 }
 
 impl Names {
@@ -143,12 +146,17 @@ impl ColumnRows {
     /// audits ([`crate::explain`]): [`ColumnRow`] is then [`Named`] by them. Training
     /// does not need them.
     pub fn named(spec: &ColumnSpec) -> ColumnRows {
+        let rows = ColumnRows::new(spec);
+        let plan = &rows.plan;
+        let names = Names {
+            ends: vec![0],
+            groups: plan.groups.iter().map(|g| interned(&g.name)).collect(),
+            columns: plan.names.iter().map(|c| interned(c)).collect(),
+            ..Names::default()
+        };
         ColumnRows {
-            names: Some(Names {
-                ends: vec![0],
-                ..Names::default()
-            }),
-            ..ColumnRows::new(spec)
+            names: Some(names),
+            ..rows
         }
     }
 
@@ -502,19 +510,18 @@ impl Named for ColumnRow<'_> {
         for (k, group) in plan.groups.iter().enumerate() {
             let at = self.at * plan.groups.len() + k;
             let (start, end) = (rows.ends[at], rows.ends[at + 1]);
-            let group_name = interned(&group.name);
+            let group = match &rows.names {
+                Some(n) => n.groups[k],
+                None => interned(&group.name),
+            };
             for j in start..end {
                 let (id, value) = (rows.ids[j], rows.values[j]);
-                let field = match &rows.names {
-                    Some(n) => interned(&plan.names[n.cols[j]]),
-                    None => "features",
-                };
-                let shown: &dyn fmt::Display = match &rows.names {
-                    Some(n) => &&n.text[n.ends[j]..n.ends[j + 1]],
-                    None => &id,
+                let (field, shown): (_, &dyn fmt::Display) = match &rows.names {
+                    Some(n) => (n.columns[n.cols[j]], &&n.text[n.ends[j]..n.ends[j + 1]]),
+                    None => ("features", &id),
                 };
                 f(NamedFeature {
-                    group: group_name,
+                    group,
                     field,
                     name: format_args!("{shown}"),
                     slot: Slot::SparseId(id),
@@ -528,7 +535,8 @@ impl Named for ColumnRow<'_> {
 
 /// `name` as a `&'static str`, as [`NamedFeature`] holds groups and fields: each
 /// distinct name is leaked once and reused, so the memory is bounded by the names of
-/// the specs a process audits, not by its rows.
+/// the specs a process audits, not by its rows. Named rows intern their spec's names
+/// once, when made.
 fn interned(name: &str) -> &'static str {
     static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
     let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());

@@ -10,6 +10,7 @@
 //!   races, so lock-free updates are sound (no aliased `&mut`, no undefined behaviour).
 
 use crate::kernels;
+use crate::layers::dim::loops;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// An `f32` stored as its bits in an [`AtomicU32`].
@@ -75,7 +76,9 @@ pub trait Params {
     /// `N` consecutive parameters from `off`.
     #[inline(always)]
     fn row<const N: usize>(&self, off: usize) -> [f32; N] {
-        std::array::from_fn(|k| self.get(off + k))
+        let mut r = [0.0; N];
+        loops::read(self, off, &mut r);
+        r
     }
 
     /// `y += W x`, where `W` is the `OUT × IN` row-major matrix at `off`.
@@ -86,14 +89,7 @@ pub trait Params {
         x: &[f32; IN],
         y: &mut [f32; OUT],
     ) {
-        for (o, yo) in y.iter_mut().enumerate() {
-            let base = off + o * IN;
-            *yo += x
-                .iter()
-                .enumerate()
-                .map(|(j, xj)| self.get(base + j) * xj)
-                .sum::<f32>();
-        }
+        loops::matvec(self, off, x, y)
     }
 
     /// A hint that the rows `W[i]` of `pairs` (see [`Params::gather`]) are about to be
@@ -105,12 +101,7 @@ pub trait Params {
     /// parameters at `off + i * OUT`.
     #[inline]
     fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
-        for &(i, v) in pairs {
-            let r = self.row::<OUT>(off + i as usize * OUT);
-            for k in 0..OUT {
-                y[k] += v * r[k];
-            }
-        }
+        loops::gather(self, off, pairs, y)
     }
 }
 
@@ -202,10 +193,7 @@ pub trait Learn: Params {
     /// trainer can run the whole update in one tight loop.
     #[inline]
     fn step_rows<const OUT: usize>(&mut self, off: usize, pairs: &[(u32, f32)], dy: &[f32; OUT]) {
-        for &(i, v) in pairs {
-            let g: [f32; OUT] = std::array::from_fn(|k| v * dy[k]);
-            self.step(off + i as usize * OUT, &g);
-        }
+        loops::step_rows(self, off, pairs, dy, &mut [0.0; OUT])
     }
 }
 

@@ -4,15 +4,19 @@
 //!
 //! A typed net fixes its shape at compile time; a `DynNet` reads it from a [`Spec`]: the
 //! topology line a model file stores (`Sparse(1048576) => Linear(1048576->16) => ReLU
-//! => Linear(16->1)`) or its short form (`sparse:2^20 > 16 > relu > 1`). At the widths
-//! `network!` nets commonly use, a `DynNet` runs the const-width layers and kernels
-//! themselves: a sparse input into 1 to 64 outputs (powers of two), and a `Linear` of a
-//! short list of width pairs (a hidden layer of 2 to 64 into one output, 16→16, 32→32,
-//! the halvings 16→8, 32→16, 64→32, and 8→4, 32→4). There one thread trains the same
-//! weights, bit for bit, as the typed net of its topology and seed. Other widths, and
-//! dense inputs, run plain loops over run-time widths, whose sums round differently
-//! from the kernels' in the last bits. A model file saved by either kind of net loads
-//! into the other, at any width.
+//! => Linear(16->1)`) or its short form (`sparse:2^20 > 16 > relu > 1`).
+//!
+//! Both kinds of net run the same layer code: each layer's forward and backward passes
+//! are written once, over widths that are either consts or run-time values. At the widths
+//! `network!` nets commonly use, a `DynNet` makes its widths consts and so runs the
+//! const-width kernels themselves: a sparse input into 1 to 64 outputs (powers of two),
+//! and a `Linear` of a short list of width pairs (a hidden layer of 2 to 64 into one
+//! output, 16→16, 32→32, the halvings 16→8, 32→16, 64→32, and 8→4, 32→4). There one
+//! thread trains the same weights, bit for bit, as the typed net of its topology and
+//! seed. Other widths, and dense inputs, run the same layers with run-time widths, whose
+//! kernels are plain loops: their sums round differently from the SIMD kernels' in the
+//! last bits. A model file saved by either kind of net loads into the other, at any
+//! width.
 //!
 //! ```
 //! use vectorflow::dynnet::{DynLoss, DynNet};
@@ -36,7 +40,6 @@
 //! ```
 
 mod fit;
-mod generic;
 mod loss;
 mod recipe;
 mod row;

@@ -1,21 +1,22 @@
 //! A spec's layers laid out in the flat buffer, and the seam ([`Trainable`]) the trainer
 //! drives them through.
 //!
-//! A layer at widths the `network!` nets commonly use (a sparse input's width,
-//! [`with_width!`]; a `Linear`'s pair of widths, [`with_pair!`]) runs the typed layer's
-//! own code, its widths turned into consts, so the arithmetic (and the weights a seed
-//! trains) are the typed net's, bit for bit. Other widths, and dense inputs, fall back
-//! to the loops of [`super::generic`].
+//! Every layer runs the typed layer's own code, written once over [`Dim`]s. At the
+//! widths the `network!` nets commonly use (a sparse input's width, [`with_width!`]; a
+//! `Linear`'s pair of widths, [`with_pair!`]) the widths are turned into consts, so the
+//! kernels (and the weights a seed trains) are the typed net's, bit for bit; other
+//! widths run as `usize`, through the kernels' plain loops.
 
-use super::generic;
 use super::spec::{ActFn, LayerSpec, Spec};
 use super::DynRow;
 use crate::features::{group_id, FeatureError};
 use crate::init::Init;
+use crate::layers::dim::{Const, Dim};
 use crate::layers::input::{
-    init_input, is_dense, sparse_backward, sparse_compute, step_row, RootLayout,
+    dense_backward, dense_compute, init_input, sparse_backward, sparse_compute, start, step_bias,
+    RootLayout,
 };
-use crate::layers::{activation, dropout, Block, Ctx, Layer, Linear, RowInputs};
+use crate::layers::{activation, dropout, linear, Block, Ctx, RowInputs};
 use crate::layers::{ReLU, SeLU, Sigmoid, TanH};
 use crate::params::{Learn, Params};
 use crate::rng::Rng;
@@ -61,18 +62,6 @@ macro_rules! with_pair {
             _ => $other,
         }
     };
-}
-
-/// `v` as an array of the width it was built with.
-#[inline(always)]
-fn arr<const N: usize>(v: &[f32]) -> &[f32; N] {
-    v.try_into().expect("widths checked when the net was built")
-}
-
-/// `v` as a mutable array of the width it was built with.
-#[inline(always)]
-fn arr_mut<const N: usize>(v: &mut [f32]) -> &mut [f32; N] {
-    v.try_into().expect("widths checked when the net was built")
 }
 
 /// A layer of the stack, where its parameters are.
@@ -223,28 +212,26 @@ impl Shape {
     /// The input layer's output from the loaded `inputs`.
     #[inline(always)]
     fn input_forward<P: Params + ?Sized>(&self, p: &P, inputs: &RowInputs, y: &mut [f32]) {
-        with_width!(self.width, O => self.input_at::<P, O>(p, inputs, arr_mut(y)),
-            _ => generic::input_forward(p, &self.roots, self.bias, inputs, y))
+        with_width!(self.width, O => self.input_at(p, Const::<O>, inputs, y),
+            _ => self.input_at(p, self.width, inputs, y))
     }
 
     /// [`crate::layers::Input`]'s compute, with the roots listed at run time.
     #[inline(always)]
-    fn input_at<P: Params + ?Sized, const O: usize>(
+    fn input_at<P: Params + ?Sized, O: Dim>(
         &self,
         p: &P,
+        out: O,
         inputs: &RowInputs,
-        y: &mut [f32; O],
+        y: &mut [f32],
     ) {
-        *y = match self.bias {
-            Some(b) => p.row::<O>(b),
-            None => [0.0; O],
-        };
+        start(p, out, self.bias, y);
         let mut cursor = [0; 3];
         for r in &self.roots {
             if r.sparse {
-                sparse_compute(p, r.offset, inputs, &mut cursor, y);
+                sparse_compute(p, out, r.offset, inputs, &mut cursor, y);
             } else {
-                generic::dense_forward(p, r.offset, r.width, inputs, &mut cursor, y)
+                dense_compute(p, r.width, out, r.offset, inputs, &mut cursor, y)
             }
         }
     }
@@ -252,29 +239,28 @@ impl Shape {
     /// The input layer's backward pass.
     #[inline(always)]
     fn input_backward<L: Learn + ?Sized>(&self, l: &mut L, inputs: &RowInputs, dy: &[f32]) {
-        with_width!(self.width, O => self.input_back_at::<L, O>(l, inputs, arr(dy)),
-            _ => generic::input_backward(l, &self.roots, self.bias, inputs, dy))
+        with_width!(self.width, O => self.input_back_at(l, Const::<O>, inputs, dy),
+            _ => self.input_back_at(l, self.width, inputs, dy))
     }
 
     /// [`crate::layers::Input`]'s backward pass, with the roots listed at run time.
     #[inline(always)]
-    fn input_back_at<L: Learn + ?Sized, const O: usize>(
+    fn input_back_at<L: Learn + ?Sized, O: Dim>(
         &self,
         l: &mut L,
+        out: O,
         inputs: &RowInputs,
-        dy: &[f32; O],
+        dy: &[f32],
     ) {
         let mut cursor = [0; 3];
         for r in &self.roots {
             if r.sparse {
-                sparse_backward(l, r.offset, inputs, &mut cursor, dy);
+                sparse_backward(l, out, r.offset, inputs, &mut cursor, dy);
             } else {
-                generic::dense_backward(l, r.offset, r.width, inputs, &mut cursor, dy)
+                dense_backward(l, r.width, out, r.offset, inputs, &mut cursor, dy)
             }
         }
-        if let Some(b) = self.bias {
-            step_row(l, b, 1.0, dy, is_dense(dy));
-        }
+        step_bias(l, out, self.bias, dy);
     }
 }
 
@@ -289,12 +275,9 @@ fn forward<P: Params + ?Sized>(
     ctx: &mut Ctx,
 ) {
     match op.spec {
-        LayerSpec::Linear { bias: true, .. } => with_pair!((op.inp, op.out), (I, O) =>
-            Linear::<I, O, true>::forward(p, op.off, arr(x), arr_mut(y), &mut (), ctx),
-            _ => generic::linear_forward(p, op.off, op.inp, true, x, y)),
-        LayerSpec::Linear { bias: false, .. } => {
-            generic::linear_forward(p, op.off, op.inp, false, x, y)
-        }
+        LayerSpec::Linear { bias, .. } => with_pair!((op.inp, op.out), (I, O) =>
+            linear::forward(p, op.off, Const::<I>, Const::<O>, bias, x, y),
+            _ => linear::forward(p, op.off, op.inp, op.out, bias, x, y)),
         LayerSpec::Act(f) => match f {
             ActFn::ReLU => activation::forward::<ReLU>(x, y),
             ActFn::TanH => activation::forward::<TanH>(x, y),
@@ -317,12 +300,9 @@ fn backward<L: Learn + ?Sized>(
     dx: &mut [f32],
 ) {
     match op.spec {
-        LayerSpec::Linear { bias: true, .. } => with_pair!((op.inp, op.out), (I, O) =>
-            Linear::<I, O, true>::backward(l, op.off, arr(x), arr(y), &(), arr(dy), arr_mut(dx)),
-            _ => generic::linear_backward(l, op.off, true, x, dy, dx)),
-        LayerSpec::Linear { bias: false, .. } => {
-            generic::linear_backward(l, op.off, false, x, dy, dx)
-        }
+        LayerSpec::Linear { bias, .. } => with_pair!((op.inp, op.out), (I, O) =>
+            linear::backward(l, op.off, Const::<I>, Const::<O>, bias, x, dy, dx),
+            _ => linear::backward(l, op.off, op.inp, op.out, bias, x, dy, dx)),
         LayerSpec::Act(f) => match f {
             ActFn::ReLU => activation::backward::<ReLU>(x, y, dy, dx),
             ActFn::TanH => activation::backward::<TanH>(x, y, dy, dx),

@@ -5,7 +5,8 @@
 //! one gather of `nnz` rows forward and one step per row backward: O(nnz · OUT), never
 //! O(DIM). A dense root keeps an `OUT × N` matrix. The bias follows the roots.
 
-use super::{Block, Zeroed};
+use super::dim::{Const, Dim};
+use super::Block;
 use crate::features::{DenseGroup, FeatureError, SparseGroup};
 use crate::init::Init;
 use crate::params::{Learn, Params};
@@ -127,16 +128,21 @@ pub trait RootCompute<const OUT: usize>: Root {
 /// Hands `scale · dy` for the row at `off` to `p`: the whole row, or only the outputs
 /// with a gradient when few have one.
 #[inline(always)]
-pub(crate) fn step_row<L: Learn + ?Sized, const OUT: usize>(
+pub(crate) fn step_row<L: Learn + ?Sized, O: Dim>(
     p: &mut L,
+    out: O,
     off: usize,
     scale: f32,
-    dy: &[f32; OUT],
+    dy: &[f32],
     dense: bool,
 ) {
+    let dy = &dy[..out.size()];
     if dense {
-        let g: [f32; OUT] = std::array::from_fn(|k| scale * dy[k]);
-        p.step(off, &g);
+        let mut g = out.zeros();
+        for (g, d) in g.as_mut().iter_mut().zip(dy) {
+            *g = scale * d;
+        }
+        p.step(off, g.as_ref());
     } else {
         for (k, &d) in dy.iter().enumerate() {
             if d != 0.0 {
@@ -148,8 +154,8 @@ pub(crate) fn step_row<L: Learn + ?Sized, const OUT: usize>(
 
 /// Whether `dy` has enough non-zeros to update whole rows.
 #[inline(always)]
-pub(crate) fn is_dense<const OUT: usize>(dy: &[f32; OUT]) -> bool {
-    OUT <= 4 || dy.iter().filter(|d| **d != 0.0).count() * 4 >= OUT
+pub(crate) fn is_dense(dy: &[f32]) -> bool {
+    dy.len() <= 4 || dy.iter().filter(|d| **d != 0.0).count() * 4 >= dy.len()
 }
 
 impl<R: SparseGroup<G>, const DIM: usize, const G: u64, const OUT: usize> RootFeed<R, OUT>
@@ -180,7 +186,7 @@ impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Spar
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     ) {
-        sparse_compute(p, off, inputs, cursor, y)
+        sparse_compute(p, Const::<OUT>, off, inputs, cursor, y)
     }
 
     #[inline(always)]
@@ -191,46 +197,48 @@ impl<const DIM: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Spar
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        sparse_backward(p, off, inputs, cursor, dy)
+        sparse_backward(p, Const::<OUT>, off, inputs, cursor, dy)
     }
 }
 
-/// A sparse root's [`RootCompute::compute`], whatever its `DIM` (which only loading
-/// reads): for a net of run-time widths too.
+/// A sparse root's [`RootCompute::compute`] into `out` outputs, whatever its `DIM`
+/// (which only loading reads): for a net of run-time widths too.
 #[inline(always)]
-pub(crate) fn sparse_compute<P: Params + ?Sized, const OUT: usize>(
+pub(crate) fn sparse_compute<P: Params + ?Sized, O: Dim>(
     p: &P,
+    out: O,
     off: usize,
     inputs: &RowInputs,
     cursor: &mut [usize; 3],
-    y: &mut [f32; OUT],
+    y: &mut [f32],
 ) {
     let n = inputs.counts[cursor[2]];
     let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
-    p.prefetch_rows::<OUT>(off, pairs);
-    p.gather::<OUT>(off, pairs, y);
+    out.prefetch_rows(p, off, pairs);
+    out.gather(p, off, pairs, y);
     cursor[0] += n;
     cursor[2] += 1;
 }
 
 /// A sparse root's [`RootCompute::backward`], whatever its `DIM`.
 #[inline(always)]
-pub(crate) fn sparse_backward<L: Learn + ?Sized, const OUT: usize>(
+pub(crate) fn sparse_backward<L: Learn + ?Sized, O: Dim>(
     p: &mut L,
+    out: O,
     off: usize,
     inputs: &RowInputs,
     cursor: &mut [usize; 3],
-    dy: &[f32; OUT],
+    dy: &[f32],
 ) {
     let n = inputs.counts[cursor[2]];
     let pairs = &inputs.sparse[cursor[0]..cursor[0] + n];
     cursor[0] += n;
     cursor[2] += 1;
     if is_dense(dy) {
-        p.step_rows(off, pairs, dy);
+        out.step_rows(p, off, pairs, dy);
     } else {
         for &(i, v) in pairs {
-            step_row(p, off + i as usize * OUT, v, dy, false);
+            step_row(p, out, off + i as usize * out.size(), v, dy, false);
         }
     }
 }
@@ -256,7 +264,7 @@ impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<
         cursor: &mut [usize; 3],
         y: &mut [f32; OUT],
     ) {
-        dense_compute::<P, N, OUT>(p, off, inputs, cursor, y)
+        dense_compute(p, Const::<N>, Const::<OUT>, off, inputs, cursor, y)
     }
 
     #[inline(always)]
@@ -267,44 +275,70 @@ impl<const N: usize, const G: u64, const OUT: usize> RootCompute<OUT> for Dense<
         cursor: &mut [usize; 3],
         dy: &[f32; OUT],
     ) {
-        dense_backward::<L, N, OUT>(p, off, inputs, cursor, dy)
+        dense_backward(p, Const::<N>, Const::<OUT>, off, inputs, cursor, dy)
     }
 }
 
-/// A dense root's [`RootCompute::compute`], whatever its feature group.
+/// A dense root's [`RootCompute::compute`], of `n` values into `out` outputs, whatever
+/// its feature group.
 #[inline(always)]
-pub(crate) fn dense_compute<P: Params + ?Sized, const N: usize, const OUT: usize>(
+pub(crate) fn dense_compute<P: Params + ?Sized, N: Dim, O: Dim>(
     p: &P,
+    n: N,
+    out: O,
     off: usize,
     inputs: &RowInputs,
     cursor: &mut [usize; 3],
-    y: &mut [f32; OUT],
+    y: &mut [f32],
 ) {
-    let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
-        .try_into()
-        .expect("loaded");
-    p.matvec::<N, OUT>(off, x, y);
-    cursor[1] += N;
+    let x = &inputs.dense[cursor[1]..cursor[1] + n.size()];
+    n.matvec(out, p, off, x, y);
+    cursor[1] += n.size();
 }
 
 /// A dense root's [`RootCompute::backward`], whatever its feature group.
 #[inline(always)]
-pub(crate) fn dense_backward<L: Learn + ?Sized, const N: usize, const OUT: usize>(
+pub(crate) fn dense_backward<L: Learn + ?Sized, N: Dim, O: Dim>(
     p: &mut L,
+    n: N,
+    out: O,
     off: usize,
     inputs: &RowInputs,
     cursor: &mut [usize; 3],
-    dy: &[f32; OUT],
+    dy: &[f32],
 ) {
-    let x: &[f32; N] = inputs.dense[cursor[1]..cursor[1] + N]
-        .try_into()
-        .expect("loaded");
-    cursor[1] += N;
-    for (o, &g) in dy.iter().enumerate() {
+    let x = &inputs.dense[cursor[1]..cursor[1] + n.size()];
+    cursor[1] += n.size();
+    let mut grad = n.zeros();
+    for (o, &g) in dy[..out.size()].iter().enumerate() {
         if g != 0.0 {
-            let grad: [f32; N] = std::array::from_fn(|j| g * x[j]);
-            p.step(off + o * N, &grad);
+            for (d, xj) in grad.as_mut().iter_mut().zip(x) {
+                *d = g * xj;
+            }
+            p.step(off + o * n.size(), grad.as_ref());
         }
+    }
+}
+
+/// The input layer's output before its roots add theirs: its biases at `bias`, or zeros.
+#[inline(always)]
+pub(crate) fn start<P: Params + ?Sized, O: Dim>(p: &P, out: O, bias: Option<usize>, y: &mut [f32]) {
+    match bias {
+        Some(b) => out.read(p, b, y),
+        None => y[..out.size()].fill(0.0),
+    }
+}
+
+/// The step of the input layer's biases at `bias`, after its roots'.
+#[inline(always)]
+pub(crate) fn step_bias<L: Learn + ?Sized, O: Dim>(
+    p: &mut L,
+    out: O,
+    bias: Option<usize>,
+    dy: &[f32],
+) {
+    if let Some(b) = bias {
+        step_row(p, out, b, 1.0, dy, is_dense(dy));
     }
 }
 
@@ -536,26 +570,28 @@ impl<Rs: RootsCompute<OUT>, const OUT: usize, const BIAS: bool> InputLayer
         Rs::layout(0, OUT, &mut roots);
         InputLayout {
             roots,
-            bias: BIAS.then_some(Rs::WIDTH * OUT),
+            bias: Self::bias(),
         }
     }
 
     #[inline(always)]
     fn compute<P: Params + ?Sized>(p: &P, inputs: &RowInputs, y: &mut [f32; OUT]) {
-        *y = if BIAS {
-            p.row::<OUT>(Rs::WIDTH * OUT)
-        } else {
-            <[f32; OUT]>::zeroed()
-        };
+        start(p, Const::<OUT>, Self::bias(), y);
         Rs::compute(p, 0, inputs, &mut [0; 3], y);
     }
 
     #[inline(always)]
     fn backward<L: Learn + ?Sized>(p: &mut L, inputs: &RowInputs, dy: &[f32; OUT]) {
         Rs::backward(p, 0, inputs, &mut [0; 3], dy);
-        if BIAS {
-            step_row(p, Rs::WIDTH * OUT, 1.0, dy, is_dense(dy));
-        }
+        step_bias(p, Const::<OUT>, Self::bias(), dy);
+    }
+}
+
+impl<Rs: Roots, const OUT: usize, const BIAS: bool> Input<Rs, OUT, BIAS> {
+    /// Where its biases are.
+    #[inline(always)]
+    fn bias() -> Option<usize> {
+        BIAS.then_some(Rs::WIDTH * OUT)
     }
 }
 

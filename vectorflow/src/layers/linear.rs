@@ -1,5 +1,6 @@
 //! A fully connected layer of the dense stack.
 
+use super::dim::{Const, Dim};
 use super::{Ctx, Layer};
 use crate::init::Init;
 use crate::params::{Learn, Params};
@@ -32,12 +33,7 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
         _s: &mut (),
         _ctx: &mut Ctx,
     ) {
-        *y = if BIAS {
-            p.row::<OUT>(off + IN * OUT)
-        } else {
-            [0.0; OUT]
-        };
-        p.matvec::<IN, OUT>(off, x, y);
+        forward(p, off, Const::<IN>, Const::<OUT>, BIAS, x, y)
     }
 
     #[inline(always)]
@@ -50,22 +46,68 @@ impl<const IN: usize, const OUT: usize, const BIAS: bool> Layer for Linear<IN, O
         dy: &[f32; OUT],
         dx: &mut [f32; IN],
     ) {
-        *dx = [0.0; IN];
-        for (o, &g) in dy.iter().enumerate() {
-            if g != 0.0 {
-                let row = p.row::<IN>(off + o * IN);
-                for j in 0..IN {
-                    dx[j] += g * row[j];
-                }
+        backward(p, off, Const::<IN>, Const::<OUT>, BIAS, x, dy, dx)
+    }
+}
+
+/// `Linear(inp->out)`'s forward pass at `off`, for any kind of width: `y = W x + b`.
+#[inline(always)]
+pub(crate) fn forward<P: Params + ?Sized, I: Dim, O: Dim>(
+    p: &P,
+    off: usize,
+    inp: I,
+    out: O,
+    bias: bool,
+    x: &[f32],
+    y: &mut [f32],
+) {
+    if bias {
+        out.read(p, off + inp.size() * out.size(), y);
+    } else {
+        y[..out.size()].fill(0.0);
+    }
+    inp.matvec(out, p, off, x, y);
+}
+
+/// `Linear(inp->out)`'s backward pass: `dx = Wᵀ dy` (read before any step), then the
+/// gradients of each output's row and bias.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn backward<L: Learn + ?Sized, I: Dim, O: Dim>(
+    p: &mut L,
+    off: usize,
+    inp: I,
+    out: O,
+    bias: bool,
+    x: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) {
+    let (n, x, dy, dx) = (
+        inp.size(),
+        &x[..inp.size()],
+        &dy[..out.size()],
+        &mut dx[..inp.size()],
+    );
+    dx.fill(0.0);
+    let mut row = inp.zeros();
+    for (o, &g) in dy.iter().enumerate() {
+        if g != 0.0 {
+            inp.read(p, off + o * n, row.as_mut());
+            for (d, r) in dx.iter_mut().zip(row.as_ref()) {
+                *d += g * r;
             }
         }
-        for (o, &g) in dy.iter().enumerate() {
-            if g != 0.0 {
-                let grad: [f32; IN] = std::array::from_fn(|j| g * x[j]);
-                p.step(off + o * IN, &grad);
-                if BIAS {
-                    p.step(off + IN * OUT + o, &[g]);
-                }
+    }
+    let mut grad = inp.zeros();
+    for (o, &g) in dy.iter().enumerate() {
+        if g != 0.0 {
+            for (d, xj) in grad.as_mut().iter_mut().zip(x) {
+                *d = g * xj;
+            }
+            p.step(off + o * n, grad.as_ref());
+            if bias {
+                p.step(off + n * dy.len() + o, &[g]);
             }
         }
     }
@@ -83,4 +125,61 @@ pub(crate) fn describe(inp: usize, out: usize, bias: bool, s: &mut String) {
         "Linear({inp}->{out}{})",
         if bias { "" } else { ", no bias" }
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Accumulate;
+
+    /// The layer's one implementation at const, run-time and mixed widths: the same
+    /// outputs (to the rounding of the SIMD kernel's sums), and the same input and
+    /// parameter gradients, bit for bit (both kinds read rows and step alike).
+    #[test]
+    fn const_and_run_time_widths_run_the_same_layer() {
+        const I: usize = 19;
+        const O: usize = 3;
+        let w: Vec<f32> = (0..I * O + O)
+            .map(|k| ((k * 37) % 17) as f32 / 17.0 - 0.5)
+            .collect();
+        let x: [f32; I] = std::array::from_fn(|j| (j as f32 * 0.7).sin());
+        let dy = [0.5, 0.0, -1.25];
+        let mut want = [0.0f32; O];
+        forward(w.as_slice(), 0, Const::<I>, Const::<O>, true, &x, &mut want);
+        let mut want_dx = [0.0f32; I];
+        let mut want_grad = Accumulate::new(&w);
+        backward(
+            &mut want_grad,
+            0,
+            Const::<I>,
+            Const::<O>,
+            true,
+            &x,
+            &dy,
+            &mut want_dx,
+        );
+        fn run<I: Dim, O: Dim>(i: I, o: O, w: &[f32], x: &[f32], dy: &[f32]) -> [Vec<f32>; 3] {
+            let mut y = vec![9.0; o.size()];
+            forward(w, 0, i, o, true, x, &mut y);
+            let mut dx = vec![9.0; i.size()];
+            let mut acc = Accumulate::new(w);
+            backward(&mut acc, 0, i, o, true, x, dy, &mut dx);
+            [y, dx, acc.grad]
+        }
+        for [y, dx, grad] in [
+            run(I, O, &w, &x, &dy),
+            run(Const::<I>, O, &w, &x, &dy),
+            run(I, Const::<O>, &w, &x, &dy),
+        ] {
+            for (a, b) in y.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-6, "{y:?} vs {want:?}");
+            }
+            assert_eq!(dx, want_dx);
+            assert_eq!(grad, want_grad.grad);
+        }
+        // The bias row is read only with a bias.
+        let mut y = [9.0f32; O];
+        forward(w.as_slice(), 0, I, O, false, &x, &mut y);
+        assert!((y[0] - (want[0] - w[I * O])).abs() < 1e-6);
+    }
 }

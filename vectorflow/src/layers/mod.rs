@@ -6,6 +6,7 @@
 //! thread's workspace.
 
 pub(crate) mod activation;
+pub(crate) mod dim;
 pub(crate) mod dropout;
 // `pub(crate)`: the macros' stand-in layer and the roots' machinery are named through
 // `crate::__private`, not here.

@@ -1,0 +1,219 @@
+//! A width known at compile time ([`Const`]) or only at run time (`usize`), as dfdx's
+//! `Dim` lets a tensor's shape be either: each layer's forward and backward passes are
+//! written once over [`Dim`]s, and serve both the `network!` nets (const widths) and the
+//! nets built at run time (a common width turned into a const, any other a `usize`).
+//!
+//! What a width changes is only the kernels below a layer: a const width runs the
+//! const-width kernels of [`Params`] and [`Learn`] (SIMD, unrolled, the trainers' fast
+//! paths), a run-time width the plain loops of [`loops`], over the same sums in the same
+//! order.
+
+use crate::params::{Learn, Params};
+
+/// A width: a [`Const`] or a `usize`.
+pub(crate) trait Dim: Copy {
+    /// Scratch of this width: an array on the stack, or a vector.
+    type Buf: AsRef<[f32]> + AsMut<[f32]>;
+
+    /// The width.
+    fn size(self) -> usize;
+
+    /// `self` zeros.
+    fn zeros(self) -> Self::Buf;
+
+    /// `out = p[off..off + self]`.
+    fn read<P: Params + ?Sized>(self, p: &P, off: usize, out: &mut [f32]);
+
+    /// `y += W x` for the `o × self` row-major matrix `W` at `off`.
+    fn matvec<O: Dim, P: Params + ?Sized>(self, o: O, p: &P, off: usize, x: &[f32], y: &mut [f32]);
+
+    /// [`Dim::matvec`] for an input width already made a const: `self` is the output's.
+    fn matvec_from<const IN: usize, P: Params + ?Sized>(
+        self,
+        p: &P,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32],
+    );
+
+    /// A hint that the rows of `self` parameters that `pairs` name are about to be used.
+    fn prefetch_rows<P: Params + ?Sized>(self, p: &P, off: usize, pairs: &[(u32, f32)]);
+
+    /// `y += Σ v · W[i]` over `(i, v)` in `pairs`, `W[i]` the `self` parameters at
+    /// `off + i · self`.
+    fn gather<P: Params + ?Sized>(self, p: &P, off: usize, pairs: &[(u32, f32)], y: &mut [f32]);
+
+    /// For each `(i, v)` in `pairs`, the gradient `v · dy` of the row `W[i]`.
+    fn step_rows<L: Learn + ?Sized>(self, l: &mut L, off: usize, pairs: &[(u32, f32)], dy: &[f32]);
+}
+
+/// A width known at compile time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Const<const N: usize>;
+
+/// `v` as an array of the width it was built with.
+#[inline(always)]
+pub(crate) fn arr<const N: usize>(v: &[f32]) -> &[f32; N] {
+    v.try_into().expect("widths checked when the net was built")
+}
+
+/// `v` as a mutable array of the width it was built with.
+#[inline(always)]
+pub(crate) fn arr_mut<const N: usize>(v: &mut [f32]) -> &mut [f32; N] {
+    v.try_into().expect("widths checked when the net was built")
+}
+
+impl<const N: usize> Dim for Const<N> {
+    type Buf = [f32; N];
+
+    #[inline(always)]
+    fn size(self) -> usize {
+        N
+    }
+
+    #[inline(always)]
+    fn zeros(self) -> [f32; N] {
+        [0.0; N]
+    }
+
+    #[inline(always)]
+    fn read<P: Params + ?Sized>(self, p: &P, off: usize, out: &mut [f32]) {
+        *arr_mut::<N>(out) = p.row::<N>(off);
+    }
+
+    #[inline(always)]
+    fn matvec<O: Dim, P: Params + ?Sized>(self, o: O, p: &P, off: usize, x: &[f32], y: &mut [f32]) {
+        o.matvec_from::<N, P>(p, off, arr(x), y)
+    }
+
+    #[inline(always)]
+    fn matvec_from<const IN: usize, P: Params + ?Sized>(
+        self,
+        p: &P,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32],
+    ) {
+        p.matvec::<IN, N>(off, x, arr_mut(y))
+    }
+
+    #[inline(always)]
+    fn prefetch_rows<P: Params + ?Sized>(self, p: &P, off: usize, pairs: &[(u32, f32)]) {
+        p.prefetch_rows::<N>(off, pairs)
+    }
+
+    #[inline(always)]
+    fn gather<P: Params + ?Sized>(self, p: &P, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        p.gather::<N>(off, pairs, arr_mut(y))
+    }
+
+    #[inline(always)]
+    fn step_rows<L: Learn + ?Sized>(self, l: &mut L, off: usize, pairs: &[(u32, f32)], dy: &[f32]) {
+        l.step_rows::<N>(off, pairs, arr(dy))
+    }
+}
+
+impl Dim for usize {
+    type Buf = Vec<f32>;
+
+    #[inline(always)]
+    fn size(self) -> usize {
+        self
+    }
+
+    #[inline]
+    fn zeros(self) -> Vec<f32> {
+        vec![0.0; self]
+    }
+
+    #[inline]
+    fn read<P: Params + ?Sized>(self, p: &P, off: usize, out: &mut [f32]) {
+        loops::read(p, off, &mut out[..self])
+    }
+
+    #[inline]
+    fn matvec<O: Dim, P: Params + ?Sized>(self, o: O, p: &P, off: usize, x: &[f32], y: &mut [f32]) {
+        loops::matvec(p, off, &x[..self], &mut y[..o.size()])
+    }
+
+    #[inline]
+    fn matvec_from<const IN: usize, P: Params + ?Sized>(
+        self,
+        p: &P,
+        off: usize,
+        x: &[f32; IN],
+        y: &mut [f32],
+    ) {
+        loops::matvec(p, off, x, &mut y[..self])
+    }
+
+    #[inline(always)]
+    fn prefetch_rows<P: Params + ?Sized>(self, _p: &P, _off: usize, _pairs: &[(u32, f32)]) {}
+
+    #[inline]
+    fn gather<P: Params + ?Sized>(self, p: &P, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        loops::gather(p, off, pairs, &mut y[..self])
+    }
+
+    #[inline]
+    fn step_rows<L: Learn + ?Sized>(self, l: &mut L, off: usize, pairs: &[(u32, f32)], dy: &[f32]) {
+        loops::step_rows(l, off, pairs, &dy[..self], &mut vec![0.0; self])
+    }
+}
+
+/// The plain loops: any width, through [`Params::get`] and [`Learn::step`]. They are
+/// also the defaults of [`Params`] and [`Learn`] for stores without a kernel of their own.
+pub(crate) mod loops {
+    use crate::params::{Learn, Params};
+
+    /// `out = p[off..off + out.len()]`.
+    #[inline(always)]
+    pub fn read<P: Params + ?Sized>(p: &P, off: usize, out: &mut [f32]) {
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = p.get(off + k);
+        }
+    }
+
+    /// `y += W x` for the `y.len() × x.len()` row-major matrix at `off`.
+    #[inline(always)]
+    pub fn matvec<P: Params + ?Sized>(p: &P, off: usize, x: &[f32], y: &mut [f32]) {
+        for (o, yo) in y.iter_mut().enumerate() {
+            let row = off + o * x.len();
+            *yo += x
+                .iter()
+                .enumerate()
+                .map(|(j, xj)| p.get(row + j) * xj)
+                .sum::<f32>();
+        }
+    }
+
+    /// `y += Σ v · W[i]`, `W[i]` the `y.len()` parameters at `off + i · y.len()`.
+    #[inline(always)]
+    pub fn gather<P: Params + ?Sized>(p: &P, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        let n = y.len();
+        for &(i, v) in pairs {
+            let row = off + i as usize * n;
+            for (k, yk) in y.iter_mut().enumerate() {
+                *yk += v * p.get(row + k);
+            }
+        }
+    }
+
+    /// For each `(i, v)` in `pairs`, the gradient `v · dy` of the row at `off + i ·
+    /// dy.len()`, through `grad` (of `dy`'s length).
+    #[inline(always)]
+    pub fn step_rows<L: Learn + ?Sized>(
+        l: &mut L,
+        off: usize,
+        pairs: &[(u32, f32)],
+        dy: &[f32],
+        grad: &mut [f32],
+    ) {
+        for &(i, v) in pairs {
+            for (g, d) in grad.iter_mut().zip(dy) {
+                *g = v * d;
+            }
+            l.step(off + i as usize * dy.len(), grad);
+        }
+    }
+}

@@ -117,8 +117,8 @@
 //! Sixteen ranks on the 1M rows end LR 0.0032 from one process after 3 passes (the
 //! issue's target: 0.005). The net is further off (16 ranks on 200k rows, 12,500 rows
 //! each: +0.024 at 8,192 rows a round, +0.013 at 2,048; on the 1M rows 8 ranks end
-//! at 0.4210 against one process's 0.4091, +0.012, and the 16 ranks' copies of the
-//! net's table did not fit this host's memory): each rank's hidden layer
+//! at 0.4210 against one process's 0.4091, +0.012, and 16 ranks at 0.4243 with a round
+//! every 2,048 rows, 0.4276 every 8,192, +0.015 and +0.019): each rank's hidden layer
 //! fits its own rows between rounds, and an average of those fits is not one process's.
 //!
 //! Rows per round, LR on 1M rows, 16 ranks, 3 passes: 0.4137 / 0.4136 / 0.4141 /

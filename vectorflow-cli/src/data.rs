@@ -187,6 +187,31 @@ impl Reading {
         }
     }
 
+    /// The first `n` rows of `path` or more (whole chunks), read once: the rate probe's
+    /// rows when training streams the file, so that the probe's trials read memory, not
+    /// the text once each.
+    pub fn read_first(&self, path: &Path, n: usize) -> Result<Rows, CliError> {
+        fn sparse<F: SparseFormat>(
+            r: &mut SparseReader<Input, F>,
+            n: usize,
+        ) -> Result<Rows, CliError> {
+            let (mut rows, mut chunk) = (SparseRows::new(), SparseRows::new());
+            while rows.len() < n && r.read_into(&mut chunk).map_err(data)? {
+                rows.append(&chunk, 0);
+            }
+            Ok(Rows::Sparse(rows))
+        }
+        match self.open(path, false)? {
+            Chunks::LibSvm(mut r) => sparse(&mut r, n),
+            Chunks::Vw(mut r) => sparse(&mut r, n),
+            Chunks::Columns(mut r) => {
+                let mut rows = ColumnRows::new(r.spec());
+                while rows.len() < n && r.append(&mut rows).map_err(data)? {}
+                Ok(Rows::Columns(rows))
+            }
+        }
+    }
+
     /// Opens `path` as a stream, reopened for each pass (with a cache, read once).
     pub fn stream(&self, path: &Path) -> Result<RowStream<'static>, CliError> {
         if is_stdin(path) {

@@ -10,7 +10,9 @@
 //! default, trains one pass over the first 80% of the first 100,000 rows, and is
 //! scored by its loss on the next 20%. The rows scored come after the rows trained, so
 //! data that drifts with time (most logs) picks a rate that holds up on later rows, as
-//! a test split taken later in time asks.
+//! a test split taken later in time asks. The rows are in memory: when training
+//! streams its file (`-c`), its first rows are read into memory once for the probe, so
+//! the seven trials run in parallel and no trial reads the text again.
 
 use crate::args::TrainArgs;
 use crate::error::{train, CliError};

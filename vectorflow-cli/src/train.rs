@@ -56,6 +56,12 @@ pub fn run(a: &TrainArgs) -> Result<(), CliError> {
     };
     let lr = match a.learning_rate {
         Some(lr) => lr,
+        // A stream: the probe reads its first rows into memory once, not once a trial.
+        None if cache.is_some() => {
+            let first = reading.read_first(&a.data.data, rate::PROBE_ROWS)?;
+            let data = a.data.data.display().to_string();
+            measured_rate(a, &name, &net, &mut RowStream::memory(&first, data), loss)?
+        }
         None => measured_rate(a, &name, &net, &mut input, loss)?,
     };
     let report =

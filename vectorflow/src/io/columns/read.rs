@@ -243,8 +243,21 @@ impl ColumnReader {
         Ok(rows)
     }
 
-    /// Appends the next chunk's rows; false at the end.
-    fn append(&mut self, rows: &mut ColumnRows) -> Result<bool, ReadError> {
+    /// Appends the next chunk's rows to `rows`; false at the end of the input. Panics if
+    /// `rows` were made for another spec. For the first rows of a file, in memory:
+    ///
+    /// ```
+    /// use vectorflow::io::columns::{ColumnReader, ColumnRows, ColumnSpec};
+    /// let spec: ColumnSpec = "--label y --hash c".parse()?;
+    /// let text = "y,c\n1,a\n0,b\n";
+    /// let mut reader = ColumnReader::csv(text.as_bytes(), "t.csv", &spec)?;
+    /// let mut rows = ColumnRows::new(&spec);
+    /// // Whole chunks: at least the rows asked for.
+    /// while rows.len() < 1 && reader.append(&mut rows)? {}
+    /// assert_eq!(rows.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn append(&mut self, rows: &mut ColumnRows) -> Result<bool, ReadError> {
         assert!(
             Arc::ptr_eq(rows.plan(), &self.plan) || rows.spec() == &self.spec,
             "rows of another column spec"

@@ -117,9 +117,10 @@
 //! Sixteen ranks on the 1M rows end LR 0.0032 from one process after 3 passes (the
 //! issue's target: 0.005). The net is further off (16 ranks on 200k rows, 12,500 rows
 //! each: +0.024 at 8,192 rows a round, +0.013 at 2,048; on the 1M rows 8 ranks end
-//! at 0.4210 against one process's 0.4091, +0.012, and 16 ranks at 0.4243 with a round
-//! every 2,048 rows, 0.4276 every 8,192, +0.015 and +0.019): each rank's hidden layer
-//! fits its own rows between rounds, and an average of those fits is not one process's.
+//! at 0.4210 against one process's 0.4091, +0.012; 16 ranks at 0.4185 / 0.4208 /
+//! 0.4243 / 0.4276 with a round every 512 / 1,024 / 2,048 / 8,192 rows, +0.0094 at
+//! 512): each rank's hidden layer fits its own rows between rounds, and an average of
+//! those fits is not one process's, the less so the longer the round.
 //!
 //! Rows per round, LR on 1M rows, 16 ranks, 3 passes: 0.4137 / 0.4136 / 0.4141 /
 //! 0.4147 / 0.4217 at 2,048 / 4,096 / 8,192 / 16,384 / 65,536. Fewer rounds a pass

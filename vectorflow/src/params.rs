@@ -10,7 +10,6 @@
 //!   races, so lock-free updates are sound (no aliased `&mut`, no undefined behaviour).
 
 use crate::kernels;
-use crate::layers::dim::loops;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// An `f32` stored as its bits in an [`AtomicU32`].
@@ -251,6 +250,64 @@ impl Learn for Accumulate<'_> {
     fn step(&mut self, off: usize, grad: &[f32]) {
         for (g, d) in self.grad[off..off + grad.len()].iter_mut().zip(grad) {
             *g += d;
+        }
+    }
+}
+
+/// The plain loops: any width, through [`Params::get`] and [`Learn::step`]. They are the
+/// defaults of [`Params`] and [`Learn`] for stores without a kernel of their own, and the
+/// kernels of the layers at run-time widths (`layers::dim`).
+pub(crate) mod loops {
+    use super::{Learn, Params};
+
+    /// `out = p[off..off + out.len()]`.
+    #[inline(always)]
+    pub fn read<P: Params + ?Sized>(p: &P, off: usize, out: &mut [f32]) {
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = p.get(off + k);
+        }
+    }
+
+    /// `y += W x` for the `y.len() × x.len()` row-major matrix at `off`.
+    #[inline(always)]
+    pub fn matvec<P: Params + ?Sized>(p: &P, off: usize, x: &[f32], y: &mut [f32]) {
+        for (o, yo) in y.iter_mut().enumerate() {
+            let row = off + o * x.len();
+            *yo += x
+                .iter()
+                .enumerate()
+                .map(|(j, xj)| p.get(row + j) * xj)
+                .sum::<f32>();
+        }
+    }
+
+    /// `y += Σ v · W[i]`, `W[i]` the `y.len()` parameters at `off + i · y.len()`.
+    #[inline(always)]
+    pub fn gather<P: Params + ?Sized>(p: &P, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        let n = y.len();
+        for &(i, v) in pairs {
+            let row = off + i as usize * n;
+            for (k, yk) in y.iter_mut().enumerate() {
+                *yk += v * p.get(row + k);
+            }
+        }
+    }
+
+    /// For each `(i, v)` in `pairs`, the gradient `v · dy` of the row at `off + i ·
+    /// dy.len()`, through `grad` (of `dy`'s length).
+    #[inline(always)]
+    pub fn step_rows<L: Learn + ?Sized>(
+        l: &mut L,
+        off: usize,
+        pairs: &[(u32, f32)],
+        dy: &[f32],
+        grad: &mut [f32],
+    ) {
+        for &(i, v) in pairs {
+            for (g, d) in grad.iter_mut().zip(dy) {
+                *g = v * d;
+            }
+            l.step(off + i as usize * dy.len(), grad);
         }
     }
 }

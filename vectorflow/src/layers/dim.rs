@@ -5,10 +5,10 @@
 //!
 //! What a width changes is only the kernels below a layer: a const width runs the
 //! const-width kernels of [`Params`] and [`Learn`] (SIMD, unrolled, the trainers' fast
-//! paths), a run-time width the plain loops of [`loops`], over the same sums in the same
-//! order.
+//! paths), a run-time width the plain loops of [`crate::params::loops`], over the same
+//! sums in the same order.
 
-use crate::params::{Learn, Params};
+use crate::params::{loops, Learn, Params};
 
 /// A width: a [`Const`] or a `usize`.
 pub(crate) trait Dim: Copy {
@@ -158,62 +158,5 @@ impl Dim for usize {
     #[inline]
     fn step_rows<L: Learn + ?Sized>(self, l: &mut L, off: usize, pairs: &[(u32, f32)], dy: &[f32]) {
         loops::step_rows(l, off, pairs, &dy[..self], &mut vec![0.0; self])
-    }
-}
-
-/// The plain loops: any width, through [`Params::get`] and [`Learn::step`]. They are
-/// also the defaults of [`Params`] and [`Learn`] for stores without a kernel of their own.
-pub(crate) mod loops {
-    use crate::params::{Learn, Params};
-
-    /// `out = p[off..off + out.len()]`.
-    #[inline(always)]
-    pub fn read<P: Params + ?Sized>(p: &P, off: usize, out: &mut [f32]) {
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = p.get(off + k);
-        }
-    }
-
-    /// `y += W x` for the `y.len() × x.len()` row-major matrix at `off`.
-    #[inline(always)]
-    pub fn matvec<P: Params + ?Sized>(p: &P, off: usize, x: &[f32], y: &mut [f32]) {
-        for (o, yo) in y.iter_mut().enumerate() {
-            let row = off + o * x.len();
-            *yo += x
-                .iter()
-                .enumerate()
-                .map(|(j, xj)| p.get(row + j) * xj)
-                .sum::<f32>();
-        }
-    }
-
-    /// `y += Σ v · W[i]`, `W[i]` the `y.len()` parameters at `off + i · y.len()`.
-    #[inline(always)]
-    pub fn gather<P: Params + ?Sized>(p: &P, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
-        let n = y.len();
-        for &(i, v) in pairs {
-            let row = off + i as usize * n;
-            for (k, yk) in y.iter_mut().enumerate() {
-                *yk += v * p.get(row + k);
-            }
-        }
-    }
-
-    /// For each `(i, v)` in `pairs`, the gradient `v · dy` of the row at `off + i ·
-    /// dy.len()`, through `grad` (of `dy`'s length).
-    #[inline(always)]
-    pub fn step_rows<L: Learn + ?Sized>(
-        l: &mut L,
-        off: usize,
-        pairs: &[(u32, f32)],
-        dy: &[f32],
-        grad: &mut [f32],
-    ) {
-        for &(i, v) in pairs {
-            for (g, d) in grad.iter_mut().zip(dy) {
-                *g = v * d;
-            }
-            l.step(off + i as usize * dy.len(), grad);
-        }
     }
 }

@@ -28,14 +28,22 @@ pub(crate) const SYNC_ROWS: usize = 8192;
 /// [`SYNC_ROWS`] for a net with layers after its input layer, which every row moves:
 /// between two merges each thread's hidden layers fit its own rows, and the merge of two
 /// such fits is not one thread's fit, the less so the longer the round (as across
-/// ranks, `ranks/mod.rs`). Test logloss after one pass of the 16-unit net over the 1M
-/// rows, one thread against two at rates 0.05 / 0.1 / 0.2 / 1: one thread 0.4108 /
-/// 0.4091 / 0.4089 / 0.4097; two threads 0.4145 / 0.4120 / 0.4109 / 0.4134 in rounds of
-/// 8,192 rows a thread (up to +0.0037), 0.4124 / 0.4101 / 0.4102 / 0.4115 in rounds of
-/// 2,048 (up to +0.0018), 0.4112 and 0.4097 at 0.05 and 1 in rounds of 1,024. Logistic
-/// regression stays within 0.001 of one thread at 8,192 and gains nothing from shorter
-/// rounds.
-pub(crate) const HIDDEN_SYNC_ROWS: usize = 2048;
+/// ranks, `ranks/mod.rs`). Shorter rounds cost merges, each of the whole hot set. The
+/// 16-unit net over the 1M rows, one pass, test logloss at rates 0.05 / 0.1 / 0.2 / 1
+/// (at 0.5 one thread diverges) and two threads' time (M5, quiet, one round each way
+/// alternated three times):
+///
+/// | rows a thread per round | 0.05   | 0.1    | 0.2    | 1      | 2 threads' fit |
+/// |-------------------------|--------|--------|--------|--------|----------------|
+/// | one thread              | 0.4108 | 0.4091 | 0.4089 | 0.4097 | 1.42–1.52 s    |
+/// | 8,192                   | 0.4145 | 0.4120 | 0.4109 | 0.4134 | 1.17 s         |
+/// | 4,096                   | 0.4138 | 0.4117 | 0.4113 | 0.4110 | 1.28 s         |
+/// | 2,048                   | 0.4124 | 0.4101 | 0.4102 | 0.4115 | 1.51 s         |
+///
+/// 4,096 keeps two threads within 0.003 of one (at the edge, at 0.05) for 8% of their
+/// time; 2,048 keeps them within 0.002 but leaves them no faster than one thread.
+/// Logistic regression stays within 0.001 of one thread at 8,192.
+pub(crate) const HIDDEN_SYNC_ROWS: usize = 4096;
 
 /// Rounds between two merges of the tail. A merge of touched units costs about as much
 /// memory traffic as training the rows that touched them (a scanned table's costs all of

@@ -90,22 +90,22 @@ pub(crate) fn backward<L: Learn + ?Sized, I: Dim, O: Dim>(
         &mut dx[..inp.size()],
     );
     dx.fill(0.0);
-    let mut row = inp.zeros();
+    // One scratch row of `inp` floats: each weight row read, then each row's gradient.
+    let mut buf = inp.zeros();
     for (o, &g) in dy.iter().enumerate() {
         if g != 0.0 {
-            inp.read(p, off + o * n, row.as_mut());
-            for (d, r) in dx.iter_mut().zip(row.as_ref()) {
+            inp.read(p, off + o * n, buf.as_mut());
+            for (d, r) in dx.iter_mut().zip(buf.as_ref()) {
                 *d += g * r;
             }
         }
     }
-    let mut grad = inp.zeros();
     for (o, &g) in dy.iter().enumerate() {
         if g != 0.0 {
-            for (d, xj) in grad.as_mut().iter_mut().zip(x) {
+            for (d, xj) in buf.as_mut().iter_mut().zip(x) {
                 *d = g * xj;
             }
-            p.step(off + o * n, grad.as_ref());
+            p.step(off + o * n, buf.as_ref());
             if bias {
                 p.step(off + n * dy.len() + o, &[g]);
             }

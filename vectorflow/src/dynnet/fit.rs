@@ -1,6 +1,7 @@
 //! [`Trainer`]'s front doors for a [`DynNet`]: the trainer's own `fit` and `fit_stream`
 //! passes, run through the seam with the net's run-time shape.
 
+use super::input_only::InputOnly;
 use super::{DynNet, DynRow};
 use crate::features::{AuxFields, AuxValue, Features};
 use crate::loss::Loss;
@@ -9,6 +10,23 @@ use crate::optim::TrainState;
 use crate::train::checkpoint::{self, Checkpointed};
 use crate::train::{Ranked, Stream, StreamRow, TrainError, TrainReport, Trainer};
 use std::path::Path;
+
+/// Runs `$fit` with `$m` the form of `$shape` the trainer trains: an [`InputOnly`] when
+/// the net is one (a row loop of its own), else the shape itself.
+macro_rules! trained_as {
+    ($shape:expr, $m:ident => $fit:expr) => {
+        match InputOnly::of($shape) {
+            Some(only) => {
+                let $m = &only;
+                $fit
+            }
+            None => {
+                let $m = $shape;
+                $fit
+            }
+        }
+    };
+}
 
 impl DynNet {
     /// Refuses, before training, rows of type `R` that cannot feed the net and a loss
@@ -48,7 +66,7 @@ impl<O: Optimizer> Trainer<O> {
     {
         net.check_fit::<R, L, R>(&loss)?;
         let (shape, parts) = net.parts();
-        self.fit_rows(shape, parts, rows, &loss)
+        trained_as!(shape, m => self.fit_rows(m, parts, rows, &loss))
     }
 
     /// Trains the run-time net `net` on the rows of `stream`: [`Trainer::fit_stream`]
@@ -68,7 +86,7 @@ impl<O: Optimizer> Trainer<O> {
         net.check_fit::<St::Row<'static>, L, StreamRow<A>>(&loss)?;
         let (shape, parts) = net.parts();
         let inputs = crate::train::cache_inputs(&shape.roots);
-        self.fit_stream_with(shape, parts, inputs, stream, &loss)
+        trained_as!(shape, m => self.fit_stream_with(m, parts, inputs, stream, &loss))
     }
 }
 
@@ -86,11 +104,13 @@ impl<O: Optimizer> Ranked<'_, O> {
             let link = self.link_of(net.topology());
             let checked = net.check_fit::<R, _, R>(&loss);
             let (shape, parts) = net.parts();
-            let feed = checked.and_then(|()| trainer.slice_feed(shape, rows, &loss, true));
-            match self.check().and(feed) {
-                Ok(mut feed) => trainer.fit_feed(shape, parts, &mut feed, &loss, Some(&link)),
-                Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
-            }
+            trained_as!(shape, m => {
+                let feed = checked.and_then(|()| trainer.slice_feed(m, rows, &loss, true));
+                match self.check().and(feed) {
+                    Ok(mut feed) => trainer.fit_feed(m, parts, &mut feed, &loss, Some(&link)),
+                    Err(e) => Err(link.start(Err(&e)).err().unwrap_or(e)),
+                }
+            })
         };
         match &self.checkpoint {
             Some(path) => checkpoint::passes(self, &link, net, path, fit),

@@ -108,7 +108,7 @@ fn one_mut(v: &mut [f32]) -> &mut [f32; 1] {
 }
 
 impl<R: Labeled> Loss<R, [f32]> for DynLoss {
-    #[inline]
+    #[inline(always)]
     fn loss(&self, out: &[f32], row: &R, grad: &mut [f32]) -> f32 {
         match self {
             DynLoss::Logistic => Logistic.loss(one(out), row, one_mut(grad)),
@@ -119,7 +119,7 @@ impl<R: Labeled> Loss<R, [f32]> for DynLoss {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_row(&self, row: &R) -> Result<(), LabelError> {
         match self {
             DynLoss::Logistic => Loss::<R, [f32; 1]>::check_row(&Logistic, row),

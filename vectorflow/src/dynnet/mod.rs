@@ -40,6 +40,7 @@
 //! ```
 
 mod fit;
+mod input_only;
 mod loss;
 mod recipe;
 mod row;

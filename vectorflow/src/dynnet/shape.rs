@@ -218,7 +218,7 @@ impl Shape {
 
     /// [`crate::layers::Input`]'s compute, with the roots listed at run time.
     #[inline(always)]
-    fn input_at<P: Params + ?Sized, O: Dim>(
+    pub(super) fn input_at<P: Params + ?Sized, O: Dim>(
         &self,
         p: &P,
         out: O,
@@ -245,7 +245,7 @@ impl Shape {
 
     /// [`crate::layers::Input`]'s backward pass, with the roots listed at run time.
     #[inline(always)]
-    fn input_back_at<L: Learn + ?Sized, O: Dim>(
+    pub(super) fn input_back_at<L: Learn + ?Sized, O: Dim>(
         &self,
         l: &mut L,
         out: O,
@@ -315,15 +315,15 @@ fn backward<L: Learn + ?Sized>(
 
 /// One thread's buffers for a net built at run time.
 pub(crate) struct DynWorkspace {
-    inputs: RowInputs,
+    pub(super) inputs: RowInputs,
     /// The input layer's output.
-    x: Vec<f32>,
+    pub(super) x: Vec<f32>,
     /// Each layer's output, and its dropout mask (empty for other layers).
     acts: Vec<Vec<f32>>,
     masks: Vec<Vec<f32>>,
-    dy: Vec<f32>,
+    pub(super) dy: Vec<f32>,
     /// The input layer's output of a prefetch, never read.
-    ahead: Vec<f32>,
+    pub(super) ahead: Vec<f32>,
     ctx: Ctx,
     /// Two gradients of the widest activation, for the backward pass to pass down
     /// (behind a `RefCell`: backward sees the workspace as shared).

@@ -5,12 +5,13 @@
 //! exchange), which sparse rows a rank changed, and which rows are hot.
 
 use super::super::chunk::Chunk;
-use super::super::store::rule::{Rule, MAX_WIDTH};
+use super::super::store::rule::{Lanes, Rule, MAX_WIDTH};
 use super::super::store::Master;
 use super::momentum::Momentum;
 use crate::layers::RowInputs;
 use crate::params::Params;
 use crate::trainable::Trainable;
+use crate::weights::aligned::UNIT;
 use crate::weights::Table;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -34,51 +35,125 @@ fn differ(a: &[f32], b: &[f32]) -> bool {
     a.iter().zip(b).any(|(x, y)| x.to_bits() != y.to_bits())
 }
 
-/// The positions in table `t`'s data of weight `c` of row `r` and of its state floats:
-/// its coordinate (in a row-wise layout, the row's state float stands beside each of its
-/// weights).
+/// Coordinates a pack or an apply handles at once: a cache line of weights.
+const LANES: usize = UNIT;
+
+/// Where float `f` of up to [`LANES`] consecutive coordinates lies in its buffer: a run
+/// of consecutive floats, or one float every coordinate shares (a row-wise optimizer's
+/// row state).
+#[derive(Clone, Copy)]
+struct Run {
+    at: usize,
+    shared: bool,
+}
+
+/// The runs of table `t`'s coordinates `c..` of row `r` (in its data): the weights, then
+/// each state float, or the row's state float.
 #[inline]
-fn slots(t: &Table, r: usize, c: usize) -> Slots {
+fn table_runs(t: &Table, r: usize, c: usize) -> [Run; MAX_WIDTH] {
+    let mut runs = [Run {
+        at: 0,
+        shared: false,
+    }; MAX_WIDTH];
     match t.row_state(r) {
-        Some(a) => Slots::of(&[r * t.out() + c, a]),
+        Some(a) => {
+            runs[0].at = r * t.out() + c;
+            runs[1] = Run {
+                at: a,
+                shared: true,
+            };
+        }
         None => {
-            let (out, at) = (t.out(), r * t.stride() + c);
-            let mut s = Slots::of(&[]);
-            for k in 0..=t.planes() {
-                s.push(at + k * out);
+            let at = r * t.stride() + c;
+            for (k, run) in runs.iter_mut().enumerate().take(t.planes() + 1) {
+                run.at = at + k * t.out();
             }
-            s
         }
     }
+    runs
 }
 
-/// The positions of one coordinate's floats.
-struct Slots {
-    at: [usize; MAX_WIDTH],
-    len: usize,
+/// The `n` coordinates at `runs` of the buffers `planes(f)` (float `f`'s), as lanes;
+/// lanes past `n` and floats past `runs` zero, but a shared float fills its lanes.
+#[inline(always)]
+fn gather<'p, const N: usize, const W: usize>(
+    planes: impl Fn(usize) -> &'p [f32],
+    runs: &[Run],
+    n: usize,
+) -> Lanes<N, W> {
+    let mut l = [[0.0f32; N]; W];
+    for (f, (run, lanes)) in runs.iter().zip(&mut l).enumerate() {
+        let plane = planes(f);
+        if run.shared {
+            *lanes = [plane[run.at]; N];
+        } else {
+            lanes[..n].copy_from_slice(&plane[run.at..run.at + n]);
+        }
+    }
+    l
 }
 
-impl Slots {
-    fn of(at: &[usize]) -> Slots {
-        let mut s = Slots {
-            at: [0; MAX_WIDTH],
-            len: 0,
-        };
-        at.iter().for_each(|&a| s.push(a));
-        s
+/// Appends the sums of copy `x` against `m` (`n` coordinates, `width` floats each) to
+/// `out`: each float's `n` sums, then the `n` weights' totals.
+#[inline(always)]
+fn push_sums<const N: usize, const W: usize>(
+    rule: &Rule,
+    (m, x): (&Lanes<N, W>, &Lanes<N, W>),
+    n: usize,
+    out: &mut Vec<f32>,
+) {
+    let (mut sums, mut total) = ([[0.0f32; N]; W], [0.0f32; N]);
+    rule.add_changed(m, x, &mut sums, &mut total);
+    for s in &sums[..rule.width()] {
+        out.extend_from_slice(&s[..n]);
     }
+    out.extend_from_slice(&total[..n]);
+}
 
-    fn push(&mut self, a: usize) {
-        self.at[self.len] = a;
-        self.len += 1;
+/// The merge of `n` coordinates from their base `m` and the summed floats at the front
+/// of `sums` (as [`push_sums`] laid them out), which it consumes; the weights carried
+/// on by `momentum` if given, from coordinate `coord` on.
+#[inline(always)]
+fn merged<const N: usize, const W: usize>(
+    rule: &Rule,
+    m: &Lanes<N, W>,
+    n: usize,
+    sums: &mut &[f32],
+    (momentum, coord): (&mut Option<&mut Momentum>, &mut usize),
+) -> Lanes<N, W> {
+    let (mut s, mut total) = ([[0.0f32; N]; W], [0.0f32; N]);
+    for lanes in s.iter_mut().take(rule.width()).chain([&mut total]) {
+        let (head, rest) = sums.split_at(n);
+        lanes[..n].copy_from_slice(head);
+        *sums = rest;
     }
-
-    fn len(&self) -> usize {
-        self.len
+    let mut out = *m;
+    rule.finish_lanes(m, (&s, &total), &mut out);
+    if let Some(mo) = momentum.as_deref_mut() {
+        for c in 0..n {
+            out[0][c] = mo.carry(*coord + c, m[0][c], out[0][c]);
+        }
     }
+    *coord += n;
+    out
+}
 
-    fn iter(&self) -> std::slice::Iter<'_, usize> {
-        self.at[..self.len].iter()
+/// Writes `n` merged coordinates at `runs` into a table's base and data, but a shared
+/// float, kept in `shared` for the caller to write once its row is done.
+#[inline(always)]
+fn put<const N: usize, const W: usize>(
+    new: &Lanes<N, W>,
+    runs: &[Run],
+    n: usize,
+    (old, data, shared): (&mut [f32], &mut [f32], &mut Option<(usize, f32)>),
+) {
+    for (run, lanes) in runs.iter().zip(new) {
+        if run.shared {
+            *shared = Some((run.at, lanes[n - 1]));
+        } else {
+            old[run.at..run.at + n].copy_from_slice(&lanes[..n]);
+            data[run.at..run.at + n].copy_from_slice(&lanes[..n]);
+        }
     }
 }
 
@@ -125,36 +200,72 @@ impl Mirror {
     }
 
     /// Appends this rank's changes since the base to `out`, for `rule`: the weights
-    /// outside the tables, then the rows `rows[t]` of each table `t`.
+    /// outside the tables, then the rows `rows[t]` of each table `t`, [`LANES`]
+    /// coordinates at a time.
     pub fn pack(&self, rule: &Rule, master: &Master<'_>, rows: &[Vec<u32>], out: &mut Vec<f32>) {
-        let planes = planes(master);
-        let (mut cur, mut base) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
-        let mut add = |cur: &[f32], base: &[f32]| {
-            let at = out.len();
-            out.resize(at + rule.sums(), 0.0);
-            rule.add(base, cur, &mut out[at..]);
+        debug_assert_eq!(
+            rule.width(),
+            1 + planes(master),
+            "the rule of the optimizer"
+        );
+        match rule.width() {
+            1 => self.pack_width::<1>(rule, master, rows, out),
+            2 => self.pack_width::<2>(rule, master, rows, out),
+            3 => self.pack_width::<3>(rule, master, rows, out),
+            _ => self.pack_width::<MAX_WIDTH>(rule, master, rows, out),
+        }
+    }
+
+    /// [`Mirror::pack`] for coordinates of at most `W` floats.
+    fn pack_width<const W: usize>(
+        &self,
+        rule: &Rule,
+        master: &Master<'_>,
+        rows: &[Vec<u32>],
+        out: &mut Vec<f32>,
+    ) {
+        let cur = |f: usize| {
+            if f == 0 {
+                &master.w[..]
+            } else {
+                &master.s[f - 1][..]
+            }
+        };
+        let base = |f: usize| {
+            if f == 0 {
+                &self.w[..]
+            } else {
+                &self.s[f - 1][..]
+            }
         };
         for g in &self.gaps {
-            for i in g.clone() {
-                cur[0] = master.w[i];
-                base[0] = self.w[i];
-                for j in 0..planes {
-                    cur[1 + j] = master.s[j][i];
-                    base[1 + j] = self.s[j][i];
-                }
-                add(&cur[..1 + planes], &base[..1 + planes]);
+            for i in g.clone().step_by(LANES) {
+                let (n, runs) = (
+                    LANES.min(g.end - i),
+                    [Run {
+                        at: i,
+                        shared: false,
+                    }; MAX_WIDTH],
+                );
+                let runs = &runs[..rule.width()];
+                let (m, x) = (gather(base, runs, n), gather(cur, runs, n));
+                push_sums::<LANES, W>(rule, (&m, &x), n, out);
             }
         }
         for (t, table) in master.tables.iter().enumerate() {
-            let old = &self.tables[t];
+            let (old, now) = (&self.tables[t][..], &table.data[..]);
             for &r in &rows[t] {
-                for c in 0..table.out() {
-                    let at = slots(table, r as usize, c);
-                    let n = at.len();
-                    for (k, &a) in at.iter().enumerate() {
-                        (cur[k], base[k]) = (table.data[a], old[a]);
+                for c in (0..table.out()).step_by(LANES) {
+                    let n = LANES.min(table.out() - c);
+                    let runs = &table_runs(table, r as usize, c)[..rule.width()];
+                    // A logistic regression's rows hold one coordinate each.
+                    if n == 1 {
+                        let (m, x) = (gather(|_| old, runs, 1), gather(|_| now, runs, 1));
+                        push_sums::<1, W>(rule, (&m, &x), 1, out);
+                    } else {
+                        let (m, x) = (gather(|_| old, runs, n), gather(|_| now, runs, n));
+                        push_sums::<LANES, W>(rule, (&m, &x), n, out);
                     }
-                    add(&cur[..n], &base[..n]);
                 }
             }
         }
@@ -169,56 +280,81 @@ impl Mirror {
         master: &mut Master<'_>,
         rows: &[Vec<u32>],
         sums: &[f32],
+        momentum: Option<&mut Momentum>,
+    ) {
+        match rule.width() {
+            1 => self.apply_width::<1>(rule, master, rows, sums, momentum),
+            2 => self.apply_width::<2>(rule, master, rows, sums, momentum),
+            3 => self.apply_width::<3>(rule, master, rows, sums, momentum),
+            _ => self.apply_width::<MAX_WIDTH>(rule, master, rows, sums, momentum),
+        }
+    }
+
+    /// [`Mirror::apply`] for coordinates of at most `W` floats.
+    fn apply_width<const W: usize>(
+        &mut self,
+        rule: &Rule,
+        master: &mut Master<'_>,
+        rows: &[Vec<u32>],
+        mut sums: &[f32],
         mut momentum: Option<&mut Momentum>,
     ) {
-        let planes = planes(master);
-        let step = rule.sums();
-        let (mut at, mut coord) = (0, 0);
-        let mut carry = |base: f32, merged: &mut f32| {
-            if let Some(m) = momentum.as_deref_mut() {
-                *merged = m.carry(coord, base, *merged);
-            }
-            coord += 1;
-        };
-        let (mut base, mut new) = ([0.0f32; MAX_WIDTH], [0.0f32; MAX_WIDTH]);
+        let width = rule.width();
+        let mut coord = 0;
         for g in &self.gaps {
-            for i in g.clone() {
-                base[0] = self.w[i];
-                for j in 0..planes {
-                    base[1 + j] = self.s[j][i];
-                }
-                rule.finish(&base[..1 + planes], &sums[at..at + step], &mut new);
-                at += step;
-                carry(base[0], &mut new[0]);
-                (master.w[i], self.w[i]) = (new[0], new[0]);
-                for j in 0..planes {
-                    (master.s[j][i], self.s[j][i]) = (new[1 + j], new[1 + j]);
+            for i in g.clone().step_by(LANES) {
+                let (n, runs) = (
+                    LANES.min(g.end - i),
+                    [Run {
+                        at: i,
+                        shared: false,
+                    }; MAX_WIDTH],
+                );
+                let base = |f: usize| {
+                    if f == 0 {
+                        &self.w[..]
+                    } else {
+                        &self.s[f - 1][..]
+                    }
+                };
+                let m: Lanes<LANES, W> = gather(base, &runs[..width], n);
+                let new = merged(rule, &m, n, &mut sums, (&mut momentum, &mut coord));
+                for (f, lanes) in new.iter().enumerate().take(width) {
+                    let (to, mine) = match f {
+                        0 => (&mut master.w[i..i + n], &mut self.w[i..i + n]),
+                        _ => (&mut master.s[f - 1][i..i + n], &mut self.s[f - 1][i..i + n]),
+                    };
+                    to.copy_from_slice(&lanes[..n]);
+                    mine.copy_from_slice(&lanes[..n]);
                 }
             }
         }
-        let mut row = Vec::new();
         for (t, table) in master.tables.iter_mut().enumerate() {
             let old = &mut self.tables[t];
             for &r in &rows[t] {
-                // Every coordinate of the row from the base, then written: in a row-wise
-                // layout they share the row's state float.
-                row.clear();
-                for c in 0..table.out() {
-                    let slot = slots(table, r as usize, c);
-                    for (k, &a) in slot.iter().enumerate() {
-                        base[k] = old[a];
+                // A shared float is written once the row's every coordinate merged from
+                // the base: each takes its row's state float as it was.
+                let mut shared = None;
+                for c in (0..table.out()).step_by(LANES) {
+                    let n = LANES.min(table.out() - c);
+                    let runs = table_runs(table, r as usize, c);
+                    let runs = &runs[..width];
+                    let at = (&mut momentum, &mut coord);
+                    let to = (&mut old[..], &mut table.data[..], &mut shared);
+                    if n == 1 {
+                        let m: Lanes<1, W> = gather(|_| &*to.0, runs, 1);
+                        put(&merged(rule, &m, 1, &mut sums, at), runs, 1, to);
+                    } else {
+                        let m: Lanes<LANES, W> = gather(|_| &*to.0, runs, n);
+                        put(&merged(rule, &m, n, &mut sums, at), runs, n, to);
                     }
-                    rule.finish(&base[..slot.len()], &sums[at..at + step], &mut new);
-                    at += step;
-                    carry(base[0], &mut new[0]);
-                    row.extend(slot.iter().zip(&new).map(|(&a, &x)| (a, x)));
                 }
-                for &(a, x) in &row {
+                if let Some((a, x)) = shared {
                     (old[a], table.data[a]) = (x, x);
                 }
             }
         }
-        debug_assert_eq!(at, sums.len(), "every packed float is applied");
+        debug_assert!(sums.is_empty(), "every packed float is applied");
     }
 
     /// The rows of each table this rank changed since their base.
@@ -377,5 +513,127 @@ impl Params for Touches<'_> {
             let mut seen = self.seen.borrow_mut();
             seen.extend(pairs.iter().map(|&(i, _)| (t as u32, i)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::{AdaGrad, Optimizer, RowAdaGrad};
+
+    /// One rank's floats: the flat weights and state plane (their gaps used), a table.
+    #[derive(Clone)]
+    struct Floats {
+        w: Vec<f32>,
+        s: Vec<Vec<f32>>,
+        tables: Vec<Table>,
+    }
+
+    impl Floats {
+        fn master(&mut self) -> Master<'_> {
+            Master {
+                w: &mut self.w,
+                s: &mut self.s,
+                tables: &mut self.tables,
+            }
+        }
+    }
+
+    /// The positions in table `t`'s data of coordinate `c` of row `r`: its weight, then
+    /// its state floats (a row-wise layout's one per row).
+    fn coordinate(t: &Table, r: usize, c: usize) -> Vec<usize> {
+        match t.row_state(r) {
+            Some(a) => vec![r * t.out() + c, a],
+            None => (0..=t.planes())
+                .map(|k| r * t.stride() + k * t.out() + c)
+                .collect(),
+        }
+    }
+
+    /// Two ranks' changes, exchanged lane-wise by `Mirror::pack` and `Mirror::apply`,
+    /// give each coordinate what the rule's one-coordinate form gives it.
+    fn exchange_as_one_coordinate_at_a_time<O: Optimizer>(opt: O) {
+        // Rows of 20: a first lane of 16 and 4 more.
+        let (out, rows, gap) = (20, 3, 5);
+        let n = 2 * gap + rows * out;
+        let in_table = |i: usize| (gap..gap + rows * out).contains(&i);
+        let flat: Vec<f32> = (0..rows * out).map(|i| 0.01 * i as f32).collect();
+        let mut table = Table::bare(gap, out, &flat);
+        table.lay_out(&opt, false);
+        let mut base = Floats {
+            w: (0..n)
+                .map(|i| if in_table(i) { 0.0 } else { 0.5 + i as f32 })
+                .collect(),
+            s: vec![vec![1.0; n]],
+            tables: vec![table],
+        };
+        let (mut a, mut b) = (base.clone(), base.clone());
+        a.w[1] += 0.25;
+        a.s[0][1] += 0.5;
+        b.w[1] -= 0.5;
+        b.s[0][1] += 0.25;
+        b.w[n - 2] += 1.0;
+        b.s[0][n - 2] += 2.0;
+        // Rank a changes all of row 0 and one weight of row 2; rank b every third
+        // weight of row 2 and one of row 1; each grows the state of the rows it moves.
+        let moves = [
+            (
+                &mut a,
+                vec![(0, (0..out).collect::<Vec<_>>()), (2, vec![17])],
+            ),
+            (
+                &mut b,
+                vec![(2, (0..out).step_by(3).collect()), (1, vec![4])],
+            ),
+        ];
+        for (copy, rows) in moves {
+            let t = &mut copy.tables[0];
+            for (r, cs) in rows {
+                for c in cs {
+                    let at = coordinate(t, r, c);
+                    t.data[at[0]] += 0.1 * (c + 1) as f32;
+                    t.data[at[1]] += 0.3;
+                }
+            }
+        }
+        for rule in [Rule::new::<O>(), Rule::new::<O>().averaged()] {
+            let mut mirror = Mirror::new(&base.master());
+            let touched = vec![vec![0u32, 1, 2]];
+            let (mut pa, mut pb) = (Vec::new(), Vec::new());
+            mirror.pack(&rule, &a.clone().master(), &touched, &mut pa);
+            mirror.pack(&rule, &b.clone().master(), &touched, &mut pb);
+            let sums: Vec<f32> = pa.iter().zip(&pb).map(|(x, y)| x + y).collect();
+            let mut merged = a.clone();
+            mirror.apply(&rule, &mut merged.master(), &touched, &sums, None);
+            // Every coordinate, one at a time.
+            let check = |m: Vec<f32>, xs: [Vec<f32>; 2], got: Vec<f32>, what: String| {
+                let mut s = vec![0.0; rule.sums()];
+                xs.iter().for_each(|x| rule.add(&m, x, &mut s));
+                let mut want = vec![0.0; rule.width()];
+                rule.finish(&m, &s, &mut want);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{what}");
+            };
+            for i in (0..n).filter(|&i| !in_table(i)) {
+                let at = |f: &Floats| vec![f.w[i], f.s[0][i]];
+                check(at(&base), [at(&a), at(&b)], at(&merged), format!("w[{i}]"));
+            }
+            for r in 0..rows {
+                for c in 0..out {
+                    let pos = coordinate(&base.tables[0], r, c);
+                    let at = |f: &Floats| pos.iter().map(|&p| f.tables[0].data[p]).collect();
+                    let what = format!("row {r} weight {c}");
+                    check(at(&base), [at(&a), at(&b)], at(&merged), what);
+                }
+            }
+            // The base is the merged floats now: nothing changed since.
+            assert!(mirror.touched(&merged.master())[0].is_empty());
+        }
+    }
+
+    #[test]
+    fn lanes_exchange_what_one_coordinate_at_a_time_does() {
+        exchange_as_one_coordinate_at_a_time(AdaGrad::new(0.1));
+        exchange_as_one_coordinate_at_a_time(RowAdaGrad::new(0.1));
     }
 }

@@ -8,7 +8,10 @@
 //! `Rule::add(m, x, sums)` into a zeroed buffer of `Rule::sums` floats per coordinate;
 //! sum those buffers over the contributors (`Collective::sum_f32`, in rank order); then
 //! every contributor calls `Rule::finish(m, sums, out)`, which gives the same bits on
-//! each. Nothing else is needed: the rule is per coordinate and per float.
+//! each. Nothing else is needed: the rule is per coordinate and per float. Schemes call
+//! the same on up to 16 coordinates at once (`Rule::add_changed`, `Rule::finish_lanes`
+//! over [`Lanes`], each float of the coordinates side by side): straight loops that
+//! vectorise, where a coordinate at a time costs copies and branches per float.
 //!
 //! **The rule.** It is Vowpal Wabbit's adaptive weighting (`accumulate_weighted_avg`,
 //! its AllReduce's average weighted by each node's AdaGrad accumulators) applied to the
@@ -138,15 +141,13 @@ impl Rule {
     }
 
     /// Adds copy `x`'s contribution, against the coordinate `m` at the last sync, into
-    /// `sums` ([`Rule::sums`] floats). `m` and `x` hold [`Rule::width`] floats.
-    #[inline]
+    /// `sums` ([`Rule::sums`] floats). `m` and `x` hold [`Rule::width`] floats. The
+    /// exchanges run it on many coordinates at once ([`Rule::add_changed`]).
+    #[cfg(test)]
     pub fn add(&self, m: &[f32], x: &[f32], sums: &mut [f32]) {
         let (m, x) = (self.lane(m), self.lane(x));
         let (mut s, mut total) = (self.lane(sums), [sums[self.width]]);
-        let changed = [lane_mask(
-            (0..self.width).any(|f| m[f][0].to_bits() != x[f][0].to_bits()),
-        )];
-        self.add_lanes(&m, &x, &changed, &mut s, &mut total);
+        self.add_changed(&m, &x, &mut s, &mut total);
         for (v, s) in sums[..self.width].iter_mut().zip(&s) {
             *v = s[0];
         }
@@ -155,7 +156,8 @@ impl Rule {
 
     /// The merged coordinate, into `out`, from `m` (the coordinate at the last sync) and
     /// the contributions of every copy summed (`sums`); unchanged if none changed it.
-    #[inline]
+    /// The exchanges run it on many coordinates at once ([`Rule::finish_lanes`]).
+    #[cfg(test)]
     pub fn finish(&self, m: &[f32], sums: &[f32], out: &mut [f32]) {
         let (m, s) = (self.lane(m), self.lane(sums));
         let mut merged = m;
@@ -194,12 +196,28 @@ impl Rule {
     }
 
     /// The first [`Rule::width`] floats of `c` as one lane (the rest zero).
+    #[cfg(test)]
     fn lane(&self, c: &[f32]) -> Lanes<1, MAX_WIDTH> {
         let mut l = [[0.0f32; 1]; MAX_WIDTH];
         for (l, v) in l.iter_mut().zip(&c[..self.width]) {
             l[0] = *v;
         }
         l
+    }
+
+    /// [`Rule::add`] on `N` coordinates at once: adds copy `x`'s contributions to the
+    /// lanes it changed against `m` into `sums` and `total` (the sums' last float per
+    /// coordinate). Floats past the width, and lanes past the coordinates the caller
+    /// merges, must be equal in `m` and `x`.
+    #[inline(always)]
+    pub fn add_changed<const N: usize, const W: usize>(
+        &self,
+        m: &Lanes<N, W>,
+        x: &Lanes<N, W>,
+        sums: &mut Lanes<N, W>,
+        total: &mut [f32; N],
+    ) {
+        self.add_lanes(m, x, &changed(m, x), sums, total);
     }
 
     /// Adds the contributions of copy `x` to the lanes it `changed` (a mask per lane:
@@ -261,7 +279,7 @@ impl Rule {
     /// and the contributions of every copy summed (`sums`, and the weights `total`):
     /// [`Rule::finish`] lane by lane; a lane no copy changed stays `m`.
     #[inline(always)]
-    fn finish_lanes<const N: usize, const W: usize>(
+    pub fn finish_lanes<const N: usize, const W: usize>(
         &self,
         m: &Lanes<N, W>,
         (sums, total): (&Lanes<N, W>, &[f32; N]),
@@ -317,6 +335,19 @@ fn pick(mask: u32, a: f32, b: f32) -> f32 {
     f32::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
 }
 
+/// The mask of each lane where `x` differs from `m`: in bits, not values (a copy at
+/// -0.0 beside `m` at 0.0 changed it).
+#[inline(always)]
+fn changed<const N: usize, const W: usize>(m: &Lanes<N, W>, x: &Lanes<N, W>) -> [u32; N] {
+    let mut diff = [0u32; N];
+    for (m, x) in m.iter().zip(x) {
+        for ((d, m), x) in diff.iter_mut().zip(m).zip(x) {
+            *d |= m.to_bits() ^ x.to_bits();
+        }
+    }
+    std::array::from_fn(|c| lane_mask(diff[c] != 0))
+}
+
 /// Whether `a` and `b` hold the same bits in every lane.
 #[inline(always)]
 pub(crate) fn same_lanes<const N: usize, const W: usize>(a: &Lanes<N, W>, b: &Lanes<N, W>) -> bool {
@@ -370,14 +401,7 @@ impl<'r, const N: usize, const W: usize> Combining<'r, N, W> {
         if same_lanes(&self.m, x) {
             return;
         }
-        // Bits, not values: a copy at -0.0 beside `m` at 0.0 changed it.
-        let mut diff = [0u32; N];
-        for (m, x) in self.m.iter().zip(x) {
-            for ((d, m), x) in diff.iter_mut().zip(m).zip(x) {
-                *d |= m.to_bits() ^ x.to_bits();
-            }
-        }
-        let changed: [u32; N] = std::array::from_fn(|c| lane_mask(diff[c] != 0));
+        let changed = changed(&self.m, x);
         let first: [u32; N] = std::array::from_fn(|c| changed[c] & !self.seen[c]);
         for (merged, x) in self.merged.iter_mut().zip(x) {
             for ((o, x), first) in merged.iter_mut().zip(x).zip(&first) {

@@ -41,12 +41,12 @@ impl Trainable for InputOnly<'_> {
 
     #[inline(always)]
     fn inputs<'w>(&self, ws: &'w mut DynWorkspace) -> &'w mut RowInputs {
-        &mut ws.inputs
+        self.0.inputs(ws)
     }
 
     #[inline(always)]
     fn loaded<'w>(&self, ws: &'w DynWorkspace) -> &'w RowInputs {
-        &ws.inputs
+        self.0.loaded(ws)
     }
 
     #[inline(always)]

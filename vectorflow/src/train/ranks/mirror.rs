@@ -35,6 +35,27 @@ fn differ(a: &[f32], b: &[f32]) -> bool {
     a.iter().zip(b).any(|(x, y)| x.to_bits() != y.to_bits())
 }
 
+/// Runs `$body` with `$W` a const of at least `$width` floats: the width itself for
+/// the library's optimizers (SGD 1, AdaGrad and momentum 2, FTRL 3, Adam 4), so that a
+/// coordinate's lanes are no more floats than it has.
+macro_rules! by_width {
+    ($width:expr, $W:ident => $body:expr) => {
+        by_width!(@arms $width, $W, $body, [1, 2, 3, 4])
+    };
+    (@arms $width:expr, $W:ident, $body:expr, [$($w:literal),*]) => {
+        match $width {
+            $($w => {
+                const $W: usize = $w;
+                $body
+            })*
+            _ => {
+                const $W: usize = MAX_WIDTH;
+                $body
+            }
+        }
+    };
+}
+
 /// Coordinates a pack or an apply handles at once: a cache line of weights.
 const LANES: usize = UNIT;
 
@@ -208,12 +229,7 @@ impl Mirror {
             1 + planes(master),
             "the rule of the optimizer"
         );
-        match rule.width() {
-            1 => self.pack_width::<1>(rule, master, rows, out),
-            2 => self.pack_width::<2>(rule, master, rows, out),
-            3 => self.pack_width::<3>(rule, master, rows, out),
-            _ => self.pack_width::<MAX_WIDTH>(rule, master, rows, out),
-        }
+        by_width!(rule.width(), W => self.pack_width::<W>(rule, master, rows, out))
     }
 
     /// [`Mirror::pack`] for coordinates of at most `W` floats.
@@ -282,12 +298,7 @@ impl Mirror {
         sums: &[f32],
         momentum: Option<&mut Momentum>,
     ) {
-        match rule.width() {
-            1 => self.apply_width::<1>(rule, master, rows, sums, momentum),
-            2 => self.apply_width::<2>(rule, master, rows, sums, momentum),
-            3 => self.apply_width::<3>(rule, master, rows, sums, momentum),
-            _ => self.apply_width::<MAX_WIDTH>(rule, master, rows, sums, momentum),
-        }
+        by_width!(rule.width(), W => self.apply_width::<W>(rule, master, rows, sums, momentum))
     }
 
     /// [`Mirror::apply`] for coordinates of at most `W` floats.

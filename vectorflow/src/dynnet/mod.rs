@@ -15,8 +15,9 @@
 //! thread trains the same weights, bit for bit, as the typed net of its topology and
 //! seed. Other widths, and dense inputs, run the same layers with run-time widths, whose
 //! kernels are plain loops: their sums round differently from the SIMD kernels' in the
-//! last bits. A model file saved by either kind of net loads into the other, at any
-//! width.
+//! last bits. A linear model of one output (`sparse:2^20 > 1`) trains through a row
+//! loop of its own, as small as the typed net's (`input_only.rs`). A model file saved
+//! by either kind of net loads into the other, at any width.
 //!
 //! ```
 //! use vectorflow::dynnet::{DynLoss, DynNet};

@@ -102,6 +102,37 @@ pub trait Params {
     fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
         loops::gather(self, off, pairs, y)
     }
+
+    /// [`Params::prefetch_rows`] for rows of `out` parameters, a width known at run
+    /// time; nothing by default.
+    #[inline(always)]
+    fn prefetch_rows_dyn(&self, _off: usize, _out: usize, _pairs: &[(u32, f32)]) {}
+
+    /// [`Params::gather`] for rows of `y.len()` parameters, a width known at run time:
+    /// by default through [`Params::get`], one parameter at a time.
+    #[inline]
+    fn gather_dyn(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        loops::gather(self, off, pairs, y)
+    }
+}
+
+/// `y += Σ v · row i` over `(i, v)` in `pairs`, row `i` being `y.len()` floats at `i ·
+/// by` of `w`, read by `load`.
+#[inline(always)]
+pub(crate) fn gather_rows<T>(
+    w: &[T],
+    by: usize,
+    pairs: &[(u32, f32)],
+    y: &mut [f32],
+    load: impl Fn(&T) -> f32,
+) {
+    let n = y.len();
+    for &(i, v) in pairs {
+        let at = i as usize * by;
+        for (y, x) in y.iter_mut().zip(&w[at..at + n]) {
+            *y += v * load(x);
+        }
+    }
 }
 
 impl Params for [f32] {
@@ -126,6 +157,10 @@ impl Params for [f32] {
     #[inline]
     fn gather<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
         kernels::gather::<OUT>(&self[off..], pairs, y)
+    }
+    #[inline]
+    fn gather_dyn(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        gather_rows(&self[off..], y.len(), pairs, y, |x| *x)
     }
 }
 
@@ -175,6 +210,10 @@ impl Params for [AtomicF32] {
         for o in 0..OUT {
             y[o] = acc[0][o] + acc[1][o];
         }
+    }
+    #[inline]
+    fn gather_dyn(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        gather_rows(&self[off..], y.len(), pairs, y, AtomicF32::load)
     }
 }
 
@@ -315,6 +354,25 @@ pub(crate) mod loops {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_of_a_run_time_width_gather_as_the_plain_loop_does() {
+        for n in [3, 24, 300] {
+            let mut w: Vec<f32> = (0..10 * n + 7)
+                .map(|i| (i % 13) as f32 * 0.25 - 1.0)
+                .collect();
+            let pairs = [(0u32, 0.5f32), (9, -2.0), (4, 1.5), (9, 0.25)];
+            let (off, start) = (7, vec![0.125f32; n]);
+            let mut want = start.clone();
+            loops::gather(&w[..], off, &pairs, &mut want);
+            let mut plain = start.clone();
+            w[..].gather_dyn(off, &pairs, &mut plain);
+            let mut atomic = start.clone();
+            as_atomic(&mut w).gather_dyn(off, &pairs, &mut atomic);
+            assert_eq!(plain, want, "width {n}");
+            assert_eq!(atomic, want, "width {n}");
+        }
+    }
 
     #[test]
     fn atomic_view_reads_and_writes_through() {

@@ -113,17 +113,63 @@ impl<const N: usize> Dim for Const<N> {
     }
 }
 
+/// The widest scratch a run-time width keeps on the stack: wider than any hidden layer
+/// or output of a shallow net in practice.
+const INLINE: usize = 256;
+
+/// Scratch of a run-time width: on the stack up to [`INLINE`] floats, else on the heap.
+/// A layer's backward pass takes one per row, and an allocation per row cost nets of
+/// widths off the dispatch list ([`Const`]) time.
+// The large stack variant is the point: it lives on the stack for one call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Scratch {
+    Stack([f32; INLINE], usize),
+    Heap(Vec<f32>),
+}
+
+impl Scratch {
+    /// `n` zeros.
+    #[inline(always)]
+    fn zeros(n: usize) -> Scratch {
+        if n <= INLINE {
+            Scratch::Stack([0.0; INLINE], n)
+        } else {
+            Scratch::Heap(vec![0.0; n])
+        }
+    }
+}
+
+impl AsRef<[f32]> for Scratch {
+    #[inline(always)]
+    fn as_ref(&self) -> &[f32] {
+        match self {
+            Scratch::Stack(a, n) => &a[..*n],
+            Scratch::Heap(v) => v,
+        }
+    }
+}
+
+impl AsMut<[f32]> for Scratch {
+    #[inline(always)]
+    fn as_mut(&mut self) -> &mut [f32] {
+        match self {
+            Scratch::Stack(a, n) => &mut a[..*n],
+            Scratch::Heap(v) => v,
+        }
+    }
+}
+
 impl Dim for usize {
-    type Buf = Vec<f32>;
+    type Buf = Scratch;
 
     #[inline(always)]
     fn size(self) -> usize {
         self
     }
 
-    #[inline]
-    fn zeros(self) -> Vec<f32> {
-        vec![0.0; self]
+    #[inline(always)]
+    fn zeros(self) -> Scratch {
+        Scratch::zeros(self)
     }
 
     #[inline]
@@ -148,15 +194,36 @@ impl Dim for usize {
     }
 
     #[inline(always)]
-    fn prefetch_rows<P: Params + ?Sized>(self, _p: &P, _off: usize, _pairs: &[(u32, f32)]) {}
+    fn prefetch_rows<P: Params + ?Sized>(self, p: &P, off: usize, pairs: &[(u32, f32)]) {
+        p.prefetch_rows_dyn(off, self, pairs)
+    }
 
     #[inline]
     fn gather<P: Params + ?Sized>(self, p: &P, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
-        loops::gather(p, off, pairs, &mut y[..self])
+        p.gather_dyn(off, pairs, &mut y[..self])
     }
 
     #[inline]
     fn step_rows<L: Learn + ?Sized>(self, l: &mut L, off: usize, pairs: &[(u32, f32)], dy: &[f32]) {
-        loops::step_rows(l, off, pairs, &dy[..self], &mut vec![0.0; self])
+        loops::step_rows(l, off, pairs, &dy[..self], self.zeros().as_mut())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_time_scratch_is_zeros_of_its_width_on_the_stack_or_the_heap() {
+        for n in [1, 24, INLINE, INLINE + 1, 1000] {
+            let mut s = n.zeros();
+            assert!(
+                matches!(s, Scratch::Stack(..)) == (n <= INLINE),
+                "width {n}"
+            );
+            assert_eq!(s.as_ref(), vec![0.0; n], "width {n}");
+            s.as_mut()[n - 1] = 1.0;
+            assert_eq!(s.as_ref()[n - 1], 1.0);
+        }
     }
 }

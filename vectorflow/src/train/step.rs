@@ -70,6 +70,8 @@ impl<O: Optimizer, St: Store> Params for Ahead<'_, O, St> {
     #[inline(always)]
     fn gather<const OUT: usize>(&self, _: usize, _: &[(u32, f32)], _: &mut [f32; OUT]) {}
     #[inline(always)]
+    fn gather_dyn(&self, _: usize, _: &[(u32, f32)], _: &mut [f32]) {}
+    #[inline(always)]
     fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
         self.0.prefetch_rows::<O, OUT>(off, pairs);
     }

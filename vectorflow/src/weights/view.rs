@@ -3,19 +3,26 @@
 
 use super::table::{Shape, Table};
 use crate::kernels;
-use crate::params::{as_atomic, AtomicF32, Params};
+use crate::params::{as_atomic, gather_rows, AtomicF32, Params};
 
 /// Floats that a table's rows can be gathered from: plain, or atomic.
 pub(crate) trait Cells: Params {
     /// `y += Σ v · row i` over `(i, v)` in `pairs`, row `i` being `OUT` floats at
     /// `i · by`.
     fn strided<const OUT: usize>(&self, by: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]);
+
+    /// [`Cells::strided`] for rows of `y.len()` floats, a width known at run time.
+    fn strided_dyn(&self, by: usize, pairs: &[(u32, f32)], y: &mut [f32]);
 }
 
 impl Cells for [f32] {
     #[inline(always)]
     fn strided<const OUT: usize>(&self, by: usize, pairs: &[(u32, f32)], y: &mut [f32; OUT]) {
         kernels::gather_strided::<OUT>(self, by, pairs, y)
+    }
+    #[inline(always)]
+    fn strided_dyn(&self, by: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        gather_rows(self, by, pairs, y, |x| *x)
     }
 }
 
@@ -28,6 +35,10 @@ impl Cells for [AtomicF32] {
                 y[k] += v * r[k];
             }
         }
+    }
+    #[inline]
+    fn strided_dyn(&self, by: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        gather_rows(self, by, pairs, y, AtomicF32::load)
     }
 }
 
@@ -129,6 +140,10 @@ macro_rules! params_through_view {
             ) {
                 $crate::params::Params::gather(&self.$view(), off, pairs, y)
             }
+            #[inline(always)]
+            fn gather_dyn(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+                $crate::params::Params::gather_dyn(&self.$view(), off, pairs, y)
+            }
         }
     };
 }
@@ -181,6 +196,14 @@ impl<T: Slab> Params for View<'_, T> {
         match starting(self.tables, off) {
             Some(t) => t.cells().strided::<OUT>(t.shape().stride(), pairs, y),
             None => self.rest.gather(off, pairs, y),
+        }
+    }
+
+    #[inline(always)]
+    fn gather_dyn(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        match starting(self.tables, off) {
+            Some(t) => t.cells().strided_dyn(t.shape().stride(), pairs, y),
+            None => self.rest.gather_dyn(off, pairs, y),
         }
     }
 }

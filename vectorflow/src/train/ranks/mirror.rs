@@ -520,6 +520,9 @@ impl Params for Touches<'_> {
     }
     fn gather<const OUT: usize>(&self, _: usize, _: &[(u32, f32)], _: &mut [f32; OUT]) {}
     fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
+        self.prefetch_rows_dyn(off, OUT, pairs)
+    }
+    fn prefetch_rows_dyn(&self, off: usize, _out: usize, pairs: &[(u32, f32)]) {
         if let Some(t) = self.offsets.iter().position(|&o| o == off) {
             let mut seen = self.seen.borrow_mut();
             seen.extend(pairs.iter().map(|&(i, _)| (t as u32, i)));

@@ -219,6 +219,10 @@ impl<O: Optimizer, S: Store> Params for Stepper<'_, O, S> {
         self.store.view().gather(off, pairs, y)
     }
     #[inline(always)]
+    fn gather_dyn(&self, off: usize, pairs: &[(u32, f32)], y: &mut [f32]) {
+        self.store.view().gather_dyn(off, pairs, y)
+    }
+    #[inline(always)]
     fn prefetch_rows<const OUT: usize>(&self, off: usize, pairs: &[(u32, f32)]) {
         if self.prefetch || OUT >= 8 {
             self.store.prefetch_rows::<O, OUT>(off, pairs);

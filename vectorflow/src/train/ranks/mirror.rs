@@ -68,6 +68,27 @@ struct Run {
     shared: bool,
 }
 
+/// Every float of `n` coordinates from `at` lies in a run of its plane (outside the
+/// tables, each float has a plane of its own): the runs and `n`, chunk after chunk of
+/// the gaps `gaps`.
+fn gap_chunks(gaps: &[Range<usize>]) -> impl Iterator<Item = ([Run; MAX_WIDTH], usize)> + '_ {
+    gaps.iter().flat_map(|g| {
+        g.clone().step_by(LANES).map(|at| {
+            let run = Run { at, shared: false };
+            ([run; MAX_WIDTH], LANES.min(g.end - at))
+        })
+    })
+}
+
+/// Float `f`'s plane outside the tables: the weights `w`, then each state plane of `s`.
+fn plane<'a>(w: &'a [f32], s: &'a [Vec<f32>], f: usize) -> &'a [f32] {
+    if f == 0 {
+        w
+    } else {
+        &s[f - 1]
+    }
+}
+
 /// The runs of table `t`'s coordinates `c..` of row `r` (in its data): the weights, then
 /// each state float, or the row's state float.
 #[inline]
@@ -240,33 +261,12 @@ impl Mirror {
         rows: &[Vec<u32>],
         out: &mut Vec<f32>,
     ) {
-        let cur = |f: usize| {
-            if f == 0 {
-                &master.w[..]
-            } else {
-                &master.s[f - 1][..]
-            }
-        };
-        let base = |f: usize| {
-            if f == 0 {
-                &self.w[..]
-            } else {
-                &self.s[f - 1][..]
-            }
-        };
-        for g in &self.gaps {
-            for i in g.clone().step_by(LANES) {
-                let (n, runs) = (
-                    LANES.min(g.end - i),
-                    [Run {
-                        at: i,
-                        shared: false,
-                    }; MAX_WIDTH],
-                );
-                let runs = &runs[..rule.width()];
-                let (m, x) = (gather(base, runs, n), gather(cur, runs, n));
-                push_sums::<LANES, W>(rule, (&m, &x), n, out);
-            }
+        let cur = |f| plane(master.w, master.s, f);
+        let base = |f| plane(&self.w, &self.s, f);
+        for (runs, n) in gap_chunks(&self.gaps) {
+            let runs = &runs[..rule.width()];
+            let (m, x) = (gather(base, runs, n), gather(cur, runs, n));
+            push_sums::<LANES, W>(rule, (&m, &x), n, out);
         }
         for (t, table) in master.tables.iter().enumerate() {
             let (old, now) = (&self.tables[t][..], &table.data[..]);
@@ -312,32 +312,18 @@ impl Mirror {
     ) {
         let width = rule.width();
         let mut coord = 0;
-        for g in &self.gaps {
-            for i in g.clone().step_by(LANES) {
-                let (n, runs) = (
-                    LANES.min(g.end - i),
-                    [Run {
-                        at: i,
-                        shared: false,
-                    }; MAX_WIDTH],
-                );
-                let base = |f: usize| {
-                    if f == 0 {
-                        &self.w[..]
-                    } else {
-                        &self.s[f - 1][..]
-                    }
+        for (runs, n) in gap_chunks(&self.gaps) {
+            let base = |f| plane(&self.w, &self.s, f);
+            let m: Lanes<LANES, W> = gather(base, &runs[..width], n);
+            let new = merged(rule, &m, n, &mut sums, (&mut momentum, &mut coord));
+            let i = runs[0].at;
+            for (f, lanes) in new.iter().enumerate().take(width) {
+                let (to, mine) = match f {
+                    0 => (&mut master.w[i..i + n], &mut self.w[i..i + n]),
+                    _ => (&mut master.s[f - 1][i..i + n], &mut self.s[f - 1][i..i + n]),
                 };
-                let m: Lanes<LANES, W> = gather(base, &runs[..width], n);
-                let new = merged(rule, &m, n, &mut sums, (&mut momentum, &mut coord));
-                for (f, lanes) in new.iter().enumerate().take(width) {
-                    let (to, mine) = match f {
-                        0 => (&mut master.w[i..i + n], &mut self.w[i..i + n]),
-                        _ => (&mut master.s[f - 1][i..i + n], &mut self.s[f - 1][i..i + n]),
-                    };
-                    to.copy_from_slice(&lanes[..n]);
-                    mine.copy_from_slice(&lanes[..n]);
-                }
+                to.copy_from_slice(&lanes[..n]);
+                mine.copy_from_slice(&lanes[..n]);
             }
         }
         for (t, table) in master.tables.iter_mut().enumerate() {
